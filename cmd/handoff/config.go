@@ -1,0 +1,92 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/handoff-dev/handoff/keyring"
+)
+
+// config is the server's configuration, from flags with environment fallbacks.
+type config struct {
+	Addr       string
+	DataDir    string
+	DB         string
+	Demo       bool
+	AdminToken string
+	SecretKeys string
+	LogFormat  string
+	LogLevel   slog.Level
+	ShutdownIn time.Duration
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*config, error) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := &config{}
+	fs.StringVar(&c.Addr, "addr", envOr(getenv, "HANDOFF_ADDR", "127.0.0.1:8080"), "listen address (env HANDOFF_ADDR)")
+	fs.StringVar(&c.DataDir, "data-dir", envOr(getenv, "HANDOFF_DATA_DIR", "./handoff-data"), "data directory: SQLite file, secret keys, local outbox (env HANDOFF_DATA_DIR)")
+	fs.StringVar(&c.DB, "db", getenv("HANDOFF_DB"), "database: empty for SQLite in the data dir, or a postgres:// URL (env HANDOFF_DB)")
+	fs.BoolVar(&c.Demo, "demo", false, "seed a demo shipper, station, associates and parcels, and print how to sign in")
+	fs.StringVar(&c.LogFormat, "log-format", envOr(getenv, "HANDOFF_LOG_FORMAT", "text"), "log format: text or json (env HANDOFF_LOG_FORMAT)")
+	level := fs.String("log-level", envOr(getenv, "HANDOFF_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env HANDOFF_LOG_LEVEL)")
+	fs.DurationVar(&c.ShutdownIn, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, errUsage
+		}
+		return nil, errUsage
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return nil, fmt.Errorf("--log-format must be text or json")
+	}
+	c.AdminToken = getenv("HANDOFF_ADMIN_TOKEN")
+	c.SecretKeys = getenv("HANDOFF_SECRET_KEYS")
+	if c.AdminToken != "" && len(c.AdminToken) < 16 {
+		return nil, errors.New("HANDOFF_ADMIN_TOKEN must be at least 16 characters")
+	}
+	if c.DB != "" && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") {
+		return nil, errors.New("--db must be empty (SQLite in the data dir) or a postgres:// URL")
+	}
+	return c, nil
+}
+
+func rotateKeys(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet("keys rotate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("data-dir", envOr(getenv, "HANDOFF_DATA_DIR", "./handoff-data"), "data directory holding keys.json")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if getenv("HANDOFF_SECRET_KEYS") != "" {
+		return errors.New("keys come from HANDOFF_SECRET_KEYS here: rotate by putting a new id:base64 key first in that list")
+	}
+	r, _, err := keyring.LoadOrCreate(*dir, time.Now())
+	if err != nil {
+		return err
+	}
+	k := r.Rotate(time.Now())
+	if err := r.Save(*dir); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "new active key %s; older keys (%s) are kept to open what they sealed\n", k.ID, strings.Join(r.IDs()[1:], ", "))
+	return nil
+}

@@ -1,0 +1,70 @@
+// Command handoff runs the handoff server: secure last-mile delivery with
+// passcodes, tamper-evident bags, photo on delivery and in-garage delivery.
+//
+//	handoff serve [--demo] [--addr 127.0.0.1:8080] [--data-dir ./handoff-data] [--db postgres://…]
+//	handoff keys rotate [--data-dir …]
+//
+// Every flag has an environment fallback (HANDOFF_ADDR, HANDOFF_DATA_DIR,
+// HANDOFF_DB); the operator's token is HANDOFF_ADMIN_TOKEN and shared secret
+// keys for several nodes are HANDOFF_SECRET_KEYS.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv); err != nil {
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, "handoff:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+const usage = `handoff — secure last-mile delivery server
+
+Usage:
+  handoff serve [flags]        start the server (add --demo to seed demo data)
+  handoff keys rotate [flags]  add a new secret key and make it active
+  handoff help                 show this
+
+Run "handoff serve -h" for the flags.
+`
+
+// run dispatches a command. It is main without the process: tests call it.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	switch args[0] {
+	case "serve":
+		cfg, err := parseServe(args[1:], stderr, getenv)
+		if err != nil {
+			return err
+		}
+		return serve(ctx, cfg, stdout, stderr)
+	case "keys":
+		if len(args) < 2 || args[1] != "rotate" {
+			fmt.Fprint(stderr, usage)
+			return errUsage
+		}
+		return rotateKeys(args[2:], stdout, stderr, getenv)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
+	return errUsage
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/handoff-dev/handoff/api"
+	"github.com/handoff-dev/handoff/auth"
+	"github.com/handoff-dev/handoff/demo"
+	"github.com/handoff-dev/handoff/keyring"
+	"github.com/handoff-dev/handoff/observe"
+	"github.com/handoff-dev/handoff/sqlstore"
+	"github.com/handoff-dev/handoff/web"
+)
+
+// app is the wired server, ready to serve.
+type app struct {
+	db      *sqlstore.DB
+	handler http.Handler
+	health  *observe.Health
+	log     *slog.Logger
+}
+
+// build opens the store and keys and wires every part together.
+func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
+	var h slog.Handler
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		h = slog.NewJSONHandler(stderr, opts)
+	} else {
+		h = slog.NewTextHandler(stderr, opts)
+	}
+	log := slog.New(h)
+
+	var keys *keyring.Ring
+	var err error
+	if c.SecretKeys != "" {
+		keys, err = keyring.Parse(c.SecretKeys)
+	} else {
+		var created bool
+		keys, created, err = keyring.LoadOrCreate(c.DataDir, time.Now())
+		if created {
+			log.Info("created secret keys", "file", filepath.Join(c.DataDir, keyring.FileName), "key_id", keys.ActiveID())
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	dsn := c.DB
+	if dsn == "" {
+		dsn = filepath.Join(c.DataDir, "handoff.db")
+	}
+	db, err := sqlstore.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.Log = log
+	log.Info("database ready", "engine", db.Engine)
+
+	metrics := observe.NewMetrics()
+	health := &observe.Health{Ping: db.Ping}
+	mux := http.NewServeMux()
+	health.Register(mux)
+	mux.Handle("GET /metrics", metrics.Handler())
+	(&api.Server{Principals: db, Settings: db, Shipments: db, AdminToken: c.AdminToken, Log: log}).Register(mux)
+	(&web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Keys: keys, Log: log}).Register(mux)
+	return &app{db: db, handler: metrics.Middleware(log, mux), health: health, log: log}, nil
+}
+
+// serve runs the server until ctx ends, then drains: readiness fails first,
+// in-flight requests finish (up to ShutdownIn), and the database closes.
+func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
+	if c.Demo && c.AdminToken == "" {
+		c.AdminToken = "adm_" + auth.Random(32)
+	}
+	a, err := build(ctx, c, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.db.Close()
+
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	base := "http://" + ln.Addr().String()
+	if c.Demo {
+		seeded, err := demo.Ensure(ctx, a.db)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("seed demo: %w", err)
+		}
+		printDemo(stdout, base, c.AdminToken, seeded)
+	} else {
+		fmt.Fprintf(stdout, "handoff is listening on %s\n", base)
+		if c.AdminToken == "" {
+			a.log.Warn("HANDOFF_ADMIN_TOKEN is not set: the admin API is disabled")
+		}
+	}
+
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down: finishing in-flight requests", "timeout", c.ShutdownIn)
+	a.health.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownIn)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	a.log.Info("stopped")
+	return nil
+}
+
+func printDemo(w io.Writer, base, adminToken string, s *demo.Seeded) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nhandoff demo is running at %s\n\n", base)
+	fmt.Fprintf(&b, "Sign in at %s/signin with an account ID and password:\n", base)
+	row := func(role string, a demo.Account) {
+		if a.Principal == nil {
+			return
+		}
+		fmt.Fprintf(&b, "  %-20s %-24s id %-22s password %s\n", role, a.Principal.Name, a.Principal.ID, a.Credentials.Password)
+	}
+	row("shipper", s.Shipper)
+	row("station", s.Station)
+	for _, a := range s.Associates {
+		row("delivery associate", a)
+	}
+	row("customer service", s.Agent)
+	fmt.Fprintf(&b, "\nShipper API key: %s\n", s.Shipper.Credentials.APIKey)
+	fmt.Fprintf(&b, "Admin token:     %s\n\n", adminToken)
+	fmt.Fprintf(&b, "Try:\n  curl -H 'Authorization: Bearer %s' %s/v1/shipments\n", s.Shipper.Credentials.APIKey, base)
+	fmt.Fprintf(&b, "  API description: %s/v1/openapi.json\n", base)
+	fmt.Fprintf(&b, "\nThese credentials are shown only now; start with --demo again for new ones.\n\n")
+	io.WriteString(w, b.String())
+}

@@ -1,0 +1,138 @@
+// Package handoff is the domain of a secure last-mile delivery server: the types
+// every part shares (shippers, shipments, packages, tracking events), the service
+// interfaces the adapters implement, and the one error type they all return.
+//
+// The rules themselves live in small pure packages (market, money, phone,
+// eligibility, tracking); storage lives in sqlstore, HTTP in api and web, and
+// cmd/handoff wires them together.
+package handoff
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. They are stable strings: clients and the HTTP layer rely on them.
+const (
+	ECONFLICT     = "conflict"       // the request conflicts with the current state
+	EINTERNAL     = "internal"       // a fault of ours; the detail goes to the log only
+	EINVALID      = "invalid"        // the input is wrong; FieldErrors say where
+	ENOTFOUND     = "not_found"      // no such object, or not the caller's
+	EUNAUTHORIZED = "unauthorized"   // no or bad credentials
+	EFORBIDDEN    = "forbidden"      // credentials fine, action not allowed
+	ETOOLARGE     = "too_large"      // the request body is over the limit
+	ERATELIMITED  = "rate_limited"   // too many attempts; try later
+	EUNAVAILABLE  = "unavailable"    // a dependency is down; try later
+	EUNSUPPORTED  = "unsupported"    // wrong media type and the like
+	EGONE         = "gone"           // the object existed but can no longer be used
+	ELOCKED       = "locked"         // the action is locked until someone intervenes
+	EPRECONDITION = "precondition"   // a required earlier step is missing
+	EIDEMPOTENCY  = "idempotency"    // an Idempotency-Key was reused with another body
+	EMETHOD       = "method"         // method not allowed on this path
+	ENOTACCEPT    = "not_acceptable" // cannot produce the requested representation
+)
+
+// FieldError names one field at fault, as a path into the request
+// ("packages[0].insuredValue.value") and a message a person can act on.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Error is the one error type of the domain. Message is safe to show to the
+// client; Detail and Err are for the log only and never leave the server.
+type Error struct {
+	Code    string
+	Message string
+	Fields  []FieldError
+	Detail  string
+	Err     error
+}
+
+// Error returns the message and, for the log, the detail and cause.
+func (e *Error) Error() string {
+	s := e.Code + ": " + e.Message
+	if e.Detail != "" {
+		s += " (" + e.Detail + ")"
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the underlying cause, if any.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error with the given code and a client-safe message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalid returns an EINVALID error listing the fields at fault.
+func Invalid(fields ...FieldError) *Error {
+	msg := "The request is not valid."
+	if len(fields) == 1 {
+		msg = fields[0].Field + ": " + fields[0].Message
+	}
+	return &Error{Code: EINVALID, Message: msg, Fields: fields}
+}
+
+// Internal wraps an unexpected failure; the client only learns that it happened.
+func Internal(err error, detail string) *Error {
+	return &Error{Code: EINTERNAL, Message: "An internal error occurred.", Detail: detail, Err: err}
+}
+
+// NotFound returns the error every lookup of a missing or foreign object gives,
+// so that nobody can tell the two apart.
+func NotFound(what string) *Error {
+	return &Error{Code: ENOTFOUND, Message: what + " not found."}
+}
+
+// ErrorCode returns the code of err, EINTERNAL for errors that are not *Error,
+// and "" for nil.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the client-safe message of err; for foreign errors a
+// generic one, so that internals never leak.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Code != EINTERNAL {
+		return e.Message
+	}
+	return "An internal error occurred."
+}
+
+// ErrorFields returns the field errors carried by err, if any.
+func ErrorFields(err error) []FieldError {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Fields
+	}
+	return nil
+}
+
+// FieldErrors collects field errors while a request is validated.
+type FieldErrors []FieldError
+
+// Add records that field is wrong, with a message.
+func (fe *FieldErrors) Add(field, format string, args ...any) {
+	*fe = append(*fe, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// Err returns nil when nothing was recorded, otherwise an EINVALID *Error.
+func (fe FieldErrors) Err() error {
+	if len(fe) == 0 {
+		return nil
+	}
+	return Invalid(fe...)
+}

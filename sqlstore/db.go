@@ -1,0 +1,142 @@
+// Package sqlstore implements handoff's services on a SQL database through
+// database/sql: SQLite (modernc.org/sqlite, pure Go, WAL) for the embedded
+// default and PostgreSQL (pgx) when the server scales out. The SQL is one
+// portable dialect; rules that must hold across nodes (single use, counters,
+// claims) are conditional UPDATEs and unique constraints, never a read then a
+// write in Go.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/handoff-dev/handoff"
+)
+
+// Engines.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// DB is the store. Its methods implement the handoff service interfaces.
+type DB struct {
+	db     *sql.DB
+	Engine string
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+	Log *slog.Logger
+}
+
+// IsPostgresURL reports whether dsn selects PostgreSQL.
+func IsPostgresURL(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// Open connects to dsn — a postgres:// URL, or else the path of a SQLite file
+// (created if missing) — and applies pending migrations. It fails when the
+// database cannot be reached or migrated.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	d := &DB{Now: func() time.Time { return time.Now().UTC() }, Log: slog.Default()}
+	var err error
+	if IsPostgresURL(dsn) {
+		d.Engine = Postgres
+		d.db, err = sql.Open("pgx", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		d.db.SetMaxOpenConns(32)
+		d.db.SetMaxIdleConns(16)
+		d.db.SetConnMaxIdleTime(5 * time.Minute)
+	} else {
+		d.Engine = SQLite
+		if dir := filepath.Dir(dsn); dir != "" {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("open sqlite: %w", err)
+			}
+		}
+		q := url.Values{}
+		for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+			q.Add("_pragma", p)
+		}
+		// Writers take the lock when they begin, so two transactions never
+		// deadlock upgrading a read lock; busy_timeout queues them.
+		q.Set("_txlock", "immediate")
+		d.db, err = sql.Open("sqlite", "file:"+dsn+"?"+q.Encode())
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+		d.db.SetMaxOpenConns(8)
+		d.db.SetMaxIdleConns(8)
+		d.db.SetConnMaxIdleTime(0)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := d.db.PingContext(pctx); err != nil {
+		d.db.Close()
+		return nil, fmt.Errorf("connect %s: %w", d.Engine, err)
+	}
+	if err := d.migrate(ctx); err != nil {
+		d.db.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Close closes the connection pool.
+func (d *DB) Close() error { return d.db.Close() }
+
+// Ping reports whether the database answers, for the readiness probe.
+func (d *DB) Ping(ctx context.Context) error { return d.db.PingContext(ctx) }
+
+// Stats returns the connection pool statistics, for metrics.
+func (d *DB) Stats() sql.DBStats { return d.db.Stats() }
+
+// tx runs fn in a transaction, committing when it returns nil. A failure to
+// commit is returned as an internal error.
+func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return handoff.Internal(err, "begin")
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return handoff.Internal(err, "commit")
+	}
+	return nil
+}
+
+// isUnique reports whether err is a unique-constraint violation on either engine.
+func isUnique(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23505"
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// micros turns a time into the BIGINT form every timestamp is stored in.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// fromMicros is the inverse of micros, in UTC.
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }

@@ -1,0 +1,253 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/auth"
+	"github.com/handoff-dev/handoff/market"
+)
+
+// idPrefix is the prefix of each kind's IDs, so an ID says what it names.
+var idPrefix = map[auth.Kind]string{
+	auth.KindShipper:   "shp_",
+	auth.KindStation:   "stn_",
+	auth.KindAssociate: "da_",
+	auth.KindAgent:     "cs_",
+}
+
+// newID returns prefix followed by 16 random base32 characters (80 bits).
+func newID(prefix string) string { return prefix + auth.Random(16) }
+
+// CreatePrincipal implements handoff.PrincipalService.
+func (d *DB) CreatePrincipal(ctx context.Context, np handoff.NewPrincipal) (*handoff.Principal, handoff.Credentials, error) {
+	var fe handoff.FieldErrors
+	name := strings.TrimSpace(np.Name)
+	if name == "" {
+		fe.Add("name", "is required")
+	} else if utf8.RuneCountInString(name) > handoff.MaxTextLen || strings.ContainsAny(name, "\x00\r\n\t") {
+		fe.Add("name", "must be at most %d characters on one line", handoff.MaxTextLen)
+	}
+	prefix, ok := idPrefix[np.Kind]
+	if !ok {
+		return nil, handoff.Credentials{}, handoff.Internal(nil, "unknown principal kind "+string(np.Kind))
+	}
+	mkt := ""
+	if np.Market != "" {
+		if m, ok := market.Lookup(np.Market); ok {
+			mkt = string(m.Code)
+		} else {
+			fe.Add("marketplace", "must be one of %s", strings.Join(market.Codes(), ", "))
+		}
+	}
+	if err := fe.Err(); err != nil {
+		return nil, handoff.Credentials{}, err
+	}
+	p := &handoff.Principal{ID: newID(prefix), Kind: np.Kind, Name: name, StationID: np.StationID, Market: mkt, CreatedAt: d.Now()}
+	cred := handoff.Credentials{APIKey: auth.NewAPIKey(), Password: auth.NewPassword()}
+	pwHash := auth.HashPassword(cred.Password)
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		if p.StationID != "" {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM principals WHERE id = $1 AND kind = $2`, p.StationID, auth.KindStation).Scan(&n); err != nil {
+				return handoff.Internal(err, "find station")
+			}
+			if n == 0 {
+				return handoff.Invalid(handoff.FieldError{Field: "stationId", Message: "no such station"})
+			}
+		}
+		var station any
+		if p.StationID != "" {
+			station = p.StationID
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO principals (id, kind, name, station_id, market, api_key_digest, password_hash, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			p.ID, p.Kind, p.Name, station, p.Market, auth.Digest(cred.APIKey), pwHash, micros(p.CreatedAt)); err != nil {
+			return handoff.Internal(err, "insert principal")
+		}
+		if p.Kind == auth.KindShipper {
+			body, _ := json.Marshal(handoff.DefaultSettings())
+			if _, err := tx.ExecContext(ctx, `INSERT INTO shipper_settings (shipper_id, body, version, updated_at) VALUES ($1, $2, 1, $3)`,
+				p.ID, string(body), micros(p.CreatedAt)); err != nil {
+				return handoff.Internal(err, "insert settings")
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, handoff.Credentials{}, err
+	}
+	return p, cred, nil
+}
+
+const principalCols = `id, kind, name, COALESCE(station_id, ''), market, created_at`
+
+func scanPrincipal(row interface{ Scan(...any) error }) (*handoff.Principal, error) {
+	var p handoff.Principal
+	var created int64
+	if err := row.Scan(&p.ID, &p.Kind, &p.Name, &p.StationID, &p.Market, &created); err != nil {
+		return nil, err
+	}
+	p.CreatedAt = fromMicros(created)
+	return &p, nil
+}
+
+// AuthenticateAPIKey implements handoff.PrincipalService.
+func (d *DB) AuthenticateAPIKey(ctx context.Context, apiKey string) (*handoff.Principal, error) {
+	if apiKey == "" || len(apiKey) > 200 {
+		return nil, handoff.Errorf(handoff.EUNAUTHORIZED, "A valid API key is required.")
+	}
+	p, err := scanPrincipal(d.db.QueryRowContext(ctx, `SELECT `+principalCols+` FROM principals WHERE api_key_digest = $1`, auth.Digest(apiKey)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, handoff.Errorf(handoff.EUNAUTHORIZED, "A valid API key is required.")
+	}
+	if err != nil {
+		return nil, handoff.Internal(err, "authenticate api key")
+	}
+	return p, nil
+}
+
+// AuthenticatePassword implements handoff.PrincipalService. An unknown ID
+// costs as much time as a wrong password.
+func (d *DB) AuthenticatePassword(ctx context.Context, id, password string) (*handoff.Principal, error) {
+	bad := handoff.Errorf(handoff.EUNAUTHORIZED, "The account ID or password is wrong.")
+	id = strings.TrimSpace(id)
+	if len(id) > 64 || len(password) > 200 {
+		return nil, bad
+	}
+	row := d.db.QueryRowContext(ctx, `SELECT `+principalCols+`, password_hash FROM principals WHERE id = $1`, id)
+	var p handoff.Principal
+	var created int64
+	var hash string
+	err := row.Scan(&p.ID, &p.Kind, &p.Name, &p.StationID, &p.Market, &created, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		auth.CheckNoAccount(password)
+		return nil, bad
+	}
+	if err != nil {
+		return nil, handoff.Internal(err, "authenticate password")
+	}
+	if ok, err := auth.CheckPassword(hash, password); err != nil || !ok {
+		return nil, bad
+	}
+	p.CreatedAt = fromMicros(created)
+	return &p, nil
+}
+
+// FindPrincipal implements handoff.PrincipalService.
+func (d *DB) FindPrincipal(ctx context.Context, id string) (*handoff.Principal, error) {
+	p, err := scanPrincipal(d.db.QueryRowContext(ctx, `SELECT `+principalCols+` FROM principals WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, handoff.NotFound("Account")
+	}
+	if err != nil {
+		return nil, handoff.Internal(err, "find principal")
+	}
+	return p, nil
+}
+
+// CreateSession implements handoff.SessionService.
+func (d *DB) CreateSession(ctx context.Context, principalID string, ttl time.Duration) (string, *handoff.Session, error) {
+	p, err := d.FindPrincipal(ctx, principalID)
+	if err != nil {
+		return "", nil, err
+	}
+	token := auth.NewToken()
+	now := d.Now()
+	s := &handoff.Session{Principal: p, ExpiresAt: now.Add(ttl)}
+	err = d.tx(ctx, func(tx *sql.Tx) error {
+		// Expired sessions go as new ones come, so the table stays small.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < $1`, micros(now)); err != nil {
+			return handoff.Internal(err, "purge sessions")
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (digest, principal_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
+			auth.Digest(token), p.ID, micros(now), micros(s.ExpiresAt)); err != nil {
+			return handoff.Internal(err, "insert session")
+		}
+		return nil
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	return token, s, nil
+}
+
+// FindSession implements handoff.SessionService.
+func (d *DB) FindSession(ctx context.Context, token string) (*handoff.Session, error) {
+	if token == "" || len(token) > 100 {
+		return nil, handoff.Errorf(handoff.EUNAUTHORIZED, "Please sign in.")
+	}
+	row := d.db.QueryRowContext(ctx, `SELECT p.id, p.kind, p.name, COALESCE(p.station_id, ''), p.market, p.created_at, s.expires_at
+		FROM sessions s JOIN principals p ON p.id = s.principal_id WHERE s.digest = $1 AND s.expires_at > $2`, auth.Digest(token), micros(d.Now()))
+	var p handoff.Principal
+	var created, expires int64
+	err := row.Scan(&p.ID, &p.Kind, &p.Name, &p.StationID, &p.Market, &created, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, handoff.Errorf(handoff.EUNAUTHORIZED, "Please sign in.")
+	}
+	if err != nil {
+		return nil, handoff.Internal(err, "find session")
+	}
+	p.CreatedAt = fromMicros(created)
+	return &handoff.Session{Principal: &p, ExpiresAt: fromMicros(expires)}, nil
+}
+
+// DeleteSession implements handoff.SessionService.
+func (d *DB) DeleteSession(ctx context.Context, token string) error {
+	if _, err := d.db.ExecContext(ctx, `DELETE FROM sessions WHERE digest = $1`, auth.Digest(token)); err != nil {
+		return handoff.Internal(err, "delete session")
+	}
+	return nil
+}
+
+// ListPrincipals returns the principals of one kind, oldest first.
+func (d *DB) ListPrincipals(ctx context.Context, kind auth.Kind) ([]*handoff.Principal, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT `+principalCols+` FROM principals WHERE kind = $1 ORDER BY created_at, id`, kind)
+	if err != nil {
+		return nil, handoff.Internal(err, "list principals")
+	}
+	defer rows.Close()
+	var out []*handoff.Principal
+	for rows.Next() {
+		p, err := scanPrincipal(rows)
+		if err != nil {
+			return nil, handoff.Internal(err, "scan principal")
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, handoff.Internal(err, "list principals")
+	}
+	return out, nil
+}
+
+// ResetCredentials replaces a principal's API key and password with new ones,
+// returned in plain text this once; the old ones stop working at once. It
+// also ends the principal's sessions.
+func (d *DB) ResetCredentials(ctx context.Context, id string) (handoff.Credentials, error) {
+	cred := handoff.Credentials{APIKey: auth.NewAPIKey(), Password: auth.NewPassword()}
+	hash := auth.HashPassword(cred.Password)
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE principals SET api_key_digest = $1, password_hash = $2 WHERE id = $3`, auth.Digest(cred.APIKey), hash, id)
+		if err != nil {
+			return handoff.Internal(err, "reset credentials")
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return handoff.NotFound("Account")
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE principal_id = $1`, id); err != nil {
+			return handoff.Internal(err, "end sessions")
+		}
+		return nil
+	})
+	if err != nil {
+		return handoff.Credentials{}, err
+	}
+	return cred, nil
+}

@@ -1,0 +1,332 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/eligibility"
+	"github.com/handoff-dev/handoff/market"
+	"github.com/handoff-dev/handoff/money"
+	"github.com/handoff-dev/handoff/tracking"
+)
+
+// newTrackingID returns "HO" and 12 random characters (60 bits) from an
+// alphabet without look-alikes, so an ID read out on the phone survives.
+func newTrackingID() string {
+	return "HO" + strings.ToUpper(newID("")[:12])
+}
+
+// CheckEligibility implements handoff.ShipmentService.
+func (d *DB) CheckEligibility(ctx context.Context, shipperID string, in *handoff.ShipmentInput) (*handoff.Shipment, error) {
+	s, err := in.Validate()
+	if err != nil {
+		return nil, err
+	}
+	set, err := d.Settings(ctx, shipperID)
+	if err != nil {
+		return nil, err
+	}
+	s.ShipperID = shipperID
+	s.Decide(set)
+	return s, nil
+}
+
+type contents struct {
+	Weight     *handoff.Weight     `json:"weight,omitempty"`
+	Dimensions *handoff.Dimensions `json:"dimensions,omitempty"`
+	Items      []handoff.Item      `json:"items"`
+}
+
+// CreateShipment implements handoff.ShipmentService. The idempotency key is
+// claimed by an insert in the same transaction as the label: of two racing
+// requests with one key, the second waits on the first's row and then
+// returns its shipment.
+func (d *DB) CreateShipment(ctx context.Context, shipperID string, in *handoff.ShipmentInput, idemKey string) (*handoff.Shipment, bool, error) {
+	s, err := in.Validate()
+	if err != nil {
+		return nil, false, err
+	}
+	var digest string
+	if idemKey != "" {
+		b, _ := json.Marshal(in)
+		sum := sha256.Sum256(b)
+		digest = hex.EncodeToString(sum[:])
+	}
+	now := d.Now()
+	s.ID = newID("sh_")
+	s.ShipperID = shipperID
+	s.CreatedAt = now
+	for i := range s.Packages {
+		s.Packages[i].TrackingID = newTrackingID()
+		s.Packages[i].Status = tracking.StatusPreTransit
+		s.Packages[i].UpdatedAt = now
+	}
+	replayID := ""
+	err = d.tx(ctx, func(tx *sql.Tx) error {
+		if idemKey != "" {
+			res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (shipper_id, idem_key, request_digest, shipment_id, created_at)
+				VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, shipperID, idemKey, digest, s.ID, micros(now))
+			if err != nil {
+				return handoff.Internal(err, "claim idempotency key")
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				var prevDigest string
+				if err := tx.QueryRowContext(ctx, `SELECT request_digest, shipment_id FROM idempotency_keys WHERE shipper_id = $1 AND idem_key = $2`,
+					shipperID, idemKey).Scan(&prevDigest, &replayID); err != nil {
+					return handoff.Internal(err, "read idempotency key")
+				}
+				if prevDigest != digest {
+					return handoff.Errorf(handoff.EIDEMPOTENCY, "This Idempotency-Key was already used with a different request body.")
+				}
+				return nil
+			}
+		}
+		set, _, err := findSettings(ctx, tx, shipperID)
+		if err != nil {
+			return err
+		}
+		s.Decide(set)
+		return insertShipment(ctx, tx, s)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if replayID != "" {
+		prev, err := d.FindShipment(ctx, shipperID, replayID)
+		return prev, true, err
+	}
+	return s, false, nil
+}
+
+func insertShipment(ctx context.Context, tx *sql.Tx, s *handoff.Shipment) error {
+	shipTo, _ := json.Marshal(s.ShipTo)
+	shipFrom, _ := json.Marshal(s.ShipFrom)
+	warnings, _ := json.Marshal(s.Warnings)
+	buyer := ""
+	if s.Gift != nil {
+		b, _ := json.Marshal(s.Gift)
+		buyer = string(b)
+	}
+	if s.Warnings == nil {
+		warnings = []byte("[]")
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO shipments (id, shipper_id, marketplace, payment_type, ship_to, ship_from,
+		recipient_mobile, mobile_state, recipient_email, buyer, buyer_mobile, confidential_address, gift_registry, warnings, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		s.ID, s.ShipperID, string(s.Marketplace.Code), s.PaymentType, string(shipTo), string(shipFrom),
+		s.RecipientMobile, int(s.MobileState), s.ShipTo.Email, buyer, s.BuyerMobile,
+		s.Preferences.ConfidentialAddress, s.Preferences.GiftRegistry, string(warnings), micros(s.CreatedAt)); err != nil {
+		return handoff.Internal(err, "insert shipment")
+	}
+	loc := tracking.Location{City: s.ShipFrom.City, StateOrRegion: s.ShipFrom.StateOrRegion, PostalCode: s.ShipFrom.PostalCode, CountryCode: s.ShipFrom.CountryCode}
+	for i, p := range s.Packages {
+		c, _ := json.Marshal(contents{Weight: p.Weight, Dimensions: p.Dimensions, Items: p.Items})
+		if _, err := tx.ExecContext(ctx, `INSERT INTO packages (tracking_id, shipment_id, shipper_id, position, client_ref, insured_minor, currency,
+			contents, otp_required, otp_reasons, bag_required, bag_reasons, status, detail, last_seq, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, '', 0, $14, $14)`,
+			p.TrackingID, s.ID, s.ShipperID, i, p.ClientRef, p.InsuredValue.Minor, p.InsuredValue.Currency, string(c),
+			p.Decision.OTPRequired, strings.Join(p.Decision.OTPReasons, ","), p.Decision.BagRequired, strings.Join(p.Decision.BagReasons, ","),
+			p.Status, micros(s.CreatedAt)); err != nil {
+			return handoff.Internal(err, "insert package")
+		}
+		if _, err := appendEvent(ctx, tx, p.TrackingID, tracking.Event{
+			Code: tracking.ReadyForReceive, Time: s.CreatedAt, Location: loc, Actor: s.ShipperID, Note: "Label created",
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendEvent adds an event to a parcel: it bumps the parcel's sequence and
+// summary with one UPDATE (which also locks the row on PostgreSQL) and inserts
+// the event with the number it got. It returns the event's sequence number.
+func appendEvent(ctx context.Context, tx *sql.Tx, trackingID string, e tracking.Event) (int, error) {
+	status, changes := tracking.StatusOf(e.Code)
+	var seq int
+	var err error
+	if changes {
+		err = tx.QueryRowContext(ctx, `UPDATE packages SET last_seq = last_seq + 1, status = $1, detail = $2, updated_at = $3
+			WHERE tracking_id = $4 RETURNING last_seq`, status, e.Detail, micros(e.Time), trackingID).Scan(&seq)
+	} else {
+		err = tx.QueryRowContext(ctx, `UPDATE packages SET last_seq = last_seq + 1, updated_at = $1
+			WHERE tracking_id = $2 RETURNING last_seq`, micros(e.Time), trackingID).Scan(&seq)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, handoff.NotFound("Package")
+	}
+	if err != nil {
+		return 0, handoff.Internal(err, "bump package sequence")
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO events (tracking_id, seq, code, detail, at, city, state_or_region, postal_code, country_code, actor, note)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		trackingID, seq, e.Code, e.Detail, micros(e.Time), e.Location.City, e.Location.StateOrRegion, e.Location.PostalCode,
+		e.Location.CountryCode, e.Actor, e.Note); err != nil {
+		return 0, handoff.Internal(err, "insert event")
+	}
+	return seq, nil
+}
+
+// FindShipment implements handoff.ShipmentService.
+func (d *DB) FindShipment(ctx context.Context, shipperID, shipmentID string) (*handoff.Shipment, error) {
+	var s handoff.Shipment
+	var mkt, shipTo, shipFrom, buyer, warnings string
+	var mobileState int
+	var created int64
+	err := d.db.QueryRowContext(ctx, `SELECT id, shipper_id, marketplace, payment_type, ship_to, ship_from, recipient_mobile, mobile_state,
+		buyer, buyer_mobile, confidential_address, gift_registry, warnings, created_at
+		FROM shipments WHERE id = $1 AND shipper_id = $2`, shipmentID, shipperID).Scan(
+		&s.ID, &s.ShipperID, &mkt, &s.PaymentType, &shipTo, &shipFrom, &s.RecipientMobile, &mobileState,
+		&buyer, &s.BuyerMobile, &s.Preferences.ConfidentialAddress, &s.Preferences.GiftRegistry, &warnings, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, handoff.NotFound("Shipment")
+	}
+	if err != nil {
+		return nil, handoff.Internal(err, "find shipment")
+	}
+	s.Marketplace, _ = market.Lookup(mkt)
+	s.MobileState = eligibility.MobileState(mobileState)
+	s.CreatedAt = fromMicros(created)
+	json.Unmarshal([]byte(shipTo), &s.ShipTo)
+	json.Unmarshal([]byte(shipFrom), &s.ShipFrom)
+	json.Unmarshal([]byte(warnings), &s.Warnings)
+	if buyer != "" {
+		s.Gift = &handoff.Party{}
+		json.Unmarshal([]byte(buyer), s.Gift)
+	}
+	rows, err := d.db.QueryContext(ctx, `SELECT `+packageCols+` FROM packages WHERE shipment_id = $1 ORDER BY position`, s.ID)
+	if err != nil {
+		return nil, handoff.Internal(err, "find packages")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		p, err := scanPackage(rows)
+		if err != nil {
+			return nil, handoff.Internal(err, "scan package")
+		}
+		s.Packages = append(s.Packages, *p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, handoff.Internal(err, "find packages")
+	}
+	return &s, nil
+}
+
+const packageCols = `tracking_id, client_ref, insured_minor, currency, contents, otp_required, otp_reasons, bag_required, bag_reasons, status, detail, updated_at`
+
+func scanPackage(row interface{ Scan(...any) error }) (*handoff.Package, error) {
+	var p handoff.Package
+	var cur, cont, otpReasons, bagReasons string
+	var updated int64
+	if err := row.Scan(&p.TrackingID, &p.ClientRef, &p.InsuredValue.Minor, &cur, &cont, &p.Decision.OTPRequired, &otpReasons,
+		&p.Decision.BagRequired, &bagReasons, &p.Status, &p.Detail, &updated); err != nil {
+		return nil, err
+	}
+	p.InsuredValue = money.Amount{Minor: p.InsuredValue.Minor, Currency: cur}
+	p.Decision.OTPReasons = splitList(otpReasons)
+	p.Decision.BagReasons = splitList(bagReasons)
+	p.UpdatedAt = fromMicros(updated)
+	var c contents
+	json.Unmarshal([]byte(cont), &c)
+	p.Weight, p.Dimensions, p.Items = c.Weight, c.Dimensions, c.Items
+	return &p, nil
+}
+
+func splitList(s string) []string {
+	if s == "" {
+		return []string{}
+	}
+	return strings.Split(s, ",")
+}
+
+// ListPackages implements handoff.ShipmentService.
+func (d *DB) ListPackages(ctx context.Context, f handoff.ShipmentFilter) ([]handoff.PackageView, error) {
+	limit := f.Limit
+	if limit <= 0 || limit > 500 {
+		limit = 100
+	}
+	before := int64(1<<62)
+	if !f.Before.IsZero() {
+		before = micros(f.Before)
+	}
+	rows, err := d.db.QueryContext(ctx, `SELECT p.tracking_id, p.client_ref, p.insured_minor, p.currency, p.contents, p.otp_required, p.otp_reasons,
+		p.bag_required, p.bag_reasons, p.status, p.detail, p.updated_at, s.id, s.ship_to, s.marketplace, p.created_at
+		FROM packages p JOIN shipments s ON s.id = p.shipment_id
+		WHERE p.shipper_id = $1 AND p.created_at < $2 ORDER BY p.created_at DESC, p.tracking_id LIMIT $3`, f.ShipperID, before, limit)
+	if err != nil {
+		return nil, handoff.Internal(err, "list packages")
+	}
+	defer rows.Close()
+	var out []handoff.PackageView
+	for rows.Next() {
+		var v handoff.PackageView
+		var cur, cont, otpReasons, bagReasons, shipTo string
+		var updated, created int64
+		if err := rows.Scan(&v.TrackingID, &v.ClientRef, &v.InsuredValue.Minor, &cur, &cont, &v.Decision.OTPRequired, &otpReasons,
+			&v.Decision.BagRequired, &bagReasons, &v.Status, &v.Detail, &updated, &v.ShipmentID, &shipTo, &v.Marketplace, &created); err != nil {
+			return nil, handoff.Internal(err, "scan package")
+		}
+		v.InsuredValue.Currency = cur
+		v.Decision.OTPReasons = splitList(otpReasons)
+		v.Decision.BagReasons = splitList(bagReasons)
+		v.UpdatedAt, v.CreatedAt = fromMicros(updated), fromMicros(created)
+		var a handoff.Address
+		json.Unmarshal([]byte(shipTo), &a)
+		v.Recipient, v.City = a.Name, a.City
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, handoff.Internal(err, "list packages")
+	}
+	return out, nil
+}
+
+// Tracking implements handoff.ShipmentService.
+func (d *DB) Tracking(ctx context.Context, shipperID, trackingID string) (*handoff.Tracking, error) {
+	t := &handoff.Tracking{TrackingID: trackingID}
+	err := d.db.QueryRowContext(ctx, `SELECT shipment_id FROM packages WHERE tracking_id = $1 AND shipper_id = $2`, trackingID, shipperID).Scan(&t.ShipmentID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, handoff.NotFound("Tracking ID")
+	}
+	if err != nil {
+		return nil, handoff.Internal(err, "find package")
+	}
+	t.Events, err = listEvents(ctx, d.db, trackingID)
+	if err != nil {
+		return nil, err
+	}
+	t.Summary = tracking.Summarize(t.Events)
+	return t, nil
+}
+
+func listEvents(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, trackingID string) ([]tracking.Event, error) {
+	rows, err := q.QueryContext(ctx, `SELECT seq, code, detail, at, city, state_or_region, postal_code, country_code, actor, note
+		FROM events WHERE tracking_id = $1 ORDER BY seq`, trackingID)
+	if err != nil {
+		return nil, handoff.Internal(err, "list events")
+	}
+	defer rows.Close()
+	var out []tracking.Event
+	for rows.Next() {
+		var e tracking.Event
+		var at int64
+		if err := rows.Scan(&e.Seq, &e.Code, &e.Detail, &at, &e.Location.City, &e.Location.StateOrRegion, &e.Location.PostalCode,
+			&e.Location.CountryCode, &e.Actor, &e.Note); err != nil {
+			return nil, handoff.Internal(err, "scan event")
+		}
+		e.Time = fromMicros(at)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, handoff.Internal(err, "list events")
+	}
+	return out, nil
+}

@@ -1,0 +1,97 @@
+// Package sqlstoretest opens real databases for tests: SQLite in a temporary
+// directory always, and PostgreSQL when HANDOFF_TEST_POSTGRES holds a URL (CI
+// always sets it). Each PostgreSQL test gets a schema of its own, dropped at
+// the end, so packages can run in parallel against one server.
+package sqlstoretest
+
+import (
+	"context"
+	"database/sql"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/handoff-dev/handoff/auth"
+	"github.com/handoff-dev/handoff/sqlstore"
+)
+
+// EnvPostgres names the variable holding the PostgreSQL URL for tests.
+const EnvPostgres = "HANDOFF_TEST_POSTGRES"
+
+// Engines returns the engines to test on: SQLite, and PostgreSQL when
+// HANDOFF_TEST_POSTGRES is set.
+func Engines() []string {
+	if os.Getenv(EnvPostgres) != "" {
+		return []string{sqlstore.SQLite, sqlstore.Postgres}
+	}
+	return []string{sqlstore.SQLite}
+}
+
+// Open returns a fresh, migrated store on engine, closed when the test ends.
+func Open(tb testing.TB, engine string) *sqlstore.DB {
+	tb.Helper()
+	ctx := context.Background()
+	var dsn string
+	switch engine {
+	case sqlstore.SQLite:
+		dsn = filepath.Join(tb.TempDir(), "handoff.db")
+	case sqlstore.Postgres:
+		dsn = postgresSchema(tb)
+	default:
+		tb.Fatalf("unknown engine %q", engine)
+	}
+	db, err := sqlstore.Open(ctx, dsn)
+	if err != nil {
+		tb.Fatalf("open %s: %v", engine, err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+// Each runs fn as a subtest on every engine.
+func Each(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
+	t.Helper()
+	for _, e := range Engines() {
+		t.Run(e, func(t *testing.T) { fn(t, Open(t, e)) })
+	}
+}
+
+// postgresSchema creates a schema of its own for the test and returns a URL
+// whose connections use it.
+func postgresSchema(tb testing.TB) string {
+	tb.Helper()
+	base := os.Getenv(EnvPostgres)
+	if base == "" {
+		tb.Fatalf("%s is not set", EnvPostgres)
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		tb.Fatalf("postgres: %v", err)
+	}
+	defer admin.Close()
+	schema := "t_" + auth.Random(12)
+	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		tb.Fatalf("postgres: create schema: %v", err)
+	}
+	tb.Cleanup(func() {
+		c, err := sql.Open("pgx", base)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatalf("postgres url: %v", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	if !strings.HasPrefix(u.String(), "postgres") {
+		tb.Fatalf("postgres url must start with postgres://")
+	}
+	return u.String()
+}
