@@ -134,6 +134,9 @@ func decodeError(err error) error {
 	var se *json.SemanticError
 	if errors.As(err, &se) {
 		field := fieldPath(se.JSONPointer)
+		if field == "" {
+			field = "body"
+		}
 		switch {
 		case errors.Is(se.Err, json.ErrUnknownName):
 			return handoff.Invalid(handoff.FieldError{Field: field, Message: "is not a known field"})
@@ -145,15 +148,17 @@ func decodeError(err error) error {
 	}
 	var sy *jsontext.SyntacticError
 	if errors.As(err, &sy) {
-		field := fieldPath(sy.JSONPointer)
-		msg := "is not well-formed JSON"
+		// Malformed JSON has no field at fault; the body is, and the message
+		// says where it broke.
+		where := fieldPath(sy.JSONPointer)
 		if errors.Is(sy.Err, jsontext.ErrDuplicateName) {
-			msg = "appears twice"
+			return handoff.Invalid(handoff.FieldError{Field: where, Message: "appears twice"})
 		}
-		if field == "" {
-			field = "body"
+		msg := "is not well-formed JSON"
+		if where != "" {
+			msg += " (at " + where + ")"
 		}
-		return handoff.Invalid(handoff.FieldError{Field: field, Message: msg})
+		return handoff.Invalid(handoff.FieldError{Field: "body", Message: msg})
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return handoff.Invalid(handoff.FieldError{Field: "body", Message: "is not well-formed JSON (it ends early)"})
