@@ -251,7 +251,7 @@ func (d *DB) ListPackages(ctx context.Context, f handoff.ShipmentFilter) ([]hand
 	if limit <= 0 || limit > 500 {
 		limit = 100
 	}
-	before := int64(1<<62)
+	before := int64(1 << 62)
 	if !f.Before.IsZero() {
 		before = micros(f.Before)
 	}
