@@ -1,0 +1,236 @@
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/auth"
+	"github.com/handoff-dev/handoff/market"
+	"github.com/handoff-dev/handoff/money"
+)
+
+//go:embed templates static
+var files embed.FS
+
+// view is what every page template gets: the shared layout reads the common
+// fields, the page's own content reads Data.
+type view struct {
+	Title   string
+	Visitor *handoff.Principal // nil when nobody is signed in
+	CSRF    string             // the token for forms, "" when not signed in
+	Nav     string             // the nav entry to mark as current
+	Data    any
+}
+
+// pages holds one template set per page: the shared layout plus the page's
+// "content". A new page is a new file in templates/pages.
+var pages = mustParsePages()
+
+// assetHash is the content hash of each static file, so that links to them
+// change when the file does and browsers may cache them for good.
+var assetHash = mustHashAssets()
+
+var funcs = template.FuncMap{
+	"asset":     assetURL,
+	"kindLabel": func(k auth.Kind) string { return kindLabels[k] },
+	"home":      func(k auth.Kind) string { return homes[k] },
+	"money":     formatMoney,
+	"when":      formatTime,
+	"payment":   paymentWords,
+	"otpReason": func(code string) string { return reasonWords(otpReasonWords, code) },
+	"bagReason": func(code string) string { return reasonWords(bagReasonWords, code) },
+	"event":     eventWords,
+	"detail":    detailWords,
+	"place":     place,
+}
+
+func mustParsePages() map[string]*template.Template {
+	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html"))
+	names, err := fs.Glob(files, "templates/pages/*.html")
+	if err != nil {
+		panic(err)
+	}
+	out := map[string]*template.Template{}
+	for _, n := range names {
+		t := template.Must(template.Must(base.Clone()).ParseFS(files, n))
+		out[strings.TrimSuffix(path.Base(n), ".html")] = t
+	}
+	return out
+}
+
+func mustHashAssets() map[string]string {
+	out := map[string]string{}
+	err := fs.WalkDir(files, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := files.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		out[strings.TrimPrefix(p, "static/")] = hex.EncodeToString(sum[:8])
+		return nil
+	})
+	if err != nil {
+		panic(err)
+	}
+	return out
+}
+
+// assetURL returns the versioned URL of a static file.
+func assetURL(name string) string {
+	return "/static/" + name + "?v=" + assetHash[name]
+}
+
+// static serves the embedded assets. A request carrying the current version
+// may be cached for a year; anything else is revalidated by ETag.
+func (s *Server) static(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, "/static/")
+	hash, ok := assetHash[name]
+	if !ok {
+		s.notFound(w, r)
+		return
+	}
+	b, _ := files.ReadFile("static/" + name)
+	if r.URL.Query().Get("v") == hash {
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		w.Header().Set("Cache-Control", "no-cache")
+	}
+	w.Header().Set("ETag", `"`+hash+`"`)
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
+}
+
+// newView starts the view of a page for the request's visitor, if any.
+func newView(r *http.Request, title, nav string, data any) view {
+	v := view{Title: title, Nav: nav, Data: data}
+	if vis := visitorFrom(r.Context()); vis != nil {
+		v.Visitor, v.CSRF = vis.principal, vis.csrf
+	}
+	return v
+}
+
+// render writes a page. The page is rendered in full before anything is sent,
+// so a template fault becomes a clean 500 rather than half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, v view) {
+	t, ok := pages[page]
+	var buf bytes.Buffer
+	var err error
+	if !ok {
+		err = handoff.Internal(nil, "no page template "+page)
+	} else {
+		err = t.ExecuteTemplate(&buf, "layout.html", v)
+	}
+	if err != nil {
+		s.Log.ErrorContext(r.Context(), "render page", "page", page, "err", err)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusInternalServerError)
+		w.Write([]byte("An internal error occurred.\n"))
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// errorPage is the content of the error page.
+type errorPage struct {
+	Status  int
+	Heading string
+	Message string
+}
+
+// renderError shows the error page in the layout.
+func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int, heading, message string) {
+	s.render(w, r, status, "error", newView(r, heading, "", errorPage{Status: status, Heading: heading, Message: message}))
+}
+
+// pageStatus maps the error codes a page can meet to statuses and headings.
+var pageStatus = map[string]struct {
+	status  int
+	heading string
+}{
+	handoff.EINVALID:      {http.StatusBadRequest, "Not valid"},
+	handoff.EUNAUTHORIZED: {http.StatusUnauthorized, "Please sign in"},
+	handoff.EFORBIDDEN:    {http.StatusForbidden, "Not allowed"},
+	handoff.ENOTFOUND:     {http.StatusNotFound, "Not found"},
+	handoff.ECONFLICT:     {http.StatusConflict, "Changed meanwhile"},
+	handoff.ERATELIMITED:  {http.StatusTooManyRequests, "Too many attempts"},
+	handoff.EUNAVAILABLE:  {http.StatusServiceUnavailable, "Unavailable"},
+}
+
+// fail shows the page for a service error: the error's client-safe message
+// for the codes above; for anything else a log line with the detail and a 500
+// page that says nothing more.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if ps, ok := pageStatus[handoff.ErrorCode(err)]; ok {
+		s.renderError(w, r, ps.status, ps.heading, handoff.ErrorMessage(err))
+		return
+	}
+	s.Log.ErrorContext(r.Context(), "page failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	s.renderError(w, r, http.StatusInternalServerError, "Something went wrong",
+		"An internal error occurred. It has been logged; please try again later.")
+}
+
+// notFound is the page for any path no other page claims.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	if v, err := s.lookVisitor(w, r); err == nil && v != nil {
+		r = r.WithContext(withVisitor(r.Context(), v))
+	}
+	s.renderError(w, r, http.StatusNotFound, "Page not found", "There is no page at this address.")
+}
+
+// formatMoney writes an amount with all the currency's decimals and its
+// code: "899.00 GBP".
+func formatMoney(a money.Amount) string {
+	return fixedDecimals(a) + " " + a.Currency
+}
+
+// fixedDecimals writes an amount as a decimal with exactly the currency's
+// number of decimals ("100.00"), the form a person types into a field.
+func fixedDecimals(a money.Amount) string {
+	exp, ok := money.Exponent(a.Currency)
+	if !ok {
+		exp = 2
+	}
+	s := a.String()
+	if exp == 0 {
+		return s
+	}
+	whole, frac, _ := strings.Cut(s, ".")
+	return whole + "." + frac + strings.Repeat("0", exp-len(frac))
+}
+
+// zones caches each marketplace's time zone; a host without the zone data
+// shows UTC rather than failing.
+var zones = func() map[market.Code]*time.Location {
+	out := map[market.Code]*time.Location{}
+	for _, m := range market.All() {
+		loc, err := time.LoadLocation(m.TimeZone)
+		if err != nil {
+			loc = time.UTC
+		}
+		out[m.Code] = loc
+	}
+	return out
+}()
+
+// formatTime writes a time in the marketplace's own zone, as the recipient
+// and the driver there saw it.
+func formatTime(t time.Time, m market.Market) string {
+	loc, ok := zones[m.Code]
+	if !ok {
+		loc = time.UTC
+	}
+	return t.In(loc).Format("2 Jan 2006, 15:04 MST")
+}

@@ -1,0 +1,244 @@
+// Package web serves handoff's server-rendered pages: sign-in, the shipper's
+// parcels, shipments and settings ("shipper central"), and the homes of
+// station staff, delivery associates and customer service. Pages are
+// html/template files embedded in the binary, styled by one embedded CSS file
+// and free of JavaScript, so they work on a phone and under a strict
+// Content-Security-Policy.
+//
+// A browser signs in with an account ID and password and gets a session
+// cookie; every form carries a CSRF token derived from the session (or, on the
+// sign-in form, bound to a cookie), and every page handler also sits behind
+// Go's cross-origin protection.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/auth"
+	"github.com/handoff-dev/handoff/keyring"
+)
+
+// Server holds what the pages need. Fill it in cmd/handoff and call Register.
+type Server struct {
+	Principals handoff.PrincipalService
+	Sessions   handoff.SessionService
+	Settings   handoff.SettingsService
+	Shipments  handoff.ShipmentService
+	// Keys derive the CSRF tokens, so that they cannot be forged without the
+	// server's secret.
+	Keys *keyring.Ring
+	// Log receives internal errors; nil means slog.Default().
+	Log *slog.Logger
+
+	cop *http.CrossOriginProtection
+}
+
+// Register adds the page routes to mux: everything outside /v1/, including a
+// catch-all that answers unknown paths with the 404 page. It panics when Keys
+// is nil (no form could be protected), or when another handler already owns
+// "/" or one of the page paths, as ServeMux does for any conflict.
+func (s *Server) Register(mux *http.ServeMux) {
+	if s.Keys == nil {
+		panic("web: Server.Keys is nil; the CSRF tokens need the server's keys")
+	}
+	if s.Log == nil {
+		s.Log = slog.Default()
+	}
+	s.cop = http.NewCrossOriginProtection()
+	s.cop.SetDenyHandler(http.HandlerFunc(s.crossOriginDenied))
+
+	page := func(pattern string, h http.HandlerFunc) {
+		mux.Handle(pattern, securityHeaders(s.cop.Handler(h)))
+	}
+	// "GET /" would match every path; {$} keeps the landing page to "/" alone.
+	page("GET /{$}", s.landing)
+	page("GET /signin", s.signinForm)
+	page("POST /signin", s.signin)
+	page("POST /signout", s.signout)
+
+	page("GET /shipments", s.as(auth.KindShipper, s.shipmentList))
+	page("GET /shipments/{shipmentId}", s.as(auth.KindShipper, s.shipmentDetail))
+	page("GET /settings", s.as(auth.KindShipper, s.settingsForm))
+	page("POST /settings", s.as(auth.KindShipper, s.saveSettings))
+
+	page("GET /station", s.as(auth.KindStation, s.roleHome))
+	page("GET /associate", s.as(auth.KindAssociate, s.roleHome))
+	page("GET /agent", s.as(auth.KindAgent, s.roleHome))
+
+	mux.Handle("GET /static/", securityHeaders(http.HandlerFunc(s.static)))
+	page("/", s.notFound)
+}
+
+// homes is where each kind of principal lands after signing in.
+var homes = map[auth.Kind]string{
+	auth.KindShipper:   "/shipments",
+	auth.KindStation:   "/station",
+	auth.KindAssociate: "/associate",
+	auth.KindAgent:     "/agent",
+}
+
+// kindLabels name each kind of principal the way a person says it.
+var kindLabels = map[auth.Kind]string{
+	auth.KindShipper:   "shipper",
+	auth.KindStation:   "station",
+	auth.KindAssociate: "delivery associate",
+	auth.KindAgent:     "customer service",
+	auth.KindOperator:  "operator",
+	auth.KindRecipient: "recipient",
+}
+
+// contentSecurityPolicy allows nothing but this origin's own files: no inline
+// script or style, no framing, forms posting only back here.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; " +
+	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// securityHeaders sets the headers every page and asset carries. Pages are
+// never cached: they show one account's data and carry its CSRF token. The
+// static handler replaces Cache-Control for its immutable files.
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", contentSecurityPolicy)
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+		hd.Set("Cache-Control", "no-store")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// visitor is the signed-in principal of a request and the CSRF token its
+// forms carry.
+type visitor struct {
+	principal *handoff.Principal
+	csrf      string
+	token     string // the session token, kept only to end the session
+}
+
+type visitorKey struct{}
+
+func withVisitor(ctx context.Context, v *visitor) context.Context {
+	return context.WithValue(ctx, visitorKey{}, v)
+}
+
+func visitorFrom(ctx context.Context) *visitor {
+	v, _ := ctx.Value(visitorKey{}).(*visitor)
+	return v
+}
+
+// lookVisitor returns the request's live session, or nil when there is none.
+// A stale cookie is cleared so the browser stops sending it. The error is
+// only for faults of the store.
+func (s *Server) lookVisitor(w http.ResponseWriter, r *http.Request) (*visitor, error) {
+	if v := visitorFrom(r.Context()); v != nil {
+		return v, nil
+	}
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return nil, nil
+	}
+	sess, err := s.Sessions.FindSession(r.Context(), c.Value)
+	if handoff.ErrorCode(err) == handoff.EUNAUTHORIZED {
+		clearCookie(w, sessionCookie)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &visitor{principal: sess.Principal, csrf: s.csrfToken(c.Value), token: c.Value}, nil
+}
+
+// maxFormBytes bounds a form body; the largest form, settings, is far below.
+const maxFormBytes = 64 << 10
+
+// as lets only signed-in principals of one kind through. Others are sent to
+// sign in (and back here afterwards) or shown the 403 page. A POST must carry
+// the session's CSRF token, or it is refused before the handler runs.
+func (s *Server) as(kind auth.Kind, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, err := s.lookVisitor(w, r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if v == nil {
+			next := r.URL.Path
+			if r.Method == http.MethodGet && r.URL.RawQuery != "" {
+				next += "?" + r.URL.RawQuery
+			}
+			http.Redirect(w, r, "/signin?next="+url.QueryEscape(next), http.StatusSeeOther)
+			return
+		}
+		ctx := withVisitor(r.Context(), v)
+		r = r.WithContext(ctx)
+		if v.principal.Kind != kind {
+			s.renderError(w, r, http.StatusForbidden, "Not for this account",
+				"This page is for "+kindLabels[kind]+" accounts; you are signed in as "+article(kindLabels[v.principal.Kind])+" account.")
+			return
+		}
+		if r.Method == http.MethodPost {
+			if !s.parseForm(w, r) {
+				return
+			}
+			if !s.validCSRF(v.token, r.PostForm.Get(csrfField)) {
+				s.Log.InfoContext(ctx, "form refused: bad CSRF token", "path", r.URL.Path, "principal", v.principal.ID)
+				s.renderError(w, r, http.StatusForbidden, "Form expired",
+					"This form has expired or did not come from this site, so nothing was changed. Go back, reload the page and try again.")
+				return
+			}
+		}
+		h(w, r)
+	}
+}
+
+// parseForm reads a bounded form body; on failure it has answered with the
+// 400 page.
+func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, http.StatusBadRequest, "Bad form", "The form could not be read. Go back, reload the page and try again.")
+		return false
+	}
+	return true
+}
+
+// crossOriginDenied answers a POST another site made the browser send.
+func (s *Server) crossOriginDenied(w http.ResponseWriter, r *http.Request) {
+	s.renderError(w, r, http.StatusForbidden, "Cross-site request refused",
+		"This form was sent from another site, so nothing was changed.")
+}
+
+// safeNext returns next when it is a path on this site, and "" otherwise, so
+// that ?next= can never send a signed-in browser to another origin. Browsers
+// read "\" as "/" and drop tabs and newlines, so "/\evil" and "/\t/evil" are
+// refused along with "//evil" and "https://evil".
+func safeNext(next string) string {
+	if next == "" || len(next) > 2048 || next[0] != '/' {
+		return ""
+	}
+	if len(next) > 1 && (next[1] == '/' || next[1] == '\\') {
+		return ""
+	}
+	if strings.ContainsFunc(next, func(c rune) bool { return c == '\\' || c < 0x20 || c == 0x7f }) {
+		return ""
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return ""
+	}
+	return next
+}
+
+// article puts "a" or "an" before a noun phrase.
+func article(s string) string {
+	if s != "" && strings.ContainsRune("aeiou", rune(s[0])) {
+		return "an " + s
+	}
+	return "a " + s
+}
