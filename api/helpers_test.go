@@ -8,30 +8,58 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/handoff-dev/handoff/api"
+	"github.com/handoff-dev/handoff/observe"
 	"github.com/handoff-dev/handoff/sqlstore"
 	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
 )
 
 const adminToken = "test-admin-token-0123456789"
 
-// env is a running API on a real store.
+// env is a running API on a real store. Everything the server logs and
+// every response body is kept, so tests can search them for secrets.
 type env struct {
-	t   *testing.T
-	db  *sqlstore.DB
-	srv *httptest.Server
+	t    *testing.T
+	db   *sqlstore.DB
+	srv  *httptest.Server
+	logs *syncBuffer
+
+	mu     sync.Mutex
+	bodies [][]byte
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func newEnv(t *testing.T, db *sqlstore.DB) *env {
 	t.Helper()
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	db.Log = log
 	mux := http.NewServeMux()
-	s := &api.Server{Principals: db, Settings: db, Shipments: db, AdminToken: adminToken, Log: slog.New(slog.DiscardHandler)}
+	s := &api.Server{Principals: db, Settings: db, Shipments: db, Stations: db, Doors: db, Today: db.Today, AdminToken: adminToken, Log: log}
 	s.Register(mux)
-	srv := httptest.NewServer(mux)
+	metrics := observe.NewMetrics()
+	srv := httptest.NewServer(metrics.Middleware(log, mux))
 	t.Cleanup(srv.Close)
-	return &env{t: t, db: db, srv: srv}
+	return &env{t: t, db: db, srv: srv, logs: logs}
 }
 
 // eachEnv runs fn against an API on every engine.
@@ -84,6 +112,9 @@ func (e *env) do(method, path, token string, body any, hdr ...string) resp {
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
+	e.mu.Lock()
+	e.bodies = append(e.bodies, b)
+	e.mu.Unlock()
 	return resp{Status: res.StatusCode, Header: res.Header, Body: b}
 }
 

@@ -21,6 +21,10 @@ type Server struct {
 	Principals handoff.PrincipalService
 	Settings   handoff.SettingsService
 	Shipments  handoff.ShipmentService
+	Stations   handoff.StationService
+	Doors      handoff.DoorService
+	// Today returns the service date now in a marketplace (for defaults).
+	Today func(marketplace string) string
 	// AdminToken is the operator's bearer token; empty disables the admin API.
 	AdminToken string
 	Log        *slog.Logger
@@ -52,6 +56,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	s.handle(mux, "POST /v1/shipments/eligibility", s.as(auth.KindShipper, s.eligibility))
 	s.handle(mux, "GET /v1/shipments/{shipmentId}", s.as(auth.KindShipper, s.getShipment))
 	s.handle(mux, "GET /v1/tracking/{trackingId}", s.as(auth.KindShipper, s.getTracking))
+	s.registerDelivery(mux)
 
 	// Anything else under /v1 is a JSON 404 or 405, not the HTML pages' 404.
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {

@@ -24,6 +24,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/keyring"
 )
 
 // Engines.
@@ -39,6 +40,11 @@ type DB struct {
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 	Log *slog.Logger
+	// Keys derive passcodes and seal secrets; required by the delivery
+	// services.
+	Keys *keyring.Ring
+	// Policy holds the configurable delivery rules.
+	Policy Policy
 }
 
 // IsPostgresURL reports whether dsn selects PostgreSQL.
@@ -50,7 +56,7 @@ func IsPostgresURL(dsn string) bool {
 // (created if missing) — and applies pending migrations. It fails when the
 // database cannot be reached or migrated.
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	d := &DB{Now: func() time.Time { return time.Now().UTC() }, Log: slog.Default()}
+	d := &DB{Now: func() time.Time { return time.Now().UTC() }, Log: slog.Default(), Policy: DefaultPolicy()}
 	var err error
 	if IsPostgresURL(dsn) {
 		d.Engine = Postgres

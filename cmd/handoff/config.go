@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/handoff-dev/handoff/keyring"
+	"github.com/handoff-dev/handoff/route"
+	"github.com/handoff-dev/handoff/sqlstore"
 )
 
 // config is the server's configuration, from flags with environment fallbacks.
@@ -23,6 +25,7 @@ type config struct {
 	LogFormat  string
 	LogLevel   slog.Level
 	ShutdownIn time.Duration
+	Policy     sqlstore.Policy
 }
 
 func envOr(getenv func(string) string, key, def string) string {
@@ -42,6 +45,12 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 	fs.BoolVar(&c.Demo, "demo", false, "seed a demo shipper, station, associates and parcels, and print how to sign in")
 	fs.StringVar(&c.LogFormat, "log-format", envOr(getenv, "HANDOFF_LOG_FORMAT", "text"), "log format: text or json (env HANDOFF_LOG_FORMAT)")
 	level := fs.String("log-level", envOr(getenv, "HANDOFF_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env HANDOFF_LOG_LEVEL)")
+	c.Policy = sqlstore.DefaultPolicy()
+	hours := fs.String("contact-hours", envOr(getenv, "HANDOFF_CONTACT_HOURS", c.Policy.ContactHours.String()), "local hours OTP stops should be planned in (env HANDOFF_CONTACT_HOURS)")
+	days := fs.String("working-days", envOr(getenv, "HANDOFF_WORKING_DAYS", c.Policy.WorkingDays.String()), "days parcels go out (env HANDOFF_WORKING_DAYS)")
+	fs.IntVar(&c.Policy.MaxFailedDays, "max-failed-days", c.Policy.MaxFailedDays, "failed delivery days before a parcel goes back to the shipper")
+	fs.IntVar(&c.Policy.WrongCodeLimit, "wrong-code-limit", c.Policy.WrongCodeLimit, "wrong passcodes per associate per window before their checks lock")
+	fs.DurationVar(&c.Policy.WrongCodeWindow, "wrong-code-window", c.Policy.WrongCodeWindow, "the window of --wrong-code-limit")
 	fs.DurationVar(&c.ShutdownIn, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -51,6 +60,16 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	var err error
+	if c.Policy.ContactHours, err = route.ParseHours(*hours); err != nil {
+		return nil, fmt.Errorf("--contact-hours: %w", err)
+	}
+	if c.Policy.WorkingDays, err = route.ParseWorkingDays(*days); err != nil {
+		return nil, fmt.Errorf("--working-days: %w", err)
+	}
+	if c.Policy.MaxFailedDays < 1 || c.Policy.WrongCodeLimit < 1 || c.Policy.WrongCodeWindow <= 0 {
+		return nil, errors.New("--max-failed-days, --wrong-code-limit and --wrong-code-window must be positive")
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // service dates need the marketplaces' zones on any machine
 )
 
 func main() {

@@ -64,6 +64,8 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 		return nil, err
 	}
 	db.Log = log
+	db.Keys = keys
+	db.Policy = c.Policy
 	log.Info("database ready", "engine", db.Engine)
 
 	metrics := observe.NewMetrics()
@@ -71,7 +73,7 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	mux := http.NewServeMux()
 	health.Register(mux)
 	mux.Handle("GET /metrics", metrics.Handler())
-	(&api.Server{Principals: db, Settings: db, Shipments: db, AdminToken: c.AdminToken, Log: log}).Register(mux)
+	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: db, Doors: db, Today: db.Today, AdminToken: c.AdminToken, Log: log}).Register(mux)
 	(&web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Keys: keys, Log: log}).Register(mux)
 	return &app{db: db, handler: metrics.Middleware(log, mux), health: health, log: log}, nil
 }

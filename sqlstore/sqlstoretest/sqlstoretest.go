@@ -12,8 +12,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/handoff-dev/handoff/auth"
+	"github.com/handoff-dev/handoff/keyring"
 	"github.com/handoff-dev/handoff/sqlstore"
 )
 
@@ -46,8 +48,18 @@ func Open(tb testing.TB, engine string) *sqlstore.DB {
 	if err != nil {
 		tb.Fatalf("open %s: %v", engine, err)
 	}
+	db.Keys = Keys(tb)
 	tb.Cleanup(func() { db.Close() })
 	return db
+}
+
+// Keys returns a fresh keyring for a test.
+func Keys(tb testing.TB) *keyring.Ring {
+	r, err := keyring.New(keyring.Generate(time.Now()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r
 }
 
 // Each runs fn as a subtest on every engine.

@@ -1,0 +1,445 @@
+package api_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// monday is a working day at 10:00 in London.
+var monday = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+
+// day is a delivery-day fixture: a shipper with OTP on, a station with two
+// associates, and the clock set.
+type day struct {
+	*env
+	shipperKey, stationKey string
+	da1, da2               string // associate IDs
+	da1Key, da2Key         string
+}
+
+func newDay(t *testing.T, e *env, now time.Time) *day {
+	t.Helper()
+	e.db.Now = func() time.Time { return now }
+	d := &day{env: e}
+	_, d.shipperKey = e.shipper()
+	e.otpOn(d.shipperKey)
+	st := e.do("POST", "/v1/admin/stations", adminToken, map[string]any{"name": "East", "marketplace": "GB"}).JSON(t)
+	d.stationKey = st["apiKey"].(string)
+	for i := range 2 {
+		a := e.do("POST", "/v1/admin/associates", adminToken, map[string]any{"name": fmt.Sprint("DA", i), "stationId": st["stationId"]}).JSON(t)
+		if i == 0 {
+			d.da1, d.da1Key = a["associateId"].(string), a["apiKey"].(string)
+		} else {
+			d.da2, d.da2Key = a["associateId"].(string), a["apiKey"].(string)
+		}
+	}
+	return d
+}
+
+// label creates one GB parcel for a recipient and returns its tracking ID.
+func (d *day) label(name, line1, phone, value, category string) string {
+	d.t.Helper()
+	b := shipment("GB", "GBP", value, phone)
+	b["shipTo"].(map[string]any)["name"] = name
+	b["shipTo"].(map[string]any)["addressLine1"] = line1
+	b["packages"].([]any)[0].(map[string]any)["items"] = []any{map[string]any{"description": "x", "quantity": 1, "category": category}}
+	r := d.do("POST", "/v1/shipments", d.shipperKey, b)
+	if r.Status != 201 {
+		d.t.Fatalf("label: %d %s", r.Status, r.Body)
+	}
+	return r.JSON(d.t)["packages"].([]any)[0].(map[string]any)["trackingId"].(string)
+}
+
+func (d *day) receive(ids ...string) []map[string]any {
+	d.t.Helper()
+	var out []map[string]any
+	for _, id := range ids {
+		r := d.do("POST", "/v1/station/parcels/"+id+"/receive", d.stationKey, nil)
+		if r.Status != 200 {
+			d.t.Fatalf("receive %s: %d %s", id, r.Status, r.Body)
+		}
+		out = append(out, r.JSON(d.t))
+	}
+	return out
+}
+
+// route plans and loads a route for da1 and returns it.
+func (d *day) route(date string, parcels []any) map[string]any {
+	d.t.Helper()
+	r := d.do("POST", "/v1/station/routes", d.stationKey, map[string]any{"associateId": d.da1, "serviceDate": date, "parcels": parcels})
+	if r.Status != 201 {
+		d.t.Fatalf("route: %d %s", r.Status, r.Body)
+	}
+	id := r.JSON(d.t)["routeId"].(string)
+	l := d.do("POST", "/v1/associate/routes/"+id+"/load", d.da1Key, nil)
+	if l.Status != 200 {
+		d.t.Fatalf("load: %d %s", l.Status, l.Body)
+	}
+	return l.JSON(d.t)
+}
+
+// stopOf returns the stop holding a tracking ID.
+func stopOf(t *testing.T, route map[string]any, trackingID string) map[string]any {
+	t.Helper()
+	for _, s := range route["stops"].([]any) {
+		s := s.(map[string]any)
+		for _, p := range s["parcels"].([]any) {
+			if p.(map[string]any)["trackingId"] == trackingID {
+				return s
+			}
+		}
+	}
+	t.Fatalf("no stop holds %s", trackingID)
+	return nil
+}
+
+func (d *day) code(mobile, date string) string {
+	d.t.Helper()
+	c, err := d.db.Passcode(t0ctx, mobile, date)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return c
+}
+
+func (d *day) events(trackingID string) []string {
+	d.t.Helper()
+	var out []string
+	for _, e := range d.do("GET", "/v1/tracking/"+trackingID, d.shipperKey, nil).JSON(d.t)["eventHistory"].([]any) {
+		e := e.(map[string]any)
+		s := e["eventCode"].(string)
+		if dc, ok := e["detailCode"].(string); ok {
+			s += "/" + dc
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// wrongCode returns a well-formed code that is not want.
+func wrongCode(want string, i int) string {
+	for n := i; ; n++ {
+		c := fmt.Sprintf("%06d", (n*7919)%1000000)
+		if c != want {
+			return c
+		}
+	}
+}
+
+func TestPasscodeDeliveryEndToEnd(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		d := newDay(t, e, monday)
+		const mobile = "+447700900123"
+		otp1 := d.label("Priya", "12 Mare St", "07700 900123", "899", "smartphone")
+		otp2 := d.label("Priya", "12 Mare St", "+44 7700 900123", "250", "shoes")
+		plain := d.label("Priya", "12 Mare St", "07700900123", "20", "books")
+		other := d.label("Tom", "40 Bow Rd", "07700900456", "30", "books")
+		d.receive(otp1, otp2, plain, other)
+
+		// A stop planned before 08:00 is flagged, and the itinerary groups
+		// Priya's three parcels into one stop that needs the passcode.
+		rt := d.route("2026-11-23", []any{
+			map[string]any{"trackingId": otp1, "plannedTime": "07:30"},
+			map[string]any{"trackingId": otp2}, map[string]any{"trackingId": plain}, map[string]any{"trackingId": other, "plannedTime": "11:00"},
+		})
+		stop := stopOf(t, rt, otp1)
+		stopID := stop["stopId"].(string)
+		if len(stop["parcels"].([]any)) != 3 || stop["needs"].(map[string]any)["passcode"] != true || stop["outsideContactHours"] != true {
+			t.Fatalf("stop = %v", stop)
+		}
+		if o := stopOf(t, rt, other); o["needs"].(map[string]any)["passcode"] != false || o["outsideContactHours"] != false {
+			t.Errorf("plain stop = %v", o)
+		}
+		if rt["stopsOutsideContactHours"].(float64) != 1 {
+			t.Errorf("flagged = %v", rt["stopsOutsideContactHours"])
+		}
+
+		// Only the route's associate sees or acts on the stop.
+		problem(t, d.do("GET", "/v1/associate/stops/"+stopID, d.da2Key, nil), 404, "")
+		problem(t, d.do("POST", "/v1/associate/stops/"+stopID+"/verify", d.da2Key, map[string]any{"code": "123456"}), 404, "")
+		if it := d.do("GET", "/v1/associate/itinerary", d.da2Key, nil).JSON(t)["routes"].([]any); len(it) != 0 {
+			t.Errorf("da2 itinerary = %v", it)
+		}
+		if it := d.do("GET", "/v1/associate/itinerary", d.da1Key, nil).JSON(t)["routes"].([]any); len(it) != 1 {
+			t.Errorf("da1 itinerary has %d routes", len(it))
+		}
+
+		// An OTP parcel can never be completed without the code.
+		problem(t, d.do("POST", "/v1/associate/stops/"+stopID+"/deliver", d.da1Key, map[string]any{"place": "DeliveredToPorch", "trackingIds": []string{otp1}}), 403, "")
+
+		mondayCode := d.code(mobile, "2026-11-23")
+		for i, left := range []float64{2, 1, 0} {
+			r := d.do("POST", "/v1/associate/stops/"+stopID+"/verify", d.da1Key, map[string]any{"code": wrongCode(mondayCode, i)})
+			p := problem(t, r, 422, "")
+			if p["attemptsLeft"] != left || p["attemptEnded"] != (left == 0) {
+				t.Fatalf("wrong %d: %s", i, r.Body)
+			}
+		}
+		problem(t, d.do("POST", "/v1/associate/stops/"+stopID+"/verify", d.da1Key, map[string]any{"code": mondayCode}), 409, "")
+
+		// The non-OTP parcel at the same stop can still be left at the porch.
+		if r := d.do("POST", "/v1/associate/stops/"+stopID+"/deliver", d.da1Key, map[string]any{"place": "DeliveredToPorch"}); r.Status != 200 {
+			t.Fatalf("porch: %d %s", r.Status, r.Body)
+		}
+
+		// Back at the station: the next working day is Tuesday.
+		got := d.receive(otp1, otp2)
+		if got[0]["returned"] != true || got[0]["nextAttemptDate"] != "2026-11-24" {
+			t.Fatalf("received back = %v", got[0])
+		}
+		// Not again on Monday.
+		problem(t, d.do("POST", "/v1/station/routes", d.stationKey, map[string]any{"associateId": d.da1, "serviceDate": "2026-11-23", "trackingIds": []string{otp1}}), 400, "trackingIds[0]")
+
+		// Tuesday: a new code; Monday's no longer works.
+		tuesday := monday.AddDate(0, 0, 1)
+		e.db.Now = func() time.Time { return tuesday }
+		rt = d.route("2026-11-24", []any{map[string]any{"trackingId": otp1}, map[string]any{"trackingId": otp2}})
+		stopID = stopOf(t, rt, otp1)["stopId"].(string)
+		tuesdayCode := d.code(mobile, "2026-11-24")
+		if tuesdayCode == mondayCode {
+			t.Fatal("Tuesday's code equals Monday's")
+		}
+		if mondayCode != wrongCode(tuesdayCode, 0) {
+			problem(t, d.do("POST", "/v1/associate/stops/"+stopID+"/verify", d.da1Key, map[string]any{"code": mondayCode}), 422, "")
+		}
+		r := d.do("POST", "/v1/associate/stops/"+stopID+"/verify", d.da1Key, map[string]any{"code": tuesdayCode})
+		if r.Status != 200 {
+			t.Fatalf("right code: %d %s", r.Status, r.Body)
+		}
+		if del := r.JSON(t)["delivered"].([]any); len(del) != 2 {
+			t.Errorf("delivered = %v", del)
+		}
+
+		want := []string{"ReadyForReceive", "PickupDone", "ArrivedAtCarrierFacility", "OutForDelivery", "DeliveryAttempted/OtpNotAvailable",
+			"ArrivedAtCarrierFacility", "OutForDelivery", "Delivered/DeliveredWithOTP"}
+		for _, id := range []string{otp1, otp2} {
+			if got := d.events(id); !slices.Equal(got, want) {
+				t.Errorf("%s events = %v\nwant %v", id, got, want)
+			}
+		}
+		if got := d.events(plain); got[len(got)-1] != "Delivered/DeliveredToPorch" {
+			t.Errorf("plain events = %v", got)
+		}
+		// The shipper's list says "Delivered with OTP".
+		for _, p := range d.do("GET", "/v1/shipments", d.shipperKey, nil).JSON(t)["packages"].([]any) {
+			p := p.(map[string]any)
+			if p["trackingId"] == otp1 && p["statusText"] != "Delivered with OTP" {
+				t.Errorf("statusText = %v", p["statusText"])
+			}
+		}
+
+		// The code was sent (as a reference, not in plain text) to the label's
+		// own phone and email when the van was loaded each day.
+		msgs, _ := e.db.Notifications(t0ctx, otp1)
+		var codeMsgs int
+		for _, m := range msgs {
+			if m.Passcode {
+				codeMsgs++
+				if m.Recipient != mobile && m.Recipient != "rec@example.com" {
+					t.Errorf("code message to %s", m.Recipient)
+				}
+			}
+		}
+		if codeMsgs != 4 {
+			t.Errorf("%d code messages, want 4 (SMS and email, two days): %+v", codeMsgs, msgs)
+		}
+
+		// The code never appears in a response or a log line.
+		assertNoSecret(t, e, mondayCode, tuesdayCode)
+	})
+}
+
+// assertNoSecret fails when any response body or log line holds one of the codes.
+func assertNoSecret(t *testing.T, e *env, codes ...string) {
+	t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, c := range codes {
+		for _, b := range e.bodies {
+			if strings.Contains(string(b), c) {
+				t.Errorf("a response contains the code %s: %s", c, b)
+			}
+		}
+		if strings.Contains(e.logs.String(), c) {
+			t.Errorf("the logs contain the code %s", c)
+		}
+	}
+}
+
+func TestConcurrentGuesses(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		d := newDay(t, e, monday)
+		id := d.label("Ann", "1 High St", "07700900999", "500", "books")
+		d.receive(id)
+		stopID := stopOf(t, d.route("2026-11-23", []any{map[string]any{"trackingId": id}}), id)["stopId"].(string)
+		right := d.code("+447700900999", "2026-11-23")
+
+		var wg sync.WaitGroup
+		statuses := make([]int, 51)
+		for i := range 51 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				code := wrongCode(right, i)
+				if i == 25 {
+					code = right
+				}
+				statuses[i] = d.do("POST", "/v1/associate/stops/"+stopID+"/verify", d.da1Key, map[string]any{"code": code}).Status
+			}()
+		}
+		wg.Wait()
+		evaluated, correct, err := e.db.CodeChecks(t0ctx, stopID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if evaluated > 3 {
+			t.Fatalf("%d guesses evaluated, at most 3 allowed (statuses %v)", evaluated, statuses)
+		}
+		if correct == 0 {
+			// The right code lost the race: after the limit it is refused.
+			if r := d.do("POST", "/v1/associate/stops/"+stopID+"/verify", d.da1Key, map[string]any{"code": right}); r.Status == 200 {
+				t.Fatalf("right code accepted after the limit: %s", r.Body)
+			}
+			if ev := d.events(id); ev[len(ev)-1] == "Delivered/DeliveredWithOTP" {
+				t.Fatal("delivered although the right code was never evaluated")
+			}
+		}
+		assertNoSecret(t, e, right)
+	})
+}
+
+func TestConcurrentCorrectEntries(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		d := newDay(t, e, monday)
+		a := d.label("Bea", "5 Mile End Rd", "07700900555", "300", "books")
+		b := d.label("Bea", "5 Mile End Rd", "07700900555", "400", "books")
+		d.receive(a, b)
+		stopID := stopOf(t, d.route("2026-11-23", []any{map[string]any{"trackingId": a}, map[string]any{"trackingId": b}}), a)["stopId"].(string)
+		right := d.code("+447700900555", "2026-11-23")
+
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		count := map[int]int{}
+		for range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := d.do("POST", "/v1/associate/stops/"+stopID+"/verify", d.da1Key, map[string]any{"code": right})
+				mu.Lock()
+				count[r.Status]++
+				mu.Unlock()
+				if r.Status == 409 && !strings.Contains(string(r.Body), "already delivered") {
+					t.Errorf("loser told %s", r.Body)
+				}
+			}()
+		}
+		wg.Wait()
+		if count[200] != 1 || count[409] != 19 {
+			t.Fatalf("statuses = %v, want one 200 and nineteen 409", count)
+		}
+		for _, id := range []string{a, b} {
+			var delivered int
+			for _, ev := range d.events(id) {
+				if strings.HasPrefix(ev, "Delivered") {
+					delivered++
+				}
+			}
+			if delivered != 1 {
+				t.Errorf("%s has %d Delivered events", id, delivered)
+			}
+		}
+		msgs, _ := e.db.Notifications(t0ctx, a)
+		var deliveredMsgs int
+		for _, m := range msgs {
+			if m.Kind == "delivered" {
+				deliveredMsgs++
+			}
+		}
+		if deliveredMsgs != 2 {
+			t.Errorf("%d delivered messages, want 2 (SMS and email, once each)", deliveredMsgs)
+		}
+	})
+}
+
+func TestAssociateWrongCodeLimit(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		e.db.Policy.WrongCodeLimit = 4
+		d := newDay(t, e, monday)
+		x := d.label("Xi", "1 A St", "07700900001", "500", "books")
+		y := d.label("Yu", "2 B St", "07700900002", "500", "books")
+		d.receive(x, y)
+		rt := d.route("2026-11-23", []any{map[string]any{"trackingId": x}, map[string]any{"trackingId": y}})
+		sx, sy := stopOf(t, rt, x)["stopId"].(string), stopOf(t, rt, y)["stopId"].(string)
+		cx, cy := d.code("+447700900001", "2026-11-23"), d.code("+447700900002", "2026-11-23")
+		for i := range 3 {
+			problem(t, d.do("POST", "/v1/associate/stops/"+sx+"/verify", d.da1Key, map[string]any{"code": wrongCode(cx, i)}), 422, "")
+		}
+		problem(t, d.do("POST", "/v1/associate/stops/"+sy+"/verify", d.da1Key, map[string]any{"code": wrongCode(cy, 9)}), 422, "")
+		// The fifth check is refused, even with the right code, and the
+		// station sees the associate flagged.
+		problem(t, d.do("POST", "/v1/associate/stops/"+sy+"/verify", d.da1Key, map[string]any{"code": cy}), 423, "")
+		as := d.do("GET", "/v1/station/associates", d.stationKey, nil).JSON(t)["associates"].([]any)
+		var flagged bool
+		for _, a := range as {
+			a := a.(map[string]any)
+			if a["associateId"] == d.da1 {
+				flagged = a["locked"] == true
+			}
+		}
+		if !flagged {
+			t.Fatalf("associate not flagged: %v", as)
+		}
+		if r := d.do("POST", "/v1/station/associates/"+d.da1+"/unlock", d.stationKey, nil); r.Status != 200 {
+			t.Fatalf("unlock: %d %s", r.Status, r.Body)
+		}
+		if r := d.do("POST", "/v1/associate/stops/"+sy+"/verify", d.da1Key, map[string]any{"code": cy}); r.Status != 200 {
+			t.Fatalf("after unlock: %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+func TestResendAndFallback(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		d := newDay(t, e, monday)
+		id := d.label("Cy", "3 C St", "07700900377", "500", "books")
+		d.receive(id)
+		stopID := stopOf(t, d.route("2026-11-23", []any{map[string]any{"trackingId": id}}), id)["stopId"].(string)
+
+		// A number given at the door is refused: the body takes no fields.
+		problem(t, d.do("POST", "/v1/associate/stops/"+stopID+"/resend", d.da1Key, map[string]any{"phoneNumber": "+447700900000"}), 400, "phoneNumber")
+		for i := range 3 {
+			if r := d.do("POST", "/v1/associate/stops/"+stopID+"/resend", d.da1Key, nil); r.Status != 202 {
+				t.Fatalf("resend %d: %d %s", i, r.Status, r.Body)
+			}
+		}
+		problem(t, d.do("POST", "/v1/associate/stops/"+stopID+"/resend", d.da1Key, nil), 429, "")
+		msgs, _ := e.db.Notifications(t0ctx, id)
+		for _, m := range msgs {
+			if m.Recipient == "+447700900000" {
+				t.Fatal("a message went to a number given at the door")
+			}
+		}
+
+		// The fallback is off by default.
+		problem(t, d.do("POST", "/v1/associate/stops/"+stopID+"/phone-digits", d.da1Key, map[string]any{"digits": "77"}), 403, "")
+		if r := d.do("PATCH", "/v1/account/settings", d.shipperKey, `{"secureDelivery":{"phoneDigitsFallback":true}}`); r.Status != 200 {
+			t.Fatal(r.Status)
+		}
+		// One wrong code, then the digits: both count against the same three.
+		problem(t, d.do("POST", "/v1/associate/stops/"+stopID+"/verify", d.da1Key, map[string]any{"code": wrongCode(d.code("+447700900377", "2026-11-23"), 1)}), 422, "")
+		p := problem(t, d.do("POST", "/v1/associate/stops/"+stopID+"/phone-digits", d.da1Key, map[string]any{"digits": "11"}), 422, "")
+		if p["attemptsLeft"] != 1.0 {
+			t.Errorf("attemptsLeft = %v", p["attemptsLeft"])
+		}
+		if r := d.do("POST", "/v1/associate/stops/"+stopID+"/phone-digits", d.da1Key, map[string]any{"digits": "77"}); r.Status != 200 {
+			t.Fatalf("digits: %d %s", r.Status, r.Body)
+		}
+		if ev := d.events(id); ev[len(ev)-1] != "Delivered/DeliveredWithPhoneDigits" {
+			t.Errorf("events = %v", ev)
+		}
+	})
+}

@@ -1,0 +1,116 @@
+// Package passcode derives and checks the day's delivery passcode.
+//
+// # Design
+//
+// The code of a recipient for a service date is not drawn and stored: it is
+// derived, when needed, as
+//
+//	HMAC-SHA256(K_kid, "handoff/passcode/v1" ‖ mobile ‖ date)
+//
+// reduced to six decimal digits without bias, where mobile is the recipient's
+// E.164 number, date the service date (YYYY-MM-DD) and K_kid a subkey of one
+// of the server's secret keys (package keyring). Why this design:
+//
+//   - Nothing secret is at rest. The database holds only which key ID a
+//     recipient's day uses, never the code nor a hash of it (a hash of a
+//     six-digit code falls to a million guesses offline). A copy of the
+//     database without the keys tells nothing about any code.
+//   - One code per recipient per day, from any shipper, and the gift buyer's
+//     code is the recipient's, because the inputs are exactly the recipient's
+//     number and the date. A new day gives an unrelated code, so a failed
+//     attempt's code is useless on the re-attempt.
+//   - Cryptographically secure: HMAC-SHA256 is a pseudorandom function, so
+//     without the key every code is as good as uniformly random.
+//   - Unbiased: digits come from 32-bit words of the MAC taken only when they
+//     fall below the largest multiple of 10^6 (rejection sampling); taking
+//     the MAC modulo 10^6 would favour small codes.
+//   - Rotatable: the key ID used for a recipient's day is recorded the first
+//     time the code is needed, so rotating keys never changes a code that was
+//     already sent; new days use the new key.
+//   - Constant time: Equal compares codes without an early exit.
+//
+// Sending puts the code into a message only at the moment it is handed to the
+// provider, so the outbox never holds it either.
+package passcode
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/binary"
+	"strconv"
+)
+
+// Digits is the length of a code.
+const Digits = 6
+
+// Purpose is the keyring purpose of the subkey codes are derived with.
+const Purpose = "passcode/v1"
+
+const space = 1_000_000 // 10^Digits
+
+// limit is the largest multiple of 10^6 that fits in 32 bits: words at or
+// above it are rejected.
+const limit = (1 << 32) / space * space
+
+// Derive returns the code for a recipient's mobile number (E.164) and service
+// date (YYYY-MM-DD) under subkey.
+func Derive(subkey []byte, mobile, date string) string {
+	for counter := uint32(0); ; counter++ {
+		m := hmac.New(sha256.New, subkey)
+		m.Write([]byte("handoff/passcode/v1"))
+		var n [4]byte
+		for _, part := range []string{mobile, date} {
+			binary.BigEndian.PutUint32(n[:], uint32(len(part)))
+			m.Write(n[:])
+			m.Write([]byte(part))
+		}
+		binary.BigEndian.PutUint32(n[:], counter)
+		m.Write(n[:])
+		sum := m.Sum(nil)
+		for i := 0; i+4 <= len(sum); i += 4 {
+			if w := binary.BigEndian.Uint32(sum[i:]); w < limit {
+				return pad(w % space)
+			}
+		}
+		// Eight rejections in a row happen with probability below 10^-29;
+		// the counter keeps the function total anyway.
+	}
+}
+
+func pad(v uint32) string {
+	s := strconv.FormatUint(uint64(v), 10)
+	for len(s) < Digits {
+		s = "0" + s
+	}
+	return s
+}
+
+// WellFormed reports whether s is six ASCII digits.
+func WellFormed(s string) bool {
+	if len(s) != Digits {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Equal compares an entered code with the expected one in constant time.
+func Equal(entered, expected string) bool {
+	return subtle.ConstantTimeCompare([]byte(entered), []byte(expected)) == 1
+}
+
+// Normalize strips the spaces and hyphens a person may type inside a code.
+func Normalize(s string) string {
+	b := make([]byte, 0, Digits)
+	for i := 0; i < len(s) && len(b) <= 16; i++ {
+		if s[i] != ' ' && s[i] != '-' {
+			b = append(b, s[i])
+		}
+	}
+	return string(b)
+}

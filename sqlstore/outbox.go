@@ -1,0 +1,169 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/market"
+)
+
+// Notification kinds.
+const (
+	MsgShipped        = "shipped"          // picked up; a passcode will be needed
+	MsgOutForDelivery = "out_for_delivery" // today's code, bag IDs
+	MsgDelivered      = "delivered"        // how it was delivered
+	MsgAttemptFailed  = "attempt_failed"   // what happens next
+	MsgResend         = "resend"           // the code again, on the associate's request
+	MsgReturning      = "returning"        // going back to the shipper
+)
+
+// Channels.
+const (
+	ChannelSMS   = "sms"
+	ChannelEmail = "email"
+)
+
+// codeKinds carry the day's passcode; the gift buyer gets them too.
+var codeKinds = map[string]bool{MsgOutForDelivery: true, MsgResend: true}
+
+type contactRow struct {
+	trackingID  string
+	otp         bool
+	mobile      string
+	email       string
+	buyerMobile string
+	buyerEmail  string
+	name        string
+	lang        string
+	settings    handoff.Settings
+}
+
+// placeholders returns "$from, $from+1, …" for n arguments.
+func placeholders(from, n int) string {
+	p := make([]string, n)
+	for i := range p {
+		p[i] = "$" + strconv.Itoa(from+i)
+	}
+	return strings.Join(p, ", ")
+}
+
+// enqueue writes the messages that an event about the parcels causes, in the
+// caller's transaction, so a message exists exactly when its event does.
+// Messages go only to the label's own phone and email (and, for code
+// messages, the gift buyer's), on the channels the shipper has switched on,
+// one message per address listing all of its parcels. scope makes the message
+// unique: enqueueing the same scope twice adds nothing. For code messages,
+// codeDate is the service date whose passcode the sender puts in.
+func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, trackingIDs []string, data map[string]any, codeDate string) error {
+	if len(trackingIDs) == 0 {
+		return nil
+	}
+	args := make([]any, len(trackingIDs))
+	for i, id := range trackingIDs {
+		args[i] = id
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT p.tracking_id, p.otp_required, s.recipient_mobile, s.recipient_email, s.buyer, s.buyer_mobile,
+		s.ship_to, s.marketplace, ss.body
+		FROM packages p JOIN shipments s ON s.id = p.shipment_id JOIN shipper_settings ss ON ss.shipper_id = p.shipper_id
+		WHERE p.tracking_id IN (`+placeholders(1, len(args))+`) ORDER BY p.tracking_id`, args...)
+	if err != nil {
+		return handoff.Internal(err, "read contacts")
+	}
+	var contacts []contactRow
+	for rows.Next() {
+		var c contactRow
+		var buyer, shipTo, mkt, body string
+		if err := rows.Scan(&c.trackingID, &c.otp, &c.mobile, &c.email, &buyer, &c.buyerMobile, &shipTo, &mkt, &body); err != nil {
+			rows.Close()
+			return handoff.Internal(err, "scan contacts")
+		}
+		if buyer != "" {
+			var b handoff.Party
+			json.Unmarshal([]byte(buyer), &b)
+			c.buyerEmail = b.Email
+		}
+		var a handoff.Address
+		json.Unmarshal([]byte(shipTo), &a)
+		c.name = a.Name
+		m, _ := market.Lookup(mkt)
+		c.lang = m.Language
+		c.settings = handoff.DefaultSettings()
+		json.Unmarshal([]byte(body), &c.settings)
+		contacts = append(contacts, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return handoff.Internal(err, "read contacts")
+	}
+
+	// One message per address: a parcel that needs the code and one that
+	// does not, going to the same phone, share one message that carries the
+	// code (a stop is one recipient, so one code).
+	type key struct{ channel, to string }
+	type group struct {
+		lang, name, codeMobile string
+		ids                    []string
+		buyer                  bool
+	}
+	groups := map[key]*group{}
+	var order []key
+	add := func(k key, c contactRow, buyer bool, codeMobile string) {
+		g, ok := groups[k]
+		if !ok {
+			g = &group{lang: c.lang, name: c.name, buyer: buyer}
+			groups[k] = g
+			order = append(order, k)
+		}
+		if g.codeMobile == "" {
+			g.codeMobile = codeMobile
+		}
+		if !slices.Contains(g.ids, c.trackingID) {
+			g.ids = append(g.ids, c.trackingID)
+		}
+	}
+	for _, c := range contacts {
+		withCode := codeKinds[kind] && c.otp && c.mobile != ""
+		codeMobile := ""
+		if withCode {
+			codeMobile = c.mobile
+		}
+		if c.settings.Notifications.SMS && c.mobile != "" {
+			add(key{ChannelSMS, c.mobile}, c, false, codeMobile)
+		}
+		if c.settings.Notifications.Email && c.email != "" {
+			add(key{ChannelEmail, c.email}, c, false, codeMobile)
+		}
+		if withCode {
+			if c.settings.Notifications.SMS && c.buyerMobile != "" {
+				add(key{ChannelSMS, c.buyerMobile}, c, true, codeMobile)
+			}
+			if c.settings.Notifications.Email && c.buyerEmail != "" {
+				add(key{ChannelEmail, c.buyerEmail}, c, true, codeMobile)
+			}
+		}
+	}
+	now := micros(d.Now())
+	for _, k := range order {
+		g := groups[k]
+		msg := map[string]any{"trackingIds": g.ids, "recipientName": g.name, "passcode": g.codeMobile != "", "toBuyer": g.buyer}
+		for name, v := range data {
+			msg[name] = v
+		}
+		body, _ := json.Marshal(msg)
+		date := ""
+		if g.codeMobile != "" {
+			date = codeDate
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (id, dedupe_key, kind, channel, recipient, lang, data, passcode_mobile, passcode_date,
+			status, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $10) ON CONFLICT (dedupe_key) DO NOTHING`,
+			newID("msg_"), kind+"|"+scope+"|"+k.channel+"|"+k.to, kind, k.channel, k.to, g.lang, string(body), g.codeMobile, date, now); err != nil {
+			return handoff.Internal(err, "enqueue notification")
+		}
+	}
+	return nil
+}
