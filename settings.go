@@ -98,7 +98,8 @@ func findThreshold(ts []Threshold, m market.Market) (int64, bool) {
 }
 
 // SettingsPatch is a partial update: nil fields are left as they are. A
-// thresholds list replaces the entries of the marketplaces it names.
+// thresholds list replaces the entries of the marketplaces it names; an entry
+// with only a marketplace removes that marketplace's entry.
 type SettingsPatch struct {
 	Notifications *struct {
 		Email *bool `json:"email"`
@@ -188,6 +189,13 @@ func mergeThresholds(fe *FieldErrors, field string, cur, upd []Threshold) []Thre
 			continue
 		}
 		seen[string(m.Code)] = true
+		if t.Value == "" && t.Unit == "" {
+			// {"marketplace": "GB"} alone removes the entry: the OTP
+			// threshold falls back to the marketplace default, and a bag
+			// value rule goes away.
+			cur = slices.DeleteFunc(cur, func(c Threshold) bool { return c.Marketplace == string(m.Code) })
+			continue
+		}
 		if t.Unit != m.Currency {
 			fe.Add(f+".unit", "must be %s, the currency of marketplace %s", m.Currency, m.Code)
 			continue

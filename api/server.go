@@ -60,8 +60,26 @@ func (s *Server) Register(mux *http.ServeMux) {
 
 	// Anything else under /v1 is a JSON 404 or 405, not the HTML pages' 404.
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := s.allowed(mux, r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			WriteError(w, r, s.Log, handoff.Errorf(handoff.EMETHOD, "%s is not allowed here; use %s.", r.Method, strings.Join(allow, " or ")))
+			return
+		}
 		WriteError(w, r, s.Log, handoff.Errorf(handoff.ENOTFOUND, "No such endpoint: %s %s.", r.Method, r.URL.Path))
 	})
+}
+
+// allowed returns the methods that do have a route for r's path.
+func (s *Server) allowed(mux *http.ServeMux, r *http.Request) []string {
+	var out []string
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/v1/" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // Routes returns every route Register added, for the OpenAPI check.

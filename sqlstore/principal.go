@@ -113,13 +113,25 @@ func (d *DB) AuthenticateAPIKey(ctx context.Context, apiKey string) (*handoff.Pr
 	return p, nil
 }
 
+// Sign-in limits: this many failures per account ID in the window lock the
+// account's sign-in until the window ends.
+const (
+	signinLimit  = 10
+	signinWindow = 15 * time.Minute
+)
+
 // AuthenticatePassword implements handoff.PrincipalService. An unknown ID
-// costs as much time as a wrong password.
+// costs as much time as a wrong password, and each account ID (known or not)
+// gets a bounded number of tries per window, counted in the database so the
+// limit holds across nodes.
 func (d *DB) AuthenticatePassword(ctx context.Context, id, password string) (*handoff.Principal, error) {
 	bad := handoff.Errorf(handoff.EUNAUTHORIZED, "The account ID or password is wrong.")
 	id = strings.TrimSpace(id)
-	if len(id) > 64 || len(password) > 200 {
+	if id == "" || len(id) > 64 || len(password) > 200 {
 		return nil, bad
+	}
+	if err := d.claimSignin(ctx, id); err != nil {
+		return nil, err
 	}
 	row := d.db.QueryRowContext(ctx, `SELECT `+principalCols+`, password_hash FROM principals WHERE id = $1`, id)
 	var p handoff.Principal
@@ -136,8 +148,35 @@ func (d *DB) AuthenticatePassword(ctx context.Context, id, password string) (*ha
 	if ok, err := auth.CheckPassword(hash, password); err != nil || !ok {
 		return nil, bad
 	}
+	// A success clears the count, so an owner who mistyped is not locked out
+	// by their own earlier tries.
+	if _, err := d.db.ExecContext(ctx, `DELETE FROM signin_guard WHERE account = $1`, id); err != nil {
+		return nil, handoff.Internal(err, "clear sign-in guard")
+	}
 	p.CreatedAt = fromMicros(created)
 	return &p, nil
+}
+
+// claimSignin counts one try against the account ID, pessimistically as a
+// failure, and refuses when the window's tries are spent.
+func (d *DB) claimSignin(ctx context.Context, id string) error {
+	now := d.Now()
+	cutoff := micros(now.Add(-signinWindow))
+	if _, err := d.db.ExecContext(ctx, `INSERT INTO signin_guard (account, window_start, failures) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING`, id, micros(now)); err != nil {
+		return handoff.Internal(err, "sign-in guard")
+	}
+	var n int
+	err := d.db.QueryRowContext(ctx, `UPDATE signin_guard SET
+			failures = CASE WHEN window_start <= $2 THEN 1 ELSE failures + 1 END,
+			window_start = CASE WHEN window_start <= $2 THEN $3 ELSE window_start END
+		WHERE account = $1 AND (window_start <= $2 OR failures < $4) RETURNING failures`, id, cutoff, micros(now), signinLimit).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return handoff.Errorf(handoff.ERATELIMITED, "Too many sign-in attempts for this account; try again in 15 minutes.")
+	}
+	if err != nil {
+		return handoff.Internal(err, "sign-in guard")
+	}
+	return nil
 }
 
 // FindPrincipal implements handoff.PrincipalService.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
@@ -265,6 +266,28 @@ func TestIdempotency(t *testing.T) {
 		list, _ := db.ListPackages(ctx, handoff.ShipmentFilter{ShipperID: p.ID})
 		if len(list) != 2 {
 			t.Errorf("shipper has %d packages, want 2", len(list))
+		}
+	})
+}
+
+func TestSigninLimit(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		p, cred, err := db.CreatePrincipal(ctx, handoff.NewPrincipal{Kind: auth.KindAgent, Name: "Ag"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 10 {
+			if _, err := db.AuthenticatePassword(ctx, p.ID, "wrong"); handoff.ErrorCode(err) != handoff.EUNAUTHORIZED {
+				t.Fatalf("wrong password: %v", err)
+			}
+		}
+		if _, err := db.AuthenticatePassword(ctx, p.ID, cred.Password); handoff.ErrorCode(err) != handoff.ERATELIMITED {
+			t.Fatalf("11th try with the right password: %v, want rate limited", err)
+		}
+		later := time.Now().Add(16 * time.Minute)
+		db.Now = func() time.Time { return later }
+		if _, err := db.AuthenticatePassword(ctx, p.ID, cred.Password); err != nil {
+			t.Fatalf("after the window: %v", err)
 		}
 	})
 }

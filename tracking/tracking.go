@@ -47,6 +47,7 @@ const (
 	CustomerUnavailable                 = "CustomerUnavailable"
 	UnableToAccess                      = "UnableToAccess"
 	BusinessClosed                      = "BusinessClosed"
+	AddressNotFound                     = "AddressNotFound"
 	RejectedByRecipientWithVerification = "RejectedByRecipientWithVerification"
 	Damaged                             = "Damaged"
 )
@@ -137,6 +138,24 @@ func Describe(status, detail string) string {
 		return "Delivered to garage"
 	case DeliveredToPorch:
 		return "Delivered to porch"
+	case DeliveredToDoorStep:
+		return "Delivered to door step"
+	case DeliveredToMailRoom:
+		return "Delivered to mail room"
+	case DeliveredToReceptionist:
+		return "Delivered to receptionist"
+	case DeliveredToHouseholdMember:
+		return "Delivered to household member"
+	case DeliveredToNeighbor:
+		return "Delivered to neighbour"
+	case DeliveredToCustomer:
+		return "Delivered to customer"
+	case BusinessClosed:
+		return "Delivery attempted: business closed"
+	case AddressNotFound:
+		return "Delivery attempted: address not found"
+	case Damaged:
+		return "Delivery attempted: damaged"
 	case OtpNotAvailable:
 		return "Delivery attempted: passcode not available"
 	case CustomerUnavailable:

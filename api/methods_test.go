@@ -1,0 +1,14 @@
+package api_test
+
+import "testing"
+
+func TestUnknownRoutesAreJSON(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		r := e.do("DELETE", "/v1/shipments", "", nil)
+		problem(t, r, 405, "")
+		if allow := r.Header.Get("Allow"); allow != "GET, POST" {
+			t.Errorf("Allow = %q", allow)
+		}
+		problem(t, e.do("GET", "/v1/nothing-here", "", nil), 404, "")
+	})
+}
