@@ -165,12 +165,10 @@ func (s *Server) verifyDigits(w http.ResponseWriter, r *http.Request) {
 // resendCode takes an empty body or {}: there is deliberately no field for a
 // phone number or address, and any field is refused.
 func (s *Server) resendCode(w http.ResponseWriter, r *http.Request) {
-	if r.ContentLength != 0 {
-		var req struct{}
-		if err := Decode(w, r, &req); err != nil {
-			WriteError(w, r, s.Log, err)
-			return
-		}
+	var req struct{}
+	if err := Decode(w, r, &req); err != nil && !emptyBody(err) {
+		WriteError(w, r, s.Log, err)
+		return
 	}
 	out, err := s.Doors.ResendCode(r.Context(), PrincipalFrom(r.Context()), r.PathValue("stopId"))
 	s.reply(w, r, http.StatusAccepted, out, err)
@@ -199,4 +197,11 @@ func (s *Server) recordAttempt(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := s.Doors.RecordAttempt(r.Context(), PrincipalFrom(r.Context()), r.PathValue("stopId"), req.Reason)
 	s.reply(w, r, http.StatusOK, out, err)
+}
+
+// emptyBody reports whether Decode failed only because there was no body,
+// which endpoints without parameters accept.
+func emptyBody(err error) bool {
+	fields := handoff.ErrorFields(err)
+	return len(fields) == 1 && fields[0].Field == "body" && fields[0].Message == msgBodyRequired
 }

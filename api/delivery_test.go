@@ -425,7 +425,7 @@ func TestResendAndFallback(t *testing.T) {
 		}
 
 		// The fallback is off by default.
-		problem(t, d.do("POST", "/v1/associate/stops/"+stopID+"/phone-digits", d.da1Key, map[string]any{"digits": "77"}), 403, "")
+		problem(t, d.do("POST", "/v1/associate/stops/"+stopID+"/phone-digits", d.da1Key, map[string]any{"digits": "77"}), 409, "")
 		if r := d.do("PATCH", "/v1/account/settings", d.shipperKey, `{"secureDelivery":{"phoneDigitsFallback":true}}`); r.Status != 200 {
 			t.Fatal(r.Status)
 		}
@@ -439,6 +439,26 @@ func TestResendAndFallback(t *testing.T) {
 			t.Fatalf("digits: %d %s", r.Status, r.Body)
 		}
 		if ev := d.events(id); ev[len(ev)-1] != "Delivered/DeliveredWithPhoneDigits" {
+			t.Errorf("events = %v", ev)
+		}
+	})
+}
+
+func TestParcelBackFromAnUnfinishedRoute(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		d := newDay(t, e, monday)
+		id := d.label("Di", "4 D St", "07700900444", "20", "books")
+		d.receive(id)
+		rt := d.route("2026-11-23", []any{map[string]any{"trackingId": id}})
+		_ = rt
+		// The van comes back with it; the next day it goes out again.
+		got := d.receive(id)[0]
+		if got["stage"] != "station" || got["returned"] != true {
+			t.Fatalf("received back = %v", got)
+		}
+		e.db.Now = func() time.Time { return monday.AddDate(0, 0, 1) }
+		d.route("2026-11-24", []any{map[string]any{"trackingId": id}})
+		if ev := d.events(id); ev[len(ev)-1] != "OutForDelivery" {
 			t.Errorf("events = %v", ev)
 		}
 	})

@@ -102,6 +102,8 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	json.MarshalWrite(w, v, json.Deterministic(true))
 }
 
+const msgBodyRequired = "is required: send a JSON object"
+
 // Decode reads a JSON body into v strictly: at most MaxBodyBytes, JSON media
 // type, no unknown or duplicate members, no trailing data, every type right.
 // Its errors name the field at fault ("packages[0].insuredValue.value").
@@ -121,7 +123,7 @@ func Decode(w http.ResponseWriter, r *http.Request, v any) error {
 		return handoff.Invalid(handoff.FieldError{Field: "body", Message: "could not be read"})
 	}
 	if len(strings.TrimSpace(string(body))) == 0 {
-		return handoff.Invalid(handoff.FieldError{Field: "body", Message: "is required: send a JSON object"})
+		return handoff.Invalid(handoff.FieldError{Field: "body", Message: msgBodyRequired})
 	}
 	if err := json.Unmarshal(body, v, json.RejectUnknownMembers(true)); err != nil {
 		return decodeError(err)

@@ -198,7 +198,7 @@ func (d *DB) FindStop(ctx context.Context, da *handoff.Principal, stopID string)
 }
 
 func (d *DB) stopView(ctx context.Context, routeID, stopID string) (*handoff.Stop, error) {
-	r, err := d.findRoute(ctx, d.db, routeID)
+	r, err := d.loadRoute(ctx, d.db, routeID, stopID)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +245,7 @@ func (d *DB) VerifyPhoneDigits(ctx context.Context, da *handoff.Principal, stopI
 		return nil, err
 	}
 	if view.Needs.Passcode && !view.PhoneDigitsAllowed {
-		return nil, handoff.Errorf(handoff.EFORBIDDEN, "The shipper has not allowed the phone-digits fallback for this stop: the passcode is needed.")
+		return nil, handoff.Errorf(handoff.EPRECONDITION, "The shipper has not allowed the phone-digits fallback for this stop: the passcode is needed.")
 	}
 	return d.verify(ctx, da, stopID, methodDigits, func(_ *sql.Tx, s *doorStop) (bool, error) {
 		want := phone.LastDigits(s.mobile, 2)
@@ -341,6 +341,9 @@ func (d *DB) verify(ctx context.Context, da *handoff.Principal, stopID, method s
 		return nil, err
 	}
 	res.Stop, err = d.stopView(ctx, s.routeID, s.id)
+	if err == nil && res.Correct {
+		res.AttemptsLeft = res.Stop.AttemptsLeft
+	}
 	return res, err
 }
 

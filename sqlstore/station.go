@@ -149,7 +149,26 @@ func (d *DB) ReceiveParcel(ctx context.Context, st *handoff.Principal, trackingI
 			}
 			out.Stage = handoff.StageStation
 			out.NextAttemptDate = d.nextAttemptDate(p)
-		case handoff.StageStation, handoff.StageRouted:
+		case handoff.StageRouted, handoff.StageOut:
+			// Back undelivered and unattempted (a van that came back, a route
+			// that never left): it leaves its route and waits again.
+			var routeID string
+			if err := tx.QueryRowContext(ctx, `SELECT route_id FROM packages WHERE tracking_id = $1`, p.trackingID).Scan(&routeID); err != nil {
+				return handoff.Internal(err, "read route")
+			}
+			if _, err := settleParcel(ctx, tx, routeID, p.trackingID, "returned"); err != nil {
+				return err
+			}
+			if err := moveStage(ctx, tx, p.trackingID, p.stage, handoff.StageStation, st.ID); err != nil {
+				return err
+			}
+			if _, err := appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.ArrivedAtCarrierFacility, Time: now, Location: loc, Actor: st.ID,
+				Note: "Back at " + st.Name + " undelivered"}); err != nil {
+				return err
+			}
+			out.Stage, out.Returned = handoff.StageStation, true
+			out.NextAttemptDate = d.nextAttemptDate(p)
+		case handoff.StageStation:
 			return handoff.Errorf(handoff.ECONFLICT, "The parcel is already at the station.")
 		default:
 			return handoff.Errorf(handoff.ECONFLICT, "The parcel cannot be received now (it is %s).", strings.ReplaceAll(p.stage, "_", " "))
@@ -306,14 +325,16 @@ func (d *DB) CreateRoute(ctx context.Context, st *handoff.Principal, nr handoff.
 		}
 		for i, s := range route.Group(rps) {
 			first := byID[s.Parcels[0].TrackingID]
-			minute, ok := planned[first.trackingID]
-			if !ok {
-				minute = min(9*60+15*i, 23*60+59)
-			}
+			// The stop's time is the earliest time asked for any of its
+			// parcels; without one, stops are spread from 09:00.
+			minute := -1
 			for _, sp := range s.Parcels {
-				if m, ok := planned[sp.TrackingID]; ok && m < minute {
+				if m, ok := planned[sp.TrackingID]; ok && (minute < 0 || m < minute) {
 					minute = m
 				}
+			}
+			if minute < 0 {
+				minute = min(9*60+15*i, 23*60+59)
 			}
 			otpState := handoff.OTPNone
 			if s.NeedsPasscode() {
@@ -353,6 +374,15 @@ func (d *DB) findRoute(ctx context.Context, q interface {
 	queryer
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }, routeID string) (*handoff.Route, error) {
+	return d.loadRoute(ctx, q, routeID, "")
+}
+
+// loadRoute loads a route with its stops and parcels; with stopID set, only
+// that stop (the associate's hot path must not read a whole route).
+func (d *DB) loadRoute(ctx context.Context, q interface {
+	queryer
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, routeID, stopID string) (*handoff.Route, error) {
 	r := &handoff.Route{ID: routeID, Stops: []handoff.Stop{}}
 	var created int64
 	err := q.QueryRowContext(ctx, `SELECT station_id, associate_id, service_date, marketplace, status, created_at FROM routes WHERE id = $1`, routeID).
@@ -367,7 +397,7 @@ func (d *DB) findRoute(ctx context.Context, q interface {
 	r.ContactHours = d.Policy.ContactHours.String()
 
 	rows, err := q.QueryContext(ctx, `SELECT id, position, recipient_name, address_line1, address_line2, city, postal_code, country_code,
-		planned_minute, otp_state, wrong, resends FROM stops WHERE route_id = $1 ORDER BY position`, routeID)
+		planned_minute, otp_state, wrong, resends FROM stops WHERE route_id = $1 AND ($2 = '' OR id = $2) ORDER BY position`, routeID, stopID)
 	if err != nil {
 		return nil, handoff.Internal(err, "list stops")
 	}
@@ -404,7 +434,7 @@ func (d *DB) findRoute(ctx context.Context, q interface {
 		s.confidential_address, s.gift_registry, ss.body
 		FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments s ON s.id = p.shipment_id
 		JOIN shipper_settings ss ON ss.shipper_id = p.shipper_id
-		WHERE rp.route_id = $1 ORDER BY rp.tracking_id`, routeID)
+		WHERE rp.route_id = $1 AND ($2 = '' OR rp.stop_id = $2) ORDER BY rp.tracking_id`, routeID, stopID)
 	if err != nil {
 		return nil, handoff.Internal(err, "list route parcels")
 	}
@@ -511,6 +541,9 @@ func (d *DB) MoveStop(ctx context.Context, st *handoff.Principal, routeID, stopI
 	}
 	if !slices.ContainsFunc(r.Stops, func(s handoff.Stop) bool { return s.ID == stopID }) {
 		return nil, handoff.NotFound("Stop")
+	}
+	if r.ServiceDate < d.today(r.Marketplace) {
+		return nil, handoff.Errorf(handoff.ECONFLICT, "The route's day is over; its stops can no longer be moved.")
 	}
 	if _, err := d.db.ExecContext(ctx, `UPDATE stops SET planned_minute = $1 WHERE id = $2 AND route_id = $3`, m, stopID, routeID); err != nil {
 		return nil, handoff.Internal(err, "move stop")
