@@ -74,3 +74,24 @@ func (s *Server) createPrincipal(k adminKind) http.HandlerFunc {
 		WriteJSON(w, http.StatusCreated, out)
 	}
 }
+
+// listNotifications shows the operator the outbox, dead letters first in
+// mind: ?status=dead|pending|sent. Message texts are never shown.
+func (s *Server) listNotifications(w http.ResponseWriter, r *http.Request) {
+	status := r.URL.Query().Get("status")
+	switch status {
+	case "", "pending", "sent", "dead":
+	default:
+		WriteError(w, r, s.Log, handoff.Invalid(handoff.FieldError{Field: "status", Message: "must be pending, sent or dead"}))
+		return
+	}
+	list, err := s.Outbox.ListNotifications(r.Context(), status, 200)
+	s.reply(w, r, http.StatusOK, map[string]any{"notifications": list}, err)
+}
+
+// retryNotification queues a dead letter again.
+func (s *Server) retryNotification(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("notificationId")
+	err := s.Outbox.RetryNotification(r.Context(), id)
+	s.reply(w, r, http.StatusAccepted, map[string]any{"id": id, "status": "pending"}, err)
+}

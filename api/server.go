@@ -14,6 +14,7 @@ import (
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
+	"github.com/handoff-dev/handoff/notify"
 )
 
 // Server holds what the handlers need. Fill it in cmd/handoff.
@@ -23,6 +24,7 @@ type Server struct {
 	Shipments  handoff.ShipmentService
 	Stations   handoff.StationService
 	Doors      handoff.DoorService
+	Outbox     notify.Admin
 	// Today returns the service date now in a marketplace (for defaults).
 	Today func(marketplace string) string
 	// AdminToken is the operator's bearer token; empty disables the admin API.
@@ -47,6 +49,9 @@ func (s *Server) Register(mux *http.ServeMux) {
 			s.handle(mux, "POST "+path, s.admin(s.createPrincipal(kind)))
 		}
 	}
+
+	s.handle(mux, "GET /v1/admin/notifications", s.admin(s.listNotifications))
+	s.handle(mux, "POST /v1/admin/notifications/{notificationId}/retry", s.admin(s.retryNotification))
 
 	s.handle(mux, "GET /v1/account/settings", s.as(auth.KindShipper, s.getSettings))
 	s.handle(mux, "PATCH /v1/account/settings", s.as(auth.KindShipper, s.patchSettings))

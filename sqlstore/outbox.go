@@ -7,9 +7,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/market"
+	"github.com/handoff-dev/handoff/notify"
 )
 
 // Notification kinds.
@@ -164,6 +167,106 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 			newID("msg_"), kind+"|"+scope+"|"+k.channel+"|"+k.to, kind, k.channel, k.to, g.lang, string(body), g.codeMobile, date, now); err != nil {
 			return handoff.Internal(err, "enqueue notification")
 		}
+	}
+	return nil
+}
+
+// Notification statuses.
+const (
+	StatusPending = "pending"
+	StatusSent    = "sent"
+	StatusDead    = "dead"
+)
+
+// ClaimNotifications implements notify.Store. The inner SELECT picks due,
+// unleased messages (skipping rows another node has locked, on PostgreSQL);
+// the outer WHERE repeats the lease condition so that a row claimed
+// meanwhile is not claimed twice.
+func (d *DB) ClaimNotifications(ctx context.Context, channel string, limit int, lease time.Duration) ([]notify.Queued, error) {
+	now := d.Now()
+	token := auth.Random(16)
+	lock := ""
+	if d.Engine == Postgres {
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	rows, err := d.db.QueryContext(ctx, `UPDATE notifications SET claim_token = $1, claimed_until = $2, attempts = attempts + 1
+		WHERE status = 'pending' AND claimed_until <= $4 AND next_attempt_at <= $4 AND id IN (
+			SELECT id FROM notifications WHERE status = 'pending' AND channel = $3 AND next_attempt_at <= $4 AND claimed_until <= $4
+			ORDER BY next_attempt_at, id LIMIT $5`+lock+`)
+		RETURNING id, kind, channel, recipient, lang, data, passcode_mobile, passcode_date, attempts`,
+		token, micros(now.Add(lease)), channel, micros(now), limit)
+	if err != nil {
+		return nil, handoff.Internal(err, "claim notifications")
+	}
+	defer rows.Close()
+	var out []notify.Queued
+	for rows.Next() {
+		q := notify.Queued{Token: token}
+		var data string
+		if err := rows.Scan(&q.ID, &q.Kind, &q.Channel, &q.To, &q.Lang, &data, &q.PasscodeMobile, &q.PasscodeDate, &q.Attempts); err != nil {
+			return nil, handoff.Internal(err, "scan notification")
+		}
+		q.Data = json.RawMessage(data)
+		out = append(out, q)
+	}
+	return out, rows.Err()
+}
+
+// MarkSent implements notify.Store.
+func (d *DB) MarkSent(ctx context.Context, id, token string) error {
+	if _, err := d.db.ExecContext(ctx, `UPDATE notifications SET status = 'sent', sent_at = $1, claimed_until = 0, last_error = ''
+		WHERE id = $2 AND claim_token = $3 AND status = 'pending'`, micros(d.Now()), id, token); err != nil {
+		return handoff.Internal(err, "mark sent")
+	}
+	return nil
+}
+
+// MarkFailed implements notify.Store.
+func (d *DB) MarkFailed(ctx context.Context, id, token, lastErr string, retryAt time.Time, dead bool) error {
+	status := StatusPending
+	if dead {
+		status = StatusDead
+	}
+	if _, err := d.db.ExecContext(ctx, `UPDATE notifications SET status = $1, next_attempt_at = $2, claimed_until = 0, last_error = $3
+		WHERE id = $4 AND claim_token = $5 AND status = 'pending'`, status, micros(retryAt), lastErr, id, token); err != nil {
+		return handoff.Internal(err, "mark failed")
+	}
+	return nil
+}
+
+// ListNotifications returns the newest messages of a status (all when empty).
+func (d *DB) ListNotifications(ctx context.Context, status string, limit int) ([]notify.Entry, error) {
+	if limit <= 0 || limit > 500 {
+		limit = 100
+	}
+	rows, err := d.db.QueryContext(ctx, `SELECT id, kind, channel, recipient, status, attempts, last_error, created_at, next_attempt_at
+		FROM notifications WHERE ($1 = '' OR status = $1) ORDER BY created_at DESC, id LIMIT $2`, status, limit)
+	if err != nil {
+		return nil, handoff.Internal(err, "list notifications")
+	}
+	defer rows.Close()
+	out := []notify.Entry{}
+	for rows.Next() {
+		var e notify.Entry
+		var created, next int64
+		if err := rows.Scan(&e.ID, &e.Kind, &e.Channel, &e.Recipient, &e.Status, &e.Attempts, &e.LastError, &created, &next); err != nil {
+			return nil, handoff.Internal(err, "scan notification")
+		}
+		e.CreatedAt, e.NextTry = fromMicros(created), fromMicros(next)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// RetryNotification puts a dead message back in the queue.
+func (d *DB) RetryNotification(ctx context.Context, id string) error {
+	res, err := d.db.ExecContext(ctx, `UPDATE notifications SET status = 'pending', attempts = 0, next_attempt_at = $1, claimed_until = 0
+		WHERE id = $2 AND status = 'dead'`, micros(d.Now()), id)
+	if err != nil {
+		return handoff.Internal(err, "retry notification")
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return handoff.NotFound("Dead notification")
 	}
 	return nil
 }

@@ -160,21 +160,11 @@ func (d *DB) AuthenticatePassword(ctx context.Context, id, password string) (*ha
 // claimSignin counts one try against the account ID, pessimistically as a
 // failure, and refuses when the window's tries are spent.
 func (d *DB) claimSignin(ctx context.Context, id string) error {
-	now := d.Now()
-	cutoff := micros(now.Add(-signinWindow))
-	if _, err := d.db.ExecContext(ctx, `INSERT INTO signin_guard (account, window_start, failures) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING`, id, micros(now)); err != nil {
-		return handoff.Internal(err, "sign-in guard")
-	}
-	var n int
-	err := d.db.QueryRowContext(ctx, `UPDATE signin_guard SET
-			failures = CASE WHEN window_start <= $2 THEN 1 ELSE failures + 1 END,
-			window_start = CASE WHEN window_start <= $2 THEN $3 ELSE window_start END
-		WHERE account = $1 AND (window_start <= $2 OR failures < $4) RETURNING failures`, id, cutoff, micros(now), signinLimit).Scan(&n)
-	if errors.Is(err, sql.ErrNoRows) {
-		return handoff.Errorf(handoff.ERATELIMITED, "Too many sign-in attempts for this account; try again in 15 minutes.")
-	}
-	if err != nil {
-		return handoff.Internal(err, "sign-in guard")
+	if err := d.claimGuard(ctx, id, signinLimit, signinWindow); err != nil {
+		if handoff.ErrorCode(err) == handoff.ERATELIMITED {
+			return handoff.Errorf(handoff.ERATELIMITED, "Too many sign-in attempts for this account; try again in 15 minutes.")
+		}
+		return err
 	}
 	return nil
 }

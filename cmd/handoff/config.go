@@ -26,6 +26,7 @@ type config struct {
 	LogLevel   slog.Level
 	ShutdownIn time.Duration
 	Policy     sqlstore.Policy
+	Channels   channelConfig
 }
 
 func envOr(getenv func(string) string, key, def string) string {
@@ -45,6 +46,7 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 	fs.BoolVar(&c.Demo, "demo", false, "seed a demo shipper, station, associates and parcels, and print how to sign in")
 	fs.StringVar(&c.LogFormat, "log-format", envOr(getenv, "HANDOFF_LOG_FORMAT", "text"), "log format: text or json (env HANDOFF_LOG_FORMAT)")
 	level := fs.String("log-level", envOr(getenv, "HANDOFF_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env HANDOFF_LOG_LEVEL)")
+	c.Channels.flags(fs, getenv)
 	c.Policy = sqlstore.DefaultPolicy()
 	hours := fs.String("contact-hours", envOr(getenv, "HANDOFF_CONTACT_HOURS", c.Policy.ContactHours.String()), "local hours OTP stops should be planned in (env HANDOFF_CONTACT_HOURS)")
 	days := fs.String("working-days", envOr(getenv, "HANDOFF_WORKING_DAYS", c.Policy.WorkingDays.String()), "days parcels go out (env HANDOFF_WORKING_DAYS)")

@@ -1,0 +1,282 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wneessen/go-mail"
+)
+
+// SMTPConfig configures the email channel.
+type SMTPConfig struct {
+	Host     string
+	Port     int
+	Username string
+	Password string
+	From     string
+	// TLS is "starttls" (default; required), "tls" (implicit TLS, port 465),
+	// or "none" (only for a local relay).
+	TLS     string
+	Timeout time.Duration
+}
+
+// SMTP sends email through an SMTP server with go-mail.
+type SMTP struct {
+	cfg SMTPConfig
+}
+
+// NewSMTP returns an SMTP sender; it fails for an incomplete configuration.
+func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
+	if cfg.Host == "" || cfg.From == "" {
+		return nil, fmt.Errorf("smtp: host and from are required")
+	}
+	if cfg.Port == 0 {
+		cfg.Port = 587
+	}
+	if cfg.TLS == "" {
+		cfg.TLS = "starttls"
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 15 * time.Second
+	}
+	switch cfg.TLS {
+	case "starttls", "tls", "none":
+	default:
+		return nil, fmt.Errorf("smtp: tls must be starttls, tls or none")
+	}
+	return &SMTP{cfg: cfg}, nil
+}
+
+// Name implements Sender.
+func (s *SMTP) Name() string { return "smtp" }
+
+// Send implements Sender. The Message-ID is derived from the message ID, so a
+// retried message is recognisable as the same one.
+func (s *SMTP) Send(ctx context.Context, m Message) error {
+	msg := mail.NewMsg()
+	if err := msg.From(s.cfg.From); err != nil {
+		return Permanent("smtp from: %v", err)
+	}
+	if err := msg.To(m.To); err != nil {
+		return Permanent("smtp to: %v", err)
+	}
+	msg.Subject(m.Subject)
+	msg.SetMessageIDWithValue(m.ID + "@handoff")
+	msg.SetBodyString(mail.TypeTextPlain, m.Text)
+	opts := []mail.Option{mail.WithPort(s.cfg.Port), mail.WithTimeout(s.cfg.Timeout)}
+	switch s.cfg.TLS {
+	case "tls":
+		opts = append(opts, mail.WithSSL())
+	case "none":
+		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
+	default:
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
+	}
+	if s.cfg.Username != "" {
+		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover), mail.WithUsername(s.cfg.Username), mail.WithPassword(s.cfg.Password))
+	}
+	c, err := mail.NewClient(s.cfg.Host, opts...)
+	if err != nil {
+		return Permanent("smtp client: %v", err)
+	}
+	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
+		// A 5xx reply is a refusal of this message; anything else may pass.
+		var se *mail.SendError
+		if ok := asSendError(err, &se); ok && se.IsTemp() == false && se.ErrorCode() >= 500 {
+			return Permanent("smtp: %v", err)
+		}
+		return fmt.Errorf("smtp: %w", err)
+	}
+	return nil
+}
+
+// TwilioConfig configures the Twilio-compatible SMS channel.
+type TwilioConfig struct {
+	BaseURL    string // https://api.twilio.com by default
+	AccountSID string
+	AuthToken  string
+	From       string // a number or a messaging service SID (MG…)
+	Client     *http.Client
+}
+
+// Twilio sends SMS through the Twilio Messages API (or any server speaking
+// it): POST {base}/2010-04-01/Accounts/{sid}/Messages.json with form fields
+// To, From (or MessagingServiceSid) and Body, basic auth sid:token. Twilio
+// has no idempotency key for messages, so a retry after a crash may send a
+// message twice; the message ID rides along in the status callback query.
+type Twilio struct {
+	cfg TwilioConfig
+}
+
+// NewTwilio returns a Twilio sender; it fails for an incomplete configuration.
+func NewTwilio(cfg TwilioConfig) (*Twilio, error) {
+	if cfg.AccountSID == "" || cfg.AuthToken == "" || cfg.From == "" {
+		return nil, fmt.Errorf("twilio: account SID, auth token and from are required")
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = "https://api.twilio.com"
+	}
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{Timeout: 15 * time.Second}
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	return &Twilio{cfg: cfg}, nil
+}
+
+// Name implements Sender.
+func (t *Twilio) Name() string { return "twilio" }
+
+// Send implements Sender.
+func (t *Twilio) Send(ctx context.Context, m Message) error {
+	form := url.Values{"To": {m.To}, "Body": {m.Text}}
+	if strings.HasPrefix(t.cfg.From, "MG") {
+		form.Set("MessagingServiceSid", t.cfg.From)
+	} else {
+		form.Set("From", t.cfg.From)
+	}
+	u := t.cfg.BaseURL + "/2010-04-01/Accounts/" + url.PathEscape(t.cfg.AccountSID) + "/Messages.json"
+	req, err := http.NewRequestWithContext(ctx, "POST", u, strings.NewReader(form.Encode()))
+	if err != nil {
+		return Permanent("twilio: %v", err)
+	}
+	req.SetBasicAuth(t.cfg.AccountSID, t.cfg.AuthToken)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	return doHTTP(t.cfg.Client, req, "twilio")
+}
+
+// WebhookConfig configures the generic signed SMS webhook.
+type WebhookConfig struct {
+	URL    string
+	Secret []byte
+	Client *http.Client
+	Now    func() time.Time
+}
+
+// Webhook posts each SMS as JSON {"id","to","text","kind"} to a URL. The body
+// is signed: header Handoff-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
+// "<t>.<body>" under the shared secret>, and Idempotency-Key carries the
+// message ID, so the receiver can reject forgeries, replays and duplicates.
+type Webhook struct {
+	cfg WebhookConfig
+}
+
+// NewWebhook returns a webhook sender; it fails without a URL or secret.
+func NewWebhook(cfg WebhookConfig) (*Webhook, error) {
+	if cfg.URL == "" || len(cfg.Secret) < 16 {
+		return nil, fmt.Errorf("webhook: a URL and a secret of at least 16 bytes are required")
+	}
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{Timeout: 15 * time.Second}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Webhook{cfg: cfg}, nil
+}
+
+// Name implements Sender.
+func (w *Webhook) Name() string { return "webhook" }
+
+// Sign returns the Handoff-Signature header value for body at time t.
+func Sign(secret, body []byte, t time.Time) string {
+	ts := strconv.FormatInt(t.Unix(), 10)
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(ts + "."))
+	mac.Write(body)
+	return "t=" + ts + ",v1=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// Send implements Sender.
+func (w *Webhook) Send(ctx context.Context, m Message) error {
+	body, _ := json.Marshal(map[string]string{"id": m.ID, "to": m.To, "text": m.Text, "kind": m.Kind})
+	req, err := http.NewRequestWithContext(ctx, "POST", w.cfg.URL, bytes.NewReader(body))
+	if err != nil {
+		return Permanent("webhook: %v", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", m.ID)
+	req.Header.Set("Handoff-Signature", Sign(w.cfg.Secret, body, w.cfg.Now()))
+	return doHTTP(w.cfg.Client, req, "webhook")
+}
+
+// doHTTP runs a provider request: 2xx is success, 4xx other than 408 and 429
+// is permanent, anything else may pass on a retry. The provider's answer is
+// not echoed into the error beyond its status: it may quote the message.
+func doHTTP(c *http.Client, req *http.Request, name string) error {
+	res, err := c.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	defer res.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+	switch {
+	case res.StatusCode >= 200 && res.StatusCode < 300:
+		return nil
+	case res.StatusCode >= 400 && res.StatusCode < 500 && res.StatusCode != 408 && res.StatusCode != 429:
+		return Permanent("%s: HTTP %d", name, res.StatusCode)
+	default:
+		return fmt.Errorf("%s: HTTP %d", name, res.StatusCode)
+	}
+}
+
+// DevOutbox stands in for the recipient's phone and inbox when no real
+// channel is configured: it keeps the last messages in memory (never on
+// disk) for the /dev/outbox page. It is the one place a passcode is shown
+// outside the recipient's own portal.
+type DevOutbox struct {
+	mu   sync.Mutex
+	msgs []Delivered
+	max  int
+	now  func() time.Time
+}
+
+// Delivered is a message the dev outbox received.
+type Delivered struct {
+	Message
+	At time.Time
+}
+
+// NewDevOutbox returns an outbox keeping up to max messages.
+func NewDevOutbox(max int) *DevOutbox { return &DevOutbox{max: max, now: time.Now} }
+
+// Name implements Sender.
+func (o *DevOutbox) Name() string { return "dev-outbox" }
+
+// Send implements Sender. A retried message replaces nothing: the outbox
+// shows what a phone would have shown, duplicates included.
+func (o *DevOutbox) Send(_ context.Context, m Message) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.msgs = append(o.msgs, Delivered{Message: m, At: o.now().UTC()})
+	if len(o.msgs) > o.max {
+		o.msgs = o.msgs[len(o.msgs)-o.max:]
+	}
+	return nil
+}
+
+// List returns the messages, newest first.
+func (o *DevOutbox) List() []Delivered {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make([]Delivered, len(o.msgs))
+	for i, m := range o.msgs {
+		out[len(o.msgs)-1-i] = m
+	}
+	return out
+}
+
+func asSendError(err error, target **mail.SendError) bool { return errors.As(err, target) }

@@ -1,0 +1,239 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Queued is a message as the outbox holds it: never with a code in it.
+type Queued struct {
+	ID, Token, Kind, Channel, To, Lang string
+	Data                               json.RawMessage
+	PasscodeMobile, PasscodeDate       string // the code to put in when sending
+	Attempts                           int    // including this one
+}
+
+// Store is what the worker needs of the outbox.
+type Store interface {
+	// ClaimNotifications leases up to limit due messages of a channel to the
+	// caller; a claim that is not settled before the lease ends is claimed
+	// again by someone else.
+	ClaimNotifications(ctx context.Context, channel string, limit int, lease time.Duration) ([]Queued, error)
+	// MarkSent settles a claimed message as sent; a stale token changes nothing.
+	MarkSent(ctx context.Context, id, token string) error
+	// MarkFailed records a failed attempt: retry at retryAt, or dead.
+	MarkFailed(ctx context.Context, id, token, lastErr string, retryAt time.Time, dead bool) error
+	// Passcode derives a recipient's code of a day, for the moment of sending.
+	Passcode(ctx context.Context, mobile, date string) (string, error)
+}
+
+// Worker delivers queued messages. Each channel has its own loop, so a
+// provider that fails or hangs holds up only its own messages.
+type Worker struct {
+	Store   Store
+	Senders map[string]Sender // by channel
+	Log     *slog.Logger
+	Now     func() time.Time
+	// Unseal opens secrets sealed into a message's data (sign-in codes).
+	Unseal func(purpose, sealed string) ([]byte, error)
+
+	MaxAttempts int           // then the message is dead (default 8)
+	Lease       time.Duration // default 1 minute
+	SendTimeout time.Duration // default 15 seconds
+	Poll        time.Duration // default 500ms
+	Batch       int           // default 20
+}
+
+func (w *Worker) defaults() {
+	if w.MaxAttempts == 0 {
+		w.MaxAttempts = 8
+	}
+	if w.Lease == 0 {
+		w.Lease = time.Minute
+	}
+	if w.SendTimeout == 0 {
+		w.SendTimeout = 15 * time.Second
+	}
+	if w.Poll == 0 {
+		w.Poll = 500 * time.Millisecond
+	}
+	if w.Batch == 0 {
+		w.Batch = 20
+	}
+	if w.Now == nil {
+		w.Now = time.Now
+	}
+	if w.Log == nil {
+		w.Log = slog.Default()
+	}
+}
+
+// Run delivers until ctx ends.
+func (w *Worker) Run(ctx context.Context) {
+	w.defaults()
+	var wg sync.WaitGroup
+	for ch := range w.Senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(w.Poll)
+			defer t.Stop()
+			for {
+				for {
+					n, err := w.RunOnce(ctx, ch)
+					if err != nil && ctx.Err() == nil {
+						w.Log.Error("notification claim failed", "channel", ch, "err", err)
+					}
+					if n == 0 || err != nil {
+						break
+					}
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// RunOnce claims one batch of a channel's due messages and tries each. It
+// returns how many it claimed.
+func (w *Worker) RunOnce(ctx context.Context, channel string) (int, error) {
+	w.defaults()
+	sender, ok := w.Senders[channel]
+	if !ok {
+		return 0, nil
+	}
+	batch, err := w.Store.ClaimNotifications(ctx, channel, w.Batch, w.Lease)
+	if err != nil {
+		return 0, err
+	}
+	for _, q := range batch {
+		w.deliver(ctx, sender, q)
+	}
+	return len(batch), nil
+}
+
+// Drain runs every channel until nothing is due, for tests and shutdown.
+func (w *Worker) Drain(ctx context.Context) error {
+	w.defaults()
+	for ch := range w.Senders {
+		for {
+			n, err := w.RunOnce(ctx, ch)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// Build renders a queued message, putting in the code only now.
+func (w *Worker) Build(ctx context.Context, q Queued) (Message, error) {
+	var d struct {
+		TrackingIDs     []string `json:"trackingIds"`
+		RecipientName   string   `json:"recipientName"`
+		ServiceDate     string   `json:"serviceDate"`
+		DetailCode      string   `json:"detailCode"`
+		NextAttemptDate string   `json:"nextAttemptDate"`
+		BagIDs          []string `json:"bagIds"`
+		ToBuyer         bool     `json:"toBuyer"`
+		Link            string   `json:"link"`
+		Sealed          string   `json:"sealed"`
+		Note            string   `json:"note"`
+	}
+	if err := json.Unmarshal(q.Data, &d); err != nil {
+		return Message{}, Permanent("bad message data: %v", err)
+	}
+	data := Data{TrackingIDs: d.TrackingIDs, RecipientName: d.RecipientName, ServiceDate: d.ServiceDate, DetailCode: d.DetailCode,
+		NextAttemptDate: d.NextAttemptDate, BagIDs: d.BagIDs, ToBuyer: d.ToBuyer, Link: d.Link, Note: d.Note}
+	if q.PasscodeMobile != "" {
+		code, err := w.Store.Passcode(ctx, q.PasscodeMobile, q.PasscodeDate)
+		if err != nil {
+			return Message{}, err
+		}
+		data.Passcode = code
+	}
+	if d.Sealed != "" {
+		if w.Unseal == nil {
+			return Message{}, Permanent("a sealed message needs a keyring")
+		}
+		secret, err := w.Unseal(q.Kind, d.Sealed)
+		if err != nil {
+			return Message{}, Permanent("cannot open the sealed part")
+		}
+		var s struct{ Code, Link string }
+		if err := json.Unmarshal(secret, &s); err != nil {
+			return Message{}, Permanent("bad sealed part")
+		}
+		data.Code, data.Link = s.Code, s.Link
+	}
+	subject, text, err := Render(q.Kind, q.Lang, q.Channel, data)
+	if err != nil {
+		return Message{}, Permanent("%v", err)
+	}
+	return Message{ID: q.ID, Kind: q.Kind, Channel: q.Channel, To: q.To, Subject: subject, Text: text,
+		secrets: []string{data.Passcode, data.Code, data.Link}}, nil
+}
+
+func (w *Worker) deliver(ctx context.Context, s Sender, q Queued) {
+	m, err := w.Build(ctx, q)
+	if err == nil {
+		sctx, cancel := context.WithTimeout(ctx, w.SendTimeout)
+		err = s.Send(sctx, m)
+		cancel()
+	}
+	// The rendered text may hold a code: it goes nowhere but the provider.
+	log := w.Log.With("message_id", q.ID, "kind", q.Kind, "channel", q.Channel, "provider", s.Name(), "attempt", q.Attempts)
+	if err == nil {
+		if err := w.Store.MarkSent(ctx, q.ID, q.Token); err != nil {
+			log.Error("notification sent but not marked; it may be sent again with the same ID", "err", err)
+			return
+		}
+		log.Info("notification sent")
+		return
+	}
+	dead := IsPermanent(err) || q.Attempts >= w.MaxAttempts
+	msg := err.Error()
+	if len(msg) > 300 {
+		msg = msg[:300]
+	}
+	// A code must never reach the error column or the log, whatever a
+	// provider echoed back.
+	for _, secret := range m.secrets {
+		if secret != "" && strings.Contains(msg, secret) {
+			msg = "provider error (withheld: it quoted the message)"
+		}
+	}
+	retryAt := w.Now().Add(backoff(q.Attempts))
+	if err := w.Store.MarkFailed(ctx, q.ID, q.Token, msg, retryAt, dead); err != nil {
+		log.Error("notification failure not recorded", "err", err)
+		return
+	}
+	if dead {
+		log.Error("notification dead", "err", msg)
+	} else {
+		log.Warn("notification failed; will retry", "err", msg, "retry_at", retryAt)
+	}
+}
+
+// backoff grows exponentially from 5s to an hour, with jitter so that a
+// provider coming back is not hit by every retry at once.
+func backoff(attempt int) time.Duration {
+	d := 5 * time.Second << min(attempt-1, 10)
+	if d > time.Hour || d <= 0 {
+		d = time.Hour
+	}
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}

@@ -1,0 +1,335 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/hmac"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/auth"
+	"github.com/handoff-dev/handoff/market"
+	"github.com/handoff-dev/handoff/phone"
+	"github.com/handoff-dev/handoff/tracking"
+)
+
+// Portal sign-in limits.
+const (
+	portalLoginTTL     = 10 * time.Minute
+	portalSessionTTL   = 12 * time.Hour
+	portalRequestLimit = 5 // sign-in requests per contact per window
+	portalCodeTries    = 5 // wrong codes per sign-in
+	portalSigninWindow = 15 * time.Minute
+)
+
+// contacts turns what a person typed into the forms it may be stored in: a
+// lower-cased email, or every E.164 reading of a phone number across the
+// marketplaces. ok is false for something that is neither.
+func contacts(raw string) (forms []string, channel string, ok bool) {
+	raw = strings.TrimSpace(raw)
+	if len(raw) > 254 {
+		return nil, "", false
+	}
+	if strings.Contains(raw, "@") {
+		a, err := mail.ParseAddress(raw)
+		if err != nil || a.Address != raw {
+			return nil, "", false
+		}
+		return []string{strings.ToLower(raw)}, ChannelEmail, true
+	}
+	seen := map[string]bool{}
+	for _, m := range market.All() {
+		if e, err := phone.Mobile(m.Code, raw); err == nil && !seen[e] {
+			seen[e] = true
+			forms = append(forms, e)
+		}
+	}
+	return forms, ChannelSMS, len(forms) > 0
+}
+
+// contactLookup finds which stored form of a contact has parcels, and the
+// language of its newest one; "" when none.
+func contactLookup(ctx context.Context, q queryer, forms []string) (contact, lang string, err error) {
+	for _, f := range forms {
+		var mkt string
+		err := q.QueryRowContext(ctx, `SELECT marketplace FROM shipments WHERE recipient_mobile = $1 OR recipient_email = $1 OR buyer_mobile = $1 OR buyer_email = $1
+			ORDER BY created_at DESC LIMIT 1`, f).Scan(&mkt)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return "", "", handoff.Internal(err, "find contact")
+		}
+		m, _ := market.Lookup(mkt)
+		return f, m.Language, nil
+	}
+	return "", "", nil
+}
+
+// RequestSignin implements handoff.RecipientService. Whether or not the
+// contact is on a label, the same tries are counted and the same answer
+// given; only when it is does a message go out.
+func (d *DB) RequestSignin(ctx context.Context, raw, baseURL string) error {
+	forms, channel, ok := contacts(raw)
+	if !ok {
+		return handoff.Invalid(handoff.FieldError{Field: "contact", Message: "must be the mobile number or email address on your parcel's label"})
+	}
+	if err := d.claimGuard(ctx, "portal:"+forms[0], portalRequestLimit, portalSigninWindow); err != nil {
+		return handoff.Errorf(handoff.ERATELIMITED, "Too many sign-in requests for this contact; try again in 15 minutes.")
+	}
+	if d.Keys == nil {
+		return handoff.Internal(nil, "no keyring configured")
+	}
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		contact, lang, err := contactLookup(ctx, tx, forms)
+		if err != nil || contact == "" {
+			return err
+		}
+		token := auth.NewToken()
+		code := randomDigits(6)
+		kid, mac := d.Keys.MAC("portal-code", []byte(contact), []byte(code))
+		now := d.Now()
+		id := newID("pl_")
+		if _, err := tx.ExecContext(ctx, `INSERT INTO portal_logins (id, contact, token_digest, code_mac, key_id, created_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, contact, auth.Digest(token), hex.EncodeToString(mac), kid, micros(now), micros(now.Add(portalLoginTTL))); err != nil {
+			return handoff.Internal(err, "insert portal login")
+		}
+		secret, _ := json.Marshal(map[string]string{"Code": code, "Link": strings.TrimRight(baseURL, "/") + "/portal/in/" + token})
+		data, _ := json.Marshal(map[string]any{"sealed": d.Keys.Seal("message/signin", secret, nil)})
+		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (id, dedupe_key, kind, channel, recipient, lang, data, status, next_attempt_at, created_at)
+			VALUES ($1, $2, 'signin', $3, $4, $5, $6, 'pending', $7, $7)`, newID("msg_"), "signin|"+id, channel, contact, lang, string(data), micros(now)); err != nil {
+			return handoff.Internal(err, "enqueue sign-in")
+		}
+		return nil
+	})
+}
+
+// randomDigits returns n uniformly random decimal digits.
+func randomDigits(n int) string {
+	var b strings.Builder
+	for b.Len() < n {
+		// auth.Random draws from 32 symbols; keep only the ten digits, which
+		// the alphabet lists first, so each digit stays equally likely.
+		for _, c := range auth.Random(16) {
+			if c >= '0' && c <= '9' && b.Len() < n {
+				b.WriteRune(c)
+			}
+		}
+	}
+	return b.String()
+}
+
+// claimGuard counts one try against key in a fixed window, refusing past
+// limit; the count lives in signin_guard so it holds across nodes.
+func (d *DB) claimGuard(ctx context.Context, key string, limit int, window time.Duration) error {
+	now := d.Now()
+	if _, err := d.db.ExecContext(ctx, `INSERT INTO signin_guard (account, window_start, failures) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING`, key, micros(now)); err != nil {
+		return handoff.Internal(err, "guard")
+	}
+	var n int
+	err := d.db.QueryRowContext(ctx, `UPDATE signin_guard SET
+			failures = CASE WHEN window_start <= $2 THEN 1 ELSE failures + 1 END,
+			window_start = CASE WHEN window_start <= $2 THEN $3 ELSE window_start END
+		WHERE account = $1 AND (window_start <= $2 OR failures < $4) RETURNING failures`, key, micros(now.Add(-window)), micros(now), limit).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return handoff.Errorf(handoff.ERATELIMITED, "Too many tries; wait a few minutes.")
+	}
+	if err != nil {
+		return handoff.Internal(err, "guard")
+	}
+	return nil
+}
+
+// SigninWithToken implements handoff.RecipientService: the link works once.
+func (d *DB) SigninWithToken(ctx context.Context, token string) (string, *handoff.RecipientSession, error) {
+	bad := handoff.Errorf(handoff.EUNAUTHORIZED, "This sign-in link has expired or was already used; ask for a new one.")
+	if token == "" || len(token) > 100 {
+		return "", nil, bad
+	}
+	var contact string
+	err := d.db.QueryRowContext(ctx, `UPDATE portal_logins SET used_at = $1 WHERE token_digest = $2 AND used_at = 0 AND expires_at > $1 RETURNING contact`,
+		micros(d.Now()), auth.Digest(token)).Scan(&contact)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil, bad
+	}
+	if err != nil {
+		return "", nil, handoff.Internal(err, "spend sign-in link")
+	}
+	return d.startRecipientSession(ctx, contact)
+}
+
+// SigninWithCode implements handoff.RecipientService. Each wrong code counts
+// against the newest live sign-in of the contact; the fifth ends it.
+func (d *DB) SigninWithCode(ctx context.Context, raw, code string) (string, *handoff.RecipientSession, error) {
+	bad := handoff.Errorf(handoff.EUNAUTHORIZED, "The code is wrong or has expired; ask for a new one.")
+	forms, _, ok := contacts(raw)
+	code = strings.TrimSpace(code)
+	if !ok || len(code) != 6 {
+		return "", nil, bad
+	}
+	now := micros(d.Now())
+	for _, contact := range forms {
+		var id, macHex, kid string
+		err := d.db.QueryRowContext(ctx, `UPDATE portal_logins SET attempts = attempts + 1
+			WHERE id = (SELECT id FROM portal_logins WHERE contact = $1 AND used_at = 0 AND expires_at > $2 ORDER BY created_at DESC LIMIT 1)
+			AND attempts < $3 AND used_at = 0 RETURNING id, code_mac, key_id`, contact, now, portalCodeTries).Scan(&id, &macHex, &kid)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return "", nil, handoff.Internal(err, "check sign-in code")
+		}
+		want, _ := hex.DecodeString(macHex)
+		got, ok := d.Keys.MACWith(kid, "portal-code", []byte(contact), []byte(code))
+		if !ok || !hmac.Equal(got, want) {
+			return "", nil, bad
+		}
+		res, err := d.db.ExecContext(ctx, `UPDATE portal_logins SET used_at = $1 WHERE id = $2 AND used_at = 0`, now, id)
+		if err != nil {
+			return "", nil, handoff.Internal(err, "spend sign-in code")
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return "", nil, bad
+		}
+		return d.startRecipientSession(ctx, contact)
+	}
+	return "", nil, bad
+}
+
+func (d *DB) startRecipientSession(ctx context.Context, contact string) (string, *handoff.RecipientSession, error) {
+	token := auth.NewToken()
+	now := d.Now()
+	s := &handoff.RecipientSession{Contact: contact, ExpiresAt: now.Add(portalSessionTTL)}
+	if _, err := d.db.ExecContext(ctx, `INSERT INTO recipient_sessions (digest, contact, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
+		auth.Digest(token), contact, micros(now), micros(s.ExpiresAt)); err != nil {
+		return "", nil, handoff.Internal(err, "start session")
+	}
+	return token, s, nil
+}
+
+// FindRecipientSession implements handoff.RecipientService.
+func (d *DB) FindRecipientSession(ctx context.Context, token string) (*handoff.RecipientSession, error) {
+	if token == "" || len(token) > 100 {
+		return nil, handoff.Errorf(handoff.EUNAUTHORIZED, "Please sign in.")
+	}
+	var s handoff.RecipientSession
+	var exp int64
+	err := d.db.QueryRowContext(ctx, `SELECT contact, expires_at FROM recipient_sessions WHERE digest = $1 AND expires_at > $2`,
+		auth.Digest(token), micros(d.Now())).Scan(&s.Contact, &exp)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, handoff.Errorf(handoff.EUNAUTHORIZED, "Please sign in.")
+	}
+	if err != nil {
+		return nil, handoff.Internal(err, "find session")
+	}
+	s.ExpiresAt = fromMicros(exp)
+	return &s, nil
+}
+
+// EndRecipientSession implements handoff.RecipientService.
+func (d *DB) EndRecipientSession(ctx context.Context, token string) error {
+	if _, err := d.db.ExecContext(ctx, `DELETE FROM recipient_sessions WHERE digest = $1`, auth.Digest(token)); err != nil {
+		return handoff.Internal(err, "end session")
+	}
+	return nil
+}
+
+// RecipientParcels implements handoff.RecipientService. Today's code is shown
+// for an OTP parcel on a route of today that is still open; the gift buyer
+// sees the gift's code.
+func (d *DB) RecipientParcels(ctx context.Context, contact string) ([]handoff.RecipientParcel, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT p.tracking_id, pr.name, s.ship_to, p.status, p.detail, p.otp_required, p.stage, p.route_id,
+		s.recipient_mobile, s.marketplace, p.updated_at, (s.recipient_mobile = $1 OR s.recipient_email = $1)
+		FROM packages p JOIN shipments s ON s.id = p.shipment_id JOIN principals pr ON pr.id = p.shipper_id
+		WHERE s.recipient_mobile = $1 OR s.recipient_email = $1 OR s.buyer_mobile = $1 OR s.buyer_email = $1
+		ORDER BY p.created_at DESC, p.tracking_id LIMIT 200`, contact)
+	if err != nil {
+		return nil, handoff.Internal(err, "recipient parcels")
+	}
+	type row struct {
+		handoff.RecipientParcel
+		stage, routeID, mobile, mkt string
+	}
+	var list []row
+	for rows.Next() {
+		var r row
+		var shipTo, detail string
+		var updated int64
+		var own bool
+		if err := rows.Scan(&r.TrackingID, &r.ShipperName, &shipTo, &r.Status, &detail, &r.OTPRequired, &r.stage, &r.routeID,
+			&r.mobile, &r.mkt, &updated, &own); err != nil {
+			rows.Close()
+			return nil, handoff.Internal(err, "scan parcel")
+		}
+		var a handoff.Address
+		json.Unmarshal([]byte(shipTo), &a)
+		r.Recipient, r.City, r.AsBuyer = a.Name, a.City, !own
+		r.StatusText = tracking.Describe(r.Status, detail)
+		r.UpdatedAt = fromMicros(updated)
+		list = append(list, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, handoff.Internal(err, "recipient parcels")
+	}
+	out := []handoff.RecipientParcel{}
+	for _, r := range list {
+		if r.Events, err = listEvents(ctx, d.db, r.TrackingID); err != nil {
+			return nil, err
+		}
+		if r.OTPRequired && r.mobile != "" && (r.stage == handoff.StageOut || r.stage == handoff.StageRouted) && r.routeID != "" {
+			var date, state string
+			err := d.db.QueryRowContext(ctx, `SELECT r.service_date, st.otp_state FROM routes r JOIN route_parcels rp ON rp.route_id = r.id
+				JOIN stops st ON st.id = rp.stop_id WHERE r.id = $1 AND rp.tracking_id = $2`, r.routeID, r.TrackingID).Scan(&date, &state)
+			if err == nil && date == d.today(r.mkt) && state == handoff.OTPPending {
+				if r.Passcode, err = d.Passcode(ctx, r.mobile, date); err != nil {
+					return nil, err
+				}
+				r.ServiceDate = date
+			}
+		}
+		out = append(out, r.RecipientParcel)
+	}
+	return out, nil
+}
+
+// RecipientPrefs implements handoff.RecipientService.
+func (d *DB) RecipientPrefs(ctx context.Context, contact string) (handoff.RecipientPrefs, error) {
+	var p handoff.RecipientPrefs
+	err := d.db.QueryRowContext(ctx, `SELECT photo_opt_out, key_delivery FROM recipient_prefs WHERE contact = $1`, contact).Scan(&p.PhotoOptOut, &p.KeyDelivery)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return p, handoff.Internal(err, "read prefs")
+	}
+	return p, nil
+}
+
+// SetRecipientPrefs implements handoff.RecipientService.
+func (d *DB) SetRecipientPrefs(ctx context.Context, contact string, p handoff.RecipientPrefs) error {
+	if _, err := d.db.ExecContext(ctx, `INSERT INTO recipient_prefs (contact, photo_opt_out, key_delivery, updated_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (contact) DO UPDATE SET photo_opt_out = excluded.photo_opt_out, key_delivery = excluded.key_delivery, updated_at = excluded.updated_at`,
+		contact, p.PhotoOptOut, p.KeyDelivery, micros(d.Now())); err != nil {
+		return handoff.Internal(err, "save prefs")
+	}
+	return nil
+}
+
+// PublicStatus implements handoff.RecipientService.
+func (d *DB) PublicStatus(ctx context.Context, trackingID string) (string, string, error) {
+	var status, detail string
+	err := d.db.QueryRowContext(ctx, `SELECT status, detail FROM packages WHERE tracking_id = $1`, strings.ToUpper(strings.TrimSpace(trackingID))).Scan(&status, &detail)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", handoff.NotFound("Tracking ID")
+	}
+	if err != nil {
+		return "", "", handoff.Internal(err, "public status")
+	}
+	// The detail may say how or where it was delivered, which is the
+	// recipient's business: the public sees the status only.
+	return status, tracking.Describe(status, ""), nil
+}
+
