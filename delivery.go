@@ -16,6 +16,7 @@ const (
 	StageAwaitingReturn = "awaiting_return" // attempt failed or refused: must come back to the station
 	StageDelivered      = "delivered"
 	StageReturning      = "returning" // going back to the shipper
+	StageHeld           = "held"      // back at the station, held for customer service
 )
 
 // OTP states of a stop.
@@ -45,6 +46,7 @@ type StopParcel struct {
 	TrackingID  string `json:"trackingId"`
 	OTPRequired bool   `json:"otpRequired"`
 	BagRequired bool   `json:"bagRequired"`
+	BagScanned  bool   `json:"bagScanned"`
 	Stage       string `json:"stage"`
 	Status      string `json:"status"`
 	DetailCode  string `json:"detailCode,omitempty"`
@@ -189,4 +191,11 @@ type DoorService interface {
 	DeliverParcels(ctx context.Context, da *Principal, stopID, place string, trackingIDs []string) (*Stop, error)
 	// RecordAttempt records a failed attempt for the stop's open parcels.
 	RecordAttempt(ctx context.Context, da *Principal, stopID, reason string) (*Stop, error)
+	// ScanBag checks a bag ID scanned or typed at the stop against its bagged
+	// parcels; a mismatch is recorded, with what was scanned, for customer
+	// service, and refused.
+	ScanBag(ctx context.Context, da *Principal, stopID, bagID string) (*Stop, error)
+	// RefuseParcels records the recipient refusing bagged parcels whose seal
+	// was broken: they go back to the station and a tamper case opens.
+	RefuseParcels(ctx context.Context, da *Principal, stopID string, trackingIDs []string) (*Stop, error)
 }

@@ -97,6 +97,28 @@ func stopOf(t *testing.T, route map[string]any, trackingID string) map[string]an
 	return nil
 }
 
+// seal issues a bag to the station and seals the parcel in it.
+func (d *day) seal(trackingID string) string {
+	d.t.Helper()
+	r := d.do("POST", "/v1/station/bags/batches", d.stationKey, map[string]any{"count": 1})
+	if r.Status != 201 {
+		d.t.Fatalf("batch: %d %s", r.Status, r.Body)
+	}
+	id := r.JSON(d.t)["bags"].([]any)[0].(map[string]any)["bagId"].(string)
+	if s := d.do("POST", "/v1/station/parcels/"+trackingID+"/seal", d.stationKey, map[string]any{"bagId": id}); s.Status != 200 {
+		d.t.Fatalf("seal: %d %s", s.Status, s.Body)
+	}
+	return id
+}
+
+// scan scans a bag at a stop, which must match.
+func (d *day) scan(stopID, bagID string) {
+	d.t.Helper()
+	if r := d.do("POST", "/v1/associate/stops/"+stopID+"/scan-bag", d.da1Key, map[string]any{"bagId": bagID}); r.Status != 200 {
+		d.t.Fatalf("scan: %d %s", r.Status, r.Body)
+	}
+}
+
 func (d *day) code(mobile, date string) string {
 	d.t.Helper()
 	c, err := d.db.Passcode(t0ctx, mobile, date)
@@ -139,6 +161,9 @@ func TestPasscodeDeliveryEndToEnd(t *testing.T) {
 		plain := d.label("Priya", "12 Mare St", "07700900123", "20", "books")
 		other := d.label("Tom", "40 Bow Rd", "07700900456", "30", "books")
 		d.receive(otp1, otp2, plain, other)
+		// The phone needs a bag (the default categories) and cannot go out
+		// unsealed.
+		bagID := d.seal(otp1)
 
 		// A stop planned before 08:00 is flagged, and the itinerary groups
 		// Priya's three parcels into one stop that needs the passcode.
@@ -172,6 +197,9 @@ func TestPasscodeDeliveryEndToEnd(t *testing.T) {
 		problem(t, d.do("POST", "/v1/associate/stops/"+stopID+"/deliver", d.da1Key, map[string]any{"place": "DeliveredToPorch", "trackingIds": []string{otp1}}), 403, "")
 
 		mondayCode := d.code(mobile, "2026-11-23")
+		// No code is taken before the bag is scanned.
+		problem(t, d.do("POST", "/v1/associate/stops/"+stopID+"/verify", d.da1Key, map[string]any{"code": mondayCode}), 409, "")
+		d.scan(stopID, bagID)
 		for i, left := range []float64{2, 1, 0} {
 			r := d.do("POST", "/v1/associate/stops/"+stopID+"/verify", d.da1Key, map[string]any{"code": wrongCode(mondayCode, i)})
 			p := problem(t, r, 422, "")
@@ -200,6 +228,7 @@ func TestPasscodeDeliveryEndToEnd(t *testing.T) {
 		rt = d.route("2026-11-24", []any{map[string]any{"trackingId": otp1}, map[string]any{"trackingId": otp2}})
 		stopID = stopOf(t, rt, otp1)["stopId"].(string)
 		tuesdayCode := d.code(mobile, "2026-11-24")
+		d.scan(stopID, bagID)
 		if tuesdayCode == mondayCode {
 			t.Fatal("Tuesday's code equals Monday's")
 		}
@@ -216,10 +245,12 @@ func TestPasscodeDeliveryEndToEnd(t *testing.T) {
 
 		want := []string{"ReadyForReceive", "PickupDone", "ArrivedAtCarrierFacility", "OutForDelivery", "DeliveryAttempted/OtpNotAvailable",
 			"ArrivedAtCarrierFacility", "OutForDelivery", "Delivered/DeliveredWithOTP"}
-		for _, id := range []string{otp1, otp2} {
-			if got := d.events(id); !slices.Equal(got, want) {
-				t.Errorf("%s events = %v\nwant %v", id, got, want)
-			}
+		if got := d.events(otp2); !slices.Equal(got, want) {
+			t.Errorf("events = %v\nwant %v", got, want)
+		}
+		bagged := append(want[:3:3], append([]string{"BagSealed"}, want[3:]...)...)
+		if got := d.events(otp1); !slices.Equal(got, bagged) {
+			t.Errorf("bagged parcel's events = %v\nwant %v", got, bagged)
 		}
 		if got := d.events(plain); got[len(got)-1] != "Delivered/DeliveredToPorch" {
 			t.Errorf("plain events = %v", got)

@@ -25,6 +25,8 @@ type Server struct {
 	Stations   handoff.StationService
 	Doors      handoff.DoorService
 	Outbox     notify.Admin
+	Bags       handoff.BagService
+	Cases      handoff.CaseService
 	// Today returns the service date now in a marketplace (for defaults).
 	Today func(marketplace string) string
 	// AdminToken is the operator's bearer token; empty disables the admin API.
@@ -62,6 +64,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	s.handle(mux, "GET /v1/shipments/{shipmentId}", s.as(auth.KindShipper, s.getShipment))
 	s.handle(mux, "GET /v1/tracking/{trackingId}", s.as(auth.KindShipper, s.getTracking))
 	s.registerDelivery(mux)
+	s.registerBags(mux)
 
 	// Anything else under /v1 is a JSON 404 or 405, not the HTML pages' 404.
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {

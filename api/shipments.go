@@ -205,6 +205,7 @@ type eventJSON struct {
 	Location   tracking.Location `json:"location"`
 	DetailCode string            `json:"detailCode,omitempty"`
 	Note       string            `json:"note,omitempty"`
+	Actor      string            `json:"actor,omitempty"` // staff views only
 }
 
 type trackingJSON struct {

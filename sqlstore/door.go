@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
+	"github.com/handoff-dev/handoff/bag"
 	"github.com/handoff-dev/handoff/passcode"
 	"github.com/handoff-dev/handoff/phone"
 	"github.com/handoff-dev/handoff/tracking"
@@ -102,6 +104,22 @@ func (d *DB) LoadRoute(ctx context.Context, da *handoff.Principal, routeID strin
 		return nil, handoff.Errorf(handoff.ECONFLICT, "The route is already loaded.")
 	}
 	err = d.tx(ctx, func(tx *sql.Tx) error {
+		// A parcel that needs a bag never goes out unsealed.
+		var unsealed []string
+		rows, err := tx.QueryContext(ctx, `SELECT p.tracking_id FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id
+			WHERE rp.route_id = $1 AND p.bag_required AND p.bag_id = '' ORDER BY p.tracking_id`, routeID)
+		if err != nil {
+			return handoff.Internal(err, "check bags")
+		}
+		for rows.Next() {
+			var id string
+			rows.Scan(&id)
+			unsealed = append(unsealed, id)
+		}
+		rows.Close()
+		if len(unsealed) > 0 {
+			return handoff.Errorf(handoff.EPRECONDITION, "These parcels need a tamper-evident bag and are not sealed yet: %s. Seal them at the station first.", strings.Join(unsealed, ", "))
+		}
 		now := d.Now()
 		res, err := tx.ExecContext(ctx, `UPDATE routes SET status = $1, loaded_at = $2 WHERE id = $3 AND status = $4`,
 			handoff.RouteLoaded, micros(now), routeID, handoff.RoutePlanned)
@@ -268,6 +286,9 @@ func (d *DB) verify(ctx context.Context, da *handoff.Principal, stopID, method s
 		return nil, err
 	}
 	if err := stateError(s.otpState); err != nil {
+		return nil, err
+	}
+	if err := d.bagsScanned(ctx, s, nil, true); err != nil {
 		return nil, err
 	}
 	var ok bool
@@ -464,6 +485,9 @@ func (d *DB) completeParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor
 		if err := moveStage(ctx, tx, p.trackingID, handoff.StageOut, handoff.StageDelivered, ""); err != nil {
 			return nil, err
 		}
+		if err := settleBag(ctx, tx, p.trackingID, handoff.BagDelivered); err != nil {
+			return nil, err
+		}
 		if _, err := appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.Delivered, Detail: detail, Time: now,
 			Location: tracking.Location{City: p.city, PostalCode: p.pc, CountryCode: s.market}, Actor: actor, Note: note}); err != nil {
 			return nil, err
@@ -604,6 +628,9 @@ func (d *DB) DeliverParcels(ctx context.Context, da *handoff.Principal, stopID, 
 		if len(ids) == 0 {
 			return handoff.Errorf(handoff.ECONFLICT, "No parcel at this stop can be delivered without the passcode.")
 		}
+		if err := d.bagsScanned(ctx, s, ids, false); err != nil {
+			return err
+		}
 		for _, id := range ids {
 			ok, err := settleParcel(ctx, tx, s.routeID, id, "delivered")
 			if err != nil {
@@ -613,6 +640,9 @@ func (d *DB) DeliverParcels(ctx context.Context, da *handoff.Principal, stopID, 
 				return handoff.Errorf(handoff.ECONFLICT, "Parcel %s is already settled.", id)
 			}
 			if err := moveStage(ctx, tx, id, handoff.StageOut, handoff.StageDelivered, ""); err != nil {
+				return err
+			}
+			if err := settleBag(ctx, tx, id, handoff.BagDelivered); err != nil {
 				return err
 			}
 			p := ps[slices.IndexFunc(ps, func(p stopParcel) bool { return p.trackingID == id })]
@@ -699,4 +729,187 @@ func (d *DB) Notifications(ctx context.Context, trackingID string) ([]Notificati
 		out = append(out, n)
 	}
 	return out, rows.Err()
+}
+
+// settleBag moves a parcel's sealed bag to its final state.
+func settleBag(ctx context.Context, tx *sql.Tx, trackingID, state string) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE bags SET state = $1 WHERE tracking_id = $2 AND state = $3`, state, trackingID, handoff.BagSealed); err != nil {
+		return handoff.Internal(err, "settle bag")
+	}
+	return nil
+}
+
+// bagsScanned refuses when a bagged open parcel of the stop, among ids (all
+// when nil; only the OTP ones when otpOnly), has not had its bag scanned.
+func (d *DB) bagsScanned(ctx context.Context, s *doorStop, ids []string, otpOnly bool) error {
+	rows, err := d.db.QueryContext(ctx, `SELECT rp.tracking_id, p.otp_required FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id
+		WHERE rp.stop_id = $1 AND rp.outcome = '' AND p.bag_id <> '' AND NOT rp.bag_scanned ORDER BY rp.tracking_id`, s.id)
+	if err != nil {
+		return handoff.Internal(err, "check scans")
+	}
+	defer rows.Close()
+	var missing []string
+	for rows.Next() {
+		var id string
+		var otp bool
+		if err := rows.Scan(&id, &otp); err != nil {
+			return handoff.Internal(err, "check scans")
+		}
+		if (otpOnly && !otp) || (ids != nil && !slices.Contains(ids, id)) {
+			continue
+		}
+		missing = append(missing, id)
+	}
+	if len(missing) > 0 {
+		return handoff.Errorf(handoff.EPRECONDITION, "Scan the tamper-evident bag of %s first: delivery completes only when it matches.", strings.Join(missing, ", "))
+	}
+	return rows.Err()
+}
+
+// ScanBag implements handoff.DoorService. The associate's app never shows the
+// expected ID: the scan must come from the bag in hand.
+func (d *DB) ScanBag(ctx context.Context, da *handoff.Principal, stopID, raw string) (*handoff.Stop, error) {
+	s, err := d.associateStop(ctx, d.db, da, stopID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.actionable(); err != nil {
+		return nil, err
+	}
+	id, parseErr := bag.Parse(raw)
+	if parseErr != nil {
+		// A misread is told at once and not counted as a finding: the
+		// check character caught it.
+		return nil, handoff.Invalid(handoff.FieldError{Field: "bagId", Message: parseErr.Error()})
+	}
+	var matched string
+	err = d.tx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT rp.tracking_id FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id
+			WHERE rp.stop_id = $1 AND rp.outcome = '' AND p.bag_id = $2`, s.id, id).Scan(&matched)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return handoff.Internal(err, "match bag")
+		}
+		now := d.Now()
+		if _, err := tx.ExecContext(ctx, `INSERT INTO bag_scans (id, stop_id, tracking_id, associate_id, scanned, matched, at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			newID("bs_"), s.id, matched, da.ID, id, matched != "", micros(now)); err != nil {
+			return handoff.Internal(err, "record scan")
+		}
+		if matched != "" {
+			_, err := tx.ExecContext(ctx, `UPDATE route_parcels SET bag_scanned = TRUE WHERE stop_id = $1 AND tracking_id = $2`, s.id, matched)
+			if err != nil {
+				return handoff.Internal(err, "mark scan")
+			}
+			return nil
+		}
+		// The bag in hand is not the one sealed at the station: a finding
+		// for customer service, on each bagged parcel of the stop.
+		rows, err := tx.QueryContext(ctx, `SELECT rp.tracking_id FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id
+			WHERE rp.stop_id = $1 AND rp.outcome = '' AND p.bag_id <> '' ORDER BY rp.tracking_id`, s.id)
+		if err != nil {
+			return handoff.Internal(err, "bagged parcels")
+		}
+		var ids []string
+		for rows.Next() {
+			var t string
+			rows.Scan(&t)
+			ids = append(ids, t)
+		}
+		rows.Close()
+		for _, t := range ids {
+			if err := openCase(ctx, tx, handoff.CaseScanMismatch, t, da.ID, now,
+				"Bag "+bag.Format(id)+" was scanned at the door, but the parcel was sealed in another bag"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if matched == "" {
+		return nil, handoff.Errorf(handoff.ECONFLICT, "This bag does not belong to any parcel at this stop. Do not deliver; the mismatch has been reported.")
+	}
+	return d.stopView(ctx, s.routeID, s.id)
+}
+
+// RefuseParcels implements handoff.DoorService.
+func (d *DB) RefuseParcels(ctx context.Context, da *handoff.Principal, stopID string, trackingIDs []string) (*handoff.Stop, error) {
+	s, err := d.associateStop(ctx, d.db, da, stopID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.actionable(); err != nil {
+		return nil, err
+	}
+	err = d.tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT rp.tracking_id, p.bag_id, st.city, st.postal_code FROM route_parcels rp
+			JOIN packages p ON p.tracking_id = rp.tracking_id JOIN stops st ON st.id = rp.stop_id
+			WHERE rp.stop_id = $1 AND rp.outcome = '' AND p.bag_id <> '' ORDER BY rp.tracking_id`, s.id)
+		if err != nil {
+			return handoff.Internal(err, "bagged parcels")
+		}
+		type bp struct{ id, bagID, city, pc string }
+		var bagged []bp
+		for rows.Next() {
+			var b bp
+			rows.Scan(&b.id, &b.bagID, &b.city, &b.pc)
+			bagged = append(bagged, b)
+		}
+		rows.Close()
+		var refuse []bp
+		for i, t := range trackingIDs {
+			j := slices.IndexFunc(bagged, func(b bp) bool { return b.id == t })
+			if j < 0 {
+				return handoff.Invalid(handoff.FieldError{Field: "trackingIds[" + strconv.Itoa(i) + "]", Message: "is not an open bagged parcel of this stop"})
+			}
+			refuse = append(refuse, bagged[j])
+		}
+		if len(trackingIDs) == 0 {
+			refuse = bagged
+		}
+		if len(refuse) == 0 {
+			return handoff.Errorf(handoff.ECONFLICT, "No parcel in a tamper-evident bag is open at this stop.")
+		}
+		now := d.Now()
+		var ids []string
+		for _, b := range refuse {
+			ok, err := settleParcel(ctx, tx, s.routeID, b.id, "refused")
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			if err := moveStage(ctx, tx, b.id, handoff.StageOut, handoff.StageAwaitingReturn, ""); err != nil {
+				return err
+			}
+			if err := settleBag(ctx, tx, b.id, handoff.BagRefused); err != nil {
+				return err
+			}
+			if _, err := appendEvent(ctx, tx, b.id, tracking.Event{Code: tracking.Rejected, Detail: tracking.RejectedByRecipientWithVerification, Time: now,
+				Location: tracking.Location{City: b.city, PostalCode: b.pc, CountryCode: s.market}, Actor: da.ID,
+				Note: "Refused by the recipient: the seal of bag " + bag.Format(b.bagID) + " was broken"}); err != nil {
+				return err
+			}
+			if err := openCase(ctx, tx, handoff.CaseTamper, b.id, da.ID, now, "Recipient refused bag "+bag.Format(b.bagID)+": seal broken"); err != nil {
+				return err
+			}
+			ids = append(ids, b.id)
+		}
+		if err := d.enqueue(ctx, tx, MsgAttemptFailed, s.id+"|refused", ids, map[string]any{"detailCode": tracking.RejectedByRecipientWithVerification}, ""); err != nil {
+			return err
+		}
+		// The refused bag is evidence; the parcel needs a new one if it is
+		// ever sent again.
+		for _, id := range ids {
+			if _, err := tx.ExecContext(ctx, `UPDATE packages SET bag_id = '' WHERE tracking_id = $1`, id); err != nil {
+				return handoff.Internal(err, "unbag parcel")
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d.stopView(ctx, s.routeID, s.id)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
+	"github.com/handoff-dev/handoff/bag"
 	"github.com/handoff-dev/handoff/market"
 	"github.com/handoff-dev/handoff/notify"
 )
@@ -36,6 +37,7 @@ var codeKinds = map[string]bool{MsgOutForDelivery: true, MsgResend: true}
 
 type contactRow struct {
 	trackingID  string
+	bagID       string
 	otp         bool
 	mobile      string
 	email       string
@@ -70,7 +72,7 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 	for i, id := range trackingIDs {
 		args[i] = id
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT p.tracking_id, p.otp_required, s.recipient_mobile, s.recipient_email, s.buyer, s.buyer_mobile,
+	rows, err := tx.QueryContext(ctx, `SELECT p.tracking_id, p.bag_id, p.otp_required, s.recipient_mobile, s.recipient_email, s.buyer, s.buyer_mobile,
 		s.ship_to, s.marketplace, ss.body
 		FROM packages p JOIN shipments s ON s.id = p.shipment_id JOIN shipper_settings ss ON ss.shipper_id = p.shipper_id
 		WHERE p.tracking_id IN (`+placeholders(1, len(args))+`) ORDER BY p.tracking_id`, args...)
@@ -81,7 +83,7 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 	for rows.Next() {
 		var c contactRow
 		var buyer, shipTo, mkt, body string
-		if err := rows.Scan(&c.trackingID, &c.otp, &c.mobile, &c.email, &buyer, &c.buyerMobile, &shipTo, &mkt, &body); err != nil {
+		if err := rows.Scan(&c.trackingID, &c.bagID, &c.otp, &c.mobile, &c.email, &buyer, &c.buyerMobile, &shipTo, &mkt, &body); err != nil {
 			rows.Close()
 			return handoff.Internal(err, "scan contacts")
 		}
@@ -110,7 +112,7 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 	type key struct{ channel, to string }
 	type group struct {
 		lang, name, codeMobile string
-		ids                    []string
+		ids, bags              []string
 		buyer                  bool
 	}
 	groups := map[key]*group{}
@@ -127,6 +129,10 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 		}
 		if !slices.Contains(g.ids, c.trackingID) {
 			g.ids = append(g.ids, c.trackingID)
+			// Every message about a bagged parcel names its bag.
+			if c.bagID != "" {
+				g.bags = append(g.bags, bag.Format(c.bagID))
+			}
 		}
 	}
 	for _, c := range contacts {
@@ -154,6 +160,9 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 	for _, k := range order {
 		g := groups[k]
 		msg := map[string]any{"trackingIds": g.ids, "recipientName": g.name, "passcode": g.codeMobile != "", "toBuyer": g.buyer}
+		if len(g.bags) > 0 {
+			msg["bagIds"] = g.bags
+		}
 		for name, v := range data {
 			msg[name] = v
 		}

@@ -282,6 +282,13 @@ func (d *DB) RecipientParcels(ctx context.Context, contact string) ([]handoff.Re
 		if r.Events, err = listEvents(ctx, d.db, r.TrackingID); err != nil {
 			return nil, err
 		}
+		bags, err := d.bagsWhere(ctx, `tracking_id = $1 AND state <> $2`, r.TrackingID, handoff.BagVoided)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range bags {
+			r.BagIDs = append(r.BagIDs, b.Printed)
+		}
 		if r.OTPRequired && r.mobile != "" && (r.stage == handoff.StageOut || r.stage == handoff.StageRouted) && r.routeID != "" {
 			var date, state string
 			err := d.db.QueryRowContext(ctx, `SELECT r.service_date, st.otp_state FROM routes r JOIN route_parcels rp ON rp.route_id = r.id

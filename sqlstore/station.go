@@ -123,6 +123,24 @@ func (d *DB) ReceiveParcel(ctx context.Context, st *handoff.Principal, trackingI
 			out.Stage = handoff.StageStation
 		case handoff.StageAwaitingReturn:
 			out.Returned = true
+			var cases int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM cases WHERE tracking_id = $1 AND kind = $2 AND status = $3`,
+				p.trackingID, handoff.CaseTamper, handoff.CaseOpen).Scan(&cases); err != nil {
+				return handoff.Internal(err, "find cases")
+			}
+			if cases > 0 {
+				// A refused tampered parcel waits for customer service to
+				// decide; it does not go out again on its own.
+				if err := moveStage(ctx, tx, p.trackingID, handoff.StageAwaitingReturn, handoff.StageHeld, st.ID); err != nil {
+					return err
+				}
+				if _, err := appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.ArrivedAtCarrierFacility, Time: now, Location: loc, Actor: st.ID,
+					Note: "Returned to " + st.Name + "; held for customer service (tamper case)"}); err != nil {
+					return err
+				}
+				out.Stage = handoff.StageHeld
+				break
+			}
 			if p.failedDays >= d.Policy.MaxFailedDays {
 				if err := moveStage(ctx, tx, p.trackingID, handoff.StageAwaitingReturn, handoff.StageReturning, st.ID); err != nil {
 					return err
@@ -209,10 +227,12 @@ func (d *DB) packageStatus(ctx context.Context, trackingID string) (string, erro
 	return s, nil
 }
 
-// moveStage moves a parcel from one stage to another, failing with ECONFLICT
-// when it is no longer in the expected stage (someone else moved it).
+// moveStage moves a parcel from one stage to another (and to a station, when
+// stationID is not empty), failing with ECONFLICT when it is no longer in the
+// expected stage (someone else moved it).
 func moveStage(ctx context.Context, tx *sql.Tx, trackingID, from, to, stationID string) error {
-	res, err := tx.ExecContext(ctx, `UPDATE packages SET stage = $1, station_id = $2 WHERE tracking_id = $3 AND stage = $4`, to, stationID, trackingID, from)
+	res, err := tx.ExecContext(ctx, `UPDATE packages SET stage = $1, station_id = CASE WHEN $2 = '' THEN station_id ELSE $2 END
+		WHERE tracking_id = $3 AND stage = $4`, to, stationID, trackingID, from)
 	if err != nil {
 		return handoff.Internal(err, "move parcel")
 	}
@@ -430,7 +450,7 @@ func (d *DB) loadRoute(ctx context.Context, q interface {
 		return nil, handoff.Internal(err, "list stops")
 	}
 
-	rows, err = q.QueryContext(ctx, `SELECT rp.stop_id, rp.tracking_id, rp.outcome, p.otp_required, p.bag_required, p.stage, p.status, p.detail,
+	rows, err = q.QueryContext(ctx, `SELECT rp.stop_id, rp.tracking_id, rp.outcome, rp.bag_scanned, p.otp_required, p.bag_required, p.stage, p.status, p.detail,
 		s.confidential_address, s.gift_registry, ss.body
 		FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments s ON s.id = p.shipment_id
 		JOIN shipper_settings ss ON ss.shipper_id = p.shipper_id
@@ -444,7 +464,7 @@ func (d *DB) loadRoute(ctx context.Context, q interface {
 		var stopID, body string
 		var sp handoff.StopParcel
 		var confidential, registry bool
-		if err := rows.Scan(&stopID, &sp.TrackingID, &sp.Outcome, &sp.OTPRequired, &sp.BagRequired, &sp.Stage, &sp.Status, &sp.DetailCode,
+		if err := rows.Scan(&stopID, &sp.TrackingID, &sp.Outcome, &sp.BagScanned, &sp.OTPRequired, &sp.BagRequired, &sp.Stage, &sp.Status, &sp.DetailCode,
 			&confidential, &registry, &body); err != nil {
 			return nil, handoff.Internal(err, "scan route parcel")
 		}

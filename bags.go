@@ -1,0 +1,120 @@
+package handoff
+
+import (
+	"context"
+	"time"
+
+	"github.com/handoff-dev/handoff/tracking"
+)
+
+// Bag states.
+const (
+	BagIssued    = "issued"
+	BagSealed    = "sealed"
+	BagDelivered = "delivered"
+	BagRefused   = "refused"
+	BagVoided    = "voided"
+)
+
+// MaxBatch bounds one batch of bags.
+const MaxBatch = 1000
+
+// Bag is one tamper-evident bag of the inventory.
+type Bag struct {
+	ID         string     `json:"bagId"`
+	Printed    string     `json:"printed"` // the ID as printed: TEB-XXXXX-XXXXX-C
+	BatchID    string     `json:"batchId"`
+	StationID  string     `json:"stationId,omitempty"`
+	State      string     `json:"state"`
+	TrackingID string     `json:"trackingId,omitempty"`
+	SealedBy   string     `json:"sealedBy,omitempty"`
+	SealedAt   *time.Time `json:"sealedAt,omitempty"`
+	Note       string     `json:"note,omitempty"`
+}
+
+// BagBatch is a batch of bags issued together.
+type BagBatch struct {
+	ID        string    `json:"batchId"`
+	StationID string    `json:"stationId,omitempty"`
+	Bags      []Bag     `json:"bags"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// BagScan is one scan of a bag at a door.
+type BagScan struct {
+	StopID      string    `json:"stopId"`
+	TrackingID  string    `json:"trackingId,omitempty"`
+	AssociateID string    `json:"associateId"`
+	Scanned     string    `json:"scanned"`
+	Matched     bool      `json:"matched"`
+	At          time.Time `json:"at"`
+}
+
+// Case kinds and statuses.
+const (
+	CaseTamper       = "tamper"        // the recipient refused a bag whose seal was broken
+	CaseScanMismatch = "scan_mismatch" // a bag scanned at the door did not match
+	CaseOpen         = "open"
+	CaseClosed       = "closed"
+)
+
+// Case outcomes a customer-service agent may close a case with.
+var CaseOutcomes = []string{"reship", "return_to_shipper", "refund", "no_action"}
+
+// CarrierRef is one route that carried a parcel.
+type CarrierRef struct {
+	RouteID       string `json:"routeId"`
+	ServiceDate   string `json:"serviceDate"`
+	AssociateID   string `json:"associateId"`
+	AssociateName string `json:"associateName"`
+	Outcome       string `json:"outcome,omitempty"`
+}
+
+// Case is a customer-service case with the parcel's whole history.
+type Case struct {
+	ID         string     `json:"caseId"`
+	Kind       string     `json:"kind"`
+	TrackingID string     `json:"trackingId"`
+	Status     string     `json:"status"`
+	Summary    string     `json:"summary"`
+	Outcome    string     `json:"outcome,omitempty"`
+	Note       string     `json:"note,omitempty"`
+	OpenedBy   string     `json:"openedBy"`
+	OpenedAt   time.Time  `json:"openedAt"`
+	ClosedBy   string     `json:"closedBy,omitempty"`
+	ClosedAt   *time.Time `json:"closedAt,omitempty"`
+
+	// The history, filled by FindCase.
+	Events   []tracking.Event `json:"-"`
+	Bags     []Bag            `json:"bags,omitempty"`
+	Scans    []BagScan        `json:"scans,omitempty"`
+	Carriers []CarrierRef     `json:"carriers,omitempty"`
+}
+
+// BagService is the bag inventory: batches, sealing at the station, voiding.
+type BagService interface {
+	// IssueBatch issues n new bags to a station (by the station itself, or
+	// by the operator when by is nil).
+	IssueBatch(ctx context.Context, by *Principal, stationID string, n int) (*BagBatch, error)
+	// FindBatch returns a batch with its bags; a station sees only its own.
+	FindBatch(ctx context.Context, by *Principal, batchID string) (*BagBatch, error)
+	// SealParcel records a parcel sealed into a bag. It fails unless the
+	// parcel needs a bag, has none, is at this station, and the bag is
+	// issued to this station and unused.
+	SealParcel(ctx context.Context, station *Principal, trackingID, bagID string) (*Bag, error)
+	// VoidBag takes a damaged bag out of use; a sealed parcel in it must be
+	// re-bagged.
+	VoidBag(ctx context.Context, station *Principal, bagID, reason string) (*Bag, error)
+	// ListBags returns the station's bags in a state ("" for all).
+	ListBags(ctx context.Context, station *Principal, state string) ([]Bag, error)
+}
+
+// CaseService is customer service's queue.
+type CaseService interface {
+	// ListCases returns cases of a status ("" for all), oldest open first.
+	ListCases(ctx context.Context, agent *Principal, status string) ([]Case, error)
+	// FindCase returns a case with the parcel's whole history.
+	FindCase(ctx context.Context, agent *Principal, caseID string) (*Case, error)
+	// CloseCase closes an open case with an outcome.
+	CloseCase(ctx context.Context, agent *Principal, caseID, outcome, note string) (*Case, error)
+}
