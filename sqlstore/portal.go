@@ -339,4 +339,3 @@ func (d *DB) PublicStatus(ctx context.Context, trackingID string) (string, strin
 	// recipient's business: the public sees the status only.
 	return status, tracking.Describe(status, ""), nil
 }
-
