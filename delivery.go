@@ -187,8 +187,10 @@ type DoorService interface {
 	VerifyPhoneDigits(ctx context.Context, da *Principal, stopID, digits string) (*VerifyResult, error)
 	// ResendCode sends the day's code again to the label's own contacts.
 	ResendCode(ctx context.Context, da *Principal, stopID string) (*Stop, error)
-	// DeliverParcels completes non-OTP parcels with a place.
-	DeliverParcels(ctx context.Context, da *Principal, stopID, place string, trackingIDs []string) (*Stop, error)
+	// DeliverParcels completes non-OTP parcels with a place. An unattended
+	// place needs the photo (JPEG, PNG or WebP) unless a privacy rule
+	// applies, in which case no photo is accepted.
+	DeliverParcels(ctx context.Context, da *Principal, stopID, place string, trackingIDs []string, photo []byte) (*Stop, error)
 	// RecordAttempt records a failed attempt for the stop's open parcels.
 	RecordAttempt(ctx context.Context, da *Principal, stopID, reason string) (*Stop, error)
 	// ScanBag checks a bag ID scanned or typed at the stop against its bagged

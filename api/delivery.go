@@ -1,7 +1,11 @@
 package api
 
 import (
+	"errors"
+	"io"
+	"mime"
 	"net/http"
+	"strings"
 
 	jsonv2 "github.com/go-json-experiment/json"
 
@@ -174,17 +178,79 @@ func (s *Server) resendCode(w http.ResponseWriter, r *http.Request) {
 	s.reply(w, r, http.StatusAccepted, out, err)
 }
 
+// deliverParcels takes JSON ({"place", "trackingIds"}) or, with the photo of
+// an unattended delivery, multipart/form-data with fields place, trackingIds
+// (repeated) and the file photo.
 func (s *Server) deliverParcels(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Place       string   `json:"place"`
 		TrackingIDs []string `json:"trackingIds,omitempty"`
 	}
-	if err := Decode(w, r, &req); err != nil {
+	var photo []byte
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		var err error
+		req.Place, req.TrackingIDs, photo, err = s.readPhotoForm(w, r)
+		if err != nil {
+			WriteError(w, r, s.Log, err)
+			return
+		}
+	} else if err := Decode(w, r, &req); err != nil {
 		WriteError(w, r, s.Log, err)
 		return
 	}
-	out, err := s.Doors.DeliverParcels(r.Context(), PrincipalFrom(r.Context()), r.PathValue("stopId"), req.Place, req.TrackingIDs)
+	out, err := s.Doors.DeliverParcels(r.Context(), PrincipalFrom(r.Context()), r.PathValue("stopId"), req.Place, req.TrackingIDs, photo)
 	s.reply(w, r, http.StatusOK, out, err)
+}
+
+// MaxPhotoUpload bounds a multipart delivery request; the photo's own limit
+// (configurable, smaller) is checked when it is cleaned.
+const MaxPhotoUpload = 32 << 20
+
+// readPhotoForm reads a multipart delivery: nothing of it is kept but the
+// photo's bytes, and only until they are cleaned.
+func (s *Server) readPhotoForm(w http.ResponseWriter, r *http.Request) (place string, ids []string, photo []byte, err error) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxPhotoUpload)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return "", nil, nil, handoff.Invalid(handoff.FieldError{Field: "body", Message: "is not a well-formed multipart form"})
+	}
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return "", nil, nil, handoff.Errorf(handoff.ETOOLARGE, "The upload is larger than %d MiB.", MaxPhotoUpload>>20)
+			}
+			return "", nil, nil, handoff.Invalid(handoff.FieldError{Field: "body", Message: "is not a well-formed multipart form"})
+		}
+		b, err := io.ReadAll(part)
+		part.Close()
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return "", nil, nil, handoff.Errorf(handoff.ETOOLARGE, "The upload is larger than %d MiB.", MaxPhotoUpload>>20)
+			}
+			return "", nil, nil, handoff.Invalid(handoff.FieldError{Field: part.FormName(), Message: "could not be read"})
+		}
+		switch part.FormName() {
+		case "photo":
+			photo = b
+		case "place":
+			place = strings.TrimSpace(string(b))
+		case "trackingIds", "trackingId":
+			for _, id := range strings.Split(string(b), ",") {
+				if id = strings.TrimSpace(id); id != "" {
+					ids = append(ids, id)
+				}
+			}
+		default:
+			return "", nil, nil, handoff.Invalid(handoff.FieldError{Field: part.FormName(), Message: "is not a known field"})
+		}
+	}
+	return place, ids, photo, nil
 }
 
 func (s *Server) recordAttempt(w http.ResponseWriter, r *http.Request) {

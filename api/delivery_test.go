@@ -210,7 +210,8 @@ func TestPasscodeDeliveryEndToEnd(t *testing.T) {
 		problem(t, d.do("POST", "/v1/associate/stops/"+stopID+"/verify", d.da1Key, map[string]any{"code": mondayCode}), 409, "")
 
 		// The non-OTP parcel at the same stop can still be left at the porch.
-		if r := d.do("POST", "/v1/associate/stops/"+stopID+"/deliver", d.da1Key, map[string]any{"place": "DeliveredToPorch"}); r.Status != 200 {
+		problem(t, d.do("POST", "/v1/associate/stops/"+stopID+"/deliver", d.da1Key, map[string]any{"place": "DeliveredToPorch"}), 400, "photo")
+		if r := d.deliverWithPhoto(stopID, "DeliveredToPorch", "gps-orientation6.jpg"); r.Status != 200 {
 			t.Fatalf("porch: %d %s", r.Status, r.Body)
 		}
 

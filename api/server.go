@@ -27,6 +27,7 @@ type Server struct {
 	Outbox     notify.Admin
 	Bags       handoff.BagService
 	Cases      handoff.CaseService
+	Photos     handoff.PhotoService
 	// Today returns the service date now in a marketplace (for defaults).
 	Today func(marketplace string) string
 	// AdminToken is the operator's bearer token; empty disables the admin API.
@@ -65,6 +66,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	s.handle(mux, "GET /v1/tracking/{trackingId}", s.as(auth.KindShipper, s.getTracking))
 	s.registerDelivery(mux)
 	s.registerBags(mux)
+	s.registerPhotos(mux)
 
 	// Anything else under /v1 is a JSON 404 or 405, not the HTML pages' 404.
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {

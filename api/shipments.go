@@ -219,6 +219,7 @@ type trackingJSON struct {
 			Forward []string `json:"forward"`
 			Returns []string `json:"returns"`
 		} `json:"trackingDetailCodes"`
+		ProofOfDelivery *proofOfDelivery `json:"proofOfDelivery,omitempty"`
 	} `json:"summary"`
 }
 
@@ -247,5 +248,14 @@ func (s *Server) getTracking(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, s.Log, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, TrackingOut(t))
+	out := TrackingOut(t)
+	if s.Photos != nil {
+		info, err := s.Photos.PhotoInfo(r.Context(), t.TrackingID)
+		if err != nil {
+			WriteError(w, r, s.Log, err)
+			return
+		}
+		out.Summary.ProofOfDelivery = podOut(info, "/v1/tracking/"+t.TrackingID+"/photo")
+	}
+	WriteJSON(w, http.StatusOK, out)
 }

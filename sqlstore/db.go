@@ -25,6 +25,7 @@ import (
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/keyring"
+	"github.com/handoff-dev/handoff/photo"
 )
 
 // Engines.
@@ -45,6 +46,9 @@ type DB struct {
 	Keys *keyring.Ring
 	// Policy holds the configurable delivery rules.
 	Policy Policy
+	// Photos keeps proof-of-delivery photos; PhotoLimits bounds uploads.
+	Photos      photo.Store
+	PhotoLimits photo.Limits
 }
 
 // IsPostgresURL reports whether dsn selects PostgreSQL.
@@ -56,7 +60,7 @@ func IsPostgresURL(dsn string) bool {
 // (created if missing) — and applies pending migrations. It fails when the
 // database cannot be reached or migrated.
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	d := &DB{Now: func() time.Time { return time.Now().UTC() }, Log: slog.Default(), Policy: DefaultPolicy()}
+	d := &DB{Now: func() time.Time { return time.Now().UTC() }, Log: slog.Default(), Policy: DefaultPolicy(), PhotoLimits: photo.DefaultLimits}
 	var err error
 	if IsPostgresURL(dsn) {
 		d.Engine = Postgres

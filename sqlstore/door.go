@@ -14,6 +14,7 @@ import (
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/bag"
 	"github.com/handoff-dev/handoff/passcode"
+	"github.com/handoff-dev/handoff/photo"
 	"github.com/handoff-dev/handoff/phone"
 	"github.com/handoff-dev/handoff/tracking"
 )
@@ -588,8 +589,10 @@ func (d *DB) ResendCode(ctx context.Context, da *handoff.Principal, stopID strin
 }
 
 // DeliverParcels implements handoff.DoorService. OTP parcels are never
-// completed this way: only a verified code delivers them.
-func (d *DB) DeliverParcels(ctx context.Context, da *handoff.Principal, stopID, place string, trackingIDs []string) (*handoff.Stop, error) {
+// completed this way: only a verified code delivers them. At an unattended
+// place the photo and the delivery are one step: without a photo nothing is
+// delivered, unless a privacy rule forbids the photo, and then none is taken.
+func (d *DB) DeliverParcels(ctx context.Context, da *handoff.Principal, stopID, place string, trackingIDs []string, photoData []byte) (*handoff.Stop, error) {
 	if !slices.Contains(handoff.DeliveryPlaces, place) {
 		return nil, handoff.Invalid(handoff.FieldError{Field: "place", Message: "must be one of the delivery places (DeliveredToPorch, …)"})
 	}
@@ -600,63 +603,177 @@ func (d *DB) DeliverParcels(ctx context.Context, da *handoff.Principal, stopID, 
 	if err := s.actionable(); err != nil {
 		return nil, err
 	}
+	ps, err := d.openParcelsOf(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]bool{}
+	for i, id := range trackingIDs {
+		if !slices.ContainsFunc(ps, func(p stopParcel) bool { return p.trackingID == id }) {
+			return nil, handoff.Invalid(handoff.FieldError{Field: fmt.Sprintf("trackingIds[%d]", i), Message: "is not an open parcel of this stop"})
+		}
+		want[id] = true
+	}
+	var targets []stopParcel
+	for _, p := range ps {
+		if len(want) > 0 && !want[p.trackingID] {
+			continue
+		}
+		if p.otp {
+			if len(want) > 0 {
+				return nil, handoff.Errorf(handoff.EFORBIDDEN, "Parcel %s needs the passcode: enter the code to deliver it; it is never left unattended.", p.trackingID)
+			}
+			continue
+		}
+		targets = append(targets, p)
+	}
+	if len(targets) == 0 {
+		return nil, handoff.Errorf(handoff.ECONFLICT, "No parcel at this stop can be delivered without the passcode.")
+	}
+	var ids []string
+	for _, p := range targets {
+		ids = append(ids, p.trackingID)
+	}
+	if err := d.bagsScanned(ctx, s, ids, false); err != nil {
+		return nil, err
+	}
+
+	// The photo rule, per SPEC §3.
+	unattended := slices.Contains(handoff.UnattendedPlaces, place)
+	reasons := map[string]string{}
+	private := 0
+	for _, p := range targets {
+		if r, err := d.noPhotoReason(ctx, p.trackingID); err != nil {
+			return nil, err
+		} else if r != "" {
+			reasons[p.trackingID] = r
+			private++
+		}
+	}
+	var shot *photo.Cleaned
+	switch {
+	case len(photoData) > 0 && !unattended:
+		return nil, handoff.Invalid(handoff.FieldError{Field: "photo", Message: "is taken only for an unattended delivery (porch, door step, mail room)"})
+	case len(photoData) > 0 && private > 0:
+		return nil, handoff.Errorf(handoff.EFORBIDDEN, "No photo may be taken here (%s): deliver without one.", privacyWords(reasons))
+	case unattended && private == 0 && len(photoData) == 0:
+		return nil, handoff.Invalid(handoff.FieldError{Field: "photo", Message: "an unattended delivery needs a photo of the parcel where it was left"})
+	case unattended && private > 0 && private < len(targets):
+		return nil, handoff.Errorf(handoff.ECONFLICT, "Some of these parcels may be photographed and some may not; deliver them separately.")
+	case len(photoData) > 0:
+		if d.Photos == nil {
+			return nil, handoff.Errorf(handoff.EUNAVAILABLE, "Photo storage is not configured.")
+		}
+		if shot, err = photo.Clean(photoData, d.PhotoLimits); err != nil {
+			return nil, handoff.Invalid(handoff.FieldError{Field: "photo", Message: err.Error()})
+		}
+	}
+	var keys []string
+	if shot != nil {
+		base := auth.Random(32)
+		keys = []string{base + ".jpg", base + ".thumb.jpg"}
+		if err := d.Photos.Put(ctx, keys[0], shot.JPEG); err != nil {
+			return nil, handoff.Internal(err, "store photo")
+		}
+		if err := d.Photos.Put(ctx, keys[1], shot.Thumb); err != nil {
+			d.Photos.Delete(ctx, keys[0])
+			return nil, handoff.Internal(err, "store thumbnail")
+		}
+	}
+
 	err = d.tx(ctx, func(tx *sql.Tx) error {
-		ps, err := openParcels(ctx, tx, s)
-		if err != nil {
-			return err
-		}
-		want := map[string]bool{}
-		for i, id := range trackingIDs {
-			if !slices.ContainsFunc(ps, func(p stopParcel) bool { return p.trackingID == id }) {
-				return handoff.Invalid(handoff.FieldError{Field: fmt.Sprintf("trackingIds[%d]", i), Message: "is not an open parcel of this stop"})
-			}
-			want[id] = true
-		}
-		var ids []string
-		for _, p := range ps {
-			if len(want) > 0 && !want[p.trackingID] {
-				continue
-			}
-			if p.otp {
-				if len(want) > 0 {
-					return handoff.Errorf(handoff.EFORBIDDEN, "Parcel %s needs the passcode: enter the code to deliver it.", p.trackingID)
-				}
-				continue
-			}
-			ids = append(ids, p.trackingID)
-		}
-		if len(ids) == 0 {
-			return handoff.Errorf(handoff.ECONFLICT, "No parcel at this stop can be delivered without the passcode.")
-		}
-		if err := d.bagsScanned(ctx, s, ids, false); err != nil {
-			return err
-		}
-		for _, id := range ids {
-			ok, err := settleParcel(ctx, tx, s.routeID, id, "delivered")
+		now := d.Now()
+		for _, p := range targets {
+			ok, err := settleParcel(ctx, tx, s.routeID, p.trackingID, "delivered")
 			if err != nil {
 				return err
 			}
 			if !ok {
-				return handoff.Errorf(handoff.ECONFLICT, "Parcel %s is already settled.", id)
+				return handoff.Errorf(handoff.ECONFLICT, "Parcel %s is already settled.", p.trackingID)
 			}
-			if err := moveStage(ctx, tx, id, handoff.StageOut, handoff.StageDelivered, ""); err != nil {
+			if err := moveStage(ctx, tx, p.trackingID, handoff.StageOut, handoff.StageDelivered, ""); err != nil {
 				return err
 			}
-			if err := settleBag(ctx, tx, id, handoff.BagDelivered); err != nil {
+			if err := settleBag(ctx, tx, p.trackingID, handoff.BagDelivered); err != nil {
 				return err
 			}
-			p := ps[slices.IndexFunc(ps, func(p stopParcel) bool { return p.trackingID == id })]
-			if _, err := appendEvent(ctx, tx, id, tracking.Event{Code: tracking.Delivered, Detail: place, Time: d.Now(),
-				Location: tracking.Location{City: p.city, PostalCode: p.pc, CountryCode: s.market}, Actor: da.ID, Note: tracking.Describe(tracking.StatusDelivered, place)}); err != nil {
+			note := tracking.Describe(tracking.StatusDelivered, place)
+			switch {
+			case shot != nil:
+				if _, err := tx.ExecContext(ctx, `INSERT INTO photos (id, tracking_id, blob_key, thumb_key, width, height, taken_by, taken_at, expires_at)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, newID("ph_"), p.trackingID, keys[0], keys[1], shot.Width, shot.Height, da.ID,
+					micros(now), micros(now.Add(d.Policy.PhotoRetention))); err != nil {
+					return handoff.Internal(err, "record photo")
+				}
+				note += ", with a photo"
+			case reasons[p.trackingID] != "":
+				if _, err := tx.ExecContext(ctx, `UPDATE packages SET no_photo_reason = $1 WHERE tracking_id = $2`, reasons[p.trackingID], p.trackingID); err != nil {
+					return handoff.Internal(err, "record no photo")
+				}
+				if unattended {
+					note += ", without a photo (" + privacyWords(map[string]string{"": reasons[p.trackingID]}) + ")"
+				}
+			}
+			if _, err := appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.Delivered, Detail: place, Time: now,
+				Location: tracking.Location{City: p.city, PostalCode: p.pc, CountryCode: s.market}, Actor: da.ID, Note: note}); err != nil {
 				return err
 			}
 		}
 		return d.enqueue(ctx, tx, MsgDelivered, s.id+"|"+place, ids, map[string]any{"detailCode": place}, "")
 	})
 	if err != nil {
+		for _, k := range keys {
+			d.Photos.Delete(ctx, k)
+		}
 		return nil, err
 	}
 	return d.stopView(ctx, s.routeID, s.id)
+}
+
+// openParcelsOf reads a stop's open parcels outside a transaction.
+func (d *DB) openParcelsOf(ctx context.Context, s *doorStop) ([]stopParcel, error) {
+	var ps []stopParcel
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		ps, err = openParcels(ctx, tx, s)
+		return err
+	})
+	return ps, err
+}
+
+// noPhotoReason says why a parcel may not be photographed, or "".
+func (d *DB) noPhotoReason(ctx context.Context, trackingID string) (string, error) {
+	var confidential, registry, optedOut bool
+	err := d.db.QueryRowContext(ctx, `SELECT s.confidential_address, s.gift_registry,
+		EXISTS (SELECT 1 FROM recipient_prefs rp WHERE rp.photo_opt_out AND rp.contact IN (s.recipient_mobile, s.recipient_email) AND rp.contact <> '')
+		FROM packages p JOIN shipments s ON s.id = p.shipment_id WHERE p.tracking_id = $1`, trackingID).Scan(&confidential, &registry, &optedOut)
+	if err != nil {
+		return "", handoff.Internal(err, "photo rules")
+	}
+	switch {
+	case confidential:
+		return handoff.NoPhotoConfidential, nil
+	case registry:
+		return handoff.NoPhotoGiftRegistry, nil
+	case optedOut:
+		return handoff.NoPhotoOptedOut, nil
+	}
+	return "", nil
+}
+
+// privacyWords says a privacy reason in words.
+func privacyWords(reasons map[string]string) string {
+	for _, r := range reasons {
+		switch r {
+		case handoff.NoPhotoConfidential:
+			return "the address is confidential"
+		case handoff.NoPhotoGiftRegistry:
+			return "a gift-registry parcel to someone other than the buyer"
+		case handoff.NoPhotoOptedOut:
+			return "the recipient opted out of photos"
+		}
+	}
+	return ""
 }
 
 // RecordAttempt implements handoff.DoorService.

@@ -451,7 +451,8 @@ func (d *DB) loadRoute(ctx context.Context, q interface {
 	}
 
 	rows, err = q.QueryContext(ctx, `SELECT rp.stop_id, rp.tracking_id, rp.outcome, rp.bag_scanned, p.otp_required, p.bag_required, p.stage, p.status, p.detail,
-		s.confidential_address, s.gift_registry, ss.body
+		s.confidential_address OR s.gift_registry OR EXISTS (SELECT 1 FROM recipient_prefs rpf WHERE rpf.photo_opt_out
+			AND rpf.contact IN (s.recipient_mobile, s.recipient_email) AND rpf.contact <> ''), ss.body
 		FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments s ON s.id = p.shipment_id
 		JOIN shipper_settings ss ON ss.shipper_id = p.shipper_id
 		WHERE rp.route_id = $1 AND ($2 = '' OR rp.stop_id = $2) ORDER BY rp.tracking_id`, routeID, stopID)
@@ -463,9 +464,9 @@ func (d *DB) loadRoute(ctx context.Context, q interface {
 	for rows.Next() {
 		var stopID, body string
 		var sp handoff.StopParcel
-		var confidential, registry bool
+		var private bool
 		if err := rows.Scan(&stopID, &sp.TrackingID, &sp.Outcome, &sp.BagScanned, &sp.OTPRequired, &sp.BagRequired, &sp.Stage, &sp.Status, &sp.DetailCode,
-			&confidential, &registry, &body); err != nil {
+			&private, &body); err != nil {
 			return nil, handoff.Internal(err, "scan route parcel")
 		}
 		s := &r.Stops[idx[stopID]]
@@ -473,7 +474,7 @@ func (d *DB) loadRoute(ctx context.Context, q interface {
 		if sp.BagRequired {
 			s.Needs.BagScan = true
 		}
-		if !sp.OTPRequired && !confidential && !registry {
+		if !sp.OTPRequired && !private {
 			s.Needs.Photo = true
 		}
 		if sp.OTPRequired {

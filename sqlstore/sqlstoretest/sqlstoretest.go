@@ -16,6 +16,7 @@ import (
 
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/keyring"
+	"github.com/handoff-dev/handoff/photo"
 	"github.com/handoff-dev/handoff/sqlstore"
 )
 
@@ -49,6 +50,11 @@ func Open(tb testing.TB, engine string) *sqlstore.DB {
 		tb.Fatalf("open %s: %v", engine, err)
 	}
 	db.Keys = Keys(tb)
+	photos, err := photo.NewDir(filepath.Join(tb.TempDir(), "photos"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	db.Photos = photos
 	tb.Cleanup(func() { db.Close() })
 	return db
 }

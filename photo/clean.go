@@ -1,0 +1,142 @@
+// Package photo handles proof-of-delivery photos: it accepts only real JPEG,
+// PNG or WebP images within size and pixel limits, turns them upright by
+// their EXIF orientation, and re-encodes them so that no metadata survives
+// (no location, no device, nothing), with a thumbnail beside. Blobs are kept
+// behind one interface, in a local directory or S3-compatible storage, under
+// unguessable keys.
+package photo
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/jpeg"
+	_ "image/png" // accepted input format
+	"math"
+
+	xdraw "golang.org/x/image/draw"
+	_ "golang.org/x/image/webp" // accepted input format
+)
+
+// Limits bound what is accepted.
+type Limits struct {
+	MaxBytes  int64 // of the upload
+	MaxPixels int   // width × height
+}
+
+// DefaultLimits are 15 MiB and 40 megapixels: any phone camera, no bomb.
+var DefaultLimits = Limits{MaxBytes: 15 << 20, MaxPixels: 40_000_000}
+
+// Errors of Clean; their text is meant for the person uploading.
+var (
+	ErrEmpty        = errors.New("no photo was sent")
+	ErrTooLarge     = errors.New("the photo is larger than allowed")
+	ErrNotImage     = errors.New("is not a JPEG, PNG or WebP image")
+	ErrTooManyPixel = errors.New("the photo has more pixels than allowed")
+	ErrCorrupt      = errors.New("the image is damaged or incomplete")
+)
+
+// Cleaned is a photo ready to store.
+type Cleaned struct {
+	JPEG          []byte
+	Thumb         []byte
+	Width, Height int
+}
+
+// ThumbSize is the longest side of a thumbnail, in pixels.
+const ThumbSize = 320
+
+// Clean validates and re-encodes an upload. The header is read first so that
+// an image claiming huge dimensions is refused before any pixel is decoded.
+func Clean(data []byte, lim Limits) (*Cleaned, error) {
+	if len(data) == 0 {
+		return nil, ErrEmpty
+	}
+	if int64(len(data)) > lim.MaxBytes {
+		return nil, fmt.Errorf("%w (%d MiB)", ErrTooLarge, lim.MaxBytes>>20)
+	}
+	kind := sniff(data)
+	if kind == "" {
+		return nil, ErrNotImage
+	}
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil || format != kind {
+		// It starts like an image but its header does not hold together.
+		return nil, ErrCorrupt
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > int64(lim.MaxPixels) {
+		return nil, fmt.Errorf("%w (%d megapixels)", ErrTooManyPixel, lim.MaxPixels/1_000_000)
+	}
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, ErrCorrupt
+	}
+	if format == "jpeg" {
+		img = Orient(img, Orientation(data))
+	}
+	var full bytes.Buffer
+	if err := jpeg.Encode(&full, img, &jpeg.Options{Quality: 85}); err != nil {
+		return nil, fmt.Errorf("photo: encode: %w", err)
+	}
+	b := img.Bounds()
+	scale := math.Min(1, float64(ThumbSize)/float64(max(b.Dx(), b.Dy())))
+	tw, th := max(1, int(float64(b.Dx())*scale)), max(1, int(float64(b.Dy())*scale))
+	small := image.NewRGBA(image.Rect(0, 0, tw, th))
+	xdraw.CatmullRom.Scale(small, small.Bounds(), img, b, xdraw.Src, nil)
+	var thumb bytes.Buffer
+	if err := jpeg.Encode(&thumb, small, &jpeg.Options{Quality: 80}); err != nil {
+		return nil, fmt.Errorf("photo: encode thumbnail: %w", err)
+	}
+	return &Cleaned{JPEG: full.Bytes(), Thumb: thumb.Bytes(), Width: b.Dx(), Height: b.Dy()}, nil
+}
+
+// sniff names the format the first bytes claim: "jpeg", "png", "webp" or "".
+func sniff(b []byte) string {
+	switch {
+	case len(b) >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF:
+		return "jpeg"
+	case len(b) >= 8 && string(b[:8]) == "\x89PNG\r\n\x1a\n":
+		return "png"
+	case len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WEBP":
+		return "webp"
+	}
+	return ""
+}
+
+// Orient applies an EXIF orientation (1–8) so the image is upright.
+func Orient(src image.Image, o int) image.Image {
+	if o < 2 || o > 8 {
+		return src
+	}
+	b := src.Bounds()
+	w, h := b.Dx(), b.Dy()
+	ow, oh := w, h
+	if o >= 5 {
+		ow, oh = h, w
+	}
+	dst := image.NewRGBA(image.Rect(0, 0, ow, oh))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			var dx, dy int
+			switch o {
+			case 2: // mirrored
+				dx, dy = w-1-x, y
+			case 3: // rotated 180
+				dx, dy = w-1-x, h-1-y
+			case 4: // mirrored vertically
+				dx, dy = x, h-1-y
+			case 5: // transposed
+				dx, dy = y, x
+			case 6: // rotated 90 clockwise to view
+				dx, dy = h-1-y, x
+			case 7: // transversed
+				dx, dy = h-1-y, w-1-x
+			case 8: // rotated 90 counter-clockwise to view
+				dx, dy = y, w-1-x
+			}
+			dst.Set(dx, dy, src.At(b.Min.X+x, b.Min.Y+y))
+		}
+	}
+	return dst
+}
