@@ -14,8 +14,8 @@ import (
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/bag"
 	"github.com/handoff-dev/handoff/passcode"
-	"github.com/handoff-dev/handoff/photo"
 	"github.com/handoff-dev/handoff/phone"
+	"github.com/handoff-dev/handoff/photo"
 	"github.com/handoff-dev/handoff/tracking"
 )
 
