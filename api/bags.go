@@ -79,22 +79,24 @@ func (s *Server) batchLabels(w http.ResponseWriter, r *http.Request) {
 	for _, bg := range b.Bags {
 		ids, printed = append(ids, bg.ID), append(printed, bg.Printed)
 	}
-	pages, err := label.Sheets(ids, printed)
+	pages := label.Pages(len(ids))
+	page := 1
+	if v := r.URL.Query().Get("page"); v != "" {
+		if page, err = strconv.Atoi(v); err != nil || page < 1 || page > pages {
+			WriteError(w, r, s.Log, handoff.Invalid(handoff.FieldError{Field: "page", Message: "must be from 1 to " + strconv.Itoa(pages)}))
+			return
+		}
+	}
+	png, err := label.Page(ids, printed, page)
 	if err != nil {
 		WriteError(w, r, s.Log, handoff.Internal(err, "labels"))
 		return
 	}
-	page := 1
-	if v := r.URL.Query().Get("page"); v != "" {
-		if page, err = strconv.Atoi(v); err != nil || page < 1 || page > len(pages) {
-			WriteError(w, r, s.Log, handoff.Invalid(handoff.FieldError{Field: "page", Message: "must be from 1 to " + strconv.Itoa(len(pages))}))
-			return
-		}
-	}
 	w.Header().Set("Content-Type", "image/png")
-	w.Header().Set("X-Pages", strconv.Itoa(len(pages)))
+	w.Header().Set("X-Pages", strconv.Itoa(pages))
+	w.Header().Set("Cache-Control", "private, max-age=300")
 	w.Header().Set("Content-Disposition", `inline; filename="`+b.ID+`-`+strconv.Itoa(page)+`.png"`)
-	w.Write(pages[page-1])
+	w.Write(png)
 }
 
 func (s *Server) listBags(w http.ResponseWriter, r *http.Request) {

@@ -56,37 +56,50 @@ func Barcode(text string) (barcode.Barcode, error) {
 	return barcode.Scale(c, k*c.Bounds().Dx(), barH)
 }
 
+// Pages returns how many sheets n labels take.
+func Pages(n int) int { return max(1, (n+PerSheet-1)/PerSheet) }
+
 // Sheets draws the labels of ids (canonical IDs, printed as printed[i]) on as
 // many pages as needed and returns one PNG per page.
 func Sheets(ids, printed []string) ([][]byte, error) {
+	var pages [][]byte
+	for p := 1; p <= Pages(len(ids)); p++ {
+		b, err := Page(ids, printed, p)
+		if err != nil {
+			return nil, err
+		}
+		pages = append(pages, b)
+	}
+	return pages, nil
+}
+
+// Page draws one sheet (numbered from 1) of the labels as PNG.
+func Page(ids, printed []string, page int) ([]byte, error) {
 	if len(ids) != len(printed) {
 		return nil, fmt.Errorf("label: %d ids, %d printed forms", len(ids), len(printed))
 	}
-	var pages [][]byte
-	for start := 0; start < len(ids) || start == 0; start += PerSheet {
-		end := min(start+PerSheet, len(ids))
-		img := image.NewGray(image.Rect(0, 0, PageW, PageH))
-		draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
-		for i := start; i < end; i++ {
-			bc, err := Barcode(ids[i])
-			if err != nil {
-				return nil, fmt.Errorf("label: %s: %w", ids[i], err)
-			}
-			r := Cell(i - start)
-			at := image.Rect(r.Min.X, r.Min.Y, r.Min.X+bc.Bounds().Dx(), r.Max.Y)
-			draw.Draw(img, at, bc, image.Point{}, draw.Src)
-			writeCentered(img, printed[i], r.Min.X+bc.Bounds().Dx()/2, r.Max.Y+textGap)
-		}
-		var buf bytes.Buffer
-		if err := png.Encode(&buf, img); err != nil {
-			return nil, err
-		}
-		pages = append(pages, buf.Bytes())
-		if len(ids) == 0 {
-			break
-		}
+	if page < 1 || page > Pages(len(ids)) {
+		return nil, fmt.Errorf("label: no page %d", page)
 	}
-	return pages, nil
+	start := (page - 1) * PerSheet
+	end := min(start+PerSheet, len(ids))
+	img := image.NewGray(image.Rect(0, 0, PageW, PageH))
+	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
+	for i := start; i < end; i++ {
+		bc, err := Barcode(ids[i])
+		if err != nil {
+			return nil, fmt.Errorf("label: %s: %w", ids[i], err)
+		}
+		r := Cell(i - start)
+		at := image.Rect(r.Min.X, r.Min.Y, r.Min.X+bc.Bounds().Dx(), r.Max.Y)
+		draw.Draw(img, at, bc, image.Point{}, draw.Src)
+		writeCentered(img, printed[i], r.Min.X+bc.Bounds().Dx()/2, r.Max.Y+textGap)
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // writeCentered prints s under a barcode, twice the size of the built-in

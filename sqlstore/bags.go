@@ -157,7 +157,9 @@ func (d *DB) SealParcel(ctx context.Context, st *handoff.Principal, trackingID, 
 			return handoff.Errorf(handoff.ECONFLICT, "This parcel does not need a bag (the shipper's bag rules do not apply to it).")
 		}
 		now := d.Now()
-		res, err := tx.ExecContext(ctx, `UPDATE bags SET state = $1, tracking_id = $2, sealed_by = $3, sealed_at = $4, updated_at = $4
+		// A bag from an operator's batch issued to no station becomes the
+		// sealing station's.
+		res, err := tx.ExecContext(ctx, `UPDATE bags SET state = $1, tracking_id = $2, sealed_by = $3, sealed_at = $4, updated_at = $4, station_id = $3
 			WHERE id = $5 AND state = $6 AND (station_id = '' OR station_id = $3)`, handoff.BagSealed, trackingID, st.ID, micros(now), id, handoff.BagIssued)
 		if err != nil {
 			return handoff.Internal(err, "seal bag")
@@ -211,8 +213,8 @@ func (d *DB) VoidBag(ctx context.Context, st *handoff.Principal, bagID, reason s
 	}
 	err = d.tx(ctx, func(tx *sql.Tx) error {
 		var trackingID string
-		err := tx.QueryRowContext(ctx, `UPDATE bags SET state = $1, note = $2, updated_at = $3 WHERE id = $4 AND (station_id = '' OR station_id = $5)
-			AND state IN ($6, $7) RETURNING tracking_id`, handoff.BagVoided, reason, micros(d.Now()), id, st.ID, handoff.BagIssued, handoff.BagSealed).Scan(&trackingID)
+		err := tx.QueryRowContext(ctx, `UPDATE bags SET state = $1, note = $2, updated_at = $3, station_id = $5 WHERE id = $4
+			AND (station_id = $5 OR (station_id = '' AND state = $6)) AND state IN ($6, $7) RETURNING tracking_id`, handoff.BagVoided, reason, micros(d.Now()), id, st.ID, handoff.BagIssued, handoff.BagSealed).Scan(&trackingID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return handoff.Errorf(handoff.ECONFLICT, "Only an issued or sealed bag of this station can be voided.")
 		}

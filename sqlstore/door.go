@@ -133,8 +133,18 @@ func (d *DB) LoadRoute(ctx context.Context, da *handoff.Principal, routeID strin
 		for _, s := range r.Stops {
 			var ids []string
 			for _, p := range s.Parcels {
-				if err := moveStage(ctx, tx, p.TrackingID, handoff.StageRouted, handoff.StageOut, r.StationID); err != nil {
-					return err
+				// A parcel the station took back off this route stays
+				// behind: it has an outcome here, or another route now.
+				if p.Outcome != "" {
+					continue
+				}
+				res, err := tx.ExecContext(ctx, `UPDATE packages SET stage = $1 WHERE tracking_id = $2 AND stage = $3 AND route_id = $4`,
+					handoff.StageOut, p.TrackingID, handoff.StageRouted, routeID)
+				if err != nil {
+					return handoff.Internal(err, "load parcel")
+				}
+				if n, _ := res.RowsAffected(); n != 1 {
+					continue
 				}
 				loc := tracking.Location{City: s.City, PostalCode: s.PostalCode, CountryCode: s.CountryCode}
 				if _, err := appendEvent(ctx, tx, p.TrackingID, tracking.Event{Code: tracking.OutForDelivery, Time: now, Location: loc, Actor: da.ID,
@@ -142,6 +152,9 @@ func (d *DB) LoadRoute(ctx context.Context, da *handoff.Principal, routeID strin
 					return err
 				}
 				ids = append(ids, p.TrackingID)
+			}
+			if len(ids) == 0 {
+				continue
 			}
 			if s.Needs.Passcode {
 				var mobile string
@@ -1016,6 +1029,9 @@ func (d *DB) RefuseParcels(ctx context.Context, da *handoff.Principal, stopID st
 		if err := d.enqueue(ctx, tx, MsgAttemptFailed, s.id+"|refused", ids, map[string]any{"detailCode": tracking.RejectedByRecipientWithVerification}, ""); err != nil {
 			return err
 		}
+		if err := endPasscodeIfNone(ctx, tx, s.id); err != nil {
+			return err
+		}
 		// The refused bag is evidence; the parcel needs a new one if it is
 		// ever sent again.
 		for _, id := range ids {
@@ -1029,4 +1045,15 @@ func (d *DB) RefuseParcels(ctx context.Context, da *handoff.Principal, stopID st
 		return nil, err
 	}
 	return d.stopView(ctx, s.routeID, s.id)
+}
+
+// endPasscodeIfNone ends a stop's pending passcode once no open parcel there
+// needs it, so no code is re-sent or taken for parcels that are gone.
+func endPasscodeIfNone(ctx context.Context, tx *sql.Tx, stopID string) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3 AND NOT EXISTS (
+		SELECT 1 FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id WHERE rp.stop_id = $2 AND rp.outcome = '' AND p.otp_required)`,
+		handoff.OTPFailed, stopID, handoff.OTPPending); err != nil {
+		return handoff.Internal(err, "end passcode")
+	}
+	return nil
 }

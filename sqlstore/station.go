@@ -123,12 +123,30 @@ func (d *DB) ReceiveParcel(ctx context.Context, st *handoff.Principal, trackingI
 			out.Stage = handoff.StageStation
 		case handoff.StageAwaitingReturn:
 			out.Returned = true
-			var cases int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM cases WHERE tracking_id = $1 AND kind = $2 AND status = $3`,
-				p.trackingID, handoff.CaseTamper, handoff.CaseOpen).Scan(&cases); err != nil {
+			// A refused tampered parcel follows its case: held while it is
+			// open, back to the shipper if customer service already said so.
+			var caseStatus, outcome string
+			err := tx.QueryRowContext(ctx, `SELECT status, outcome FROM cases WHERE tracking_id = $1 AND kind = $2 ORDER BY opened_at DESC, id LIMIT 1`,
+				p.trackingID, handoff.CaseTamper).Scan(&caseStatus, &outcome)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return handoff.Internal(err, "find cases")
 			}
-			if cases > 0 {
+			if caseStatus == handoff.CaseClosed && (outcome == "return_to_shipper" || outcome == "refund") && p.stage == handoff.StageAwaitingReturn {
+				var refused int
+				tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM route_parcels WHERE tracking_id = $1 AND outcome = 'refused'`, p.trackingID).Scan(&refused)
+				if refused > 0 {
+					if err := moveStage(ctx, tx, p.trackingID, handoff.StageAwaitingReturn, handoff.StageReturning, st.ID); err != nil {
+						return err
+					}
+					if _, err := appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.ReturnInitiated, Time: now, Location: loc, Actor: st.ID,
+						Note: "Returning to shipper, as customer service decided on the tamper case"}); err != nil {
+						return err
+					}
+					out.Stage, out.ReturnToShipper = handoff.StageReturning, true
+					break
+				}
+			}
+			if caseStatus == handoff.CaseOpen {
 				// A refused tampered parcel waits for customer service to
 				// decide; it does not go out again on its own.
 				if err := moveStage(ctx, tx, p.trackingID, handoff.StageAwaitingReturn, handoff.StageHeld, st.ID); err != nil {
