@@ -71,6 +71,7 @@ type Stop struct {
 	AttemptsLeft        int          `json:"attemptsLeft"`
 	ResendsLeft         int          `json:"resendsLeft"`
 	PhoneDigitsAllowed  bool         `json:"phoneDigitsFallbackAllowed"`
+	RouteStatus         string       `json:"routeStatus"` // planned or loaded
 	Parcels             []StopParcel `json:"parcels"`
 }
 

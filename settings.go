@@ -31,6 +31,9 @@ type SecureDeliverySettings struct {
 	// last two digits of the recipient's phone. It is much weaker than the
 	// code and off unless the shipper opts in.
 	PhoneDigitsFallback bool `json:"phoneDigitsFallback"`
+	// GarageSatisfiesOTP lets an in-garage delivery stand in for the code
+	// of an OTP parcel. Off by default: the code is still needed.
+	GarageSatisfiesOTP bool `json:"garageSatisfiesOtp"`
 }
 
 // BagSettings say which packages travel in a tamper-evident bag: any package
@@ -101,19 +104,29 @@ func findThreshold(ts []Threshold, m market.Market) (int64, bool) {
 // thresholds list replaces the entries of the marketplaces it names; an entry
 // with only a marketplace removes that marketplace's entry.
 type SettingsPatch struct {
-	Notifications *struct {
-		Email *bool `json:"email"`
-		SMS   *bool `json:"sms"`
-	} `json:"notifications"`
-	SecureDelivery *struct {
-		OTPEnabled          *bool       `json:"otpEnabled"`
-		Thresholds          []Threshold `json:"thresholds"`
-		PhoneDigitsFallback *bool       `json:"phoneDigitsFallback"`
-	} `json:"secureDelivery"`
-	TamperEvidentBag *struct {
-		Categories *[]string   `json:"categories"`
-		Thresholds []Threshold `json:"thresholds"`
-	} `json:"tamperEvidentBag"`
+	Notifications    *NotificationsPatch  `json:"notifications"`
+	SecureDelivery   *SecureDeliveryPatch `json:"secureDelivery"`
+	TamperEvidentBag *BagPatch            `json:"tamperEvidentBag"`
+}
+
+// NotificationsPatch changes the notification switches it names.
+type NotificationsPatch struct {
+	Email *bool `json:"email"`
+	SMS   *bool `json:"sms"`
+}
+
+// SecureDeliveryPatch changes the passcode settings it names.
+type SecureDeliveryPatch struct {
+	OTPEnabled          *bool       `json:"otpEnabled"`
+	Thresholds          []Threshold `json:"thresholds"`
+	PhoneDigitsFallback *bool       `json:"phoneDigitsFallback"`
+	GarageSatisfiesOTP  *bool       `json:"garageSatisfiesOtp"`
+}
+
+// BagPatch changes the bag rules it names.
+type BagPatch struct {
+	Categories *[]string   `json:"categories"`
+	Thresholds []Threshold `json:"thresholds"`
 }
 
 // Limits on settings lists.
@@ -144,6 +157,9 @@ func (p *SettingsPatch) Apply(s Settings) (Settings, error) {
 		}
 		if sd.PhoneDigitsFallback != nil {
 			out.SecureDelivery.PhoneDigitsFallback = *sd.PhoneDigitsFallback
+		}
+		if sd.GarageSatisfiesOTP != nil {
+			out.SecureDelivery.GarageSatisfiesOTP = *sd.GarageSatisfiesOTP
 		}
 		out.SecureDelivery.Thresholds = mergeThresholds(&fe, "secureDelivery.thresholds", out.SecureDelivery.Thresholds, sd.Thresholds)
 	}

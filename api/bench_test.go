@@ -59,11 +59,7 @@ func BenchmarkVerifyCode(b *testing.B) {
 	}
 	on := true
 	p := &handoff.SettingsPatch{}
-	p.SecureDelivery = &struct {
-		OTPEnabled          *bool               `json:"otpEnabled"`
-		Thresholds          []handoff.Threshold `json:"thresholds"`
-		PhoneDigitsFallback *bool               `json:"phoneDigitsFallback"`
-	}{OTPEnabled: &on}
+	p.SecureDelivery = &handoff.SecureDeliveryPatch{OTPEnabled: &on}
 	if _, err := db.UpdateSettings(t0ctx, shipper.ID, p); err != nil {
 		b.Fatal(err)
 	}

@@ -28,6 +28,7 @@ type Server struct {
 	Bags       handoff.BagService
 	Cases      handoff.CaseService
 	Photos     handoff.PhotoService
+	Garages    handoff.GarageService
 	// Today returns the service date now in a marketplace (for defaults).
 	Today func(marketplace string) string
 	// AdminToken is the operator's bearer token; empty disables the admin API.
@@ -67,6 +68,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	s.registerDelivery(mux)
 	s.registerBags(mux)
 	s.registerPhotos(mux)
+	s.registerGarage(mux)
 
 	// Anything else under /v1 is a JSON 404 or 405, not the HTML pages' 404.
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {

@@ -120,11 +120,7 @@ func Seed(ctx context.Context, st Store) (*Seeded, error) {
 	}
 
 	patch := &handoff.SettingsPatch{}
-	patch.SecureDelivery = &struct {
-		OTPEnabled          *bool               `json:"otpEnabled"`
-		Thresholds          []handoff.Threshold `json:"thresholds"`
-		PhoneDigitsFallback *bool               `json:"phoneDigitsFallback"`
-	}{OTPEnabled: yes()}
+	patch.SecureDelivery = &handoff.SecureDeliveryPatch{OTPEnabled: yes()}
 	if _, err := st.UpdateSettings(ctx, out.Shipper.Principal.ID, patch); err != nil {
 		return nil, fmt.Errorf("demo settings: %w", err)
 	}

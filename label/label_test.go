@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"image"
 	"image/png"
+	"strconv"
 	"testing"
 
 	"github.com/boombuler/barcode/code128"
@@ -23,6 +24,19 @@ func code128Values(t *testing.T) map[string]int {
 			t.Fatal(err)
 		}
 		m[bits(bc, 0, 1)[11:22]] = int(c) - 32
+	}
+	// Values 95–99 occur in set C as the digit pairs "95"–"99".
+	for v := 95; v <= 99; v++ {
+		pair := strconv.Itoa(v)
+		bc, err := code128.Encode(pair + pair)
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := bits(bc, 0, 1)
+		if row[:11] != "11010011100" { // start C
+			t.Fatalf("%s did not start in set C", pair+pair)
+		}
+		m[row[11:22]] = v
 	}
 	return m
 }
@@ -85,9 +99,9 @@ func read(t *testing.T, img image.Image, region image.Rectangle, table map[strin
 		switch {
 		case !ok:
 			t.Fatalf("unknown symbol %s", sym)
-		case v == 99:
+		case set == 104 && v == 99: // Code C, from set B
 			set = 105
-		case v == 100:
+		case set == 105 && v == 100: // Code B, from set C
 			set = 104
 		case set == 105:
 			text = append(text, byte('0'+v/10), byte('0'+v%10))

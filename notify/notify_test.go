@@ -100,11 +100,7 @@ func newFlow(t *testing.T, db *sqlstore.DB) *flow {
 	f.shipper, _, _ = db.CreatePrincipal(ctx, handoff.NewPrincipal{Kind: auth.KindShipper, Name: "Shop"})
 	on := true
 	p := &handoff.SettingsPatch{}
-	p.SecureDelivery = &struct {
-		OTPEnabled          *bool               `json:"otpEnabled"`
-		Thresholds          []handoff.Threshold `json:"thresholds"`
-		PhoneDigitsFallback *bool               `json:"phoneDigitsFallback"`
-	}{OTPEnabled: &on}
+	p.SecureDelivery = &handoff.SecureDeliveryPatch{OTPEnabled: &on}
 	if _, err := db.UpdateSettings(ctx, f.shipper.ID, p); err != nil {
 		t.Fatal(err)
 	}

@@ -59,6 +59,11 @@ var deliveredHow = map[string]map[string]string{
 // commonly do, rather than fall back to 70-character UCS-2 segments.
 var texts = map[string]map[string][3]string{
 	"en": {
+		"garage": {
+			`handoff: your garage, parcel {{.IDs}}: {{.Step}}.`,
+			`Your garage and parcel {{.IDs}}`,
+			"Hello {{.RecipientName}},\n\nYour garage, for parcel {{.IDs}}: {{.Step}}.\nYou can switch key delivery off at any time in the portal.\n",
+		},
 		"shipped": {
 			`handoff: parcel {{.IDs}} is on its way.{{if .Bags}} Bag {{.Bags}}.{{end}} A passcode may be needed at delivery; we will text it on the day.`,
 			`Your parcel {{.IDs}} is on its way`,
@@ -96,6 +101,11 @@ var texts = map[string]map[string][3]string{
 		},
 	},
 	"fr": {
+		"garage": {
+			`handoff : votre garage, colis {{.IDs}} : {{.Step}}.`,
+			`Votre garage et le colis {{.IDs}}`,
+			"Bonjour {{.RecipientName}},\n\nVotre garage, pour le colis {{.IDs}} : {{.Step}}.\nVous pouvez désactiver la livraison en garage à tout moment sur le portail.\n",
+		},
 		"shipped": {
 			`handoff : le colis {{.IDs}} est en route.{{if .Bags}} Sac {{.Bags}}.{{end}} Si un code est requis à la livraison, nous vous l'enverrons ce jour-là.`,
 			`Votre colis {{.IDs}} est en route`,
@@ -133,6 +143,11 @@ var texts = map[string]map[string][3]string{
 		},
 	},
 	"it": {
+		"garage": {
+			`handoff: il tuo garage, pacco {{.IDs}}: {{.Step}}.`,
+			`Il tuo garage e il pacco {{.IDs}}`,
+			"Ciao {{.RecipientName}},\n\nIl tuo garage, per il pacco {{.IDs}}: {{.Step}}.\nPuoi disattivare la consegna in garage in qualsiasi momento dal portale.\n",
+		},
 		"shipped": {
 			`handoff: il pacco {{.IDs}} è in viaggio.{{if .Bags}} Busta {{.Bags}}.{{end}} Alla consegna potrebbe servire un codice: lo invieremo il giorno stesso.`,
 			`Il tuo pacco {{.IDs}} è in viaggio`,
@@ -170,6 +185,11 @@ var texts = map[string]map[string][3]string{
 		},
 	},
 	"es": {
+		"garage": {
+			`handoff: su garaje, paquete {{.IDs}}: {{.Step}}.`,
+			`Su garaje y el paquete {{.IDs}}`,
+			"Hola {{.RecipientName}},\n\nSu garaje, para el paquete {{.IDs}}: {{.Step}}.\nPuede desactivar la entrega en garaje cuando quiera en el portal.\n",
+		},
 		"shipped": {
 			`handoff: el paquete {{.IDs}} esta en camino.{{if .Bags}} Bolsa {{.Bags}}.{{end}} Si hace falta un codigo en la entrega, se lo enviaremos ese dia.`,
 			`Su paquete {{.IDs}} está en camino`,
@@ -222,7 +242,20 @@ func Languages() []string { return []string{"en", "fr", "it", "es"} }
 
 type view struct {
 	Data
-	How string
+	How  string
+	Step string
+}
+
+// garageSteps says each garage step in words, per language.
+var garageSteps = map[string]map[string]string{
+	"en": {"requested": "the driver asked to open it", "opened": "it was opened for your delivery", "closed": "it was closed again and confirmed closed",
+		"failed": "it did not open; nothing was left", "close_failed": "IT DID NOT CLOSE. Please check it now; our support team is on it", "revoked": "access was withdrawn"},
+	"fr": {"requested": "le livreur a demandé l'ouverture", "opened": "il a été ouvert pour votre livraison", "closed": "il a été refermé et sa fermeture confirmée",
+		"failed": "il ne s'est pas ouvert ; rien n'a été déposé", "close_failed": "IL NE S'EST PAS REFERMÉ. Vérifiez-le ; notre service client est prévenu", "revoked": "l'accès a été retiré"},
+	"it": {"requested": "il corriere ha chiesto di aprirlo", "opened": "è stato aperto per la consegna", "closed": "è stato richiuso e la chiusura confermata",
+		"failed": "non si è aperto; nulla è stato lasciato", "close_failed": "NON SI È CHIUSO. Controllalo ora; il nostro servizio clienti è avvisato", "revoked": "l'accesso è stato revocato"},
+	"es": {"requested": "el repartidor pidio abrirlo", "opened": "se abrio para su entrega", "closed": "se cerro de nuevo y se confirmo el cierre",
+		"failed": "no se abrio; no se dejo nada", "close_failed": "NO SE CERRO. Reviselo ahora; nuestro servicio de atencion esta avisado", "revoked": "se retiro el acceso"},
 }
 
 // Render returns the text of a message of kind in lang (English when the
@@ -236,7 +269,7 @@ func Render(kind, lang, channel string, d Data) (subject, text string, err error
 	if !ok {
 		return "", "", fmt.Errorf("notify: no template for %q", kind)
 	}
-	v := view{Data: d, How: d.how(lang)}
+	v := view{Data: d, How: d.how(lang), Step: garageSteps[lang][d.Note]}
 	exec := func(src string) (string, error) {
 		tpl, err := template.New(kind).Option("missingkey=error").Parse(src)
 		if err != nil {

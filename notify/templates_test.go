@@ -10,7 +10,7 @@ import (
 // where it should, and fits in two SMS segments.
 func TestTemplates(t *testing.T) {
 	d := Data{TrackingIDs: []string{"HO1A2B3C4D5E6F", "HO7G8H9J0K1M2N"}, RecipientName: "Ana", Passcode: "042917", ServiceDate: "2026-11-23",
-		DetailCode: "OtpNotAvailable", NextAttemptDate: "2026-11-24", BagIDs: []string{"TEB-7K3MQ9XR-4"}, Link: "http://127.0.0.1:8080/portal/in/abcdefghijklmnopqrstuvwxyz0123456789abcdefg", Code: "731904"}
+		DetailCode: "OtpNotAvailable", Note: "close_failed", NextAttemptDate: "2026-11-24", BagIDs: []string{"TEB-7K3MQ9XR-4"}, Link: "http://127.0.0.1:8080/portal/in/abcdefghijklmnopqrstuvwxyz0123456789abcdefg", Code: "731904"}
 	for _, lang := range Languages() {
 		for _, kind := range Kinds() {
 			for _, ch := range []string{SMS, Email} {

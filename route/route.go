@@ -24,11 +24,16 @@ type Parcel struct {
 	Bag        bool
 }
 
+// norm folds case and spacing, so two spellings of one address compare equal.
+func norm(s string) string { return strings.Join(strings.Fields(strings.ToLower(s)), " ") }
+
+// AddressKey is an address in comparable form: "line1|postal code".
+func AddressKey(line1, postalCode string) string { return norm(line1) + "|" + norm(postalCode) }
+
 // StopKey identifies a stop: the same recipient at the same address. The
 // recipient is their mobile number when they have one, else their name; the
 // address is compared without case or spacing differences.
 func StopKey(p Parcel) string {
-	norm := func(s string) string { return strings.Join(strings.Fields(strings.ToLower(s)), " ") }
 	who := p.Mobile
 	if who == "" {
 		who = norm(p.Name)

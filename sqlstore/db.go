@@ -49,6 +49,8 @@ type DB struct {
 	// Photos keeps proof-of-delivery photos; PhotoLimits bounds uploads.
 	Photos      photo.Store
 	PhotoLimits photo.Limits
+	// Garage bounds in-garage delivery and holds the demo's simulators.
+	Garage GarageSettings
 }
 
 // IsPostgresURL reports whether dsn selects PostgreSQL.
@@ -60,7 +62,7 @@ func IsPostgresURL(dsn string) bool {
 // (created if missing) — and applies pending migrations. It fails when the
 // database cannot be reached or migrated.
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	d := &DB{Now: func() time.Time { return time.Now().UTC() }, Log: slog.Default(), Policy: DefaultPolicy(), PhotoLimits: photo.DefaultLimits}
+	d := &DB{Now: func() time.Time { return time.Now().UTC() }, Log: slog.Default(), Policy: DefaultPolicy(), PhotoLimits: photo.DefaultLimits, Garage: DefaultGarageSettings()}
 	var err error
 	if IsPostgresURL(dsn) {
 		d.Engine = Postgres

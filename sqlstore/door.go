@@ -305,6 +305,9 @@ func (d *DB) verify(ctx context.Context, da *handoff.Principal, stopID, method s
 	if err := d.bagsScanned(ctx, s, nil, true); err != nil {
 		return nil, err
 	}
+	if err := d.garageSettled(ctx, s.id); err != nil {
+		return nil, err
+	}
 	var ok bool
 	res := &handoff.VerifyResult{Delivered: []string{}}
 	detail := tracking.DeliveredWithOTP
@@ -648,6 +651,9 @@ func (d *DB) DeliverParcels(ctx context.Context, da *handoff.Principal, stopID, 
 		ids = append(ids, p.trackingID)
 	}
 	if err := d.bagsScanned(ctx, s, ids, false); err != nil {
+		return nil, err
+	}
+	if err := d.garageSettled(ctx, s.id); err != nil {
 		return nil, err
 	}
 
@@ -1054,6 +1060,19 @@ func endPasscodeIfNone(ctx context.Context, tx *sql.Tx, stopID string) error {
 		SELECT 1 FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id WHERE rp.stop_id = $2 AND rp.outcome = '' AND p.otp_required)`,
 		handoff.OTPFailed, stopID, handoff.OTPPending); err != nil {
 		return handoff.Internal(err, "end passcode")
+	}
+	return nil
+}
+
+// garageSettled refuses to finish a stop as a normal delivery while its
+// garage door is reported not to have closed.
+func (d *DB) garageSettled(ctx context.Context, stopID string) error {
+	var n int
+	if err := d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM garage_grants WHERE stop_id = $1 AND state = $2`, stopID, handoff.GrantCloseFailed).Scan(&n); err != nil {
+		return handoff.Internal(err, "garage state")
+	}
+	if n > 0 {
+		return handoff.Errorf(handoff.EPRECONDITION, "The garage door at this stop did not close: the stop cannot be finished as a normal delivery until customer service resolves it.")
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/handoff-dev/handoff/eligibility"
 	"github.com/handoff-dev/handoff/market"
 	"github.com/handoff-dev/handoff/money"
+	"github.com/handoff-dev/handoff/route"
 	"github.com/handoff-dev/handoff/tracking"
 )
 
@@ -118,11 +119,11 @@ func insertShipment(ctx context.Context, tx *sql.Tx, s *handoff.Shipment) error 
 		warnings = []byte("[]")
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO shipments (id, shipper_id, marketplace, payment_type, ship_to, ship_from,
-		recipient_mobile, mobile_state, recipient_email, buyer, buyer_mobile, confidential_address, gift_registry, warnings, created_at, buyer_email)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		recipient_mobile, mobile_state, recipient_email, buyer, buyer_mobile, confidential_address, gift_registry, warnings, created_at, buyer_email, address_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 		s.ID, s.ShipperID, string(s.Marketplace.Code), s.PaymentType, string(shipTo), string(shipFrom),
 		s.RecipientMobile, int(s.MobileState), strings.ToLower(s.ShipTo.Email), buyer, s.BuyerMobile,
-		s.Preferences.ConfidentialAddress, s.Preferences.GiftRegistry, string(warnings), micros(s.CreatedAt), buyerEmail); err != nil {
+		s.Preferences.ConfidentialAddress, s.Preferences.GiftRegistry, string(warnings), micros(s.CreatedAt), buyerEmail, route.AddressKey(s.ShipTo.AddressLine1, s.ShipTo.PostalCode)); err != nil {
 		return handoff.Internal(err, "insert shipment")
 	}
 	loc := tracking.Location{City: s.ShipFrom.City, StateOrRegion: s.ShipFrom.StateOrRegion, PostalCode: s.ShipFrom.PostalCode, CountryCode: s.ShipFrom.CountryCode}

@@ -214,9 +214,10 @@ func (d *DB) ReceiveParcel(ctx context.Context, st *handoff.Principal, trackingI
 	if err != nil {
 		return nil, err
 	}
-	t, err := d.packageStatus(ctx, trackingID)
-	out.Status = t
-	return out, err
+	if out.Status, err = d.packageStatus(ctx, trackingID); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // nextAttemptDate is the first working day after the last attempt that is not
@@ -451,7 +452,10 @@ func (d *DB) loadRoute(ctx context.Context, q interface {
 		s.RouteID = routeID
 		s.PlannedTime = route.FormatClock(minute)
 		s.Needs.Passcode = s.OTPState != handoff.OTPNone
-		s.OutsideContactHours = s.Needs.Passcode && !d.Policy.ContactHours.Contains(minute)
+		// Only a stop still waiting for its code can be moved, so only such
+		// a stop is flagged.
+		s.OutsideContactHours = s.OTPState == handoff.OTPPending && !d.Policy.ContactHours.Contains(minute)
+		s.RouteStatus = r.Status
 		if s.OTPState == handoff.OTPPending {
 			s.AttemptsLeft = max(handoff.MaxCodeGuesses-wrong, 0)
 			s.ResendsLeft = max(handoff.MaxResends-resends, 0)
@@ -507,6 +511,13 @@ func (d *DB) loadRoute(ctx context.Context, q interface {
 	}
 	for id, ok := range fallback {
 		r.Stops[idx[id]].PhoneDigitsAllowed = ok
+	}
+	for i := range r.Stops {
+		gps, err := d.garageParcels(ctx, q, r.Stops[i].ID)
+		if err != nil {
+			return nil, err
+		}
+		r.Stops[i].Needs.Garage = len(gps) > 0
 	}
 	return r, nil
 }
@@ -584,8 +595,13 @@ func (d *DB) MoveStop(ctx context.Context, st *handoff.Principal, routeID, stopI
 	if r.ServiceDate < d.today(r.Marketplace) {
 		return nil, handoff.Errorf(handoff.ECONFLICT, "The route's day is over; its stops can no longer be moved.")
 	}
-	if _, err := d.db.ExecContext(ctx, `UPDATE stops SET planned_minute = $1 WHERE id = $2 AND route_id = $3`, m, stopID, routeID); err != nil {
+	res, err := d.db.ExecContext(ctx, `UPDATE stops SET planned_minute = $1 WHERE id = $2 AND route_id = $3
+		AND EXISTS (SELECT 1 FROM route_parcels WHERE stop_id = $2 AND outcome = '')`, m, stopID, routeID)
+	if err != nil {
 		return nil, handoff.Internal(err, "move stop")
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return nil, handoff.Errorf(handoff.ECONFLICT, "Every parcel of this stop is settled; there is nothing to move.")
 	}
 	return d.stationRoute(ctx, st, routeID)
 }

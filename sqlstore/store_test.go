@@ -38,11 +38,7 @@ func enableOTP(t *testing.T, db *sqlstore.DB, shipperID string) {
 	t.Helper()
 	on := true
 	p := &handoff.SettingsPatch{}
-	p.SecureDelivery = &struct {
-		OTPEnabled          *bool               `json:"otpEnabled"`
-		Thresholds          []handoff.Threshold `json:"thresholds"`
-		PhoneDigitsFallback *bool               `json:"phoneDigitsFallback"`
-	}{OTPEnabled: &on}
+	p.SecureDelivery = &handoff.SecureDeliveryPatch{OTPEnabled: &on}
 	if _, err := db.UpdateSettings(ctx, shipperID, p); err != nil {
 		t.Fatal(err)
 	}
@@ -143,10 +139,7 @@ func TestSettings(t *testing.T) {
 					enableOTP(t, db, p.ID)
 					return
 				}
-				patch.Notifications = &struct {
-					Email *bool `json:"email"`
-					SMS   *bool `json:"sms"`
-				}{Email: &off}
+				patch.Notifications = &handoff.NotificationsPatch{Email: &off}
 				if _, err := db.UpdateSettings(ctx, p.ID, patch); err != nil {
 					t.Error(err)
 				}

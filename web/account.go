@@ -162,21 +162,13 @@ func (s *Server) signout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/signin?signedout=1", http.StatusSeeOther)
 }
 
-// roleInfo says what each kind of principal does in handoff, for its home.
+// roleInfo says what a kind of principal does in handoff, for the home of a
+// kind whose work is done elsewhere (customer service); stations and
+// associates work on their own pages, in station.go and associate.go.
 var roleInfo = map[auth.Kind]struct {
 	title string
 	tasks []string
 }{
-	auth.KindStation: {"Station", []string{
-		"Seal high-value packages into tamper-evident bags and record each bag ID.",
-		"Build the day's routes, and move passcode stops planned outside contact hours.",
-		"Receive returns and refused parcels, and reschedule failed deliveries.",
-	}},
-	auth.KindAssociate: {"Deliveries", []string{
-		"See the day's itinerary and which stops need a passcode or a bag scan.",
-		"Check the recipient's passcode and scan the bag ID at the door.",
-		"Take a photo of an unattended delivery, open a customer's garage once, and record failed attempts.",
-	}},
 	auth.KindAgent: {"Customer service", []string{
 		"Read the whole history of a parcel.",
 		"See delivery photos; every view is logged.",
@@ -191,8 +183,8 @@ type homePage struct {
 	Tasks     []string
 }
 
-// roleHome greets station staff, associates and customer service and says
-// what their pages in handoff are for.
+// roleHome greets customer service and says what its pages in handoff are
+// for.
 func (s *Server) roleHome(w http.ResponseWriter, r *http.Request) {
 	p := visitorFrom(r.Context()).principal
 	info := roleInfo[p.Kind]

@@ -16,6 +16,7 @@ import (
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/market"
 	"github.com/handoff-dev/handoff/money"
+	"github.com/handoff-dev/handoff/route"
 )
 
 //go:embed templates static
@@ -51,6 +52,10 @@ var funcs = template.FuncMap{
 	"event":     eventWords,
 	"detail":    detailWords,
 	"place":     place,
+	"date":      formatDate,
+	"status":    parcelStatus,
+	"otpState":  func(code string) string { return codeWords(otpStateWords, code) },
+	"plural":    plural,
 }
 
 func mustParsePages() map[string]*template.Template {
@@ -166,6 +171,8 @@ var pageStatus = map[string]struct {
 	handoff.ENOTFOUND:     {http.StatusNotFound, "Not found"},
 	handoff.ECONFLICT:     {http.StatusConflict, "Changed meanwhile"},
 	handoff.ERATELIMITED:  {http.StatusTooManyRequests, "Too many attempts"},
+	handoff.ELOCKED:       {http.StatusLocked, "Locked"},
+	handoff.EPRECONDITION: {http.StatusConflict, "Not yet"},
 	handoff.EUNAVAILABLE:  {http.StatusServiceUnavailable, "Unavailable"},
 }
 
@@ -233,4 +240,14 @@ func formatTime(t time.Time, m market.Market) string {
 		loc = time.UTC
 	}
 	return t.In(loc).Format("2 Jan 2006, 15:04 MST")
+}
+
+// formatDate writes a service date (YYYY-MM-DD) the way a person says it,
+// "Tuesday 24 November 2026", and leaves anything else as it is.
+func formatDate(date string) string {
+	t, err := route.ParseDate(date)
+	if err != nil {
+		return date
+	}
+	return t.Format("Monday 2 January 2006")
 }

@@ -1,9 +1,10 @@
 // Package web serves handoff's server-rendered pages: sign-in, the shipper's
-// parcels, shipments and settings ("shipper central"), and the homes of
-// station staff, delivery associates and customer service. Pages are
-// html/template files embedded in the binary, styled by one embedded CSS file
-// and free of JavaScript, so they work on a phone and under a strict
-// Content-Security-Policy.
+// parcels, shipments and settings ("shipper central"), the station's routes
+// and receiving desk, the delivery associate's mobile app (the itinerary and
+// its stops, with the passcode check at the door), and the home of customer
+// service. Pages are html/template files embedded in the binary, styled by
+// one embedded CSS file and free of JavaScript, so they work on a phone and
+// under a strict Content-Security-Policy.
 //
 // A browser signs in with an account ID and password and gets a session
 // cookie; every form carries a CSRF token derived from the session (or, on the
@@ -13,7 +14,10 @@ package web
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -29,6 +33,16 @@ type Server struct {
 	Sessions   handoff.SessionService
 	Settings   handoff.SettingsService
 	Shipments  handoff.ShipmentService
+	// Stations serves the station pages: receiving parcels, planning and
+	// moving routes, and unlocking associates.
+	Stations handoff.StationService
+	// Doors serves the delivery associate's app: the itinerary, loading the
+	// van and everything done at a stop.
+	Doors handoff.DoorService
+	// Today returns the service date now in a marketplace, the day a
+	// station's route list opens on. It is a function rather than the clock
+	// so that the pages and the store agree on where "today" ends.
+	Today func(marketplace string) string
 	// Keys derive the CSRF tokens, so that they cannot be forged without the
 	// server's secret.
 	Keys *keyring.Ring
@@ -40,11 +54,16 @@ type Server struct {
 
 // Register adds the page routes to mux: everything outside /v1/, including a
 // catch-all that answers unknown paths with the 404 page. It panics when Keys
-// is nil (no form could be protected), or when another handler already owns
-// "/" or one of the page paths, as ServeMux does for any conflict.
+// is nil (no form could be protected), when Stations, Doors or Today is nil
+// (the station and associate pages would fail on every request), or when
+// another handler already owns "/" or one of the page paths, as ServeMux does
+// for any conflict.
 func (s *Server) Register(mux *http.ServeMux) {
 	if s.Keys == nil {
 		panic("web: Server.Keys is nil; the CSRF tokens need the server's keys")
+	}
+	if s.Stations == nil || s.Doors == nil || s.Today == nil {
+		panic("web: Server.Stations, Doors and Today must be set for the station and associate pages")
 	}
 	if s.Log == nil {
 		s.Log = slog.Default()
@@ -66,8 +85,24 @@ func (s *Server) Register(mux *http.ServeMux) {
 	page("GET /settings", s.as(auth.KindShipper, s.settingsForm))
 	page("POST /settings", s.as(auth.KindShipper, s.saveSettings))
 
-	page("GET /station", s.as(auth.KindStation, s.roleHome))
-	page("GET /associate", s.as(auth.KindAssociate, s.roleHome))
+	st := func(pattern string, h http.HandlerFunc) { page(pattern, s.as(auth.KindStation, h)) }
+	st("GET /station", s.stationHome)
+	st("POST /station/receive", s.receiveParcel)
+	st("POST /station/routes", s.planRoute)
+	st("GET /station/routes/{routeId}", s.routeDetail)
+	st("POST /station/routes/{routeId}/stops/{stopId}/move", s.moveStop)
+	st("POST /station/associates/{associateId}/unlock", s.unlockAssociate)
+
+	da := func(pattern string, h http.HandlerFunc) { page(pattern, s.as(auth.KindAssociate, h)) }
+	da("GET /associate", s.itinerary)
+	da("POST /associate/routes/{routeId}/load", s.loadVan)
+	da("GET /associate/stops/{stopId}", s.stopDetail)
+	da("POST /associate/stops/{stopId}/verify", s.verifyCode)
+	da("POST /associate/stops/{stopId}/digits", s.verifyDigits)
+	da("POST /associate/stops/{stopId}/resend", s.resendCode)
+	page("POST /associate/stops/{stopId}/deliver", s.asUpload(auth.KindAssociate, s.deliverParcels))
+	da("POST /associate/stops/{stopId}/attempt", s.recordAttempt)
+
 	page("GET /agent", s.as(auth.KindAgent, s.roleHome))
 
 	mux.Handle("GET /static/", securityHeaders(http.HandlerFunc(s.static)))
@@ -157,10 +192,28 @@ func (s *Server) lookVisitor(w http.ResponseWriter, r *http.Request) (*visitor, 
 // maxFormBytes bounds a form body; the largest form, settings, is far below.
 const maxFormBytes = 64 << 10
 
+// maxUploadBytes bounds a form that carries a photo: above any phone
+// camera's picture. The store checks the photo's own, configurable limit
+// when it cleans it; this only keeps a request from being endless.
+const maxUploadBytes = 20 << 20
+
 // as lets only signed-in principals of one kind through. Others are sent to
 // sign in (and back here afterwards) or shown the 403 page. A POST must carry
 // the session's CSRF token, or it is refused before the handler runs.
 func (s *Server) as(kind auth.Kind, h http.HandlerFunc) http.HandlerFunc {
+	return s.guard(kind, false, h)
+}
+
+// asUpload is as for the one kind of form that carries a file: a
+// multipart/form-data body up to maxUploadBytes. Every other form is read as
+// a small URL-encoded body, so a multipart one finds no token there and is
+// refused.
+func (s *Server) asUpload(kind auth.Kind, h http.HandlerFunc) http.HandlerFunc {
+	return s.guard(kind, true, h)
+}
+
+// guard is as and asUpload.
+func (s *Server) guard(kind auth.Kind, upload bool, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		v, err := s.lookVisitor(w, r)
 		if err != nil {
@@ -183,7 +236,11 @@ func (s *Server) as(kind auth.Kind, h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		if r.Method == http.MethodPost {
-			if !s.parseForm(w, r) {
+			if upload && isMultipart(r) {
+				if !s.parseUpload(w, r) {
+					return
+				}
+			} else if !s.parseForm(w, r) {
 				return
 			}
 			if !s.validCSRF(v.token, r.PostForm.Get(csrfField)) {
@@ -202,6 +259,31 @@ func (s *Server) as(kind auth.Kind, h http.HandlerFunc) http.HandlerFunc {
 func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, http.StatusBadRequest, "Bad form", "The form could not be read. Go back, reload the page and try again.")
+		return false
+	}
+	return true
+}
+
+// isMultipart reports whether a request's body is multipart/form-data.
+func isMultipart(r *http.Request) bool {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return mt == "multipart/form-data"
+}
+
+// parseUpload reads a bounded multipart form, its fields into r.PostForm and
+// its file into r.MultipartForm; on failure it has answered with the 413 or
+// 400 page. The file is held in memory and never written to a temporary
+// file, as a photo still carries its location until the store cleans it.
+func (s *Server) parseUpload(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxUploadBytes)
+	if err := r.ParseMultipartForm(maxUploadBytes); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.renderError(w, r, http.StatusRequestEntityTooLarge, "Photo too large",
+				fmt.Sprintf("The photo is larger than %d MiB, so nothing was changed. Go back and take it again at a lower resolution.", maxUploadBytes>>20))
+			return false
+		}
 		s.renderError(w, r, http.StatusBadRequest, "Bad form", "The form could not be read. Go back, reload the page and try again.")
 		return false
 	}

@@ -10,11 +10,11 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,9 +22,9 @@ import (
 	"github.com/handoff-dev/handoff/api"
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/demo"
-	"github.com/handoff-dev/handoff/keyring"
 	"github.com/handoff-dev/handoff/market"
 	"github.com/handoff-dev/handoff/sqlstore"
+	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
 	"github.com/handoff-dev/handoff/tracking"
 	"github.com/handoff-dev/handoff/web"
 )
@@ -37,6 +37,13 @@ type env struct {
 	seed *demo.Seeded
 	srv  *httptest.Server
 	log  *syncBuffer
+
+	// now is the store's clock when set; nil is the real time. It is read
+	// atomically so a test can move the day while the server runs.
+	now atomic.Pointer[time.Time]
+
+	mu     sync.Mutex
+	bodies []string // every body a browser of this env read, to search for secrets
 }
 
 // syncBuffer is a log sink the server's goroutines and the test share.
@@ -62,33 +69,47 @@ func (s *syncBuffer) String() string {
 // the services the pages use.
 func newEnv(t *testing.T, wrap ...func(*web.Server)) *env {
 	t.Helper()
+	return newEnvWith(t, nil, wrap...)
+}
+
+// newEnvWith is newEnv with prepare run on the store before it is seeded and
+// served, for a test that needs another delivery policy.
+func newEnvWith(t *testing.T, prepare func(*sqlstore.DB), wrap ...func(*web.Server)) *env {
+	t.Helper()
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
+	db := sqlstoretest.Open(t, sqlstore.SQLite)
+	e := &env{db: db, log: &syncBuffer{}}
+	db.Now = func() time.Time {
+		if now := e.now.Load(); now != nil {
+			return *now
+		}
+		return time.Now().UTC()
 	}
-	t.Cleanup(func() { db.Close() })
+	if prepare != nil {
+		prepare(db)
+	}
 	seed, err := demo.Seed(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := keyring.New(keyring.Generate(time.Now()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{db: db, seed: seed, log: &syncBuffer{}}
+	e.seed = seed
 	log := slog.New(slog.NewTextHandler(e.log, nil))
-	ws := &web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Keys: keys, Log: log}
+	db.Log = log
+	ws := &web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: db, Doors: db, Today: db.Today,
+		Keys: sqlstoretest.Keys(t), Log: log}
 	for _, w := range wrap {
 		w(ws)
 	}
 	mux := http.NewServeMux()
-	(&api.Server{Principals: db, Settings: db, Shipments: db, Log: log}).Register(mux)
+	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: db, Doors: db, Today: db.Today, Log: log}).Register(mux)
 	ws.Register(mux)
 	e.srv = httptest.NewTLSServer(mux)
 	t.Cleanup(e.srv.Close)
 	return e
 }
+
+// setNow sets the store's clock.
+func (e *env) setNow(t time.Time) { e.now.Store(&t) }
 
 // browser is an HTTP client with its own cookies that does not follow
 // redirects, so that tests see each one.
@@ -119,6 +140,9 @@ func (b *browser) do(req *http.Request) (*http.Response, string) {
 	if err != nil {
 		b.t.Fatal(err)
 	}
+	b.e.mu.Lock()
+	b.e.bodies = append(b.e.bodies, string(body))
+	b.e.mu.Unlock()
 	return resp, string(body)
 }
 
@@ -728,6 +752,8 @@ func TestSecurityHeaders(t *testing.T) {
 	e := newEnv(t)
 	anon := e.browser(t)
 	shipper := e.signedIn(t, e.seed.Shipper)
+	station := e.signedIn(t, e.seed.Station)
+	associate := e.signedIn(t, e.seed.Associates[0])
 	_, landing := anon.get("/")
 	css := regexp.MustCompile(`href="(/static/handoff\.css\?v=[0-9a-f]+)"`).FindStringSubmatch(landing)
 	if css == nil {
@@ -744,6 +770,8 @@ func TestSecurityHeaders(t *testing.T) {
 		{"parcels", shipper, "/shipments", "no-store"},
 		{"settings", shipper, "/settings", "no-store"},
 		{"shipment", shipper, "/shipments/" + e.seed.Shipments[0].ID, "no-store"},
+		{"station", station, "/station", "no-store"},
+		{"itinerary", associate, "/associate", "no-store"},
 		{"not found", shipper, "/nope", "no-store"},
 		{"stylesheet", anon, css[1], "public, max-age=31536000, immutable"},
 	}

@@ -105,3 +105,130 @@ func place(l tracking.Location) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// stageWords say where a parcel is in the delivery network, for station
+// staff and associates who act on it.
+var stageWords = map[string]string{
+	handoff.StageLabel:          "Label created, not yet received",
+	handoff.StageStation:        "At the station",
+	handoff.StageRouted:         "On a route, van not loaded yet",
+	handoff.StageOut:            "Out for delivery",
+	handoff.StageAwaitingReturn: "Not delivered: bring it back to the station",
+	handoff.StageDelivered:      "Delivered",
+	handoff.StageReturning:      "Going back to the shipper",
+	handoff.StageHeld:           "Held at the station for customer service",
+}
+
+// otpStateWords say where a stop stands with its passcode.
+var otpStateWords = map[string]string{
+	handoff.OTPNone:     "No passcode needed",
+	handoff.OTPPending:  "Waiting for the passcode",
+	handoff.OTPVerified: "Passcode checked",
+	handoff.OTPFailed:   "Attempt ended without the passcode",
+}
+
+// routeStatusWords say whether a route's van is loaded.
+var routeStatusWords = map[string]string{
+	handoff.RoutePlanned: "Planned, van not loaded",
+	handoff.RouteLoaded:  "Loaded, out for delivery",
+}
+
+// placeWords name each place of handoff.DeliveryPlaces as the end of
+// "Delivered to…", the label of the form that offers them.
+var placeWords = map[string]string{
+	tracking.DeliveredToPorch:           "the porch",
+	tracking.DeliveredToDoorStep:        "the door step",
+	tracking.DeliveredToMailRoom:        "the mail room",
+	tracking.DeliveredToReceptionist:    "a receptionist",
+	tracking.DeliveredToHouseholdMember: "a household member",
+	tracking.DeliveredToNeighbor:        "a neighbour",
+	tracking.DeliveredToCustomer:        "the customer in person",
+}
+
+// attemptReasonWords name each reason of handoff.AttemptReasons, as the
+// associate picks one for a failed attempt.
+var attemptReasonWords = map[string]string{
+	tracking.CustomerUnavailable: "Customer not available",
+	tracking.UnableToAccess:      "Unable to access the address",
+	tracking.BusinessClosed:      "Business closed",
+	tracking.OtpNotAvailable:     "Passcode not available",
+	tracking.AddressNotFound:     "Address not found",
+	tracking.Damaged:             "Parcel damaged",
+}
+
+// codeWords returns the words for a code from table, or the code split into
+// words (as detailWords does) for one added after this page was written.
+func codeWords(table map[string]string, code string) string {
+	if w, ok := table[code]; ok {
+		return w
+	}
+	return detailWords(code)
+}
+
+// option is one choice of a select.
+type option struct {
+	Value, Label string
+}
+
+// options turns codes into the choices of a select, in the order given.
+func options(codes []string, table map[string]string) []option {
+	out := make([]option, 0, len(codes))
+	for _, c := range codes {
+		out = append(out, option{Value: c, Label: codeWords(table, c)})
+	}
+	return out
+}
+
+// contactFlag explains a passcode stop planned outside contact hours, when
+// the recipient may not be there to give the code; "" for a stop inside
+// them, and for one whose passcode was already checked or whose attempt
+// ended, as there is nothing left to move. The station is told to move it,
+// the associate only warned.
+func contactFlag(s handoff.Stop, hours string, forStation bool) string {
+	if !s.OutsideContactHours || s.OTPState != handoff.OTPPending {
+		return ""
+	}
+	msg := "Planned at " + s.PlannedTime + " — outside contact hours"
+	if hours != "" {
+		msg += " " + hours
+	}
+	if forStation {
+		return msg + ": move it"
+	}
+	return msg + ": the recipient may not be there to give the passcode"
+}
+
+// flaggedStops counts the stops of a route that contactFlag flags: the
+// passcode stops outside contact hours still waiting for their code.
+func flaggedStops(rt *handoff.Route) int {
+	n := 0
+	for _, s := range rt.Stops {
+		if contactFlag(s, "", true) != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// parcelStatus says where a parcel at a stop stands: its tracking status in
+// words ("Delivered with OTP"), or, before it is out, where it waits.
+func parcelStatus(p handoff.StopParcel) string {
+	if p.Stage == handoff.StageRouted || p.Stage == handoff.StageStation {
+		return codeWords(stageWords, p.Stage)
+	}
+	return tracking.Describe(p.Status, p.DetailCode)
+}
+
+// fieldSentence joins what a field is and a store's message about it into a
+// sentence: "The service date is in the past.", "Line 2, HO7K…: no such
+// parcel at this station." The store's messages start with a verb when they
+// read on from the field's name, and stand alone otherwise.
+func fieldSentence(subject, msg string) string {
+	msg = strings.TrimSuffix(strings.TrimSpace(msg), ".")
+	for _, verb := range []string{"is ", "are ", "must ", "was ", "has "} {
+		if strings.HasPrefix(msg, verb) {
+			return subject + " " + msg + "."
+		}
+	}
+	return subject + ": " + msg + "."
+}

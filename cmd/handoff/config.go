@@ -27,6 +27,7 @@ type config struct {
 	ShutdownIn time.Duration
 	Policy     sqlstore.Policy
 	Channels   channelConfig
+	Photos     photoConfig
 }
 
 func envOr(getenv func(string) string, key, def string) string {
@@ -47,6 +48,7 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 	fs.StringVar(&c.LogFormat, "log-format", envOr(getenv, "HANDOFF_LOG_FORMAT", "text"), "log format: text or json (env HANDOFF_LOG_FORMAT)")
 	level := fs.String("log-level", envOr(getenv, "HANDOFF_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env HANDOFF_LOG_LEVEL)")
 	c.Channels.flags(fs, getenv)
+	c.Photos.flags(fs, getenv)
 	c.Policy = sqlstore.DefaultPolicy()
 	hours := fs.String("contact-hours", envOr(getenv, "HANDOFF_CONTACT_HOURS", c.Policy.ContactHours.String()), "local hours OTP stops should be planned in (env HANDOFF_CONTACT_HOURS)")
 	days := fs.String("working-days", envOr(getenv, "HANDOFF_WORKING_DAYS", c.Policy.WorkingDays.String()), "days parcels go out (env HANDOFF_WORKING_DAYS)")
@@ -69,6 +71,10 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 	}
 	if c.Policy.WorkingDays, err = route.ParseWorkingDays(*days); err != nil {
 		return nil, fmt.Errorf("--working-days: %w", err)
+	}
+	c.Policy.PhotoRetention = time.Duration(c.Photos.RetentionDays) * 24 * time.Hour
+	if c.Photos.RetentionDays < 1 || c.Photos.MaxBytes < 1 || c.Photos.MaxPixels < 1 {
+		return nil, errors.New("--photo-retention-days, --photo-max-bytes and --photo-max-pixels must be positive")
 	}
 	if c.Policy.MaxFailedDays < 1 || c.Policy.WrongCodeLimit < 1 || c.Policy.WrongCodeWindow <= 0 {
 		return nil, errors.New("--max-failed-days, --wrong-code-limit and --wrong-code-window must be positive")

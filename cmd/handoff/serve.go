@@ -16,7 +16,9 @@ import (
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/demo"
 	"github.com/handoff-dev/handoff/keyring"
+	"github.com/handoff-dev/handoff/notify"
 	"github.com/handoff-dev/handoff/observe"
+	"github.com/handoff-dev/handoff/photo"
 	"github.com/handoff-dev/handoff/sqlstore"
 	"github.com/handoff-dev/handoff/web"
 )
@@ -27,6 +29,7 @@ type app struct {
 	handler http.Handler
 	health  *observe.Health
 	log     *slog.Logger
+	worker  *notify.Worker
 }
 
 // build opens the store and keys and wires every part together.
@@ -66,16 +69,33 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	db.Log = log
 	db.Keys = keys
 	db.Policy = c.Policy
+	db.PhotoLimits = photo.Limits{MaxBytes: c.Photos.MaxBytes, MaxPixels: c.Photos.MaxPixels}
+	if db.Photos, err = c.Photos.store(ctx, c.DataDir); err != nil {
+		db.Close()
+		return nil, err
+	}
 	log.Info("database ready", "engine", db.Engine)
+
+	senders, dev, err := c.Channels.senders(log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	worker := &notify.Worker{Store: db, Senders: senders, Log: log,
+		Unseal: func(purpose, sealed string) ([]byte, error) { return keys.Open("message/"+purpose, sealed, nil) }}
 
 	metrics := observe.NewMetrics()
 	health := &observe.Health{Ping: db.Ping}
 	mux := http.NewServeMux()
 	health.Register(mux)
 	mux.Handle("GET /metrics", metrics.Handler())
-	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: db, Doors: db, Today: db.Today, AdminToken: c.AdminToken, Log: log}).Register(mux)
-	(&web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Keys: keys, Log: log}).Register(mux)
-	return &app{db: db, handler: metrics.Middleware(log, mux), health: health, log: log}, nil
+	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: db, Doors: db, Outbox: db, Bags: db, Cases: db, Photos: db, Garages: db, Today: db.Today, AdminToken: c.AdminToken, Log: log}).Register(mux)
+	(&web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: db, Doors: db, Today: db.Today, Keys: keys, Log: log}).Register(mux)
+	if dev != nil {
+		mux.Handle("GET /dev/outbox", dev)
+		log.Info("no email or SMS provider configured: messages go to the dev outbox page", "path", "/dev/outbox")
+	}
+	return &app{db: db, handler: metrics.Middleware(log, mux), health: health, log: log, worker: worker}, nil
 }
 
 // serve runs the server until ctx ends, then drains: readiness fails first,
@@ -119,6 +139,11 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	wctx, stopWorker := context.WithCancel(context.Background())
+	workerDone := make(chan struct{})
+	go func() { a.worker.Run(wctx); close(workerDone) }()
+	go purgePhotos(wctx, a.db, a.log, 10*time.Minute)
+	defer func() { stopWorker(); <-workerDone }()
 	select {
 	case err := <-errc:
 		return err

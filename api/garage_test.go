@@ -1,0 +1,177 @@
+package api_test
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/garage"
+	"github.com/handoff-dev/handoff/garage/garagetest"
+)
+
+// garageDay is a delivery day with a recipient who enrolled an OpenGarage
+// opener at her address and switched key delivery on.
+type garageDay struct {
+	*day
+	og       *garagetest.FakeOpenGarage
+	garageID string
+	parcel   string
+	stopID   string
+}
+
+const garageContact = "+447700900777"
+
+func newGarageDay(t *testing.T, e *env) *garageDay {
+	t.Helper()
+	e.db.Garage.OpenWithin, e.db.Garage.CloseWithin, e.db.Garage.PollInterval = 300*time.Millisecond, 300*time.Millisecond, 20*time.Millisecond
+	e.db.Garage.Timeouts = garage.Timeouts{Call: 300 * time.Millisecond, Retries: 0}
+	g := &garageDay{day: newDay(t, e, monday), og: garagetest.StartOpenGarage(t, "dkey-s3cr3t-value")}
+	g.parcel = g.label("Gwen", "77 Garage Lane", "07700900777", "40", "books")
+	gar, err := e.db.EnrollGarage(t0ctx, garageContact, handoff.GarageEnrollment{Kind: garage.KindOpenGarage, Label: "Home", AddressLine1: "77 garage lane",
+		PostalCode: "12345", URL: g.og.Srv.URL, DeviceKey: "dkey-s3cr3t-value"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.garageID = gar.ID
+	if err := e.db.SetKeyDelivery(t0ctx, garageContact, gar.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	g.receive(g.parcel)
+	stop := stopOf(t, g.route("2026-11-23", []any{map[string]any{"trackingId": g.parcel}}), g.parcel)
+	if stop["needs"].(map[string]any)["garage"] != true {
+		t.Fatalf("stop does not need the garage: %v", stop["needs"])
+	}
+	g.stopID = stop["stopId"].(string)
+	return g
+}
+
+func (g *garageDay) open(key string) resp {
+	return g.do("POST", "/v1/associate/stops/"+g.stopID+"/garage/open", key, nil)
+}
+
+func TestGarageDelivery(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		g := newGarageDay(t, e)
+		// Only the route's associate, and only in the window.
+		problem(t, g.open(g.da2Key), 404, "")
+		late := monday.Add(11 * time.Hour) // 21:00 London
+		e.db.Now = func() time.Time { return late }
+		problem(t, g.open(g.da1Key), 409, "")
+		e.db.Now = func() time.Time { return monday }
+
+		r := g.open(g.da1Key)
+		if r.Status != 200 {
+			t.Fatalf("open: %d %s", r.Status, r.Body)
+		}
+		grant := r.JSON(t)["grantId"].(string)
+		if door, _ := g.og.Snapshot(); door != 1 {
+			t.Fatal("the door did not open")
+		}
+		// The grant opens once.
+		problem(t, g.open(g.da1Key), 409, "")
+		c := g.do("POST", "/v1/associate/stops/"+g.stopID+"/garage/close", g.da1Key, map[string]any{"grantId": grant})
+		if c.Status != 200 || len(c.JSON(t)["delivered"].([]any)) != 1 {
+			t.Fatalf("close: %d %s", c.Status, c.Body)
+		}
+		if door, _ := g.og.Snapshot(); door != 0 {
+			t.Fatal("the door is not closed")
+		}
+		problem(t, g.do("POST", "/v1/associate/stops/"+g.stopID+"/garage/close", g.da1Key, map[string]any{"grantId": grant}), 409, "")
+		ev := g.events(g.parcel)
+		if ev[len(ev)-1] != "Delivered/DeliveredToGarage" || !strings.Contains(strings.Join(ev, ","), "GarageOpened,GarageClosed") {
+			t.Errorf("events = %v", ev)
+		}
+		log, _ := e.db.GarageLog(t0ctx, garageContact)
+		var steps []string
+		for _, l := range log {
+			steps = append(steps, l.Step)
+		}
+		for _, want := range []string{"enrolled", "key_delivery_on", "requested", "opened", "closed"} {
+			if !strings.Contains(","+strings.Join(steps, ",")+",", ","+want+",") {
+				t.Errorf("garage log %v lacks %s", steps, want)
+			}
+		}
+		msgs, _ := e.db.Notifications(t0ctx, g.parcel)
+		var told int
+		for _, m := range msgs {
+			if m.Kind == "garage" {
+				told++
+			}
+		}
+		if told < 3 {
+			t.Errorf("recipient told of %d garage steps", told)
+		}
+		// No answer, page or log line an associate could see holds the key.
+		assertNoSecret(t, e, "dkey-s3cr3t-value")
+	})
+}
+
+func TestGarageDoorThatStaysOpen(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		g := newGarageDay(t, e)
+		grant := g.open(g.da1Key).JSON(t)["grantId"].(string)
+		g.og.Set(1, true, 0)
+		problem(t, g.do("POST", "/v1/associate/stops/"+g.stopID+"/garage/close", g.da1Key, map[string]any{"grantId": grant}), 503, "")
+		cs := e.do("POST", "/v1/admin/agents", adminToken, map[string]any{"name": "C"}).JSON(t)["apiKey"].(string)
+		cases := g.do("GET", "/v1/cases?status=open", cs, nil).JSON(t)["cases"].([]any)
+		if len(cases) != 1 || cases[0].(map[string]any)["kind"] != "garage" {
+			t.Fatalf("cases = %v", cases)
+		}
+		msgs, _ := e.db.Notifications(t0ctx, g.parcel)
+		alerted := false
+		for _, m := range msgs {
+			if m.Kind == "garage" && m.Data["note"] == "close_failed" {
+				alerted = true
+			}
+		}
+		if !alerted {
+			t.Error("the recipient was not alerted")
+		}
+		// The stop cannot be finished as a normal delivery.
+		problem(t, g.do("POST", "/v1/associate/stops/"+g.stopID+"/deliver", g.da1Key, map[string]any{"place": "DeliveredToCustomer"}), 409, "")
+		if ev := g.events(g.parcel); strings.HasPrefix(ev[len(ev)-1], "Delivered") {
+			t.Errorf("delivered although the door stayed open: %v", ev)
+		}
+	})
+}
+
+func TestGarageDeviceTimesOut(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		g := newGarageDay(t, e)
+		g.og.Set(0, false, 2*time.Second)
+		problem(t, g.open(g.da1Key), 503, "")
+		g.og.Set(0, false, 0)
+		if door, cmds := g.og.Snapshot(); door != 0 || len(cmds) != 0 {
+			t.Fatalf("door %d, commands %v: the door was touched", door, cmds)
+		}
+	})
+}
+
+func TestGarageRevocationWins(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		g := newGarageDay(t, e)
+		var wg sync.WaitGroup
+		var openStatus int
+		wg.Add(2)
+		go func() { defer wg.Done(); openStatus = g.open(g.da1Key).Status }()
+		go func() {
+			defer wg.Done()
+			if err := e.db.SetKeyDelivery(t0ctx, garageContact, g.garageID, false); err != nil {
+				t.Error(err)
+			}
+		}()
+		wg.Wait()
+		// Whatever the order, once key delivery is off the door ends closed
+		// and nothing is delivered to the garage.
+		if door, _ := g.og.Snapshot(); door != 0 && openStatus != 200 {
+			t.Fatalf("door left open (open answered %d)", openStatus)
+		}
+		// A request after the switch is refused (409: either the one grant
+		// is in use, or key delivery is off and nothing is eligible).
+		if r := g.open(g.da1Key); r.Status == 200 {
+			t.Fatalf("opened after key delivery was switched off: %s", r.Body)
+		}
+	})
+}

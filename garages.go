@@ -1,0 +1,98 @@
+package handoff
+
+import (
+	"context"
+	"time"
+)
+
+// Garage is an enrolled garage opener as its recipient sees it: never its
+// credentials.
+type Garage struct {
+	ID           string    `json:"garageId"`
+	Kind         string    `json:"kind"`
+	Label        string    `json:"label"`
+	AddressLine1 string    `json:"addressLine1"`
+	PostalCode   string    `json:"postalCode"`
+	KeyDelivery  bool      `json:"keyDelivery"` // for every eligible parcel
+	HasPosition  bool      `json:"hasPosition"`
+	CreatedAt    time.Time `json:"createdAt"`
+}
+
+// GarageEnrollment is what a recipient enters to add an opener. Lat and Lon,
+// when given, let the server check the associate is at the address.
+type GarageEnrollment struct {
+	Kind         string   `json:"kind"`
+	Label        string   `json:"label"`
+	AddressLine1 string   `json:"addressLine1"`
+	PostalCode   string   `json:"postalCode"`
+	URL          string   `json:"url,omitempty"`
+	DeviceKey    string   `json:"deviceKey,omitempty"`
+	Token        string   `json:"token,omitempty"`
+	EntityID     string   `json:"entityId,omitempty"`
+	SimulatorID  string   `json:"simulatorId,omitempty"`
+	Lat          *float64 `json:"lat,omitempty"`
+	Lon          *float64 `json:"lon,omitempty"`
+}
+
+// Garage grant states.
+const (
+	GrantPending     = "pending"
+	GrantOpening     = "opening"
+	GrantOpen        = "open"
+	GrantClosing     = "closing"
+	GrantClosed      = "closed"
+	GrantFailed      = "failed"       // the door did not open; nothing happened
+	GrantCloseFailed = "close_failed" // the door did not close: alert
+	GrantRevoked     = "revoked"
+)
+
+// GarageGrant is one-time access to a garage for one associate at one stop.
+type GarageGrant struct {
+	ID          string    `json:"grantId"`
+	StopID      string    `json:"stopId"`
+	State       string    `json:"state"`
+	TrackingIDs []string  `json:"trackingIds"`
+	Delivered   []string  `json:"delivered"`
+	ExpiresAt   time.Time `json:"expiresAt"`
+}
+
+// GarageEvent is one step in a garage's log.
+type GarageEvent struct {
+	GarageID string    `json:"garageId"`
+	GrantID  string    `json:"grantId,omitempty"`
+	Step     string    `json:"step"` // requested, opened, closed, failed, close_failed, revoked, enrolled, tested
+	Detail   string    `json:"detail,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+// Position is where the associate's phone says it is.
+type Position struct {
+	Lat float64 `json:"lat"`
+	Lon float64 `json:"lon"`
+}
+
+// GarageService is in-garage delivery: the recipient's side (enrol, test,
+// switch key delivery, read the log) and the associate's (open, close).
+type GarageService interface {
+	// EnrollGarage adds an opener after reading its state once (the test).
+	EnrollGarage(ctx context.Context, contact string, in GarageEnrollment) (*Garage, error)
+	// TestGarage reads the door's state now.
+	TestGarage(ctx context.Context, contact, garageID string) (string, error)
+	// RecipientGarages lists the contact's openers.
+	RecipientGarages(ctx context.Context, contact string) ([]Garage, error)
+	// RemoveGarage removes an opener and revokes its grants.
+	RemoveGarage(ctx context.Context, contact, garageID string) error
+	// SetKeyDelivery switches key delivery for all eligible parcels; off
+	// revokes pending grants at once.
+	SetKeyDelivery(ctx context.Context, contact, garageID string, on bool) error
+	// SetParcelKeyDelivery chooses key delivery for one parcel.
+	SetParcelKeyDelivery(ctx context.Context, contact, trackingID, garageID string, on bool) error
+	// GarageLog returns the steps of the contact's openers, newest first.
+	GarageLog(ctx context.Context, contact string) ([]GarageEvent, error)
+	// OpenGarage checks the associate may open the garage of a stop now and,
+	// if so, opens it and confirms it opened.
+	OpenGarage(ctx context.Context, da *Principal, stopID string, pos *Position) (*GarageGrant, error)
+	// CloseGarage closes the door of a grant, confirms it closed, and
+	// delivers the parcels to the garage.
+	CloseGarage(ctx context.Context, da *Principal, stopID, grantID string) (*GarageGrant, error)
+}

@@ -1,0 +1,404 @@
+package web
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/handoff-dev/handoff"
+)
+
+// The associate's app: the day's itinerary and one page per stop. Every
+// action is a form that redirects back to its page (post/redirect/get), so
+// that reloading a page on a phone never sends a form, and above all never a
+// passcode guess, a second time. The passcode itself is only ever in the body
+// of the POST that checks it: never in a page, a link or a log line.
+
+// itineraryPage is the content of the associate's home.
+type itineraryPage struct {
+	Flash  string
+	Alert  string
+	Routes []itineraryRoute
+}
+
+// itineraryRoute is one of today's routes with its stops.
+type itineraryRoute struct {
+	Route   *handoff.Route
+	Status  string
+	Planned bool // the van is not loaded yet
+	Flagged int  // passcode stops planned outside contact hours, still to do
+	Stops   []stopCard
+}
+
+// stopCard is one stop of the itinerary.
+type stopCard struct {
+	Stop     handoff.Stop
+	Flag     string // the contact-hours warning, "" when the time is fine
+	Progress string // "To do", "Delivered", …
+}
+
+// itinerary shows today's routes: a "Load van" button while a route is
+// planned, and every stop with what it needs.
+func (s *Server) itinerary(w http.ResponseWriter, r *http.Request) {
+	page, err := s.loadItinerary(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if r.URL.Query().Get("done") == "loaded" && slices.ContainsFunc(page.Routes, func(rt itineraryRoute) bool { return !rt.Planned }) {
+		page.Flash = "Van loaded: the parcels are out for delivery, and each passcode recipient has been sent today's code."
+	}
+	s.render(w, r, http.StatusOK, "itinerary", newView(r, "Today's deliveries", "home", page))
+}
+
+// loadItinerary fills the itinerary page.
+func (s *Server) loadItinerary(r *http.Request) (*itineraryPage, error) {
+	routes, err := s.Doors.Itinerary(r.Context(), visitorFrom(r.Context()).principal)
+	if err != nil {
+		return nil, err
+	}
+	page := &itineraryPage{}
+	for _, rt := range routes {
+		ir := itineraryRoute{Route: rt, Status: codeWords(routeStatusWords, rt.Status), Planned: rt.Status == handoff.RoutePlanned, Flagged: flaggedStops(rt)}
+		for _, st := range rt.Stops {
+			ir.Stops = append(ir.Stops, stopCard{Stop: st, Flag: contactFlag(st, rt.ContactHours, false), Progress: progress(st)})
+		}
+		page.Routes = append(page.Routes, ir)
+	}
+	return page, nil
+}
+
+// progress says in a word or two how far a stop is.
+func progress(st handoff.Stop) string {
+	var delivered, attempted int
+	for _, p := range st.Parcels {
+		switch p.Outcome {
+		case "delivered":
+			delivered++
+		case "attempted":
+			attempted++
+		}
+	}
+	switch n := len(st.Parcels); {
+	case n > 0 && delivered == n:
+		return "Delivered"
+	case n > 0 && attempted == n:
+		return "Not delivered"
+	case delivered+attempted == n:
+		return "Done"
+	case delivered+attempted > 0:
+		return "Partly done"
+	}
+	return "To do"
+}
+
+// loadVan puts a planned route out for delivery. The store refuses a route
+// already loaded; that answer is shown on the itinerary.
+func (s *Server) loadVan(w http.ResponseWriter, r *http.Request) {
+	id := pathID(r, "routeId")
+	if id == "" {
+		s.fail(w, r, handoff.NotFound("Route"))
+		return
+	}
+	_, err := s.Doors.LoadRoute(r.Context(), visitorFrom(r.Context()).principal, id)
+	if err == nil {
+		http.Redirect(w, r, "/associate?done=loaded", http.StatusSeeOther)
+		return
+	}
+	if !inPlace(err) {
+		s.fail(w, r, err)
+		return
+	}
+	page, lerr := s.loadItinerary(r)
+	if lerr != nil {
+		s.fail(w, r, lerr)
+		return
+	}
+	page.Alert = handoff.ErrorMessage(err)
+	s.render(w, r, pageStatus[handoff.ErrorCode(err)].status, "itinerary", newView(r, "Today's deliveries", "home", page))
+}
+
+// inPlace reports whether a service error is explained on the page of the
+// form that caused it rather than on the error page: the request was
+// understood, but the state of the stop, the route or the associate refused
+// it (already delivered, checks locked, van not loaded…), or a field was
+// wrong.
+func inPlace(err error) bool {
+	switch handoff.ErrorCode(err) {
+	case handoff.EINVALID, handoff.ECONFLICT, handoff.EFORBIDDEN, handoff.ELOCKED, handoff.ERATELIMITED, handoff.EPRECONDITION:
+		return true
+	}
+	return false
+}
+
+// stopPage is the content of a stop's page.
+type stopPage struct {
+	Stop      *handoff.Stop
+	Flag      string // the contact-hours warning, "" when the time is fine
+	Loaded    bool   // the route's van is loaded: the parcels can be delivered
+	Flash     string
+	Alert     string
+	Errors    map[string]string // form field name → message
+	CodeForm  bool              // the passcode is awaited
+	Ended     bool              // the passcode attempt ended without the code
+	Verified  bool              // the passcode was checked
+	Open      int               // parcels not yet delivered or attempted
+	OpenPlain int               // of those, the ones that need no passcode
+	Places    []option
+	Reasons   []option
+}
+
+// Form field names of the stop's forms.
+const (
+	fieldCode   = "code"
+	fieldDigits = "digits"
+	fieldPlace  = "place"
+	fieldReason = "reason"
+	fieldPhoto  = "photo"
+)
+
+// stopDetail shows a stop of the associate's route of today. Any other stop,
+// another associate's included, is the 404 page.
+func (s *Server) stopDetail(w http.ResponseWriter, r *http.Request) {
+	page, err := s.loadStop(r, pathID(r, "stopId"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	page.Flash, page.Alert = stopFlash(r.URL.Query().Get("done"), page.Stop)
+	s.renderStop(w, r, http.StatusOK, page)
+}
+
+// loadStop fills the stop page. The route's status and contact hours come
+// from the itinerary, which holds the stop's route whenever FindStop found
+// the stop.
+func (s *Server) loadStop(r *http.Request, stopID string) (*stopPage, error) {
+	da := visitorFrom(r.Context()).principal
+	if stopID == "" {
+		return nil, handoff.NotFound("Stop")
+	}
+	st, err := s.Doors.FindStop(r.Context(), da, stopID)
+	if err != nil {
+		return nil, err
+	}
+	routes, err := s.Doors.Itinerary(r.Context(), da)
+	if err != nil {
+		return nil, err
+	}
+	hours := ""
+	page := &stopPage{Stop: st, Errors: map[string]string{},
+		Places: options(handoff.DeliveryPlaces, placeWords), Reasons: options(handoff.AttemptReasons, attemptReasonWords)}
+	if i := slices.IndexFunc(routes, func(rt *handoff.Route) bool { return rt.ID == st.RouteID }); i >= 0 {
+		hours, page.Loaded = routes[i].ContactHours, routes[i].Status == handoff.RouteLoaded
+	}
+	page.Flag = contactFlag(*st, hours, false)
+	page.CodeForm = page.Loaded && st.Needs.Passcode && st.OTPState == handoff.OTPPending
+	page.Ended = st.OTPState == handoff.OTPFailed
+	page.Verified = st.OTPState == handoff.OTPVerified
+	for _, p := range st.Parcels {
+		if p.Outcome == "" {
+			page.Open++
+			if !p.OTPRequired {
+				page.OpenPlain++
+			}
+		}
+	}
+	return page, nil
+}
+
+// renderStop shows the stop page.
+func (s *Server) renderStop(w http.ResponseWriter, r *http.Request, status int, page *stopPage) {
+	title := fmt.Sprintf("Stop %d: %s", page.Stop.Position, page.Stop.RecipientName)
+	s.render(w, r, status, "stop", newView(r, title, "home", page))
+}
+
+// stopFlash returns the message a stop page shows after an action
+// redirected to it (?done=), as a notice or as an alert. The query only
+// names the message; each is shown only when the stop's state agrees with
+// it, so that a crafted link cannot make the page claim what did not happen.
+func stopFlash(done string, st *handoff.Stop) (flash, alert string) {
+	has := func(outcome string, otp bool) bool {
+		return slices.ContainsFunc(st.Parcels, func(p handoff.StopParcel) bool { return p.Outcome == outcome && p.OTPRequired == otp })
+	}
+	pending := st.OTPState == handoff.OTPPending
+	switch done {
+	case "verified":
+		if st.OTPState == handoff.OTPVerified {
+			return "Code correct: the passcode parcels are delivered.", ""
+		}
+	case "digits":
+		if st.OTPState == handoff.OTPVerified {
+			return "Phone digits accepted: the passcode parcels are delivered, recorded as the weaker fallback.", ""
+		}
+	case "wrong", "wrongdigits":
+		if pending && st.AttemptsLeft < handoff.MaxCodeGuesses {
+			what := "code"
+			if done == "wrongdigits" {
+				what = "digits"
+			}
+			return "", fmt.Sprintf("Wrong %s — %s left.", what, plural(st.AttemptsLeft, "attempt"))
+		}
+	case "ended":
+		if st.OTPState == handoff.OTPFailed {
+			return "", "Wrong again: that was the last attempt. The delivery attempt has ended; bring the passcode parcels back to the station."
+		}
+	case "resent":
+		if pending && st.ResendsLeft < handoff.MaxResends {
+			return "Code re-sent to the recipient's own phone and email.", ""
+		}
+	case "delivered":
+		if has("delivered", false) {
+			return "Delivered: the parcels without a passcode are done.", ""
+		}
+	case "attempted":
+		if has("attempted", false) || has("attempted", true) {
+			return "Failed attempt recorded: bring the parcels back to the station.", ""
+		}
+	}
+	return "", ""
+}
+
+// plural writes a count with its noun: "1 attempt", "2 attempts".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// verifyCode checks the passcode the recipient gives. The code goes to the
+// store and nowhere else: the redirect says only whether it was right.
+func (s *Server) verifyCode(w http.ResponseWriter, r *http.Request) {
+	id := pathID(r, "stopId")
+	res, err := s.Doors.VerifyCode(r.Context(), visitorFrom(r.Context()).principal, id, r.PostForm.Get(fieldCode))
+	s.checked(w, r, id, fieldCode, res, err)
+}
+
+// verifyDigits checks the last two digits of the recipient's phone, the
+// shipper's opt-in fallback; the store refuses it where not allowed.
+func (s *Server) verifyDigits(w http.ResponseWriter, r *http.Request) {
+	id := pathID(r, "stopId")
+	res, err := s.Doors.VerifyPhoneDigits(r.Context(), visitorFrom(r.Context()).principal, id, r.PostForm.Get(fieldDigits))
+	s.checked(w, r, id, fieldDigits, res, err)
+}
+
+// checked answers a code or digits check: back to the stop, saying whether
+// it delivered, how many attempts are left, or that the attempt ended.
+func (s *Server) checked(w http.ResponseWriter, r *http.Request, stopID, field string, res *handoff.VerifyResult, err error) {
+	if err != nil {
+		s.stopRefused(w, r, stopID, err, field)
+		return
+	}
+	done := "wrong"
+	switch {
+	case res.Correct && field == fieldDigits:
+		done = "digits"
+	case res.Correct:
+		done = "verified"
+	case res.AttemptEnded:
+		done = "ended"
+	case field == fieldDigits:
+		done = "wrongdigits"
+	}
+	s.backToStop(w, r, stopID, done)
+}
+
+// resendCode has the day's code sent again to the recipient's own contacts
+// on the label. The form has no field but its token: there is nowhere to
+// type another number.
+func (s *Server) resendCode(w http.ResponseWriter, r *http.Request) {
+	id := pathID(r, "stopId")
+	if _, err := s.Doors.ResendCode(r.Context(), visitorFrom(r.Context()).principal, id); err != nil {
+		s.stopRefused(w, r, id, err)
+		return
+	}
+	s.backToStop(w, r, id, "resent")
+}
+
+// deliverParcels completes every open parcel of the stop that needs no
+// passcode, at the place chosen, with the photo taken when they were left
+// unattended. Passcode parcels are left to the code. Whether a photo is
+// needed, allowed or refused is the store's rule; this only carries it.
+func (s *Server) deliverParcels(w http.ResponseWriter, r *http.Request) {
+	id := pathID(r, "stopId")
+	shot, err := formPhoto(r)
+	if err != nil {
+		s.fail(w, r, handoff.Internal(err, "read uploaded photo"))
+		return
+	}
+	if _, err := s.Doors.DeliverParcels(r.Context(), visitorFrom(r.Context()).principal, id, r.PostForm.Get(fieldPlace), nil, shot); err != nil {
+		s.stopRefused(w, r, id, err, fieldPlace, fieldPhoto)
+		return
+	}
+	s.backToStop(w, r, id, "delivered")
+}
+
+// formPhoto returns the photo of a delivery form, or nil when none was
+// chosen: a browser sends an empty file field as a plain value.
+func formPhoto(r *http.Request) ([]byte, error) {
+	if r.MultipartForm == nil || len(r.MultipartForm.File[fieldPhoto]) == 0 {
+		return nil, nil
+	}
+	f, err := r.MultipartForm.File[fieldPhoto][0].Open()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
+}
+
+// recordAttempt records that the stop's open parcels could not be
+// delivered, with the reason chosen.
+func (s *Server) recordAttempt(w http.ResponseWriter, r *http.Request) {
+	id := pathID(r, "stopId")
+	if _, err := s.Doors.RecordAttempt(r.Context(), visitorFrom(r.Context()).principal, id, r.PostForm.Get(fieldReason)); err != nil {
+		s.stopRefused(w, r, id, err, fieldReason)
+		return
+	}
+	s.backToStop(w, r, id, "attempted")
+}
+
+// backToStop redirects to the stop's page with the name of a message.
+func (s *Server) backToStop(w http.ResponseWriter, r *http.Request, stopID, done string) {
+	http.Redirect(w, r, "/associate/stops/"+url.PathEscape(stopID)+"?done="+done, http.StatusSeeOther)
+}
+
+// fieldWords say, for fields of the stop's forms, what a refused value must
+// be. The store's own message names its API field; these name what the
+// associate sees. A field not here (the photo) shows the store's message,
+// which already speaks of the photo.
+var fieldWords = map[string]string{
+	fieldCode:   "Enter the 6-digit passcode the recipient gives you.",
+	fieldDigits: "Enter the last two digits of the recipient's phone number.",
+	fieldPlace:  "Choose where you left the parcels.",
+	fieldReason: "Choose why the parcels could not be delivered.",
+}
+
+// stopRefused shows the stop page again with the service's refusal in words:
+// next to the field for a wrong value of one of the form's fields, at the
+// top for a refusal of the stop's state. A stop that is not the associate's
+// is the 404 page, and a fault of ours the 500 page.
+func (s *Server) stopRefused(w http.ResponseWriter, r *http.Request, stopID string, err error, fields ...string) {
+	if !inPlace(err) {
+		s.fail(w, r, err)
+		return
+	}
+	page, lerr := s.loadStop(r, stopID)
+	if lerr != nil {
+		s.fail(w, r, lerr)
+		return
+	}
+	code := handoff.ErrorCode(err)
+	fe := handoff.ErrorFields(err)
+	switch {
+	case code == handoff.EINVALID && len(fe) == 1 && slices.Contains(fields, fe[0].Field) && fieldWords[fe[0].Field] != "":
+		page.Errors[fe[0].Field] = fieldWords[fe[0].Field]
+	case code == handoff.EINVALID && len(fe) == 1 && slices.Contains(fields, fe[0].Field):
+		page.Errors[fe[0].Field] = fieldSentence("The "+fe[0].Field, fe[0].Message)
+	default:
+		page.Alert = handoff.ErrorMessage(err)
+	}
+	s.renderStop(w, r, pageStatus[code].status, page)
+}
