@@ -43,6 +43,24 @@ type Server struct {
 	// station's route list opens on. It is a function rather than the clock
 	// so that the pages and the store agree on where "today" ends.
 	Today func(marketplace string) string
+	// Recipients serves the recipient portal: sign-in by one-time link or
+	// code, the recipient's parcels, today's passcode and their settings.
+	Recipients handoff.RecipientService
+	// Photos shows proof-of-delivery photos (logging staff views).
+	Photos handoff.PhotoService
+	// Garages serves garage enrolment in the portal and the associate's
+	// open and close.
+	Garages handoff.GarageService
+	// Bags serves the station's bag inventory and sealing.
+	Bags handoff.BagService
+	// Cases serves customer service's case queue.
+	Cases handoff.CaseService
+	// PublicURL is the base URL people reach the server at; the portal's
+	// sign-in links point there.
+	PublicURL string
+	// DevOutbox is true when messages go to the local dev outbox
+	// (/dev/outbox), which the portal's sign-in page then links to.
+	DevOutbox bool
 	// Keys derive the CSRF tokens, so that they cannot be forged without the
 	// server's secret.
 	Keys *keyring.Ring
