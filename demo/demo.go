@@ -56,6 +56,7 @@ func Ensure(ctx context.Context, st Store) (*Seeded, error) {
 	if shipper == nil {
 		return Seed(ctx, st)
 	}
+	// Shipments stays empty: the parcels were staged when first seeded.
 	out := &Seeded{}
 	reset := func(p *handoff.Principal) (Account, error) {
 		c, err := st.ResetCredentials(ctx, p.ID)

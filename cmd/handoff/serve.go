@@ -30,6 +30,8 @@ type app struct {
 	health  *observe.Health
 	log     *slog.Logger
 	worker  *notify.Worker
+	// devOutbox is true when messages land on the /dev/outbox page.
+	devOutbox bool
 }
 
 // build opens the store and keys and wires every part together.
@@ -101,7 +103,7 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 		mux.Handle("GET /dev/outbox", dev)
 		log.Info("no email or SMS provider configured: messages go to the dev outbox page", "path", "/dev/outbox")
 	}
-	return &app{db: db, handler: metrics.Middleware(log, mux), health: health, log: log, worker: worker}, nil
+	return &app{db: db, handler: metrics.Middleware(log, mux), health: health, log: log, worker: worker, devOutbox: dev != nil}, nil
 }
 
 // serve runs the server until ctx ends, then drains: readiness fails first,
@@ -127,7 +129,15 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 			ln.Close()
 			return fmt.Errorf("seed demo: %w", err)
 		}
-		printDemo(stdout, base, c.AdminToken, seeded)
+		var day *demo.Day
+		if len(seeded.Shipments) > 0 { // a fresh seed, not new credentials for an old one
+			today := a.db.Today("GB")
+			if day, err = demo.Stage(ctx, a.db, seeded, today, c.Policy.WorkingDays.IsWorkingDay(today)); err != nil {
+				ln.Close()
+				return fmt.Errorf("seed demo: %w", err)
+			}
+		}
+		printDemo(stdout, base, c.AdminToken, seeded, day, a.devOutbox)
 	} else {
 		fmt.Fprintf(stdout, "handoff is listening on %s\n", base)
 		if c.AdminToken == "" {
@@ -169,7 +179,7 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func printDemo(w io.Writer, base, adminToken string, s *demo.Seeded) {
+func printDemo(w io.Writer, base, adminToken string, s *demo.Seeded, day *demo.Day, devOutbox bool) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nhandoff demo is running at %s\n\n", base)
 	fmt.Fprintf(&b, "Sign in at %s/signin with an account ID and password:\n", base)
@@ -185,6 +195,23 @@ func printDemo(w io.Writer, base, adminToken string, s *demo.Seeded) {
 		row("delivery associate", a)
 	}
 	row("customer service", s.Agent)
+	if day != nil {
+		fmt.Fprintf(&b, "\nDelivery day %s: parcels received at the station, %d bagged parcel(s) sealed", day.ServiceDate, day.Sealed)
+		if day.RouteID != "" {
+			fmt.Fprintf(&b, ", route %s planned for %s (load the van in the associate app)", day.RouteID, s.Associates[0].Principal.Name)
+		}
+		fmt.Fprintf(&b, ".\n")
+		if day.Note != "" {
+			fmt.Fprintf(&b, "%s\n", day.Note)
+		}
+		if day.Garage != "" {
+			fmt.Fprintf(&b, "%s has a simulated garage with key delivery on.\n", day.Garage)
+		}
+	}
+	fmt.Fprintf(&b, "\nRecipient portal: %s/portal (sign in with 07700 900123 or priya@example.com)\n", base)
+	if devOutbox {
+		fmt.Fprintf(&b, "Messages (dev outbox, no provider configured): %s/dev/outbox\n", base)
+	}
 	fmt.Fprintf(&b, "\nShipper API key: %s\n", s.Shipper.Credentials.APIKey)
 	fmt.Fprintf(&b, "Admin token:     %s\n\n", adminToken)
 	fmt.Fprintf(&b, "Try:\n  curl -H 'Authorization: Bearer %s' %s/v1/shipments\n", s.Shipper.Credentials.APIKey, base)
