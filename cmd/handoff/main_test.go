@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestParseServe(t *testing.T) {
+	c, err := parseServe(nil, io.Discard, env(map[string]string{"HANDOFF_ADDR": "127.0.0.1:9999", "HANDOFF_DATA_DIR": "/tmp/x",
+		"HANDOFF_ADMIN_TOKEN": "0123456789abcdef0", "HANDOFF_CONTACT_HOURS": "09:00-19:00"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9999" || c.DataDir != "/tmp/x" || c.AdminToken == "" || c.Policy.ContactHours.String() != "09:00-19:00" {
+		t.Errorf("config = %+v", c)
+	}
+	// Flags win over the environment.
+	c, _ = parseServe([]string{"--addr", "127.0.0.1:1"}, io.Discard, env(map[string]string{"HANDOFF_ADDR": "127.0.0.1:2"}))
+	if c.Addr != "127.0.0.1:1" {
+		t.Errorf("flag lost to env: %s", c.Addr)
+	}
+	for name, e := range map[string]map[string]string{
+		"short admin token": {"HANDOFF_ADMIN_TOKEN": "short"},
+		"bad db":            {"HANDOFF_DB": "mysql://x"},
+		"bad hours":         {"HANDOFF_CONTACT_HOURS": "20:00-08:00"},
+		"bad days":          {"HANDOFF_WORKING_DAYS": "funday"},
+	} {
+		if _, err := parseServe(nil, io.Discard, env(e)); err == nil {
+			t.Errorf("%s accepted", name)
+		}
+	}
+}
+
+// TestGracefulShutdown starts the server, begins a request that is still
+// sending its body when the server is told to stop, and checks that the
+// request is answered and the server then exits cleanly.
+func TestGracefulShutdown(t *testing.T) {
+	dir := t.TempDir()
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data")}, pw, io.Discard,
+			env(map[string]string{"HANDOFF_ADMIN_TOKEN": "0123456789abcdef-admin"}))
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, pr)
+	base := strings.TrimSpace(line[strings.Index(line, "http://"):])
+
+	body, bw := io.Pipe()
+	req, _ := http.NewRequest("POST", base+"/v1/admin/shippers", body)
+	req.Header.Set("Authorization", "Bearer 0123456789abcdef-admin")
+	req.Header.Set("Content-Type", "application/json")
+	resc := make(chan *http.Response, 1)
+	go func() {
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			resc <- nil
+			return
+		}
+		resc <- res
+	}()
+	bw.Write([]byte(`{"name": "In`))
+	time.Sleep(200 * time.Millisecond) // the request is in flight
+	stop()                             // SIGTERM
+	time.Sleep(200 * time.Millisecond)
+	bw.Write([]byte(`flight Ltd"}`))
+	bw.Close()
+	res := <-resc
+	if res == nil || res.StatusCode != 201 {
+		t.Fatalf("in-flight request: %v", res)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the server did not stop")
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Error("the server still answers after shutdown")
+	}
+}
