@@ -182,7 +182,7 @@ func (d *DB) SealParcel(ctx context.Context, st *handoff.Principal, trackingID, 
 		if n, _ := res.RowsAffected(); n != 1 {
 			return handoff.Errorf(handoff.ECONFLICT, "The parcel is already in a bag, or not waiting at the station.")
 		}
-		_, err = appendEvent(ctx, tx, trackingID, tracking.Event{Code: EventBagSealed, Time: now, Location: p.location(), Actor: st.ID,
+		_, err = d.appendEvent(ctx, tx, trackingID, tracking.Event{Code: EventBagSealed, Time: now, Location: p.location(), Actor: st.ID,
 			Note: "Sealed in bag " + bag.Format(id)})
 		return err
 	})
@@ -236,7 +236,7 @@ func (d *DB) VoidBag(ctx context.Context, st *handoff.Principal, bagID, reason s
 		if err != nil {
 			return err
 		}
-		_, err = appendEvent(ctx, tx, trackingID, tracking.Event{Code: EventBagVoided, Time: d.Now(), Location: p.location(), Actor: st.ID,
+		_, err = d.appendEvent(ctx, tx, trackingID, tracking.Event{Code: EventBagVoided, Time: d.Now(), Location: p.location(), Actor: st.ID,
 			Note: "Bag " + bag.Format(id) + " voided: " + reason + "; the parcel needs a new bag"})
 		return err
 	})

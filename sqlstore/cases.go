@@ -162,7 +162,7 @@ func (d *DB) CloseCase(ctx context.Context, agent *handoff.Principal, caseID, ou
 			if err := moveStage(ctx, tx, trackingID, handoff.StageHeld, handoff.StageReturning, p.stationID); err != nil {
 				return err
 			}
-			_, err := appendEvent(ctx, tx, trackingID, tracking.Event{Code: tracking.ReturnInitiated, Time: now, Location: p.location(), Actor: agent.ID,
+			_, err := d.appendEvent(ctx, tx, trackingID, tracking.Event{Code: tracking.ReturnInitiated, Time: now, Location: p.location(), Actor: agent.ID,
 				Note: "Returning to shipper after a tamper case"})
 			return err
 		}

@@ -147,7 +147,7 @@ func (d *DB) LoadRoute(ctx context.Context, da *handoff.Principal, routeID strin
 					continue
 				}
 				loc := tracking.Location{City: s.City, PostalCode: s.PostalCode, CountryCode: s.CountryCode}
-				if _, err := appendEvent(ctx, tx, p.TrackingID, tracking.Event{Code: tracking.OutForDelivery, Time: now, Location: loc, Actor: da.ID,
+				if _, err := d.appendEvent(ctx, tx, p.TrackingID, tracking.Event{Code: tracking.OutForDelivery, Time: now, Location: loc, Actor: da.ID,
 					Note: "Out for delivery"}); err != nil {
 					return err
 				}
@@ -505,7 +505,7 @@ func (d *DB) completeParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor
 		if err := settleBag(ctx, tx, p.trackingID, handoff.BagDelivered); err != nil {
 			return nil, err
 		}
-		if _, err := appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.Delivered, Detail: detail, Time: now,
+		if _, err := d.appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.Delivered, Detail: detail, Time: now,
 			Location: tracking.Location{City: p.city, PostalCode: p.pc, CountryCode: s.market}, Actor: actor, Note: note}); err != nil {
 			return nil, err
 		}
@@ -548,7 +548,7 @@ func (d *DB) failParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor str
 		if n, _ := res.RowsAffected(); n != 1 {
 			return nil, handoff.Errorf(handoff.ECONFLICT, "The parcel was changed by someone else; try again.")
 		}
-		if _, err := appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.DeliveryAttempted, Detail: reason, Time: now,
+		if _, err := d.appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.DeliveryAttempted, Detail: reason, Time: now,
 			Location: tracking.Location{City: p.city, PostalCode: p.pc, CountryCode: s.market}, Actor: actor, Note: note}); err != nil {
 			return nil, err
 		}
@@ -733,7 +733,7 @@ func (d *DB) DeliverParcels(ctx context.Context, da *handoff.Principal, stopID, 
 					note += ", without a photo (" + privacyWords(map[string]string{"": reasons[p.trackingID]}) + ")"
 				}
 			}
-			if _, err := appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.Delivered, Detail: place, Time: now,
+			if _, err := d.appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.Delivered, Detail: place, Time: now,
 				Location: tracking.Location{City: p.city, PostalCode: p.pc, CountryCode: s.market}, Actor: da.ID, Note: note}); err != nil {
 				return err
 			}
@@ -1022,7 +1022,7 @@ func (d *DB) RefuseParcels(ctx context.Context, da *handoff.Principal, stopID st
 			if err := settleBag(ctx, tx, b.id, handoff.BagRefused); err != nil {
 				return err
 			}
-			if _, err := appendEvent(ctx, tx, b.id, tracking.Event{Code: tracking.Rejected, Detail: tracking.RejectedByRecipientWithVerification, Time: now,
+			if _, err := d.appendEvent(ctx, tx, b.id, tracking.Event{Code: tracking.Rejected, Detail: tracking.RejectedByRecipientWithVerification, Time: now,
 				Location: tracking.Location{City: b.city, PostalCode: b.pc, CountryCode: s.market}, Actor: da.ID,
 				Note: "Refused by the recipient: the seal of bag " + bag.Format(b.bagID) + " was broken"}); err != nil {
 				return err

@@ -479,7 +479,7 @@ func (d *DB) garageStep(ctx context.Context, tx *sql.Tx, garageID, grantID strin
 		return err
 	}
 	for _, id := range ids {
-		if _, err := appendEvent(ctx, tx, id, tracking.Event{Code: code, Time: now, Actor: actor, Note: note,
+		if _, err := d.appendEvent(ctx, tx, id, tracking.Event{Code: code, Time: now, Actor: actor, Note: note,
 			Location: tracking.Location{CountryCode: s.market}}); err != nil {
 			return err
 		}
@@ -597,7 +597,7 @@ func (d *DB) deliverToGarage(ctx context.Context, tx *sql.Tx, s *doorStop, actor
 				return nil, handoff.Internal(err, "stop")
 			}
 		}
-		if _, err := appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.Delivered, Detail: tracking.DeliveredToGarage, Time: now,
+		if _, err := d.appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.Delivered, Detail: tracking.DeliveredToGarage, Time: now,
 			Location: tracking.Location{City: p.city, PostalCode: p.pc, CountryCode: s.market}, Actor: actor, Note: "Delivered to garage"}); err != nil {
 			return nil, err
 		}

@@ -103,7 +103,11 @@ func (d *DB) AuthenticateAPIKey(ctx context.Context, apiKey string) (*handoff.Pr
 	if apiKey == "" || len(apiKey) > 200 {
 		return nil, handoff.Errorf(handoff.EUNAUTHORIZED, "A valid API key is required.")
 	}
-	p, err := scanPrincipal(d.db.QueryRowContext(ctx, `SELECT `+principalCols+` FROM principals WHERE api_key_digest = $1`, auth.Digest(apiKey)))
+	st, err := d.stmt(ctx, `SELECT `+principalCols+` FROM principals WHERE api_key_digest = $1`)
+	if err != nil {
+		return nil, handoff.Internal(err, "authenticate api key")
+	}
+	p, err := scanPrincipal(st.QueryRowContext(ctx, auth.Digest(apiKey)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, handoff.Errorf(handoff.EUNAUTHORIZED, "A valid API key is required.")
 	}

@@ -15,6 +15,23 @@ func (d *DB) Settings(ctx context.Context, shipperID string) (handoff.Settings, 
 	return s, err
 }
 
+// settingsIn reads settings in a transaction through the statement cache.
+func (d *DB) settingsIn(ctx context.Context, tx *sql.Tx, shipperID string) (handoff.Settings, error) {
+	var body string
+	err := d.txQueryRow(ctx, tx, `SELECT body FROM shipper_settings WHERE shipper_id = $1`, shipperID).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return handoff.Settings{}, handoff.NotFound("Shipper")
+	}
+	if err != nil {
+		return handoff.Settings{}, handoff.Internal(err, "find settings")
+	}
+	s := handoff.DefaultSettings()
+	if err := json.Unmarshal([]byte(body), &s); err != nil {
+		return handoff.Settings{}, handoff.Internal(err, "decode settings")
+	}
+	return s, nil
+}
+
 type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }

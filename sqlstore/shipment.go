@@ -71,7 +71,7 @@ func (d *DB) CreateShipment(ctx context.Context, shipperID string, in *handoff.S
 	replayID := ""
 	err = d.tx(ctx, func(tx *sql.Tx) error {
 		if idemKey != "" {
-			res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (shipper_id, idem_key, request_digest, shipment_id, created_at)
+			res, err := d.txExec(ctx, tx, `INSERT INTO idempotency_keys (shipper_id, idem_key, request_digest, shipment_id, created_at)
 				VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, shipperID, idemKey, digest, s.ID, micros(now))
 			if err != nil {
 				return handoff.Internal(err, "claim idempotency key")
@@ -88,12 +88,12 @@ func (d *DB) CreateShipment(ctx context.Context, shipperID string, in *handoff.S
 				return nil
 			}
 		}
-		set, _, err := findSettings(ctx, tx, shipperID)
+		set, err := d.settingsIn(ctx, tx, shipperID)
 		if err != nil {
 			return err
 		}
 		s.Decide(set)
-		return insertShipment(ctx, tx, s)
+		return d.insertShipment(ctx, tx, s)
 	})
 	if err != nil {
 		return nil, false, err
@@ -105,7 +105,7 @@ func (d *DB) CreateShipment(ctx context.Context, shipperID string, in *handoff.S
 	return s, false, nil
 }
 
-func insertShipment(ctx context.Context, tx *sql.Tx, s *handoff.Shipment) error {
+func (d *DB) insertShipment(ctx context.Context, tx *sql.Tx, s *handoff.Shipment) error {
 	shipTo, _ := json.Marshal(s.ShipTo)
 	shipFrom, _ := json.Marshal(s.ShipFrom)
 	warnings, _ := json.Marshal(s.Warnings)
@@ -118,7 +118,7 @@ func insertShipment(ctx context.Context, tx *sql.Tx, s *handoff.Shipment) error 
 	if s.Warnings == nil {
 		warnings = []byte("[]")
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO shipments (id, shipper_id, marketplace, payment_type, ship_to, ship_from,
+	if _, err := d.txExec(ctx, tx, `INSERT INTO shipments (id, shipper_id, marketplace, payment_type, ship_to, ship_from,
 		recipient_mobile, mobile_state, recipient_email, buyer, buyer_mobile, confidential_address, gift_registry, warnings, created_at, buyer_email, address_key)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 		s.ID, s.ShipperID, string(s.Marketplace.Code), s.PaymentType, string(shipTo), string(shipFrom),
@@ -129,7 +129,7 @@ func insertShipment(ctx context.Context, tx *sql.Tx, s *handoff.Shipment) error 
 	loc := tracking.Location{City: s.ShipFrom.City, StateOrRegion: s.ShipFrom.StateOrRegion, PostalCode: s.ShipFrom.PostalCode, CountryCode: s.ShipFrom.CountryCode}
 	for i, p := range s.Packages {
 		c, _ := json.Marshal(contents{Weight: p.Weight, Dimensions: p.Dimensions, Items: p.Items})
-		if _, err := tx.ExecContext(ctx, `INSERT INTO packages (tracking_id, shipment_id, shipper_id, position, client_ref, insured_minor, currency,
+		if _, err := d.txExec(ctx, tx, `INSERT INTO packages (tracking_id, shipment_id, shipper_id, position, client_ref, insured_minor, currency,
 			contents, otp_required, otp_reasons, bag_required, bag_reasons, status, detail, last_seq, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, '', 0, $14, $14)`,
 			p.TrackingID, s.ID, s.ShipperID, i, p.ClientRef, p.InsuredValue.Minor, p.InsuredValue.Currency, string(c),
@@ -137,7 +137,7 @@ func insertShipment(ctx context.Context, tx *sql.Tx, s *handoff.Shipment) error 
 			p.Status, micros(s.CreatedAt)); err != nil {
 			return handoff.Internal(err, "insert package")
 		}
-		if _, err := appendEvent(ctx, tx, p.TrackingID, tracking.Event{
+		if _, err := d.appendEvent(ctx, tx, p.TrackingID, tracking.Event{
 			Code: tracking.ReadyForReceive, Time: s.CreatedAt, Location: loc, Actor: s.ShipperID, Note: "Label created",
 		}); err != nil {
 			return err
@@ -149,15 +149,15 @@ func insertShipment(ctx context.Context, tx *sql.Tx, s *handoff.Shipment) error 
 // appendEvent adds an event to a parcel: it bumps the parcel's sequence and
 // summary with one UPDATE (which also locks the row on PostgreSQL) and inserts
 // the event with the number it got. It returns the event's sequence number.
-func appendEvent(ctx context.Context, tx *sql.Tx, trackingID string, e tracking.Event) (int, error) {
+func (d *DB) appendEvent(ctx context.Context, tx *sql.Tx, trackingID string, e tracking.Event) (int, error) {
 	status, changes := tracking.StatusOf(e.Code)
 	var seq int
 	var err error
 	if changes {
-		err = tx.QueryRowContext(ctx, `UPDATE packages SET last_seq = last_seq + 1, status = $1, detail = $2, updated_at = $3
+		err = d.txQueryRow(ctx, tx, `UPDATE packages SET last_seq = last_seq + 1, status = $1, detail = $2, updated_at = $3
 			WHERE tracking_id = $4 RETURNING last_seq`, status, e.Detail, micros(e.Time), trackingID).Scan(&seq)
 	} else {
-		err = tx.QueryRowContext(ctx, `UPDATE packages SET last_seq = last_seq + 1, updated_at = $1
+		err = d.txQueryRow(ctx, tx, `UPDATE packages SET last_seq = last_seq + 1, updated_at = $1
 			WHERE tracking_id = $2 RETURNING last_seq`, micros(e.Time), trackingID).Scan(&seq)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
@@ -166,7 +166,7 @@ func appendEvent(ctx context.Context, tx *sql.Tx, trackingID string, e tracking.
 	if err != nil {
 		return 0, handoff.Internal(err, "bump package sequence")
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO events (tracking_id, seq, code, detail, at, city, state_or_region, postal_code, country_code, actor, note)
+	if _, err := d.txExec(ctx, tx, `INSERT INTO events (tracking_id, seq, code, detail, at, city, state_or_region, postal_code, country_code, actor, note)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		trackingID, seq, e.Code, e.Detail, micros(e.Time), e.Location.City, e.Location.StateOrRegion, e.Location.PostalCode,
 		e.Location.CountryCode, e.Actor, e.Note); err != nil {

@@ -111,10 +111,10 @@ func (d *DB) ReceiveParcel(ctx context.Context, st *handoff.Principal, trackingI
 			if err := moveStage(ctx, tx, p.trackingID, handoff.StageLabel, handoff.StageStation, st.ID); err != nil {
 				return err
 			}
-			if _, err := appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.PickupDone, Time: now, Location: loc, Actor: st.ID, Note: "Picked up"}); err != nil {
+			if _, err := d.appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.PickupDone, Time: now, Location: loc, Actor: st.ID, Note: "Picked up"}); err != nil {
 				return err
 			}
-			if _, err := appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.ArrivedAtCarrierFacility, Time: now, Location: loc, Actor: st.ID, Note: "Arrived at " + st.Name}); err != nil {
+			if _, err := d.appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.ArrivedAtCarrierFacility, Time: now, Location: loc, Actor: st.ID, Note: "Arrived at " + st.Name}); err != nil {
 				return err
 			}
 			if err := d.enqueue(ctx, tx, MsgShipped, p.trackingID, []string{p.trackingID}, nil, ""); err != nil {
@@ -138,7 +138,7 @@ func (d *DB) ReceiveParcel(ctx context.Context, st *handoff.Principal, trackingI
 					if err := moveStage(ctx, tx, p.trackingID, handoff.StageAwaitingReturn, handoff.StageReturning, st.ID); err != nil {
 						return err
 					}
-					if _, err := appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.ReturnInitiated, Time: now, Location: loc, Actor: st.ID,
+					if _, err := d.appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.ReturnInitiated, Time: now, Location: loc, Actor: st.ID,
 						Note: "Returning to shipper, as customer service decided on the tamper case"}); err != nil {
 						return err
 					}
@@ -152,7 +152,7 @@ func (d *DB) ReceiveParcel(ctx context.Context, st *handoff.Principal, trackingI
 				if err := moveStage(ctx, tx, p.trackingID, handoff.StageAwaitingReturn, handoff.StageHeld, st.ID); err != nil {
 					return err
 				}
-				if _, err := appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.ArrivedAtCarrierFacility, Time: now, Location: loc, Actor: st.ID,
+				if _, err := d.appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.ArrivedAtCarrierFacility, Time: now, Location: loc, Actor: st.ID,
 					Note: "Returned to " + st.Name + "; held for customer service (tamper case)"}); err != nil {
 					return err
 				}
@@ -163,10 +163,10 @@ func (d *DB) ReceiveParcel(ctx context.Context, st *handoff.Principal, trackingI
 				if err := moveStage(ctx, tx, p.trackingID, handoff.StageAwaitingReturn, handoff.StageReturning, st.ID); err != nil {
 					return err
 				}
-				if _, err := appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.ArrivedAtCarrierFacility, Time: now, Location: loc, Actor: st.ID, Note: "Returned to " + st.Name}); err != nil {
+				if _, err := d.appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.ArrivedAtCarrierFacility, Time: now, Location: loc, Actor: st.ID, Note: "Returned to " + st.Name}); err != nil {
 					return err
 				}
-				if _, err := appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.ReturnInitiated, Time: now, Location: loc, Actor: st.ID,
+				if _, err := d.appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.ReturnInitiated, Time: now, Location: loc, Actor: st.ID,
 					Note: fmt.Sprintf("Returning to shipper after %d failed delivery days", p.failedDays)}); err != nil {
 					return err
 				}
@@ -179,7 +179,7 @@ func (d *DB) ReceiveParcel(ctx context.Context, st *handoff.Principal, trackingI
 			if err := moveStage(ctx, tx, p.trackingID, handoff.StageAwaitingReturn, handoff.StageStation, st.ID); err != nil {
 				return err
 			}
-			if _, err := appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.ArrivedAtCarrierFacility, Time: now, Location: loc, Actor: st.ID,
+			if _, err := d.appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.ArrivedAtCarrierFacility, Time: now, Location: loc, Actor: st.ID,
 				Note: "Returned to " + st.Name + " after a failed attempt"}); err != nil {
 				return err
 			}
@@ -198,7 +198,7 @@ func (d *DB) ReceiveParcel(ctx context.Context, st *handoff.Principal, trackingI
 			if err := moveStage(ctx, tx, p.trackingID, p.stage, handoff.StageStation, st.ID); err != nil {
 				return err
 			}
-			if _, err := appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.ArrivedAtCarrierFacility, Time: now, Location: loc, Actor: st.ID,
+			if _, err := d.appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.ArrivedAtCarrierFacility, Time: now, Location: loc, Actor: st.ID,
 				Note: "Back at " + st.Name + " undelivered"}); err != nil {
 				return err
 			}
