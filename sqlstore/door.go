@@ -106,18 +106,11 @@ func (d *DB) LoadRoute(ctx context.Context, da *handoff.Principal, routeID strin
 	}
 	err = d.tx(ctx, func(tx *sql.Tx) error {
 		// A parcel that needs a bag never goes out unsealed.
-		var unsealed []string
-		rows, err := tx.QueryContext(ctx, `SELECT p.tracking_id FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id
-			WHERE rp.route_id = $1 AND p.bag_required AND p.bag_id = '' ORDER BY p.tracking_id`, routeID)
+		unsealed, err := queryStrings(ctx, tx, `SELECT p.tracking_id FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id
+			WHERE rp.route_id = $1 AND rp.outcome = '' AND p.bag_required AND p.bag_id = '' ORDER BY p.tracking_id`, routeID)
 		if err != nil {
-			return handoff.Internal(err, "check bags")
+			return err
 		}
-		for rows.Next() {
-			var id string
-			rows.Scan(&id)
-			unsealed = append(unsealed, id)
-		}
-		rows.Close()
 		if len(unsealed) > 0 {
 			return handoff.Errorf(handoff.EPRECONDITION, "These parcels need a tamper-evident bag and are not sealed yet: %s. Seal them at the station first.", strings.Join(unsealed, ", "))
 		}
@@ -351,7 +344,7 @@ func (d *DB) verify(ctx context.Context, da *handoff.Principal, stopID, method s
 			if _, err := tx.ExecContext(ctx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3`, handoff.OTPVerified, s.id, handoff.OTPPending); err != nil {
 				return handoff.Internal(err, "verify stop")
 			}
-			res.Delivered, err = d.completeParcels(ctx, tx, s, da.ID, true, detail, note)
+			res.Delivered, err = d.completeParcels(ctx, tx, s, da.ID, otpParcels, detail, note)
 			return err
 		}
 		if err := d.lockIfOverBudget(ctx, tx, da.ID); err != nil {
@@ -479,37 +472,44 @@ func settleParcel(ctx context.Context, tx *sql.Tx, routeID, trackingID, outcome 
 	return n == 1, nil
 }
 
-// completeParcels delivers the stop's open parcels (only the OTP ones when
-// otpOnly) with a detail code, and tells the recipient.
-func (d *DB) completeParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor string, otpOnly bool, detail, note string) ([]string, error) {
+// deliverParcel settles one open parcel of a stop as delivered, moves it and
+// its bag to their final states and records the event; false when it was
+// settled meanwhile. Every way of delivering goes through here.
+func (d *DB) deliverParcel(ctx context.Context, tx *sql.Tx, s *doorStop, p stopParcel, actor, detail, note string) (bool, error) {
+	ok, err := settleParcel(ctx, tx, s.routeID, p.trackingID, "delivered")
+	if err != nil || !ok {
+		return false, err
+	}
+	if err := moveStage(ctx, tx, p.trackingID, handoff.StageOut, handoff.StageDelivered, ""); err != nil {
+		return false, err
+	}
+	if err := settleBag(ctx, tx, p.trackingID, handoff.BagDelivered); err != nil {
+		return false, err
+	}
+	_, err = d.appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.Delivered, Detail: detail, Time: d.Now(),
+		Location: tracking.Location{City: p.city, PostalCode: p.pc, CountryCode: s.market}, Actor: actor, Note: note})
+	return err == nil, err
+}
+
+// completeParcels delivers the stop's open parcels that keep returns true
+// with a detail code, and tells the recipient.
+func (d *DB) completeParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor string, keep func(stopParcel) bool, detail, note string) ([]string, error) {
 	ps, err := openParcels(ctx, tx, s)
 	if err != nil {
 		return nil, err
 	}
 	done := []string{}
-	now := d.Now()
 	for _, p := range ps {
-		if otpOnly && !p.otp {
+		if !keep(p) {
 			continue
 		}
-		ok, err := settleParcel(ctx, tx, s.routeID, p.trackingID, "delivered")
+		ok, err := d.deliverParcel(ctx, tx, s, p, actor, detail, note)
 		if err != nil {
 			return nil, err
 		}
-		if !ok {
-			continue
+		if ok {
+			done = append(done, p.trackingID)
 		}
-		if err := moveStage(ctx, tx, p.trackingID, handoff.StageOut, handoff.StageDelivered, ""); err != nil {
-			return nil, err
-		}
-		if err := settleBag(ctx, tx, p.trackingID, handoff.BagDelivered); err != nil {
-			return nil, err
-		}
-		if _, err := d.appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.Delivered, Detail: detail, Time: now,
-			Location: tracking.Location{City: p.city, PostalCode: p.pc, CountryCode: s.market}, Actor: actor, Note: note}); err != nil {
-			return nil, err
-		}
-		done = append(done, p.trackingID)
 	}
 	if len(done) > 0 {
 		if err := d.enqueue(ctx, tx, MsgDelivered, s.id+"|"+detail, done, map[string]any{"detailCode": detail}, ""); err != nil {
@@ -518,6 +518,9 @@ func (d *DB) completeParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor
 	}
 	return done, nil
 }
+
+// otpParcels keeps the parcels that need the passcode.
+func otpParcels(p stopParcel) bool { return p.otp }
 
 // failParcels records a failed attempt for the stop's open parcels (only the
 // OTP ones when otpOnly): they go back to the station, the day counts as a
@@ -703,19 +706,6 @@ func (d *DB) DeliverParcels(ctx context.Context, da *handoff.Principal, stopID, 
 	err = d.tx(ctx, func(tx *sql.Tx) error {
 		now := d.Now()
 		for _, p := range targets {
-			ok, err := settleParcel(ctx, tx, s.routeID, p.trackingID, "delivered")
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return handoff.Errorf(handoff.ECONFLICT, "Parcel %s is already settled.", p.trackingID)
-			}
-			if err := moveStage(ctx, tx, p.trackingID, handoff.StageOut, handoff.StageDelivered, ""); err != nil {
-				return err
-			}
-			if err := settleBag(ctx, tx, p.trackingID, handoff.BagDelivered); err != nil {
-				return err
-			}
 			note := tracking.Describe(tracking.StatusDelivered, place)
 			switch {
 			case shot != nil:
@@ -733,9 +723,12 @@ func (d *DB) DeliverParcels(ctx context.Context, da *handoff.Principal, stopID, 
 					note += ", without a photo (" + privacyWords(map[string]string{"": reasons[p.trackingID]}) + ")"
 				}
 			}
-			if _, err := d.appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.Delivered, Detail: place, Time: now,
-				Location: tracking.Location{City: p.city, PostalCode: p.pc, CountryCode: s.market}, Actor: da.ID, Note: note}); err != nil {
+			ok, err := d.deliverParcel(ctx, tx, s, p, da.ID, place, note)
+			if err != nil {
 				return err
+			}
+			if !ok {
+				return handoff.Errorf(handoff.ECONFLICT, "Parcel %s is already settled.", p.trackingID)
 			}
 		}
 		return d.enqueue(ctx, tx, MsgDelivered, s.id+"|"+place, ids, map[string]any{"detailCode": place}, "")
@@ -939,18 +932,11 @@ func (d *DB) ScanBag(ctx context.Context, da *handoff.Principal, stopID, raw str
 		}
 		// The bag in hand is not the one sealed at the station: a finding
 		// for customer service, on each bagged parcel of the stop.
-		rows, err := tx.QueryContext(ctx, `SELECT rp.tracking_id FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id
+		ids, err := queryStrings(ctx, tx, `SELECT rp.tracking_id FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id
 			WHERE rp.stop_id = $1 AND rp.outcome = '' AND p.bag_id <> '' ORDER BY rp.tracking_id`, s.id)
 		if err != nil {
-			return handoff.Internal(err, "bagged parcels")
+			return err
 		}
-		var ids []string
-		for rows.Next() {
-			var t string
-			rows.Scan(&t)
-			ids = append(ids, t)
-		}
-		rows.Close()
 		for _, t := range ids {
 			if err := openCase(ctx, tx, handoff.CaseScanMismatch, t, da.ID, now,
 				"Bag "+bag.Format(id)+" was scanned at the door, but the parcel was sealed in another bag"); err != nil {
@@ -1035,7 +1021,7 @@ func (d *DB) RefuseParcels(ctx context.Context, da *handoff.Principal, stopID st
 		if err := d.enqueue(ctx, tx, MsgAttemptFailed, s.id+"|refused", ids, map[string]any{"detailCode": tracking.RejectedByRecipientWithVerification}, ""); err != nil {
 			return err
 		}
-		if err := endPasscodeIfNone(ctx, tx, s.id); err != nil {
+		if err := endPasscodeIfNone(ctx, tx, s.id, handoff.OTPFailed); err != nil {
 			return err
 		}
 		// The refused bag is evidence; the parcel needs a new one if it is
@@ -1053,12 +1039,13 @@ func (d *DB) RefuseParcels(ctx context.Context, da *handoff.Principal, stopID st
 	return d.stopView(ctx, s.routeID, s.id)
 }
 
-// endPasscodeIfNone ends a stop's pending passcode once no open parcel there
-// needs it, so no code is re-sent or taken for parcels that are gone.
-func endPasscodeIfNone(ctx context.Context, tx *sql.Tx, stopID string) error {
+// endPasscodeIfNone settles a stop's pending passcode (to state) once no open
+// parcel there needs it, so no code is re-sent or taken for parcels that are
+// gone.
+func endPasscodeIfNone(ctx context.Context, tx *sql.Tx, stopID, state string) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3 AND NOT EXISTS (
 		SELECT 1 FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id WHERE rp.stop_id = $2 AND rp.outcome = '' AND p.otp_required)`,
-		handoff.OTPFailed, stopID, handoff.OTPPending); err != nil {
+		state, stopID, handoff.OTPPending); err != nil {
 		return handoff.Internal(err, "end passcode")
 	}
 	return nil
@@ -1075,4 +1062,27 @@ func (d *DB) garageSettled(ctx context.Context, stopID string) error {
 		return handoff.Errorf(handoff.EPRECONDITION, "The garage door at this stop did not close: the stop cannot be finished as a normal delivery until customer service resolves it.")
 	}
 	return nil
+}
+
+// queryStrings runs a query of one text column and returns its values.
+func queryStrings(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, handoff.Internal(err, "query")
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, handoff.Internal(err, "query")
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, handoff.Internal(err, "query")
+	}
+	return out, nil
 }

@@ -192,18 +192,11 @@ func (d *DB) RecipientGarages(ctx context.Context, contact string) ([]handoff.Ga
 // transaction: a grant not yet opened can then never open, and one opening
 // closes its door at once.
 func (d *DB) revokeGrants(ctx context.Context, tx *sql.Tx, garageID, why string) error {
-	rows, err := tx.QueryContext(ctx, `UPDATE garage_grants SET state = $1 WHERE garage_id = $2 AND state IN ($3, $4) RETURNING id`,
+	ids, err := queryStrings(ctx, tx, `UPDATE garage_grants SET state = $1 WHERE garage_id = $2 AND state IN ($3, $4) RETURNING id`,
 		handoff.GrantRevoked, garageID, handoff.GrantPending, handoff.GrantOpening)
 	if err != nil {
-		return handoff.Internal(err, "revoke grants")
+		return err
 	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		rows.Scan(&id)
-		ids = append(ids, id)
-	}
-	rows.Close()
 	for _, id := range ids {
 		if err := garageEvent(ctx, tx, garageID, id, "revoked", why, d.Now()); err != nil {
 			return err
@@ -567,46 +560,17 @@ func (d *DB) CloseGarage(ctx context.Context, da *handoff.Principal, stopID, gra
 	return grant, nil
 }
 
-// deliverToGarage delivers the grant's parcels with DeliveredToGarage.
+// deliverToGarage delivers the grant's parcels with DeliveredToGarage. An
+// OTP parcel among them is there only because its shipper lets the garage
+// stand in for the code, so the stop's passcode is settled too.
 func (d *DB) deliverToGarage(ctx context.Context, tx *sql.Tx, s *doorStop, actor string, ids []string) ([]string, error) {
-	ps, err := openParcels(ctx, tx, s)
+	done, err := d.completeParcels(ctx, tx, s, actor, func(p stopParcel) bool { return slices.Contains(ids, p.trackingID) },
+		tracking.DeliveredToGarage, "Delivered to garage")
 	if err != nil {
 		return nil, err
 	}
-	done := []string{}
-	now := d.Now()
-	for _, p := range ps {
-		if !slices.Contains(ids, p.trackingID) {
-			continue
-		}
-		ok, err := settleParcel(ctx, tx, s.routeID, p.trackingID, "delivered")
-		if err != nil || !ok {
-			if err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if err := moveStage(ctx, tx, p.trackingID, handoff.StageOut, handoff.StageDelivered, ""); err != nil {
-			return nil, err
-		}
-		if err := settleBag(ctx, tx, p.trackingID, handoff.BagDelivered); err != nil {
-			return nil, err
-		}
-		if p.otp {
-			if _, err := tx.ExecContext(ctx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3`, handoff.OTPVerified, s.id, handoff.OTPPending); err != nil {
-				return nil, handoff.Internal(err, "stop")
-			}
-		}
-		if _, err := d.appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.Delivered, Detail: tracking.DeliveredToGarage, Time: now,
-			Location: tracking.Location{City: p.city, PostalCode: p.pc, CountryCode: s.market}, Actor: actor, Note: "Delivered to garage"}); err != nil {
-			return nil, err
-		}
-		done = append(done, p.trackingID)
-	}
-	if len(done) > 0 {
-		if err := d.enqueue(ctx, tx, MsgDelivered, s.id+"|garage", done, map[string]any{"detailCode": tracking.DeliveredToGarage}, ""); err != nil {
-			return nil, err
-		}
+	if err := endPasscodeIfNone(ctx, tx, s.id, handoff.OTPVerified); err != nil {
+		return nil, err
 	}
 	return done, nil
 }

@@ -554,20 +554,10 @@ func (d *DB) ListRoutes(ctx context.Context, st *handoff.Principal, date string)
 }
 
 func (d *DB) routesWhere(ctx context.Context, where string, args ...any) ([]*handoff.Route, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT id FROM routes WHERE `+where+` ORDER BY created_at, id`, args...)
+	ids, err := queryStrings(ctx, d.db, `SELECT id FROM routes WHERE `+where+` ORDER BY created_at, id`, args...)
 	if err != nil {
-		return nil, handoff.Internal(err, "list routes")
+		return nil, err
 	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, handoff.Internal(err, "scan route")
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
 	out := []*handoff.Route{}
 	for _, id := range ids {
 		r, err := d.findRoute(ctx, d.db, id)
