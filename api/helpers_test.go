@@ -54,7 +54,7 @@ func newEnv(t *testing.T, db *sqlstore.DB) *env {
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	db.Log = log
 	mux := http.NewServeMux()
-	s := &api.Server{Principals: db, Settings: db, Shipments: db, Stations: db, Doors: db, Outbox: db, Bags: db, Cases: db, Photos: db, Garages: db, Today: db.Today, AdminToken: adminToken, Log: log}
+	s := &api.Server{Principals: db, Settings: db, Shipments: db, Stations: db, Doors: db, Outbox: db, Bags: db, Cases: db, Photos: db, Garages: db, Webhooks: db, Today: db.Today, AdminToken: adminToken, Log: log}
 	s.Register(mux)
 	metrics := observe.NewMetrics()
 	srv := httptest.NewServer(metrics.Middleware(log, mux))

@@ -280,3 +280,64 @@ func (o *DevOutbox) List() []Delivered {
 }
 
 func asSendError(err error, target **mail.SendError) bool { return errors.As(err, target) }
+
+// ShipperWebhook is the channel of shipper webhook deliveries.
+const ShipperWebhook = "shipper_webhook"
+
+// ShipperWebhooks delivers tracking events to shippers' endpoints. Each
+// delivery is the queued JSON as it is, signed with the endpoint's secret
+// (Handoff-Signature, as Sign makes it) and carrying its ID in
+// Idempotency-Key; anything but a 2xx is retried, for about two days.
+type ShipperWebhooks struct {
+	// Resolve returns an endpoint's URL and signing secret; an error means
+	// the endpoint is gone and the delivery is dropped.
+	Resolve func(ctx context.Context, webhookID string) (url string, secret []byte, err error)
+	Client  *http.Client
+	Now     func() time.Time
+}
+
+// Name implements Sender.
+func (s *ShipperWebhooks) Name() string { return "shipper-webhook" }
+
+// MaxAttempts implements Patient: a shipper's endpoint may be down for a
+// while, and an event should still reach it.
+func (s *ShipperWebhooks) MaxAttempts() int { return 48 }
+
+// Send implements Sender.
+func (s *ShipperWebhooks) Send(ctx context.Context, m Message) error {
+	u, secret, err := s.Resolve(ctx, m.To)
+	if err != nil {
+		return Permanent("webhook %s: %v", m.To, err)
+	}
+	client, now := s.Client, s.Now
+	if client == nil {
+		client = &http.Client{Timeout: 15 * time.Second}
+	}
+	if now == nil {
+		now = time.Now
+	}
+	body := []byte(m.Text)
+	req, err := http.NewRequestWithContext(ctx, "POST", u, bytes.NewReader(body))
+	if err != nil {
+		return Permanent("webhook: %v", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", m.ID)
+	req.Header.Set("Handoff-Signature", Sign(secret, body, now()))
+	if err := doHTTP(client, req, "webhook"); err != nil {
+		// A shipper's endpoint answering 4xx may be misconfigured for a
+		// while; keep retrying rather than drop the event.
+		var p *PermanentError
+		if errors.As(err, &p) {
+			return p.Err
+		}
+		return err
+	}
+	return nil
+}
+
+// Patient is a Sender whose messages deserve more attempts than the worker's
+// default before they are dead.
+type Patient interface {
+	MaxAttempts() int
+}

@@ -139,8 +139,12 @@ func (w *Worker) Drain(ctx context.Context) error {
 	return nil
 }
 
-// Build renders a queued message, putting in the code only now.
+// Build renders a queued message, putting in the code only now. A shipper
+// webhook delivery is its queued JSON as it is.
 func (w *Worker) Build(ctx context.Context, q Queued) (Message, error) {
+	if q.Channel == ShipperWebhook {
+		return Message{ID: q.ID, Kind: q.Kind, Channel: q.Channel, To: q.To, Text: string(q.Data)}, nil
+	}
 	var d struct {
 		TrackingIDs     []string `json:"trackingIds"`
 		RecipientName   string   `json:"recipientName"`
@@ -204,7 +208,11 @@ func (w *Worker) deliver(ctx context.Context, s Sender, q Queued) {
 		log.Info("notification sent")
 		return
 	}
-	dead := IsPermanent(err) || q.Attempts >= w.MaxAttempts
+	max := w.MaxAttempts
+	if p, ok := s.(Patient); ok {
+		max = p.MaxAttempts()
+	}
+	dead := IsPermanent(err) || q.Attempts >= max
 	msg := err.Error()
 	if len(msg) > 300 {
 		msg = msg[:300]

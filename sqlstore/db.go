@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -53,6 +54,10 @@ type DB struct {
 	// Garage bounds in-garage delivery and holds the demo's simulators.
 	Garage GarageSettings
 
+	// AllowHTTPWebhooks lets shippers register plain-http endpoints (demos,
+	// tests); production requires https.
+	AllowHTTPWebhooks bool
+
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
 }
@@ -85,6 +90,18 @@ func (d *DB) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) 
 	}
 	return tx.StmtContext(ctx, s).ExecContext(ctx, args...)
 }
+
+// txQuery is txExec for a statement returning rows.
+func (d *DB) txQuery(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
+	s, err := d.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return tx.StmtContext(ctx, s).QueryContext(ctx, args...)
+}
+
+// itoa formats a small integer for keys.
+func itoa(n int) string { return strconv.Itoa(n) }
 
 // txQueryRow is txExec for a statement returning one row.
 func (d *DB) txQueryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {

@@ -172,6 +172,9 @@ func (d *DB) appendEvent(ctx context.Context, tx *sql.Tx, trackingID string, e t
 		e.Location.CountryCode, e.Actor, e.Note); err != nil {
 		return 0, handoff.Internal(err, "insert event")
 	}
+	if err := d.queueWebhooks(ctx, tx, trackingID, seq, e); err != nil {
+		return 0, err
+	}
 	return seq, nil
 }
 

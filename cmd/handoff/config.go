@@ -28,6 +28,9 @@ type config struct {
 	Policy     sqlstore.Policy
 	Channels   channelConfig
 	Photos     photoConfig
+	// AllowHTTPWebhooks is HANDOFF_ALLOW_HTTP_WEBHOOKS: shippers may register
+	// plain-http webhook endpoints (always allowed with --demo).
+	AllowHTTPWebhooks string
 }
 
 func envOr(getenv func(string) string, key, def string) string {
@@ -87,6 +90,7 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 	}
 	c.AdminToken = getenv("HANDOFF_ADMIN_TOKEN")
 	c.SecretKeys = getenv("HANDOFF_SECRET_KEYS")
+	c.AllowHTTPWebhooks = getenv("HANDOFF_ALLOW_HTTP_WEBHOOKS")
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		return nil, errors.New("HANDOFF_ADMIN_TOKEN must be at least 16 characters")
 	}
@@ -116,4 +120,13 @@ func rotateKeys(args []string, stdout, stderr io.Writer, getenv func(string) str
 	}
 	fmt.Fprintf(stdout, "new active key %s; older keys (%s) are kept to open what they sealed\n", k.ID, strings.Join(r.IDs()[1:], ", "))
 	return nil
+}
+
+// getenvBool reads a boolean setting: 1, true, yes or on.
+func getenvBool(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
 }

@@ -83,6 +83,9 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 		db.Close()
 		return nil, err
 	}
+	// Shippers' webhooks always go to their own endpoints, dev outbox or not.
+	senders[notify.ShipperWebhook] = &notify.ShipperWebhooks{Resolve: db.ResolveWebhook}
+	db.AllowHTTPWebhooks = c.Demo || getenvBool(c.AllowHTTPWebhooks)
 	worker := &notify.Worker{Store: db, Senders: senders, Log: log,
 		Unseal: func(purpose, sealed string) ([]byte, error) { return keys.Open("message/"+purpose, sealed, nil) }}
 
@@ -96,7 +99,7 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	mux := http.NewServeMux()
 	health.Register(mux)
 	mux.Handle("GET /metrics", metrics.Handler())
-	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: db, Doors: db, Outbox: db, Bags: db, Cases: db, Photos: db, Garages: db, Today: db.Today, AdminToken: c.AdminToken, Log: log}).Register(mux)
+	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: db, Doors: db, Outbox: db, Bags: db, Cases: db, Photos: db, Garages: db, Webhooks: db, Today: db.Today, AdminToken: c.AdminToken, Log: log}).Register(mux)
 	(&web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: db, Doors: db, Today: db.Today,
 		Recipients: db, Photos: db, Garages: db, Bags: db, Cases: db, PublicURL: publicURL, DevOutbox: dev != nil, Keys: keys, Log: log}).Register(mux)
 	if dev != nil {
