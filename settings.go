@@ -7,6 +7,7 @@ import (
 
 	"github.com/handoff-dev/handoff/market"
 	"github.com/handoff-dev/handoff/money"
+	"github.com/handoff-dev/handoff/rules"
 )
 
 // Settings are one shipper's choices. The zero value is not the default: use
@@ -34,7 +35,19 @@ type SecureDeliverySettings struct {
 	// GarageSatisfiesOTP lets an in-garage delivery stand in for the code
 	// of an OTP parcel. Off by default: the code is still needed.
 	GarageSatisfiesOTP bool `json:"garageSatisfiesOtp"`
+	// Rules are the shipper's own conditions (CEL expressions, see package
+	// rules) that ask for OTP whatever the declared value.
+	Rules []Rule `json:"rules"`
 }
+
+// Rule is one of a shipper's own OTP conditions.
+type Rule struct {
+	Name       string `json:"name"`
+	Expression string `json:"expression"`
+}
+
+// MaxRules bounds a shipper's own conditions.
+const MaxRules = 20
 
 // BagSettings say which packages travel in a tamper-evident bag: any package
 // with an item in one of Categories, or declared above the marketplace's
@@ -59,6 +72,7 @@ var DefaultBagCategories = []string{"smartphone", "laptop", "tablet"}
 // tablets.
 func DefaultSettings() Settings {
 	s := Settings{
+		SecureDelivery:   SecureDeliverySettings{Rules: []Rule{}},
 		Notifications:    NotificationSettings{Email: true, SMS: true},
 		TamperEvidentBag: BagSettings{Categories: slices.Clone(DefaultBagCategories), Thresholds: []Threshold{}},
 	}
@@ -121,6 +135,7 @@ type SecureDeliveryPatch struct {
 	Thresholds          []Threshold `json:"thresholds"`
 	PhoneDigitsFallback *bool       `json:"phoneDigitsFallback"`
 	GarageSatisfiesOTP  *bool       `json:"garageSatisfiesOtp"`
+	Rules               *[]Rule     `json:"rules"` // replaces the list
 }
 
 // BagPatch changes the bag rules it names.
@@ -161,6 +176,9 @@ func (p *SettingsPatch) Apply(s Settings) (Settings, error) {
 		if sd.GarageSatisfiesOTP != nil {
 			out.SecureDelivery.GarageSatisfiesOTP = *sd.GarageSatisfiesOTP
 		}
+		if sd.Rules != nil {
+			out.SecureDelivery.Rules = checkRules(&fe, *sd.Rules)
+		}
 		out.SecureDelivery.Thresholds = mergeThresholds(&fe, "secureDelivery.thresholds", out.SecureDelivery.Thresholds, sd.Thresholds)
 	}
 	if b := p.TamperEvidentBag; b != nil {
@@ -187,6 +205,32 @@ func (p *SettingsPatch) Apply(s Settings) (Settings, error) {
 		return s, err
 	}
 	return out, nil
+}
+
+// checkRules validates a shipper's own conditions: named, unique, and
+// compiling to a bool.
+func checkRules(fe *FieldErrors, in []Rule) []Rule {
+	if len(in) > MaxRules {
+		fe.Add("secureDelivery.rules", "at most %d rules", MaxRules)
+		return nil
+	}
+	out := []Rule{}
+	names := map[string]bool{}
+	for i, r := range in {
+		f := fieldIndex("secureDelivery.rules", i)
+		r.Name, r.Expression = strings.TrimSpace(r.Name), strings.TrimSpace(r.Expression)
+		if r.Name == "" || len(r.Name) > 100 || hasControl(r.Name) {
+			fe.Add(f+".name", "is required (at most 100 characters)")
+		} else if names[r.Name] {
+			fe.Add(f+".name", "%q is used twice", r.Name)
+		}
+		names[r.Name] = true
+		if _, err := rules.Compile(r.Expression); err != nil {
+			fe.Add(f+".expression", "%s", err.Error())
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // mergeThresholds validates each new threshold and replaces the entry for its

@@ -3,6 +3,7 @@ package handoff
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/mail"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/handoff-dev/handoff/market"
 	"github.com/handoff-dev/handoff/money"
 	"github.com/handoff-dev/handoff/phone"
+	"github.com/handoff-dev/handoff/rules"
 	"github.com/handoff-dev/handoff/tracking"
 )
 
@@ -399,15 +401,49 @@ func clip(s string) string {
 	return s
 }
 
+// RecipientHistory is what is known of a recipient from earlier parcels, for
+// the shipper's own rules.
+type RecipientHistory struct {
+	Parcels int // earlier parcels to the same mobile or email
+	Cases   int // customer-service cases on them
+}
+
 // Decide fills in every package's secure-delivery decision from the shipper's
-// settings, per SPEC §1 and §2.
-func (s *Shipment) Decide(set Settings) {
+// settings, per SPEC §1 and §2. A shipper rule that fails to evaluate counts
+// as not matched; the error is returned for the log, the decision stands.
+func (s *Shipment) Decide(set Settings, hist RecipientHistory) error {
+	var ruleErr error
 	for i := range s.Packages {
 		p := &s.Packages[i]
 		var cats []string
+		qty := 0
 		for _, it := range p.Items {
 			if it.Category != "" {
 				cats = append(cats, it.Category)
+			}
+			qty += it.Quantity
+		}
+		matched := false
+		if len(set.SecureDelivery.Rules) > 0 {
+			exp, _ := money.Exponent(p.InsuredValue.Currency)
+			in := rules.Input{Marketplace: string(s.Marketplace.Code), Value: float64(p.InsuredValue.Minor) / math.Pow10(exp),
+				Currency: p.InsuredValue.Currency, Categories: append([]string{}, cats...), Items: len(p.Items), Quantity: qty,
+				PaymentType: s.PaymentType, Gift: s.Gift != nil, GiftRegistry: s.Preferences.GiftRegistry,
+				ConfidentialAddress: s.Preferences.ConfidentialAddress, RecipientCases: hist.Cases, RecipientParcels: hist.Parcels}
+			for _, r := range set.SecureDelivery.Rules {
+				prg, err := rules.Compile(r.Expression)
+				if err != nil {
+					ruleErr = fmt.Errorf("rule %q: %w", r.Name, err)
+					continue
+				}
+				ok, err := prg.Eval(in)
+				if err != nil {
+					ruleErr = fmt.Errorf("rule %q: %w", r.Name, err)
+				}
+				if ok {
+					matched = true
+					break
+				}
 			}
 		}
 		p.Decision = eligibility.Decide(eligibility.Input{
@@ -417,11 +453,13 @@ func (s *Shipment) Decide(set Settings) {
 			Mobile:            s.MobileState,
 			ValueMinor:        p.InsuredValue.Minor,
 			ThresholdMinor:    set.OTPThreshold(s.Marketplace),
+			RuleMatched:       matched,
 			Categories:        cats,
 			BagCategories:     set.TamperEvidentBag.Categories,
 			BagThresholdMinor: set.BagThreshold(s.Marketplace),
 		})
 	}
+	return ruleErr
 }
 
 // ShipmentFilter selects a shipper's shipments, newest first.

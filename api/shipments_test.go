@@ -307,3 +307,38 @@ func TestConcurrentIdempotentCreate(t *testing.T) {
 		}
 	})
 }
+
+func TestShipperRules(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		_, key := e.shipper()
+		e.otpOn(key)
+		problem(t, e.do("PATCH", "/v1/account/settings", key, `{"secureDelivery":{"rules":[{"name":"bad","expression":"price > 10"}]}}`), 400, "secureDelivery.rules[0].expression")
+		problem(t, e.do("PATCH", "/v1/account/settings", key, `{"secureDelivery":{"rules":[{"name":"x","expression":"value + 1.0"}]}}`), 400, "secureDelivery.rules[0].expression")
+		r := e.do("PATCH", "/v1/account/settings", key, `{"secureDelivery":{"rules":[
+			{"name":"gadgets","expression":"categories.exists(c, c in [\"smartphone\", \"laptop\", \"tablet\"])"},
+			{"name":"claims","expression":"recipient.cases > 0"}]}}`)
+		if r.Status != 200 {
+			t.Fatalf("rules: %d %s", r.Status, r.Body)
+		}
+		// A cheap phone needs OTP by the shipper's rule, below the threshold.
+		phone := shipment("GB", "GBP", "20", "07700900123")
+		phone["packages"].([]any)[0].(map[string]any)["items"] = []any{map[string]any{"quantity": 1, "category": "Smartphone"}}
+		if req, reasons := otpOf(t, e.do("POST", "/v1/shipments/eligibility", key, phone).JSON(t)); !req || !slices.Equal(reasons, []string{"SHIPPER_RULE"}) {
+			t.Fatalf("rule: %v %v", req, reasons)
+		}
+		// A book does not…
+		book := shipment("GB", "GBP", "20", "07700900123")
+		if req, _ := otpOf(t, e.do("POST", "/v1/shipments/eligibility", key, book).JSON(t)); req {
+			t.Fatal("a book matched")
+		}
+		// …and a rule never overrides cash on delivery.
+		phone["paymentType"] = "CASH_ON_DELIVERY"
+		if req, _ := otpOf(t, e.do("POST", "/v1/shipments/eligibility", key, phone).JSON(t)); req {
+			t.Fatal("a rule overrode cash on delivery")
+		}
+		s := e.do("GET", "/v1/account/settings", key, nil).JSON(t)
+		if rs := s["secureDelivery"].(map[string]any)["rules"].([]any); len(rs) != 2 {
+			t.Errorf("rules = %v", rs)
+		}
+	})
+}

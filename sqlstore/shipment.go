@@ -34,8 +34,34 @@ func (d *DB) CheckEligibility(ctx context.Context, shipperID string, in *handoff
 		return nil, err
 	}
 	s.ShipperID = shipperID
-	s.Decide(set)
+	if err := d.decide(ctx, d.db, s, set); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// decide takes the secure-delivery decision, reading the recipient's history
+// only when the shipper has rules that could use it.
+func (d *DB) decide(ctx context.Context, q queryer, s *handoff.Shipment, set handoff.Settings) error {
+	var hist handoff.RecipientHistory
+	if len(set.SecureDelivery.Rules) > 0 {
+		mobile, email := s.RecipientMobile, strings.ToLower(s.ShipTo.Email)
+		if mobile == "" {
+			mobile = "-" // matches nothing
+		}
+		if email == "" {
+			email = "-"
+		}
+		if err := q.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM((SELECT COUNT(*) FROM cases c WHERE c.tracking_id = p.tracking_id)), 0)
+			FROM packages p JOIN shipments s ON s.id = p.shipment_id WHERE s.recipient_mobile = $1 OR s.recipient_email = $2`, mobile, email).
+			Scan(&hist.Parcels, &hist.Cases); err != nil {
+			return handoff.Internal(err, "recipient history")
+		}
+	}
+	if err := s.Decide(set, hist); err != nil {
+		d.Log.Warn("a shipper rule failed to evaluate; it counted as not matched", "shipper_id", s.ShipperID, "err", err)
+	}
+	return nil
 }
 
 type contents struct {
@@ -92,7 +118,9 @@ func (d *DB) CreateShipment(ctx context.Context, shipperID string, in *handoff.S
 		if err != nil {
 			return err
 		}
-		s.Decide(set)
+		if err := d.decide(ctx, tx, s, set); err != nil {
+			return err
+		}
 		return d.insertShipment(ctx, tx, s)
 	})
 	if err != nil {
