@@ -10,14 +10,14 @@ func TestRules(t *testing.T) {
 		RecipientCases: 2, RecipientParcels: 5}
 	for expr, want := range map[string]bool{
 		`categories.exists(c, c in ["smartphone", "laptop", "tablet"])`: true,
-		`"laptop" in categories`:                        false,
-		`recipient.cases > 0`:                           true,
-		`recipient.cases > 0 && value >= 50.0`:          false,
-		`marketplace == "GB" && !gift`:                  true,
-		`quantity > 3 || paymentType == "PREPAID"`:      true,
-		`size(categories) == 0`:                         false,
-		`value > 1000.0 || confidentialAddress`:         false,
-		`value > 30`:                                    true,
+		`"laptop" in categories`:                   false,
+		`recipient.cases > 0`:                      true,
+		`recipient.cases > 0 && value >= 50.0`:     false,
+		`marketplace == "GB" && !gift`:             true,
+		`quantity > 3 || paymentType == "PREPAID"`: true,
+		`size(categories) == 0`:                    false,
+		`value > 1000.0 || confidentialAddress`:    false,
+		`value > 30`:                               true,
 	} {
 		p, err := Compile(expr)
 		if err != nil {

@@ -152,7 +152,7 @@ func (d *DB) queueWebhooks(ctx context.Context, tx *sql.Tx, trackingID string, s
 	now := micros(d.Now())
 	for _, h := range hooks {
 		body, _ := json.Marshal(webhookPayload{Type: "tracking.event", TrackingID: trackingID,
-			Event: webhookEvent{Sequence: seq, EventCode: e.Code, EventTime: e.Time.UTC().Format(time.RFC3339), Location: e.Location, DetailCode: e.Detail},
+			Event:   webhookEvent{Sequence: seq, EventCode: e.Code, EventTime: e.Time.UTC().Format(time.RFC3339), Location: e.Location, DetailCode: e.Detail},
 			Summary: webhookStatus{Status: h.status}})
 		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (id, dedupe_key, kind, channel, recipient, lang, data, status, next_attempt_at, created_at)
 			VALUES ($1, $2, $3, $4, $5, '', $6, 'pending', $7, $7) ON CONFLICT (dedupe_key) DO NOTHING`,
