@@ -7,6 +7,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/handoff-dev/handoff/sqlstore"
+	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
 )
 
 // monday is a working day at 10:00 in London.
@@ -492,6 +495,43 @@ func TestParcelBackFromAnUnfinishedRoute(t *testing.T) {
 		d.route("2026-11-24", []any{map[string]any{"trackingId": id}})
 		if ev := d.events(id); ev[len(ev)-1] != "OutForDelivery" {
 			t.Errorf("events = %v", ev)
+		}
+	})
+}
+
+// TestGuessesAcrossNodes races wrong guesses and the right one through two
+// server nodes on one database: still at most three are evaluated.
+func TestGuessesAcrossNodes(t *testing.T) {
+	sqlstoretest.EachNodes(t, 2, func(t *testing.T, nodes []*sqlstore.DB) {
+		for _, n := range nodes {
+			n.Now = func() time.Time { return monday }
+		}
+		a, b := newEnv(t, nodes[0]), newEnv(t, nodes[1])
+		d := newDay(t, a, monday)
+		id := d.label("Nia", "2 Node St", "07700900222", "500", "books")
+		d.receive(id)
+		stopID := stopOf(t, d.route("2026-11-23", []any{map[string]any{"trackingId": id}}), id)["stopId"].(string)
+		right := d.code("+447700900222", "2026-11-23")
+		var wg sync.WaitGroup
+		for i := range 30 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				node := a
+				if i%2 == 1 {
+					node = b
+				}
+				code := wrongCode(right, i)
+				if i == 17 {
+					code = right
+				}
+				node.do("POST", "/v1/associate/stops/"+stopID+"/verify", d.da1Key, map[string]any{"code": code})
+			}()
+		}
+		wg.Wait()
+		evaluated, _, err := nodes[1].CodeChecks(t0ctx, stopID)
+		if err != nil || evaluated > 3 {
+			t.Fatalf("%d guesses evaluated across two nodes (%v)", evaluated, err)
 		}
 	})
 }

@@ -35,6 +35,13 @@ func Engines() []string {
 // Open returns a fresh, migrated store on engine, closed when the test ends.
 func Open(tb testing.TB, engine string) *sqlstore.DB {
 	tb.Helper()
+	return Nodes(tb, engine, 1)[0]
+}
+
+// Nodes returns n stores on one fresh database, each with its own connection
+// pool, as n server nodes would have; they share the keys, as nodes do.
+func Nodes(tb testing.TB, engine string, n int) []*sqlstore.DB {
+	tb.Helper()
 	ctx := context.Background()
 	var dsn string
 	switch engine {
@@ -45,18 +52,22 @@ func Open(tb testing.TB, engine string) *sqlstore.DB {
 	default:
 		tb.Fatalf("unknown engine %q", engine)
 	}
-	db, err := sqlstore.Open(ctx, dsn)
-	if err != nil {
-		tb.Fatalf("open %s: %v", engine, err)
-	}
-	db.Keys = Keys(tb)
+	keys := Keys(tb)
 	photos, err := photo.NewDir(filepath.Join(tb.TempDir(), "photos"))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	db.Photos = photos
-	tb.Cleanup(func() { db.Close() })
-	return db
+	var out []*sqlstore.DB
+	for range n {
+		db, err := sqlstore.Open(ctx, dsn)
+		if err != nil {
+			tb.Fatalf("open %s: %v", engine, err)
+		}
+		db.Keys, db.Photos = keys, photos
+		tb.Cleanup(func() { db.Close() })
+		out = append(out, db)
+	}
+	return out
 }
 
 // Keys returns a fresh keyring for a test.
@@ -66,6 +77,14 @@ func Keys(tb testing.TB) *keyring.Ring {
 		tb.Fatal(err)
 	}
 	return r
+}
+
+// EachNodes runs fn as a subtest on every engine with n nodes.
+func EachNodes(t *testing.T, n int, fn func(t *testing.T, nodes []*sqlstore.DB)) {
+	t.Helper()
+	for _, e := range Engines() {
+		t.Run(e, func(t *testing.T) { fn(t, Nodes(t, e, n)) })
+	}
 }
 
 // Each runs fn as a subtest on every engine.
