@@ -44,6 +44,7 @@ const (
 	GrantFailed      = "failed"       // the door did not open; nothing happened
 	GrantCloseFailed = "close_failed" // the door did not close: alert
 	GrantRevoked     = "revoked"
+	GrantResolved    = "resolved" // a door that did not close, dealt with by customer service
 )
 
 // GarageGrant is one-time access to a garage for one associate at one stop.

@@ -23,8 +23,8 @@ type PhotoInfo struct {
 	ID        string     `json:"photoId,omitempty"`
 	TakenAt   *time.Time `json:"takenAt,omitempty"`
 	TakenBy   string     `json:"takenBy,omitempty"`
-	Width     int        `json:"width,omitempty"`
-	Height    int        `json:"height,omitempty"`
+	Width     int        `json:"width,omitzero"`
+	Height    int        `json:"height,omitzero"`
 	RemovedAt *time.Time `json:"removedAt,omitempty"` // deleted after the retention period
 	// SkippedReason says why there is none, when a privacy rule applied.
 	SkippedReason string `json:"skippedReason,omitempty"`

@@ -31,6 +31,10 @@ func (s *Server) openGarage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Lat != nil {
+		if *req.Lat < -90 || *req.Lat > 90 || *req.Lon < -180 || *req.Lon > 180 {
+			WriteError(w, r, s.Log, handoff.Invalid(handoff.FieldError{Field: "lat", Message: "lat must be within ±90 and lon within ±180 degrees"}))
+			return
+		}
 		pos = &handoff.Position{Lat: *req.Lat, Lon: *req.Lon}
 	}
 	g, err := s.Garages.OpenGarage(r.Context(), PrincipalFrom(r.Context()), r.PathValue("stopId"), pos)
@@ -43,6 +47,10 @@ func (s *Server) closeGarage(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := Decode(w, r, &req); err != nil {
 		WriteError(w, r, s.Log, err)
+		return
+	}
+	if req.GrantID == "" {
+		WriteError(w, r, s.Log, handoff.Invalid(handoff.FieldError{Field: "grantId", Message: "is required: the grant the open request returned"}))
 		return
 	}
 	g, err := s.Garages.CloseGarage(r.Context(), PrincipalFrom(r.Context()), r.PathValue("stopId"), req.GrantID)

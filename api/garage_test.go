@@ -134,6 +134,15 @@ func TestGarageDoorThatStaysOpen(t *testing.T) {
 		if ev := g.events(g.parcel); strings.HasPrefix(ev[len(ev)-1], "Delivered") {
 			t.Errorf("delivered although the door stayed open: %v", ev)
 		}
+		problem(t, g.open(g.da1Key), 409, "")
+		// Customer service deals with it; the stop can be finished again.
+		caseID := cases[0].(map[string]any)["caseId"].(string)
+		if r := g.do("POST", "/v1/cases/"+caseID+"/close", cs, map[string]any{"outcome": "no_action", "note": "door closed by the owner"}); r.Status != 200 {
+			t.Fatalf("close case: %d %s", r.Status, r.Body)
+		}
+		if r := g.do("POST", "/v1/associate/stops/"+g.stopID+"/deliver", g.da1Key, map[string]any{"place": "DeliveredToCustomer"}); r.Status != 200 {
+			t.Fatalf("deliver after the case: %d %s", r.Status, r.Body)
+		}
 	})
 }
 

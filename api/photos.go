@@ -39,6 +39,10 @@ func podOut(info *handoff.PhotoInfo, base string) *proofOfDelivery {
 // photo answers the photo bytes to a shipper (own parcels) or an agent; the
 // store logs the view first.
 func (s *Server) photo(w http.ResponseWriter, r *http.Request) {
+	if s.Photos == nil {
+		WriteError(w, r, s.Log, handoff.Errorf(handoff.EUNAVAILABLE, "Photos are not served by this server."))
+		return
+	}
 	size := r.URL.Query().Get("size")
 	if size != "" && size != "thumb" && size != "full" {
 		WriteError(w, r, s.Log, handoff.Invalid(handoff.FieldError{Field: "size", Message: "must be thumb or full"}))

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -87,7 +88,8 @@ func TestShipperWebhooks(t *testing.T) {
 		// A label is an event; the endpoint fails twice, then acknowledges.
 		ep.failNext.Store(2)
 		id := e.do("POST", "/v1/shipments", key, shipment("GB", "GBP", "20", "")).JSON(t)["packages"].([]any)[0].(map[string]any)["trackingId"].(string)
-		w := &notify.Worker{Store: e.db, Senders: map[string]notify.Sender{notify.ShipperWebhook: &notify.ShipperWebhooks{Resolve: e.db.ResolveWebhook}}, Now: e.db.Now}
+		w := &notify.Worker{Store: e.db, Senders: map[string]notify.Sender{notify.ShipperWebhook: &notify.ShipperWebhooks{Resolve: e.db.ResolveWebhook}},
+			Now: e.db.Now, Log: slog.New(slog.DiscardHandler)}
 		clock := time.Now()
 		for range 3 {
 			if err := w.Drain(t0ctx); err != nil {

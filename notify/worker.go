@@ -42,6 +42,10 @@ type Worker struct {
 	// Unseal opens secrets sealed into a message's data (sign-in codes).
 	Unseal func(purpose, sealed string) ([]byte, error)
 
+	// Observe, when set, is told each attempt's channel and outcome (sent,
+	// retry, dead), for metrics.
+	Observe func(channel, outcome string)
+
 	MaxAttempts int           // then the message is dead (default 8)
 	Lease       time.Duration // default 1 minute
 	SendTimeout time.Duration // default 15 seconds
@@ -206,6 +210,7 @@ func (w *Worker) deliver(ctx context.Context, s Sender, q Queued) {
 			return
 		}
 		log.Info("notification sent")
+		w.observe(q.Channel, "sent")
 		return
 	}
 	max := w.MaxAttempts
@@ -230,8 +235,10 @@ func (w *Worker) deliver(ctx context.Context, s Sender, q Queued) {
 		return
 	}
 	if dead {
+		w.observe(q.Channel, "dead")
 		log.Error("notification dead", "err", msg)
 	} else {
+		w.observe(q.Channel, "retry")
 		log.Warn("notification failed; will retry", "err", msg, "retry_at", retryAt)
 	}
 }
@@ -244,4 +251,10 @@ func backoff(attempt int) time.Duration {
 		d = time.Hour
 	}
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+func (w *Worker) observe(channel, outcome string) {
+	if w.Observe != nil {
+		w.Observe(channel, outcome)
+	}
 }

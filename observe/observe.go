@@ -22,6 +22,24 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	inflight prometheus.Gauge
+	checks   *prometheus.CounterVec
+	messages *prometheus.CounterVec
+}
+
+// CodeCheck counts one evaluated passcode entry (method "code" or
+// "phone_digits"), right or wrong: a jump in wrong ones is worth an alert.
+func (m *Metrics) CodeCheck(method string, correct bool) {
+	result := "wrong"
+	if correct {
+		result = "correct"
+	}
+	m.checks.WithLabelValues(method, result).Inc()
+}
+
+// Message counts one delivery attempt of a queued message by channel and
+// outcome (sent, retry, dead).
+func (m *Metrics) Message(channel, outcome string) {
+	m.messages.WithLabelValues(channel, outcome).Inc()
 }
 
 // NewMetrics returns a registry with the HTTP collectors plus Go and process
@@ -36,7 +54,13 @@ func NewMetrics() *Metrics {
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 	}, []string{"route"})
 	m.inflight = prometheus.NewGauge(prometheus.GaugeOpts{Name: "handoff_http_requests_in_flight", Help: "Requests being served."})
-	m.Registry.MustRegister(m.requests, m.latency, m.inflight,
+	m.checks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "handoff_code_checks_total", Help: "Passcode entries evaluated at doors, by method and result.",
+	}, []string{"method", "result"})
+	m.messages = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "handoff_notifications_total", Help: "Message delivery attempts by channel and outcome (sent, retry, dead).",
+	}, []string{"channel", "outcome"})
+	m.Registry.MustRegister(m.requests, m.latency, m.inflight, m.checks, m.messages,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -151,6 +151,15 @@ func (d *DB) CloseCase(ctx context.Context, agent *handoff.Principal, caseID, ou
 		if err != nil {
 			return handoff.Internal(err, "close case")
 		}
+		if kind == CaseGarage {
+			// Customer service has dealt with the door: the stop may be
+			// finished again (a fresh attempt, or another way).
+			if _, err := tx.ExecContext(ctx, `UPDATE garage_grants SET state = $1 WHERE state = $2 AND (tracking_ids = $3 OR tracking_ids LIKE $4)`,
+				handoff.GrantResolved, handoff.GrantCloseFailed, trackingID, trackingID+",%"); err != nil {
+				return handoff.Internal(err, "resolve garage")
+			}
+			return nil
+		}
 		p, err := findParcel(ctx, tx, trackingID)
 		if err != nil || p.stage != handoff.StageHeld {
 			return err

@@ -54,6 +54,10 @@ type DB struct {
 	// Garage bounds in-garage delivery and holds the demo's simulators.
 	Garage GarageSettings
 
+	// OnCodeCheck, when set, is told of every evaluated passcode entry
+	// (never the code), for metrics.
+	OnCodeCheck func(method string, correct bool)
+
 	// AllowHTTPWebhooks lets shippers register plain-http endpoints (demos,
 	// tests); production requires https.
 	AllowHTTPWebhooks bool

@@ -371,6 +371,9 @@ func (d *DB) verify(ctx context.Context, da *handoff.Principal, stopID, method s
 	if err != nil {
 		return nil, err
 	}
+	if d.OnCodeCheck != nil {
+		d.OnCodeCheck(method, ok)
+	}
 	res.Stop, err = d.stopView(ctx, s.routeID, s.id)
 	if err == nil && res.Correct {
 		res.AttemptsLeft = res.Stop.AttemptsLeft
@@ -715,13 +718,13 @@ func (d *DB) DeliverParcels(ctx context.Context, da *handoff.Principal, stopID, 
 					return handoff.Internal(err, "record photo")
 				}
 				note += ", with a photo"
-			case reasons[p.trackingID] != "":
+			case unattended && reasons[p.trackingID] != "":
+				// Left unattended without the photo that would otherwise be
+				// taken: the record says why.
 				if _, err := tx.ExecContext(ctx, `UPDATE packages SET no_photo_reason = $1 WHERE tracking_id = $2`, reasons[p.trackingID], p.trackingID); err != nil {
 					return handoff.Internal(err, "record no photo")
 				}
-				if unattended {
-					note += ", without a photo (" + privacyWords(map[string]string{"": reasons[p.trackingID]}) + ")"
-				}
+				note += ", without a photo (" + privacyWords(map[string]string{"": reasons[p.trackingID]}) + ")"
 			}
 			ok, err := d.deliverParcel(ctx, tx, s, p, da.ID, place, note)
 			if err != nil {

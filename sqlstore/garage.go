@@ -192,14 +192,30 @@ func (d *DB) RecipientGarages(ctx context.Context, contact string) ([]handoff.Ga
 // transaction: a grant not yet opened can then never open, and one opening
 // closes its door at once.
 func (d *DB) revokeGrants(ctx context.Context, tx *sql.Tx, garageID, why string) error {
-	ids, err := queryStrings(ctx, tx, `UPDATE garage_grants SET state = $1 WHERE garage_id = $2 AND state IN ($3, $4) RETURNING id`,
+	rows, err := tx.QueryContext(ctx, `UPDATE garage_grants SET state = $1 WHERE garage_id = $2 AND state IN ($3, $4) RETURNING id, tracking_ids`,
 		handoff.GrantRevoked, garageID, handoff.GrantPending, handoff.GrantOpening)
 	if err != nil {
-		return err
+		return handoff.Internal(err, "revoke grants")
 	}
-	for _, id := range ids {
-		if err := garageEvent(ctx, tx, garageID, id, "revoked", why, d.Now()); err != nil {
+	type revoked struct{ id, parcels string }
+	var grants []revoked
+	for rows.Next() {
+		var g revoked
+		if err := rows.Scan(&g.id, &g.parcels); err != nil {
+			rows.Close()
+			return handoff.Internal(err, "revoke grants")
+		}
+		grants = append(grants, g)
+	}
+	rows.Close()
+	for _, g := range grants {
+		if err := garageEvent(ctx, tx, garageID, g.id, "revoked", why, d.Now()); err != nil {
 			return err
+		}
+		for _, t := range strings.Split(g.parcels, ",") {
+			if _, err := d.appendEvent(ctx, tx, t, tracking.Event{Code: EventGarageRevoked, Time: d.Now(), Actor: "recipient", Note: "Garage access withdrawn: " + why}); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -359,6 +375,9 @@ func (d *DB) OpenGarage(ctx context.Context, da *handoff.Principal, stopID strin
 		return nil, err
 	}
 	if err := s.actionable(); err != nil {
+		return nil, err
+	}
+	if err := d.garageSettled(ctx, s.id); err != nil {
 		return nil, err
 	}
 	if m := localMinute(d.Now(), s.market); !d.Policy.ContactHours.Contains(m) {

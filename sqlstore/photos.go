@@ -54,7 +54,8 @@ func (d *DB) photoBytes(ctx context.Context, p *photoRow, thumb bool) ([]byte, e
 }
 
 // ParcelPhoto implements handoff.PhotoService. The view is logged before the
-// bytes leave, so no view goes unrecorded.
+// bytes leave, so no view goes unrecorded, and only views that showed
+// something are.
 func (d *DB) ParcelPhoto(ctx context.Context, viewer *handoff.Principal, trackingID string, thumb bool) ([]byte, error) {
 	if viewer == nil {
 		return nil, handoff.NotFound("Photo")
@@ -76,13 +77,17 @@ func (d *DB) ParcelPhoto(ctx context.Context, viewer *handoff.Principal, trackin
 	if err != nil {
 		return nil, err
 	}
-	if p.deleted == 0 {
-		if _, err := d.db.ExecContext(ctx, `INSERT INTO photo_views (id, photo_id, viewer_id, viewer_kind, viewer_name, at) VALUES ($1, $2, $3, $4, $5, $6)`,
-			newID("pv_"), p.id, viewer.ID, viewer.Kind, viewer.Name, micros(d.Now())); err != nil {
-			return nil, handoff.Internal(err, "log photo view")
-		}
+	b, err := d.photoBytes(ctx, p, thumb)
+	if err != nil {
+		return nil, err
 	}
-	return d.photoBytes(ctx, p, thumb)
+	// The view is logged before the bytes leave; if it cannot be logged,
+	// they do not leave.
+	if _, err := d.db.ExecContext(ctx, `INSERT INTO photo_views (id, photo_id, viewer_id, viewer_kind, viewer_name, at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		newID("pv_"), p.id, viewer.ID, viewer.Kind, viewer.Name, micros(d.Now())); err != nil {
+		return nil, handoff.Internal(err, "log photo view")
+	}
+	return b, nil
 }
 
 // RecipientPhoto implements handoff.PhotoService. The recipient's own views

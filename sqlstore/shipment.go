@@ -41,7 +41,8 @@ func (d *DB) CheckEligibility(ctx context.Context, shipperID string, in *handoff
 }
 
 // decide takes the secure-delivery decision, reading the recipient's history
-// only when the shipper has rules that could use it.
+// only when the shipper has rules that could use it — and only the history
+// with this shipper, so a rule cannot learn about other shippers' parcels.
 func (d *DB) decide(ctx context.Context, q queryer, s *handoff.Shipment, set handoff.Settings) error {
 	var hist handoff.RecipientHistory
 	if len(set.SecureDelivery.Rules) > 0 {
@@ -53,7 +54,8 @@ func (d *DB) decide(ctx context.Context, q queryer, s *handoff.Shipment, set han
 			email = "-"
 		}
 		if err := q.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM((SELECT COUNT(*) FROM cases c WHERE c.tracking_id = p.tracking_id)), 0)
-			FROM packages p JOIN shipments s ON s.id = p.shipment_id WHERE s.recipient_mobile = $1 OR s.recipient_email = $2`, mobile, email).
+			FROM packages p JOIN shipments s ON s.id = p.shipment_id WHERE p.shipper_id = $3 AND (s.recipient_mobile = $1 OR s.recipient_email = $2)`,
+			mobile, email, s.ShipperID).
 			Scan(&hist.Parcels, &hist.Cases); err != nil {
 			return handoff.Internal(err, "recipient history")
 		}

@@ -517,7 +517,7 @@ func (d *DB) loadRoute(ctx context.Context, q interface {
 		if err != nil {
 			return nil, err
 		}
-		r.Stops[i].Needs.Garage = len(gps) > 0
+		r.Stops[i].Needs.Garage = slices.ContainsFunc(gps, func(g garageParcel) bool { return g.otpOK })
 	}
 	return r, nil
 }

@@ -95,6 +95,8 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	}
 
 	metrics := observe.NewMetrics()
+	db.OnCodeCheck = metrics.CodeCheck
+	worker.Observe = metrics.Message
 	health := &observe.Health{Ping: db.Ping}
 	mux := http.NewServeMux()
 	health.Register(mux)
