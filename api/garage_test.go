@@ -25,8 +25,9 @@ const garageContact = "+447700900777"
 
 func newGarageDay(t *testing.T, e *env) *garageDay {
 	t.Helper()
-	e.db.Garage.OpenWithin, e.db.Garage.CloseWithin, e.db.Garage.PollInterval = 300*time.Millisecond, 300*time.Millisecond, 20*time.Millisecond
-	e.db.Garage.Timeouts = garage.Timeouts{Call: 300 * time.Millisecond, Retries: 0}
+	// Bounds short enough for a test, long enough for a loaded CI machine.
+	e.db.Garage.OpenWithin, e.db.Garage.CloseWithin, e.db.Garage.PollInterval = 1500*time.Millisecond, 1500*time.Millisecond, 20*time.Millisecond
+	e.db.Garage.Timeouts = garage.Timeouts{Call: time.Second, Retries: 0}
 	g := &garageDay{day: newDay(t, e, monday), og: garagetest.StartOpenGarage(t, "dkey-s3cr3t-value")}
 	g.parcel = g.label("Gwen", "77 Garage Lane", "07700900777", "40", "books")
 	gar, err := e.db.EnrollGarage(t0ctx, garageContact, handoff.GarageEnrollment{Kind: garage.KindOpenGarage, Label: "Home", AddressLine1: "77 garage lane",
@@ -149,7 +150,7 @@ func TestGarageDoorThatStaysOpen(t *testing.T) {
 func TestGarageDeviceTimesOut(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		g := newGarageDay(t, e)
-		g.og.Set(0, false, 2*time.Second)
+		g.og.Set(0, false, 5*time.Second)
 		problem(t, g.open(g.da1Key), 503, "")
 		g.og.Set(0, false, 0)
 		if door, cmds := g.og.Snapshot(); door != 0 || len(cmds) != 0 {
