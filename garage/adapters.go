@@ -97,6 +97,22 @@ func (o *OpenGarage) command(ctx context.Context, action string) error {
 // Open implements Device.
 func (o *OpenGarage) Open(ctx context.Context) error { return o.command(ctx, "open") }
 
+// CheckCredentials implements Checker: /jc answers anyone, so only /cc with
+// the key and no action tells whether the key is right.
+func (o *OpenGarage) CheckCredentials(ctx context.Context) error {
+	q := url.Values{"dkey": {o.DeviceKey}}
+	var res struct {
+		Result int `json:"result"`
+	}
+	if err := getJSON(ctx, o.Client, strings.TrimRight(o.BaseURL, "/")+"/cc?"+q.Encode(), nil, &res); err != nil {
+		return fmt.Errorf("opengarage: %s", scrub(err, o.DeviceKey))
+	}
+	if res.Result != 1 {
+		return fmt.Errorf("opengarage: the device key was refused")
+	}
+	return nil
+}
+
 // Close implements Device.
 func (o *OpenGarage) Close(ctx context.Context) error { return o.command(ctx, "close") }
 

@@ -35,6 +35,12 @@ type Device interface {
 	Close(ctx context.Context) error
 }
 
+// Checker is a Device that can tell whether its credentials are right
+// without moving the door.
+type Checker interface {
+	CheckCredentials(ctx context.Context) error
+}
+
 // Kinds of device.
 const (
 	KindOpenGarage    = "opengarage"

@@ -90,3 +90,16 @@ func TestHangingDeviceFailsWithinBound(t *testing.T) {
 		t.Errorf("took %v: the bounds did not hold", time.Since(start))
 	}
 }
+
+func TestCheckCredentials(t *testing.T) {
+	og := garagetest.StartOpenGarage(t, "right")
+	for key, ok := range map[string]bool{"right": true, "wrong": false} {
+		d, _ := garage.New(garage.Config{Kind: garage.KindOpenGarage, URL: og.Srv.URL, DeviceKey: key}, garage.DefaultTimeouts, nil)
+		if err := d.(garage.Checker).CheckCredentials(ctx); (err == nil) != ok {
+			t.Errorf("key %s: %v", key, err)
+		}
+	}
+	if door, cmds := og.Snapshot(); door != 0 || len(cmds) != 0 {
+		t.Errorf("checking moved the door: %d %v", door, cmds)
+	}
+}

@@ -97,8 +97,9 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // Middleware counts and times each request by its route pattern (never the raw
 // path, which would make a metric per parcel) and writes an access log line.
-// The log has method, route, status, bytes and duration: no headers, no query
-// string, so no credential or sign-in token can reach it.
+// The log has method, route pattern, status, bytes and duration — never the
+// path (a portal sign-in link carries its token there), the query or any
+// header, so no credential or sign-in token can reach it.
 func (m *Metrics) Middleware(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -118,7 +119,7 @@ func (m *Metrics) Middleware(log *slog.Logger, next http.Handler) http.Handler {
 			m.latency.WithLabelValues(route).Observe(d.Seconds())
 			if route != "GET /healthz" && route != "GET /metrics" {
 				log.LogAttrs(r.Context(), slog.LevelInfo, "http",
-					slog.String("method", r.Method), slog.String("route", route), slog.String("path", r.URL.Path),
+					slog.String("method", r.Method), slog.String("route", route),
 					slog.Int("status", rec.status), slog.Int("bytes", rec.bytes), slog.Duration("duration", d))
 			}
 		}()

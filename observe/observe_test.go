@@ -20,6 +20,8 @@ func TestMiddleware(t *testing.T) {
 	mux.Handle("GET /metrics", m.Handler())
 	h := m.Middleware(slog.New(slog.NewTextHandler(&logs, nil)), mux)
 
+	mux.HandleFunc("GET /portal/in/{token}", func(w http.ResponseWriter, r *http.Request) {})
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/portal/in/sign-in-token-abc", nil))
 	for _, id := range []string{"HO1", "HO2", "HO3"} {
 		req := httptest.NewRequest("GET", "/v1/tracking/"+id+"?token=secret-token", nil)
 		req.Header.Set("Authorization", "Bearer hk_secret")
@@ -34,7 +36,7 @@ func TestMiddleware(t *testing.T) {
 	if strings.Contains(body, "HO1") {
 		t.Error("a metric is labelled with a tracking ID")
 	}
-	if l := logs.String(); strings.Contains(l, "secret-token") || strings.Contains(l, "hk_secret") || !strings.Contains(l, "status=404") {
+	if l := logs.String(); strings.Contains(l, "secret-token") || strings.Contains(l, "hk_secret") || strings.Contains(l, "sign-in-token-abc") || !strings.Contains(l, "status=404") {
 		t.Errorf("access log:\n%s", l)
 	}
 }

@@ -106,6 +106,11 @@ func (d *DB) EnrollGarage(ctx context.Context, contact string, in handoff.Garage
 	if err != nil || state == garage.Unknown {
 		return nil, handoff.Errorf(handoff.EUNAVAILABLE, "The garage opener did not answer with its door state; check the address and credentials.")
 	}
+	if c, ok := dev.(garage.Checker); ok {
+		if err := c.CheckCredentials(ctx); err != nil {
+			return nil, handoff.Invalid(handoff.FieldError{Field: "deviceKey", Message: "was refused by the opener"})
+		}
+	}
 	g := &handoff.Garage{ID: newID("gar_"), Kind: in.Kind, Label: strings.TrimSpace(in.Label), AddressLine1: strings.TrimSpace(in.AddressLine1),
 		PostalCode: strings.TrimSpace(in.PostalCode), HasPosition: in.Lat != nil, CreatedAt: d.Now()}
 	var lat, lon int64
