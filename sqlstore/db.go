@@ -62,46 +62,67 @@ type DB struct {
 	// tests); production requires https.
 	AllowHTTPWebhooks bool
 
-	stmtMu sync.Mutex
-	stmts  map[string]*sql.Stmt
+	stmtMu    sync.Mutex
+	stmts     map[string]*sql.Stmt
+	preparing map[string]bool
 }
 
-// stmt returns a prepared statement for a hot query, preparing it once per
-// pool; database/sql then prepares it once per connection. Parsing SQL was a
-// fifth of the cost of creating a label on SQLite.
-func (d *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+// stmt returns the prepared statement of a hot query, or nil while it is
+// not prepared yet. Preparing takes a connection from the pool, so it is
+// never done by a caller that may hold one (a transaction waiting for a free
+// connection while every connection waits for it would deadlock): the first
+// use starts it in the background and runs the query unprepared. Parsing SQL
+// was a fifth of the cost of creating a label on SQLite.
+func (d *DB) stmt(query string) *sql.Stmt {
 	d.stmtMu.Lock()
 	defer d.stmtMu.Unlock()
 	if s, ok := d.stmts[query]; ok {
-		return s, nil
-	}
-	s, err := d.db.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
+		return s
 	}
 	if d.stmts == nil {
 		d.stmts = map[string]*sql.Stmt{}
+		d.preparing = map[string]bool{}
 	}
-	d.stmts[query] = s
-	return s, nil
+	if !d.preparing[query] {
+		d.preparing[query] = true
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			s, err := d.db.PrepareContext(ctx, query)
+			d.stmtMu.Lock()
+			defer d.stmtMu.Unlock()
+			if err != nil {
+				delete(d.preparing, query) // try again on a later use
+				return
+			}
+			d.stmts[query] = s
+		}()
+	}
+	return nil
 }
 
-// txExec runs a hot statement in tx through the prepared-statement cache.
+// txExec runs a hot statement in tx, prepared when it can be.
 func (d *DB) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
-	s, err := d.stmt(ctx, query)
-	if err != nil {
-		return nil, err
+	if s := d.stmt(query); s != nil {
+		return tx.StmtContext(ctx, s).ExecContext(ctx, args...)
 	}
-	return tx.StmtContext(ctx, s).ExecContext(ctx, args...)
+	return tx.ExecContext(ctx, query, args...)
 }
 
 // txQuery is txExec for a statement returning rows.
 func (d *DB) txQuery(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
-	s, err := d.stmt(ctx, query)
-	if err != nil {
-		return nil, err
+	if s := d.stmt(query); s != nil {
+		return tx.StmtContext(ctx, s).QueryContext(ctx, args...)
 	}
-	return tx.StmtContext(ctx, s).QueryContext(ctx, args...)
+	return tx.QueryContext(ctx, query, args...)
+}
+
+// queryRow runs a hot one-row query outside a transaction.
+func (d *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if s := d.stmt(query); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return d.db.QueryRowContext(ctx, query, args...)
 }
 
 // itoa formats a small integer for keys.
@@ -109,12 +130,10 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 // txQueryRow is txExec for a statement returning one row.
 func (d *DB) txQueryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
-	s, err := d.stmt(ctx, query)
-	if err != nil {
-		// A failed prepare surfaces as the row's error through a direct query.
-		return tx.QueryRowContext(ctx, query, args...)
+	if s := d.stmt(query); s != nil {
+		return tx.StmtContext(ctx, s).QueryRowContext(ctx, args...)
 	}
-	return tx.StmtContext(ctx, s).QueryRowContext(ctx, args...)
+	return tx.QueryRowContext(ctx, query, args...)
 }
 
 // IsPostgresURL reports whether dsn selects PostgreSQL.

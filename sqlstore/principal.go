@@ -103,11 +103,7 @@ func (d *DB) AuthenticateAPIKey(ctx context.Context, apiKey string) (*handoff.Pr
 	if apiKey == "" || len(apiKey) > 200 {
 		return nil, handoff.Errorf(handoff.EUNAUTHORIZED, "A valid API key is required.")
 	}
-	st, err := d.stmt(ctx, `SELECT `+principalCols+` FROM principals WHERE api_key_digest = $1`)
-	if err != nil {
-		return nil, handoff.Internal(err, "authenticate api key")
-	}
-	p, err := scanPrincipal(st.QueryRowContext(ctx, auth.Digest(apiKey)))
+	p, err := scanPrincipal(d.queryRow(ctx, `SELECT `+principalCols+` FROM principals WHERE api_key_digest = $1`, auth.Digest(apiKey)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, handoff.Errorf(handoff.EUNAUTHORIZED, "A valid API key is required.")
 	}
