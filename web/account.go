@@ -161,33 +161,3 @@ func (s *Server) signout(w http.ResponseWriter, r *http.Request) {
 	clearCookie(w, sessionCookie)
 	http.Redirect(w, r, "/signin?signedout=1", http.StatusSeeOther)
 }
-
-// roleInfo says what a kind of principal does in handoff, for the home of a
-// kind whose work is done elsewhere (customer service); stations and
-// associates work on their own pages, in station.go and associate.go.
-var roleInfo = map[auth.Kind]struct {
-	title string
-	tasks []string
-}{
-	auth.KindAgent: {"Customer service", []string{
-		"Read the whole history of a parcel.",
-		"See delivery photos; every view is logged.",
-		"Handle tampered-bag refusals and garage incidents.",
-	}},
-}
-
-// homePage is the content of a role's home.
-type homePage struct {
-	Principal *handoff.Principal
-	Role      string
-	Tasks     []string
-}
-
-// roleHome greets customer service and says what its pages in handoff are
-// for.
-func (s *Server) roleHome(w http.ResponseWriter, r *http.Request) {
-	p := visitorFrom(r.Context()).principal
-	info := roleInfo[p.Kind]
-	s.render(w, r, http.StatusOK, "home", newView(r, info.title, "home",
-		homePage{Principal: p, Role: kindLabels[p.Kind], Tasks: info.tasks}))
-}

@@ -1,13 +1,17 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/bag"
+	"github.com/handoff-dev/handoff/tracking"
 )
 
 // The associate's app: the day's itinerary and one page per stop. Every
@@ -77,7 +81,7 @@ func progress(st handoff.Stop) string {
 		switch p.Outcome {
 		case "delivered":
 			delivered++
-		case "attempted":
+		case "attempted", "refused":
 			attempted++
 		}
 	}
@@ -148,6 +152,14 @@ type stopPage struct {
 	OpenPlain int               // of those, the ones that need no passcode
 	Places    []option
 	Reasons   []option
+	// Bagged are the open parcels sealed in a tamper-evident bag, and
+	// Unscanned how many of their bags are still to scan. The expected bag
+	// IDs are never on the page: the scan must come from the bag in hand.
+	Bagged    []handoff.StopParcel
+	Unscanned int
+	ScanTyped string // the bag ID as typed, shown back after a misread
+	Garage    bool   // the stop's garage can be opened from here
+	GrantID   string // the garage grant opened from this page, to close
 }
 
 // Form field names of the stop's forms.
@@ -157,6 +169,10 @@ const (
 	fieldPlace  = "place"
 	fieldReason = "reason"
 	fieldPhoto  = "photo"
+	fieldRefuse = "trackingId" // the refused parcels, one value each
+	fieldGrant  = "grant"
+	fieldLat    = "lat"
+	fieldLon    = "lon"
 )
 
 // stopDetail shows a stop of the associate's route of today. Any other stop,
@@ -167,7 +183,16 @@ func (s *Server) stopDetail(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	page.Flash, page.Alert = stopFlash(r.URL.Query().Get("done"), page.Stop)
+	q := r.URL.Query()
+	page.Flash, page.Alert = stopFlash(q.Get("done"), page.Stop)
+	// After opening the garage the page carries its grant, for the close
+	// form: the store answers only by grant ID, and keeping it in the
+	// address lets a reload or a step back still close the door. The store
+	// checks the grant is this associate's at this stop, so a crafted link
+	// can at most show a button that the store refuses.
+	if g := q.Get(fieldGrant); q.Get("done") == "garage" && page.Garage && len(g) <= maxIDLen && strings.HasPrefix(g, "gg_") {
+		page.GrantID = g
+	}
 	s.renderStop(w, r, http.StatusOK, page)
 }
 
@@ -195,7 +220,11 @@ func (s *Server) loadStop(r *http.Request, stopID string) (*stopPage, error) {
 	}
 	page.Flag = contactFlag(*st, hours, false)
 	page.CodeForm = page.Loaded && st.Needs.Passcode && st.OTPState == handoff.OTPPending
-	page.Ended = st.OTPState == handoff.OTPFailed
+	// The passcode attempt "ended" when its parcels were attempted; a
+	// refusal of the bagged parcels also ends a passcode nobody needs any
+	// more, but that is said as a refusal.
+	page.Ended = st.OTPState == handoff.OTPFailed &&
+		slices.ContainsFunc(st.Parcels, func(p handoff.StopParcel) bool { return p.OTPRequired && p.Outcome == "attempted" })
 	page.Verified = st.OTPState == handoff.OTPVerified
 	for _, p := range st.Parcels {
 		if p.Outcome == "" {
@@ -203,8 +232,15 @@ func (s *Server) loadStop(r *http.Request, stopID string) (*stopPage, error) {
 			if !p.OTPRequired {
 				page.OpenPlain++
 			}
+			if p.BagRequired {
+				page.Bagged = append(page.Bagged, p)
+				if !p.BagScanned {
+					page.Unscanned++
+				}
+			}
 		}
 	}
+	page.Garage = page.Loaded && st.Needs.Garage && page.Open > 0
 	return page, nil
 }
 
@@ -255,6 +291,18 @@ func stopFlash(done string, st *handoff.Stop) (flash, alert string) {
 	case "attempted":
 		if has("attempted", false) || has("attempted", true) {
 			return "Failed attempt recorded: bring the parcels back to the station.", ""
+		}
+	case "scanned":
+		if slices.ContainsFunc(st.Parcels, func(p handoff.StopParcel) bool { return p.BagScanned }) {
+			return "Bag scanned: it matches.", ""
+		}
+	case "refused":
+		if has("refused", false) || has("refused", true) {
+			return "Refusal recorded: bring the refused parcels back to the station in their bags. Customer service has a case.", ""
+		}
+	case "garage-closed":
+		if slices.ContainsFunc(st.Parcels, func(p handoff.StopParcel) bool { return p.DetailCode == tracking.DeliveredToGarage }) {
+			return "Garage closed and confirmed closed: the parcels are delivered to the garage.", ""
 		}
 	}
 	return "", ""
@@ -398,6 +446,96 @@ func (s *Server) stopRefused(w http.ResponseWriter, r *http.Request, stopID stri
 	case code == handoff.EINVALID && len(fe) == 1 && slices.Contains(fields, fe[0].Field):
 		page.Errors[fe[0].Field] = fieldSentence("The "+fe[0].Field, fe[0].Message)
 	default:
+		page.Alert = handoff.ErrorMessage(err)
+	}
+	s.renderStop(w, r, pageStatus[code].status, page)
+}
+
+// scanBag checks the bag ID scanned or typed at the door against the stop's
+// bagged parcels. A match goes back to the stop, which then shows the
+// parcel's bag as scanned; a mismatch is said plainly on the stop page, as
+// the associate must not deliver. The page never says which ID was
+// expected: only the bag in hand can answer.
+func (s *Server) scanBag(w http.ResponseWriter, r *http.Request) {
+	id := pathID(r, "stopId")
+	typed := strings.TrimSpace(r.PostForm.Get(fieldBagID))
+	var err error
+	if typed == "" {
+		err = handoff.Invalid(handoff.FieldError{Field: fieldBagID, Message: "is required"})
+	} else {
+		_, err = s.Doors.ScanBag(r.Context(), visitorFrom(r.Context()).principal, id, typed)
+	}
+	if err == nil {
+		s.backToStop(w, r, id, "scanned")
+		return
+	}
+	if !inPlace(err) {
+		s.fail(w, r, err)
+		return
+	}
+	page, lerr := s.loadStop(r, id)
+	if lerr != nil {
+		s.fail(w, r, lerr)
+		return
+	}
+	code := handoff.ErrorCode(err)
+	switch {
+	case code == handoff.EINVALID:
+		page.Errors[fieldBagID] = scanWords(typed)
+		page.ScanTyped = clipField(typed)
+	case code == handoff.ECONFLICT:
+		// The only conflict of a scan: the bag is not the one sealed at
+		// the station. The store has recorded it and opened a case.
+		page.Alert = "This bag does not belong to this parcel. Do not deliver; it has been reported."
+	default:
+		page.Alert = handoff.ErrorMessage(err)
+	}
+	s.renderStop(w, r, pageStatus[code].status, page)
+}
+
+// scanWords say what to do about a bag ID the store could not read: a
+// misread one is caught by its check character and is simply scanned again.
+func scanWords(typed string) string {
+	if typed == "" {
+		return "Scan the bag's barcode or type the ID printed under it."
+	}
+	if _, err := bag.Parse(typed); errors.Is(err, bag.ErrCheck) {
+		return "That ID has a wrong character: it was misread or mistyped. Scan or type it again."
+	}
+	return "That is not a bag ID: a bag ID looks like TEB-XXXXX-XXXXX-C."
+}
+
+// refuseParcels records that the recipient refused bagged parcels whose
+// seal strip shows it was opened: they go back to the station and customer
+// service gets a case. The form names the parcels (one hidden field, or a
+// box per parcel when several are bagged), so that a refusal never takes
+// more than the associate chose.
+func (s *Server) refuseParcels(w http.ResponseWriter, r *http.Request) {
+	id := pathID(r, "stopId")
+	ids := r.PostForm[fieldRefuse]
+	var err error
+	if len(ids) == 0 {
+		err = handoff.Invalid(handoff.FieldError{Field: "trackingIds", Message: "choose the parcels the recipient refuses"})
+	} else {
+		_, err = s.Doors.RefuseParcels(r.Context(), visitorFrom(r.Context()).principal, id, ids)
+	}
+	if err == nil {
+		s.backToStop(w, r, id, "refused")
+		return
+	}
+	if !inPlace(err) {
+		s.fail(w, r, err)
+		return
+	}
+	page, lerr := s.loadStop(r, id)
+	if lerr != nil {
+		s.fail(w, r, lerr)
+		return
+	}
+	code := handoff.ErrorCode(err)
+	if code == handoff.EINVALID {
+		page.Errors[fieldRefuse] = "Choose the parcels the recipient refuses, among the bagged parcels still open here."
+	} else {
 		page.Alert = handoff.ErrorMessage(err)
 	}
 	s.renderStop(w, r, pageStatus[code].status, page)

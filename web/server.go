@@ -1,10 +1,14 @@
 // Package web serves handoff's server-rendered pages: sign-in, the shipper's
-// parcels, shipments and settings ("shipper central"), the station's routes
-// and receiving desk, the delivery associate's mobile app (the itinerary and
-// its stops, with the passcode check at the door), and the home of customer
-// service. Pages are html/template files embedded in the binary, styled by
-// one embedded CSS file and free of JavaScript, so they work on a phone and
-// under a strict Content-Security-Policy.
+// parcels, shipments and settings ("shipper central"), the station's routes,
+// receiving desk and tamper-evident bags (batches, printable labels, sealing),
+// the delivery associate's mobile app (the itinerary and its stops, with the
+// passcode check, the bag scan and the garage at the door), and customer
+// service's case queue, cases and parcels with their logged photos. Pages
+// are html/template files embedded in the binary, styled by
+// one embedded CSS file, so they work on a phone and under a strict
+// Content-Security-Policy. Every form works without JavaScript; two small
+// embedded scripts only add what a browser may offer on top (scanning a bag
+// with the camera, sending the phone's position when opening a garage).
 //
 // A browser signs in with an account ID and password and gets a session
 // cookie; every form carries a CSRF token derived from the session (or, on the
@@ -21,6 +25,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
@@ -55,6 +60,9 @@ type Server struct {
 	Bags handoff.BagService
 	// Cases serves customer service's case queue.
 	Cases handoff.CaseService
+	// Now is the clock the customer-service queue measures the age of a
+	// case by; nil means the system clock. Tests set the store's.
+	Now func() time.Time
 	// PublicURL is the base URL people reach the server at; the portal's
 	// sign-in links point there.
 	PublicURL string
@@ -72,8 +80,9 @@ type Server struct {
 
 // Register adds the page routes to mux: everything outside /v1/, including a
 // catch-all that answers unknown paths with the 404 page. It panics when Keys
-// is nil (no form could be protected), when Stations, Doors or Today is nil
-// (the station and associate pages would fail on every request), or when
+// is nil (no form could be protected), when Stations, Doors, Today, Bags,
+// Cases, Photos or Garages is nil (the station, associate and customer-service
+// pages would fail on every request), or when
 // another handler already owns "/" or one of the page paths, as ServeMux does
 // for any conflict.
 func (s *Server) Register(mux *http.ServeMux) {
@@ -82,6 +91,12 @@ func (s *Server) Register(mux *http.ServeMux) {
 	}
 	if s.Stations == nil || s.Doors == nil || s.Today == nil {
 		panic("web: Server.Stations, Doors and Today must be set for the station and associate pages")
+	}
+	if s.Bags == nil || s.Cases == nil || s.Photos == nil || s.Garages == nil {
+		panic("web: Server.Bags, Cases, Photos and Garages must be set for the bag, garage and customer-service pages")
+	}
+	if s.Now == nil {
+		s.Now = time.Now
 	}
 	if s.Log == nil {
 		s.Log = slog.Default()
@@ -110,6 +125,12 @@ func (s *Server) Register(mux *http.ServeMux) {
 	st("GET /station/routes/{routeId}", s.routeDetail)
 	st("POST /station/routes/{routeId}/stops/{stopId}/move", s.moveStop)
 	st("POST /station/associates/{associateId}/unlock", s.unlockAssociate)
+	st("GET /station/bags", s.bagsHome)
+	st("POST /station/bags/batches", s.issueBatch)
+	st("GET /station/bags/batches/{batchId}", s.batchDetail)
+	st("GET /station/bags/batches/{batchId}/labels.png", s.batchLabels)
+	st("POST /station/bags/seal", s.sealParcel)
+	st("POST /station/bags/void", s.voidBag)
 
 	da := func(pattern string, h http.HandlerFunc) { page(pattern, s.as(auth.KindAssociate, h)) }
 	da("GET /associate", s.itinerary)
@@ -120,8 +141,20 @@ func (s *Server) Register(mux *http.ServeMux) {
 	da("POST /associate/stops/{stopId}/resend", s.resendCode)
 	page("POST /associate/stops/{stopId}/deliver", s.asUpload(auth.KindAssociate, s.deliverParcels))
 	da("POST /associate/stops/{stopId}/attempt", s.recordAttempt)
+	da("POST /associate/stops/{stopId}/scan", s.scanBag)
+	da("POST /associate/stops/{stopId}/refuse", s.refuseParcels)
+	da("POST /associate/stops/{stopId}/garage/open", s.openGarage)
+	da("POST /associate/stops/{stopId}/garage/close", s.closeGarage)
 
-	page("GET /agent", s.as(auth.KindAgent, s.roleHome))
+	cs := func(pattern string, h http.HandlerFunc) { page(pattern, s.as(auth.KindAgent, h)) }
+	cs("GET /agent", s.caseQueue)
+	cs("GET /agent/cases/{caseId}", s.caseDetail)
+	cs("POST /agent/cases/{caseId}/close", s.closeCase)
+	cs("GET /agent/parcels", s.findParcel)
+	cs("GET /agent/parcels/{trackingId}", s.agentParcel)
+	cs("GET /agent/parcels/{trackingId}/photo", s.parcelPhoto)
+
+	s.registerPortal(page)
 
 	mux.Handle("GET /static/", securityHeaders(http.HandlerFunc(s.static)))
 	page("/", s.notFound)

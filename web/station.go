@@ -33,6 +33,7 @@ type routeRow struct {
 	Stops        int
 	Flagged      int // passcode stops planned outside contact hours
 	ContactHours string
+	Unsealed     int // parcels still to seal in a bag before the van is loaded
 }
 
 // receiveForm is the receiving desk: what was typed, and what happened.
@@ -102,10 +103,14 @@ func (s *Server) loadStation(r *http.Request, date string) (*stationPage, error)
 	if err != nil {
 		return nil, err
 	}
+	sealed, err := s.sealedParcels(r)
+	if err != nil {
+		return nil, err
+	}
 	for _, rt := range routes {
 		page.Routes = append(page.Routes, routeRow{
 			ID: rt.ID, Associate: associateName(as, rt.AssociateID), Status: codeWords(routeStatusWords, rt.Status),
-			Stops: len(rt.Stops), Flagged: flaggedStops(rt), ContactHours: rt.ContactHours,
+			Stops: len(rt.Stops), Flagged: flaggedStops(rt), ContactHours: rt.ContactHours, Unsealed: len(unsealedParcels(rt, sealed)),
 		})
 	}
 	return page, nil
@@ -319,6 +324,10 @@ type routePage struct {
 	Flagged   int // passcode stops still to be moved into contact hours
 	Flash     string
 	Stops     []stationStop
+	// Unsealed are the parcels that need a tamper-evident bag and have
+	// none yet: the van cannot be loaded until they are sealed.
+	Unsealed []string
+	ToSeal   map[string]bool // Unsealed as a set, to mark each parcel
 }
 
 // stationStop is one stop of the route page with its move form.
@@ -366,7 +375,15 @@ func (s *Server) stationRoute(r *http.Request, routeID string) (*routePage, erro
 	if err != nil {
 		return nil, err
 	}
-	page := &routePage{Route: rt, Associate: associateName(as, rt.AssociateID), Status: codeWords(routeStatusWords, rt.Status), Flagged: flaggedStops(rt)}
+	sealed, err := s.sealedParcels(r)
+	if err != nil {
+		return nil, err
+	}
+	page := &routePage{Route: rt, Associate: associateName(as, rt.AssociateID), Status: codeWords(routeStatusWords, rt.Status), Flagged: flaggedStops(rt),
+		Unsealed: unsealedParcels(rt, sealed), ToSeal: map[string]bool{}}
+	for _, id := range page.Unsealed {
+		page.ToSeal[id] = true
+	}
 	for _, stop := range rt.Stops {
 		open := slices.ContainsFunc(stop.Parcels, func(p handoff.StopParcel) bool { return p.Outcome == "" })
 		page.Stops = append(page.Stops, stationStop{Stop: stop, Flag: contactFlag(stop, rt.ContactHours, true), Time: stop.PlannedTime, Open: open})

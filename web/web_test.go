@@ -96,7 +96,7 @@ func newEnvWith(t *testing.T, prepare func(*sqlstore.DB), wrap ...func(*web.Serv
 	log := slog.New(slog.NewTextHandler(e.log, nil))
 	db.Log = log
 	ws := &web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: db, Doors: db, Today: db.Today,
-		Keys: sqlstoretest.Keys(t), Log: log}
+		Recipients: db, Photos: db, Garages: db, Bags: db, Cases: db, Now: func() time.Time { return db.Now() }, Keys: sqlstoretest.Keys(t), Log: log}
 	for _, w := range wrap {
 		w(ws)
 	}
@@ -475,7 +475,7 @@ func TestAccess(t *testing.T) {
 		{"agent to settings", agent, "/settings", 403, "", "This page is for shipper accounts", ""},
 		{"shipper to station home", shipper, "/station", 403, "", "This page is for station accounts", ""},
 		{"station home", station, "/station", 200, "", e.seed.Station.Principal.Name, ""},
-		{"agent home", agent, "/agent", 200, "", "Handle tampered-bag refusals", ""},
+		{"agent home", agent, "/agent", 200, "", "Open cases", ""},
 		{"another shipper's shipment", shipper, "/shipments/" + foreign.ID, 404, "", "Shipment not found.", "Zed Foreign"},
 		{"unknown shipment", shipper, "/shipments/sh_nosuchshipment", 404, "", "Shipment not found.", ""},
 		{"own shipment", shipper, "/shipments/" + e.seed.Shipments[0].ID, 200, "", "Priya Shah", ""},

@@ -232,3 +232,106 @@ func fieldSentence(subject, msg string) string {
 	}
 	return subject + ": " + msg + "."
 }
+
+// recordedEventNames put into words the event codes the store records beside
+// the carriers' vocabulary: facts about bags and garages that do not change a
+// parcel's status. They are keyed by the codes as stored (sqlstore defines
+// them), as the pages must not depend on the storage package.
+var recordedEventNames = map[string]string{
+	"BagSealed":             "Sealed in a tamper-evident bag",
+	"BagVoided":             "Bag voided",
+	"GarageAccessRequested": "Garage access requested",
+	"GarageOpened":          "Garage opened",
+	"GarageClosed":          "Garage closed",
+	"GarageAccessFailed":    "Garage did not open",
+	"GarageCloseFailed":     "Garage door did not close",
+	"GarageAccessRevoked":   "Garage access revoked",
+}
+
+// historyEventWords names any event of a parcel's history: the carriers'
+// codes, then the store's own, then the code split into words.
+func historyEventWords(code string) string {
+	if w, ok := eventNames[code]; ok {
+		return w
+	}
+	return codeWords(recordedEventNames, code)
+}
+
+// bagStateWords say where a tamper-evident bag is in its single use.
+var bagStateWords = map[string]string{
+	handoff.BagIssued:    "Issued, not used yet",
+	handoff.BagSealed:    "Sealed on a parcel",
+	handoff.BagDelivered: "Delivered",
+	handoff.BagRefused:   "Refused at the door",
+	handoff.BagVoided:    "Voided",
+}
+
+// bagStates are the states of handoff's bags in the order a bag moves
+// through them, the order the station's bag list offers them.
+var bagStates = []string{handoff.BagIssued, handoff.BagSealed, handoff.BagDelivered, handoff.BagRefused, handoff.BagVoided}
+
+// caseKindWords name the kinds of customer-service case. "garage" is the
+// kind the store opens for a door that did not close.
+var caseKindWords = map[string]string{
+	handoff.CaseTamper:       "Tampered bag refused",
+	handoff.CaseScanMismatch: "Bag scan mismatch",
+	"garage":                 "Garage door did not close",
+}
+
+// caseOutcomeWords name each of handoff.CaseOutcomes as customer service
+// picks one to close a case, with what it does to a parcel held at the
+// station.
+var caseOutcomeWords = map[string]string{
+	"reship":            "Reship: the parcel waits at the station for a new bag",
+	"return_to_shipper": "Return to shipper",
+	"refund":            "Refund: the parcel returns to the shipper",
+	"no_action":         "No action needed",
+}
+
+// noPhotoWords say why a delivery was completed without a photo.
+var noPhotoWords = map[string]string{
+	handoff.NoPhotoConfidential: "No photo: the address is confidential.",
+	handoff.NoPhotoGiftRegistry: "No photo: a gift-registry or wish-list parcel, not the buyer's own address.",
+	handoff.NoPhotoOptedOut:     "No photo: the recipient opted out of delivery photos.",
+}
+
+// routeOutcomeWords say what became of a parcel on one route that carried
+// it.
+var routeOutcomeWords = map[string]string{
+	"":          "Not settled on this route",
+	"delivered": "Delivered",
+	"attempted": "Delivery attempted",
+	"refused":   "Refused by the recipient",
+}
+
+// ---- portal: the recipient portal's words (portal.go, portal_settings.go).
+
+// portalStepWords name each step of a garage's log (handoff.GarageEvent's
+// Step) as the recipient reads it.
+var portalStepWords = map[string]string{
+	"enrolled":         "Enrolled and tested",
+	"tested":           "Tested",
+	"key_delivery_on":  "Key delivery switched on",
+	"key_delivery_off": "Key delivery switched off",
+	"requested":        "The driver asked for access",
+	"opened":           "Door opened for the delivery",
+	"closed":           "Door closed, and confirmed closed",
+	"failed":           "The door did not open",
+	"close_failed":     "The door did not close: customer service has been alerted",
+	"revoked":          "Pending access cancelled",
+}
+
+// portalNoPhotoWords say to the recipient why no delivery photo was taken,
+// for each privacy rule (handoff.PhotoInfo's SkippedReason); noPhotoWords
+// say it to staff.
+var portalNoPhotoWords = map[string]string{
+	handoff.NoPhotoConfidential: "No photo was taken: the address is confidential.",
+	handoff.NoPhotoGiftRegistry: "No photo was taken: the parcel was not for the buyer's own address.",
+	handoff.NoPhotoOptedOut:     "No photo was taken: you opted out of delivery photos.",
+}
+
+// Why a delivered parcel shows no photo when no privacy rule applied.
+const (
+	noPhotoNotNeeded = "No photo: the parcel was not left unattended (it was handed over, delivered with the passcode or put in your garage)."
+	noPhotoRemoved   = "The photo was deleted at the end of its retention period."
+)
