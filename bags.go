@@ -54,6 +54,7 @@ type BagScan struct {
 const (
 	CaseTamper       = "tamper"        // the recipient refused a bag whose seal was broken
 	CaseScanMismatch = "scan_mismatch" // a bag scanned at the door did not match
+	CaseGarage       = "garage"        // a garage door did not close after a delivery
 	CaseOpen         = "open"
 	CaseClosed       = "closed"
 )

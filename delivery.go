@@ -50,7 +50,7 @@ type StopParcel struct {
 	Stage       string `json:"stage"`
 	Status      string `json:"status"`
 	DetailCode  string `json:"detailCode,omitempty"`
-	Outcome     string `json:"outcome,omitempty"` // "", "delivered", "attempted"
+	Outcome     string `json:"outcome,omitempty"` // "", "delivered", "attempted", "refused", "returned"
 }
 
 // Stop is a recipient at an address on a route.

@@ -93,6 +93,10 @@ type GarageService interface {
 	// OpenGarage checks the associate may open the garage of a stop now and,
 	// if so, opens it and confirms it opened.
 	OpenGarage(ctx context.Context, da *Principal, stopID string, pos *Position) (*GarageGrant, error)
+	// OpenGrant returns the associate's grant at a stop whose door is open,
+	// so the app can offer to close it however the associate came back to
+	// the stop; ENOTFOUND when there is none.
+	OpenGrant(ctx context.Context, da *Principal, stopID string) (*GarageGrant, error)
 	// CloseGarage closes the door of a grant, confirms it closed, and
 	// delivers the parcels to the garage.
 	CloseGarage(ctx context.Context, da *Principal, stopID, grantID string) (*GarageGrant, error)

@@ -16,8 +16,8 @@ import (
 // Tracking codes handoff adds for bags. They record facts without changing
 // the parcel's status.
 const (
-	EventBagSealed = "BagSealed"
-	EventBagVoided = "BagVoided"
+	EventBagSealed = tracking.BagSealed
+	EventBagVoided = tracking.BagVoided
 )
 
 // IssueBatch implements handoff.BagService.

@@ -53,7 +53,8 @@ func (d *DB) ListCases(ctx context.Context, agent *handoff.Principal, status str
 	if status != "" && status != handoff.CaseOpen && status != handoff.CaseClosed {
 		return nil, handoff.Invalid(handoff.FieldError{Field: "status", Message: "must be open or closed"})
 	}
-	rows, err := d.db.QueryContext(ctx, `SELECT `+caseCols+` FROM cases WHERE ($1 = '' OR status = $1) ORDER BY opened_at, id LIMIT 500`, status)
+	rows, err := d.db.QueryContext(ctx, `SELECT `+caseCols+` FROM cases WHERE ($1 = '' OR status = $1)
+		ORDER BY CASE WHEN status = 'open' THEN 0 ELSE 1 END, opened_at, id LIMIT 500`, status)
 	if err != nil {
 		return nil, handoff.Internal(err, "list cases")
 	}

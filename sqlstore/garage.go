@@ -38,16 +38,16 @@ func DefaultGarageSettings() GarageSettings {
 
 // Tracking codes of garage steps; they record facts without changing status.
 const (
-	EventGarageRequested   = "GarageAccessRequested"
-	EventGarageOpened      = "GarageOpened"
-	EventGarageClosed      = "GarageClosed"
-	EventGarageFailed      = "GarageAccessFailed"
-	EventGarageCloseFailed = "GarageCloseFailed"
-	EventGarageRevoked     = "GarageAccessRevoked"
+	EventGarageRequested   = tracking.GarageAccessRequested
+	EventGarageOpened      = tracking.GarageOpened
+	EventGarageClosed      = tracking.GarageClosed
+	EventGarageFailed      = tracking.GarageAccessFailed
+	EventGarageCloseFailed = tracking.GarageCloseFailed
+	EventGarageRevoked     = tracking.GarageAccessRevoked
 )
 
 // CaseGarage is the kind of case a door that did not close opens.
-const CaseGarage = "garage"
+const CaseGarage = handoff.CaseGarage
 
 // MsgGarage is the message kind of garage steps.
 const MsgGarage = "garage"
@@ -516,6 +516,27 @@ func localMinute(now time.Time, mkt string) int {
 	}
 	l := now.In(loc)
 	return l.Hour()*60 + l.Minute()
+}
+
+// OpenGrant implements handoff.GarageService.
+func (d *DB) OpenGrant(ctx context.Context, da *handoff.Principal, stopID string) (*handoff.GarageGrant, error) {
+	s, err := d.associateStop(ctx, d.db, da, stopID)
+	if err != nil {
+		return nil, err
+	}
+	g := &handoff.GarageGrant{StopID: s.id, State: handoff.GrantOpen, Delivered: []string{}}
+	var ids string
+	var expires int64
+	err = d.db.QueryRowContext(ctx, `SELECT id, tracking_ids, expires_at FROM garage_grants WHERE stop_id = $1 AND associate_id = $2 AND state = $3`,
+		s.id, da.ID, handoff.GrantOpen).Scan(&g.ID, &ids, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, handoff.NotFound("Grant")
+	}
+	if err != nil {
+		return nil, handoff.Internal(err, "find grant")
+	}
+	g.TrackingIDs, g.ExpiresAt = strings.Split(ids, ","), fromMicros(expires)
+	return g, nil
 }
 
 // CloseGarage implements handoff.GarageService.

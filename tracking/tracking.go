@@ -19,6 +19,19 @@ const (
 	ReturnInitiated          = "ReturnInitiated"
 )
 
+// Event codes handoff adds for facts that do not change a parcel's status:
+// its bag and its garage delivery.
+const (
+	BagSealed             = "BagSealed"
+	BagVoided             = "BagVoided"
+	GarageAccessRequested = "GarageAccessRequested"
+	GarageOpened          = "GarageOpened"
+	GarageClosed          = "GarageClosed"
+	GarageAccessFailed    = "GarageAccessFailed"
+	GarageCloseFailed     = "GarageCloseFailed"
+	GarageAccessRevoked   = "GarageAccessRevoked"
+)
+
 // Summary statuses.
 const (
 	StatusPreTransit        = "PreTransit"

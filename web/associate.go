@@ -192,6 +192,11 @@ func (s *Server) stopDetail(w http.ResponseWriter, r *http.Request) {
 	// can at most show a button that the store refuses.
 	if g := q.Get(fieldGrant); q.Get("done") == "garage" && page.Garage && len(g) <= maxIDLen && strings.HasPrefix(g, "gg_") {
 		page.GrantID = g
+	} else if page.Garage {
+		// Back at the stop some other way: offer to close an open door.
+		if g, err := s.Garages.OpenGrant(r.Context(), visitorFrom(r.Context()).principal, pathID(r, "stopId")); err == nil {
+			page.GrantID = g.ID
+		}
 	}
 	s.renderStop(w, r, http.StatusOK, page)
 }

@@ -328,6 +328,10 @@ func TestGarageAtDoor(t *testing.T) {
 				t.Error("the open form is offered while the garage is open")
 			}
 		}
+		// Back at the stop from the itinerary, without the link: the open
+		// door is still offered to close.
+		_, body = da.get(g.stopPath)
+		wantText(t, "back from the itinerary", element(t, body, "garage", "section"), "Close garage", `name="grant" value="`+m[2]+`"`)
 		resp, body = open()
 		wantStatus(t, resp, body, http.StatusConflict)
 		wantText(t, "opened twice", element(t, body, "stop-alert", "p"), "already open")

@@ -174,6 +174,7 @@ var pageStatus = map[string]struct {
 	handoff.ELOCKED:       {http.StatusLocked, "Locked"},
 	handoff.EPRECONDITION: {http.StatusConflict, "Not yet"},
 	handoff.EUNAVAILABLE:  {http.StatusServiceUnavailable, "Unavailable"},
+	handoff.EGONE:         {http.StatusGone, "No longer here"},
 }
 
 // fail shows the page for a service error: the error's client-safe message

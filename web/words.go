@@ -62,9 +62,12 @@ var eventNames = map[string]string{
 	tracking.ReturnInitiated:          "Return initiated",
 }
 
-// eventWords names an event code.
+// eventWords names an event code: the carriers' codes, then handoff's own.
 func eventWords(code string) string {
 	if w, ok := eventNames[code]; ok {
+		return w
+	}
+	if w, ok := recordedEventNames[code]; ok {
 		return w
 	}
 	return code
@@ -233,19 +236,18 @@ func fieldSentence(subject, msg string) string {
 	return subject + ": " + msg + "."
 }
 
-// recordedEventNames put into words the event codes the store records beside
+// recordedEventNames put into words the event codes handoff records beside
 // the carriers' vocabulary: facts about bags and garages that do not change a
-// parcel's status. They are keyed by the codes as stored (sqlstore defines
-// them), as the pages must not depend on the storage package.
+// parcel's status.
 var recordedEventNames = map[string]string{
-	"BagSealed":             "Sealed in a tamper-evident bag",
-	"BagVoided":             "Bag voided",
-	"GarageAccessRequested": "Garage access requested",
-	"GarageOpened":          "Garage opened",
-	"GarageClosed":          "Garage closed",
-	"GarageAccessFailed":    "Garage did not open",
-	"GarageCloseFailed":     "Garage door did not close",
-	"GarageAccessRevoked":   "Garage access revoked",
+	tracking.BagSealed:             "Sealed in a tamper-evident bag",
+	tracking.BagVoided:             "Bag voided",
+	tracking.GarageAccessRequested: "Garage access requested",
+	tracking.GarageOpened:          "Garage opened",
+	tracking.GarageClosed:          "Garage closed",
+	tracking.GarageAccessFailed:    "Garage did not open",
+	tracking.GarageCloseFailed:     "Garage door did not close",
+	tracking.GarageAccessRevoked:   "Garage access revoked",
 }
 
 // historyEventWords names any event of a parcel's history: the carriers'
