@@ -114,3 +114,35 @@ func jsonNum(v any) string {
 	f, _ := v.(float64)
 	return strconv.FormatFloat(f, 'f', -1, 64)
 }
+
+func TestAdminSeesDeadLetters(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		d := newDay(t, e, monday)
+		id := d.label("Dee", "1 Dead Letter Rd", "07700900123", "20", "books")
+		d.receive(id) // queues the "shipped" SMS and email
+		qs, err := e.db.ClaimNotifications(t0ctx, "sms", 10, time.Minute)
+		if err != nil || len(qs) != 1 {
+			t.Fatalf("claimed %d: %v", len(qs), err)
+		}
+		// The provider refused it for good.
+		if err := e.db.MarkFailed(t0ctx, qs[0].ID, qs[0].Token, "twilio: HTTP 400", monday, true); err != nil {
+			t.Fatal(err)
+		}
+		problem(t, e.do("GET", "/v1/admin/notifications?status=dead", d.shipperKey, nil), 401, "")
+		problem(t, e.do("GET", "/v1/admin/notifications?status=lost", adminToken, nil), 400, "status")
+		dead := e.do("GET", "/v1/admin/notifications?status=dead", adminToken, nil).JSON(t)["notifications"].([]any)
+		if len(dead) != 1 || dead[0].(map[string]any)["lastError"] != "twilio: HTTP 400" || dead[0].(map[string]any)["channel"] != "sms" {
+			t.Fatalf("dead letters = %v", dead)
+		}
+		if _, ok := dead[0].(map[string]any)["text"]; ok {
+			t.Error("the operator sees the message text")
+		}
+		if r := e.do("POST", "/v1/admin/notifications/"+qs[0].ID+"/retry", adminToken, nil); r.Status != 202 {
+			t.Fatalf("retry: %d %s", r.Status, r.Body)
+		}
+		problem(t, e.do("POST", "/v1/admin/notifications/"+qs[0].ID+"/retry", adminToken, nil), 404, "")
+		if n := len(e.do("GET", "/v1/admin/notifications?status=dead", adminToken, nil).JSON(t)["notifications"].([]any)); n != 0 {
+			t.Errorf("%d dead after retry", n)
+		}
+	})
+}

@@ -185,3 +185,36 @@ func TestGarageRevocationWins(t *testing.T) {
 		}
 	})
 }
+
+// TestGarageDeliveryHomeAssistant runs the same delivery through an opener
+// behind Home Assistant's REST API.
+func TestGarageDeliveryHomeAssistant(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		e.db.Garage.OpenWithin, e.db.Garage.CloseWithin, e.db.Garage.PollInterval = 1500*time.Millisecond, 1500*time.Millisecond, 20*time.Millisecond
+		d := newDay(t, e, monday)
+		ha := garagetest.StartHomeAssistant(t, "ha-long-lived-token-s3cr3t", "cover.garage_door")
+		parcel := d.label("Hal", "8 Assistant Way", "07700900888", "35", "books")
+		g, err := e.db.EnrollGarage(t0ctx, "+447700900888", handoff.GarageEnrollment{Kind: garage.KindHomeAssistant, Label: "HA", AddressLine1: "8 Assistant Way",
+			PostalCode: "12345", URL: ha.Srv.URL, Token: "ha-long-lived-token-s3cr3t", EntityID: "cover.garage_door"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.db.SetParcelKeyDelivery(t0ctx, "+447700900888", parcel, g.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		d.receive(parcel)
+		stopID := stopOf(t, d.route("2026-11-23", []any{map[string]any{"trackingId": parcel}}), parcel)["stopId"].(string)
+		r := d.do("POST", "/v1/associate/stops/"+stopID+"/garage/open", d.da1Key, map[string]any{})
+		if r.Status != 200 || ha.Current() != "open" {
+			t.Fatalf("open: %d %s (cover %s)", r.Status, r.Body, ha.Current())
+		}
+		c := d.do("POST", "/v1/associate/stops/"+stopID+"/garage/close", d.da1Key, map[string]any{"grantId": r.JSON(t)["grantId"]})
+		if c.Status != 200 || ha.Current() != "closed" {
+			t.Fatalf("close: %d %s (cover %s)", c.Status, c.Body, ha.Current())
+		}
+		if ev := d.events(parcel); ev[len(ev)-1] != "Delivered/DeliveredToGarage" {
+			t.Errorf("events = %v", ev)
+		}
+		assertNoSecret(t, e, "ha-long-lived-token-s3cr3t")
+	})
+}
