@@ -56,6 +56,19 @@ func (d *DB) associateStop(ctx context.Context, q queryer, da *handoff.Principal
 	return &s, nil
 }
 
+// outStop returns a stop of the associate's route of today whose van is
+// loaded: the stops where parcels can be delivered.
+func (d *DB) outStop(ctx context.Context, da *handoff.Principal, stopID string) (*doorStop, error) {
+	s, err := d.associateStop(ctx, d.db, da, stopID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.actionable(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 // actionable checks that the route is out: parcels can only be delivered from
 // a loaded van.
 func (s *doorStop) actionable() error {
@@ -285,11 +298,8 @@ func (d *DB) VerifyPhoneDigits(ctx context.Context, da *handoff.Principal, stopI
 // the database (SQLite) until commit, so racing entries are settled one after
 // another and each loser is told what the winner did.
 func (d *DB) verify(ctx context.Context, da *handoff.Principal, stopID, method string, check func(*sql.Tx, *doorStop) (bool, error)) (*handoff.VerifyResult, error) {
-	s, err := d.associateStop(ctx, d.db, da, stopID)
+	s, err := d.outStop(ctx, da, stopID)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.actionable(); err != nil {
 		return nil, err
 	}
 	if err := stateError(s.otpState); err != nil {
@@ -572,11 +582,8 @@ func (d *DB) failParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor str
 // ResendCode implements handoff.DoorService. The code goes only to the label's
 // own phone and email (and the gift buyer's); the request carries no contact.
 func (d *DB) ResendCode(ctx context.Context, da *handoff.Principal, stopID string) (*handoff.Stop, error) {
-	s, err := d.associateStop(ctx, d.db, da, stopID)
+	s, err := d.outStop(ctx, da, stopID)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.actionable(); err != nil {
 		return nil, err
 	}
 	if err := stateError(s.otpState); err != nil {
@@ -618,11 +625,8 @@ func (d *DB) DeliverParcels(ctx context.Context, da *handoff.Principal, stopID, 
 	if !slices.Contains(handoff.DeliveryPlaces, place) {
 		return nil, handoff.Invalid(handoff.FieldError{Field: "place", Message: "must be one of the delivery places (DeliveredToPorch, …)"})
 	}
-	s, err := d.associateStop(ctx, d.db, da, stopID)
+	s, err := d.outStop(ctx, da, stopID)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.actionable(); err != nil {
 		return nil, err
 	}
 	ps, err := d.openParcelsOf(ctx, s)
@@ -796,11 +800,8 @@ func (d *DB) RecordAttempt(ctx context.Context, da *handoff.Principal, stopID, r
 	if !slices.Contains(handoff.AttemptReasons, reason) {
 		return nil, handoff.Invalid(handoff.FieldError{Field: "reason", Message: "must be one of CustomerUnavailable, UnableToAccess, BusinessClosed, OtpNotAvailable, AddressNotFound, Damaged"})
 	}
-	s, err := d.associateStop(ctx, d.db, da, stopID)
+	s, err := d.outStop(ctx, da, stopID)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.actionable(); err != nil {
 		return nil, err
 	}
 	err = d.tx(ctx, func(tx *sql.Tx) error {
@@ -901,11 +902,8 @@ func (d *DB) bagsScanned(ctx context.Context, s *doorStop, ids []string, otpOnly
 // ScanBag implements handoff.DoorService. The associate's app never shows the
 // expected ID: the scan must come from the bag in hand.
 func (d *DB) ScanBag(ctx context.Context, da *handoff.Principal, stopID, raw string) (*handoff.Stop, error) {
-	s, err := d.associateStop(ctx, d.db, da, stopID)
+	s, err := d.outStop(ctx, da, stopID)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.actionable(); err != nil {
 		return nil, err
 	}
 	id, parseErr := bag.Parse(raw)
@@ -959,11 +957,8 @@ func (d *DB) ScanBag(ctx context.Context, da *handoff.Principal, stopID, raw str
 
 // RefuseParcels implements handoff.DoorService.
 func (d *DB) RefuseParcels(ctx context.Context, da *handoff.Principal, stopID string, trackingIDs []string) (*handoff.Stop, error) {
-	s, err := d.associateStop(ctx, d.db, da, stopID)
+	s, err := d.outStop(ctx, da, stopID)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.actionable(); err != nil {
 		return nil, err
 	}
 	err = d.tx(ctx, func(tx *sql.Tx) error {

@@ -375,11 +375,8 @@ func metersBetween(lat1, lon1, lat2, lon2 float64) float64 {
 // the door and confirms it reads open; if the grant was revoked while the
 // door moved, it closes it again at once.
 func (d *DB) OpenGarage(ctx context.Context, da *handoff.Principal, stopID string, pos *handoff.Position) (*handoff.GarageGrant, error) {
-	s, err := d.associateStop(ctx, d.db, da, stopID)
+	s, err := d.outStop(ctx, da, stopID)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.actionable(); err != nil {
 		return nil, err
 	}
 	if err := d.garageSettled(ctx, s.id); err != nil {
