@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -88,7 +89,7 @@ func TestShipperWebhooks(t *testing.T) {
 		// A label is an event; the endpoint fails twice, then acknowledges.
 		ep.failNext.Store(2)
 		id := e.do("POST", "/v1/shipments", key, shipment("GB", "GBP", "20", "")).JSON(t)["packages"].([]any)[0].(map[string]any)["trackingId"].(string)
-		w := &notify.Worker{Store: e.db, Senders: map[string]notify.Sender{notify.ShipperWebhook: &notify.ShipperWebhooks{Resolve: e.db.ResolveWebhook}},
+		w := &notify.Worker{Store: e.db, Senders: map[string]notify.Sender{notify.ShipperWebhook: &notify.ShipperWebhooks{Resolve: e.db.ResolveWebhook, AllowPrivate: true}},
 			Now: e.db.Now, Log: slog.New(slog.DiscardHandler)}
 		clock := time.Now()
 		for range 3 {
@@ -117,4 +118,19 @@ func TestShipperWebhooks(t *testing.T) {
 			t.Errorf("%d deliveries after deletion", len(ep.events)-1)
 		}
 	})
+}
+
+// TestWebhooksRefusePrivateAddresses checks a shipper's URL cannot make the
+// server call into its own network.
+func TestWebhooksRefusePrivateAddresses(t *testing.T) {
+	ep := startEndpoint(t)
+	s := &notify.ShipperWebhooks{Resolve: func(context.Context, string) (string, []byte, error) { return ep.srv.URL, []byte("k"), nil }}
+	if err := s.Send(t0ctx, notify.Message{ID: "whd_1", To: "wh_1", Text: "{}"}); err == nil || !strings.Contains(err.Error(), "not a public address") {
+		t.Fatalf("delivery to %s: %v", ep.srv.URL, err)
+	}
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	if len(ep.events) != 0 || ep.badSig != 0 {
+		t.Error("the private endpoint was reached")
+	}
 }

@@ -3,6 +3,7 @@ package notify
 import (
 	"encoding/json"
 	"html/template"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -29,6 +30,16 @@ pre{white-space:pre-wrap;font:inherit;margin:.5rem 0 0}a{color:#0b57d0}
 </article>{{end}}
 </main></body></html>`))
 
+// fromLoopback reports whether the request comes from this machine.
+func fromLoopback(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 var urlRe = regexp.MustCompile(`https?://[^\s<>"]+`)
 
 // linkify makes the links in a message clickable, escaping everything else.
@@ -45,8 +56,14 @@ func linkify(s string) template.HTML {
 	return template.HTML(b.String())
 }
 
-// ServeHTTP shows the outbox as a page, or as JSON with ?format=json.
+// ServeHTTP shows the outbox as a page, or as JSON with ?format=json — only
+// to a browser on the server's own machine: the page shows passcodes, and a
+// server left without a provider must not show them to the world.
 func (o *DevOutbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !fromLoopback(r) {
+		http.Error(w, "The dev outbox is shown only on the server's own machine.", http.StatusForbidden)
+		return
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Robots-Tag", "noindex")
 	msgs := o.List()

@@ -10,11 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/wneessen/go-mail"
@@ -294,6 +296,48 @@ type ShipperWebhooks struct {
 	Resolve func(ctx context.Context, webhookID string) (url string, secret []byte, err error)
 	Client  *http.Client
 	Now     func() time.Time
+	// AllowPrivate lets deliveries reach loopback and private addresses
+	// (tests, demos). Otherwise a shipper's URL cannot be used to make the
+	// server call into its own network.
+	AllowPrivate bool
+
+	once   sync.Once
+	client *http.Client
+}
+
+// httpClient returns the client deliveries use: the configured one, or one
+// whose dialer refuses non-public addresses after DNS resolution.
+func (s *ShipperWebhooks) httpClient() *http.Client {
+	s.once.Do(func() {
+		if s.Client != nil {
+			s.client = s.Client
+			return
+		}
+		d := &net.Dialer{Timeout: 10 * time.Second}
+		if !s.AllowPrivate {
+			d.Control = func(_, address string, _ syscall.RawConn) error {
+				host, _, err := net.SplitHostPort(address)
+				if err != nil {
+					return err
+				}
+				if ip := net.ParseIP(host); ip == nil || !PublicIP(ip) {
+					return fmt.Errorf("webhook: %s is not a public address", host)
+				}
+				return nil
+			}
+		}
+		s.client = &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{DialContext: d.DialContext,
+			TLSHandshakeTimeout: 10 * time.Second, ResponseHeaderTimeout: 15 * time.Second, MaxIdleConnsPerHost: 4},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	})
+	return s.client
+}
+
+// PublicIP reports whether ip is a public unicast address: not loopback,
+// private, link-local (cloud metadata lives there), multicast or unspecified.
+func PublicIP(ip net.IP) bool {
+	return !(ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsMulticast() || ip.IsUnspecified() || ip.IsInterfaceLocalMulticast())
 }
 
 // Name implements Sender.
@@ -309,10 +353,7 @@ func (s *ShipperWebhooks) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return Permanent("webhook %s: %v", m.To, err)
 	}
-	client, now := s.Client, s.Now
-	if client == nil {
-		client = &http.Client{Timeout: 15 * time.Second}
-	}
+	client, now := s.httpClient(), s.Now
 	if now == nil {
 		now = time.Now
 	}

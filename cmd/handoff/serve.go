@@ -84,8 +84,8 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 		return nil, err
 	}
 	// Shippers' webhooks always go to their own endpoints, dev outbox or not.
-	senders[notify.ShipperWebhook] = &notify.ShipperWebhooks{Resolve: db.ResolveWebhook}
 	db.AllowHTTPWebhooks = c.Demo || getenvBool(c.AllowHTTPWebhooks)
+	senders[notify.ShipperWebhook] = &notify.ShipperWebhooks{Resolve: db.ResolveWebhook, AllowPrivate: db.AllowHTTPWebhooks}
 	worker := &notify.Worker{Store: db, Senders: senders, Log: log,
 		Unseal: func(purpose, sealed string) ([]byte, error) { return keys.Open("message/"+purpose, sealed, nil) }}
 
