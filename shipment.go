@@ -462,11 +462,13 @@ func (s *Shipment) Decide(set Settings, hist RecipientHistory) error {
 	return ruleErr
 }
 
-// ShipmentFilter selects a shipper's shipments, newest first.
+// ShipmentFilter selects a shipper's packages, newest first.
 type ShipmentFilter struct {
 	ShipperID string
 	Limit     int
-	Before    time.Time // only shipments created before; zero for no bound
+	// Cursor continues after the last package of a previous page (its
+	// PackageView.Cursor); "" starts at the newest.
+	Cursor string
 }
 
 // PackageView is a package with its shipment's essentials, for lists.
@@ -477,6 +479,8 @@ type PackageView struct {
 	City        string
 	Marketplace string
 	CreatedAt   time.Time
+	// Cursor marks this package's place in the list, for the next page.
+	Cursor string
 }
 
 // Tracking is a parcel's full history and derived summary.

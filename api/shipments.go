@@ -154,7 +154,7 @@ type packageListItem struct {
 }
 
 // listShipments lists the shipper's parcels, newest first, a page at a time
-// (?limit=, ?before= the createdAt of the last one seen).
+// (?limit=, ?cursor= the nextCursor of the previous page).
 func (s *Server) listShipments(w http.ResponseWriter, r *http.Request) {
 	f := handoff.ShipmentFilter{ShipperID: PrincipalFrom(r.Context()).ID, Limit: 50}
 	var fe handoff.FieldErrors
@@ -165,13 +165,7 @@ func (s *Server) listShipments(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Limit = n
 	}
-	if v := r.URL.Query().Get("before"); v != "" {
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			fe.Add("before", "must be an RFC 3339 time")
-		}
-		f.Before = t
-	}
+	f.Cursor = r.URL.Query().Get("cursor")
 	if err := fe.Err(); err != nil {
 		WriteError(w, r, s.Log, err)
 		return
@@ -182,8 +176,12 @@ func (s *Server) listShipments(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := struct {
-		Packages []packageListItem `json:"packages"`
+		Packages   []packageListItem `json:"packages"`
+		NextCursor string            `json:"nextCursor,omitempty"`
 	}{Packages: []packageListItem{}}
+	if len(pkgs) == f.Limit {
+		out.NextCursor = pkgs[len(pkgs)-1].Cursor
+	}
 	for _, p := range pkgs {
 		out.Packages = append(out.Packages, packageListItem{
 			TrackingID: p.TrackingID, ShipmentID: p.ShipmentID, PackageClientReferenceID: p.ClientRef,

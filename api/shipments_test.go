@@ -342,3 +342,51 @@ func TestShipperRules(t *testing.T) {
 		}
 	})
 }
+
+// TestListPages walks the parcel list two at a time over shipments of
+// several packages (which share a creation time): every parcel once.
+func TestListPages(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		_, key := e.shipper()
+		want := map[string]bool{}
+		for range 2 {
+			b := shipment("GB", "GBP", "20", "")
+			p := b["packages"].([]any)[0].(map[string]any)
+			var pkgs []any
+			for i := range 3 {
+				c := map[string]any{}
+				for k, v := range p {
+					c[k] = v
+				}
+				c["packageClientReferenceId"] = fmt.Sprint("r", i)
+				pkgs = append(pkgs, c)
+			}
+			b["packages"] = pkgs
+			for _, pk := range e.do("POST", "/v1/shipments", key, b).JSON(t)["packages"].([]any) {
+				want[pk.(map[string]any)["trackingId"].(string)] = true
+			}
+		}
+		seen := map[string]int{}
+		cursor := ""
+		for pages := 0; pages < 10; pages++ {
+			m := e.do("GET", "/v1/shipments?limit=2&cursor="+cursor, key, nil).JSON(t)
+			for _, p := range m["packages"].([]any) {
+				seen[p.(map[string]any)["trackingId"].(string)]++
+			}
+			next, _ := m["nextCursor"].(string)
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+		if len(seen) != len(want) {
+			t.Fatalf("saw %d of %d parcels", len(seen), len(want))
+		}
+		for id, n := range seen {
+			if n != 1 || !want[id] {
+				t.Errorf("%s seen %d times", id, n)
+			}
+		}
+		problem(t, e.do("GET", "/v1/shipments?cursor=garbage!", key, nil), 400, "cursor")
+	})
+}

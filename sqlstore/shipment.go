@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 
 	"github.com/handoff-dev/handoff"
@@ -286,14 +288,23 @@ func (d *DB) ListPackages(ctx context.Context, f handoff.ShipmentFilter) ([]hand
 	if limit <= 0 || limit > 500 {
 		limit = 100
 	}
-	before := int64(1 << 62)
-	if !f.Before.IsZero() {
-		before = micros(f.Before)
+	// The cursor is (created_at, tracking_id) of the last package seen: the
+	// packages of one shipment share a time, so the ID breaks the tie.
+	before, afterID := int64(1<<62), ""
+	if f.Cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(f.Cursor)
+		us, id, ok := strings.Cut(string(b), "_")
+		n, perr := strconv.ParseInt(us, 10, 64)
+		if err != nil || !ok || perr != nil || len(id) > 64 {
+			return nil, handoff.Invalid(handoff.FieldError{Field: "cursor", Message: "is not a cursor this list gave out"})
+		}
+		before, afterID = n, id
 	}
 	rows, err := d.db.QueryContext(ctx, `SELECT p.tracking_id, p.client_ref, p.insured_minor, p.currency, p.contents, p.otp_required, p.otp_reasons,
 		p.bag_required, p.bag_reasons, p.status, p.detail, p.updated_at, s.id, s.ship_to, s.marketplace, p.created_at
 		FROM packages p JOIN shipments s ON s.id = p.shipment_id
-		WHERE p.shipper_id = $1 AND p.created_at < $2 ORDER BY p.created_at DESC, p.tracking_id LIMIT $3`, f.ShipperID, before, limit)
+		WHERE p.shipper_id = $1 AND (p.created_at < $2 OR (p.created_at = $2 AND p.tracking_id > $3))
+		ORDER BY p.created_at DESC, p.tracking_id LIMIT $4`, f.ShipperID, before, afterID, limit)
 	if err != nil {
 		return nil, handoff.Internal(err, "list packages")
 	}
@@ -311,6 +322,7 @@ func (d *DB) ListPackages(ctx context.Context, f handoff.ShipmentFilter) ([]hand
 		v.Decision.OTPReasons = splitList(otpReasons)
 		v.Decision.BagReasons = splitList(bagReasons)
 		v.UpdatedAt, v.CreatedAt = fromMicros(updated), fromMicros(created)
+		v.Cursor = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(created, 10) + "_" + v.TrackingID))
 		var a handoff.Address
 		json.Unmarshal([]byte(shipTo), &a)
 		v.Recipient, v.City = a.Name, a.City

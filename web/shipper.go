@@ -3,7 +3,6 @@ package web
 import (
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/market"
@@ -37,20 +36,17 @@ type listPage struct {
 func (s *Server) shipmentList(w http.ResponseWriter, r *http.Request) {
 	p := visitorFrom(r.Context()).principal
 	f := handoff.ShipmentFilter{ShipperID: p.ID, Limit: pageSize}
-	if b := r.URL.Query().Get("before"); b != "" {
-		t, err := time.Parse(time.RFC3339Nano, b)
-		if err != nil {
-			s.renderError(w, r, http.StatusBadRequest, "Not valid", "The page address is not valid; go back to the first page of parcels.")
-			return
-		}
-		f.Before = t
-	}
+	f.Cursor = r.URL.Query().Get("after")
 	pkgs, err := s.Shipments.ListPackages(r.Context(), f)
+	if handoff.ErrorCode(err) == handoff.EINVALID {
+		s.renderError(w, r, http.StatusBadRequest, "Not valid", "The page address is not valid; go back to the first page of parcels.")
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	page := listPage{Parcels: []parcelRow{}, Paged: !f.Before.IsZero()}
+	page := listPage{Parcels: []parcelRow{}, Paged: f.Cursor != ""}
 	for _, pk := range pkgs {
 		page.Parcels = append(page.Parcels, parcelRow{
 			TrackingID: pk.TrackingID, ShipmentID: pk.ShipmentID, Reference: pk.ClientRef,
@@ -60,8 +56,7 @@ func (s *Server) shipmentList(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	if len(pkgs) == pageSize {
-		last := pkgs[len(pkgs)-1].CreatedAt
-		page.Older = "/shipments?before=" + url.QueryEscape(last.Format(time.RFC3339Nano))
+		page.Older = "/shipments?after=" + url.QueryEscape(pkgs[len(pkgs)-1].Cursor)
 	}
 	s.render(w, r, http.StatusOK, "shipments", newView(r, "Parcels", "shipments", page))
 }
