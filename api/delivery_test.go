@@ -535,3 +535,33 @@ func TestGuessesAcrossNodes(t *testing.T) {
 		}
 	})
 }
+
+// TestReattemptsOnWorkingDays: a parcel that failed on Saturday cannot go
+// out again on Sunday (not a working day by default), but on Monday; a first
+// attempt may go out on a Sunday if the station plans it.
+func TestReattemptsOnWorkingDays(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		saturday := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+		d := newDay(t, e, saturday)
+		id := d.label("Sol", "6 Weekend Rd", "07700900666", "20", "books")
+		d.receive(id)
+		stopID := stopOf(t, d.route("2026-11-21", []any{map[string]any{"trackingId": id}}), id)["stopId"].(string)
+		if r := d.do("POST", "/v1/associate/stops/"+stopID+"/attempt", d.da1Key, map[string]any{"reason": "CustomerUnavailable"}); r.Status != 200 {
+			t.Fatalf("attempt: %d %s", r.Status, r.Body)
+		}
+		if got := d.receive(id)[0]; got["nextAttemptDate"] != "2026-11-23" {
+			t.Fatalf("next attempt = %v", got["nextAttemptDate"])
+		}
+		sunday := saturday.AddDate(0, 0, 1)
+		e.db.Now = func() time.Time { return sunday }
+		problem(t, d.do("POST", "/v1/station/routes", d.stationKey, map[string]any{"associateId": d.da1, "serviceDate": "2026-11-22", "trackingIds": []string{id}}), 400, "trackingIds[0]")
+		fresh := d.label("Sun", "7 Weekend Rd", "07700900667", "20", "books")
+		d.receive(fresh)
+		if r := d.do("POST", "/v1/station/routes", d.stationKey, map[string]any{"associateId": d.da1, "serviceDate": "2026-11-22", "trackingIds": []string{fresh}}); r.Status != 201 {
+			t.Fatalf("first attempt on Sunday: %d %s", r.Status, r.Body)
+		}
+		if r := d.do("POST", "/v1/station/routes", d.stationKey, map[string]any{"associateId": d.da1, "serviceDate": "2026-11-23", "trackingIds": []string{id}}); r.Status != 201 {
+			t.Fatalf("re-attempt on Monday: %d %s", r.Status, r.Body)
+		}
+	})
+}

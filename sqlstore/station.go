@@ -282,8 +282,6 @@ func (d *DB) CreateRoute(ctx context.Context, st *handoff.Principal, nr handoff.
 	}
 	if _, err := route.ParseDate(nr.ServiceDate); err != nil {
 		fe.Add("serviceDate", "%s", err.Error())
-	} else if !d.Policy.WorkingDays.IsWorkingDay(nr.ServiceDate) {
-		fe.Add("serviceDate", "is not a working day (working days: %s)", d.Policy.WorkingDays)
 	}
 	if strings.TrimSpace(nr.AssociateID) == "" {
 		fe.Add("associateId", "is required")
@@ -295,7 +293,8 @@ func (d *DB) CreateRoute(ctx context.Context, st *handoff.Principal, nr handoff.
 		Status: handoff.RoutePlanned, CreatedAt: d.Now()}
 	err := d.tx(ctx, func(tx *sql.Tx) error {
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM principals WHERE id = $1 AND kind = $2 AND station_id = $3`,
+		// The station's own associates, and those not tied to any station.
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM principals WHERE id = $1 AND kind = $2 AND (station_id = $3 OR station_id IS NULL)`,
 			nr.AssociateID, auth.KindAssociate, st.ID).Scan(&n); err != nil {
 			return handoff.Internal(err, "find associate")
 		}
@@ -336,6 +335,11 @@ func (d *DB) CreateRoute(ctx context.Context, st *handoff.Principal, nr handoff.
 				fe.Add(f, "is not waiting at the station (it is %s)", strings.ReplaceAll(p.stage, "_", " "))
 			case p.lastAttempt != "" && nr.ServiceDate <= p.lastAttempt:
 				fe.Add(f, "was attempted on %s; it can go out again from %s", p.lastAttempt, d.Policy.WorkingDays.NextAfter(p.lastAttempt))
+			case p.lastAttempt != "" && !d.Policy.WorkingDays.IsWorkingDay(nr.ServiceDate):
+				// Re-attempts go on working days (SPEC §1); a first attempt
+				// may go out whenever the station plans it.
+				fe.Add(f, "is a re-attempt, and %s is not a working day (working days: %s); it can go out on %s",
+					nr.ServiceDate, d.Policy.WorkingDays, d.Policy.WorkingDays.NextAfter(nr.ServiceDate))
 			case r.Marketplace != "" && p.marketplace != r.Marketplace:
 				fe.Add(f, "is for marketplace %s; this route is for %s", p.marketplace, r.Marketplace)
 			}

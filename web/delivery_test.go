@@ -338,8 +338,8 @@ func TestStationReceiveAndPlan(t *testing.T) {
 				"associate-error":   "The associate is required.",
 				"serviceDate-error": "The service date must be a date as YYYY-MM-DD.",
 			}},
-			{"Sunday", []string{"associate", alex.ID, "serviceDate", "2026-11-29", "parcels", phone}, map[string]string{
-				"serviceDate-error": "The service date is not a working day",
+			{"in the past", []string{"associate", alex.ID, "serviceDate", "2026-11-20", "parcels", phone}, map[string]string{
+				"serviceDate-error": "The service date is in the past",
 			}},
 			{"unknown associate", []string{"associate", "da_nosuchassociate0", "serviceDate", mondayDate, "parcels", phone}, map[string]string{
 				"associate-error": "The associate: no such delivery associate at this station.",
