@@ -17,19 +17,18 @@ type DayStore interface {
 
 // Day describes what Stage prepared.
 type Day struct {
-	RouteID     string // "" when today is not a working day
+	RouteID     string
 	ServiceDate string
 	Sealed      int
 	Garage      string // the recipient with a simulated garage, if any
-	Note        string
 }
 
 // Stage gets the seeded parcels ready for a delivery day: received at the
 // station (so the recipients are told they are on their way), bagged parcels
-// sealed, a simulated garage with key delivery for one recipient, and — on a
-// working day — today's route for the first associate, which it loads in the
+// sealed, a simulated garage with key delivery for one recipient, and
+// today's route for the first associate, which it loads in the
 // app. today is the service date now (YYYY-MM-DD).
-func Stage(ctx context.Context, st DayStore, s *Seeded, today string, workingDay bool) (*Day, error) {
+func Stage(ctx context.Context, st DayStore, s *Seeded, today string) (*Day, error) {
 	out := &Day{ServiceDate: today}
 	station := s.Station.Principal
 	var ids []string
@@ -70,10 +69,6 @@ func Stage(ctx context.Context, st DayStore, s *Seeded, today string, workingDay
 			return nil, fmt.Errorf("demo garage: %w", err)
 		}
 		out.Garage = to.Name
-	}
-	if !workingDay {
-		out.Note = "Today is not a working day, so no route was planned; plan one on the station page for the next working day."
-		return out, nil
 	}
 	var parcels []handoff.RouteParcel
 	for i, id := range ids {

@@ -137,7 +137,7 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		var day *demo.Day
 		if len(seeded.Shipments) > 0 { // a fresh seed, not new credentials for an old one
 			today := a.db.Today("GB")
-			if day, err = demo.Stage(ctx, a.db, seeded, today, c.Policy.WorkingDays.IsWorkingDay(today)); err != nil {
+			if day, err = demo.Stage(ctx, a.db, seeded, today); err != nil {
 				ln.Close()
 				return fmt.Errorf("seed demo: %w", err)
 			}
@@ -202,13 +202,8 @@ func printDemo(w io.Writer, base, adminToken string, s *demo.Seeded, day *demo.D
 	row("customer service", s.Agent)
 	if day != nil {
 		fmt.Fprintf(&b, "\nDelivery day %s: parcels received at the station, %d bagged parcel(s) sealed", day.ServiceDate, day.Sealed)
-		if day.RouteID != "" {
-			fmt.Fprintf(&b, ", route %s planned for %s (load the van in the associate app)", day.RouteID, s.Associates[0].Principal.Name)
-		}
+		fmt.Fprintf(&b, ", route %s planned for %s (load the van in the associate app)", day.RouteID, s.Associates[0].Principal.Name)
 		fmt.Fprintf(&b, ".\n")
-		if day.Note != "" {
-			fmt.Fprintf(&b, "%s\n", day.Note)
-		}
 		if day.Garage != "" {
 			fmt.Fprintf(&b, "%s has a simulated garage with key delivery on.\n", day.Garage)
 		}
