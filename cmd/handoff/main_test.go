@@ -96,3 +96,70 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Error("the server still answers after shutdown")
 	}
 }
+
+// TestDemo starts the server the README's first command starts and checks
+// what a newcomer sees: how to sign in, a sign-in page, messages in the dev
+// outbox, and demo credentials that work.
+func TestDemo(t *testing.T) {
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--demo", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "data")}, pw, io.Discard, env(nil))
+		pw.Close()
+	}()
+	var out strings.Builder
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if strings.HasPrefix(sc.Text(), "These credentials") {
+			break
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	text := out.String()
+	for _, want := range []string{"Sign in at http://127.0.0.1:", "shipper", "delivery associate", "customer service", "Shipper API key: hk_", "Admin token:", "/dev/outbox", "route rt_"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the demo banner lacks %q:\n%s", want, text)
+		}
+	}
+	i := strings.Index(text, "http://127.0.0.1:")
+	base := strings.Fields(text[i:])[0]
+	key := strings.Fields(text[strings.Index(text, "Shipper API key: ")+len("Shipper API key: "):])[0]
+	for path, want := range map[string]int{"/signin": 200, "/readyz": 200, "/v1/openapi.json": 200} {
+		res, err := http.Get(base + path)
+		if err != nil || res.StatusCode != want {
+			t.Errorf("GET %s: %v %v", path, res, err)
+		}
+	}
+	req, _ := http.NewRequest("GET", base+"/v1/shipments", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("the printed API key: %v %v", res, err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	if strings.Count(string(body), `"trackingId"`) != 5 {
+		t.Errorf("seeded parcels: %s", body)
+	}
+	// The worker delivers the "on its way" messages to the dev outbox.
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		res, err := http.Get(base + "/dev/outbox?format=json")
+		if err == nil {
+			b, _ := io.ReadAll(res.Body)
+			if strings.Contains(string(b), "is on its way") {
+				break
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if time.Now().After(deadline) {
+		t.Error("no message reached the dev outbox")
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
