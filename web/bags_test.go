@@ -5,6 +5,7 @@ import (
 	"context"
 	"image/png"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -147,12 +148,12 @@ func TestStationBags(t *testing.T) {
 
 	t.Run("seal", func(t *testing.T) {
 		resp, body := seal(phone, strings.ToLower(strings.ReplaceAll(batch.Bags[0].Printed, "-", " ")))
-		wantRedirect(t, resp, body, "/station/bags?sealed="+batch.Bags[0].ID)
+		wantRedirect(t, resp, body, "/station/bags?sealed="+url.QueryEscape(batch.Bags[0].ID))
 		_, body = b.follow(resp, body)
 		wantText(t, "after sealing", element(t, body, "bags-flash", "p"), "Parcel "+phone+" is sealed in bag "+batch.Bags[0].Printed+".")
 		wantText(t, "sealed bags", element(t, body, "bag-"+batch.Bags[0].ID, "tr"), phone, "23 Nov 2026, 10:00")
 		// A crafted link claims nothing: this bag is not sealed.
-		_, body = b.get("/station/bags?sealed=" + batch.Bags[5].ID)
+		_, body = b.get("/station/bags?sealed=" + url.QueryEscape(batch.Bags[5].ID))
 		if strings.Contains(body, "is sealed in bag") {
 			t.Error("?sealed= names an unsealed bag as sealed")
 		}
@@ -163,7 +164,7 @@ func TestStationBags(t *testing.T) {
 		wantStatus(t, resp, body, http.StatusBadRequest)
 		wantText(t, "no reason", element(t, body, "void-reason-error", "p"), "Say why the bag is voided")
 		resp, body = b.formPost("/station/bags/void", token, "bagId", batch.Bags[2].Printed, "reason", "torn")
-		wantRedirect(t, resp, body, "/station/bags?voided="+batch.Bags[2].ID+"&state=voided")
+		wantRedirect(t, resp, body, "/station/bags?voided="+url.QueryEscape(batch.Bags[2].ID)+"&state=voided")
 		_, body = b.follow(resp, body)
 		wantText(t, "after voiding", element(t, body, "bags-flash", "p"), "Bag "+batch.Bags[2].Printed+" is voided and can no longer be used.")
 		wantText(t, "voided bags", element(t, body, "bag-"+batch.Bags[2].ID, "tr"), "torn")
@@ -226,7 +227,7 @@ func TestStationBags(t *testing.T) {
 		_, body = b.get("/station/bags?trackingId=" + laptop)
 		wantText(t, "seal form", element(t, body, "seal", "section"), `value="`+laptop+`"`)
 		resp, body = seal(laptop, batch.Bags[3].Printed)
-		wantRedirect(t, resp, body, "/station/bags?sealed="+batch.Bags[3].ID)
+		wantRedirect(t, resp, body, "/station/bags?sealed="+url.QueryEscape(batch.Bags[3].ID))
 		_, body = b.get("/station/routes/" + rt.ID)
 		if strings.Contains(body, "Seal before loading") || strings.Contains(body, "Not sealed yet") {
 			t.Error("the route still asks for sealing")
