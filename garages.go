@@ -45,6 +45,7 @@ const (
 	GrantCloseFailed = "close_failed" // the door did not close: alert
 	GrantRevoked     = "revoked"
 	GrantResolved    = "resolved" // a door that did not close, dealt with by customer service
+	GrantExpired     = "expired"  // not used (or not closed by the associate) in time
 )
 
 // GarageGrant is one-time access to a garage for one associate at one stop.

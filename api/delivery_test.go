@@ -565,3 +565,23 @@ func TestReattemptsOnWorkingDays(t *testing.T) {
 		}
 	})
 }
+
+// TestPullBackDoesNotResetGuesses: a parcel pulled back from a stop where
+// codes were tried cannot be routed again the same day for three new ones.
+func TestPullBackDoesNotResetGuesses(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		d := newDay(t, e, monday)
+		id := d.label("Rex", "3 Reset Rd", "07700900333", "500", "books")
+		d.receive(id)
+		stopID := stopOf(t, d.route("2026-11-23", []any{map[string]any{"trackingId": id}}), id)["stopId"].(string)
+		right := d.code("+447700900333", "2026-11-23")
+		for i := range 2 {
+			problem(t, d.do("POST", "/v1/associate/stops/"+stopID+"/verify", d.da1Key, map[string]any{"code": wrongCode(right, i)}), 422, "")
+		}
+		back := d.receive(id)[0]
+		if back["nextAttemptDate"] != "2026-11-24" {
+			t.Errorf("next attempt = %v", back["nextAttemptDate"])
+		}
+		problem(t, d.do("POST", "/v1/station/routes", d.stationKey, map[string]any{"associateId": d.da1, "serviceDate": "2026-11-23", "trackingIds": []string{id}}), 400, "trackingIds[0]")
+	})
+}

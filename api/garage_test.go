@@ -27,7 +27,7 @@ func newGarageDay(t *testing.T, e *env) *garageDay {
 	t.Helper()
 	// Bounds short enough for a test, long enough for a loaded CI machine.
 	e.db.Garage.OpenWithin, e.db.Garage.CloseWithin, e.db.Garage.PollInterval = 1500*time.Millisecond, 1500*time.Millisecond, 20*time.Millisecond
-	e.db.Garage.Timeouts = garage.Timeouts{Call: time.Second, Retries: 0}
+	e.db.Garage.Timeouts = garage.Timeouts{Call: time.Second, Retries: 0, AllowPrivate: true}
 	g := &garageDay{day: newDay(t, e, monday), og: garagetest.StartOpenGarage(t, "dkey-s3cr3t-value")}
 	g.parcel = g.label("Gwen", "77 Garage Lane", "07700900777", "40", "books")
 	gar, err := e.db.EnrollGarage(t0ctx, garageContact, handoff.GarageEnrollment{Kind: garage.KindOpenGarage, Label: "Home", AddressLine1: "77 garage lane",
@@ -216,5 +216,40 @@ func TestGarageDeliveryHomeAssistant(t *testing.T) {
 			t.Errorf("events = %v", ev)
 		}
 		assertNoSecret(t, e, "ha-long-lived-token-s3cr3t")
+	})
+}
+
+// TestGarageDoorNeverLeftOpen: switching key delivery off while the door is
+// open closes it at once; a door nobody closes is closed by the server when
+// the grant's time is up. Neither delivers the parcel.
+func TestGarageDoorNeverLeftOpen(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		g := newGarageDay(t, e)
+		grant := g.open(g.da1Key).JSON(t)["grantId"].(string)
+		if err := e.db.SetKeyDelivery(t0ctx, garageContact, g.garageID, false); err != nil {
+			t.Fatal(err)
+		}
+		if door, _ := g.og.Snapshot(); door != 0 {
+			t.Fatal("the door stayed open after key delivery was switched off")
+		}
+		problem(t, g.do("POST", "/v1/associate/stops/"+g.stopID+"/garage/close", g.da1Key, map[string]any{"grantId": grant}), 409, "")
+
+		// Again, and this time nobody closes it.
+		if err := e.db.SetKeyDelivery(t0ctx, garageContact, g.garageID, true); err != nil {
+			t.Fatal(err)
+		}
+		grant = g.open(g.da1Key).JSON(t)["grantId"].(string)
+		later := monday.Add(6 * time.Minute)
+		e.db.Now = func() time.Time { return later }
+		if n, err := e.db.SweepGarageGrants(t0ctx); err != nil || n != 1 {
+			t.Fatalf("sweep = %d, %v", n, err)
+		}
+		if door, _ := g.og.Snapshot(); door != 0 {
+			t.Fatal("an expired grant left the door open")
+		}
+		problem(t, g.do("POST", "/v1/associate/stops/"+g.stopID+"/garage/close", g.da1Key, map[string]any{"grantId": grant}), 409, "")
+		if ev := g.events(g.parcel); strings.HasPrefix(ev[len(ev)-1], "Delivered") {
+			t.Errorf("delivered without a confirmed close: %v", ev)
+		}
 	})
 }

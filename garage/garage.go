@@ -10,8 +10,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
+
+	"github.com/handoff-dev/handoff/egress"
 )
 
 // State is a door's state as a device reports it.
@@ -70,6 +71,10 @@ var (
 type Timeouts struct {
 	Call    time.Duration // one HTTP call
 	Retries int           // extra tries of a state read
+	// AllowPrivate lets the server reach openers on loopback or private
+	// addresses (tests, a server inside the recipient's own network);
+	// otherwise a recipient's URL cannot point the server at its own network.
+	AllowPrivate bool
 }
 
 // DefaultTimeouts are 5 seconds a call and two retries of reads.
@@ -77,7 +82,7 @@ var DefaultTimeouts = Timeouts{Call: 5 * time.Second, Retries: 2}
 
 // New returns the Device a Config describes. sims resolves simulator IDs.
 func New(c Config, t Timeouts, sims *Simulators) (Device, error) {
-	client := &http.Client{Timeout: t.Call}
+	client := egress.Client(t.Call, t.AllowPrivate)
 	switch c.Kind {
 	case KindOpenGarage:
 		if c.URL == "" || c.DeviceKey == "" {

@@ -12,6 +12,9 @@ import (
 
 var ctx = context.Background()
 
+// local lets the adapters reach the fake devices on 127.0.0.1.
+var local = garage.Timeouts{Call: 5 * time.Second, Retries: 2, AllowPrivate: true}
+
 func TestAdapters(t *testing.T) {
 	og := garagetest.StartOpenGarage(t, "secret-dkey")
 	ha := garagetest.StartHomeAssistant(t, "secret-token", "cover.garage")
@@ -22,7 +25,7 @@ func TestAdapters(t *testing.T) {
 		"simulator":     {Kind: garage.KindSimulator, SimulatorID: "s1"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			d, err := garage.New(cfg, garage.DefaultTimeouts, sims)
+			d, err := garage.New(cfg, local, sims)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -47,7 +50,7 @@ func TestAdapters(t *testing.T) {
 
 func TestWrongCredentialsNeverLeak(t *testing.T) {
 	og := garagetest.StartOpenGarage(t, "the-right-key")
-	d, _ := garage.New(garage.Config{Kind: garage.KindOpenGarage, URL: og.Srv.URL, DeviceKey: "a-wrong-key"}, garage.DefaultTimeouts, nil)
+	d, _ := garage.New(garage.Config{Kind: garage.KindOpenGarage, URL: og.Srv.URL, DeviceKey: "a-wrong-key"}, local, nil)
 	err := d.Open(ctx)
 	if err == nil {
 		t.Fatal("a wrong key opened the door")
@@ -64,7 +67,7 @@ func TestWrongCredentialsNeverLeak(t *testing.T) {
 func TestStuckDoorTimesOut(t *testing.T) {
 	og := garagetest.StartOpenGarage(t, "k")
 	og.Set(1, true, 0)
-	d, _ := garage.New(garage.Config{Kind: garage.KindOpenGarage, URL: og.Srv.URL, DeviceKey: "k"}, garage.DefaultTimeouts, nil)
+	d, _ := garage.New(garage.Config{Kind: garage.KindOpenGarage, URL: og.Srv.URL, DeviceKey: "k"}, local, nil)
 	d.Close(ctx)
 	start := time.Now()
 	if err := garage.Confirm(ctx, d, garage.Closed, 300*time.Millisecond, 20*time.Millisecond); err != garage.ErrTimeout {
@@ -78,7 +81,7 @@ func TestStuckDoorTimesOut(t *testing.T) {
 func TestHangingDeviceFailsWithinBound(t *testing.T) {
 	og := garagetest.StartOpenGarage(t, "k")
 	og.Set(0, false, 5*time.Second)
-	d, _ := garage.New(garage.Config{Kind: garage.KindOpenGarage, URL: og.Srv.URL, DeviceKey: "k"}, garage.Timeouts{Call: 200 * time.Millisecond, Retries: 1}, nil)
+	d, _ := garage.New(garage.Config{Kind: garage.KindOpenGarage, URL: og.Srv.URL, DeviceKey: "k"}, garage.Timeouts{Call: 200 * time.Millisecond, Retries: 1, AllowPrivate: true}, nil)
 	start := time.Now()
 	if _, err := d.State(ctx); err == nil {
 		t.Fatal("a hanging device answered")
@@ -94,12 +97,22 @@ func TestHangingDeviceFailsWithinBound(t *testing.T) {
 func TestCheckCredentials(t *testing.T) {
 	og := garagetest.StartOpenGarage(t, "right")
 	for key, ok := range map[string]bool{"right": true, "wrong": false} {
-		d, _ := garage.New(garage.Config{Kind: garage.KindOpenGarage, URL: og.Srv.URL, DeviceKey: key}, garage.DefaultTimeouts, nil)
+		d, _ := garage.New(garage.Config{Kind: garage.KindOpenGarage, URL: og.Srv.URL, DeviceKey: key}, local, nil)
 		if err := d.(garage.Checker).CheckCredentials(ctx); (err == nil) != ok {
 			t.Errorf("key %s: %v", key, err)
 		}
 	}
 	if door, cmds := og.Snapshot(); door != 0 || len(cmds) != 0 {
 		t.Errorf("checking moved the door: %d %v", door, cmds)
+	}
+}
+
+// TestPrivateAddressesRefused checks a recipient's URL cannot point the
+// server at its own network.
+func TestPrivateAddressesRefused(t *testing.T) {
+	og := garagetest.StartOpenGarage(t, "k")
+	d, _ := garage.New(garage.Config{Kind: garage.KindOpenGarage, URL: og.Srv.URL, DeviceKey: "k"}, garage.DefaultTimeouts, nil)
+	if _, err := d.State(ctx); err == nil || !strings.Contains(err.Error(), "not a public address") {
+		t.Fatalf("reached %s: %v", og.Srv.URL, err)
 	}
 }

@@ -30,8 +30,14 @@ pre{white-space:pre-wrap;font:inherit;margin:.5rem 0 0}a{color:#0b57d0}
 </article>{{end}}
 </main></body></html>`))
 
-// fromLoopback reports whether the request comes from this machine.
+// fromLoopback reports whether the request comes from this machine and not
+// through a proxy on it (which would make the world look local).
 func fromLoopback(r *http.Request) bool {
+	for _, h := range []string{"X-Forwarded-For", "Forwarded", "X-Real-Ip", "X-Forwarded-Host"} {
+		if r.Header.Get(h) != "" {
+			return false
+		}
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return false

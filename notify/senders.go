@@ -10,16 +10,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/wneessen/go-mail"
+
+	"github.com/handoff-dev/handoff/egress"
 )
 
 // SMTPConfig configures the email channel.
@@ -306,38 +306,15 @@ type ShipperWebhooks struct {
 }
 
 // httpClient returns the client deliveries use: the configured one, or one
-// whose dialer refuses non-public addresses after DNS resolution.
+// that reaches public addresses only.
 func (s *ShipperWebhooks) httpClient() *http.Client {
 	s.once.Do(func() {
-		if s.Client != nil {
-			s.client = s.Client
-			return
+		s.client = s.Client
+		if s.client == nil {
+			s.client = egress.Client(15*time.Second, s.AllowPrivate)
 		}
-		d := &net.Dialer{Timeout: 10 * time.Second}
-		if !s.AllowPrivate {
-			d.Control = func(_, address string, _ syscall.RawConn) error {
-				host, _, err := net.SplitHostPort(address)
-				if err != nil {
-					return err
-				}
-				if ip := net.ParseIP(host); ip == nil || !PublicIP(ip) {
-					return fmt.Errorf("webhook: %s is not a public address", host)
-				}
-				return nil
-			}
-		}
-		s.client = &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{DialContext: d.DialContext,
-			TLSHandshakeTimeout: 10 * time.Second, ResponseHeaderTimeout: 15 * time.Second, MaxIdleConnsPerHost: 4},
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	})
 	return s.client
-}
-
-// PublicIP reports whether ip is a public unicast address: not loopback,
-// private, link-local (cloud metadata lives there), multicast or unspecified.
-func PublicIP(ip net.IP) bool {
-	return !(ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsMulticast() || ip.IsUnspecified() || ip.IsInterfaceLocalMulticast())
 }
 
 // Name implements Sender.

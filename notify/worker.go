@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"math/rand/v2"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -218,16 +219,17 @@ func (w *Worker) deliver(ctx context.Context, s Sender, q Queued) {
 		max = p.MaxAttempts()
 	}
 	dead := IsPermanent(err) || q.Attempts >= max
-	msg := err.Error()
-	if len(msg) > 300 {
-		msg = msg[:300]
-	}
 	// A code must never reach the error column or the log, whatever a
-	// provider echoed back.
+	// provider echoed back: check the whole text, escaped or not, before
+	// cutting it.
+	msg := err.Error()
 	for _, secret := range m.secrets {
-		if secret != "" && strings.Contains(msg, secret) {
+		if secret != "" && (strings.Contains(msg, secret) || strings.Contains(msg, url.QueryEscape(secret))) {
 			msg = "provider error (withheld: it quoted the message)"
 		}
+	}
+	if len(msg) > 300 {
+		msg = msg[:300]
 	}
 	retryAt := w.Now().Add(backoff(q.Attempts))
 	if err := w.Store.MarkFailed(ctx, q.ID, q.Token, msg, retryAt, dead); err != nil {

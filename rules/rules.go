@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"cel.dev/cel-go/cel"
 )
@@ -58,7 +59,14 @@ var env = sync.OnceValues(func() (*cel.Env, error) {
 // Program is a compiled expression.
 type Program struct{ prg cel.Program }
 
-var cache sync.Map // expression -> *Program
+var (
+	cache     sync.Map // expression -> *Program
+	cacheSize atomic.Int64
+)
+
+// maxCached bounds the cache, so shippers patching many distinct rules
+// cannot grow memory without end; past it, programs are compiled each time.
+const maxCached = 10_000
 
 // Compile checks an expression: it must parse, use only the known variables
 // and yield a bool. The error says what is wrong, for the shipper.
@@ -85,7 +93,11 @@ func Compile(expr string) (*Program, error) {
 		return nil, err
 	}
 	p := &Program{prg: prg}
-	cache.Store(expr, p)
+	if cacheSize.Load() < maxCached {
+		if _, loaded := cache.LoadOrStore(expr, p); !loaded {
+			cacheSize.Add(1)
+		}
+	}
 	return p, nil
 }
 

@@ -92,7 +92,7 @@ func (d *DB) EnrollGarage(ctx context.Context, contact string, in handoff.Garage
 	default:
 		fe.Add("kind", "must be opengarage, homeassistant or simulator")
 	}
-	if (in.Lat == nil) != (in.Lon == nil) || (in.Lat != nil && (math.Abs(*in.Lat) > 90 || math.Abs(*in.Lon) > 180)) {
+	if (in.Lat == nil) != (in.Lon == nil) || (in.Lat != nil && !(math.Abs(*in.Lat) <= 90 && math.Abs(*in.Lon) <= 180)) {
 		fe.Add("lat", "give both lat and lon, in degrees")
 	}
 	if err := fe.Err(); err != nil {
@@ -194,62 +194,132 @@ func (d *DB) RecipientGarages(ctx context.Context, contact string) ([]handoff.Ga
 }
 
 // revokeGrants revokes every live grant of a garage, in the caller's
-// transaction: a grant not yet opened can then never open, and one opening
-// closes its door at once.
-func (d *DB) revokeGrants(ctx context.Context, tx *sql.Tx, garageID, why string) error {
-	rows, err := tx.QueryContext(ctx, `UPDATE garage_grants SET state = $1 WHERE garage_id = $2 AND state IN ($3, $4) RETURNING id, tracking_ids`,
-		handoff.GrantRevoked, garageID, handoff.GrantPending, handoff.GrantOpening)
+// transaction: a grant not yet opened can then never open, one opening
+// closes its door at once, and one whose door is open is reported back so
+// the caller closes the door after commit.
+func (d *DB) revokeGrants(ctx context.Context, tx *sql.Tx, garageID, why string) (openDoors []string, err error) {
+	rows, err := tx.QueryContext(ctx, `UPDATE garage_grants SET state = $1 WHERE garage_id = $2 AND state IN ($3, $4, $5)
+		RETURNING id, tracking_ids, opened_at`, handoff.GrantRevoked, garageID, handoff.GrantPending, handoff.GrantOpening, handoff.GrantOpen)
 	if err != nil {
-		return handoff.Internal(err, "revoke grants")
+		return nil, handoff.Internal(err, "revoke grants")
 	}
-	type revoked struct{ id, parcels string }
+	type revoked struct {
+		id, parcels string
+		opened      int64
+	}
 	var grants []revoked
 	for rows.Next() {
 		var g revoked
-		if err := rows.Scan(&g.id, &g.parcels); err != nil {
+		if err := rows.Scan(&g.id, &g.parcels, &g.opened); err != nil {
 			rows.Close()
-			return handoff.Internal(err, "revoke grants")
+			return nil, handoff.Internal(err, "revoke grants")
 		}
 		grants = append(grants, g)
 	}
 	rows.Close()
 	for _, g := range grants {
+		if g.opened > 0 {
+			openDoors = append(openDoors, g.id)
+		}
 		if err := garageEvent(ctx, tx, garageID, g.id, "revoked", why, d.Now()); err != nil {
-			return err
+			return nil, err
 		}
 		for _, t := range strings.Split(g.parcels, ",") {
 			if _, err := d.appendEvent(ctx, tx, t, tracking.Event{Code: EventGarageRevoked, Time: d.Now(), Actor: "recipient", Note: "Garage access withdrawn: " + why}); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
-	return nil
+	return openDoors, nil
 }
 
-// RemoveGarage implements handoff.GarageService.
+// shutDoors closes the doors of grants that were open when they ended
+// (revoked, expired) and confirms it; a door that will not close raises the
+// same alert and case as at a delivery. It runs after the transaction that
+// ended the grants, so the recipient's switch takes effect even if a door
+// does not answer.
+func (d *DB) shutDoors(ctx context.Context, garageID, sealed string, grantIDs []string, why string) {
+	if len(grantIDs) == 0 {
+		return
+	}
+	dev, err := d.device(garageID, sealed)
+	if err == nil {
+		if err = dev.Close(ctx); err == nil {
+			err = garage.Confirm(ctx, dev, garage.Closed, d.Garage.CloseWithin, d.Garage.PollInterval)
+		}
+	}
+	d.tx(ctx, func(tx *sql.Tx) error {
+		for _, id := range grantIDs {
+			var parcels string
+			tx.QueryRowContext(ctx, `SELECT tracking_ids FROM garage_grants WHERE id = $1`, id).Scan(&parcels)
+			ids := strings.Split(parcels, ",")
+			if err == nil {
+				if e := garageEvent(ctx, tx, garageID, id, "closed", "closed by the server: "+why, d.Now()); e != nil {
+					return e
+				}
+				continue
+			}
+			d.Log.Error("garage door did not close after its access ended", "grant_id", id, "err", err)
+			if _, e := tx.ExecContext(ctx, `UPDATE garage_grants SET state = $1 WHERE id = $2`, handoff.GrantCloseFailed, id); e != nil {
+				return handoff.Internal(e, "garage state")
+			}
+			if e := garageEvent(ctx, tx, garageID, id, "close_failed", "the door did not close after "+why, d.Now()); e != nil {
+				return e
+			}
+			for _, t := range ids {
+				if _, e := d.appendEvent(ctx, tx, t, tracking.Event{Code: EventGarageCloseFailed, Time: d.Now(), Actor: "system", Note: "The garage door did not close"}); e != nil {
+					return e
+				}
+			}
+			if e := d.enqueue(ctx, tx, MsgGarage, id+"|close_failed", ids, map[string]any{"note": "close_failed"}, ""); e != nil {
+				return e
+			}
+			if e := openCase(ctx, tx, CaseGarage, ids[0], "system", d.Now(), "Garage door did not close after its access ended (grant "+id+")"); e != nil {
+				return e
+			}
+		}
+		return nil
+	})
+}
+
+// RemoveGarage implements handoff.GarageService. Open doors are closed
+// before the credentials are wiped, while the server can still reach them.
 func (d *DB) RemoveGarage(ctx context.Context, contact, garageID string) error {
-	if _, err := d.ownGarage(ctx, contact, garageID); err != nil {
+	sealed, err := d.ownGarage(ctx, contact, garageID)
+	if err != nil {
 		return err
 	}
-	return d.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE garages SET removed_at = $1, key_delivery = FALSE, sealed_config = '' WHERE id = $2`, micros(d.Now()), garageID); err != nil {
+	var open []string
+	err = d.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE garages SET key_delivery = FALSE WHERE id = $1`, garageID); err != nil {
 			return handoff.Internal(err, "remove garage")
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM garage_parcels WHERE garage_id = $1`, garageID); err != nil {
 			return handoff.Internal(err, "remove garage")
 		}
-		return d.revokeGrants(ctx, tx, garageID, "opener removed")
+		open, err = d.revokeGrants(ctx, tx, garageID, "opener removed")
+		return err
 	})
+	if err != nil {
+		return err
+	}
+	d.shutDoors(ctx, garageID, sealed, open, "the opener was removed")
+	if _, err := d.db.ExecContext(ctx, `UPDATE garages SET removed_at = $1, sealed_config = '' WHERE id = $2`, micros(d.Now()), garageID); err != nil {
+		return handoff.Internal(err, "remove garage")
+	}
+	return nil
 }
 
 // SetKeyDelivery implements handoff.GarageService. Switching off revokes in
 // the same transaction, so a request after it is refused even if it started
-// before.
+// before, and a door left open under a grant is closed at once.
 func (d *DB) SetKeyDelivery(ctx context.Context, contact, garageID string, on bool) error {
-	if _, err := d.ownGarage(ctx, contact, garageID); err != nil {
+	sealed, err := d.ownGarage(ctx, contact, garageID)
+	if err != nil {
 		return err
 	}
-	return d.tx(ctx, func(tx *sql.Tx) error {
+	var open []string
+	err = d.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE garages SET key_delivery = $1 WHERE id = $2`, on, garageID); err != nil {
 			return handoff.Internal(err, "key delivery")
 		}
@@ -262,13 +332,20 @@ func (d *DB) SetKeyDelivery(ctx context.Context, contact, garageID string, on bo
 		if err := garageEvent(ctx, tx, garageID, "", "key_delivery_off", "", d.Now()); err != nil {
 			return err
 		}
-		return d.revokeGrants(ctx, tx, garageID, "key delivery switched off by the recipient")
+		open, err = d.revokeGrants(ctx, tx, garageID, "key delivery switched off by the recipient")
+		return err
 	})
+	if err != nil {
+		return err
+	}
+	d.shutDoors(ctx, garageID, sealed, open, "key delivery was switched off")
+	return nil
 }
 
 // SetParcelKeyDelivery implements handoff.GarageService.
 func (d *DB) SetParcelKeyDelivery(ctx context.Context, contact, trackingID, garageID string, on bool) error {
-	if _, err := d.ownGarage(ctx, contact, garageID); err != nil {
+	sealed, err := d.ownGarage(ctx, contact, garageID)
+	if err != nil {
 		return err
 	}
 	var n int
@@ -279,7 +356,8 @@ func (d *DB) SetParcelKeyDelivery(ctx context.Context, contact, trackingID, gara
 	if n == 0 {
 		return handoff.NotFound("Parcel")
 	}
-	return d.tx(ctx, func(tx *sql.Tx) error {
+	var open []string
+	err = d.tx(ctx, func(tx *sql.Tx) error {
 		if on {
 			_, err := tx.ExecContext(ctx, `INSERT INTO garage_parcels (tracking_id, garage_id, created_at) VALUES ($1, $2, $3)
 				ON CONFLICT (tracking_id) DO UPDATE SET garage_id = excluded.garage_id`, trackingID, garageID, micros(d.Now()))
@@ -291,8 +369,14 @@ func (d *DB) SetParcelKeyDelivery(ctx context.Context, contact, trackingID, gara
 		if _, err := tx.ExecContext(ctx, `DELETE FROM garage_parcels WHERE tracking_id = $1`, trackingID); err != nil {
 			return handoff.Internal(err, "key delivery")
 		}
-		return d.revokeGrants(ctx, tx, garageID, "key delivery switched off for "+trackingID)
+		open, err = d.revokeGrants(ctx, tx, garageID, "key delivery switched off for "+trackingID)
+		return err
 	})
+	if err != nil {
+		return err
+	}
+	d.shutDoors(ctx, garageID, sealed, open, "key delivery was switched off")
+	return nil
 }
 
 // GarageLog implements handoff.GarageService.
@@ -359,6 +443,41 @@ func (d *DB) garageParcels(ctx context.Context, q interface {
 	return out, rows.Err()
 }
 
+// SweepGarageGrants ends grants past their time: a pending one simply
+// expires, and an open door whose associate never asked to close it within
+// the grant's time is closed by the server (and alerted on if it will not
+// close). The parcels of such a grant are not delivered: nobody confirmed
+// them. Safe on several nodes: each grant is taken by a conditional UPDATE.
+func (d *DB) SweepGarageGrants(ctx context.Context) (int, error) {
+	now := d.Now()
+	if _, err := d.db.ExecContext(ctx, `UPDATE garage_grants SET state = $1 WHERE state = $2 AND expires_at <= $3`,
+		handoff.GrantExpired, handoff.GrantPending, micros(now)); err != nil {
+		return 0, handoff.Internal(err, "expire grants")
+	}
+	rows, err := d.db.QueryContext(ctx, `UPDATE garage_grants SET state = $1 WHERE state = $2 AND expires_at <= $3 RETURNING id, garage_id`,
+		handoff.GrantExpired, handoff.GrantOpen, micros(now))
+	if err != nil {
+		return 0, handoff.Internal(err, "expire grants")
+	}
+	type grant struct{ id, garage string }
+	var expired []grant
+	for rows.Next() {
+		var g grant
+		if err := rows.Scan(&g.id, &g.garage); err != nil {
+			rows.Close()
+			return 0, handoff.Internal(err, "expire grants")
+		}
+		expired = append(expired, g)
+	}
+	rows.Close()
+	for _, g := range expired {
+		var sealed string
+		d.db.QueryRowContext(ctx, `SELECT sealed_config FROM garages WHERE id = $1`, g.garage).Scan(&sealed)
+		d.shutDoors(ctx, g.garage, sealed, []string{g.id}, "the access expired")
+	}
+	return len(expired), nil
+}
+
 // metersBetween is the great-circle distance of two positions.
 func metersBetween(lat1, lon1, lat2, lon2 float64) float64 {
 	const r = 6371000.0
@@ -405,6 +524,9 @@ func (d *DB) OpenGarage(ctx context.Context, da *handoff.Principal, stopID strin
 	}
 	if len(ids) == 0 {
 		return nil, handoff.Errorf(handoff.EPRECONDITION, "The parcels here need the passcode: garage delivery does not replace it for this shipper.")
+	}
+	if pos != nil && !(math.Abs(pos.Lat) <= 90 && math.Abs(pos.Lon) <= 180) {
+		return nil, handoff.Invalid(handoff.FieldError{Field: "lat", Message: "is not a position in degrees"})
 	}
 	if pos != nil && g.hasPos {
 		if metersBetween(pos.Lat, pos.Lon, float64(g.lat)/1e6, float64(g.lon)/1e6) > d.Garage.NearMeters {

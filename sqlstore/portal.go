@@ -79,8 +79,12 @@ func (d *DB) RequestSignin(ctx context.Context, raw, baseURL string) error {
 	if !ok {
 		return handoff.Invalid(handoff.FieldError{Field: "contact", Message: "must be the mobile number or email address on your parcel's label"})
 	}
-	if err := d.claimGuard(ctx, "portal:"+forms[0], portalRequestLimit, portalSigninWindow); err != nil {
-		return handoff.Errorf(handoff.ERATELIMITED, "Too many sign-in requests for this contact; try again in 15 minutes.")
+	// Every reading of the number is counted, so typing it another way does
+	// not buy more tries.
+	for _, f := range forms {
+		if err := d.claimGuard(ctx, "portal:"+f, portalRequestLimit, portalSigninWindow); err != nil {
+			return handoff.Errorf(handoff.ERATELIMITED, "Too many sign-in requests for this contact; try again in 15 minutes.")
+		}
 	}
 	if d.Keys == nil {
 		return handoff.Internal(nil, "no keyring configured")

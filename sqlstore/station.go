@@ -195,6 +195,17 @@ func (d *DB) ReceiveParcel(ctx context.Context, st *handoff.Principal, trackingI
 			if _, err := settleParcel(ctx, tx, routeID, p.trackingID, "returned"); err != nil {
 				return err
 			}
+			// Codes tried (or re-sent) at its stop make the day an attempt:
+			// pulling the parcel back and routing it again the same day
+			// would otherwise give a fresh three guesses at the same code.
+			if _, err := tx.ExecContext(ctx, `UPDATE packages SET last_attempt_date = (SELECT r.service_date FROM routes r WHERE r.id = $1)
+				WHERE tracking_id = $2 AND EXISTS (SELECT 1 FROM route_parcels rp JOIN stops st ON st.id = rp.stop_id
+					WHERE rp.route_id = $1 AND rp.tracking_id = $2 AND (st.guesses > 0 OR st.resends > 0))`, routeID, p.trackingID); err != nil {
+				return handoff.Internal(err, "record attempt day")
+			}
+			if p.lastAttempt, err = lastAttempt(ctx, tx, p.trackingID); err != nil {
+				return err
+			}
 			if err := moveStage(ctx, tx, p.trackingID, p.stage, handoff.StageStation, st.ID); err != nil {
 				return err
 			}
@@ -218,6 +229,14 @@ func (d *DB) ReceiveParcel(ctx context.Context, st *handoff.Principal, trackingI
 		return nil, err
 	}
 	return out, nil
+}
+
+func lastAttempt(ctx context.Context, tx *sql.Tx, trackingID string) (string, error) {
+	var d string
+	if err := tx.QueryRowContext(ctx, `SELECT last_attempt_date FROM packages WHERE tracking_id = $1`, trackingID).Scan(&d); err != nil {
+		return "", handoff.Internal(err, "read attempt day")
+	}
+	return d, nil
 }
 
 // nextAttemptDate is the first working day after the last attempt that is not

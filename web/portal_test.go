@@ -47,7 +47,7 @@ type portalEnv struct {
 func newPortal(t *testing.T, dev bool) *portalEnv {
 	t.Helper()
 	e := newEnvWith(t, func(db *sqlstore.DB) {
-		db.Garage.Timeouts = garage.Timeouts{Call: 300 * time.Millisecond}
+		db.Garage.Timeouts = garage.Timeouts{Call: 300 * time.Millisecond, AllowPrivate: true}
 		db.Garage.OpenWithin, db.Garage.CloseWithin, db.Garage.PollInterval = 2*time.Second, 2*time.Second, 10*time.Millisecond
 	}, func(s *web.Server) { s.PublicURL, s.DevOutbox = portalBase, dev })
 	e.setNow(monday)

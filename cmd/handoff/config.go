@@ -31,6 +31,10 @@ type config struct {
 	// AllowHTTPWebhooks is HANDOFF_ALLOW_HTTP_WEBHOOKS: shippers may register
 	// plain-http webhook endpoints (always allowed with --demo).
 	AllowHTTPWebhooks string
+	// AllowPrivateNetwork is HANDOFF_ALLOW_PRIVATE_NETWORK: webhooks and
+	// garage openers may be on loopback or private addresses (a server
+	// inside the network it serves; always allowed with --demo).
+	AllowPrivateNetwork string
 }
 
 func envOr(getenv func(string) string, key, def string) string {
@@ -91,6 +95,7 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 	c.AdminToken = getenv("HANDOFF_ADMIN_TOKEN")
 	c.SecretKeys = getenv("HANDOFF_SECRET_KEYS")
 	c.AllowHTTPWebhooks = getenv("HANDOFF_ALLOW_HTTP_WEBHOOKS")
+	c.AllowPrivateNetwork = getenv("HANDOFF_ALLOW_PRIVATE_NETWORK")
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		return nil, errors.New("HANDOFF_ADMIN_TOKEN must be at least 16 characters")
 	}

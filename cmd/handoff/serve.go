@@ -85,7 +85,9 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	}
 	// Shippers' webhooks always go to their own endpoints, dev outbox or not.
 	db.AllowHTTPWebhooks = c.Demo || getenvBool(c.AllowHTTPWebhooks)
-	senders[notify.ShipperWebhook] = &notify.ShipperWebhooks{Resolve: db.ResolveWebhook, AllowPrivate: db.AllowHTTPWebhooks}
+	private := c.Demo || getenvBool(c.AllowPrivateNetwork)
+	db.Garage.Timeouts.AllowPrivate = private
+	senders[notify.ShipperWebhook] = &notify.ShipperWebhooks{Resolve: db.ResolveWebhook, AllowPrivate: private}
 	worker := &notify.Worker{Store: db, Senders: senders, Log: log,
 		Unseal: func(purpose, sealed string) ([]byte, error) { return keys.Open("message/"+purpose, sealed, nil) }}
 
@@ -164,6 +166,7 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	workerDone := make(chan struct{})
 	go func() { a.worker.Run(wctx); close(workerDone) }()
 	go purgePhotos(wctx, a.db, a.log, 10*time.Minute)
+	go sweepGarages(wctx, a.db, a.log, 30*time.Second)
 	defer func() { stopWorker(); <-workerDone }()
 	select {
 	case err := <-errc:

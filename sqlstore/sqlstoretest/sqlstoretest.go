@@ -64,6 +64,8 @@ func Nodes(tb testing.TB, engine string, n int) []*sqlstore.DB {
 			tb.Fatalf("open %s: %v", engine, err)
 		}
 		db.Keys, db.Photos = keys, photos
+		// The fake devices and endpoints of tests listen on 127.0.0.1.
+		db.Garage.Timeouts.AllowPrivate = true
 		tb.Cleanup(func() { db.Close() })
 		out = append(out, db)
 	}
