@@ -1,10 +1,12 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -452,17 +454,27 @@ func (s *Server) agentParcel(w http.ResponseWriter, r *http.Request) {
 // log. The response is never cached (securityHeaders), so a second look is
 // a second logged view.
 func (s *Server) parcelPhoto(w http.ResponseWriter, r *http.Request) {
-	id := pathID(r, "trackingId")
+	s.servePhoto(w, r, func(ctx context.Context, id string, thumb bool) ([]byte, error) {
+		return s.Photos.ParcelPhoto(ctx, visitorFrom(ctx).principal, id, thumb)
+	})
+}
+
+// servePhoto answers ?size=thumb|full of the photo fetch returns for the
+// path's tracking ID: one place for the size check, the 410 of a photo past
+// its retention, and the type sniffing; securityHeaders already keeps every
+// page, photos included, out of caches.
+func (s *Server) servePhoto(w http.ResponseWriter, r *http.Request, fetch func(ctx context.Context, id string, thumb bool) ([]byte, error)) {
 	size := r.URL.Query().Get("size")
 	if size != "" && size != "thumb" && size != "full" {
-		s.renderError(w, r, http.StatusBadRequest, "No such size", "A photo is shown as size=thumb or size=full.")
+		s.renderError(w, r, http.StatusBadRequest, "Not valid", "The photo size must be thumb or full.")
 		return
 	}
+	id := pathID(r, "trackingId")
 	if id == "" {
 		s.fail(w, r, handoff.NotFound("Photo"))
 		return
 	}
-	b, err := s.Photos.ParcelPhoto(r.Context(), visitorFrom(r.Context()).principal, id, size == "thumb")
+	b, err := fetch(r.Context(), id, size == "thumb")
 	if handoff.ErrorCode(err) == handoff.EGONE {
 		s.renderError(w, r, http.StatusGone, "Photo deleted", handoff.ErrorMessage(err))
 		return
@@ -471,7 +483,9 @@ func (s *Server) parcelPhoto(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", "image/jpeg")
-	w.Header().Set("Content-Length", fmt.Sprint(len(b)))
+	// The store keeps cleaned JPEGs; sniffing rather than assuming keeps a
+	// wrong type from ever reaching the browser.
+	w.Header().Set("Content-Type", http.DetectContentType(b))
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.Write(b)
 }

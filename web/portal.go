@@ -489,30 +489,9 @@ func portalPhotoShown(info *handoff.PhotoInfo, delivered bool) (*handoff.PhotoIn
 // parcels, full size or as a thumbnail. Anyone else's parcel is the 404
 // page, as is a parcel with no photo.
 func (s *Server) portalPhoto(w http.ResponseWriter, r *http.Request) {
-	size := r.URL.Query().Get("size")
-	if size != "" && size != "thumb" && size != "full" {
-		s.renderError(w, r, http.StatusBadRequest, "Not valid", "The photo size must be thumb or full.")
-		return
-	}
-	id := pathID(r, "trackingId")
-	if id == "" {
-		s.fail(w, r, handoff.NotFound("Photo"))
-		return
-	}
-	b, err := s.Photos.RecipientPhoto(r.Context(), recipientFrom(r.Context()).contact, id, size == "thumb")
-	if handoff.ErrorCode(err) == handoff.EGONE {
-		s.renderError(w, r, http.StatusGone, "Photo deleted", handoff.ErrorMessage(err))
-		return
-	}
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	// The store keeps cleaned JPEGs; sniffing rather than assuming keeps a
-	// wrong type from ever reaching the browser.
-	w.Header().Set("Content-Type", http.DetectContentType(b))
-	w.Header().Set("Cache-Control", "private, no-store")
-	w.Write(b)
+	s.servePhoto(w, r, func(ctx context.Context, id string, thumb bool) ([]byte, error) {
+		return s.Photos.RecipientPhoto(ctx, recipientFrom(ctx).contact, id, thumb)
+	})
 }
 
 // portalParcelKey chooses key delivery for one parcel, into one of the
