@@ -94,7 +94,7 @@ func BenchmarkVerifyCode(b *testing.B) {
 			b.Fatal(err)
 		}
 		for _, s := range r.Stops {
-			code, _ := db.Passcode(t0ctx, mobiles[s.Parcels[0].TrackingID], "2026-11-23")
+			code := sqlstoretest.ContactCode(b, db, mobiles[s.Parcels[0].TrackingID])
 			targets = append(targets, target{s.ID, code})
 		}
 	}

@@ -174,8 +174,8 @@ func TestDeliveryOfMessages(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.out(t)
-		code, _ := db.Passcode(ctx, "+447700900123", "2026-11-23")
-		giftCode, _ := db.Passcode(ctx, "+447700900789", "2026-11-23")
+		code := sqlstoretest.ContactCode(t, db, "+447700900123")
+		giftCode := sqlstoretest.ContactCode(t, db, "+447700900789")
 		if _, err := db.VerifyCode(ctx, f.associate, f.gbStop, code); err != nil {
 			t.Fatal(err)
 		}

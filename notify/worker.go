@@ -15,7 +15,7 @@ import (
 type Queued struct {
 	ID, Token, Kind, Channel, To, Lang string
 	Data                               json.RawMessage
-	PasscodeMobile, PasscodeDate       string // the code to put in when sending
+	PasscodeSet, PasscodeDate          string // the code to put in when sending: a contact set's of a day
 	Attempts                           int    // including this one
 }
 
@@ -29,8 +29,9 @@ type Store interface {
 	MarkSent(ctx context.Context, id, token string) error
 	// MarkFailed records a failed attempt: retry at retryAt, or dead.
 	MarkFailed(ctx context.Context, id, token, lastErr string, retryAt time.Time, dead bool) error
-	// Passcode derives a recipient's code of a day, for the moment of sending.
-	Passcode(ctx context.Context, mobile, date string) (string, error)
+	// Passcode derives the code of a contact set (see package passcode) of a
+	// day, for the moment of sending.
+	Passcode(ctx context.Context, set, date string) (string, error)
 }
 
 // Worker delivers queued messages. Each channel has its own loop, so a
@@ -167,8 +168,8 @@ func (w *Worker) Build(ctx context.Context, q Queued) (Message, error) {
 	}
 	data := Data{TrackingIDs: d.TrackingIDs, RecipientName: d.RecipientName, ServiceDate: d.ServiceDate, DetailCode: d.DetailCode,
 		NextAttemptDate: d.NextAttemptDate, BagIDs: d.BagIDs, ToBuyer: d.ToBuyer, Link: d.Link, Note: d.Note}
-	if q.PasscodeMobile != "" {
-		code, err := w.Store.Passcode(ctx, q.PasscodeMobile, q.PasscodeDate)
+	if q.PasscodeSet != "" {
+		code, err := w.Store.Passcode(ctx, q.PasscodeSet, q.PasscodeDate)
 		if err != nil {
 			return Message{}, err
 		}

@@ -2,32 +2,55 @@
 //
 // # Design
 //
-// The code of a recipient for a service date is not drawn and stored: it is
-// derived, when needed, as
+// The code of a label's contacts for a service date is not drawn and stored:
+// it is derived, when needed, as
 //
-//	HMAC-SHA256(K_kid, "handoff/passcode/v1" ‖ mobile ‖ date)
+//	HMAC-SHA256(K_kid, "handoff/passcode/v2" ‖ set ‖ date)
 //
-// reduced to six decimal digits without bias, where mobile is the recipient's
-// E.164 number, date the service date (YYYY-MM-DD) and K_kid a subkey of one
-// of the server's secret keys (package keyring). Why this design:
+// reduced to six decimal digits without bias, where set is the label's
+// contact set (see Contacts.Set), date the service date (YYYY-MM-DD) and
+// K_kid a subkey of one of the server's secret keys (package keyring).
+//
+// # Scope: a code reaches exactly the contacts of the parcels it unlocks
+//
+// The contact set of a label is every address its code is sent to: the
+// recipient's mobile and email, and a gift buyer's mobile and email,
+// normalised (E.164, lower-case email) and length-prefixed, then hashed with
+// SHA-256. The code is derived from that set, so:
+//
+//   - Parcels whose labels name the same contacts share one code per day,
+//     from any shipper: the recipient still gets one code for all their
+//     parcels of the day in the ordinary case.
+//   - A label that names the recipient's mobile with another email, or a
+//     gift order whose buyer is someone else, has another set and so an
+//     unrelated code. Whoever receives that code (the other email, the gift
+//     buyer) learns nothing that opens the recipient's own parcels: at the
+//     door each parcel accepts only the code of its own label's set.
+//
+// Deriving from a digest of the set, rather than from the mobile alone, is
+// what makes "knowing a code unlocks only parcels whose own label sent that
+// code to you" hold by construction rather than by a check that could be
+// forgotten.
+//
+// # Other properties
 //
 //   - Nothing secret is at rest. The database holds only which key ID a
-//     recipient's day uses, never the code nor a hash of it (a hash of a
-//     six-digit code falls to a million guesses offline). A copy of the
-//     database without the keys tells nothing about any code.
-//   - One code per recipient per day, from any shipper, and the gift buyer's
-//     code is the recipient's, because the inputs are exactly the recipient's
-//     number and the date. A new day gives an unrelated code, so a failed
-//     attempt's code is useless on the re-attempt.
+//     set's day uses, never the code nor a hash of it (a hash of a six-digit
+//     code falls to a million guesses offline). A copy of the database
+//     without the keys tells nothing about any code.
+//   - A new day gives an unrelated code, so a failed attempt's code is
+//     useless on the re-attempt.
 //   - Cryptographically secure: HMAC-SHA256 is a pseudorandom function, so
 //     without the key every code is as good as uniformly random.
 //   - Unbiased: digits come from 32-bit words of the MAC taken only when they
 //     fall below the largest multiple of 10^6 (rejection sampling); taking
 //     the MAC modulo 10^6 would favour small codes.
-//   - Rotatable: the key ID used for a recipient's day is recorded the first
-//     time the code is needed, so rotating keys never changes a code that was
+//   - Rotatable: the key ID used for a set's day is recorded the first time
+//     the code is needed, so rotating keys never changes a code that was
 //     already sent; new days use the new key.
-//   - Constant time: Equal compares codes without an early exit.
+//   - Constant time: Equal compares codes without an early exit, and the door
+//     compares an entry with every code of a stop, so timing does not tell
+//     which one matched.
 //
 // Sending puts the code into a message only at the moment it is handed to the
 // provider, so the outbox never holds it either.
@@ -38,7 +61,9 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/binary"
+	"encoding/hex"
 	"strconv"
+	"strings"
 )
 
 // Digits is the length of a code.
@@ -53,14 +78,37 @@ const space = 1_000_000 // 10^Digits
 // above it are rejected.
 const limit = (1 << 32) / space * space
 
-// Derive returns the code for a recipient's mobile number (E.164) and service
+// Contacts are the addresses a label sends its code to: the recipient's
+// mobile (E.164) and email, and a gift buyer's mobile and email.
+type Contacts struct {
+	Mobile, Email, BuyerMobile, BuyerEmail string
+}
+
+// Set returns the label's contact set: a hex SHA-256 digest of its contacts,
+// normalised (trimmed, email lower-cased) and length-prefixed so that fields
+// cannot run into one another. Two labels share a code exactly when their
+// sets are equal.
+func (c Contacts) Set() string {
+	h := sha256.New()
+	h.Write([]byte("handoff/contacts/v1"))
+	var n [4]byte
+	for _, part := range []string{strings.TrimSpace(c.Mobile), strings.ToLower(strings.TrimSpace(c.Email)),
+		strings.TrimSpace(c.BuyerMobile), strings.ToLower(strings.TrimSpace(c.BuyerEmail))} {
+		binary.BigEndian.PutUint32(n[:], uint32(len(part)))
+		h.Write(n[:])
+		h.Write([]byte(part))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Derive returns the code of a contact set (see Contacts.Set) for a service
 // date (YYYY-MM-DD) under subkey.
-func Derive(subkey []byte, mobile, date string) string {
+func Derive(subkey []byte, set, date string) string {
 	for counter := uint32(0); ; counter++ {
 		m := hmac.New(sha256.New, subkey)
-		m.Write([]byte("handoff/passcode/v1"))
+		m.Write([]byte("handoff/passcode/v2"))
 		var n [4]byte
-		for _, part := range []string{mobile, date} {
+		for _, part := range []string{set, date} {
 			binary.BigEndian.PutUint32(n[:], uint32(len(part)))
 			m.Write(n[:])
 			m.Write([]byte(part))

@@ -5,6 +5,31 @@ import (
 	"testing"
 )
 
+func TestContactSet(t *testing.T) {
+	victim := Contacts{Mobile: "+447700900123", Email: "priya@example.com"}
+	for name, c := range map[string]struct {
+		other Contacts
+		same  bool
+	}{
+		"the same contacts":              {Contacts{Mobile: "+447700900123", Email: "priya@example.com"}, true},
+		"email in other case, spaced":    {Contacts{Mobile: "+447700900123", Email: " Priya@Example.COM "}, true},
+		"another email":                  {Contacts{Mobile: "+447700900123", Email: "attacker@example.net"}, false},
+		"no email":                       {Contacts{Mobile: "+447700900123"}, false},
+		"a gift buyer's email":           {Contacts{Mobile: "+447700900123", Email: "priya@example.com", BuyerEmail: "buyer@example.net"}, false},
+		"a gift buyer's mobile":          {Contacts{Mobile: "+447700900123", Email: "priya@example.com", BuyerMobile: "+447700900999"}, false},
+		"the email as the buyer's":       {Contacts{Mobile: "+447700900123", BuyerEmail: "priya@example.com"}, false},
+		"another mobile, same email":     {Contacts{Mobile: "+447700900124", Email: "priya@example.com"}, false},
+		"fields running into each other": {Contacts{Mobile: "+447700900123priya@example.com"}, false},
+	} {
+		if got := victim.Set() == c.other.Set(); got != c.same {
+			t.Errorf("%s: same set = %v, want %v", name, got, c.same)
+		}
+	}
+	if s := victim.Set(); len(s) != 64 {
+		t.Errorf("set %q is not a hex SHA-256", s)
+	}
+}
+
 func TestDerive(t *testing.T) {
 	k1 := bytes.Repeat([]byte{1}, 32)
 	k2 := bytes.Repeat([]byte{2}, 32)

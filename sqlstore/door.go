@@ -162,15 +162,6 @@ func (d *DB) LoadRoute(ctx context.Context, da *handoff.Principal, routeID strin
 			if len(ids) == 0 {
 				continue
 			}
-			if s.Needs.Passcode {
-				var mobile string
-				if err := tx.QueryRowContext(ctx, `SELECT mobile FROM stops WHERE id = $1`, s.ID).Scan(&mobile); err != nil {
-					return handoff.Internal(err, "read stop")
-				}
-				if _, err := d.passcodeKey(ctx, tx, mobile, r.ServiceDate); err != nil {
-					return err
-				}
-			}
 			if err := d.enqueue(ctx, tx, MsgOutForDelivery, s.ID, ids, map[string]any{"serviceDate": r.ServiceDate}, r.ServiceDate); err != nil {
 				return err
 			}
@@ -183,39 +174,40 @@ func (d *DB) LoadRoute(ctx context.Context, da *handoff.Principal, routeID strin
 	return d.findRoute(ctx, d.db, routeID)
 }
 
-// passcodeKey returns the key ID a recipient's day's code is derived with,
+// passcodeKey returns the key ID a contact set's day's code is derived with,
 // fixing it to the active key the first time it is asked for.
 func (d *DB) passcodeKey(ctx context.Context, q interface {
 	queryer
 	ExecContext(context.Context, string, ...any) (sql.Result, error)
-}, mobile, date string) (string, error) {
+}, set, date string) (string, error) {
 	if d.Keys == nil {
 		return "", handoff.Internal(nil, "no keyring configured")
 	}
-	if _, err := q.ExecContext(ctx, `INSERT INTO passcode_keys (mobile, service_date, key_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-		mobile, date, d.Keys.ActiveID()); err != nil {
+	if _, err := q.ExecContext(ctx, `INSERT INTO passcode_sets (code_set, service_date, key_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+		set, date, d.Keys.ActiveID()); err != nil {
 		return "", handoff.Internal(err, "fix passcode key")
 	}
 	var kid string
-	if err := q.QueryRowContext(ctx, `SELECT key_id FROM passcode_keys WHERE mobile = $1 AND service_date = $2`, mobile, date).Scan(&kid); err != nil {
+	if err := q.QueryRowContext(ctx, `SELECT key_id FROM passcode_sets WHERE code_set = $1 AND service_date = $2`, set, date).Scan(&kid); err != nil {
 		return "", handoff.Internal(err, "read passcode key")
 	}
 	return kid, nil
 }
 
-// Passcode returns the day's code of a recipient. It is the one place a code
-// exists in plain text: the sender calls it at the moment a message goes to
-// the provider, and the check at the door compares against it. Never log or
-// return it.
-func (d *DB) Passcode(ctx context.Context, mobile, date string) (string, error) {
-	return d.passcodeIn(ctx, d.db, mobile, date)
+// Passcode returns the day's code of a contact set (see passcode.Contacts).
+// It is the one place a code exists in plain text: the sender calls it at the
+// moment a message goes to the provider, the portal shows it to the set's
+// own contacts, and the check at the door compares against it. Never log or
+// return it to anyone else.
+func (d *DB) Passcode(ctx context.Context, set, date string) (string, error) {
+	return d.passcodeIn(ctx, d.db, set, date)
 }
 
 func (d *DB) passcodeIn(ctx context.Context, q interface {
 	queryer
 	ExecContext(context.Context, string, ...any) (sql.Result, error)
-}, mobile, date string) (string, error) {
-	kid, err := d.passcodeKey(ctx, q, mobile, date)
+}, set, date string) (string, error) {
+	kid, err := d.passcodeKey(ctx, q, set, date)
 	if err != nil {
 		return "", err
 	}
@@ -223,7 +215,7 @@ func (d *DB) passcodeIn(ctx context.Context, q interface {
 	if !ok {
 		return "", handoff.Internal(nil, "passcode key "+kid+" is no longer in the keyring")
 	}
-	return passcode.Derive(sub, mobile, date), nil
+	return passcode.Derive(sub, set, date), nil
 }
 
 // FindStop implements handoff.DoorService.
@@ -259,12 +251,26 @@ func (d *DB) VerifyCode(ctx context.Context, da *handoff.Principal, stopID, code
 	if !passcode.WellFormed(code) {
 		return nil, handoff.Invalid(handoff.FieldError{Field: "code", Message: "must be the 6-digit passcode"})
 	}
-	return d.verify(ctx, da, stopID, methodCode, func(tx *sql.Tx, s *doorStop) (bool, error) {
-		want, err := d.passcodeIn(ctx, tx, s.mobile, s.date)
-		if err != nil {
-			return false, err
+	return d.verify(ctx, da, stopID, methodCode, func(tx *sql.Tx, s *doorStop, open []stopParcel) (map[string]bool, error) {
+		// Each parcel opens only with the code of its own label's contact
+		// set. The entry is compared with every code of the stop, without
+		// stopping at a match, so timing does not tell which one it was.
+		matched := map[string]bool{}
+		seen := map[string]bool{}
+		for _, p := range open {
+			if !p.otp || seen[p.codeSet] {
+				continue
+			}
+			seen[p.codeSet] = true
+			want, err := d.passcodeIn(ctx, tx, p.codeSet, s.date)
+			if err != nil {
+				return nil, err
+			}
+			if passcode.Equal(code, want) {
+				matched[p.codeSet] = true
+			}
 		}
-		return passcode.Equal(code, want), nil
+		return matched, nil
 	})
 }
 
@@ -285,9 +291,17 @@ func (d *DB) VerifyPhoneDigits(ctx context.Context, da *handoff.Principal, stopI
 	if view.Needs.Passcode && !view.PhoneDigitsAllowed {
 		return nil, handoff.Errorf(handoff.EPRECONDITION, "The shipper has not allowed the phone-digits fallback for this stop: the passcode is needed.")
 	}
-	return d.verify(ctx, da, stopID, methodDigits, func(_ *sql.Tx, s *doorStop) (bool, error) {
+	return d.verify(ctx, da, stopID, methodDigits, func(_ *sql.Tx, s *doorStop, open []stopParcel) (map[string]bool, error) {
+		// The digits are the stop's phone: when they match, every passcode
+		// parcel of the stop is released, as the shipper allowed.
 		want := phone.LastDigits(s.mobile, 2)
-		return want != "" && passcode.Equal(digits, want), nil
+		matched := map[string]bool{}
+		if want != "" && passcode.Equal(digits, want) {
+			for _, p := range open {
+				matched[p.codeSet] = true
+			}
+		}
+		return matched, nil
 	})
 }
 
@@ -297,7 +311,13 @@ func (d *DB) VerifyPhoneDigits(ctx context.Context, da *handoff.Principal, stopI
 // attempt. The conditional UPDATEs lock the rows they touch (PostgreSQL) or
 // the database (SQLite) until commit, so racing entries are settled one after
 // another and each loser is told what the winner did.
-func (d *DB) verify(ctx context.Context, da *handoff.Principal, stopID, method string, check func(*sql.Tx, *doorStop) (bool, error)) (*handoff.VerifyResult, error) {
+//
+// check returns the contact sets whose code the entry is: a correct entry
+// delivers exactly the open passcode parcels of those sets. When passcode
+// parcels of other sets remain, the stop keeps waiting for their code and the
+// correct entry gives back the evaluation it claimed, so three wrong entries
+// still end the attempt however many codes the stop has.
+func (d *DB) verify(ctx context.Context, da *handoff.Principal, stopID, method string, check func(*sql.Tx, *doorStop, []stopParcel) (map[string]bool, error)) (*handoff.VerifyResult, error) {
 	s, err := d.outStop(ctx, da, stopID)
 	if err != nil {
 		return nil, err
@@ -338,9 +358,15 @@ func (d *DB) verify(ctx context.Context, da *handoff.Principal, stopID, method s
 		if err != nil {
 			return handoff.Internal(err, "claim guess")
 		}
-		if ok, err = check(tx, s); err != nil {
+		open, err := openParcels(ctx, tx, s)
+		if err != nil {
 			return err
 		}
+		matched, err := check(tx, s, open)
+		if err != nil {
+			return err
+		}
+		ok = len(matched) > 0
 		res.Correct = ok
 		if _, err := tx.ExecContext(ctx, `INSERT INTO code_checks (id, stop_id, associate_id, method, correct, at) VALUES ($1, $2, $3, $4, $5, $6)`,
 			newID("chk_"), s.id, da.ID, method, ok, micros(d.Now())); err != nil {
@@ -351,11 +377,23 @@ func (d *DB) verify(ctx context.Context, da *handoff.Principal, stopID, method s
 			if _, err := tx.ExecContext(ctx, `UPDATE associate_guard SET wrong = wrong - 1 WHERE associate_id = $1 AND wrong > 0`, da.ID); err != nil {
 				return handoff.Internal(err, "refund guess")
 			}
+			res.Delivered, err = d.completeParcels(ctx, tx, s, da.ID, func(p stopParcel) bool { return p.otp && matched[p.codeSet] }, detail, note)
+			if err != nil {
+				return err
+			}
+			others := slices.ContainsFunc(open, func(p stopParcel) bool { return p.otp && !matched[p.codeSet] })
+			if others {
+				// Parcels under another code are still waiting: the stop
+				// stays pending and this right entry used no attempt.
+				if _, err := tx.ExecContext(ctx, `UPDATE stops SET guesses = guesses - 1 WHERE id = $1 AND guesses > 0`, s.id); err != nil {
+					return handoff.Internal(err, "refund stop guess")
+				}
+				return nil
+			}
 			if _, err := tx.ExecContext(ctx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3`, handoff.OTPVerified, s.id, handoff.OTPPending); err != nil {
 				return handoff.Internal(err, "verify stop")
 			}
-			res.Delivered, err = d.completeParcels(ctx, tx, s, da.ID, otpParcels, detail, note)
-			return err
+			return nil
 		}
 		if err := d.lockIfOverBudget(ctx, tx, da.ID); err != nil {
 			return err
@@ -452,12 +490,13 @@ func (d *DB) lockIfOverBudget(ctx context.Context, tx *sql.Tx, associateID strin
 type stopParcel struct {
 	trackingID string
 	otp        bool
+	codeSet    string // the contact set whose code opens it (see package passcode)
 	city, pc   string
 }
 
 func openParcels(ctx context.Context, tx *sql.Tx, s *doorStop) ([]stopParcel, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT rp.tracking_id, p.otp_required, st.city, st.postal_code FROM route_parcels rp
-		JOIN packages p ON p.tracking_id = rp.tracking_id JOIN stops st ON st.id = rp.stop_id
+	rows, err := tx.QueryContext(ctx, `SELECT rp.tracking_id, p.otp_required, sh.code_set, st.city, st.postal_code FROM route_parcels rp
+		JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments sh ON sh.id = p.shipment_id JOIN stops st ON st.id = rp.stop_id
 		WHERE rp.stop_id = $1 AND rp.outcome = '' ORDER BY rp.tracking_id`, s.id)
 	if err != nil {
 		return nil, handoff.Internal(err, "open parcels")
@@ -466,7 +505,7 @@ func openParcels(ctx context.Context, tx *sql.Tx, s *doorStop) ([]stopParcel, er
 	var out []stopParcel
 	for rows.Next() {
 		var p stopParcel
-		if err := rows.Scan(&p.trackingID, &p.otp, &p.city, &p.pc); err != nil {
+		if err := rows.Scan(&p.trackingID, &p.otp, &p.codeSet, &p.city, &p.pc); err != nil {
 			return nil, handoff.Internal(err, "scan parcel")
 		}
 		out = append(out, p)
@@ -531,9 +570,6 @@ func (d *DB) completeParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor
 	}
 	return done, nil
 }
-
-// otpParcels keeps the parcels that need the passcode.
-func otpParcels(p stopParcel) bool { return p.otp }
 
 // failParcels records a failed attempt for the stop's open parcels (only the
 // OTP ones when otpOnly): they go back to the station, the day counts as a
@@ -844,7 +880,7 @@ type Notification struct {
 // Notifications returns the queued messages that mention a tracking ID, oldest
 // first.
 func (d *DB) Notifications(ctx context.Context, trackingID string) ([]Notification, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT id, kind, channel, recipient, lang, status, data, passcode_mobile FROM notifications
+	rows, err := d.db.QueryContext(ctx, `SELECT id, kind, channel, recipient, lang, status, data, passcode_set FROM notifications
 		WHERE data LIKE $1 ORDER BY created_at, id`, "%\""+trackingID+"\"%")
 	if err != nil {
 		return nil, handoff.Internal(err, "list notifications")

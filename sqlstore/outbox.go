@@ -43,6 +43,7 @@ type contactRow struct {
 	email       string
 	buyerMobile string
 	buyerEmail  string
+	codeSet     string
 	name        string
 	lang        string
 	settings    handoff.Settings
@@ -73,7 +74,7 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 		args[i] = id
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT p.tracking_id, p.bag_id, p.otp_required, s.recipient_mobile, s.recipient_email, s.buyer, s.buyer_mobile,
-		s.ship_to, s.marketplace, ss.body
+		s.code_set, s.ship_to, s.marketplace, ss.body
 		FROM packages p JOIN shipments s ON s.id = p.shipment_id JOIN shipper_settings ss ON ss.shipper_id = p.shipper_id
 		WHERE p.tracking_id IN (`+placeholders(1, len(args))+`) ORDER BY p.tracking_id`, args...)
 	if err != nil {
@@ -83,7 +84,7 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 	for rows.Next() {
 		var c contactRow
 		var buyer, shipTo, mkt, body string
-		if err := rows.Scan(&c.trackingID, &c.bagID, &c.otp, &c.mobile, &c.email, &buyer, &c.buyerMobile, &shipTo, &mkt, &body); err != nil {
+		if err := rows.Scan(&c.trackingID, &c.bagID, &c.otp, &c.mobile, &c.email, &buyer, &c.buyerMobile, &c.codeSet, &shipTo, &mkt, &body); err != nil {
 			rows.Close()
 			return handoff.Internal(err, "scan contacts")
 		}
@@ -106,26 +107,27 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 		return handoff.Internal(err, "read contacts")
 	}
 
-	// One message per address: a parcel that needs the code and one that
-	// does not, going to the same phone, share one message that carries the
-	// code (a stop is one recipient, so one code).
-	type key struct{ channel, to string }
+	// One message per address and code: a code message goes only to the
+	// contacts of the labels whose parcels that code opens (their contact
+	// set), so a recipient whose parcels come under two codes (another
+	// shipper's label with another email, a gift) gets one message per code,
+	// each naming only its own parcels. A parcel that needs no code joins the
+	// first message to its address, with or without a code, since it gives
+	// nothing away.
+	type key struct{ channel, to, set string }
 	type group struct {
-		lang, name, codeMobile string
-		ids, bags              []string
-		buyer                  bool
+		lang, name, codeSet string
+		ids, bags           []string
+		buyer               bool
 	}
 	groups := map[key]*group{}
 	var order []key
-	add := func(k key, c contactRow, buyer bool, codeMobile string) {
+	add := func(k key, c contactRow, buyer bool) {
 		g, ok := groups[k]
 		if !ok {
-			g = &group{lang: c.lang, name: c.name, buyer: buyer}
+			g = &group{lang: c.lang, name: c.name, buyer: buyer, codeSet: k.set}
 			groups[k] = g
 			order = append(order, k)
-		}
-		if g.codeMobile == "" {
-			g.codeMobile = codeMobile
 		}
 		if !slices.Contains(g.ids, c.trackingID) {
 			g.ids = append(g.ids, c.trackingID)
@@ -135,31 +137,49 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 			}
 		}
 	}
-	for _, c := range contacts {
-		withCode := codeKinds[kind] && c.otp && c.mobile != ""
-		codeMobile := ""
-		if withCode {
-			codeMobile = c.mobile
-		}
-		if c.settings.Notifications.SMS && c.mobile != "" {
-			add(key{ChannelSMS, c.mobile}, c, false, codeMobile)
-		}
-		if c.settings.Notifications.Email && c.email != "" {
-			add(key{ChannelEmail, c.email}, c, false, codeMobile)
-		}
-		if withCode {
-			if c.settings.Notifications.SMS && c.buyerMobile != "" {
-				add(key{ChannelSMS, c.buyerMobile}, c, true, codeMobile)
+	// firstTo finds the first message to an address, whatever its code.
+	firstTo := func(channel, to string) (key, bool) {
+		for _, k := range order {
+			if k.channel == channel && k.to == to {
+				return k, true
 			}
-			if c.settings.Notifications.Email && c.buyerEmail != "" {
-				add(key{ChannelEmail, c.buyerEmail}, c, true, codeMobile)
+		}
+		return key{channel, to, ""}, false
+	}
+	withCode := func(c contactRow) bool { return codeKinds[kind] && c.otp && c.mobile != "" }
+	for _, pass := range []bool{true, false} { // code parcels first, so plain ones can join them
+		for _, c := range contacts {
+			if withCode(c) != pass {
+				continue
+			}
+			to := func(channel, addr string, buyer bool) {
+				if pass {
+					add(key{channel, addr, c.codeSet}, c, buyer)
+					return
+				}
+				k, _ := firstTo(channel, addr)
+				add(k, c, buyer)
+			}
+			if c.settings.Notifications.SMS && c.mobile != "" {
+				to(ChannelSMS, c.mobile, false)
+			}
+			if c.settings.Notifications.Email && c.email != "" {
+				to(ChannelEmail, c.email, false)
+			}
+			if pass {
+				if c.settings.Notifications.SMS && c.buyerMobile != "" {
+					to(ChannelSMS, c.buyerMobile, true)
+				}
+				if c.settings.Notifications.Email && c.buyerEmail != "" {
+					to(ChannelEmail, c.buyerEmail, true)
+				}
 			}
 		}
 	}
 	now := micros(d.Now())
 	for _, k := range order {
 		g := groups[k]
-		msg := map[string]any{"trackingIds": g.ids, "recipientName": g.name, "passcode": g.codeMobile != "", "toBuyer": g.buyer}
+		msg := map[string]any{"trackingIds": g.ids, "recipientName": g.name, "passcode": g.codeSet != "", "toBuyer": g.buyer}
 		if len(g.bags) > 0 {
 			msg["bagIds"] = g.bags
 		}
@@ -167,13 +187,18 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 			msg[name] = v
 		}
 		body, _ := json.Marshal(msg)
-		date := ""
-		if g.codeMobile != "" {
-			date = codeDate
+		date, dedupe := "", kind+"|"+scope+"|"+k.channel+"|"+k.to
+		if g.codeSet != "" {
+			date, dedupe = codeDate, dedupe+"|"+g.codeSet
+			// Fix the key the day's code is derived with now, so a key
+			// rotated before the message goes out does not change it.
+			if _, err := d.passcodeKey(ctx, tx, g.codeSet, date); err != nil {
+				return err
+			}
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (id, dedupe_key, kind, channel, recipient, lang, data, passcode_mobile, passcode_date,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (id, dedupe_key, kind, channel, recipient, lang, data, passcode_set, passcode_date,
 			status, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $10) ON CONFLICT (dedupe_key) DO NOTHING`,
-			newID("msg_"), kind+"|"+scope+"|"+k.channel+"|"+k.to, kind, k.channel, k.to, g.lang, string(body), g.codeMobile, date, now); err != nil {
+			newID("msg_"), dedupe, kind, k.channel, k.to, g.lang, string(body), g.codeSet, date, now); err != nil {
 			return handoff.Internal(err, "enqueue notification")
 		}
 	}
@@ -202,7 +227,7 @@ func (d *DB) ClaimNotifications(ctx context.Context, channel string, limit int, 
 		WHERE status = 'pending' AND claimed_until <= $4 AND next_attempt_at <= $4 AND id IN (
 			SELECT id FROM notifications WHERE status = 'pending' AND channel = $3 AND next_attempt_at <= $4 AND claimed_until <= $4
 			ORDER BY next_attempt_at, id LIMIT $5`+lock+`)
-		RETURNING id, kind, channel, recipient, lang, data, passcode_mobile, passcode_date, attempts`,
+		RETURNING id, kind, channel, recipient, lang, data, passcode_set, passcode_date, attempts`,
 		token, micros(now.Add(lease)), channel, micros(now), limit)
 	if err != nil {
 		return nil, handoff.Internal(err, "claim notifications")
@@ -212,7 +237,7 @@ func (d *DB) ClaimNotifications(ctx context.Context, channel string, limit int, 
 	for rows.Next() {
 		q := notify.Queued{Token: token}
 		var data string
-		if err := rows.Scan(&q.ID, &q.Kind, &q.Channel, &q.To, &q.Lang, &data, &q.PasscodeMobile, &q.PasscodeDate, &q.Attempts); err != nil {
+		if err := rows.Scan(&q.ID, &q.Kind, &q.Channel, &q.To, &q.Lang, &data, &q.PasscodeSet, &q.PasscodeDate, &q.Attempts); err != nil {
 			return nil, handoff.Internal(err, "scan notification")
 		}
 		q.Data = json.RawMessage(data)

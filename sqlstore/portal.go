@@ -248,7 +248,7 @@ func (d *DB) EndRecipientSession(ctx context.Context, token string) error {
 // sees the gift's code.
 func (d *DB) RecipientParcels(ctx context.Context, contact string) ([]handoff.RecipientParcel, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT p.tracking_id, pr.name, s.ship_to, p.status, p.detail, p.otp_required, p.stage, p.route_id,
-		s.recipient_mobile, s.marketplace, p.updated_at, (s.recipient_mobile = $1 OR s.recipient_email = $1)
+		s.recipient_mobile, s.code_set, s.marketplace, p.updated_at, (s.recipient_mobile = $1 OR s.recipient_email = $1)
 		FROM packages p JOIN shipments s ON s.id = p.shipment_id JOIN principals pr ON pr.id = p.shipper_id
 		WHERE s.recipient_mobile = $1 OR s.recipient_email = $1 OR s.buyer_mobile = $1 OR s.buyer_email = $1
 		ORDER BY p.created_at DESC, p.tracking_id LIMIT 200`, contact)
@@ -257,7 +257,7 @@ func (d *DB) RecipientParcels(ctx context.Context, contact string) ([]handoff.Re
 	}
 	type row struct {
 		handoff.RecipientParcel
-		stage, routeID, mobile, mkt string
+		stage, routeID, mobile, codeSet, mkt string
 	}
 	var list []row
 	for rows.Next() {
@@ -266,7 +266,7 @@ func (d *DB) RecipientParcels(ctx context.Context, contact string) ([]handoff.Re
 		var updated int64
 		var own bool
 		if err := rows.Scan(&r.TrackingID, &r.ShipperName, &shipTo, &r.Status, &detail, &r.OTPRequired, &r.stage, &r.routeID,
-			&r.mobile, &r.mkt, &updated, &own); err != nil {
+			&r.mobile, &r.codeSet, &r.mkt, &updated, &own); err != nil {
 			rows.Close()
 			return nil, handoff.Internal(err, "scan parcel")
 		}
@@ -298,7 +298,9 @@ func (d *DB) RecipientParcels(ctx context.Context, contact string) ([]handoff.Re
 			err := d.db.QueryRowContext(ctx, `SELECT r.service_date, st.otp_state FROM routes r JOIN route_parcels rp ON rp.route_id = r.id
 				JOIN stops st ON st.id = rp.stop_id WHERE r.id = $1 AND rp.tracking_id = $2`, r.routeID, r.TrackingID).Scan(&date, &state)
 			if err == nil && date == d.today(r.mkt) && state == handoff.OTPPending {
-				if r.Passcode, err = d.Passcode(ctx, r.mobile, date); err != nil {
+				// The code of this parcel's own label: the query above found
+				// it because the label names this contact.
+				if r.Passcode, err = d.Passcode(ctx, r.codeSet, date); err != nil {
 					return nil, err
 				}
 				r.ServiceDate = date

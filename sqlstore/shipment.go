@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/handoff-dev/handoff/eligibility"
 	"github.com/handoff-dev/handoff/market"
 	"github.com/handoff-dev/handoff/money"
+	"github.com/handoff-dev/handoff/passcode"
 	"github.com/handoff-dev/handoff/route"
 	"github.com/handoff-dev/handoff/tracking"
 )
@@ -137,6 +139,40 @@ func (d *DB) CreateShipment(ctx context.Context, shipperID string, in *handoff.S
 	return s, false, nil
 }
 
+// fillCodeSets gives shipments created before passcodes were scoped to
+// contact sets their set, once; later starts find none to fill.
+func (d *DB) fillCodeSets(ctx context.Context) error {
+	for {
+		rows, err := d.db.QueryContext(ctx, `SELECT id, recipient_mobile, recipient_email, buyer_mobile, buyer_email FROM shipments WHERE code_set = '' LIMIT 500`)
+		if err != nil {
+			return fmt.Errorf("fill code sets: %w", err)
+		}
+		type row struct{ id, set string }
+		var todo []row
+		for rows.Next() {
+			var id string
+			var c passcode.Contacts
+			if err := rows.Scan(&id, &c.Mobile, &c.Email, &c.BuyerMobile, &c.BuyerEmail); err != nil {
+				rows.Close()
+				return fmt.Errorf("fill code sets: %w", err)
+			}
+			todo = append(todo, row{id, c.Set()})
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("fill code sets: %w", err)
+		}
+		if len(todo) == 0 {
+			return nil
+		}
+		for _, r := range todo {
+			if _, err := d.db.ExecContext(ctx, `UPDATE shipments SET code_set = $1 WHERE id = $2 AND code_set = ''`, r.set, r.id); err != nil {
+				return fmt.Errorf("fill code sets: %w", err)
+			}
+		}
+	}
+}
+
 func (d *DB) insertShipment(ctx context.Context, tx *sql.Tx, s *handoff.Shipment) error {
 	shipTo, _ := json.Marshal(s.ShipTo)
 	shipFrom, _ := json.Marshal(s.ShipFrom)
@@ -151,11 +187,12 @@ func (d *DB) insertShipment(ctx context.Context, tx *sql.Tx, s *handoff.Shipment
 		warnings = []byte("[]")
 	}
 	if _, err := d.txExec(ctx, tx, `INSERT INTO shipments (id, shipper_id, marketplace, payment_type, ship_to, ship_from,
-		recipient_mobile, mobile_state, recipient_email, buyer, buyer_mobile, confidential_address, gift_registry, warnings, created_at, buyer_email, address_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		recipient_mobile, mobile_state, recipient_email, buyer, buyer_mobile, confidential_address, gift_registry, warnings, created_at, buyer_email, address_key, code_set)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 		s.ID, s.ShipperID, string(s.Marketplace.Code), s.PaymentType, string(shipTo), string(shipFrom),
 		s.RecipientMobile, int(s.MobileState), strings.ToLower(s.ShipTo.Email), buyer, s.BuyerMobile,
-		s.Preferences.ConfidentialAddress, s.Preferences.GiftRegistry, string(warnings), micros(s.CreatedAt), buyerEmail, route.AddressKey(s.ShipTo.AddressLine1, s.ShipTo.PostalCode)); err != nil {
+		s.Preferences.ConfidentialAddress, s.Preferences.GiftRegistry, string(warnings), micros(s.CreatedAt), buyerEmail, route.AddressKey(s.ShipTo.AddressLine1, s.ShipTo.PostalCode),
+		passcode.Contacts{Mobile: s.RecipientMobile, Email: s.ShipTo.Email, BuyerMobile: s.BuyerMobile, BuyerEmail: buyerEmail}.Set()); err != nil {
 		return handoff.Internal(err, "insert shipment")
 	}
 	loc := tracking.Location{City: s.ShipFrom.City, StateOrRegion: s.ShipFrom.StateOrRegion, PostalCode: s.ShipFrom.PostalCode, CountryCode: s.ShipFrom.CountryCode}

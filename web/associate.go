@@ -149,6 +149,10 @@ type stopPage struct {
 	Ended     bool              // the passcode attempt ended without the code
 	Verified  bool              // the passcode was checked
 	Open      int               // parcels not yet delivered or attempted
+	// AwaitingCode are the open passcode parcels of a stop where a code has
+	// already delivered others: their labels name other contacts, so they
+	// need their own code (never hinted at here).
+	AwaitingCode []string
 	OpenPlain int               // of those, the ones that need no passcode
 	Places    []option
 	Reasons   []option
@@ -231,7 +235,13 @@ func (s *Server) loadStop(r *http.Request, stopID string) (*stopPage, error) {
 	page.Ended = st.OTPState == handoff.OTPFailed &&
 		slices.ContainsFunc(st.Parcels, func(p handoff.StopParcel) bool { return p.OTPRequired && p.Outcome == "attempted" })
 	page.Verified = st.OTPState == handoff.OTPVerified
+	someByCode := slices.ContainsFunc(st.Parcels, func(p handoff.StopParcel) bool {
+		return p.OTPRequired && p.Outcome == "delivered"
+	})
 	for _, p := range st.Parcels {
+		if p.Outcome == "" && p.OTPRequired && someByCode && page.CodeForm {
+			page.AwaitingCode = append(page.AwaitingCode, p.TrackingID)
+		}
 		if p.Outcome == "" {
 			page.Open++
 			if !p.OTPRequired {
@@ -268,6 +278,9 @@ func stopFlash(done string, st *handoff.Stop) (flash, alert string) {
 	case "verified":
 		if st.OTPState == handoff.OTPVerified {
 			return "Code correct: the passcode parcels are delivered.", ""
+		}
+		if pending && has("delivered", true) {
+			return "Code correct: its parcels are delivered. The other passcode parcels here need their own code.", ""
 		}
 	case "digits":
 		if st.OTPState == handoff.OTPVerified {

@@ -121,10 +121,7 @@ func TestBrowserBagScan(t *testing.T) {
 	}
 	rt := planToday(t, db, seed, phone)
 	stopID := rt.Stops[0].ID
-	code, err := db.Passcode(ctx, priyaMobile, db.Today("GB"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	code := sqlstoretest.ContactCode(t, db, priyaMobile)
 	srv := browserServer(t, db)
 	c := newChrome(t, srv.URL)
 	// secretsHidden fails the test when the page shows the expected bag ID

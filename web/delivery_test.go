@@ -17,6 +17,7 @@ import (
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/sqlstore"
+	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
 	"github.com/handoff-dev/handoff/tracking"
 )
 
@@ -128,11 +129,10 @@ func stopOf(t *testing.T, rt *handoff.Route, trackingID string) handoff.Stop {
 // code returns a recipient's passcode of a service date.
 func (e *env) code(t *testing.T, mobile, date string) string {
 	t.Helper()
-	c, err := e.db.Passcode(context.Background(), mobile, date)
-	if err != nil {
-		t.Fatal(err)
+	if today := e.db.Today("GB"); today != date {
+		t.Fatalf("asked for the code of %s on %s", date, today)
 	}
-	return c
+	return sqlstoretest.ContactCode(t, e.db, mobile)
 }
 
 // wrongCode returns a well-formed passcode that is not right.
@@ -534,7 +534,7 @@ func TestAssociateStop(t *testing.T) {
 	if priya.ID == ana.ID || len(priya.Parcels) != 2 {
 		t.Fatalf("Priya's parcels should share a stop of their own: %+v", rt.Stops)
 	}
-	code := e.code(t, priyaMobile, mondayDate)
+	code, anaCode := e.code(t, priyaMobile, mondayDate), e.code(t, anaMobile, mondayDate)
 	da := e.signedIn(t, e.seed.Associates[0])
 	stopPath := "/associate/stops/" + priya.ID
 
@@ -683,7 +683,7 @@ func TestAssociateStop(t *testing.T) {
 		}
 	})
 
-	e.assertNoCode(t, code, e.code(t, anaMobile, mondayDate))
+	e.assertNoCode(t, code, anaCode)
 	e.assertNoInline(t)
 }
 
@@ -749,6 +749,7 @@ func TestAttemptEndsAndParcelsReturn(t *testing.T) {
 	if _, err := e.db.LoadRoute(context.Background(), e.seed.Associates[0].Principal, rt2.ID); err != nil {
 		t.Fatal(err)
 	}
+	tuesdayCode := e.code(t, priyaMobile, tuesdayDate)
 	if _, err := e.db.RecordAttempt(context.Background(), e.seed.Associates[0].Principal, rt2.Stops[0].ID, tracking.CustomerUnavailable); err != nil {
 		t.Fatal(err)
 	}
@@ -759,7 +760,7 @@ func TestAttemptEndsAndParcelsReturn(t *testing.T) {
 	if !strings.Contains(res, `class="warning"`) {
 		t.Error("going back to the shipper is not shown as a warning")
 	}
-	e.assertNoCode(t, code, e.code(t, priyaMobile, tuesdayDate))
+	e.assertNoCode(t, code, tuesdayCode)
 }
 
 // TestAssociateLockedAndUnlocked locks an associate's checks after too many
@@ -853,6 +854,7 @@ func TestPhoneDigitsFallback(t *testing.T) {
 	_, body = da.get("/associate")
 	token := csrf(t, body)
 	da.formPost("/associate/routes/"+rt.ID+"/load", token)
+	code := e.code(t, priyaMobile, mondayDate)
 
 	_, body = da.get(stopPath)
 	wantText(t, "stop page", body, "Weaker fallback: last two digits of the phone", "Much weaker than the passcode", `name="digits"`)
@@ -865,7 +867,7 @@ func TestPhoneDigitsFallback(t *testing.T) {
 	_, body = da.follow(resp, body)
 	wantText(t, "right digits", body, "Phone digits accepted", "recorded as the weaker fallback")
 	wantText(t, "the phone", element(t, body, "parcel-"+phone, "li"), "Delivered with phone digits (weaker than OTP)")
-	e.assertNoCode(t, e.code(t, priyaMobile, mondayDate))
+	e.assertNoCode(t, code)
 }
 
 // TestStopOfAnotherAssociate keeps a stop to the associate whose route it
@@ -996,4 +998,63 @@ func TestDeliveryFormsNeedCSRF(t *testing.T) {
 		t.Errorf("%d codes were evaluated", ev)
 	}
 	e.assertNoCode(t, code)
+}
+
+// TestStopWithTwoCodes: Priya's own parcel and a gift to her from a buyer
+// with another email share a stop but not a code. The gift's code delivers
+// the gift alone; the page then says which parcel still needs its own code,
+// and never shows either code.
+func TestStopWithTwoCodes(t *testing.T) {
+	e := newDay(t)
+	own := e.priyaOTP(t)
+	sh, _, err := e.db.CreateShipment(context.Background(), e.seed.Shipper.Principal.ID, &handoff.ShipmentInput{
+		ShipTo: &handoff.Address{Name: "Priya Shah", AddressLine1: "12 Mare Street", City: "London", PostalCode: "E8 1HR", CountryCode: "GB",
+			PhoneNumber: "07700 900123", Email: "recipient@example.com"},
+		ShipFrom: &handoff.Address{Name: "Demo Gadgets Warehouse", AddressLine1: "1 Dock Road", City: "London", PostalCode: "E16 1AA", CountryCode: "GB"},
+		Packages: []handoff.PackageInput{{InsuredValue: &handoff.Money{Value: "250", Unit: "GBP"},
+			Items: []handoff.Item{{Description: "Watch", Quantity: 1, Category: "jewellery"}}}},
+		Gift: &handoff.Gift{Buyer: &handoff.Party{Name: "Sam", Email: "sam@example.net"}},
+	}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gift := sh.Packages[0].TrackingID
+	rt := e.plan(t, mondayDate, handoff.RouteParcel{TrackingID: own}, handoff.RouteParcel{TrackingID: gift})
+	stop := stopOf(t, rt, own)
+	if stopOf(t, rt, gift).ID != stop.ID {
+		t.Fatal("the gift is not at Priya's stop")
+	}
+	da := e.signedIn(t, e.seed.Associates[0])
+	_, body := da.get("/associate")
+	token := csrf(t, body)
+	resp, body := da.formPost("/associate/routes/"+rt.ID+"/load", token)
+	wantStatus(t, resp, body, http.StatusSeeOther)
+	giftCode := sqlstoretest.Code(t, e.db, "sam@example.net", gift)
+	ownCode := sqlstoretest.Code(t, e.db, priyaMobile, own)
+	if giftCode == ownCode {
+		t.Fatal("the gift buyer's code is Priya's")
+	}
+
+	stopPath := "/associate/stops/" + stop.ID
+	_, body = da.get(stopPath)
+	if strings.Contains(body, `id="awaiting-code"`) {
+		t.Error("the page says a parcel awaits another code before any code was entered")
+	}
+	resp, body = da.formPost(stopPath+"/verify", token, "code", giftCode)
+	wantRedirect(t, resp, body, stopPath+"?done=verified")
+	_, body = da.follow(resp, body)
+	wantText(t, "after the gift's code", body, "Code correct: its parcels are delivered. The other passcode parcels here need their own code.")
+	wantText(t, "the parcel still waiting", element(t, body, "awaiting-code", "p"), "Still waiting for a code: "+own)
+	wantText(t, "the gift", element(t, body, "parcel-"+gift, "li"), "Delivered with OTP")
+	if !strings.Contains(body, `name="code"`) {
+		t.Fatal("the code form is gone although a parcel still needs its code")
+	}
+	resp, body = da.formPost(stopPath+"/verify", token, "code", ownCode)
+	wantRedirect(t, resp, body, stopPath+"?done=verified")
+	_, body = da.follow(resp, body)
+	wantText(t, "after Priya's code", body, "Code correct: the passcode parcels are delivered.")
+	if strings.Contains(body, `id="awaiting-code"`) {
+		t.Error("a parcel still awaits a code after both were entered")
+	}
+	e.assertNoCode(t, giftCode, ownCode)
 }

@@ -122,10 +122,7 @@ func TestBrowserPortal(t *testing.T) {
 	if _, err := db.LoadRoute(ctx, da, rt.ID); err != nil {
 		t.Fatal(err)
 	}
-	code, err := db.Passcode(ctx, "+447700900888", today)
-	if err != nil {
-		t.Fatal(err)
-	}
+	code := sqlstoretest.ContactCode(t, db, "+447700900888")
 	srv, worker := portalServer(t, db)
 
 	c := newChrome(t, srv.URL)

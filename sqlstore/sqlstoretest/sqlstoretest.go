@@ -134,3 +134,46 @@ func postgresSchema(tb testing.TB) string {
 	}
 	return u.String()
 }
+
+// Code returns today's passcode of a parcel as its recipient reads it in the
+// portal, signed in as contact (a phone or email on the parcel's label); the
+// test fails when the portal shows none.
+func Code(tb testing.TB, db *sqlstore.DB, contact, trackingID string) string {
+	tb.Helper()
+	ps, err := db.RecipientParcels(context.Background(), contact)
+	if err != nil {
+		tb.Fatalf("portal of %s: %v", contact, err)
+	}
+	for _, p := range ps {
+		if p.TrackingID == trackingID && p.Passcode != "" {
+			return p.Passcode
+		}
+	}
+	tb.Fatalf("the portal of %s shows no passcode for %s", contact, trackingID)
+	return ""
+}
+
+// ContactCode returns the one passcode the portal shows contact today (every
+// parcel of theirs out or routed today under one code); the test fails when
+// it shows none, or several different ones.
+func ContactCode(tb testing.TB, db *sqlstore.DB, contact string) string {
+	tb.Helper()
+	ps, err := db.RecipientParcels(context.Background(), contact)
+	if err != nil {
+		tb.Fatalf("portal of %s: %v", contact, err)
+	}
+	code := ""
+	for _, p := range ps {
+		if p.Passcode == "" || p.Passcode == code {
+			continue
+		}
+		if code != "" {
+			tb.Fatalf("the portal of %s shows more than one passcode today", contact)
+		}
+		code = p.Passcode
+	}
+	if code == "" {
+		tb.Fatalf("the portal of %s shows no passcode today", contact)
+	}
+	return code
+}
