@@ -139,23 +139,23 @@ func inPlace(err error) bool {
 
 // stopPage is the content of a stop's page.
 type stopPage struct {
-	Stop      *handoff.Stop
-	Flag      string // the contact-hours warning, "" when the time is fine
-	Loaded    bool   // the route's van is loaded: the parcels can be delivered
-	Flash     string
-	Alert     string
-	Errors    map[string]string // form field name → message
-	CodeForm  bool              // the passcode is awaited
-	Ended     bool              // the passcode attempt ended without the code
-	Verified  bool              // the passcode was checked
-	Open      int               // parcels not yet delivered or attempted
+	Stop     *handoff.Stop
+	Flag     string // the contact-hours warning, "" when the time is fine
+	Loaded   bool   // the route's van is loaded: the parcels can be delivered
+	Flash    string
+	Alert    string
+	Errors   map[string]string // form field name → message
+	CodeForm bool              // the passcode is awaited
+	Ended    bool              // the passcode attempt ended without the code
+	Verified bool              // the passcode was checked
+	Open     int               // parcels not yet delivered or attempted
 	// AwaitingCode are the open passcode parcels of a stop where a code has
 	// already delivered others: their labels name other contacts, so they
 	// need their own code (never hinted at here).
 	AwaitingCode []string
-	OpenPlain int               // of those, the ones that need no passcode
-	Places    []option
-	Reasons   []option
+	OpenPlain    int // of those, the ones that need no passcode
+	Places       []option
+	Reasons      []option
 	// Bagged are the open parcels sealed in a tamper-evident bag, and
 	// Unscanned how many of their bags are still to scan. The expected bag
 	// IDs are never on the page: the scan must come from the bag in hand.
