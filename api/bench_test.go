@@ -90,7 +90,7 @@ func BenchmarkVerifyCode(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := db.LoadRoute(t0ctx, da, r.ID); err != nil {
+		if _, err := sqlstoretest.Door(db).LoadRoute(t0ctx, da, r.ID); err != nil {
 			b.Fatal(err)
 		}
 		for _, s := range r.Stops {

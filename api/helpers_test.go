@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/handoff-dev/handoff/api"
+	"github.com/handoff-dev/handoff/door"
 	"github.com/handoff-dev/handoff/observe"
 	"github.com/handoff-dev/handoff/sqlstore"
 	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
@@ -24,6 +25,7 @@ const adminToken = "test-admin-token-0123456789"
 type env struct {
 	t    *testing.T
 	db   *sqlstore.DB
+	door *door.Service
 	srv  *httptest.Server
 	logs *syncBuffer
 
@@ -54,12 +56,13 @@ func newEnv(t *testing.T, db *sqlstore.DB) *env {
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	db.Log = log
 	mux := http.NewServeMux()
-	s := &api.Server{Principals: db, Settings: db, Shipments: db, Stations: db, Doors: db, Outbox: db, Bags: db, Cases: db, Photos: db, Garages: db, Webhooks: db, Today: db.Today, AdminToken: adminToken, Log: log}
+	doors := sqlstoretest.Door(db)
+	s := &api.Server{Principals: db, Settings: db, Shipments: db, Stations: db, Doors: doors, Outbox: db, Bags: db, Cases: db, Photos: db, Garages: db, Webhooks: db, Today: db.Today, AdminToken: adminToken, Log: log}
 	s.Register(mux)
 	metrics := observe.NewMetrics()
 	srv := httptest.NewServer(metrics.Middleware(log, mux))
 	t.Cleanup(srv.Close)
-	return &env{t: t, db: db, srv: srv, logs: logs}
+	return &env{t: t, db: db, door: doors, srv: srv, logs: logs}
 }
 
 // eachEnv runs fn against an API on every engine.

@@ -64,9 +64,9 @@ func TestPhotoOnDelivery(t *testing.T) {
 				t.Errorf("%s: %v", file, p)
 			}
 		}
-		e.db.PhotoLimits.MaxBytes = 100
+		e.door.PhotoLimits.MaxBytes = 100
 		problem(t, d.deliverWithPhoto(stopID, "DeliveredToPorch", "gps-orientation6.jpg"), 400, "photo")
-		e.db.PhotoLimits.MaxBytes = 10 << 20
+		e.door.PhotoLimits.MaxBytes = 10 << 20
 		if n := photoFiles(t, e); n != 0 {
 			t.Fatalf("%d files stored after refused uploads", n)
 		}

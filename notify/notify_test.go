@@ -136,7 +136,7 @@ func (f *flow) out(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.db.LoadRoute(ctx, f.associate, r.ID); err != nil {
+	if _, err := sqlstoretest.Door(f.db).LoadRoute(ctx, f.associate, r.ID); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range r.Stops {
@@ -176,7 +176,7 @@ func TestDeliveryOfMessages(t *testing.T) {
 		f.out(t)
 		code := sqlstoretest.ContactCode(t, db, "+447700900123")
 		giftCode := sqlstoretest.ContactCode(t, db, "+447700900789")
-		if _, err := db.VerifyCode(ctx, f.associate, f.gbStop, code); err != nil {
+		if _, err := sqlstoretest.Door(db).VerifyCode(ctx, f.associate, f.gbStop, code); err != nil {
 			t.Fatal(err)
 		}
 

@@ -62,6 +62,8 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -161,4 +163,25 @@ func Normalize(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// Subkeys gives the subkey of a key ID for a purpose (package keyring's Ring
+// does), false when the key is not in the ring.
+type Subkeys interface {
+	Subkey(id, purpose string) (sub []byte, ok bool)
+}
+
+// ErrKeyMissing is returned when a set's day was fixed to a key that is no
+// longer in the ring: its code cannot be derived.
+var ErrKeyMissing = errors.New("passcode: the key of this code is no longer in the keyring")
+
+// Code returns the code of a contact set for a service date under key ID kid
+// of keys. It is the one place a code exists in plain text: never log it,
+// and return it to no one but the set's own contacts.
+func Code(keys Subkeys, kid, set, date string) (string, error) {
+	sub, ok := keys.Subkey(kid, Purpose)
+	if !ok {
+		return "", fmt.Errorf("%w (key %s)", ErrKeyMissing, kid)
+	}
+	return Derive(sub, set, date), nil
 }

@@ -47,16 +47,11 @@ type DB struct {
 	// services.
 	Keys *keyring.Ring
 	// Policy holds the configurable delivery rules.
-	Policy Policy
-	// Photos keeps proof-of-delivery photos; PhotoLimits bounds uploads.
-	Photos      photo.Store
-	PhotoLimits photo.Limits
+	Policy handoff.Policy
+	// Photos keeps proof-of-delivery photos, for showing and purging them.
+	Photos photo.Store
 	// Garage bounds in-garage delivery and holds the demo's simulators.
 	Garage GarageSettings
-
-	// OnCodeCheck, when set, is told of every evaluated passcode entry
-	// (never the code), for metrics.
-	OnCodeCheck func(method string, correct bool)
 
 	// AllowHTTPWebhooks lets shippers register plain-http endpoints (demos,
 	// tests); production requires https.
@@ -145,7 +140,7 @@ func IsPostgresURL(dsn string) bool {
 // (created if missing) — and applies pending migrations. It fails when the
 // database cannot be reached or migrated.
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	d := &DB{Now: func() time.Time { return time.Now().UTC() }, Log: slog.Default(), Policy: DefaultPolicy(), PhotoLimits: photo.DefaultLimits, Garage: DefaultGarageSettings()}
+	d := &DB{Now: func() time.Time { return time.Now().UTC() }, Log: slog.Default(), Policy: handoff.DefaultPolicy(), Garage: DefaultGarageSettings()}
 	var err error
 	if IsPostgresURL(dsn) {
 		d.Engine = Postgres

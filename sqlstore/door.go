@@ -5,32 +5,21 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
-	"strings"
+	"time"
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
-	"github.com/handoff-dev/handoff/bag"
+	"github.com/handoff-dev/handoff/door"
 	"github.com/handoff-dev/handoff/passcode"
-	"github.com/handoff-dev/handoff/phone"
-	"github.com/handoff-dev/handoff/photo"
 	"github.com/handoff-dev/handoff/tracking"
 )
 
-// This file is where a delivery is verified at the door: the day's code, the
-// phone-digits fallback, and the limits around them. Every limit is a
-// conditional UPDATE, so it holds however many requests race on however many
-// nodes:
-//
-//   - a stop's guesses: UPDATE … SET guesses = guesses + 1 WHERE guesses < 3
-//     claims one of three evaluations before a code is compared;
-//   - the attempt ends when wrong reaches 3: UPDATE … WHERE otp_state =
-//     'pending' moves it exactly once, and a correct code delivers exactly once
-//     the same way;
-//   - the associate's wrong-code budget is claimed, pessimistically, before
-//     the stop's, and given back when the code was right.
+// This file holds the door's atomic operations (door.Store): each either
+// happens whole, conditionally on the state it expects, or not at all, so
+// that it holds however many requests race on however many nodes. What may
+// happen at the door is decided in package door.
 
 // doorStop is a stop with the route facts the checks need.
 type doorStop struct {
@@ -43,11 +32,20 @@ func (d *DB) associateStop(ctx context.Context, q queryer, da *handoff.Principal
 	if err := requireKind(da, auth.KindAssociate); err != nil {
 		return nil, err
 	}
+	s, err := findDoorStop(ctx, q, stopID)
+	if err == nil && (s.associateID != da.ID || s.date != d.today(s.market)) {
+		return nil, handoff.NotFound("Stop")
+	}
+	return s, err
+}
+
+// findDoorStop returns a stop with its route's facts, or ENOTFOUND.
+func findDoorStop(ctx context.Context, q queryer, stopID string) (*doorStop, error) {
 	var s doorStop
 	err := q.QueryRowContext(ctx, `SELECT s.id, s.route_id, s.mobile, s.otp_state, r.associate_id, r.service_date, r.marketplace, r.status
 		FROM stops s JOIN routes r ON r.id = s.route_id WHERE s.id = $1`, stopID).
 		Scan(&s.id, &s.routeID, &s.mobile, &s.otpState, &s.associateID, &s.date, &s.market, &s.routeStatus)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && (s.associateID != da.ID || s.date != d.today(s.market))) {
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, handoff.NotFound("Stop")
 	}
 	if err != nil {
@@ -76,102 +74,6 @@ func (s *doorStop) actionable() error {
 		return handoff.Errorf(handoff.EPRECONDITION, "Load the route first: its parcels are not out for delivery yet.")
 	}
 	return nil
-}
-
-// Itinerary implements handoff.DoorService.
-func (d *DB) Itinerary(ctx context.Context, da *handoff.Principal) ([]*handoff.Route, error) {
-	if err := requireKind(da, auth.KindAssociate); err != nil {
-		return nil, err
-	}
-	// Today differs by marketplace; ask for the dates around UTC's today and
-	// keep the routes whose date is today where they are.
-	now := d.Now()
-	routes, err := d.routesWhere(ctx, `associate_id = $1 AND service_date IN ($2, $3, $4)`, da.ID,
-		now.AddDate(0, 0, -1).Format("2006-01-02"), now.Format("2006-01-02"), now.AddDate(0, 0, 1).Format("2006-01-02"))
-	if err != nil {
-		return nil, err
-	}
-	out := []*handoff.Route{}
-	for _, r := range routes {
-		if r.ServiceDate == d.today(r.Marketplace) {
-			out = append(out, r)
-		}
-	}
-	return out, nil
-}
-
-// LoadRoute implements handoff.DoorService: the associate loads the van and
-// every parcel goes out for delivery; the day's code goes to each OTP
-// recipient.
-func (d *DB) LoadRoute(ctx context.Context, da *handoff.Principal, routeID string) (*handoff.Route, error) {
-	if err := requireKind(da, auth.KindAssociate); err != nil {
-		return nil, err
-	}
-	r, err := d.findRoute(ctx, d.db, routeID)
-	if err != nil {
-		return nil, err
-	}
-	if r.AssociateID != da.ID || r.ServiceDate != d.today(r.Marketplace) {
-		return nil, handoff.NotFound("Route")
-	}
-	if r.Status != handoff.RoutePlanned {
-		return nil, handoff.Errorf(handoff.ECONFLICT, "The route is already loaded.")
-	}
-	err = d.tx(ctx, func(tx *sql.Tx) error {
-		// A parcel that needs a bag never goes out unsealed.
-		unsealed, err := queryStrings(ctx, tx, `SELECT p.tracking_id FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id
-			WHERE rp.route_id = $1 AND rp.outcome = '' AND p.bag_required AND p.bag_id = '' ORDER BY p.tracking_id`, routeID)
-		if err != nil {
-			return err
-		}
-		if len(unsealed) > 0 {
-			return handoff.Errorf(handoff.EPRECONDITION, "These parcels need a tamper-evident bag and are not sealed yet: %s. Seal them at the station first.", strings.Join(unsealed, ", "))
-		}
-		now := d.Now()
-		res, err := tx.ExecContext(ctx, `UPDATE routes SET status = $1, loaded_at = $2 WHERE id = $3 AND status = $4`,
-			handoff.RouteLoaded, micros(now), routeID, handoff.RoutePlanned)
-		if err != nil {
-			return handoff.Internal(err, "load route")
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return handoff.Errorf(handoff.ECONFLICT, "The route is already loaded.")
-		}
-		for _, s := range r.Stops {
-			var ids []string
-			for _, p := range s.Parcels {
-				// A parcel the station took back off this route stays
-				// behind: it has an outcome here, or another route now.
-				if p.Outcome != "" {
-					continue
-				}
-				res, err := tx.ExecContext(ctx, `UPDATE packages SET stage = $1 WHERE tracking_id = $2 AND stage = $3 AND route_id = $4`,
-					handoff.StageOut, p.TrackingID, handoff.StageRouted, routeID)
-				if err != nil {
-					return handoff.Internal(err, "load parcel")
-				}
-				if n, _ := res.RowsAffected(); n != 1 {
-					continue
-				}
-				loc := tracking.Location{City: s.City, PostalCode: s.PostalCode, CountryCode: s.CountryCode}
-				if _, err := d.appendEvent(ctx, tx, p.TrackingID, tracking.Event{Code: tracking.OutForDelivery, Time: now, Location: loc, Actor: da.ID,
-					Note: "Out for delivery"}); err != nil {
-					return err
-				}
-				ids = append(ids, p.TrackingID)
-			}
-			if len(ids) == 0 {
-				continue
-			}
-			if err := d.enqueue(ctx, tx, MsgOutForDelivery, s.ID, ids, map[string]any{"serviceDate": r.ServiceDate}, r.ServiceDate); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return d.findRoute(ctx, d.db, routeID)
 }
 
 // passcodeKey returns the key ID a contact set's day's code is derived with,
@@ -211,20 +113,11 @@ func (d *DB) passcodeIn(ctx context.Context, q interface {
 	if err != nil {
 		return "", err
 	}
-	sub, ok := d.Keys.Subkey(kid, passcode.Purpose)
-	if !ok {
-		return "", handoff.Internal(nil, "passcode key "+kid+" is no longer in the keyring")
-	}
-	return passcode.Derive(sub, set, date), nil
-}
-
-// FindStop implements handoff.DoorService.
-func (d *DB) FindStop(ctx context.Context, da *handoff.Principal, stopID string) (*handoff.Stop, error) {
-	s, err := d.associateStop(ctx, d.db, da, stopID)
+	code, err := passcode.Code(d.Keys, kid, set, date)
 	if err != nil {
-		return nil, err
+		return "", handoff.Internal(err, "derive passcode")
 	}
-	return d.stopView(ctx, s.routeID, s.id)
+	return code, nil
 }
 
 func (d *DB) stopView(ctx context.Context, routeID, stopID string) (*handoff.Stop, error) {
@@ -239,251 +132,48 @@ func (d *DB) stopView(ctx context.Context, routeID, stopID string) (*handoff.Sto
 	return &r.Stops[i], nil
 }
 
-// Methods of code checks, as recorded.
-const (
-	methodCode   = "code"
-	methodDigits = "phone_digits"
-)
-
-// VerifyCode implements handoff.DoorService.
-func (d *DB) VerifyCode(ctx context.Context, da *handoff.Principal, stopID, code string) (*handoff.VerifyResult, error) {
-	code = passcode.Normalize(code)
-	if !passcode.WellFormed(code) {
-		return nil, handoff.Invalid(handoff.FieldError{Field: "code", Message: "must be the 6-digit passcode"})
-	}
-	return d.verify(ctx, da, stopID, methodCode, func(tx *sql.Tx, s *doorStop, open []stopParcel) (map[string]bool, error) {
-		// Each parcel opens only with the code of its own label's contact
-		// set. The entry is compared with every code of the stop, without
-		// stopping at a match, so timing does not tell which one it was.
-		matched := map[string]bool{}
-		seen := map[string]bool{}
-		for _, p := range open {
-			if !p.otp || seen[p.codeSet] {
-				continue
-			}
-			seen[p.codeSet] = true
-			want, err := d.passcodeIn(ctx, tx, p.codeSet, s.date)
-			if err != nil {
-				return nil, err
-			}
-			if passcode.Equal(code, want) {
-				matched[p.codeSet] = true
-			}
-		}
-		return matched, nil
-	})
-}
-
-// VerifyPhoneDigits implements handoff.DoorService.
-func (d *DB) VerifyPhoneDigits(ctx context.Context, da *handoff.Principal, stopID, digits string) (*handoff.VerifyResult, error) {
-	digits = passcode.Normalize(digits)
-	if len(digits) != 2 || digits[0] < '0' || digits[0] > '9' || digits[1] < '0' || digits[1] > '9' {
-		return nil, handoff.Invalid(handoff.FieldError{Field: "digits", Message: "must be the last two digits of the recipient's phone"})
-	}
-	s, err := d.associateStop(ctx, d.db, da, stopID)
-	if err != nil {
-		return nil, err
-	}
-	view, err := d.stopView(ctx, s.routeID, s.id)
-	if err != nil {
-		return nil, err
-	}
-	if view.Needs.Passcode && !view.PhoneDigitsAllowed {
-		return nil, handoff.Errorf(handoff.EPRECONDITION, "The shipper has not allowed the phone-digits fallback for this stop: the passcode is needed.")
-	}
-	return d.verify(ctx, da, stopID, methodDigits, func(_ *sql.Tx, s *doorStop, open []stopParcel) (map[string]bool, error) {
-		// The digits are the stop's phone: when they match, every passcode
-		// parcel of the stop is released, as the shipper allowed.
-		want := phone.LastDigits(s.mobile, 2)
-		matched := map[string]bool{}
-		if want != "" && passcode.Equal(digits, want) {
-			for _, p := range open {
-				matched[p.codeSet] = true
-			}
-		}
-		return matched, nil
-	})
-}
-
-// verify runs one guess through the limits in one transaction: the
-// associate's budget, then one of the stop's three evaluations, then the
-// comparison, then delivery or, at the third wrong guess, the end of the
-// attempt. The conditional UPDATEs lock the rows they touch (PostgreSQL) or
-// the database (SQLite) until commit, so racing entries are settled one after
-// another and each loser is told what the winner did.
-//
-// check returns the contact sets whose code the entry is: a correct entry
-// delivers exactly the open passcode parcels of those sets. When passcode
-// parcels of other sets remain, the stop keeps waiting for their code and the
-// correct entry gives back the evaluation it claimed, so three wrong entries
-// still end the attempt however many codes the stop has.
-func (d *DB) verify(ctx context.Context, da *handoff.Principal, stopID, method string, check func(*sql.Tx, *doorStop, []stopParcel) (map[string]bool, error)) (*handoff.VerifyResult, error) {
-	s, err := d.outStop(ctx, da, stopID)
-	if err != nil {
-		return nil, err
-	}
-	if err := stateError(s.otpState); err != nil {
-		return nil, err
-	}
-	if err := d.bagsScanned(ctx, s, nil, true); err != nil {
-		return nil, err
-	}
-	if err := d.garageSettled(ctx, s.id); err != nil {
-		return nil, err
-	}
-	var ok bool
-	res := &handoff.VerifyResult{Delivered: []string{}}
-	detail := tracking.DeliveredWithOTP
-	note := "Delivered with OTP"
-	if method == methodDigits {
-		detail, note = tracking.DeliveredWithPhoneDigits, "Delivered with the last two digits of the recipient's phone (shipper's opt-in fallback)"
-	}
-	err = d.tx(ctx, func(tx *sql.Tx) error {
-		if err := d.claimAssociateGuess(ctx, tx, da.ID); err != nil {
-			return err
-		}
-		var guesses int
-		err := tx.QueryRowContext(ctx, `UPDATE stops SET guesses = guesses + 1 WHERE id = $1 AND otp_state = $2 AND guesses < $3 RETURNING guesses`,
-			s.id, handoff.OTPPending, handoff.MaxCodeGuesses).Scan(&guesses)
-		if errors.Is(err, sql.ErrNoRows) {
-			var state string
-			if err := tx.QueryRowContext(ctx, `SELECT otp_state FROM stops WHERE id = $1`, s.id).Scan(&state); err != nil {
-				return handoff.Internal(err, "read stop")
-			}
-			if err := stateError(state); err != nil {
-				return err
-			}
-			return handoff.Errorf(handoff.ECONFLICT, "No passcode attempts are left at this stop; record the failed attempt.")
-		}
-		if err != nil {
-			return handoff.Internal(err, "claim guess")
-		}
-		open, err := openParcels(ctx, tx, s)
-		if err != nil {
-			return err
-		}
-		matched, err := check(tx, s, open)
-		if err != nil {
-			return err
-		}
-		ok = len(matched) > 0
-		res.Correct = ok
-		if _, err := tx.ExecContext(ctx, `INSERT INTO code_checks (id, stop_id, associate_id, method, correct, at) VALUES ($1, $2, $3, $4, $5, $6)`,
-			newID("chk_"), s.id, da.ID, method, ok, micros(d.Now())); err != nil {
-			return handoff.Internal(err, "record check")
-		}
-		if ok {
-			// The guess was counted as wrong when claimed; it was not.
-			if _, err := tx.ExecContext(ctx, `UPDATE associate_guard SET wrong = wrong - 1 WHERE associate_id = $1 AND wrong > 0`, da.ID); err != nil {
-				return handoff.Internal(err, "refund guess")
-			}
-			res.Delivered, err = d.completeParcels(ctx, tx, s, da.ID, func(p stopParcel) bool { return p.otp && matched[p.codeSet] }, detail, note)
-			if err != nil {
-				return err
-			}
-			others := slices.ContainsFunc(open, func(p stopParcel) bool { return p.otp && !matched[p.codeSet] })
-			if others {
-				// Parcels under another code are still waiting: the stop
-				// stays pending and this right entry used no attempt.
-				if _, err := tx.ExecContext(ctx, `UPDATE stops SET guesses = guesses - 1 WHERE id = $1 AND guesses > 0`, s.id); err != nil {
-					return handoff.Internal(err, "refund stop guess")
-				}
-				return nil
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3`, handoff.OTPVerified, s.id, handoff.OTPPending); err != nil {
-				return handoff.Internal(err, "verify stop")
-			}
-			return nil
-		}
-		if err := d.lockIfOverBudget(ctx, tx, da.ID); err != nil {
-			return err
-		}
-		var wrong int
-		if err := tx.QueryRowContext(ctx, `UPDATE stops SET wrong = wrong + 1 WHERE id = $1 RETURNING wrong`, s.id).Scan(&wrong); err != nil {
-			return handoff.Internal(err, "count wrong guess")
-		}
-		res.AttemptsLeft = max(handoff.MaxCodeGuesses-wrong, 0)
-		if wrong < handoff.MaxCodeGuesses {
-			return nil
-		}
-		r, err := tx.ExecContext(ctx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3`, handoff.OTPFailed, s.id, handoff.OTPPending)
-		if err != nil {
-			return handoff.Internal(err, "end attempt")
-		}
-		if n, _ := r.RowsAffected(); n == 1 {
-			res.AttemptEnded = true
-			_, err = d.failParcels(ctx, tx, s, da.ID, true, tracking.OtpNotAvailable, "Passcode not available: three wrong entries")
-		}
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	if d.OnCodeCheck != nil {
-		d.OnCodeCheck(method, ok)
-	}
-	res.Stop, err = d.stopView(ctx, s.routeID, s.id)
-	if err == nil && res.Correct {
-		res.AttemptsLeft = res.Stop.AttemptsLeft
-	}
-	return res, err
-}
-
-// stateError explains why a stop takes no more codes.
-func stateError(state string) error {
-	switch state {
-	case handoff.OTPPending:
-		return nil
-	case handoff.OTPVerified:
-		return handoff.Errorf(handoff.ECONFLICT, "This stop is already delivered.")
-	case handoff.OTPFailed:
-		return handoff.Errorf(handoff.ECONFLICT, "The delivery attempt at this stop has ended; the parcels go back to the station.")
-	default:
-		return handoff.Errorf(handoff.ECONFLICT, "No parcel at this stop needs a passcode.")
-	}
-}
-
 // claimAssociateGuess takes one guess from the associate's budget, counting it
-// as wrong until shown right. When the budget is spent, checks are refused:
-// ELOCKED once the station must intervene.
-func (d *DB) claimAssociateGuess(ctx context.Context, tx *sql.Tx, associateID string) error {
+// as wrong until shown right. When the budget is spent it returns why
+// (door.RefusedLocked once the station must intervene, else
+// door.RefusedRateLimited).
+func (d *DB) claimAssociateGuess(ctx context.Context, tx *sql.Tx, associateID string, limit int, window time.Duration, now time.Time) (string, error) {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO associate_guard (associate_id) VALUES ($1) ON CONFLICT DO NOTHING`, associateID); err != nil {
-		return handoff.Internal(err, "guard")
+		return "", handoff.Internal(err, "guard")
 	}
-	now := d.Now()
-	cutoff := micros(now.Add(-d.Policy.WrongCodeWindow))
+	cutoff := micros(now.Add(-window))
 	var n int
 	err := tx.QueryRowContext(ctx, `UPDATE associate_guard SET
 			wrong = CASE WHEN window_start <= $2 THEN 1 ELSE wrong + 1 END,
 			window_start = CASE WHEN window_start <= $2 THEN $3 ELSE window_start END
 		WHERE associate_id = $1 AND locked_at = 0 AND (window_start <= $2 OR wrong < $4) RETURNING wrong`,
-		associateID, cutoff, micros(now), d.Policy.WrongCodeLimit).Scan(&n)
+		associateID, cutoff, micros(now), limit).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
 		var locked int64
-		tx.QueryRowContext(ctx, `SELECT locked_at FROM associate_guard WHERE associate_id = $1`, associateID).Scan(&locked)
-		if locked > 0 {
-			return handoff.Errorf(handoff.ELOCKED, "Passcode checks are locked for you after too many wrong codes; ask your station to unlock them.")
+		if err := tx.QueryRowContext(ctx, `SELECT locked_at FROM associate_guard WHERE associate_id = $1`, associateID).Scan(&locked); err != nil {
+			return "", handoff.Internal(err, "read guard")
 		}
-		return handoff.Errorf(handoff.ERATELIMITED, "Too many wrong passcodes in a short time; try again later.")
+		if locked > 0 {
+			return door.RefusedLocked, nil
+		}
+		return door.RefusedRateLimited, nil
 	}
 	if err != nil {
-		return handoff.Internal(err, "claim associate guess")
+		return "", handoff.Internal(err, "claim associate guess")
 	}
-	return nil
+	return "", nil
 }
 
 // lockIfOverBudget locks the associate's checks once the window's wrong codes
-// reach the limit, which flags the associate for the station.
-func (d *DB) lockIfOverBudget(ctx context.Context, tx *sql.Tx, associateID string) error {
+// reach the limit, which flags the associate for the station; true when this
+// call locked them.
+func lockIfOverBudget(ctx context.Context, tx *sql.Tx, associateID string, limit int, window time.Duration, now time.Time) (bool, error) {
 	res, err := tx.ExecContext(ctx, `UPDATE associate_guard SET locked_at = $1 WHERE associate_id = $2 AND locked_at = 0 AND wrong >= $3 AND window_start > $4`,
-		micros(d.Now()), associateID, d.Policy.WrongCodeLimit, micros(d.Now().Add(-d.Policy.WrongCodeWindow)))
+		micros(now), associateID, limit, micros(now.Add(-window)))
 	if err != nil {
-		return handoff.Internal(err, "lock associate")
+		return false, handoff.Internal(err, "lock associate")
 	}
-	if n, _ := res.RowsAffected(); n == 1 {
-		d.Log.Warn("associate locked after too many wrong passcodes", "associate_id", associateID)
-	}
-	return nil
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
 // stopParcel is a parcel of a stop still open on the route.
@@ -574,7 +264,7 @@ func (d *DB) completeParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor
 // failParcels records a failed attempt for the stop's open parcels (only the
 // OTP ones when otpOnly): they go back to the station, the day counts as a
 // failed day, and the recipient is told what happens next.
-func (d *DB) failParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor string, otpOnly bool, reason, note string) ([]string, error) {
+func (d *DB) failParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor string, otpOnly bool, reason, note, next string) ([]string, error) {
 	ps, err := openParcels(ctx, tx, s)
 	if err != nil {
 		return nil, err
@@ -607,256 +297,11 @@ func (d *DB) failParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor str
 		failed = append(failed, p.trackingID)
 	}
 	if len(failed) > 0 {
-		next := d.Policy.WorkingDays.NextAfter(s.date)
 		if err := d.enqueue(ctx, tx, MsgAttemptFailed, s.id+"|"+reason, failed, map[string]any{"detailCode": reason, "nextAttemptDate": next}, ""); err != nil {
 			return nil, err
 		}
 	}
 	return failed, nil
-}
-
-// ResendCode implements handoff.DoorService. The code goes only to the label's
-// own phone and email (and the gift buyer's); the request carries no contact.
-func (d *DB) ResendCode(ctx context.Context, da *handoff.Principal, stopID string) (*handoff.Stop, error) {
-	s, err := d.outStop(ctx, da, stopID)
-	if err != nil {
-		return nil, err
-	}
-	if err := stateError(s.otpState); err != nil {
-		return nil, err
-	}
-	err = d.tx(ctx, func(tx *sql.Tx) error {
-		var n int
-		err := tx.QueryRowContext(ctx, `UPDATE stops SET resends = resends + 1 WHERE id = $1 AND otp_state = $2 AND resends < $3 RETURNING resends`,
-			s.id, handoff.OTPPending, handoff.MaxResends).Scan(&n)
-		if errors.Is(err, sql.ErrNoRows) {
-			return handoff.Errorf(handoff.ERATELIMITED, "The passcode was already re-sent %d times today.", handoff.MaxResends)
-		}
-		if err != nil {
-			return handoff.Internal(err, "count resend")
-		}
-		ps, err := openParcels(ctx, tx, s)
-		if err != nil {
-			return err
-		}
-		var ids []string
-		for _, p := range ps {
-			if p.otp {
-				ids = append(ids, p.trackingID)
-			}
-		}
-		return d.enqueue(ctx, tx, MsgResend, s.id+"|"+strconv.Itoa(n), ids, map[string]any{"serviceDate": s.date}, s.date)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return d.stopView(ctx, s.routeID, s.id)
-}
-
-// DeliverParcels implements handoff.DoorService. OTP parcels are never
-// completed this way: only a verified code delivers them. At an unattended
-// place the photo and the delivery are one step: without a photo nothing is
-// delivered, unless a privacy rule forbids the photo, and then none is taken.
-func (d *DB) DeliverParcels(ctx context.Context, da *handoff.Principal, stopID, place string, trackingIDs []string, photoData []byte) (*handoff.Stop, error) {
-	if !slices.Contains(handoff.DeliveryPlaces, place) {
-		return nil, handoff.Invalid(handoff.FieldError{Field: "place", Message: "must be one of the delivery places (DeliveredToPorch, …)"})
-	}
-	s, err := d.outStop(ctx, da, stopID)
-	if err != nil {
-		return nil, err
-	}
-	ps, err := d.openParcelsOf(ctx, s)
-	if err != nil {
-		return nil, err
-	}
-	want := map[string]bool{}
-	for i, id := range trackingIDs {
-		if !slices.ContainsFunc(ps, func(p stopParcel) bool { return p.trackingID == id }) {
-			return nil, handoff.Invalid(handoff.FieldError{Field: fmt.Sprintf("trackingIds[%d]", i), Message: "is not an open parcel of this stop"})
-		}
-		want[id] = true
-	}
-	var targets []stopParcel
-	for _, p := range ps {
-		if len(want) > 0 && !want[p.trackingID] {
-			continue
-		}
-		if p.otp {
-			if len(want) > 0 {
-				return nil, handoff.Errorf(handoff.EFORBIDDEN, "Parcel %s needs the passcode: enter the code to deliver it; it is never left unattended.", p.trackingID)
-			}
-			continue
-		}
-		targets = append(targets, p)
-	}
-	if len(targets) == 0 {
-		return nil, handoff.Errorf(handoff.ECONFLICT, "No parcel at this stop can be delivered without the passcode.")
-	}
-	var ids []string
-	for _, p := range targets {
-		ids = append(ids, p.trackingID)
-	}
-	if err := d.bagsScanned(ctx, s, ids, false); err != nil {
-		return nil, err
-	}
-	if err := d.garageSettled(ctx, s.id); err != nil {
-		return nil, err
-	}
-
-	// The photo rule, per SPEC §3.
-	unattended := slices.Contains(handoff.UnattendedPlaces, place)
-	reasons := map[string]string{}
-	private := 0
-	for _, p := range targets {
-		if r, err := d.noPhotoReason(ctx, p.trackingID); err != nil {
-			return nil, err
-		} else if r != "" {
-			reasons[p.trackingID] = r
-			private++
-		}
-	}
-	var shot *photo.Cleaned
-	switch {
-	case len(photoData) > 0 && !unattended:
-		return nil, handoff.Invalid(handoff.FieldError{Field: "photo", Message: "is taken only for an unattended delivery (porch, door step, mail room)"})
-	case len(photoData) > 0 && private > 0:
-		return nil, handoff.Errorf(handoff.EFORBIDDEN, "No photo may be taken here (%s): deliver without one.", privacyWords(reasons))
-	case unattended && private == 0 && len(photoData) == 0:
-		return nil, handoff.Invalid(handoff.FieldError{Field: "photo", Message: "an unattended delivery needs a photo of the parcel where it was left"})
-	case unattended && private > 0 && private < len(targets):
-		return nil, handoff.Errorf(handoff.ECONFLICT, "Some of these parcels may be photographed and some may not; deliver them separately.")
-	case len(photoData) > 0:
-		if d.Photos == nil {
-			return nil, handoff.Errorf(handoff.EUNAVAILABLE, "Photo storage is not configured.")
-		}
-		if shot, err = photo.Clean(photoData, d.PhotoLimits); err != nil {
-			return nil, handoff.Invalid(handoff.FieldError{Field: "photo", Message: err.Error()})
-		}
-	}
-	var keys []string
-	if shot != nil {
-		base := auth.Random(32)
-		keys = []string{base + ".jpg", base + ".thumb.jpg"}
-		if err := d.Photos.Put(ctx, keys[0], shot.JPEG); err != nil {
-			return nil, handoff.Internal(err, "store photo")
-		}
-		if err := d.Photos.Put(ctx, keys[1], shot.Thumb); err != nil {
-			d.Photos.Delete(ctx, keys[0])
-			return nil, handoff.Internal(err, "store thumbnail")
-		}
-	}
-
-	err = d.tx(ctx, func(tx *sql.Tx) error {
-		now := d.Now()
-		for _, p := range targets {
-			note := tracking.Describe(tracking.StatusDelivered, place)
-			switch {
-			case shot != nil:
-				if _, err := tx.ExecContext(ctx, `INSERT INTO photos (id, tracking_id, blob_key, thumb_key, width, height, taken_by, taken_at, expires_at)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, newID("ph_"), p.trackingID, keys[0], keys[1], shot.Width, shot.Height, da.ID,
-					micros(now), micros(now.Add(d.Policy.PhotoRetention))); err != nil {
-					return handoff.Internal(err, "record photo")
-				}
-				note += ", with a photo"
-			case unattended && reasons[p.trackingID] != "":
-				// Left unattended without the photo that would otherwise be
-				// taken: the record says why.
-				if _, err := tx.ExecContext(ctx, `UPDATE packages SET no_photo_reason = $1 WHERE tracking_id = $2`, reasons[p.trackingID], p.trackingID); err != nil {
-					return handoff.Internal(err, "record no photo")
-				}
-				note += ", without a photo (" + privacyWords(map[string]string{"": reasons[p.trackingID]}) + ")"
-			}
-			ok, err := d.deliverParcel(ctx, tx, s, p, da.ID, place, note)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return handoff.Errorf(handoff.ECONFLICT, "Parcel %s is already settled.", p.trackingID)
-			}
-		}
-		return d.enqueue(ctx, tx, MsgDelivered, s.id+"|"+place, ids, map[string]any{"detailCode": place}, "")
-	})
-	if err != nil {
-		for _, k := range keys {
-			d.Photos.Delete(ctx, k)
-		}
-		return nil, err
-	}
-	return d.stopView(ctx, s.routeID, s.id)
-}
-
-// openParcelsOf reads a stop's open parcels outside a transaction.
-func (d *DB) openParcelsOf(ctx context.Context, s *doorStop) ([]stopParcel, error) {
-	var ps []stopParcel
-	err := d.tx(ctx, func(tx *sql.Tx) error {
-		var err error
-		ps, err = openParcels(ctx, tx, s)
-		return err
-	})
-	return ps, err
-}
-
-// noPhotoReason says why a parcel may not be photographed, or "".
-func (d *DB) noPhotoReason(ctx context.Context, trackingID string) (string, error) {
-	var confidential, registry, optedOut bool
-	err := d.db.QueryRowContext(ctx, `SELECT s.confidential_address, s.gift_registry,
-		EXISTS (SELECT 1 FROM recipient_prefs rp WHERE rp.photo_opt_out AND rp.contact IN (s.recipient_mobile, s.recipient_email) AND rp.contact <> '')
-		FROM packages p JOIN shipments s ON s.id = p.shipment_id WHERE p.tracking_id = $1`, trackingID).Scan(&confidential, &registry, &optedOut)
-	if err != nil {
-		return "", handoff.Internal(err, "photo rules")
-	}
-	switch {
-	case confidential:
-		return handoff.NoPhotoConfidential, nil
-	case registry:
-		return handoff.NoPhotoGiftRegistry, nil
-	case optedOut:
-		return handoff.NoPhotoOptedOut, nil
-	}
-	return "", nil
-}
-
-// privacyWords says a privacy reason in words.
-func privacyWords(reasons map[string]string) string {
-	for _, r := range reasons {
-		switch r {
-		case handoff.NoPhotoConfidential:
-			return "the address is confidential"
-		case handoff.NoPhotoGiftRegistry:
-			return "a gift-registry parcel to someone other than the buyer"
-		case handoff.NoPhotoOptedOut:
-			return "the recipient opted out of photos"
-		}
-	}
-	return ""
-}
-
-// RecordAttempt implements handoff.DoorService.
-func (d *DB) RecordAttempt(ctx context.Context, da *handoff.Principal, stopID, reason string) (*handoff.Stop, error) {
-	if !slices.Contains(handoff.AttemptReasons, reason) {
-		return nil, handoff.Invalid(handoff.FieldError{Field: "reason", Message: "must be one of CustomerUnavailable, UnableToAccess, BusinessClosed, OtpNotAvailable, AddressNotFound, Damaged"})
-	}
-	s, err := d.outStop(ctx, da, stopID)
-	if err != nil {
-		return nil, err
-	}
-	err = d.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3`, handoff.OTPFailed, s.id, handoff.OTPPending); err != nil {
-			return handoff.Internal(err, "end attempt")
-		}
-		failed, err := d.failParcels(ctx, tx, s, da.ID, false, reason, tracking.Describe(tracking.StatusDeliveryAttempted, reason))
-		if err != nil {
-			return err
-		}
-		if len(failed) == 0 {
-			return handoff.Errorf(handoff.ECONFLICT, "Every parcel at this stop is already settled.")
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return d.stopView(ctx, s.routeID, s.id)
 }
 
 // CodeChecks returns how many code entries were evaluated at a stop, and how
@@ -908,171 +353,6 @@ func settleBag(ctx context.Context, tx *sql.Tx, trackingID, state string) error 
 	return nil
 }
 
-// bagsScanned refuses when a bagged open parcel of the stop, among ids (all
-// when nil; only the OTP ones when otpOnly), has not had its bag scanned.
-func (d *DB) bagsScanned(ctx context.Context, s *doorStop, ids []string, otpOnly bool) error {
-	rows, err := d.db.QueryContext(ctx, `SELECT rp.tracking_id, p.otp_required FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id
-		WHERE rp.stop_id = $1 AND rp.outcome = '' AND p.bag_id <> '' AND NOT rp.bag_scanned ORDER BY rp.tracking_id`, s.id)
-	if err != nil {
-		return handoff.Internal(err, "check scans")
-	}
-	defer rows.Close()
-	var missing []string
-	for rows.Next() {
-		var id string
-		var otp bool
-		if err := rows.Scan(&id, &otp); err != nil {
-			return handoff.Internal(err, "check scans")
-		}
-		if (otpOnly && !otp) || (ids != nil && !slices.Contains(ids, id)) {
-			continue
-		}
-		missing = append(missing, id)
-	}
-	if len(missing) > 0 {
-		return handoff.Errorf(handoff.EPRECONDITION, "Scan the tamper-evident bag of %s first: delivery completes only when it matches.", strings.Join(missing, ", "))
-	}
-	return rows.Err()
-}
-
-// ScanBag implements handoff.DoorService. The associate's app never shows the
-// expected ID: the scan must come from the bag in hand.
-func (d *DB) ScanBag(ctx context.Context, da *handoff.Principal, stopID, raw string) (*handoff.Stop, error) {
-	s, err := d.outStop(ctx, da, stopID)
-	if err != nil {
-		return nil, err
-	}
-	id, parseErr := bag.Parse(raw)
-	if parseErr != nil {
-		// A misread is told at once and not counted as a finding: the
-		// check character caught it.
-		return nil, handoff.Invalid(handoff.FieldError{Field: "bagId", Message: parseErr.Error()})
-	}
-	var matched string
-	err = d.tx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT rp.tracking_id FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id
-			WHERE rp.stop_id = $1 AND rp.outcome = '' AND p.bag_id = $2`, s.id, id).Scan(&matched)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return handoff.Internal(err, "match bag")
-		}
-		now := d.Now()
-		if _, err := tx.ExecContext(ctx, `INSERT INTO bag_scans (id, stop_id, tracking_id, associate_id, scanned, matched, at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			newID("bs_"), s.id, matched, da.ID, id, matched != "", micros(now)); err != nil {
-			return handoff.Internal(err, "record scan")
-		}
-		if matched != "" {
-			_, err := tx.ExecContext(ctx, `UPDATE route_parcels SET bag_scanned = TRUE WHERE stop_id = $1 AND tracking_id = $2`, s.id, matched)
-			if err != nil {
-				return handoff.Internal(err, "mark scan")
-			}
-			return nil
-		}
-		// The bag in hand is not the one sealed at the station: a finding
-		// for customer service, on each bagged parcel of the stop.
-		ids, err := queryStrings(ctx, tx, `SELECT rp.tracking_id FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id
-			WHERE rp.stop_id = $1 AND rp.outcome = '' AND p.bag_id <> '' ORDER BY rp.tracking_id`, s.id)
-		if err != nil {
-			return err
-		}
-		for _, t := range ids {
-			if err := openCase(ctx, tx, handoff.CaseScanMismatch, t, da.ID, now,
-				"Bag "+bag.Format(id)+" was scanned at the door, but the parcel was sealed in another bag"); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if matched == "" {
-		return nil, handoff.Errorf(handoff.ECONFLICT, "This bag does not belong to any parcel at this stop. Do not deliver; the mismatch has been reported.")
-	}
-	return d.stopView(ctx, s.routeID, s.id)
-}
-
-// RefuseParcels implements handoff.DoorService.
-func (d *DB) RefuseParcels(ctx context.Context, da *handoff.Principal, stopID string, trackingIDs []string) (*handoff.Stop, error) {
-	s, err := d.outStop(ctx, da, stopID)
-	if err != nil {
-		return nil, err
-	}
-	err = d.tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT rp.tracking_id, p.bag_id, st.city, st.postal_code FROM route_parcels rp
-			JOIN packages p ON p.tracking_id = rp.tracking_id JOIN stops st ON st.id = rp.stop_id
-			WHERE rp.stop_id = $1 AND rp.outcome = '' AND p.bag_id <> '' ORDER BY rp.tracking_id`, s.id)
-		if err != nil {
-			return handoff.Internal(err, "bagged parcels")
-		}
-		type bp struct{ id, bagID, city, pc string }
-		var bagged []bp
-		for rows.Next() {
-			var b bp
-			rows.Scan(&b.id, &b.bagID, &b.city, &b.pc)
-			bagged = append(bagged, b)
-		}
-		rows.Close()
-		var refuse []bp
-		for i, t := range trackingIDs {
-			j := slices.IndexFunc(bagged, func(b bp) bool { return b.id == t })
-			if j < 0 {
-				return handoff.Invalid(handoff.FieldError{Field: "trackingIds[" + strconv.Itoa(i) + "]", Message: "is not an open bagged parcel of this stop"})
-			}
-			refuse = append(refuse, bagged[j])
-		}
-		if len(trackingIDs) == 0 {
-			refuse = bagged
-		}
-		if len(refuse) == 0 {
-			return handoff.Errorf(handoff.ECONFLICT, "No parcel in a tamper-evident bag is open at this stop.")
-		}
-		now := d.Now()
-		var ids []string
-		for _, b := range refuse {
-			ok, err := settleParcel(ctx, tx, s.routeID, b.id, "refused")
-			if err != nil {
-				return err
-			}
-			if !ok {
-				continue
-			}
-			if err := moveStage(ctx, tx, b.id, handoff.StageOut, handoff.StageAwaitingReturn, ""); err != nil {
-				return err
-			}
-			if err := settleBag(ctx, tx, b.id, handoff.BagRefused); err != nil {
-				return err
-			}
-			if _, err := d.appendEvent(ctx, tx, b.id, tracking.Event{Code: tracking.Rejected, Detail: tracking.RejectedByRecipientWithVerification, Time: now,
-				Location: tracking.Location{City: b.city, PostalCode: b.pc, CountryCode: s.market}, Actor: da.ID,
-				Note: "Refused by the recipient: the seal of bag " + bag.Format(b.bagID) + " was broken"}); err != nil {
-				return err
-			}
-			if err := openCase(ctx, tx, handoff.CaseTamper, b.id, da.ID, now, "Recipient refused bag "+bag.Format(b.bagID)+": seal broken"); err != nil {
-				return err
-			}
-			ids = append(ids, b.id)
-		}
-		if err := d.enqueue(ctx, tx, MsgAttemptFailed, s.id+"|refused", ids, map[string]any{"detailCode": tracking.RejectedByRecipientWithVerification}, ""); err != nil {
-			return err
-		}
-		if err := endPasscodeIfNone(ctx, tx, s.id, handoff.OTPFailed); err != nil {
-			return err
-		}
-		// The refused bag is evidence; the parcel needs a new one if it is
-		// ever sent again.
-		for _, id := range ids {
-			if _, err := tx.ExecContext(ctx, `UPDATE packages SET bag_id = '' WHERE tracking_id = $1`, id); err != nil {
-				return handoff.Internal(err, "unbag parcel")
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return d.stopView(ctx, s.routeID, s.id)
-}
-
 // endPasscodeIfNone settles a stop's pending passcode (to state) once no open
 // parcel there needs it, so no code is re-sent or taken for parcels that are
 // gone.
@@ -1119,4 +399,422 @@ func queryStrings(ctx context.Context, q interface {
 		return nil, handoff.Internal(err, "query")
 	}
 	return out, nil
+}
+
+// The door's store (door.Store).
+
+var _ door.Store = (*DB)(nil)
+
+// toDoor gives a stop's facts to the door service.
+func (s *doorStop) toDoor() *door.Stop {
+	return &door.Stop{ID: s.id, RouteID: s.routeID, Mobile: s.mobile, OTPState: s.otpState, AssociateID: s.associateID,
+		Date: s.date, Market: s.market, RouteStatus: s.routeStatus}
+}
+
+// fromDoor is the inverse of toDoor, for the helpers shared with the garage.
+func fromDoor(s *door.Stop) *doorStop {
+	return &doorStop{id: s.ID, routeID: s.RouteID, mobile: s.Mobile, otpState: s.OTPState, associateID: s.AssociateID,
+		date: s.Date, market: s.Market, routeStatus: s.RouteStatus}
+}
+
+// DoorStop implements door.Store.
+func (d *DB) DoorStop(ctx context.Context, stopID string) (*door.Stop, error) {
+	s, err := findDoorStop(ctx, d.db, stopID)
+	if err != nil {
+		return nil, err
+	}
+	return s.toDoor(), nil
+}
+
+// StopView implements door.Store.
+func (d *DB) StopView(ctx context.Context, routeID, stopID string) (*handoff.Stop, error) {
+	return d.stopView(ctx, routeID, stopID)
+}
+
+// OpenParcels implements door.Store.
+func (d *DB) OpenParcels(ctx context.Context, stopID string) ([]door.Parcel, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT rp.tracking_id, p.otp_required, sh.code_set, p.bag_id, rp.bag_scanned,
+		sh.confidential_address, sh.gift_registry,
+		EXISTS (SELECT 1 FROM recipient_prefs rpf WHERE rpf.photo_opt_out AND rpf.contact IN (sh.recipient_mobile, sh.recipient_email) AND rpf.contact <> '')
+		FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments sh ON sh.id = p.shipment_id
+		WHERE rp.stop_id = $1 AND rp.outcome = '' ORDER BY rp.tracking_id`, stopID)
+	if err != nil {
+		return nil, handoff.Internal(err, "open parcels")
+	}
+	defer rows.Close()
+	var out []door.Parcel
+	for rows.Next() {
+		var p door.Parcel
+		var confidential, registry, optedOut bool
+		if err := rows.Scan(&p.TrackingID, &p.OTP, &p.CodeSet, &p.BagID, &p.BagScanned, &confidential, &registry, &optedOut); err != nil {
+			return nil, handoff.Internal(err, "scan parcel")
+		}
+		switch {
+		case confidential:
+			p.Privacy = handoff.NoPhotoConfidential
+		case registry:
+			p.Privacy = handoff.NoPhotoGiftRegistry
+		case optedOut:
+			p.Privacy = handoff.NoPhotoOptedOut
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, handoff.Internal(err, "open parcels")
+	}
+	return out, nil
+}
+
+// AssociateRoutes implements door.Store.
+func (d *DB) AssociateRoutes(ctx context.Context, associateID string, dates ...string) ([]*handoff.Route, error) {
+	if len(dates) == 0 {
+		return nil, nil
+	}
+	args := []any{associateID}
+	for _, dt := range dates {
+		args = append(args, dt)
+	}
+	return d.routesWhere(ctx, `associate_id = $1 AND service_date IN (`+placeholders(2, len(dates))+`)`, args...)
+}
+
+// RouteByID implements door.Store.
+func (d *DB) RouteByID(ctx context.Context, routeID string) (*handoff.Route, error) {
+	return d.findRoute(ctx, d.db, routeID)
+}
+
+// GarageCloseFailed implements door.Store.
+func (d *DB) GarageCloseFailed(ctx context.Context, stopID string) (bool, error) {
+	var n int
+	if err := d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM garage_grants WHERE stop_id = $1 AND state = $2`, stopID, handoff.GrantCloseFailed).Scan(&n); err != nil {
+		return false, handoff.Internal(err, "garage state")
+	}
+	return n > 0, nil
+}
+
+// PasscodeKey implements door.Store.
+func (d *DB) PasscodeKey(ctx context.Context, set, date string) (string, error) {
+	return d.passcodeKey(ctx, d.db, set, date)
+}
+
+// LoadVan implements door.Store.
+func (d *DB) LoadVan(ctx context.Context, routeID, associateID string, at time.Time) (unsealed []string, loaded bool, err error) {
+	r, err := d.findRoute(ctx, d.db, routeID)
+	if err != nil {
+		return nil, false, err
+	}
+	err = d.tx(ctx, func(tx *sql.Tx) error {
+		unsealed, err = queryStrings(ctx, tx, `SELECT p.tracking_id FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id
+			WHERE rp.route_id = $1 AND rp.outcome = '' AND p.bag_required AND p.bag_id = '' ORDER BY p.tracking_id`, routeID)
+		if err != nil || len(unsealed) > 0 {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE routes SET status = $1, loaded_at = $2 WHERE id = $3 AND status = $4`,
+			handoff.RouteLoaded, micros(at), routeID, handoff.RoutePlanned)
+		if err != nil {
+			return handoff.Internal(err, "load route")
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return nil
+		}
+		loaded = true
+		for _, s := range r.Stops {
+			var ids []string
+			for _, p := range s.Parcels {
+				// A parcel the station took back off this route stays
+				// behind: it has an outcome here, or another route now.
+				if p.Outcome != "" {
+					continue
+				}
+				res, err := tx.ExecContext(ctx, `UPDATE packages SET stage = $1 WHERE tracking_id = $2 AND stage = $3 AND route_id = $4`,
+					handoff.StageOut, p.TrackingID, handoff.StageRouted, routeID)
+				if err != nil {
+					return handoff.Internal(err, "load parcel")
+				}
+				if n, _ := res.RowsAffected(); n != 1 {
+					continue
+				}
+				loc := tracking.Location{City: s.City, PostalCode: s.PostalCode, CountryCode: s.CountryCode}
+				if _, err := d.appendEvent(ctx, tx, p.TrackingID, tracking.Event{Code: tracking.OutForDelivery, Time: at, Location: loc, Actor: associateID,
+					Note: "Out for delivery"}); err != nil {
+					return err
+				}
+				ids = append(ids, p.TrackingID)
+			}
+			if err := d.enqueue(ctx, tx, MsgOutForDelivery, s.ID, ids, map[string]any{"serviceDate": r.ServiceDate}, r.ServiceDate); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil || len(unsealed) > 0 {
+		return unsealed, false, err
+	}
+	return nil, loaded, nil
+}
+
+// Guess implements door.Store. The conditional UPDATEs lock the rows they
+// touch (PostgreSQL) or the database (SQLite) until commit, so racing entries
+// at one stop are settled one after another and each sees what the one
+// before did.
+func (d *DB) Guess(ctx context.Context, g door.Guess) (*door.GuessResult, error) {
+	res := &door.GuessResult{}
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		refused, err := d.claimAssociateGuess(ctx, tx, g.AssociateID, g.BudgetLimit, g.BudgetWindow, g.At)
+		if err != nil || refused != "" {
+			res.Refused = refused
+			return err
+		}
+		err = tx.QueryRowContext(ctx, `UPDATE stops SET guesses = guesses + 1 WHERE id = $1 AND otp_state = $2 AND guesses < $3 RETURNING guesses`,
+			g.StopID, handoff.OTPPending, handoff.MaxCodeGuesses).Scan(new(int))
+		if errors.Is(err, sql.ErrNoRows) {
+			if err := tx.QueryRowContext(ctx, `SELECT otp_state FROM stops WHERE id = $1`, g.StopID).Scan(&res.State); err != nil {
+				return handoff.Internal(err, "read stop")
+			}
+			res.Refused = door.RefusedExhausted
+			if res.State != handoff.OTPPending {
+				res.Refused = door.RefusedSettled
+			}
+			// Nothing was evaluated: the claimed budget goes back.
+			return errRollback
+		}
+		if err != nil {
+			return handoff.Internal(err, "claim guess")
+		}
+		s, err := findDoorStop(ctx, tx, g.StopID)
+		if err != nil {
+			return err
+		}
+		open, err := openParcels(ctx, tx, s)
+		if err != nil {
+			return err
+		}
+		// Right when the entry is the code of a set that still has an open
+		// passcode parcel here.
+		res.Correct = slices.ContainsFunc(open, func(p stopParcel) bool { return p.otp && g.Matched[p.codeSet] })
+		if _, err := tx.ExecContext(ctx, `INSERT INTO code_checks (id, stop_id, associate_id, method, correct, at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			newID("chk_"), g.StopID, g.AssociateID, g.Method, res.Correct, micros(g.At)); err != nil {
+			return handoff.Internal(err, "record check")
+		}
+		if res.Correct {
+			// The entry was counted as wrong when claimed; it was not.
+			if _, err := tx.ExecContext(ctx, `UPDATE associate_guard SET wrong = wrong - 1 WHERE associate_id = $1 AND wrong > 0`, g.AssociateID); err != nil {
+				return handoff.Internal(err, "refund guess")
+			}
+			if res.Delivered, err = d.completeParcels(ctx, tx, s, g.AssociateID, func(p stopParcel) bool { return p.otp && g.Matched[p.codeSet] }, g.Detail, g.Note); err != nil {
+				return err
+			}
+			if slices.ContainsFunc(open, func(p stopParcel) bool { return p.otp && !g.Matched[p.codeSet] }) {
+				// Parcels under another code still wait: the stop stays
+				// pending and this right entry used no attempt.
+				if _, err := tx.ExecContext(ctx, `UPDATE stops SET guesses = guesses - 1 WHERE id = $1 AND guesses > 0`, g.StopID); err != nil {
+					return handoff.Internal(err, "refund stop guess")
+				}
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3`, handoff.OTPVerified, g.StopID, handoff.OTPPending); err != nil {
+				return handoff.Internal(err, "verify stop")
+			}
+			return nil
+		}
+		if res.LockedNow, err = lockIfOverBudget(ctx, tx, g.AssociateID, g.BudgetLimit, g.BudgetWindow, g.At); err != nil {
+			return err
+		}
+		var wrong int
+		if err := tx.QueryRowContext(ctx, `UPDATE stops SET wrong = wrong + 1 WHERE id = $1 RETURNING wrong`, g.StopID).Scan(&wrong); err != nil {
+			return handoff.Internal(err, "count wrong guess")
+		}
+		res.AttemptsLeft = max(handoff.MaxCodeGuesses-wrong, 0)
+		if wrong < handoff.MaxCodeGuesses {
+			return nil
+		}
+		r, err := tx.ExecContext(ctx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3`, handoff.OTPFailed, g.StopID, handoff.OTPPending)
+		if err != nil {
+			return handoff.Internal(err, "end attempt")
+		}
+		if n, _ := r.RowsAffected(); n == 1 {
+			res.Ended = true
+			_, err = d.failParcels(ctx, tx, s, g.AssociateID, true, tracking.OtpNotAvailable, "Passcode not available: three wrong entries", g.NextAttempt)
+		}
+		return err
+	})
+	if errors.Is(err, errRollback) {
+		err = nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// errRollback ends a transaction without an error for the caller.
+var errRollback = errors.New("rollback")
+
+// ClaimResend implements door.Store.
+func (d *DB) ClaimResend(ctx context.Context, stop *door.Stop, limit int) (bool, error) {
+	ok := false
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		err := tx.QueryRowContext(ctx, `UPDATE stops SET resends = resends + 1 WHERE id = $1 AND otp_state = $2 AND resends < $3 RETURNING resends`,
+			stop.ID, handoff.OTPPending, limit).Scan(&n)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return handoff.Internal(err, "count resend")
+		}
+		ok = true
+		ps, err := openParcels(ctx, tx, fromDoor(stop))
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for _, p := range ps {
+			if p.otp {
+				ids = append(ids, p.trackingID)
+			}
+		}
+		return d.enqueue(ctx, tx, MsgResend, stop.ID+"|"+strconv.Itoa(n), ids, map[string]any{"serviceDate": stop.Date}, stop.Date)
+	})
+	return ok, err
+}
+
+// Deliver implements door.Store.
+func (d *DB) Deliver(ctx context.Context, dl door.Delivery) error {
+	s := fromDoor(dl.Stop)
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		open, err := openParcels(ctx, tx, s)
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for _, p := range dl.Parcels {
+			i := slices.IndexFunc(open, func(o stopParcel) bool { return o.trackingID == p.TrackingID })
+			if i < 0 || open[i].otp {
+				return handoff.Errorf(handoff.ECONFLICT, "Parcel %s is already settled.", p.TrackingID)
+			}
+			switch {
+			case dl.Photo != nil:
+				if _, err := tx.ExecContext(ctx, `INSERT INTO photos (id, tracking_id, blob_key, thumb_key, width, height, taken_by, taken_at, expires_at)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, newID("ph_"), p.TrackingID, dl.Photo.Blob, dl.Photo.Thumb, dl.Photo.Width, dl.Photo.Height,
+					dl.AssociateID, micros(dl.At), micros(dl.Photo.ExpiresAt)); err != nil {
+					return handoff.Internal(err, "record photo")
+				}
+			case p.NoPhotoReason != "":
+				if _, err := tx.ExecContext(ctx, `UPDATE packages SET no_photo_reason = $1 WHERE tracking_id = $2`, p.NoPhotoReason, p.TrackingID); err != nil {
+					return handoff.Internal(err, "record no photo")
+				}
+			}
+			ok, err := d.deliverParcel(ctx, tx, s, open[i], dl.AssociateID, dl.Place, p.Note)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return handoff.Errorf(handoff.ECONFLICT, "Parcel %s is already settled.", p.TrackingID)
+			}
+			ids = append(ids, p.TrackingID)
+		}
+		return d.enqueue(ctx, tx, MsgDelivered, s.id+"|"+dl.Place, ids, map[string]any{"detailCode": dl.Place}, "")
+	})
+}
+
+// FailAttempt implements door.Store.
+func (d *DB) FailAttempt(ctx context.Context, a door.Attempt) ([]string, error) {
+	var failed []string
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3`, handoff.OTPFailed, a.Stop.ID, handoff.OTPPending); err != nil {
+			return handoff.Internal(err, "end attempt")
+		}
+		var err error
+		failed, err = d.failParcels(ctx, tx, fromDoor(a.Stop), a.AssociateID, false, a.Reason, a.Note, a.NextAttempt)
+		if err == nil && len(failed) == 0 {
+			return errRollback
+		}
+		return err
+	})
+	if errors.Is(err, errRollback) {
+		err = nil
+	}
+	return failed, err
+}
+
+// RecordBagScan implements door.Store.
+func (d *DB) RecordBagScan(ctx context.Context, sc door.Scan) (string, error) {
+	var matched string
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT rp.tracking_id FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id
+			WHERE rp.stop_id = $1 AND rp.outcome = '' AND p.bag_id = $2`, sc.Stop.ID, sc.BagID).Scan(&matched)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return handoff.Internal(err, "match bag")
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO bag_scans (id, stop_id, tracking_id, associate_id, scanned, matched, at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			newID("bs_"), sc.Stop.ID, matched, sc.AssociateID, sc.BagID, matched != "", micros(sc.At)); err != nil {
+			return handoff.Internal(err, "record scan")
+		}
+		if matched != "" {
+			if _, err := tx.ExecContext(ctx, `UPDATE route_parcels SET bag_scanned = TRUE WHERE stop_id = $1 AND tracking_id = $2`, sc.Stop.ID, matched); err != nil {
+				return handoff.Internal(err, "mark scan")
+			}
+			return nil
+		}
+		// A finding for customer service, on each bagged parcel of the stop.
+		ids, err := queryStrings(ctx, tx, `SELECT rp.tracking_id FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id
+			WHERE rp.stop_id = $1 AND rp.outcome = '' AND p.bag_id <> '' ORDER BY rp.tracking_id`, sc.Stop.ID)
+		if err != nil {
+			return err
+		}
+		for _, t := range ids {
+			if err := openCase(ctx, tx, handoff.CaseScanMismatch, t, sc.AssociateID, sc.At, sc.CaseSummary); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return matched, err
+}
+
+// RecordRefusal implements door.Store.
+func (d *DB) RecordRefusal(ctx context.Context, rf door.Refusal) ([]string, error) {
+	var ids []string
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		for _, p := range rf.Parcels {
+			var bagID, city, pc string
+			err := tx.QueryRowContext(ctx, `SELECT p.bag_id, st.city, st.postal_code FROM route_parcels rp
+				JOIN packages p ON p.tracking_id = rp.tracking_id JOIN stops st ON st.id = rp.stop_id
+				WHERE rp.stop_id = $1 AND rp.tracking_id = $2`, rf.Stop.ID, p.TrackingID).Scan(&bagID, &city, &pc)
+			if err != nil {
+				return handoff.Internal(err, "refused parcel")
+			}
+			ok, err := settleParcel(ctx, tx, rf.Stop.RouteID, p.TrackingID, "refused")
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			if err := moveStage(ctx, tx, p.TrackingID, handoff.StageOut, handoff.StageAwaitingReturn, ""); err != nil {
+				return err
+			}
+			if err := settleBag(ctx, tx, p.TrackingID, handoff.BagRefused); err != nil {
+				return err
+			}
+			if _, err := d.appendEvent(ctx, tx, p.TrackingID, tracking.Event{Code: tracking.Rejected, Detail: tracking.RejectedByRecipientWithVerification, Time: rf.At,
+				Location: tracking.Location{City: city, PostalCode: pc, CountryCode: rf.Stop.Market}, Actor: rf.AssociateID, Note: p.Note}); err != nil {
+				return err
+			}
+			if err := openCase(ctx, tx, handoff.CaseTamper, p.TrackingID, rf.AssociateID, rf.At, p.CaseSummary); err != nil {
+				return err
+			}
+			// The refused bag is evidence; the parcel needs a new one if it
+			// is ever sent again.
+			if _, err := tx.ExecContext(ctx, `UPDATE packages SET bag_id = '' WHERE tracking_id = $1`, p.TrackingID); err != nil {
+				return handoff.Internal(err, "unbag parcel")
+			}
+			ids = append(ids, p.TrackingID)
+		}
+		if err := d.enqueue(ctx, tx, MsgAttemptFailed, rf.Stop.ID+"|refused", ids, map[string]any{"detailCode": tracking.RejectedByRecipientWithVerification}, ""); err != nil {
+			return err
+		}
+		return endPasscodeIfNone(ctx, tx, rf.Stop.ID, handoff.OTPFailed)
+	})
+	return ids, err
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
 	"github.com/handoff-dev/handoff/tracking"
 )
 
@@ -23,14 +24,14 @@ func (e *env) photoDelivered(t *testing.T) string {
 	book := e.parcel(t, "order-1002-book")
 	rt := e.plan(t, mondayDate, handoff.RouteParcel{TrackingID: book})
 	alex := e.seed.Associates[0].Principal
-	if _, err := e.db.LoadRoute(ctx, alex, rt.ID); err != nil {
+	if _, err := sqlstoretest.Door(e.db).LoadRoute(ctx, alex, rt.ID); err != nil {
 		t.Fatal(err)
 	}
 	shot, err := os.ReadFile(filepath.Join("..", "photo", "testdata", "gps-orientation6.jpg"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.db.DeliverParcels(ctx, alex, stopOf(t, rt, book).ID, tracking.DeliveredToPorch, nil, shot); err != nil {
+	if _, err := sqlstoretest.Door(e.db).DeliverParcels(ctx, alex, stopOf(t, rt, book).ID, tracking.DeliveredToPorch, nil, shot); err != nil {
 		t.Fatal(err)
 	}
 	return book
@@ -122,7 +123,7 @@ func TestBagAndCaseFormsNeedCSRF(t *testing.T) {
 	laptop := d.parcel(t, "order-1003-laptop")
 	d.receive(t, laptop)
 	// A case to close: the other bag scanned at the phone's door.
-	if _, err := d.db.ScanBag(ctx, d.seed.Associates[0].Principal, stopOf(t, d.route, d.phone).ID, d.other.ID); handoff.ErrorCode(err) != handoff.ECONFLICT {
+	if _, err := sqlstoretest.Door(d.db).ScanBag(ctx, d.seed.Associates[0].Principal, stopOf(t, d.route, d.phone).ID, d.other.ID); handoff.ErrorCode(err) != handoff.ECONFLICT {
 		t.Fatalf("mismatch: %v", err)
 	}
 	cases, _ := d.db.ListCases(ctx, d.seed.Agent.Principal, handoff.CaseOpen)
@@ -172,7 +173,7 @@ func TestBagAndCaseFormsNeedCSRF(t *testing.T) {
 			t.Errorf("bag %s is %s", b.Printed, b.State)
 		}
 	}
-	st, err := d.db.FindStop(ctx, d.seed.Associates[0].Principal, stopOf(t, d.route, d.phone).ID)
+	st, err := sqlstoretest.Door(d.db).FindStop(ctx, d.seed.Associates[0].Principal, stopOf(t, d.route, d.phone).ID)
 	if err != nil || st.Parcels[0].BagScanned || st.Parcels[0].Outcome != "" {
 		t.Errorf("a refused form changed the stop: %+v %v", st, err)
 	}

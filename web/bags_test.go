@@ -13,6 +13,7 @@ import (
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/bag"
 	"github.com/handoff-dev/handoff/label"
+	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
 )
 
 // receive records parcels arriving at the demo station, through the store.
@@ -232,7 +233,7 @@ func TestStationBags(t *testing.T) {
 		if strings.Contains(body, "Seal before loading") || strings.Contains(body, "Not sealed yet") {
 			t.Error("the route still asks for sealing")
 		}
-		if _, err := e.db.LoadRoute(context.Background(), e.seed.Associates[0].Principal, rt.ID); err != nil {
+		if _, err := sqlstoretest.Door(e.db).LoadRoute(context.Background(), e.seed.Associates[0].Principal, rt.ID); err != nil {
 			t.Errorf("the sealed route does not load: %v", err)
 		}
 	})

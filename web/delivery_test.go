@@ -508,10 +508,10 @@ func TestContactHoursFlag(t *testing.T) {
 
 	// Once the passcode is checked there is nothing left to move.
 	ctx, alex := context.Background(), e.seed.Associates[0].Principal
-	if _, err := e.db.LoadRoute(ctx, alex, rt.ID); err != nil {
+	if _, err := sqlstoretest.Door(e.db).LoadRoute(ctx, alex, rt.ID); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := e.db.VerifyCode(ctx, alex, early.ID, e.code(t, priyaMobile, mondayDate)); err != nil || !res.Correct {
+	if res, err := sqlstoretest.Door(e.db).VerifyCode(ctx, alex, early.ID, e.code(t, priyaMobile, mondayDate)); err != nil || !res.Correct {
 		t.Fatalf("verify: %v %v", res, err)
 	}
 	_, body = station.get("/station/routes/" + rt.ID)
@@ -746,11 +746,11 @@ func TestAttemptEndsAndParcelsReturn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.db.LoadRoute(context.Background(), e.seed.Associates[0].Principal, rt2.ID); err != nil {
+	if _, err := sqlstoretest.Door(e.db).LoadRoute(context.Background(), e.seed.Associates[0].Principal, rt2.ID); err != nil {
 		t.Fatal(err)
 	}
 	tuesdayCode := e.code(t, priyaMobile, tuesdayDate)
-	if _, err := e.db.RecordAttempt(context.Background(), e.seed.Associates[0].Principal, rt2.Stops[0].ID, tracking.CustomerUnavailable); err != nil {
+	if _, err := sqlstoretest.Door(e.db).RecordAttempt(context.Background(), e.seed.Associates[0].Principal, rt2.Stops[0].ID, tracking.CustomerUnavailable); err != nil {
 		t.Fatal(err)
 	}
 	resp, body = station.formPost("/station/receive", stoken, "trackingId", phone)

@@ -11,6 +11,7 @@ import (
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/garage"
 	"github.com/handoff-dev/handoff/sqlstore"
+	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
 )
 
 // bagDay is a Monday whose route for the first associate carries the demo
@@ -34,7 +35,7 @@ func newBagDay(t *testing.T) *bagDay {
 	d.bag, d.other = b.Bags[0], b.Bags[1]
 	e.seal(t, d.phone, d.bag.ID)
 	d.route = e.plan(t, mondayDate, handoff.RouteParcel{TrackingID: d.phone})
-	if _, err := e.db.LoadRoute(context.Background(), e.seed.Associates[0].Principal, d.route.ID); err != nil {
+	if _, err := sqlstoretest.Door(e.db).LoadRoute(context.Background(), e.seed.Associates[0].Principal, d.route.ID); err != nil {
 		t.Fatal(err)
 	}
 	d.stopPath = "/associate/stops/" + stopOf(t, d.route, d.phone).ID
@@ -258,7 +259,7 @@ func newGarageDay(t *testing.T) *garageDay {
 		t.Fatal(err)
 	}
 	rt := e.plan(t, mondayDate, handoff.RouteParcel{TrackingID: g.book})
-	if _, err := e.db.LoadRoute(ctx, e.seed.Associates[0].Principal, rt.ID); err != nil {
+	if _, err := sqlstoretest.Door(e.db).LoadRoute(ctx, e.seed.Associates[0].Principal, rt.ID); err != nil {
 		t.Fatal(err)
 	}
 	g.stopPath = "/associate/stops/" + stopOf(t, rt, g.book).ID

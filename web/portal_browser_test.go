@@ -46,7 +46,7 @@ func portalServer(t *testing.T, db *sqlstore.DB) (*httptest.Server, *notify.Work
 	mux := http.NewServeMux()
 	srv := httptest.NewUnstartedServer(mux)
 	dev := notify.NewDevOutbox(100)
-	(&web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: db, Doors: db, Today: db.Today,
+	(&web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: db, Doors: sqlstoretest.Door(db), Today: db.Today,
 		Recipients: db, Photos: db, Garages: db, Bags: db, Cases: db,
 		PublicURL: "http://" + srv.Listener.Addr().String(), DevOutbox: true, Keys: sqlstoretest.Keys(t), Log: log}).Register(mux)
 	mux.Handle("GET /dev/outbox", dev)
@@ -119,7 +119,7 @@ func TestBrowserPortal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.LoadRoute(ctx, da, rt.ID); err != nil {
+	if _, err := sqlstoretest.Door(db).LoadRoute(ctx, da, rt.ID); err != nil {
 		t.Fatal(err)
 	}
 	code := sqlstoretest.ContactCode(t, db, "+447700900888")
@@ -161,7 +161,7 @@ func TestBrowserPortal(t *testing.T) {
 
 	// The cable is left at the porch with a photo: the page shows it.
 	stop := stopOf(t, rt, cable)
-	if _, err := db.DeliverParcels(ctx, da, stop.ID, tracking.DeliveredToPorch, nil, photoFile(t, "gps-orientation6.jpg")); err != nil {
+	if _, err := sqlstoretest.Door(db).DeliverParcels(ctx, da, stop.ID, tracking.DeliveredToPorch, nil, photoFile(t, "gps-orientation6.jpg")); err != nil {
 		t.Fatal(err)
 	}
 	img := `#parcel-` + cable + ` img.pod-thumb`
@@ -232,7 +232,7 @@ func TestBrowserPortalGarage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.LoadRoute(ctx, da, rt.ID); err != nil {
+	if _, err := sqlstoretest.Door(db).LoadRoute(ctx, da, rt.ID); err != nil {
 		t.Fatal(err)
 	}
 	srv, worker := portalServer(t, db)

@@ -18,6 +18,7 @@ import (
 	"github.com/handoff-dev/handoff/garage/garagetest"
 	"github.com/handoff-dev/handoff/notify"
 	"github.com/handoff-dev/handoff/sqlstore"
+	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
 	"github.com/handoff-dev/handoff/tracking"
 	"github.com/handoff-dev/handoff/web"
 )
@@ -319,7 +320,7 @@ func TestPortalPasscode(t *testing.T) {
 	book := p.parcel(t, "order-1002-book")
 	rt := p.plan(t, mondayDate, handoff.RouteParcel{TrackingID: otp}, handoff.RouteParcel{TrackingID: book})
 	da := p.seed.Associates[0].Principal
-	if _, err := p.db.LoadRoute(ctx, da, rt.ID); err != nil {
+	if _, err := sqlstoretest.Door(p.db).LoadRoute(ctx, da, rt.ID); err != nil {
 		t.Fatal(err)
 	}
 	code := p.code(t, priyaMobile, mondayDate)
@@ -355,7 +356,7 @@ func TestPortalPasscode(t *testing.T) {
 	wantText(t, "the buyer's page", element(t, body, "parcel-"+p.parcel(t, "order-1003-laptop"), "li"), "A gift you sent to Ana Lopez, London.")
 
 	// Once the code delivered the parcel, it is gone from the page.
-	if res, err := p.db.VerifyCode(ctx, da, stopOf(t, rt, otp).ID, code); err != nil || !res.Correct {
+	if res, err := sqlstoretest.Door(p.db).VerifyCode(ctx, da, stopOf(t, rt, otp).ID, code); err != nil || !res.Correct {
 		t.Fatalf("verify: %+v %v", res, err)
 	}
 	_, body = priya.get("/portal/parcels")
@@ -394,14 +395,14 @@ func TestPortalPhoto(t *testing.T) {
 	cheap := p.label(t, "Priya Shah", "12 Mare Street", "E8 1HR", "07700 900123", "40", false)
 	rt := p.plan(t, mondayDate, handoff.RouteParcel{TrackingID: book}, handoff.RouteParcel{TrackingID: cheap})
 	da := p.seed.Associates[0].Principal
-	if _, err := p.db.LoadRoute(ctx, da, rt.ID); err != nil {
+	if _, err := sqlstoretest.Door(p.db).LoadRoute(ctx, da, rt.ID); err != nil {
 		t.Fatal(err)
 	}
 	shot := photoFile(t, "gps-orientation6.jpg")
-	if _, err := p.db.DeliverParcels(ctx, da, stopOf(t, rt, book).ID, tracking.DeliveredToPorch, nil, shot); err != nil {
+	if _, err := sqlstoretest.Door(p.db).DeliverParcels(ctx, da, stopOf(t, rt, book).ID, tracking.DeliveredToPorch, nil, shot); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.db.DeliverParcels(ctx, da, stopOf(t, rt, cheap).ID, tracking.DeliveredToPorch, nil, nil); err != nil {
+	if _, err := sqlstoretest.Door(p.db).DeliverParcels(ctx, da, stopOf(t, rt, cheap).ID, tracking.DeliveredToPorch, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 
@@ -472,7 +473,7 @@ func TestTrackShowsStatusOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	rt := p.plan(t, mondayDate, handoff.RouteParcel{TrackingID: phone})
-	if _, err := p.db.LoadRoute(ctx, p.seed.Associates[0].Principal, rt.ID); err != nil {
+	if _, err := sqlstoretest.Door(p.db).LoadRoute(ctx, p.seed.Associates[0].Principal, rt.ID); err != nil {
 		t.Fatal(err)
 	}
 	code := p.code(t, priyaMobile, mondayDate)
@@ -657,7 +658,7 @@ func TestPortalGarageOpenGarage(t *testing.T) {
 		rt := p.plan(t, mondayDate, handoff.RouteParcel{TrackingID: book})
 		ctx := context.Background()
 		da := p.seed.Associates[0].Principal
-		if _, err := p.db.LoadRoute(ctx, da, rt.ID); err != nil {
+		if _, err := sqlstoretest.Door(p.db).LoadRoute(ctx, da, rt.ID); err != nil {
 			t.Fatal(err)
 		}
 		// The opener answers slowly: the switch lands while the server
@@ -752,11 +753,11 @@ func TestPortalGarageSimulator(t *testing.T) {
 	rt := p.plan(t, mondayDate, handoff.RouteParcel{TrackingID: book})
 	da := p.seed.Associates[0].Principal
 	stopID := stopOf(t, rt, book).ID
-	if st, _ := p.db.FindStop(ctx, da, stopID); !st.Needs.Garage {
+	if st, _ := sqlstoretest.Door(p.db).FindStop(ctx, da, stopID); !st.Needs.Garage {
 		t.Fatal("the parcel's key delivery choice did not reach the stop")
 	}
 	tom.formPost("/portal/parcels/"+book+"/key", token, "garage", g.ID, "on", "0")
-	if st, _ := p.db.FindStop(ctx, da, stopID); st.Needs.Garage {
+	if st, _ := sqlstoretest.Door(p.db).FindStop(ctx, da, stopID); st.Needs.Garage {
 		t.Fatal("taking the choice back did not reach the stop")
 	}
 	priya := p.recipient(t, "07700 900123", priyaMobile)
@@ -769,7 +770,7 @@ func TestPortalGarageSimulator(t *testing.T) {
 	p.later(time.Minute)
 	resp, body = tom.formPost("/portal/garages/"+g.ID+"/key", token, "on", "1")
 	wantRedirect(t, resp, body, "/portal/settings?done=key-on&garage="+g.ID+"#garage-"+g.ID)
-	if _, err := p.db.LoadRoute(ctx, da, rt.ID); err != nil {
+	if _, err := sqlstoretest.Door(p.db).LoadRoute(ctx, da, rt.ID); err != nil {
 		t.Fatal(err)
 	}
 	p.later(time.Minute)

@@ -95,13 +95,13 @@ func newEnvWith(t *testing.T, prepare func(*sqlstore.DB), wrap ...func(*web.Serv
 	e.seed = seed
 	log := slog.New(slog.NewTextHandler(e.log, nil))
 	db.Log = log
-	ws := &web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: db, Doors: db, Today: db.Today,
+	ws := &web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: db, Doors: sqlstoretest.Door(db), Today: db.Today,
 		Recipients: db, Photos: db, Garages: db, Bags: db, Cases: db, Now: func() time.Time { return db.Now() }, Keys: sqlstoretest.Keys(t), Log: log}
 	for _, w := range wrap {
 		w(ws)
 	}
 	mux := http.NewServeMux()
-	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: db, Doors: db, Today: db.Today, Log: log}).Register(mux)
+	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: db, Doors: sqlstoretest.Door(db), Today: db.Today, Log: log}).Register(mux)
 	ws.Register(mux)
 	e.srv = httptest.NewTLSServer(mux)
 	t.Cleanup(e.srv.Close)

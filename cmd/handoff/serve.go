@@ -15,6 +15,7 @@ import (
 	"github.com/handoff-dev/handoff/api"
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/demo"
+	"github.com/handoff-dev/handoff/door"
 	"github.com/handoff-dev/handoff/keyring"
 	"github.com/handoff-dev/handoff/notify"
 	"github.com/handoff-dev/handoff/observe"
@@ -71,7 +72,6 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	db.Log = log
 	db.Keys = keys
 	db.Policy = c.Policy
-	db.PhotoLimits = photo.Limits{MaxBytes: c.Photos.MaxBytes, MaxPixels: c.Photos.MaxPixels}
 	if db.Photos, err = c.Photos.store(ctx, c.DataDir); err != nil {
 		db.Close()
 		return nil, err
@@ -97,14 +97,15 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	}
 
 	metrics := observe.NewMetrics()
-	db.OnCodeCheck = metrics.CodeCheck
+	doors := door.New(db, keys, db.Photos, photo.Limits{MaxBytes: c.Photos.MaxBytes, MaxPixels: c.Photos.MaxPixels}, &db.Policy, func() time.Time { return db.Now() }, db.Today, log)
+	doors.OnCodeCheck = metrics.CodeCheck
 	worker.Observe = metrics.Message
 	health := &observe.Health{Ping: db.Ping}
 	mux := http.NewServeMux()
 	health.Register(mux)
 	mux.Handle("GET /metrics", metrics.Handler())
-	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: db, Doors: db, Outbox: db, Bags: db, Cases: db, Photos: db, Garages: db, Webhooks: db, Today: db.Today, AdminToken: c.AdminToken, Log: log}).Register(mux)
-	(&web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: db, Doors: db, Today: db.Today,
+	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: db, Doors: doors, Outbox: db, Bags: db, Cases: db, Photos: db, Garages: db, Webhooks: db, Today: db.Today, AdminToken: c.AdminToken, Log: log}).Register(mux)
+	(&web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: db, Doors: doors, Today: db.Today,
 		Recipients: db, Photos: db, Garages: db, Bags: db, Cases: db, PublicURL: publicURL, DevOutbox: dev != nil, Keys: keys, Log: log}).Register(mux)
 	if dev != nil {
 		mux.Handle("GET /dev/outbox", dev)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/handoff-dev/handoff/auth"
+	"github.com/handoff-dev/handoff/door"
 	"github.com/handoff-dev/handoff/keyring"
 	"github.com/handoff-dev/handoff/photo"
 	"github.com/handoff-dev/handoff/sqlstore"
@@ -176,4 +177,11 @@ func ContactCode(tb testing.TB, db *sqlstore.DB, contact string) string {
 		tb.Fatalf("the portal of %s shows no passcode today", contact)
 	}
 	return code
+}
+
+// Door returns the door service over db, wired as the server wires it: the
+// store's keys, photos, policy and clock (changes a test makes to db.Policy or
+// db.Now hold for the service too).
+func Door(db *sqlstore.DB) *door.Service {
+	return door.New(db, db.Keys, db.Photos, photo.DefaultLimits, &db.Policy, func() time.Time { return db.Now() }, db.Today, db.Log)
 }

@@ -1,4 +1,4 @@
-package sqlstore
+package handoff
 
 import (
 	"time"
@@ -6,7 +6,9 @@ import (
 	"github.com/handoff-dev/handoff/route"
 )
 
-// Policy holds the operator's delivery rules that are configuration, not code.
+// Policy holds the operator's delivery rules that are configuration, not
+// code. The station, the door and the garage services read the one policy the
+// server was started with.
 type Policy struct {
 	ContactHours    route.Hours       // OTP stops planned outside are flagged
 	WorkingDays     route.WorkingDays // days parcels go out

@@ -1,0 +1,253 @@
+package door
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/auth"
+	"github.com/handoff-dev/handoff/bag"
+	"github.com/handoff-dev/handoff/photo"
+	"github.com/handoff-dev/handoff/tracking"
+)
+
+// This file is where parcels without a passcode are delivered (with the
+// photo rule of SPEC §3), where a failed attempt is recorded, and where the
+// tamper-evident bag is checked at the door and refused (SPEC §2).
+
+// DeliverParcels implements handoff.DoorService. Passcode parcels are never
+// completed this way: only a verified code delivers them. At an unattended
+// place the photo and the delivery are one step: without a photo nothing is
+// delivered, unless a privacy rule forbids the photo, and then none is taken.
+func (s *Service) DeliverParcels(ctx context.Context, da *handoff.Principal, stopID, place string, trackingIDs []string, photoData []byte) (*handoff.Stop, error) {
+	if !slices.Contains(handoff.DeliveryPlaces, place) {
+		return nil, handoff.Invalid(handoff.FieldError{Field: "place", Message: "must be one of the delivery places (DeliveredToPorch, …)"})
+	}
+	st, err := s.outStop(ctx, da, stopID)
+	if err != nil {
+		return nil, err
+	}
+	open, err := s.Store.OpenParcels(ctx, st.ID)
+	if err != nil {
+		return nil, err
+	}
+	targets, err := plainTargets(open, trackingIDs)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(targets))
+	privacy := make([]string, len(targets))
+	for i, p := range targets {
+		ids[i], privacy[i] = p.TrackingID, p.Privacy
+	}
+	if err := bagsScanned(open, ids, false); err != nil {
+		return nil, err
+	}
+	if err := s.garageSettled(ctx, st.ID); err != nil {
+		return nil, err
+	}
+	take, err := handoff.PhotoRule(place, privacy, len(photoData) > 0)
+	if err != nil {
+		return nil, err
+	}
+	now := s.Now()
+	d := Delivery{Stop: st, AssociateID: da.ID, Place: place, At: now}
+	if take {
+		if d.Photo, err = s.storePhoto(ctx, photoData, now); err != nil {
+			return nil, err
+		}
+	}
+	unattended := slices.Contains(handoff.UnattendedPlaces, place)
+	for _, p := range targets {
+		dp := Delivered{TrackingID: p.TrackingID, Note: tracking.Describe(tracking.StatusDelivered, place)}
+		switch {
+		case d.Photo != nil:
+			dp.Note += ", with a photo"
+		case unattended && p.Privacy != "":
+			// Left unattended without the photo that would otherwise be
+			// taken: the record says why.
+			dp.NoPhotoReason = p.Privacy
+			dp.Note += ", without a photo (" + handoff.NoPhotoWords(p.Privacy) + ")"
+		}
+		d.Parcels = append(d.Parcels, dp)
+	}
+	if err := s.Store.Deliver(ctx, d); err != nil {
+		if d.Photo != nil {
+			s.Photos.Delete(ctx, d.Photo.Blob)
+			s.Photos.Delete(ctx, d.Photo.Thumb)
+		}
+		return nil, err
+	}
+	return s.Store.StopView(ctx, st.RouteID, st.ID)
+}
+
+// plainTargets returns the open parcels of a stop that a delivery without a
+// passcode completes: those asked for (all when none), never a passcode
+// parcel.
+func plainTargets(open []Parcel, trackingIDs []string) ([]Parcel, error) {
+	want := map[string]bool{}
+	for i, id := range trackingIDs {
+		if !slices.ContainsFunc(open, func(p Parcel) bool { return p.TrackingID == id }) {
+			return nil, handoff.Invalid(handoff.FieldError{Field: fmt.Sprintf("trackingIds[%d]", i), Message: "is not an open parcel of this stop"})
+		}
+		want[id] = true
+	}
+	var targets []Parcel
+	for _, p := range open {
+		if len(want) > 0 && !want[p.TrackingID] {
+			continue
+		}
+		if p.OTP {
+			if len(want) > 0 {
+				return nil, handoff.Errorf(handoff.EFORBIDDEN, "Parcel %s needs the passcode: enter the code to deliver it; it is never left unattended.", p.TrackingID)
+			}
+			continue
+		}
+		targets = append(targets, p)
+	}
+	if len(targets) == 0 {
+		return nil, handoff.Errorf(handoff.ECONFLICT, "No parcel at this stop can be delivered without the passcode.")
+	}
+	return targets, nil
+}
+
+// storePhoto cleans a delivery photo (EXIF stripped, re-encoded, with a
+// thumbnail) and puts it in the photo store.
+func (s *Service) storePhoto(ctx context.Context, data []byte, now time.Time) (*StoredPhoto, error) {
+	if s.Photos == nil {
+		return nil, handoff.Errorf(handoff.EUNAVAILABLE, "Photo storage is not configured.")
+	}
+	shot, err := photo.Clean(data, s.PhotoLimits)
+	if err != nil {
+		return nil, handoff.Invalid(handoff.FieldError{Field: "photo", Message: err.Error()})
+	}
+	base := auth.Random(32)
+	p := &StoredPhoto{Blob: base + ".jpg", Thumb: base + ".thumb.jpg", Width: shot.Width, Height: shot.Height,
+		ExpiresAt: now.Add(s.Policy.PhotoRetention)}
+	if err := s.Photos.Put(ctx, p.Blob, shot.JPEG); err != nil {
+		return nil, handoff.Internal(err, "store photo")
+	}
+	if err := s.Photos.Put(ctx, p.Thumb, shot.Thumb); err != nil {
+		s.Photos.Delete(ctx, p.Blob)
+		return nil, handoff.Internal(err, "store thumbnail")
+	}
+	return p, nil
+}
+
+// bagsScanned refuses when a bagged open parcel among ids (all when nil;
+// only the passcode ones when otpOnly) has not had its bag scanned: delivery
+// completes only when the bag in hand matches.
+func bagsScanned(open []Parcel, ids []string, otpOnly bool) error {
+	var missing []string
+	for _, p := range open {
+		if p.BagID == "" || p.BagScanned || (otpOnly && !p.OTP) || (ids != nil && !slices.Contains(ids, p.TrackingID)) {
+			continue
+		}
+		missing = append(missing, p.TrackingID)
+	}
+	if len(missing) > 0 {
+		return handoff.Errorf(handoff.EPRECONDITION, "Scan the tamper-evident bag of %s first: delivery completes only when it matches.", joinIDs(missing))
+	}
+	return nil
+}
+
+// joinIDs lists tracking IDs in order, for a message.
+func joinIDs(ids []string) string {
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	return strings.Join(ids, ", ")
+}
+
+// RecordAttempt implements handoff.DoorService: the stop's passcode attempt
+// ends and its open parcels go back to the station.
+func (s *Service) RecordAttempt(ctx context.Context, da *handoff.Principal, stopID, reason string) (*handoff.Stop, error) {
+	if !slices.Contains(handoff.AttemptReasons, reason) {
+		return nil, handoff.Invalid(handoff.FieldError{Field: "reason", Message: "must be one of " + strings.Join(handoff.AttemptReasons, ", ")})
+	}
+	st, err := s.outStop(ctx, da, stopID)
+	if err != nil {
+		return nil, err
+	}
+	failed, err := s.Store.FailAttempt(ctx, Attempt{Stop: st, AssociateID: da.ID, Reason: reason,
+		Note: tracking.Describe(tracking.StatusDeliveryAttempted, reason), NextAttempt: s.Policy.WorkingDays.NextAfter(st.Date), At: s.Now()})
+	if err != nil {
+		return nil, err
+	}
+	if len(failed) == 0 {
+		return nil, handoff.Errorf(handoff.ECONFLICT, "Every parcel at this stop is already settled.")
+	}
+	return s.Store.StopView(ctx, st.RouteID, st.ID)
+}
+
+// ScanBag implements handoff.DoorService. The associate's app never shows the
+// expected ID: the scan must come from the bag in hand. A misread is told at
+// once and not counted as a finding: the check character caught it. A bag
+// that belongs to no parcel here is a finding for customer service.
+func (s *Service) ScanBag(ctx context.Context, da *handoff.Principal, stopID, raw string) (*handoff.Stop, error) {
+	st, err := s.outStop(ctx, da, stopID)
+	if err != nil {
+		return nil, err
+	}
+	id, err := bag.Parse(raw)
+	if err != nil {
+		return nil, handoff.Invalid(handoff.FieldError{Field: "bagId", Message: err.Error()})
+	}
+	matched, err := s.Store.RecordBagScan(ctx, Scan{Stop: st, AssociateID: da.ID, BagID: id, At: s.Now(),
+		CaseSummary: "Bag " + bag.Format(id) + " was scanned at the door, but the parcel was sealed in another bag"})
+	if err != nil {
+		return nil, err
+	}
+	if matched == "" {
+		return nil, handoff.Errorf(handoff.ECONFLICT, "This bag does not belong to any parcel at this stop. Do not deliver; the mismatch has been reported.")
+	}
+	return s.Store.StopView(ctx, st.RouteID, st.ID)
+}
+
+// RefuseParcels implements handoff.DoorService: the recipient refuses bagged
+// parcels whose seal is broken (all of the stop's when none are named); they
+// go back to the station and a tamper case opens for each.
+func (s *Service) RefuseParcels(ctx context.Context, da *handoff.Principal, stopID string, trackingIDs []string) (*handoff.Stop, error) {
+	st, err := s.outStop(ctx, da, stopID)
+	if err != nil {
+		return nil, err
+	}
+	open, err := s.Store.OpenParcels(ctx, st.ID)
+	if err != nil {
+		return nil, err
+	}
+	var bagged []Parcel
+	for _, p := range open {
+		if p.BagID != "" {
+			bagged = append(bagged, p)
+		}
+	}
+	refuse := bagged
+	if len(trackingIDs) > 0 {
+		refuse = nil
+		for i, t := range trackingIDs {
+			j := slices.IndexFunc(bagged, func(p Parcel) bool { return p.TrackingID == t })
+			if j < 0 {
+				return nil, handoff.Invalid(handoff.FieldError{Field: "trackingIds[" + strconv.Itoa(i) + "]", Message: "is not an open bagged parcel of this stop"})
+			}
+			refuse = append(refuse, bagged[j])
+		}
+	}
+	if len(refuse) == 0 {
+		return nil, handoff.Errorf(handoff.ECONFLICT, "No parcel in a tamper-evident bag is open at this stop.")
+	}
+	r := Refusal{Stop: st, AssociateID: da.ID, At: s.Now()}
+	for _, p := range refuse {
+		b := bag.Format(p.BagID)
+		r.Parcels = append(r.Parcels, Refused{TrackingID: p.TrackingID,
+			Note:        "Refused by the recipient: the seal of bag " + b + " was broken",
+			CaseSummary: "Recipient refused bag " + b + ": seal broken"})
+	}
+	if _, err := s.Store.RecordRefusal(ctx, r); err != nil {
+		return nil, err
+	}
+	return s.Store.StopView(ctx, st.RouteID, st.ID)
+}

@@ -1,0 +1,325 @@
+// Package door is the delivery associate's use-case service: what may happen
+// at a recipient's door. It asks the domain's pure rules (the passcode's
+// scope, the photo rule, the policy), calls a few atomic operations of a
+// store it declares here (Store; package sqlstore implements it), and then
+// the adapters it is given (the photo store and image cleaning). It never
+// talks SQL.
+//
+// Where a delivery is verified: verify.go. Where parcels are delivered,
+// attempted, scanned and refused: deliver.go.
+package door
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/auth"
+	"github.com/handoff-dev/handoff/passcode"
+	"github.com/handoff-dev/handoff/photo"
+)
+
+// Stop is what the door's rules need to know of a stop and its route.
+type Stop struct {
+	ID, RouteID string
+	Mobile      string // the recipient's, for the phone-digits fallback
+	OTPState    string // handoff.OTP*
+	AssociateID string
+	Date        string // the route's service date
+	Market      string
+	RouteStatus string // handoff.Route*
+}
+
+// Parcel is a parcel of a stop still open on its route.
+type Parcel struct {
+	TrackingID string
+	OTP        bool   // it needs the passcode
+	CodeSet    string // the contact set whose code opens it (package passcode)
+	BagID      string // its sealed bag, "" when it has none
+	BagScanned bool   // the bag was scanned at this stop and matched
+	Privacy    string // why it may not be photographed (handoff.NoPhoto*), ""
+}
+
+// Guess asks the store to count one entry at a stop and settle it, in one
+// transaction: claim one of the associate's wrong-code budget and one of the
+// stop's evaluations, record the check, then deliver the open passcode
+// parcels of the matched sets or count a wrong entry, ending the attempt at
+// the third.
+type Guess struct {
+	StopID, AssociateID string
+	Method              string          // MethodCode or MethodDigits
+	Matched             map[string]bool // contact sets whose code the entry is; empty when wrong
+	BudgetLimit         int             // wrong entries per associate per window
+	BudgetWindow        time.Duration
+	Detail, Note        string // of the Delivered event when right
+	NextAttempt         string // the next working day, for the failed message
+	At                  time.Time
+}
+
+// Why a guess was not evaluated.
+const (
+	RefusedLocked      = "associate_locked" // the station must unlock the associate
+	RefusedRateLimited = "rate_limited"     // too many wrong entries in the window
+	RefusedExhausted   = "no_attempts_left" // the stop's evaluations are used up
+	RefusedSettled     = "stop_settled"     // the stop takes no more codes (see State)
+)
+
+// GuessResult is the store's answer to a Guess.
+type GuessResult struct {
+	Refused      string // "" when evaluated, else Refused*
+	State        string // the stop's OTP state, when RefusedSettled
+	Correct      bool
+	Delivered    []string
+	AttemptsLeft int
+	Ended        bool // this entry ended the attempt
+	LockedNow    bool // this entry locked the associate's checks
+}
+
+// Methods of code checks, as recorded.
+const (
+	MethodCode   = "code"
+	MethodDigits = "phone_digits"
+)
+
+// Delivery asks the store to deliver parcels at a place in one transaction.
+type Delivery struct {
+	Stop        *Stop
+	AssociateID string
+	Place       string
+	At          time.Time
+	Parcels     []Delivered
+	Photo       *StoredPhoto // nil when none was taken
+}
+
+// Delivered is one parcel of a Delivery.
+type Delivered struct {
+	TrackingID string
+	Note       string
+	// NoPhotoReason is recorded when it was left unattended without the
+	// photo a privacy rule forbade.
+	NoPhotoReason string
+}
+
+// StoredPhoto is a cleaned photo already in the photo store.
+type StoredPhoto struct {
+	Blob, Thumb   string
+	Width, Height int
+	ExpiresAt     time.Time
+}
+
+// Attempt asks the store to record a failed attempt for the stop's open
+// parcels.
+type Attempt struct {
+	Stop        *Stop
+	AssociateID string
+	Reason      string // handoff.AttemptReasons
+	Note        string
+	NextAttempt string
+	At          time.Time
+}
+
+// Scan asks the store to record a bag scanned at a stop; a bag that matches
+// no open parcel there opens a case, with CaseSummary, on each bagged one.
+type Scan struct {
+	Stop        *Stop
+	AssociateID string
+	BagID       string
+	CaseSummary string
+	At          time.Time
+}
+
+// Refusal asks the store to record bagged parcels refused for a broken seal.
+type Refusal struct {
+	Stop        *Stop
+	AssociateID string
+	Parcels     []Refused
+	At          time.Time
+}
+
+// Refused is one parcel of a Refusal.
+type Refused struct {
+	TrackingID, Note, CaseSummary string
+}
+
+// Store is what the door needs of storage. Reads return handoff errors
+// (ENOTFOUND for a missing stop or route); the writes are atomic: each
+// either happens whole, conditionally on the state it expects, or not at all.
+type Store interface {
+	// DoorStop returns a stop's facts, or ENOTFOUND.
+	DoorStop(ctx context.Context, stopID string) (*Stop, error)
+	// StopView returns a stop as the associate sees it.
+	StopView(ctx context.Context, routeID, stopID string) (*handoff.Stop, error)
+	// OpenParcels returns the parcels of a stop still open on its route.
+	OpenParcels(ctx context.Context, stopID string) ([]Parcel, error)
+	// AssociateRoutes returns an associate's routes of the given dates.
+	AssociateRoutes(ctx context.Context, associateID string, dates ...string) ([]*handoff.Route, error)
+	// RouteByID returns a route, or ENOTFOUND.
+	RouteByID(ctx context.Context, routeID string) (*handoff.Route, error)
+	// GarageCloseFailed reports whether a garage door at the stop was
+	// reported not to have closed.
+	GarageCloseFailed(ctx context.Context, stopID string) (bool, error)
+	// PasscodeKey returns the key ID a contact set's day's code is derived
+	// with, fixing it to the active key the first time.
+	PasscodeKey(ctx context.Context, set, date string) (string, error)
+
+	// LoadVan puts a planned route's open parcels out for delivery and
+	// queues the day's messages; it loads nothing and returns the unsealed
+	// parcels when one that needs a bag has none, and loaded false when the
+	// route is not planned any more.
+	LoadVan(ctx context.Context, routeID, associateID string, at time.Time) (unsealed []string, loaded bool, err error)
+	// Guess counts and settles one entry at a stop.
+	Guess(ctx context.Context, g Guess) (*GuessResult, error)
+	// ClaimResend counts one re-send of a pending stop's code, up to limit,
+	// and queues it to the contacts of the stop's open passcode parcels;
+	// false when the limit is reached or the stop is not pending.
+	ClaimResend(ctx context.Context, stop *Stop, limit int) (bool, error)
+	// Deliver settles the parcels as delivered, with the photo if any.
+	Deliver(ctx context.Context, d Delivery) error
+	// FailAttempt ends the stop's passcode attempt and records the failed
+	// attempt for its open parcels; it returns those it settled.
+	FailAttempt(ctx context.Context, a Attempt) ([]string, error)
+	// RecordBagScan records the scan and returns the parcel it matched, ""
+	// when none.
+	RecordBagScan(ctx context.Context, s Scan) (string, error)
+	// RecordRefusal settles the refused parcels, opens their tamper cases
+	// and returns those it settled.
+	RecordRefusal(ctx context.Context, r Refusal) ([]string, error)
+}
+
+// Service implements handoff.DoorService.
+type Service struct {
+	Store       Store
+	Keys        passcode.Subkeys
+	Photos      photo.Store // nil when photo storage is not configured
+	PhotoLimits photo.Limits
+	// Policy is the server's delivery policy, shared with the other
+	// services.
+	Policy *handoff.Policy
+	Now    func() time.Time
+	Today  func(market string) string // the service date now in a marketplace
+	Log    *slog.Logger
+	// OnCodeCheck, when set, counts each evaluated entry (for metrics).
+	OnCodeCheck func(method string, correct bool)
+}
+
+// New returns the door service over store, with the keys codes are derived
+// with, the photo store and limits, and the shared policy and clock.
+func New(store Store, keys passcode.Subkeys, photos photo.Store, limits photo.Limits, policy *handoff.Policy,
+	now func() time.Time, today func(string) string, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{Store: store, Keys: keys, Photos: photos, PhotoLimits: limits, Policy: policy, Now: now, Today: today, Log: log}
+}
+
+var _ handoff.DoorService = (*Service)(nil)
+
+// associateStop returns a stop of the associate's route of today, or
+// ENOTFOUND for anything else, so that stop IDs cannot be probed.
+func (s *Service) associateStop(ctx context.Context, da *handoff.Principal, stopID string) (*Stop, error) {
+	if err := requireAssociate(da); err != nil {
+		return nil, err
+	}
+	st, err := s.Store.DoorStop(ctx, stopID)
+	if err != nil {
+		return nil, err
+	}
+	if st.AssociateID != da.ID || st.Date != s.Today(st.Market) {
+		return nil, handoff.NotFound("Stop")
+	}
+	return st, nil
+}
+
+// outStop returns a stop of the associate's route of today whose van is
+// loaded: parcels can only be delivered from a loaded van.
+func (s *Service) outStop(ctx context.Context, da *handoff.Principal, stopID string) (*Stop, error) {
+	st, err := s.associateStop(ctx, da, stopID)
+	if err != nil {
+		return nil, err
+	}
+	if st.RouteStatus != handoff.RouteLoaded {
+		return nil, handoff.Errorf(handoff.EPRECONDITION, "Load the route first: its parcels are not out for delivery yet.")
+	}
+	return st, nil
+}
+
+func requireAssociate(p *handoff.Principal) error {
+	if p == nil || p.Kind != auth.KindAssociate {
+		return handoff.Errorf(handoff.EFORBIDDEN, "This action is for %s accounts.", auth.KindAssociate)
+	}
+	return nil
+}
+
+// garageSettled refuses to finish a stop as a normal delivery while its
+// garage door is reported not to have closed.
+func (s *Service) garageSettled(ctx context.Context, stopID string) error {
+	failed, err := s.Store.GarageCloseFailed(ctx, stopID)
+	if err != nil {
+		return err
+	}
+	if failed {
+		return handoff.Errorf(handoff.EPRECONDITION, "The garage door at this stop did not close: the stop cannot be finished as a normal delivery until customer service resolves it.")
+	}
+	return nil
+}
+
+// Itinerary implements handoff.DoorService.
+func (s *Service) Itinerary(ctx context.Context, da *handoff.Principal) ([]*handoff.Route, error) {
+	if err := requireAssociate(da); err != nil {
+		return nil, err
+	}
+	// Today differs by marketplace; ask for the dates around UTC's today and
+	// keep the routes whose date is today where they are.
+	now := s.Now()
+	routes, err := s.Store.AssociateRoutes(ctx, da.ID, now.AddDate(0, 0, -1).Format("2006-01-02"), now.Format("2006-01-02"), now.AddDate(0, 0, 1).Format("2006-01-02"))
+	if err != nil {
+		return nil, err
+	}
+	out := []*handoff.Route{}
+	for _, r := range routes {
+		if r.ServiceDate == s.Today(r.Marketplace) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// FindStop implements handoff.DoorService.
+func (s *Service) FindStop(ctx context.Context, da *handoff.Principal, stopID string) (*handoff.Stop, error) {
+	st, err := s.associateStop(ctx, da, stopID)
+	if err != nil {
+		return nil, err
+	}
+	return s.Store.StopView(ctx, st.RouteID, st.ID)
+}
+
+// LoadRoute implements handoff.DoorService: the associate loads the van and
+// every parcel goes out for delivery; the day's code goes to the contacts of
+// each passcode parcel's label. A parcel that needs a bag never goes out
+// unsealed.
+func (s *Service) LoadRoute(ctx context.Context, da *handoff.Principal, routeID string) (*handoff.Route, error) {
+	if err := requireAssociate(da); err != nil {
+		return nil, err
+	}
+	r, err := s.Store.RouteByID(ctx, routeID)
+	if err != nil {
+		return nil, err
+	}
+	if r.AssociateID != da.ID || r.ServiceDate != s.Today(r.Marketplace) {
+		return nil, handoff.NotFound("Route")
+	}
+	if r.Status != handoff.RoutePlanned {
+		return nil, handoff.Errorf(handoff.ECONFLICT, "The route is already loaded.")
+	}
+	unsealed, loaded, err := s.Store.LoadVan(ctx, routeID, da.ID, s.Now())
+	switch {
+	case err != nil:
+		return nil, err
+	case len(unsealed) > 0:
+		return nil, handoff.Errorf(handoff.EPRECONDITION, "These parcels need a tamper-evident bag and are not sealed yet: %s. Seal them at the station first.", joinIDs(unsealed))
+	case !loaded:
+		return nil, handoff.Errorf(handoff.ECONFLICT, "The route is already loaded.")
+	}
+	return s.Store.RouteByID(ctx, routeID)
+}
