@@ -47,7 +47,7 @@ type DB struct {
 	// services.
 	Keys *keyring.Ring
 	// Policy holds the configurable delivery rules.
-	Policy Policy
+	Policy handoff.Policy
 	// Photos keeps proof-of-delivery photos; PhotoLimits bounds uploads.
 	Photos      photo.Store
 	PhotoLimits photo.Limits
@@ -145,7 +145,7 @@ func IsPostgresURL(dsn string) bool {
 // (created if missing) — and applies pending migrations. It fails when the
 // database cannot be reached or migrated.
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	d := &DB{Now: func() time.Time { return time.Now().UTC() }, Log: slog.Default(), Policy: DefaultPolicy(), PhotoLimits: photo.DefaultLimits, Garage: DefaultGarageSettings()}
+	d := &DB{Now: func() time.Time { return time.Now().UTC() }, Log: slog.Default(), Policy: handoff.DefaultPolicy(), PhotoLimits: photo.DefaultLimits, Garage: DefaultGarageSettings()}
 	var err error
 	if IsPostgresURL(dsn) {
 		d.Engine = Postgres

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/keyring"
 	"github.com/handoff-dev/handoff/route"
-	"github.com/handoff-dev/handoff/sqlstore"
 )
 
 // config is the server's configuration, from flags with environment fallbacks.
@@ -25,7 +25,7 @@ type config struct {
 	LogFormat  string
 	LogLevel   slog.Level
 	ShutdownIn time.Duration
-	Policy     sqlstore.Policy
+	Policy     handoff.Policy
 	Channels   channelConfig
 	Photos     photoConfig
 	// AllowHTTPWebhooks is HANDOFF_ALLOW_HTTP_WEBHOOKS: shippers may register
@@ -56,7 +56,7 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 	level := fs.String("log-level", envOr(getenv, "HANDOFF_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env HANDOFF_LOG_LEVEL)")
 	c.Channels.flags(fs, getenv)
 	c.Photos.flags(fs, getenv)
-	c.Policy = sqlstore.DefaultPolicy()
+	c.Policy = handoff.DefaultPolicy()
 	hours := fs.String("contact-hours", envOr(getenv, "HANDOFF_CONTACT_HOURS", c.Policy.ContactHours.String()), "local hours OTP stops should be planned in (env HANDOFF_CONTACT_HOURS)")
 	days := fs.String("working-days", envOr(getenv, "HANDOFF_WORKING_DAYS", c.Policy.WorkingDays.String()), "days parcels go out (env HANDOFF_WORKING_DAYS)")
 	fs.IntVar(&c.Policy.MaxFailedDays, "max-failed-days", c.Policy.MaxFailedDays, "failed delivery days before a parcel goes back to the shipper")
