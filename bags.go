@@ -131,6 +131,13 @@ type BagService interface {
 	VoidBag(ctx context.Context, station *Principal, bagID, reason string) (*Bag, error)
 	// ListBags returns the station's bags in a state ("" for all).
 	ListBags(ctx context.Context, station *Principal, state string) ([]Bag, error)
+	// FindBag returns one bag the station may see by its ID as scanned or
+	// typed: its own, or one issued to no station yet. EINVALID for an ID
+	// that is not one, ENOTFOUND for any other bag.
+	FindBag(ctx context.Context, station *Principal, bagID string) (*Bag, error)
+	// ParcelBag returns the bag one of the station's parcels is sealed in
+	// now, or ENOTFOUND.
+	ParcelBag(ctx context.Context, station *Principal, trackingID string) (*Bag, error)
 }
 
 // CaseService is customer service's queue.

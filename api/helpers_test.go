@@ -15,6 +15,7 @@ import (
 	"github.com/handoff-dev/handoff/observe"
 	"github.com/handoff-dev/handoff/sqlstore"
 	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
+	"github.com/handoff-dev/handoff/station"
 )
 
 const adminToken = "test-admin-token-0123456789"
@@ -54,13 +55,17 @@ func newEnv(t *testing.T, db *sqlstore.DB) *env {
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	db.Log = log
 	mux := http.NewServeMux()
-	s := &api.Server{Principals: db, Settings: db, Shipments: db, Stations: db, Doors: db, Outbox: db, Bags: db, Cases: db, Photos: db, Garages: db, Webhooks: db, Today: db.Today, AdminToken: adminToken, Log: log}
+	stations := stationsOf(db)
+	s := &api.Server{Principals: db, Settings: db, Shipments: db, Stations: stations, Doors: db, Outbox: db, Bags: stations, Cases: db, Photos: db, Garages: db, Webhooks: db, Today: db.Today, AdminToken: adminToken, Log: log}
 	s.Register(mux)
 	metrics := observe.NewMetrics()
 	srv := httptest.NewServer(metrics.Middleware(log, mux))
 	t.Cleanup(srv.Close)
 	return &env{t: t, db: db, srv: srv, logs: logs}
 }
+
+// stationsOf returns the station's service over db, with db's policy.
+func stationsOf(db *sqlstore.DB) *station.Service { return station.NewService(db, db.Policy) }
 
 // eachEnv runs fn against an API on every engine.
 func eachEnv(t *testing.T, fn func(t *testing.T, e *env)) {
