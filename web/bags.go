@@ -463,7 +463,7 @@ func unsealedParcels(rt *handoff.Route, sealed map[string]bool) []string {
 	var out []string
 	for _, st := range rt.Stops {
 		for _, p := range st.Parcels {
-			if p.BagRequired && p.Outcome == "" && !sealed[p.TrackingID] {
+			if p.BagRequired && p.Outcome == handoff.OutcomeOpen && !sealed[p.TrackingID] {
 				out = append(out, p.TrackingID)
 			}
 		}
