@@ -32,7 +32,7 @@ var Stages = []string{StageLabel, StageStation, StageRouted, StageOut, StageAwai
 
 // stageMoves says, for each action, the stage it leads to from each stage
 // it may start from.
-var stageMoves = map[Action]map[string]string{
+var stageMoves = moves[Action]{
 	ActReceive: {
 		StageLabel:  StageStation, // picked up from the shipper
 		StageRouted: StageStation, // taken off a route that never left
@@ -54,22 +54,11 @@ var stageMoves = map[Action]map[string]string{
 
 // NextStage returns the stage action leads to from stage, and false when
 // the action is not allowed from it.
-func NextStage(stage string, a Action) (string, bool) {
-	to, ok := stageMoves[a][stage]
-	return to, ok
-}
+func NextStage(stage string, a Action) (string, bool) { return stageMoves.next(stage, a) }
 
 // StagesFrom returns the stages action may start from, in the order of
 // Stages.
-func StagesFrom(a Action) []string {
-	var out []string
-	for _, s := range Stages {
-		if _, ok := stageMoves[a][s]; ok {
-			out = append(out, s)
-		}
-	}
-	return out
-}
+func StagesFrom(a Action) []string { return stageMoves.from(a, Stages) }
 
 // BagAction is something that may happen to a tamper-evident bag.
 type BagAction string
@@ -90,7 +79,7 @@ var BagStates = []string{BagIssued, BagSealed, BagDelivered, BagRefused, BagVoid
 
 // bagMoves says, for each bag action, the state it leads to from each state
 // it may start from. A bag is single-use: only an issued one is sealed.
-var bagMoves = map[BagAction]map[string]string{
+var bagMoves = moves[BagAction]{
 	BagActSeal:    {BagIssued: BagSealed},
 	BagActVoid:    {BagIssued: BagVoided, BagSealed: BagVoided},
 	BagActDeliver: {BagSealed: BagDelivered},
@@ -99,17 +88,28 @@ var bagMoves = map[BagAction]map[string]string{
 
 // NextBagState returns the state action leads a bag to from state, and
 // false when the action is not allowed from it.
-func NextBagState(state string, a BagAction) (string, bool) {
-	to, ok := bagMoves[a][state]
-	return to, ok
-}
+func NextBagState(state string, a BagAction) (string, bool) { return bagMoves.next(state, a) }
 
 // BagStatesFrom returns the states a bag action may start from, in the
 // order of BagStates.
-func BagStatesFrom(a BagAction) []string {
+func BagStatesFrom(a BagAction) []string { return bagMoves.from(a, BagStates) }
+
+// moves is a transition table: for each action, the state it leads to from
+// each state it may start from.
+type moves[A comparable] map[A]map[string]string
+
+// next returns the state a leads to from state, and false when a is not
+// allowed from it.
+func (m moves[A]) next(state string, a A) (string, bool) {
+	to, ok := m[a][state]
+	return to, ok
+}
+
+// from returns the states a may start from, in the order of states.
+func (m moves[A]) from(a A, states []string) []string {
 	var out []string
-	for _, s := range BagStates {
-		if _, ok := bagMoves[a][s]; ok {
+	for _, s := range states {
+		if _, ok := m[a][s]; ok {
 			out = append(out, s)
 		}
 	}

@@ -31,15 +31,10 @@ func TestNextStage(t *testing.T) {
 		{StageStation, ActUnbag}:            StageStation,
 		{StageRouted, ActUnbag}:             StageRouted,
 	}
-	for _, stage := range Stages {
-		for _, a := range Actions {
-			want, ok := allowed[pair{stage, a}]
-			got, gotOK := NextStage(stage, a)
-			if got != want || gotOK != ok {
-				t.Errorf("NextStage(%s, %s) = %q, %v; want %q, %v", stage, a, got, gotOK, want, ok)
-			}
-		}
-	}
+	checkEveryPair(t, "NextStage", Stages, Actions, NextStage, func(s string, a Action) (string, bool) {
+		to, ok := allowed[pair{s, a}]
+		return to, ok
+	})
 	// Delivered and returning parcels are done: nothing moves them.
 	for _, end := range []string{StageDelivered, StageReturning} {
 		for _, a := range Actions {
@@ -71,16 +66,24 @@ func TestNextBagState(t *testing.T) {
 		{BagSealed, BagActDeliver}: BagDelivered,
 		{BagSealed, BagActRefuse}:  BagRefused,
 	}
-	for _, state := range BagStates {
-		for _, a := range BagActions {
-			want, ok := allowed[pair{state, a}]
-			got, gotOK := NextBagState(state, a)
-			if got != want || gotOK != ok {
-				t.Errorf("NextBagState(%s, %s) = %q, %v; want %q, %v", state, a, got, gotOK, want, ok)
-			}
-		}
-	}
+	checkEveryPair(t, "NextBagState", BagStates, BagActions, NextBagState, func(s string, a BagAction) (string, bool) {
+		to, ok := allowed[pair{s, a}]
+		return to, ok
+	})
 	if got := BagStatesFrom(BagActVoid); !slices.Equal(got, []string{BagIssued, BagSealed}) {
 		t.Errorf("BagStatesFrom(void) = %v", got)
+	}
+}
+
+// checkEveryPair compares next with want over every (state, action) pair.
+func checkEveryPair[A ~string](t *testing.T, name string, states []string, actions []A, next, want func(string, A) (string, bool)) {
+	t.Helper()
+	for _, s := range states {
+		for _, a := range actions {
+			got, gotOK := next(s, a)
+			if to, ok := want(s, a); got != to || gotOK != ok {
+				t.Errorf("%s(%s, %s) = %q, %v; want %q, %v", name, s, a, got, gotOK, to, ok)
+			}
+		}
 	}
 }
