@@ -19,6 +19,15 @@ const (
 // MaxBatch bounds one batch of bags.
 const MaxBatch = 1000
 
+// Reasons a bag action is refused (Error.Reason).
+const (
+	ReasonBagNotNeeded = "bag_not_needed" // the shipper's bag rules do not apply to the parcel
+	ReasonParcelBagged = "parcel_bagged"  // the parcel is sealed in a bag already
+	ReasonBagNotIssued = "bag_not_issued" // the bag was never issued to this station
+	ReasonBagVoided    = "bag_voided"     // the bag was voided
+	ReasonBagUsed      = "bag_used"       // the bag was sealed before: a bag is single-use
+)
+
 // Bag is one tamper-evident bag of the inventory.
 type Bag struct {
 	ID         string     `json:"bagId"`
@@ -59,8 +68,22 @@ const (
 	CaseClosed       = "closed"
 )
 
-// Case outcomes a customer-service agent may close a case with.
-var CaseOutcomes = []string{"reship", "return_to_shipper", "refund", "no_action"}
+// Outcomes a customer-service agent may close a case with.
+const (
+	CaseReship          = "reship"            // the parcel goes out again
+	CaseReturnToShipper = "return_to_shipper" // the parcel goes back to the shipper
+	CaseRefund          = "refund"            // the shipper refunds; the parcel goes back
+	CaseNoAction        = "no_action"
+)
+
+// CaseOutcomes lists the outcomes a case may be closed with.
+var CaseOutcomes = []string{CaseReship, CaseReturnToShipper, CaseRefund, CaseNoAction}
+
+// CaseSendsBack reports whether a case closed with outcome sends its
+// parcel back to the shipper.
+func CaseSendsBack(outcome string) bool {
+	return outcome == CaseReturnToShipper || outcome == CaseRefund
+}
 
 // CarrierRef is one route that carried a parcel.
 type CarrierRef struct {
@@ -108,6 +131,13 @@ type BagService interface {
 	VoidBag(ctx context.Context, station *Principal, bagID, reason string) (*Bag, error)
 	// ListBags returns the station's bags in a state ("" for all).
 	ListBags(ctx context.Context, station *Principal, state string) ([]Bag, error)
+	// FindBag returns one bag the station may see by its ID as scanned or
+	// typed: its own, or one issued to no station yet. EINVALID for an ID
+	// that is not one, ENOTFOUND for any other bag.
+	FindBag(ctx context.Context, station *Principal, bagID string) (*Bag, error)
+	// ParcelBag returns the bag one of the station's parcels is sealed in
+	// now, or ENOTFOUND.
+	ParcelBag(ctx context.Context, station *Principal, trackingID string) (*Bag, error)
 }
 
 // CaseService is customer service's queue.

@@ -50,8 +50,21 @@ type StopParcel struct {
 	Stage       string `json:"stage"`
 	Status      string `json:"status"`
 	DetailCode  string `json:"detailCode,omitempty"`
-	Outcome     string `json:"outcome,omitempty"` // "", "delivered", "attempted", "refused", "returned"
+	Outcome     string `json:"outcome,omitempty"` // OutcomeOpen ("") or another Outcome*
 }
+
+// Outcomes of a parcel on a route: what became of it there. A parcel is
+// settled on a route exactly once.
+const (
+	OutcomeOpen      = ""          // not settled yet
+	OutcomeDelivered = "delivered" // delivered at the stop
+	OutcomeAttempted = "attempted" // a failed attempt
+	OutcomeRefused   = "refused"   // the recipient refused a tampered bag
+	OutcomeReturned  = "returned"  // the station took it back undelivered and unattempted
+)
+
+// RouteOutcomes lists the outcomes of a settled parcel.
+var RouteOutcomes = []string{OutcomeDelivered, OutcomeAttempted, OutcomeRefused, OutcomeReturned}
 
 // Stop is a recipient at an address on a route.
 type Stop struct {
@@ -71,7 +84,7 @@ type Stop struct {
 	AttemptsLeft        int          `json:"attemptsLeft"`
 	ResendsLeft         int          `json:"resendsLeft"`
 	PhoneDigitsAllowed  bool         `json:"phoneDigitsFallbackAllowed"`
-	RouteStatus         string       `json:"routeStatus"` // planned or loaded
+	RouteStatus         string       `json:"routeStatus"` // RoutePlanned or RouteLoaded
 	Parcels             []StopParcel `json:"parcels"`
 }
 
@@ -82,7 +95,7 @@ type Route struct {
 	AssociateID  string    `json:"associateId"`
 	ServiceDate  string    `json:"serviceDate"`
 	Marketplace  string    `json:"marketplace"`
-	Status       string    `json:"status"` // planned, loaded
+	Status       string    `json:"status"` // RoutePlanned or RouteLoaded
 	ContactHours string    `json:"contactHours"`
 	Flagged      int       `json:"stopsOutsideContactHours"`
 	Stops        []Stop    `json:"stops"`
@@ -91,8 +104,19 @@ type Route struct {
 
 // Route statuses.
 const (
-	RoutePlanned = "planned"
-	RouteLoaded  = "loaded"
+	RoutePlanned = "planned" // its parcels wait at the station
+	RouteLoaded  = "loaded"  // its parcels are out for delivery
+)
+
+// MaxRouteParcels bounds one route.
+const MaxRouteParcels = 300
+
+// Reasons a station action is refused (Error.Reason).
+const (
+	ReasonWrongStage  = "wrong_stage"  // the parcel is in a stage the action cannot start from
+	ReasonChanged     = "changed"      // someone else moved the parcel meanwhile: try again
+	ReasonDayOver     = "day_over"     // the route's day is over
+	ReasonStopSettled = "stop_settled" // every parcel of the stop is settled
 )
 
 // RouteParcel is one parcel asked for on a new route.

@@ -42,7 +42,11 @@ type FieldError struct {
 // Error is the one error type of the domain. Message is safe to show to the
 // client; Detail and Err are for the log only and never leave the server.
 type Error struct {
-	Code    string
+	Code string
+	// Reason is a stable word for why a request was refused ("bag_voided",
+	// "wrong_stage"), finer than Code, for clients that act on the cause;
+	// "" when the code says enough. Like Code it is safe to show.
+	Reason  string
 	Message string
 	Fields  []FieldError
 	Detail  string
@@ -67,6 +71,12 @@ func (e *Error) Unwrap() error { return e.Err }
 // Errorf returns an *Error with the given code and a client-safe message.
 func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Refuse returns an *Error with the given code, a stable reason and a
+// client-safe message.
+func Refuse(code, reason, format string, args ...any) *Error {
+	return &Error{Code: code, Reason: reason, Message: fmt.Sprintf(format, args...)}
 }
 
 // Invalid returns an EINVALID error listing the fields at fault.
@@ -100,6 +110,16 @@ func ErrorCode(err error) string {
 		return e.Code
 	}
 	return EINTERNAL
+}
+
+// ErrorReason returns the reason of err, "" when it has none or is not an
+// *Error.
+func ErrorReason(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return ""
 }
 
 // ErrorMessage returns the client-safe message of err; for foreign errors a

@@ -181,3 +181,47 @@ func misread(id string) string {
 	}
 	return id[:5] + string(c) + id[6:]
 }
+
+// TestStationRefusalReasons checks that a station client can tell why a
+// seal, a void or a receipt was refused from the problem's reason, without
+// reading the message or listing bags.
+func TestStationRefusalReasons(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		d := newDay(t, e, monday)
+		laptop := d.label("Ola", "9 Grove Rd", "07700900909", "1200", "laptop")
+		tablet := d.label("Ola", "9 Grove Rd", "07700900909", "1500", "tablet")
+		book := d.label("Ola", "9 Grove Rd", "07700900909", "10", "books")
+		d.receive(laptop, tablet, book)
+		used := d.seal(laptop)
+		batch := d.do("POST", "/v1/station/bags/batches", d.stationKey, map[string]any{"count": 2}).JSON(t)["bags"].([]any)
+		fresh, voided := batch[0].(map[string]any)["bagId"].(string), batch[1].(map[string]any)["bagId"].(string)
+		d.do("POST", "/v1/station/bags/"+voided+"/void", d.stationKey, map[string]any{"reason": "torn"})
+
+		seal := func(trackingID, bagID string) resp {
+			return d.do("POST", "/v1/station/parcels/"+trackingID+"/seal", d.stationKey, map[string]any{"bagId": bagID})
+		}
+		tests := []struct {
+			name   string
+			r      resp
+			status int
+			reason string
+		}{
+			{"bag voided", seal(tablet, voided), 400, "bag_voided"},
+			{"bag used", seal(tablet, used), 400, "bag_used"},
+			{"bag never issued", seal(tablet, bag.New()), 400, "bag_not_issued"},
+			{"parcel needs no bag", seal(book, fresh), 409, "bag_not_needed"},
+			{"parcel bagged", seal(laptop, fresh), 409, "parcel_bagged"},
+			{"void twice", d.do("POST", "/v1/station/bags/"+voided+"/void", d.stationKey, map[string]any{"reason": "again"}), 409, "bag_voided"},
+			{"received twice", d.do("POST", "/v1/station/parcels/"+book+"/receive", d.stationKey, nil), 409, "wrong_stage"},
+		}
+		for _, tt := range tests {
+			if m := problem(t, tt.r, tt.status, ""); m["reason"] != tt.reason {
+				t.Errorf("%s: reason = %v, want %s: %s", tt.name, m["reason"], tt.reason, tt.r.Body)
+			}
+		}
+		// A refusal without a finer cause carries no reason.
+		if m := problem(t, seal(tablet, misread(fresh)), 400, "bagId"); m["reason"] != nil {
+			t.Errorf("misread bag ID: reason = %v", m["reason"])
+		}
+	})
+}

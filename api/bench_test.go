@@ -71,7 +71,7 @@ func BenchmarkVerifyCode(b *testing.B) {
 	for len(targets) < b.N {
 		var ids []string
 		mobiles := map[string]string{}
-		for range min(sqlstore.MaxRouteParcels, b.N-len(targets)) {
+		for range min(handoff.MaxRouteParcels, b.N-len(targets)) {
 			mobile := fmt.Sprintf("+4477%08d", len(targets)+len(ids))
 			in := &handoff.ShipmentInput{}
 			json.Unmarshal(mustJSON(shipment("GB", "GBP", "500", mobile)), in)
@@ -80,13 +80,13 @@ func BenchmarkVerifyCode(b *testing.B) {
 				b.Fatal(err)
 			}
 			id := s.Packages[0].TrackingID
-			if _, err := db.ReceiveParcel(t0ctx, st, id); err != nil {
+			if _, err := stationsOf(db).ReceiveParcel(t0ctx, st, id); err != nil {
 				b.Fatal(err)
 			}
 			ids = append(ids, id)
 			mobiles[id] = mobile
 		}
-		r, err := db.CreateRoute(t0ctx, st, handoff.NewRoute{AssociateID: da.ID, ServiceDate: "2026-11-23", TrackingIDs: ids})
+		r, err := stationsOf(db).CreateRoute(t0ctx, st, handoff.NewRoute{AssociateID: da.ID, ServiceDate: "2026-11-23", TrackingIDs: ids})
 		if err != nil {
 			b.Fatal(err)
 		}

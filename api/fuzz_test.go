@@ -19,7 +19,8 @@ import (
 func handlerOn(tb testing.TB, db *sqlstore.DB) (http.Handler, string) {
 	tb.Helper()
 	mux := http.NewServeMux()
-	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: db, Doors: sqlstoretest.Door(db), Bags: db, Cases: db, Photos: db, Garages: db, Webhooks: db, Outbox: db, Today: db.Today, AdminToken: adminToken, Log: slog.New(slog.DiscardHandler)}).Register(mux)
+	stations := stationsOf(db)
+	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: stations, Doors: sqlstoretest.Door(db), Bags: stations, Cases: db, Photos: db, Garages: db, Webhooks: db, Outbox: db, Today: db.Today, AdminToken: adminToken, Log: slog.New(slog.DiscardHandler)}).Register(mux)
 	_, cred, err := db.CreatePrincipal(t0ctx, handoff.NewPrincipal{Kind: auth.KindShipper, Name: "Fuzz"})
 	if err != nil {
 		tb.Fatal(err)

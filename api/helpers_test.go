@@ -16,6 +16,7 @@ import (
 	"github.com/handoff-dev/handoff/observe"
 	"github.com/handoff-dev/handoff/sqlstore"
 	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
+	"github.com/handoff-dev/handoff/station"
 )
 
 const adminToken = "test-admin-token-0123456789"
@@ -57,13 +58,17 @@ func newEnv(t *testing.T, db *sqlstore.DB) *env {
 	db.Log = log
 	mux := http.NewServeMux()
 	doors := sqlstoretest.Door(db)
-	s := &api.Server{Principals: db, Settings: db, Shipments: db, Stations: db, Doors: doors, Outbox: db, Bags: db, Cases: db, Photos: db, Garages: db, Webhooks: db, Today: db.Today, AdminToken: adminToken, Log: log}
+	stations := stationsOf(db)
+	s := &api.Server{Principals: db, Settings: db, Shipments: db, Stations: stations, Doors: doors, Outbox: db, Bags: stations, Cases: db, Photos: db, Garages: db, Webhooks: db, Today: db.Today, AdminToken: adminToken, Log: log}
 	s.Register(mux)
 	metrics := observe.NewMetrics()
 	srv := httptest.NewServer(metrics.Middleware(log, mux))
 	t.Cleanup(srv.Close)
 	return &env{t: t, db: db, door: doors, srv: srv, logs: logs}
 }
+
+// stationsOf returns the station's service over db, with db's policy.
+func stationsOf(db *sqlstore.DB) *station.Service { return station.NewService(db, db.Policy) }
 
 // eachEnv runs fn against an API on every engine.
 func eachEnv(t *testing.T, fn func(t *testing.T, e *env)) {

@@ -17,6 +17,7 @@ import (
 	"github.com/handoff-dev/handoff/notify"
 	"github.com/handoff-dev/handoff/sqlstore"
 	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
+	"github.com/handoff-dev/handoff/station"
 )
 
 var ctx = context.Background()
@@ -113,7 +114,7 @@ func newFlow(t *testing.T, db *sqlstore.DB) *flow {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.ReceiveParcel(ctx, f.station, s.Packages[0].TrackingID); err != nil {
+		if _, err := stationsOf(db).ReceiveParcel(ctx, f.station, s.Packages[0].TrackingID); err != nil {
 			t.Fatal(err)
 		}
 		return s.Packages[0].TrackingID
@@ -132,7 +133,7 @@ func newFlow(t *testing.T, db *sqlstore.DB) *flow {
 // out plans and loads today's route for the GB parcels.
 func (f *flow) out(t *testing.T) {
 	t.Helper()
-	r, err := f.db.CreateRoute(ctx, f.station, handoff.NewRoute{AssociateID: f.associate.ID, ServiceDate: "2026-11-23", TrackingIDs: []string{f.gb, f.gift}})
+	r, err := stationsOf(f.db).CreateRoute(ctx, f.station, handoff.NewRoute{AssociateID: f.associate.ID, ServiceDate: "2026-11-23", TrackingIDs: []string{f.gb, f.gift}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +171,7 @@ func TestDeliveryOfMessages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.ReceiveParcel(ctx, f.station, s.Packages[0].TrackingID); err != nil {
+		if _, err := stationsOf(db).ReceiveParcel(ctx, f.station, s.Packages[0].TrackingID); err != nil {
 			t.Fatal(err)
 		}
 		f.out(t)
@@ -241,6 +242,9 @@ func TestDeliveryOfMessages(t *testing.T) {
 		}
 	})
 }
+
+// stationsOf returns the station's service over db, with db's policy.
+func stationsOf(db *sqlstore.DB) *station.Service { return station.NewService(db, db.Policy) }
 
 func mustList(t *testing.T, db *sqlstore.DB, status string) []notify.Entry {
 	t.Helper()

@@ -4,39 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"slices"
+	"fmt"
 	"strings"
 
 	"github.com/handoff-dev/handoff"
-	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/bag"
-	"github.com/handoff-dev/handoff/tracking"
+	"github.com/handoff-dev/handoff/station"
 )
 
-// Tracking codes handoff adds for bags. They record facts without changing
-// the parcel's status.
-const (
-	EventBagSealed = tracking.BagSealed
-	EventBagVoided = tracking.BagVoided
-)
-
-// IssueBatch implements handoff.BagService.
-func (d *DB) IssueBatch(ctx context.Context, by *handoff.Principal, stationID string, n int) (*handoff.BagBatch, error) {
-	issuer := "operator"
-	if by != nil {
-		if err := requireKind(by, auth.KindStation); err != nil {
-			return nil, err
-		}
-		stationID, issuer = by.ID, by.ID
-	}
-	if n < 1 || n > handoff.MaxBatch {
-		return nil, handoff.Invalid(handoff.FieldError{Field: "count", Message: "must be a whole number from 1 to 1000"})
-	}
-	if stationID != "" {
-		if p, err := d.FindPrincipal(ctx, stationID); err != nil || p.Kind != auth.KindStation {
-			return nil, handoff.Invalid(handoff.FieldError{Field: "stationId", Message: "no such station"})
-		}
-	}
+// RecordBatch implements station.Store.
+func (d *DB) RecordBatch(ctx context.Context, stationID, issuer string, n int) (*handoff.BagBatch, error) {
 	now := d.Now()
 	b := &handoff.BagBatch{ID: newID("bb_"), StationID: stationID, CreatedAt: now}
 	err := d.tx(ctx, func(tx *sql.Tx) error {
@@ -98,125 +75,79 @@ func (d *DB) bagsWhere(ctx context.Context, where string, args ...any) ([]handof
 	return out, rows.Err()
 }
 
-// FindBatch implements handoff.BagService.
-func (d *DB) FindBatch(ctx context.Context, by *handoff.Principal, batchID string) (*handoff.BagBatch, error) {
+// Batch implements station.Store.
+func (d *DB) Batch(ctx context.Context, batchID string) (*handoff.BagBatch, error) {
 	var b handoff.BagBatch
 	var created int64
 	err := d.db.QueryRowContext(ctx, `SELECT id, station_id, created_at FROM bag_batches WHERE id = $1`, batchID).Scan(&b.ID, &b.StationID, &created)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && by != nil && (by.Kind != auth.KindStation || b.StationID != by.ID)) {
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, handoff.NotFound("Batch")
 	}
 	if err != nil {
 		return nil, handoff.Internal(err, "find batch")
 	}
 	b.CreatedAt = fromMicros(created)
-	b.Bags, err = d.bagsWhere(ctx, `batch_id = $1`, b.ID)
-	return &b, err
+	return &b, nil
 }
 
-// ListBags implements handoff.BagService.
-func (d *DB) ListBags(ctx context.Context, st *handoff.Principal, state string) ([]handoff.Bag, error) {
-	if err := requireKind(st, auth.KindStation); err != nil {
-		return nil, err
+// FindBags implements station.Store.
+func (d *DB) FindBags(ctx context.Context, f station.BagFilter) ([]handoff.Bag, error) {
+	where := []string{"1 = 1"}
+	var args []any
+	for _, c := range []struct{ col, v string }{{"id", f.ID}, {"station_id", f.StationID}, {"state", f.State}, {"tracking_id", f.TrackingID}, {"batch_id", f.BatchID}} {
+		if c.v != "" {
+			args = append(args, c.v)
+			where = append(where, fmt.Sprintf("%s = $%d", c.col, len(args)))
+		}
 	}
-	if state != "" && !slices.Contains([]string{handoff.BagIssued, handoff.BagSealed, handoff.BagDelivered, handoff.BagRefused, handoff.BagVoided}, state) {
-		return nil, handoff.Invalid(handoff.FieldError{Field: "state", Message: "must be issued, sealed, delivered, refused or voided"})
-	}
-	return d.bagsWhere(ctx, `station_id = $1 AND ($2 = '' OR state = $2)`, st.ID, state)
+	return d.bagsWhere(ctx, strings.Join(where, " AND "), args...)
 }
 
-// parseBagField parses a bag ID from input, naming the field on failure.
-func parseBagField(field, raw string) (string, error) {
-	id, err := bag.Parse(raw)
-	if err != nil {
-		return "", handoff.Invalid(handoff.FieldError{Field: field, Message: err.Error()})
-	}
-	return id, nil
-}
-
-// SealParcel implements handoff.BagService. The bag's state moves from issued
-// to sealed and the parcel takes the bag in one transaction, each by a
-// conditional UPDATE, so a bag is sealed once however many try.
-func (d *DB) SealParcel(ctx context.Context, st *handoff.Principal, trackingID, bagID string) (*handoff.Bag, error) {
-	if err := requireKind(st, auth.KindStation); err != nil {
-		return nil, err
-	}
-	id, err := parseBagField("bagId", bagID)
-	if err != nil {
-		return nil, err
-	}
-	err = d.tx(ctx, func(tx *sql.Tx) error {
-		p, err := findParcel(ctx, tx, trackingID)
-		if err != nil {
-			return err
-		}
-		if p.stationID != st.ID {
-			return handoff.NotFound("Parcel")
-		}
-		if !p.bag {
-			return handoff.Errorf(handoff.ECONFLICT, "This parcel does not need a bag (the shipper's bag rules do not apply to it).")
-		}
+// RecordSeal implements station.Store. A bag from an operator's batch
+// issued to no station becomes the sealing station's.
+func (d *DB) RecordSeal(ctx context.Context, s station.Seal) error {
+	return d.tx(ctx, func(tx *sql.Tx) error {
 		now := d.Now()
-		// A bag from an operator's batch issued to no station becomes the
-		// sealing station's.
 		res, err := tx.ExecContext(ctx, `UPDATE bags SET state = $1, tracking_id = $2, sealed_by = $3, sealed_at = $4, updated_at = $4, station_id = $3
-			WHERE id = $5 AND state = $6 AND (station_id = '' OR station_id = $3)`, handoff.BagSealed, trackingID, st.ID, micros(now), id, handoff.BagIssued)
+			WHERE id = $5 AND state = $6 AND (station_id = '' OR station_id = $3)`, s.BagTo, s.TrackingID, s.StationID, micros(now), s.BagID, s.BagFrom)
 		if err != nil {
 			return handoff.Internal(err, "seal bag")
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
-			var state string
-			err := tx.QueryRowContext(ctx, `SELECT state FROM bags WHERE id = $1 AND (station_id = '' OR station_id = $2)`, id, st.ID).Scan(&state)
-			if errors.Is(err, sql.ErrNoRows) {
-				return handoff.Invalid(handoff.FieldError{Field: "bagId", Message: "was never issued to this station"})
-			}
-			return handoff.Invalid(handoff.FieldError{Field: "bagId", Message: "is " + state + ": a bag can be sealed only once"})
+			return &station.Changed{Bag: true, ID: s.BagID}
 		}
-		// Sealed at the station, before or after it is put on a route, but
-		// never once it is out.
-		res, err = tx.ExecContext(ctx, `UPDATE packages SET bag_id = $1 WHERE tracking_id = $2 AND bag_id = '' AND stage IN ($3, $4)`,
-			id, trackingID, handoff.StageStation, handoff.StageRouted)
+		args := []any{s.BagID, s.TrackingID}
+		for _, st := range s.ParcelStages {
+			args = append(args, st)
+		}
+		res, err = tx.ExecContext(ctx, `UPDATE packages SET bag_id = $1 WHERE tracking_id = $2 AND bag_id = '' AND stage IN (`+placeholders(3, len(s.ParcelStages))+`)`, args...)
 		if err != nil {
 			return handoff.Internal(err, "bag parcel")
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
-			return handoff.Errorf(handoff.ECONFLICT, "The parcel is already in a bag, or not waiting at the station.")
+			return &station.Changed{ID: s.TrackingID}
 		}
-		_, err = d.appendEvent(ctx, tx, trackingID, tracking.Event{Code: EventBagSealed, Time: now, Location: p.location(), Actor: st.ID,
-			Note: "Sealed in bag " + bag.Format(id)})
+		e := s.Event
+		e.Time = now
+		_, err = d.appendEvent(ctx, tx, s.TrackingID, e)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	bs, err := d.bagsWhere(ctx, `id = $1`, id)
-	if err != nil || len(bs) == 0 {
-		return nil, handoff.Internal(err, "read bag")
-	}
-	return &bs[0], nil
 }
 
-// VoidBag implements handoff.BagService. A parcel sealed in the bag loses it
-// and must be sealed into a new one before it goes out; its history keeps
-// both bags.
-func (d *DB) VoidBag(ctx context.Context, st *handoff.Principal, bagID, reason string) (*handoff.Bag, error) {
-	if err := requireKind(st, auth.KindStation); err != nil {
-		return nil, err
-	}
-	id, err := parseBagField("bagId", bagID)
-	if err != nil {
-		return nil, err
-	}
-	reason = strings.TrimSpace(reason)
-	if reason == "" || len(reason) > 200 {
-		return nil, handoff.Invalid(handoff.FieldError{Field: "reason", Message: "say why the bag is voided (at most 200 characters)"})
-	}
-	err = d.tx(ctx, func(tx *sql.Tx) error {
+// RecordVoid implements station.Store. A bag of no station yet is voided
+// only while unused, and becomes the voiding station's.
+func (d *DB) RecordVoid(ctx context.Context, v station.Void) error {
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		now := d.Now()
+		args := []any{v.BagTo, v.Note, micros(now), v.BagID, v.StationID, handoff.BagIssued}
+		for _, st := range v.BagFrom {
+			args = append(args, st)
+		}
 		var trackingID string
 		err := tx.QueryRowContext(ctx, `UPDATE bags SET state = $1, note = $2, updated_at = $3, station_id = $5 WHERE id = $4
-			AND (station_id = $5 OR (station_id = '' AND state = $6)) AND state IN ($6, $7) RETURNING tracking_id`, handoff.BagVoided, reason, micros(d.Now()), id, st.ID, handoff.BagIssued, handoff.BagSealed).Scan(&trackingID)
+			AND (station_id = $5 OR (station_id = '' AND state = $6)) AND state IN (`+placeholders(7, len(v.BagFrom))+`) RETURNING tracking_id`, args...).Scan(&trackingID)
 		if errors.Is(err, sql.ErrNoRows) {
-			return handoff.Errorf(handoff.ECONFLICT, "Only an issued or sealed bag of this station can be voided.")
+			return &station.Changed{Bag: true, ID: v.BagID}
 		}
 		if err != nil {
 			return handoff.Internal(err, "void bag")
@@ -224,28 +155,24 @@ func (d *DB) VoidBag(ctx context.Context, st *handoff.Principal, bagID, reason s
 		if trackingID == "" {
 			return nil
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE packages SET bag_id = '' WHERE tracking_id = $1 AND bag_id = $2 AND stage IN ($3, $4)`,
-			trackingID, id, handoff.StageStation, handoff.StageRouted)
+		args = []any{trackingID, v.BagID}
+		for _, st := range v.ParcelStages {
+			args = append(args, st)
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE packages SET bag_id = '' WHERE tracking_id = $1 AND bag_id = $2 AND stage IN (`+placeholders(3, len(v.ParcelStages))+`)`, args...)
 		if err != nil {
 			return handoff.Internal(err, "unbag parcel")
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
-			return handoff.Errorf(handoff.ECONFLICT, "The parcel in this bag is not at the station; void it when it is back.")
+			return &station.Changed{ID: trackingID}
 		}
 		p, err := findParcel(ctx, tx, trackingID)
 		if err != nil {
 			return err
 		}
-		_, err = d.appendEvent(ctx, tx, trackingID, tracking.Event{Code: EventBagVoided, Time: d.Now(), Location: p.location(), Actor: st.ID,
-			Note: "Bag " + bag.Format(id) + " voided: " + reason + "; the parcel needs a new bag"})
+		e := v.Event
+		e.Time, e.Location = now, p.location()
+		_, err = d.appendEvent(ctx, tx, trackingID, e)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	bs, err := d.bagsWhere(ctx, `id = $1`, id)
-	if err != nil || len(bs) == 0 {
-		return nil, handoff.Internal(err, "read bag")
-	}
-	return &bs[0], nil
 }

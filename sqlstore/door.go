@@ -218,7 +218,7 @@ func settleParcel(ctx context.Context, tx *sql.Tx, routeID, trackingID, outcome 
 // its bag to their final states and records the event; false when it was
 // settled meanwhile. Every way of delivering goes through here.
 func (d *DB) deliverParcel(ctx context.Context, tx *sql.Tx, s *doorStop, p stopParcel, actor, detail, note string) (bool, error) {
-	ok, err := settleParcel(ctx, tx, s.routeID, p.trackingID, "delivered")
+	ok, err := settleParcel(ctx, tx, s.routeID, p.trackingID, handoff.OutcomeDelivered)
 	if err != nil || !ok {
 		return false, err
 	}
@@ -275,7 +275,7 @@ func (d *DB) failParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor str
 		if otpOnly && !p.otp {
 			continue
 		}
-		ok, err := settleParcel(ctx, tx, s.routeID, p.trackingID, "attempted")
+		ok, err := settleParcel(ctx, tx, s.routeID, p.trackingID, handoff.OutcomeAttempted)
 		if err != nil {
 			return nil, err
 		}
@@ -784,7 +784,7 @@ func (d *DB) RecordRefusal(ctx context.Context, rf door.Refusal) ([]string, erro
 			if err != nil {
 				return handoff.Internal(err, "refused parcel")
 			}
-			ok, err := settleParcel(ctx, tx, rf.Stop.RouteID, p.TrackingID, "refused")
+			ok, err := settleParcel(ctx, tx, rf.Stop.RouteID, p.TrackingID, handoff.OutcomeRefused)
 			if err != nil {
 				return err
 			}

@@ -164,7 +164,7 @@ func TestBagAndCaseFormsNeedCSRF(t *testing.T) {
 			})
 		}
 	}
-	bags, err := d.db.ListBags(ctx, d.seed.Station.Principal, "")
+	bags, err := d.stations.ListBags(ctx, d.seed.Station.Principal, "")
 	if err != nil || len(bags) != 3 {
 		t.Fatalf("bags: %d, %v", len(bags), err)
 	}

@@ -233,10 +233,10 @@ func (s *Server) loadStop(r *http.Request, stopID string) (*stopPage, error) {
 	// refusal of the bagged parcels also ends a passcode nobody needs any
 	// more, but that is said as a refusal.
 	page.Ended = st.OTPState == handoff.OTPFailed &&
-		slices.ContainsFunc(st.Parcels, func(p handoff.StopParcel) bool { return p.OTPRequired && p.Outcome == "attempted" })
+		slices.ContainsFunc(st.Parcels, func(p handoff.StopParcel) bool { return p.OTPRequired && p.Outcome == handoff.OutcomeAttempted })
 	page.Verified = st.OTPState == handoff.OTPVerified
 	someByCode := slices.ContainsFunc(st.Parcels, func(p handoff.StopParcel) bool {
-		return p.OTPRequired && p.Outcome == "delivered"
+		return p.OTPRequired && p.Outcome == handoff.OutcomeDelivered
 	})
 	for _, p := range st.Parcels {
 		if p.Outcome == "" && p.OTPRequired && someByCode && page.CodeForm {
@@ -279,7 +279,7 @@ func stopFlash(done string, st *handoff.Stop) (flash, alert string) {
 		if st.OTPState == handoff.OTPVerified {
 			return "Code correct: the passcode parcels are delivered.", ""
 		}
-		if pending && has("delivered", true) {
+		if pending && has(handoff.OutcomeDelivered, true) {
 			return "Code correct: its parcels are delivered. The other passcode parcels here need their own code.", ""
 		}
 	case "digits":
@@ -303,11 +303,11 @@ func stopFlash(done string, st *handoff.Stop) (flash, alert string) {
 			return "Code re-sent to the recipient's own phone and email.", ""
 		}
 	case "delivered":
-		if has("delivered", false) {
+		if has(handoff.OutcomeDelivered, false) {
 			return "Delivered: the parcels without a passcode are done.", ""
 		}
 	case "attempted":
-		if has("attempted", false) || has("attempted", true) {
+		if has(handoff.OutcomeAttempted, false) || has(handoff.OutcomeAttempted, true) {
 			return "Failed attempt recorded: bring the parcels back to the station.", ""
 		}
 	case "scanned":
@@ -315,7 +315,7 @@ func stopFlash(done string, st *handoff.Stop) (flash, alert string) {
 			return "Bag scanned: it matches.", ""
 		}
 	case "refused":
-		if has("refused", false) || has("refused", true) {
+		if has(handoff.OutcomeRefused, false) || has(handoff.OutcomeRefused, true) {
 			return "Refusal recorded: bring the refused parcels back to the station in their bags. Customer service has a case.", ""
 		}
 	case "garage-closed":

@@ -337,9 +337,10 @@ func (s *Server) sealParcel(w http.ResponseWriter, r *http.Request) {
 	s.renderBags(w, r, status, page)
 }
 
-// bagRefusal says why the store refused a bag ID: misread, never issued
-// here, voided, or used already. The store's own message names only its
-// API field, so the bag is looked up for the words a person acts on.
+// bagRefusal says why a bag ID was refused: misread, never issued here,
+// voided, or used already. The service's reason says which; the bag is
+// looked up only for the words a person acts on (why it was voided, which
+// parcel it holds).
 func (s *Server) bagRefusal(r *http.Request, typed string, err error) (string, error) {
 	id, perr := bag.Parse(typed)
 	switch {
@@ -348,44 +349,51 @@ func (s *Server) bagRefusal(r *http.Request, typed string, err error) (string, e
 	case perr != nil:
 		return "That is not a bag ID: a bag ID looks like TEB-XXXXX-XXXXX-C.", nil
 	}
-	bags, lerr := s.Bags.ListBags(r.Context(), visitorFrom(r.Context()).principal, "")
-	if lerr != nil {
-		return "", lerr
+	neverIssued := "Bag " + bag.Format(id) + " was never issued to this station: use a bag from one of its batches."
+	reason := handoff.ErrorReason(err)
+	switch reason {
+	case handoff.ReasonBagNotIssued:
+		return neverIssued, nil
+	case handoff.ReasonBagVoided, handoff.ReasonBagUsed:
+	default:
+		return fieldSentence("The bag ID", firstFieldMessage(err)), nil
 	}
-	i := slices.IndexFunc(bags, func(b handoff.Bag) bool { return b.ID == id })
+	b, lerr := s.Bags.FindBag(r.Context(), visitorFrom(r.Context()).principal, id)
 	switch {
-	case i < 0:
-		return "Bag " + bag.Format(id) + " was never issued to this station: use a bag from one of its batches.", nil
-	case bags[i].State == handoff.BagVoided:
-		msg := "Bag " + bags[i].Printed + " was voided"
-		if bags[i].Note != "" {
-			msg += " (" + strings.TrimSuffix(bags[i].Note, ".") + ")"
+	case handoff.ErrorCode(lerr) == handoff.ENOTFOUND:
+		return neverIssued, nil
+	case lerr != nil:
+		return "", lerr
+	case reason == handoff.ReasonBagVoided:
+		msg := "Bag " + b.Printed + " was voided"
+		if b.Note != "" {
+			msg += " (" + strings.TrimSuffix(b.Note, ".") + ")"
 		}
 		return msg + ": take another bag.", nil
-	case bags[i].State != handoff.BagIssued:
-		msg := "Bag " + bags[i].Printed + " was already used"
-		if bags[i].TrackingID != "" {
-			msg += " for parcel " + bags[i].TrackingID
-		}
-		return msg + ": a bag is sealed only once, so take a new one.", nil
 	}
-	return fieldSentence("The bag ID", firstFieldMessage(err)), nil
+	msg := "Bag " + b.Printed + " was already used"
+	if b.TrackingID != "" {
+		msg += " for parcel " + b.TrackingID
+	}
+	return msg + ": a bag is sealed only once, so take a new one.", nil
 }
 
-// sealConflict says why the store refused the parcel: it is in a bag
-// already (named, so staff can find it), or it needs none, or it is not
-// waiting at the station, which the store's message already says.
+// sealConflict says why the parcel was refused: it is in a bag already
+// (named, so staff can find it), or it needs none, or it is not waiting at
+// the station, which the service's message already says.
 func (s *Server) sealConflict(r *http.Request, trackingID string, err error) (string, error) {
-	sealed, lerr := s.Bags.ListBags(r.Context(), visitorFrom(r.Context()).principal, handoff.BagSealed)
+	if handoff.ErrorReason(err) != handoff.ReasonParcelBagged {
+		return handoff.ErrorMessage(err), nil
+	}
+	b, lerr := s.Bags.ParcelBag(r.Context(), visitorFrom(r.Context()).principal, trackingID)
+	if handoff.ErrorCode(lerr) == handoff.ENOTFOUND {
+		// Voided meanwhile: the service's message still holds.
+		return handoff.ErrorMessage(err), nil
+	}
 	if lerr != nil {
 		return "", lerr
 	}
-	for _, b := range sealed {
-		if b.TrackingID == trackingID {
-			return fmt.Sprintf("Parcel %s is already sealed in bag %s. To re-bag it, void that bag first.", trackingID, b.Printed), nil
-		}
-	}
-	return handoff.ErrorMessage(err), nil
+	return fmt.Sprintf("Parcel %s is already sealed in bag %s. To re-bag it, void that bag first.", trackingID, b.Printed), nil
 }
 
 // voidBag takes a damaged or lost bag out of use, with the reason; a parcel
@@ -455,7 +463,7 @@ func unsealedParcels(rt *handoff.Route, sealed map[string]bool) []string {
 	var out []string
 	for _, st := range rt.Stops {
 		for _, p := range st.Parcels {
-			if p.BagRequired && p.Outcome == "" && !sealed[p.TrackingID] {
+			if p.BagRequired && p.Outcome == handoff.OutcomeOpen && !sealed[p.TrackingID] {
 				out = append(out, p.TrackingID)
 			}
 		}

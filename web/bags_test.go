@@ -20,7 +20,7 @@ import (
 func (e *env) receive(t *testing.T, ids ...string) {
 	t.Helper()
 	for _, id := range ids {
-		if _, err := e.db.ReceiveParcel(context.Background(), e.seed.Station.Principal, id); err != nil && handoff.ErrorCode(err) != handoff.ECONFLICT {
+		if _, err := e.stations.ReceiveParcel(context.Background(), e.seed.Station.Principal, id); err != nil && handoff.ErrorCode(err) != handoff.ECONFLICT {
 			t.Fatalf("receive %s: %v", id, err)
 		}
 	}
@@ -29,7 +29,7 @@ func (e *env) receive(t *testing.T, ids ...string) {
 // batch issues n bags to the demo station, through the store.
 func (e *env) batch(t *testing.T, n int) *handoff.BagBatch {
 	t.Helper()
-	b, err := e.db.IssueBatch(context.Background(), e.seed.Station.Principal, "", n)
+	b, err := e.stations.IssueBatch(context.Background(), e.seed.Station.Principal, "", n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func (e *env) batch(t *testing.T, n int) *handoff.BagBatch {
 // seal seals a received parcel into a bag, through the store.
 func (e *env) seal(t *testing.T, trackingID, bagID string) {
 	t.Helper()
-	if _, err := e.db.SealParcel(context.Background(), e.seed.Station.Principal, trackingID, bagID); err != nil {
+	if _, err := e.stations.SealParcel(context.Background(), e.seed.Station.Principal, trackingID, bagID); err != nil {
 		t.Fatalf("seal %s in %s: %v", trackingID, bagID, err)
 	}
 }
@@ -87,7 +87,7 @@ func TestStationBags(t *testing.T) {
 			t.Fatalf("issue: status %d, location %q\n%s", resp.StatusCode, resp.Header.Get("Location"), body)
 		}
 		var err error
-		if batch, err = e.db.FindBatch(context.Background(), e.seed.Station.Principal, m[1]); err != nil || len(batch.Bags) != 30 {
+		if batch, err = e.stations.FindBatch(context.Background(), e.seed.Station.Principal, m[1]); err != nil || len(batch.Bags) != 30 {
 			t.Fatalf("batch %s: %v, %v", m[1], batch, err)
 		}
 		resp, body = b.follow(resp, body)
@@ -204,7 +204,7 @@ func TestStationBags(t *testing.T) {
 				}
 			})
 		}
-		bags, err := e.db.ListBags(context.Background(), e.seed.Station.Principal, handoff.BagSealed)
+		bags, err := e.stations.ListBags(context.Background(), e.seed.Station.Principal, handoff.BagSealed)
 		if err != nil || len(bags) != 1 || bags[0].TrackingID != phone {
 			t.Fatalf("refused seals changed the sealed bags: %+v %v", bags, err)
 		}

@@ -36,7 +36,7 @@ func browserDay(t *testing.T, refs ...string) (db *sqlstore.DB, seed *demo.Seede
 			for _, p := range sh.Packages {
 				if p.ClientRef == ref {
 					ids = append(ids, p.TrackingID)
-					if _, err := db.ReceiveParcel(ctx, station, p.TrackingID); err != nil {
+					if _, err := stationsOf(db).ReceiveParcel(ctx, station, p.TrackingID); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -56,7 +56,7 @@ func planToday(t *testing.T, db *sqlstore.DB, seed *demo.Seeded, ids ...string) 
 	for _, id := range ids {
 		parcels = append(parcels, handoff.RouteParcel{TrackingID: id})
 	}
-	rt, err := db.CreateRoute(context.Background(), seed.Station.Principal, handoff.NewRoute{AssociateID: seed.Associates[0].Principal.ID,
+	rt, err := stationsOf(db).CreateRoute(context.Background(), seed.Station.Principal, handoff.NewRoute{AssociateID: seed.Associates[0].Principal.ID,
 		ServiceDate: db.Today("GB"), Parcels: parcels})
 	if err != nil {
 		t.Fatal(err)
@@ -111,12 +111,12 @@ func TestBrowserBagScan(t *testing.T) {
 	ctx := context.Background()
 	db, seed, ids := browserDay(t, "order-1001-phone")
 	phone := ids[0]
-	batch, err := db.IssueBatch(ctx, seed.Station.Principal, "", 30)
+	batch, err := stationsOf(db).IssueBatch(ctx, seed.Station.Principal, "", 30)
 	if err != nil {
 		t.Fatal(err)
 	}
 	right, wrong := batch.Bags[0], batch.Bags[1]
-	if _, err := db.SealParcel(ctx, seed.Station.Principal, phone, right.ID); err != nil {
+	if _, err := stationsOf(db).SealParcel(ctx, seed.Station.Principal, phone, right.ID); err != nil {
 		t.Fatal(err)
 	}
 	rt := planToday(t, db, seed, phone)

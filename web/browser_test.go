@@ -47,9 +47,10 @@ func browserServer(t *testing.T, db *sqlstore.DB) *httptest.Server {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(&syncBuffer{}, nil))
 	mux := http.NewServeMux()
-	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: db, Doors: sqlstoretest.Door(db), Today: db.Today, Log: log}).Register(mux)
-	(&web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: db, Doors: sqlstoretest.Door(db), Today: db.Today,
-		Recipients: db, Photos: db, Garages: db, Bags: db, Cases: db, Now: func() time.Time { return db.Now() }, Keys: sqlstoretest.Keys(t), Log: log}).Register(mux)
+	stations := stationsOf(db)
+	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: stations, Doors: sqlstoretest.Door(db), Today: db.Today, Log: log}).Register(mux)
+	(&web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: stations, Doors: sqlstoretest.Door(db), Today: db.Today,
+		Recipients: db, Photos: db, Garages: db, Bags: stations, Cases: db, Now: func() time.Time { return db.Now() }, Keys: sqlstoretest.Keys(t), Log: log}).Register(mux)
 	srv := httptest.NewServer(mux) // plain HTTP on 127.0.0.1
 	t.Cleanup(srv.Close)
 	return srv
@@ -344,11 +345,11 @@ func TestBrowserAssociate(t *testing.T) {
 		t.Fatalf("the parcel should need a passcode and no bag: %+v", parcel.Decision)
 	}
 	station, da := seed.Station.Principal, seed.Associates[0]
-	if _, err := db.ReceiveParcel(ctx, station, parcel.TrackingID); err != nil {
+	if _, err := stationsOf(db).ReceiveParcel(ctx, station, parcel.TrackingID); err != nil {
 		t.Fatal(err)
 	}
 	today := db.Today("GB")
-	rt, err := db.CreateRoute(ctx, station, handoff.NewRoute{AssociateID: da.Principal.ID, ServiceDate: today,
+	rt, err := stationsOf(db).CreateRoute(ctx, station, handoff.NewRoute{AssociateID: da.Principal.ID, ServiceDate: today,
 		Parcels: []handoff.RouteParcel{{TrackingID: parcel.TrackingID, PlannedTime: "07:30"}}})
 	if err != nil {
 		t.Fatal(err)

@@ -101,11 +101,11 @@ func (e *env) plan(t *testing.T, date string, parcels ...handoff.RouteParcel) *h
 	ctx := context.Background()
 	st := e.seed.Station.Principal
 	for _, p := range parcels {
-		if _, err := e.db.ReceiveParcel(ctx, st, p.TrackingID); err != nil && handoff.ErrorCode(err) != handoff.ECONFLICT {
+		if _, err := e.stations.ReceiveParcel(ctx, st, p.TrackingID); err != nil && handoff.ErrorCode(err) != handoff.ECONFLICT {
 			t.Fatalf("receive %s: %v", p.TrackingID, err)
 		}
 	}
-	rt, err := e.db.CreateRoute(ctx, st, handoff.NewRoute{AssociateID: e.seed.Associates[0].Principal.ID, ServiceDate: date, Parcels: parcels})
+	rt, err := e.stations.CreateRoute(ctx, st, handoff.NewRoute{AssociateID: e.seed.Associates[0].Principal.ID, ServiceDate: date, Parcels: parcels})
 	if err != nil {
 		t.Fatalf("plan: %v", err)
 	}
@@ -378,7 +378,7 @@ func TestStationReceiveAndPlan(t *testing.T) {
 						t.Errorf("the parcels typed are not shown back")
 					}
 				}
-				routes, err := e.db.ListRoutes(context.Background(), e.seed.Station.Principal, mondayDate)
+				routes, err := e.stations.ListRoutes(context.Background(), e.seed.Station.Principal, mondayDate)
 				if err != nil || len(routes) != 0 {
 					t.Fatalf("a refused plan stored routes %v (%v)", routes, err)
 				}
@@ -407,7 +407,7 @@ func TestStationReceiveAndPlan(t *testing.T) {
 		wantStatus(t, resp, body, http.StatusOK)
 		wantText(t, "route page", body, "Route planned with 2 stops.", "Alex Driver", "Planned, van not loaded", "08:00-20:00",
 			"1 passcode stop planned outside contact hours 08:00-20:00.")
-		rt, err := e.db.FindRoute(context.Background(), e.seed.Station.Principal, routeID)
+		rt, err := e.stations.FindRoute(context.Background(), e.seed.Station.Principal, routeID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -741,7 +741,7 @@ func TestAttemptEndsAndParcelsReturn(t *testing.T) {
 	station = e.signedIn(t, e.seed.Station)
 	_, page = station.get("/station")
 	stoken = csrf(t, page)
-	rt2, err := e.db.CreateRoute(context.Background(), e.seed.Station.Principal, handoff.NewRoute{
+	rt2, err := e.stations.CreateRoute(context.Background(), e.seed.Station.Principal, handoff.NewRoute{
 		AssociateID: e.seed.Associates[0].Principal.ID, ServiceDate: tuesdayDate, Parcels: []handoff.RouteParcel{{TrackingID: phone}}})
 	if err != nil {
 		t.Fatal(err)
@@ -983,7 +983,7 @@ func TestDeliveryFormsNeedCSRF(t *testing.T) {
 	if got := e.stage(t, book); got != "ReadyForReceive/" {
 		t.Errorf("the book was received: last event %s", got)
 	}
-	rt2, err := e.db.FindRoute(ctx, e.seed.Station.Principal, rt.ID)
+	rt2, err := e.stations.FindRoute(ctx, e.seed.Station.Principal, rt.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -991,7 +991,7 @@ func TestDeliveryFormsNeedCSRF(t *testing.T) {
 	if rt2.Status != handoff.RoutePlanned || s.PlannedTime != stopOf(t, rt, phone).PlannedTime || s.OTPState != handoff.OTPPending || s.ResendsLeft != handoff.MaxResends {
 		t.Errorf("a refused form changed the route: status %s, stop %+v", rt2.Status, s)
 	}
-	if routes, _ := e.db.ListRoutes(ctx, e.seed.Station.Principal, mondayDate); len(routes) != 1 {
+	if routes, _ := e.stations.ListRoutes(ctx, e.seed.Station.Principal, mondayDate); len(routes) != 1 {
 		t.Errorf("%d routes, want the one planned before", len(routes))
 	}
 	if ev, _, _ := e.db.CodeChecks(ctx, stopID); ev != 0 {

@@ -222,7 +222,7 @@ func TestRefusalHeldAndClosed(t *testing.T) {
 	wantText(t, "queue", element(t, queue, "closed-cases", "section"), "Tampered bag refused", "Reship")
 	wantText(t, "queue", element(t, queue, "open-cases", "section"), "No open case.")
 	// Reshipped, the parcel is back at the station, waiting for a new bag.
-	if _, err := d.db.CreateRoute(context.Background(), d.seed.Station.Principal, handoff.NewRoute{AssociateID: alex.ID, ServiceDate: tuesdayDate,
+	if _, err := d.stations.CreateRoute(context.Background(), d.seed.Station.Principal, handoff.NewRoute{AssociateID: alex.ID, ServiceDate: tuesdayDate,
 		Parcels: []handoff.RouteParcel{{TrackingID: d.phone}}}); err != nil {
 		t.Errorf("the reshipped parcel cannot go on a route: %v", err)
 	}

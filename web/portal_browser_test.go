@@ -46,8 +46,9 @@ func portalServer(t *testing.T, db *sqlstore.DB) (*httptest.Server, *notify.Work
 	mux := http.NewServeMux()
 	srv := httptest.NewUnstartedServer(mux)
 	dev := notify.NewDevOutbox(100)
-	(&web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: db, Doors: sqlstoretest.Door(db), Today: db.Today,
-		Recipients: db, Photos: db, Garages: db, Bags: db, Cases: db,
+	stations := stationsOf(db)
+	(&web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: stations, Doors: sqlstoretest.Door(db), Today: db.Today,
+		Recipients: db, Photos: db, Garages: db, Bags: stations, Cases: db,
 		PublicURL: "http://" + srv.Listener.Addr().String(), DevOutbox: true, Keys: sqlstoretest.Keys(t), Log: log}).Register(mux)
 	mux.Handle("GET /dev/outbox", dev)
 	srv.Start()
@@ -106,7 +107,7 @@ func TestBrowserPortal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.ReceiveParcel(ctx, seed.Station.Principal, sh.Packages[0].TrackingID); err != nil {
+		if _, err := stationsOf(db).ReceiveParcel(ctx, seed.Station.Principal, sh.Packages[0].TrackingID); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, sh.Packages[0].TrackingID)
@@ -114,7 +115,7 @@ func TestBrowserPortal(t *testing.T) {
 	otp, cable := ids[0], ids[1]
 	today := db.Today("GB")
 	da := seed.Associates[0].Principal
-	rt, err := db.CreateRoute(ctx, seed.Station.Principal, handoff.NewRoute{AssociateID: da.ID, ServiceDate: today,
+	rt, err := stationsOf(db).CreateRoute(ctx, seed.Station.Principal, handoff.NewRoute{AssociateID: da.ID, ServiceDate: today,
 		Parcels: []handoff.RouteParcel{{TrackingID: otp}, {TrackingID: cable}}})
 	if err != nil {
 		t.Fatal(err)
@@ -224,10 +225,10 @@ func TestBrowserPortalGarage(t *testing.T) {
 		}
 	}
 	da := seed.Associates[0].Principal
-	if _, err := db.ReceiveParcel(ctx, seed.Station.Principal, book); err != nil {
+	if _, err := stationsOf(db).ReceiveParcel(ctx, seed.Station.Principal, book); err != nil {
 		t.Fatal(err)
 	}
-	rt, err := db.CreateRoute(ctx, seed.Station.Principal, handoff.NewRoute{AssociateID: da.ID, ServiceDate: db.Today("GB"),
+	rt, err := stationsOf(db).CreateRoute(ctx, seed.Station.Principal, handoff.NewRoute{AssociateID: da.ID, ServiceDate: db.Today("GB"),
 		Parcels: []handoff.RouteParcel{{TrackingID: book}}})
 	if err != nil {
 		t.Fatal(err)

@@ -462,14 +462,14 @@ func TestTrackShowsStatusOnly(t *testing.T) {
 	ctx := context.Background()
 	phone := p.parcel(t, "order-1001-phone") // Priya's, bagged
 	station := p.seed.Station.Principal
-	batch, err := p.db.IssueBatch(ctx, station, "", 1)
+	batch, err := p.stations.IssueBatch(ctx, station, "", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.db.ReceiveParcel(ctx, station, phone); err != nil {
+	if _, err := p.stations.ReceiveParcel(ctx, station, phone); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.db.SealParcel(ctx, station, phone, batch.Bags[0].ID); err != nil {
+	if _, err := p.stations.SealParcel(ctx, station, phone, batch.Bags[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	rt := p.plan(t, mondayDate, handoff.RouteParcel{TrackingID: phone})

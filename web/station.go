@@ -385,7 +385,7 @@ func (s *Server) stationRoute(r *http.Request, routeID string) (*routePage, erro
 		page.ToSeal[id] = true
 	}
 	for _, stop := range rt.Stops {
-		open := slices.ContainsFunc(stop.Parcels, func(p handoff.StopParcel) bool { return p.Outcome == "" })
+		open := slices.ContainsFunc(stop.Parcels, func(p handoff.StopParcel) bool { return p.Outcome == handoff.OutcomeOpen })
 		page.Stops = append(page.Stops, stationStop{Stop: stop, Flag: contactFlag(stop, rt.ContactHours, true), Time: stop.PlannedTime, Open: open})
 	}
 	return page, nil

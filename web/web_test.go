@@ -25,6 +25,7 @@ import (
 	"github.com/handoff-dev/handoff/market"
 	"github.com/handoff-dev/handoff/sqlstore"
 	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
+	"github.com/handoff-dev/handoff/station"
 	"github.com/handoff-dev/handoff/tracking"
 	"github.com/handoff-dev/handoff/web"
 )
@@ -33,10 +34,11 @@ const sessionCookie = "__Host-handoff_session"
 
 // env is a running server on a real SQLite store, seeded with the demo data.
 type env struct {
-	db   *sqlstore.DB
-	seed *demo.Seeded
-	srv  *httptest.Server
-	log  *syncBuffer
+	db       *sqlstore.DB
+	stations *station.Service
+	seed     *demo.Seeded
+	srv      *httptest.Server
+	log      *syncBuffer
 
 	// now is the store's clock when set; nil is the real time. It is read
 	// atomically so a test can move the day while the server runs.
@@ -93,20 +95,24 @@ func newEnvWith(t *testing.T, prepare func(*sqlstore.DB), wrap ...func(*web.Serv
 		t.Fatal(err)
 	}
 	e.seed = seed
+	e.stations = stationsOf(db)
 	log := slog.New(slog.NewTextHandler(e.log, nil))
 	db.Log = log
-	ws := &web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: db, Doors: sqlstoretest.Door(db), Today: db.Today,
-		Recipients: db, Photos: db, Garages: db, Bags: db, Cases: db, Now: func() time.Time { return db.Now() }, Keys: sqlstoretest.Keys(t), Log: log}
+	ws := &web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: e.stations, Doors: sqlstoretest.Door(db), Today: db.Today,
+		Recipients: db, Photos: db, Garages: db, Bags: e.stations, Cases: db, Now: func() time.Time { return db.Now() }, Keys: sqlstoretest.Keys(t), Log: log}
 	for _, w := range wrap {
 		w(ws)
 	}
 	mux := http.NewServeMux()
-	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: db, Doors: sqlstoretest.Door(db), Today: db.Today, Log: log}).Register(mux)
+	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: e.stations, Doors: sqlstoretest.Door(db), Today: db.Today, Log: log}).Register(mux)
 	ws.Register(mux)
 	e.srv = httptest.NewTLSServer(mux)
 	t.Cleanup(e.srv.Close)
 	return e
 }
+
+// stationsOf returns the station's service over db, with db's policy.
+func stationsOf(db *sqlstore.DB) *station.Service { return station.NewService(db, db.Policy) }
 
 // setNow sets the store's clock.
 func (e *env) setNow(t time.Time) { e.now.Store(&t) }

@@ -284,10 +284,10 @@ var caseKindWords = map[string]string{
 // picks one to close a case, with what it does to a parcel held at the
 // station.
 var caseOutcomeWords = map[string]string{
-	"reship":            "Reship: the parcel waits at the station for a new bag",
-	"return_to_shipper": "Return to shipper",
-	"refund":            "Refund: the parcel returns to the shipper",
-	"no_action":         "No action needed",
+	handoff.CaseReship:          "Reship: the parcel waits at the station for a new bag",
+	handoff.CaseReturnToShipper: "Return to shipper",
+	handoff.CaseRefund:          "Refund: the parcel returns to the shipper",
+	handoff.CaseNoAction:        "No action needed",
 }
 
 // noPhotoWords say why a delivery was completed without a photo.
@@ -300,10 +300,10 @@ var noPhotoWords = map[string]string{
 // routeOutcomeWords say what became of a parcel on one route that carried
 // it.
 var routeOutcomeWords = map[string]string{
-	"":          "Not settled on this route",
-	"delivered": "Delivered",
-	"attempted": "Delivery attempted",
-	"refused":   "Refused by the recipient",
+	handoff.OutcomeOpen:      "Not settled on this route",
+	handoff.OutcomeDelivered: "Delivered",
+	handoff.OutcomeAttempted: "Delivery attempted",
+	handoff.OutcomeRefused:   "Refused by the recipient",
 }
 
 // ---- portal: the recipient portal's words (portal.go, portal_settings.go).

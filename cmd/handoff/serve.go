@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/api"
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/demo"
@@ -21,16 +22,18 @@ import (
 	"github.com/handoff-dev/handoff/observe"
 	"github.com/handoff-dev/handoff/photo"
 	"github.com/handoff-dev/handoff/sqlstore"
+	"github.com/handoff-dev/handoff/station"
 	"github.com/handoff-dev/handoff/web"
 )
 
 // app is the wired server, ready to serve.
 type app struct {
-	db      *sqlstore.DB
-	handler http.Handler
-	health  *observe.Health
-	log     *slog.Logger
-	worker  *notify.Worker
+	db       *sqlstore.DB
+	stations *station.Service
+	handler  http.Handler
+	health   *observe.Health
+	log      *slog.Logger
+	worker   *notify.Worker
 	// devOutbox is true when messages land on the /dev/outbox page.
 	devOutbox bool
 }
@@ -104,14 +107,15 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	mux := http.NewServeMux()
 	health.Register(mux)
 	mux.Handle("GET /metrics", metrics.Handler())
-	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: db, Doors: doors, Outbox: db, Bags: db, Cases: db, Photos: db, Garages: db, Webhooks: db, Today: db.Today, AdminToken: c.AdminToken, Log: log}).Register(mux)
-	(&web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: db, Doors: doors, Today: db.Today,
-		Recipients: db, Photos: db, Garages: db, Bags: db, Cases: db, PublicURL: publicURL, DevOutbox: dev != nil, Keys: keys, Log: log}).Register(mux)
+	stations := station.NewService(db, db.Policy)
+	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: stations, Doors: doors, Outbox: db, Bags: stations, Cases: db, Photos: db, Garages: db, Webhooks: db, Today: db.Today, AdminToken: c.AdminToken, Log: log}).Register(mux)
+	(&web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: stations, Doors: doors, Today: db.Today,
+		Recipients: db, Photos: db, Garages: db, Bags: stations, Cases: db, PublicURL: publicURL, DevOutbox: dev != nil, Keys: keys, Log: log}).Register(mux)
 	if dev != nil {
 		mux.Handle("GET /dev/outbox", dev)
 		log.Info("no email or SMS provider configured: messages go to the dev outbox page", "path", "/dev/outbox")
 	}
-	return &app{db: db, handler: metrics.Middleware(log, mux), health: health, log: log, worker: worker, devOutbox: dev != nil}, nil
+	return &app{db: db, stations: stations, handler: metrics.Middleware(log, mux), health: health, log: log, worker: worker, devOutbox: dev != nil}, nil
 }
 
 // serve runs the server until ctx ends, then drains: readiness fails first,
@@ -140,7 +144,13 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		var day *demo.Day
 		if len(seeded.Shipments) > 0 { // a fresh seed, not new credentials for an old one
 			today := a.db.Today("GB")
-			if day, err = demo.Stage(ctx, a.db, seeded, today); err != nil {
+			// The demo day is staged through the station's rules, and the
+			// garage enrolment through the store that still serves it.
+			services := struct {
+				*station.Service
+				handoff.GarageService
+			}{a.stations, a.db}
+			if day, err = demo.Stage(ctx, services, seeded, today); err != nil {
 				ln.Close()
 				return fmt.Errorf("seed demo: %w", err)
 			}
