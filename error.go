@@ -40,10 +40,13 @@ type FieldError struct {
 }
 
 // Error is the one error type of the domain. Message is safe to show to the
-// client; Detail and Err are for the log only and never leave the server.
+// client; Reason, when set, is a stable machine word for why a request was
+// refused ("outside_window"), finer than Code, for clients that act on it;
+// Detail and Err are for the log only and never leave the server.
 type Error struct {
 	Code    string
 	Message string
+	Reason  string
 	Fields  []FieldError
 	Detail  string
 	Err     error
@@ -67,6 +70,12 @@ func (e *Error) Unwrap() error { return e.Err }
 // Errorf returns an *Error with the given code and a client-safe message.
 func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Refusal returns an *Error with a code, a stable machine reason and a
+// client-safe message.
+func Refusal(code, reason, format string, args ...any) *Error {
+	return &Error{Code: code, Reason: reason, Message: fmt.Sprintf(format, args...)}
 }
 
 // Invalid returns an EINVALID error listing the fields at fault.
@@ -110,6 +119,15 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "An internal error occurred."
+}
+
+// ErrorReason returns the machine reason of err, "" when it has none.
+func ErrorReason(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Code != EINTERNAL {
+		return e.Reason
+	}
+	return ""
 }
 
 // ErrorFields returns the field errors carried by err, if any.

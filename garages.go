@@ -34,12 +34,14 @@ type GarageEnrollment struct {
 	Lon          *float64 `json:"lon,omitempty"`
 }
 
-// Garage grant states.
+// Garage grant states; package grant holds the machine that moves them.
 const (
 	GrantPending     = "pending"
 	GrantOpening     = "opening"
 	GrantOpen        = "open"
 	GrantClosing     = "closing"
+	GrantRevoking    = "revoking" // access withdrawn while the door was open or opening: the server closes it
+	GrantExpiring    = "expiring" // the time is up with the door open: the server closes it
 	GrantClosed      = "closed"
 	GrantFailed      = "failed"       // the door did not open; nothing happened
 	GrantCloseFailed = "close_failed" // the door did not close: alert

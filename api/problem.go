@@ -59,7 +59,8 @@ var titleOf = map[string]string{
 const ProblemTypeBase = "https://handoff.dev/problems/"
 
 // Problem is an RFC 9457 problem details body with handoff's extensions:
-// the stable code and, for validation, the fields at fault.
+// the stable code, the finer machine reason of a refusal when there is one,
+// and, for validation, the fields at fault.
 type Problem struct {
 	Type     string               `json:"type"`
 	Title    string               `json:"title"`
@@ -67,6 +68,7 @@ type Problem struct {
 	Detail   string               `json:"detail,omitempty"`
 	Instance string               `json:"instance,omitempty"`
 	Code     string               `json:"code"`
+	Reason   string               `json:"reason,omitempty"`
 	Errors   []handoff.FieldError `json:"errors,omitempty"`
 }
 
@@ -83,7 +85,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	}
 	p := Problem{
 		Type: ProblemTypeBase + code, Title: titleOf[code], Status: status, Code: code,
-		Detail: handoff.ErrorMessage(err), Instance: r.URL.Path, Errors: handoff.ErrorFields(err),
+		Detail: handoff.ErrorMessage(err), Instance: r.URL.Path, Reason: handoff.ErrorReason(err), Errors: handoff.ErrorFields(err),
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="handoff"`)
