@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/handoff-dev/handoff/api"
+	"github.com/handoff-dev/handoff/keydelivery"
 	"github.com/handoff-dev/handoff/observe"
 	"github.com/handoff-dev/handoff/sqlstore"
 	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
@@ -22,10 +23,11 @@ const adminToken = "test-admin-token-0123456789"
 // env is a running API on a real store. Everything the server logs and
 // every response body is kept, so tests can search them for secrets.
 type env struct {
-	t    *testing.T
-	db   *sqlstore.DB
-	srv  *httptest.Server
-	logs *syncBuffer
+	t       *testing.T
+	db      *sqlstore.DB
+	garages *keydelivery.Service
+	srv     *httptest.Server
+	logs    *syncBuffer
 
 	mu     sync.Mutex
 	bodies [][]byte
@@ -53,13 +55,15 @@ func newEnv(t *testing.T, db *sqlstore.DB) *env {
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	db.Log = log
+	garages := sqlstoretest.Garages(db)
+	garages.Log = log
 	mux := http.NewServeMux()
-	s := &api.Server{Principals: db, Settings: db, Shipments: db, Stations: db, Doors: db, Outbox: db, Bags: db, Cases: db, Photos: db, Garages: db, Webhooks: db, Today: db.Today, AdminToken: adminToken, Log: log}
+	s := &api.Server{Principals: db, Settings: db, Shipments: db, Stations: db, Doors: db, Outbox: db, Bags: db, Cases: db, Photos: db, Garages: garages, Webhooks: db, Today: db.Today, AdminToken: adminToken, Log: log}
 	s.Register(mux)
 	metrics := observe.NewMetrics()
 	srv := httptest.NewServer(metrics.Middleware(log, mux))
 	t.Cleanup(srv.Close)
-	return &env{t: t, db: db, srv: srv, logs: logs}
+	return &env{t: t, db: db, garages: garages, srv: srv, logs: logs}
 }
 
 // eachEnv runs fn against an API on every engine.

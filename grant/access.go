@@ -2,6 +2,7 @@ package grant
 
 import (
 	"math"
+	"slices"
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/route"
@@ -14,9 +15,8 @@ type Stop struct {
 	AssociateID string // the associate of the stop's route
 	ServiceDate string // the route's date, YYYY-MM-DD
 	Market      string
-	Loaded      bool // the route's van is loaded: its parcels are out for delivery
-	CloseFailed bool // a door at this stop did not close and customer service has not resolved it
-	LiveGrant   bool // a grant of this stop is not final (pending, opening, open, closing, revoking, expiring)
+	Loaded      bool     // the route's van is loaded: its parcels are out for delivery
+	Grants      []string // the states of the stop's grants, in any order
 	// Parcels are the stop's open parcels whose recipient enrolled an opener
 	// at the address and has key delivery on for everything or for that
 	// parcel, each with the first such opener.
@@ -98,7 +98,7 @@ func Decide(s Stop, r Request) (Access, error) {
 	if !s.Loaded {
 		return Access{}, handoff.Refusal(handoff.EPRECONDITION, ReasonRouteNotLoaded, "Load the route first: its parcels are not out for delivery yet.")
 	}
-	if s.CloseFailed {
+	if slices.Contains(s.Grants, handoff.GrantCloseFailed) {
 		return Access{}, handoff.Refusal(handoff.EPRECONDITION, ReasonDoorNotClosed,
 			"The garage door at this stop did not close: the stop cannot be finished as a normal delivery until customer service resolves it.")
 	}
@@ -128,7 +128,7 @@ func Decide(s Stop, r Request) (Access, error) {
 	if r.At != nil && first.GarageAt != nil && MetersBetween(*r.At, *first.GarageAt) > r.NearMeters {
 		return Access{}, handoff.Refusal(handoff.EFORBIDDEN, ReasonOutsideGeofence, "You are not at the delivery address.")
 	}
-	if s.LiveGrant {
+	if slices.ContainsFunc(s.Grants, Live) {
 		return Access{}, inUse()
 	}
 	return a, nil

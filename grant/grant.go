@@ -131,6 +131,13 @@ func InFlight(state string) bool {
 	return false
 }
 
+// Live reports whether a grant in state still holds its stop: no other grant
+// of the stop may be written meanwhile (the store's unique index holds the
+// same list).
+func Live(state string) bool {
+	return state == handoff.GrantPending || state == handoff.GrantOpen || InFlight(state)
+}
+
 // InFlightStates lists the states InFlight is true of.
 func InFlightStates() []string {
 	var out []string

@@ -97,6 +97,16 @@ func TestInFlight(t *testing.T) {
 			t.Errorf("%q: in flight %v, settles on door_shut %v, door_stuck %v", s, InFlight(s), shut == nil, stuck == nil)
 		}
 	}
+	var live []string
+	for _, s := range States {
+		if Live(s) {
+			live = append(live, s)
+		}
+	}
+	// The store's unique index garage_grants_live lists the same states.
+	if want := []string{handoff.GrantPending, handoff.GrantOpening, handoff.GrantOpen, handoff.GrantClosing, handoff.GrantRevoking, handoff.GrantExpiring}; !slices.Equal(live, want) {
+		t.Errorf("live states %v, want %v", live, want)
+	}
 	if got := InFlightStates(); len(got) != 4 {
 		t.Errorf("in flight: %v", got)
 	}
@@ -137,7 +147,7 @@ func TestDecide(t *testing.T) {
 		{"another associate's stop", stop(nil), req(func(r *Request) { r.AssociateID = "da_2" }), handoff.ENOTFOUND, "", nil},
 		{"yesterday's route", stop(func(s *Stop) { s.ServiceDate = "2026-11-22" }), req(nil), handoff.ENOTFOUND, "", nil},
 		{"route not loaded", stop(func(s *Stop) { s.Loaded = false }), req(nil), handoff.EPRECONDITION, ReasonRouteNotLoaded, nil},
-		{"a door did not close", stop(func(s *Stop) { s.CloseFailed = true }), req(nil), handoff.EPRECONDITION, ReasonDoorNotClosed, nil},
+		{"a door did not close", stop(func(s *Stop) { s.Grants = []string{handoff.GrantClosed, handoff.GrantCloseFailed} }), req(nil), handoff.EPRECONDITION, ReasonDoorNotClosed, nil},
 		{"before the window", stop(nil), req(func(r *Request) { r.Minute = 7*60 + 59 }), handoff.EPRECONDITION, ReasonOutsideWindow, nil},
 		{"at the window's end", stop(nil), req(func(r *Request) { r.Minute = 20 * 60 }), handoff.EPRECONDITION, ReasonOutsideWindow, nil},
 		{"at the window's start", stop(nil), req(func(r *Request) { r.Minute = 8 * 60 }), "", "", []string{"HOBOOK"}},
@@ -157,7 +167,10 @@ func TestDecide(t *testing.T) {
 		{"far from the garage", stop(nil), req(func(r *Request) { r.At = far }), handoff.EFORBIDDEN, ReasonOutsideGeofence, nil},
 		{"garage without a position", stop(func(s *Stop) { s.Parcels[0].GarageAt = nil }), req(func(r *Request) { r.At = far }), "", "", []string{"HOBOOK"}},
 		{"not a position", stop(nil), req(func(r *Request) { r.At = &handoff.Position{Lat: 91} }), handoff.EINVALID, "", nil},
-		{"a grant is live", stop(func(s *Stop) { s.LiveGrant = true }), req(nil), handoff.ECONFLICT, ReasonGrantInUse, nil},
+		{"a grant is live", stop(func(s *Stop) { s.Grants = []string{handoff.GrantFailed, handoff.GrantExpiring} }), req(nil), handoff.ECONFLICT, ReasonGrantInUse, nil},
+		{"earlier grants are over", stop(func(s *Stop) {
+			s.Grants = []string{handoff.GrantFailed, handoff.GrantRevoked, handoff.GrantExpired, handoff.GrantResolved, handoff.GrantClosed}
+		}), req(nil), "", "", []string{"HOBOOK"}},
 		{"window checked before key delivery", stop(func(s *Stop) { s.Parcels = nil }), req(func(r *Request) { r.Minute = 21 * 60 }), handoff.EPRECONDITION, ReasonOutsideWindow, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -51,9 +51,6 @@ type DB struct {
 	// Photos keeps proof-of-delivery photos; PhotoLimits bounds uploads.
 	Photos      photo.Store
 	PhotoLimits photo.Limits
-	// Garage bounds in-garage delivery and holds the demo's simulators.
-	Garage GarageSettings
-
 	// OnCodeCheck, when set, is told of every evaluated passcode entry
 	// (never the code), for metrics.
 	OnCodeCheck func(method string, correct bool)
@@ -145,7 +142,7 @@ func IsPostgresURL(dsn string) bool {
 // (created if missing) — and applies pending migrations. It fails when the
 // database cannot be reached or migrated.
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	d := &DB{Now: func() time.Time { return time.Now().UTC() }, Log: slog.Default(), Policy: DefaultPolicy(), PhotoLimits: photo.DefaultLimits, Garage: DefaultGarageSettings()}
+	d := &DB{Now: func() time.Time { return time.Now().UTC() }, Log: slog.Default(), Policy: DefaultPolicy(), PhotoLimits: photo.DefaultLimits}
 	var err error
 	if IsPostgresURL(dsn) {
 		d.Engine = Postgres

@@ -15,6 +15,7 @@ import (
 	"github.com/handoff-dev/handoff/api"
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/demo"
+	"github.com/handoff-dev/handoff/keydelivery"
 	"github.com/handoff-dev/handoff/keyring"
 	"github.com/handoff-dev/handoff/notify"
 	"github.com/handoff-dev/handoff/observe"
@@ -26,6 +27,7 @@ import (
 // app is the wired server, ready to serve.
 type app struct {
 	db      *sqlstore.DB
+	garages *keydelivery.Service
 	handler http.Handler
 	health  *observe.Health
 	log     *slog.Logger
@@ -86,7 +88,7 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	// Shippers' webhooks always go to their own endpoints, dev outbox or not.
 	db.AllowHTTPWebhooks = c.Demo || getenvBool(c.AllowHTTPWebhooks)
 	private := c.Demo || getenvBool(c.AllowPrivateNetwork)
-	db.Garage.Timeouts.AllowPrivate = private
+	garages := newGarages(db, keys, log, c.Policy.ContactHours, private)
 	senders[notify.ShipperWebhook] = &notify.ShipperWebhooks{Resolve: db.ResolveWebhook, AllowPrivate: private}
 	worker := &notify.Worker{Store: db, Senders: senders, Log: log,
 		Unseal: func(purpose, sealed string) ([]byte, error) { return keys.Open("message/"+purpose, sealed, nil) }}
@@ -103,14 +105,14 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	mux := http.NewServeMux()
 	health.Register(mux)
 	mux.Handle("GET /metrics", metrics.Handler())
-	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: db, Doors: db, Outbox: db, Bags: db, Cases: db, Photos: db, Garages: db, Webhooks: db, Today: db.Today, AdminToken: c.AdminToken, Log: log}).Register(mux)
+	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: db, Doors: db, Outbox: db, Bags: db, Cases: db, Photos: db, Garages: garages, Webhooks: db, Today: db.Today, AdminToken: c.AdminToken, Log: log}).Register(mux)
 	(&web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: db, Doors: db, Today: db.Today,
-		Recipients: db, Photos: db, Garages: db, Bags: db, Cases: db, PublicURL: publicURL, DevOutbox: dev != nil, Keys: keys, Log: log}).Register(mux)
+		Recipients: db, Photos: db, Garages: garages, Bags: db, Cases: db, PublicURL: publicURL, DevOutbox: dev != nil, Keys: keys, Log: log}).Register(mux)
 	if dev != nil {
 		mux.Handle("GET /dev/outbox", dev)
 		log.Info("no email or SMS provider configured: messages go to the dev outbox page", "path", "/dev/outbox")
 	}
-	return &app{db: db, handler: metrics.Middleware(log, mux), health: health, log: log, worker: worker, devOutbox: dev != nil}, nil
+	return &app{db: db, garages: garages, handler: metrics.Middleware(log, mux), health: health, log: log, worker: worker, devOutbox: dev != nil}, nil
 }
 
 // serve runs the server until ctx ends, then drains: readiness fails first,
@@ -139,7 +141,7 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		var day *demo.Day
 		if len(seeded.Shipments) > 0 { // a fresh seed, not new credentials for an old one
 			today := a.db.Today("GB")
-			if day, err = demo.Stage(ctx, a.db, seeded, today); err != nil {
+			if day, err = demo.Stage(ctx, dayStore{a.db, a.garages}, seeded, today); err != nil {
 				ln.Close()
 				return fmt.Errorf("seed demo: %w", err)
 			}
@@ -166,7 +168,7 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	workerDone := make(chan struct{})
 	go func() { a.worker.Run(wctx); close(workerDone) }()
 	go purgePhotos(wctx, a.db, a.log, 10*time.Minute)
-	go sweepGarages(wctx, a.db, a.log, 30*time.Second)
+	go sweepGarages(wctx, a.garages, a.log, 30*time.Second)
 	defer func() { stopWorker(); <-workerDone }()
 	select {
 	case err := <-errc:
