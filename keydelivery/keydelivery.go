@@ -298,13 +298,14 @@ func (s *Service) OpenGarage(ctx context.Context, da *handoff.Principal, stopID 
 	if err != nil {
 		return nil, err
 	}
-	if err := grant.OnRoute(*stop, s.request(da, stop.Market, pos)); err != nil {
+	req := s.request(da, stop.Market, pos)
+	if err := grant.OnRoute(*stop, req); err != nil {
 		return nil, err // before the parcels are read: nothing about another's stop
 	}
 	if stop.Parcels, err = s.Store.KeyParcels(ctx, stopID); err != nil {
 		return nil, err
 	}
-	access, err := grant.Decide(*stop, s.request(da, stop.Market, pos))
+	access, err := grant.Decide(*stop, req)
 	if err != nil {
 		return nil, err
 	}
