@@ -112,16 +112,6 @@ func ErrorCode(err error) string {
 	return EINTERNAL
 }
 
-// ErrorReason returns the reason of err, "" when it has none or is not an
-// *Error.
-func ErrorReason(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Reason
-	}
-	return ""
-}
-
 // ErrorMessage returns the client-safe message of err; for foreign errors a
 // generic one, so that internals never leak.
 func ErrorMessage(err error) string {
@@ -130,6 +120,15 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "An internal error occurred."
+}
+
+// ErrorReason returns the machine reason of err, "" when it has none.
+func ErrorReason(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Code != EINTERNAL {
+		return e.Reason
+	}
+	return ""
 }
 
 // ErrorFields returns the field errors carried by err, if any.

@@ -34,12 +34,14 @@ type GarageEnrollment struct {
 	Lon          *float64 `json:"lon,omitempty"`
 }
 
-// Garage grant states.
+// Garage grant states; package grant holds the machine that moves them.
 const (
 	GrantPending     = "pending"
 	GrantOpening     = "opening"
 	GrantOpen        = "open"
 	GrantClosing     = "closing"
+	GrantRevoking    = "revoking" // access withdrawn while the door was open or opening: the server closes it
+	GrantExpiring    = "expiring" // the time is up with the door open: the server closes it
 	GrantClosed      = "closed"
 	GrantFailed      = "failed"       // the door did not open; nothing happened
 	GrantCloseFailed = "close_failed" // the door did not close: alert
@@ -101,4 +103,42 @@ type GarageService interface {
 	// CloseGarage closes the door of a grant, confirms it closed, and
 	// delivers the parcels to the garage.
 	CloseGarage(ctx context.Context, da *Principal, stopID, grantID string) (*GarageGrant, error)
+}
+
+// GrantRecord is a garage grant as the store keeps it, for the garage
+// service: who holds it, which opener, and the opener's sealed connection
+// details (never shown to anyone).
+type GrantRecord struct {
+	GarageGrant
+	GarageID    string
+	AssociateID string
+	Sealed      string
+	// Was is the state the grant was in before a move the store reports
+	// (a revocation); empty otherwise.
+	Was string
+}
+
+// GrantMove is one step of a grant that the store applies atomically: the
+// state moves From → To only if the grant is still in From (and, when
+// Before is set, has not expired by then), and only then are the step's
+// records written in the same transaction: the garage log, the parcels'
+// tracking, the recipient's message, a customer-service case, the delivery.
+type GrantMove struct {
+	ID, From, To string
+	Before       time.Time // the move needs expires_at > Before (claiming a grant)
+	StepUntil    time.Time // when To is in flight, the deadline after which the sweeper takes over
+	Opened       bool      // stamp the time the door opened
+	Closed       bool      // stamp the time the door closed
+
+	Step   string // the garage log's step ("opened"); empty for no records
+	Detail string // the garage log's detail
+	Event  string // a tracking code recorded on every parcel of the grant; empty for none
+	Note   string // the tracking event's note
+	Actor  string
+	Notify bool   // tell the recipient (message kind garage, note Step)
+	Case   string // open a garage case on the grant's first parcel with this summary
+	// Deliver delivers the grant's parcels still open at the stop with
+	// DeliveredToGarage (and settles the stop's passcode once no parcel
+	// needs it).
+	Deliver bool
 }

@@ -26,17 +26,17 @@ const garageContact = "+447700900777"
 func newGarageDay(t *testing.T, e *env) *garageDay {
 	t.Helper()
 	// Bounds short enough for a test, long enough for a loaded CI machine.
-	e.db.Garage.OpenWithin, e.db.Garage.CloseWithin, e.db.Garage.PollInterval = 1500*time.Millisecond, 1500*time.Millisecond, 20*time.Millisecond
-	e.db.Garage.Timeouts = garage.Timeouts{Call: time.Second, Retries: 0, AllowPrivate: true}
+	e.garages.OpenWithin, e.garages.CloseWithin, e.garages.PollInterval = 1500*time.Millisecond, 1500*time.Millisecond, 20*time.Millisecond
+	e.garages.Timeouts = garage.Timeouts{Call: time.Second, Retries: 0, AllowPrivate: true}
 	g := &garageDay{day: newDay(t, e, monday), og: garagetest.StartOpenGarage(t, "dkey-s3cr3t-value")}
 	g.parcel = g.label("Gwen", "77 Garage Lane", "07700900777", "40", "books")
-	gar, err := e.db.EnrollGarage(t0ctx, garageContact, handoff.GarageEnrollment{Kind: garage.KindOpenGarage, Label: "Home", AddressLine1: "77 garage lane",
+	gar, err := e.garages.EnrollGarage(t0ctx, garageContact, handoff.GarageEnrollment{Kind: garage.KindOpenGarage, Label: "Home", AddressLine1: "77 garage lane",
 		PostalCode: "12345", URL: g.og.Srv.URL, DeviceKey: "dkey-s3cr3t-value"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	g.garageID = gar.ID
-	if err := e.db.SetKeyDelivery(t0ctx, garageContact, gar.ID, true); err != nil {
+	if err := e.garages.SetKeyDelivery(t0ctx, garageContact, gar.ID, true); err != nil {
 		t.Fatal(err)
 	}
 	g.receive(g.parcel)
@@ -84,7 +84,7 @@ func TestGarageDelivery(t *testing.T) {
 		if ev[len(ev)-1] != "Delivered/DeliveredToGarage" || !strings.Contains(strings.Join(ev, ","), "GarageOpened,GarageClosed") {
 			t.Errorf("events = %v", ev)
 		}
-		log, _ := e.db.GarageLog(t0ctx, garageContact)
+		log, _ := e.garages.GarageLog(t0ctx, garageContact)
 		var steps []string
 		for _, l := range log {
 			steps = append(steps, l.Step)
@@ -168,7 +168,7 @@ func TestGarageRevocationWins(t *testing.T) {
 		go func() { defer wg.Done(); openStatus = g.open(g.da1Key).Status }()
 		go func() {
 			defer wg.Done()
-			if err := e.db.SetKeyDelivery(t0ctx, garageContact, g.garageID, false); err != nil {
+			if err := e.garages.SetKeyDelivery(t0ctx, garageContact, g.garageID, false); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -190,16 +190,16 @@ func TestGarageRevocationWins(t *testing.T) {
 // behind Home Assistant's REST API.
 func TestGarageDeliveryHomeAssistant(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
-		e.db.Garage.OpenWithin, e.db.Garage.CloseWithin, e.db.Garage.PollInterval = 1500*time.Millisecond, 1500*time.Millisecond, 20*time.Millisecond
+		e.garages.OpenWithin, e.garages.CloseWithin, e.garages.PollInterval = 1500*time.Millisecond, 1500*time.Millisecond, 20*time.Millisecond
 		d := newDay(t, e, monday)
 		ha := garagetest.StartHomeAssistant(t, "ha-long-lived-token-s3cr3t", "cover.garage_door")
 		parcel := d.label("Hal", "8 Assistant Way", "07700900888", "35", "books")
-		g, err := e.db.EnrollGarage(t0ctx, "+447700900888", handoff.GarageEnrollment{Kind: garage.KindHomeAssistant, Label: "HA", AddressLine1: "8 Assistant Way",
+		g, err := e.garages.EnrollGarage(t0ctx, "+447700900888", handoff.GarageEnrollment{Kind: garage.KindHomeAssistant, Label: "HA", AddressLine1: "8 Assistant Way",
 			PostalCode: "12345", URL: ha.Srv.URL, Token: "ha-long-lived-token-s3cr3t", EntityID: "cover.garage_door"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := e.db.SetParcelKeyDelivery(t0ctx, "+447700900888", parcel, g.ID, true); err != nil {
+		if err := e.garages.SetParcelKeyDelivery(t0ctx, "+447700900888", parcel, g.ID, true); err != nil {
 			t.Fatal(err)
 		}
 		d.receive(parcel)
@@ -226,7 +226,7 @@ func TestGarageDoorNeverLeftOpen(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		g := newGarageDay(t, e)
 		grant := g.open(g.da1Key).JSON(t)["grantId"].(string)
-		if err := e.db.SetKeyDelivery(t0ctx, garageContact, g.garageID, false); err != nil {
+		if err := e.garages.SetKeyDelivery(t0ctx, garageContact, g.garageID, false); err != nil {
 			t.Fatal(err)
 		}
 		if door, _ := g.og.Snapshot(); door != 0 {
@@ -235,13 +235,13 @@ func TestGarageDoorNeverLeftOpen(t *testing.T) {
 		problem(t, g.do("POST", "/v1/associate/stops/"+g.stopID+"/garage/close", g.da1Key, map[string]any{"grantId": grant}), 409, "")
 
 		// Again, and this time nobody closes it.
-		if err := e.db.SetKeyDelivery(t0ctx, garageContact, g.garageID, true); err != nil {
+		if err := e.garages.SetKeyDelivery(t0ctx, garageContact, g.garageID, true); err != nil {
 			t.Fatal(err)
 		}
 		grant = g.open(g.da1Key).JSON(t)["grantId"].(string)
 		later := monday.Add(6 * time.Minute)
 		e.db.Now = func() time.Time { return later }
-		if n, err := e.db.SweepGarageGrants(t0ctx); err != nil || n != 1 {
+		if n, err := e.garages.SweepGarageGrants(t0ctx); err != nil || n != 1 {
 			t.Fatalf("sweep = %d, %v", n, err)
 		}
 		if door, _ := g.og.Snapshot(); door != 0 {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/handoff-dev/handoff/api"
 	"github.com/handoff-dev/handoff/door"
+	"github.com/handoff-dev/handoff/keydelivery"
 	"github.com/handoff-dev/handoff/observe"
 	"github.com/handoff-dev/handoff/sqlstore"
 	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
@@ -24,11 +25,12 @@ const adminToken = "test-admin-token-0123456789"
 // env is a running API on a real store. Everything the server logs and
 // every response body is kept, so tests can search them for secrets.
 type env struct {
-	t    *testing.T
-	db   *sqlstore.DB
-	door *door.Service
-	srv  *httptest.Server
-	logs *syncBuffer
+	t       *testing.T
+	db      *sqlstore.DB
+	door    *door.Service
+	garages *keydelivery.Service
+	srv     *httptest.Server
+	logs    *syncBuffer
 
 	mu     sync.Mutex
 	bodies [][]byte
@@ -56,15 +58,17 @@ func newEnv(t *testing.T, db *sqlstore.DB) *env {
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	db.Log = log
+	garages := sqlstoretest.Garages(db)
+	garages.Log = log
 	mux := http.NewServeMux()
 	doors := sqlstoretest.Door(db)
 	stations := stationsOf(db)
-	s := &api.Server{Principals: db, Settings: db, Shipments: db, Stations: stations, Doors: doors, Outbox: db, Bags: stations, Cases: db, Photos: db, Garages: db, Webhooks: db, Today: db.Today, AdminToken: adminToken, Log: log}
+	s := &api.Server{Principals: db, Settings: db, Shipments: db, Stations: stations, Doors: doors, Outbox: db, Bags: stations, Cases: db, Photos: db, Garages: garages, Webhooks: db, Today: db.Today, AdminToken: adminToken, Log: log}
 	s.Register(mux)
 	metrics := observe.NewMetrics()
 	srv := httptest.NewServer(metrics.Middleware(log, mux))
 	t.Cleanup(srv.Close)
-	return &env{t: t, db: db, door: doors, srv: srv, logs: logs}
+	return &env{t: t, db: db, door: doors, garages: garages, srv: srv, logs: logs}
 }
 
 // stationsOf returns the station's service over db, with db's policy.

@@ -50,8 +50,6 @@ type DB struct {
 	Policy handoff.Policy
 	// Photos keeps proof-of-delivery photos, for showing and purging them.
 	Photos photo.Store
-	// Garage bounds in-garage delivery and holds the demo's simulators.
-	Garage GarageSettings
 
 	// AllowHTTPWebhooks lets shippers register plain-http endpoints (demos,
 	// tests); production requires https.
@@ -140,7 +138,7 @@ func IsPostgresURL(dsn string) bool {
 // (created if missing) — and applies pending migrations. It fails when the
 // database cannot be reached or migrated.
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	d := &DB{Now: func() time.Time { return time.Now().UTC() }, Log: slog.Default(), Policy: handoff.DefaultPolicy(), Garage: DefaultGarageSettings()}
+	d := &DB{Now: func() time.Time { return time.Now().UTC() }, Log: slog.Default(), Policy: handoff.DefaultPolicy()}
 	var err error
 	if IsPostgresURL(dsn) {
 		d.Engine = Postgres

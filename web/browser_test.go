@@ -50,7 +50,7 @@ func browserServer(t *testing.T, db *sqlstore.DB) *httptest.Server {
 	stations := stationsOf(db)
 	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: stations, Doors: sqlstoretest.Door(db), Today: db.Today, Log: log}).Register(mux)
 	(&web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: stations, Doors: sqlstoretest.Door(db), Today: db.Today,
-		Recipients: db, Photos: db, Garages: db, Bags: stations, Cases: db, Now: func() time.Time { return db.Now() }, Keys: sqlstoretest.Keys(t), Log: log}).Register(mux)
+		Recipients: db, Photos: db, Garages: sqlstoretest.Garages(db), Bags: stations, Cases: db, Now: func() time.Time { return db.Now() }, Keys: sqlstoretest.Keys(t), Log: log}).Register(mux)
 	srv := httptest.NewServer(mux) // plain HTTP on 127.0.0.1
 	t.Cleanup(srv.Close)
 	return srv

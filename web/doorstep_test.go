@@ -245,17 +245,18 @@ const tomMobile = "+447700900456"
 func newGarageDay(t *testing.T) *garageDay {
 	t.Helper()
 	e := newDay(t, func(db *sqlstore.DB) {
-		db.Garage.CloseWithin, db.Garage.OpenWithin, db.Garage.PollInterval = 200*time.Millisecond, 200*time.Millisecond, 20*time.Millisecond
+		garages := sqlstoretest.Garages(db)
+		garages.CloseWithin, garages.OpenWithin, garages.PollInterval = 200*time.Millisecond, 200*time.Millisecond, 20*time.Millisecond
 	})
 	ctx := context.Background()
-	g := &garageDay{env: e, book: e.parcel(t, "order-1002-book"), door: e.db.Garage.Simulators.Get("web-test-tom")}
+	g := &garageDay{env: e, book: e.parcel(t, "order-1002-book"), door: sqlstoretest.Garages(e.db).Simulators.Get("web-test-tom")}
 	lat, lon := 51.5265, -0.0254
-	gar, err := e.db.EnrollGarage(ctx, tomMobile, handoff.GarageEnrollment{Kind: garage.KindSimulator, Label: "Tom's garage",
+	gar, err := sqlstoretest.Garages(e.db).EnrollGarage(ctx, tomMobile, handoff.GarageEnrollment{Kind: garage.KindSimulator, Label: "Tom's garage",
 		AddressLine1: "40 Bow Road", PostalCode: "E3 4DH", SimulatorID: "web-test-tom", Lat: &lat, Lon: &lon})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.db.SetKeyDelivery(ctx, tomMobile, gar.ID, true); err != nil {
+	if err := sqlstoretest.Garages(e.db).SetKeyDelivery(ctx, tomMobile, gar.ID, true); err != nil {
 		t.Fatal(err)
 	}
 	rt := e.plan(t, mondayDate, handoff.RouteParcel{TrackingID: g.book})
@@ -393,11 +394,11 @@ func TestSwitchedOffGarage(t *testing.T) {
 	da := g.signedIn(t, g.seed.Associates[0])
 	_, body := da.get(g.stopPath)
 	token := csrf(t, body)
-	garages, err := g.db.RecipientGarages(context.Background(), tomMobile)
+	garages, err := sqlstoretest.Garages(g.db).RecipientGarages(context.Background(), tomMobile)
 	if err != nil || len(garages) != 1 {
 		t.Fatal(garages, err)
 	}
-	if err := g.db.SetKeyDelivery(context.Background(), tomMobile, garages[0].ID, false); err != nil {
+	if err := sqlstoretest.Garages(g.db).SetKeyDelivery(context.Background(), tomMobile, garages[0].ID, false); err != nil {
 		t.Fatal(err)
 	}
 	resp, body := da.formPost(g.stopPath+"/garage/open", token)

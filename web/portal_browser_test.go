@@ -29,7 +29,7 @@ func portalDay(t *testing.T) (*sqlstore.DB, *demo.Seeded) {
 	db := sqlstoretest.Open(t, sqlstore.SQLite)
 	start := time.Now()
 	db.Now = func() time.Time { return monday.Add(time.Since(start)) }
-	db.Garage.PollInterval = 10 * time.Millisecond
+	sqlstoretest.Garages(db).PollInterval = 10 * time.Millisecond
 	seed, err := demo.Seed(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +48,7 @@ func portalServer(t *testing.T, db *sqlstore.DB) (*httptest.Server, *notify.Work
 	dev := notify.NewDevOutbox(100)
 	stations := stationsOf(db)
 	(&web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: stations, Doors: sqlstoretest.Door(db), Today: db.Today,
-		Recipients: db, Photos: db, Garages: db, Bags: stations, Cases: db,
+		Recipients: db, Photos: db, Garages: sqlstoretest.Garages(db), Bags: stations, Cases: db,
 		PublicURL: "http://" + srv.Listener.Addr().String(), DevOutbox: true, Keys: sqlstoretest.Keys(t), Log: log}).Register(mux)
 	mux.Handle("GET /dev/outbox", dev)
 	srv.Start()
@@ -266,11 +266,11 @@ func TestBrowserPortalGarage(t *testing.T) {
 	c.shot("portal-garage")
 
 	stopID := stopOf(t, rt, book).ID
-	grant, err := db.OpenGarage(ctx, da, stopID, nil)
+	grant, err := sqlstoretest.Garages(db).OpenGarage(ctx, da, stopID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.CloseGarage(ctx, da, stopID, grant.ID); err != nil {
+	if _, err := sqlstoretest.Garages(db).CloseGarage(ctx, da, stopID, grant.ID); err != nil {
 		t.Fatal(err)
 	}
 

@@ -48,8 +48,9 @@ type portalEnv struct {
 func newPortal(t *testing.T, dev bool) *portalEnv {
 	t.Helper()
 	e := newEnvWith(t, func(db *sqlstore.DB) {
-		db.Garage.Timeouts = garage.Timeouts{Call: 300 * time.Millisecond, AllowPrivate: true}
-		db.Garage.OpenWithin, db.Garage.CloseWithin, db.Garage.PollInterval = 2*time.Second, 2*time.Second, 10*time.Millisecond
+		garages := sqlstoretest.Garages(db)
+		garages.Timeouts = garage.Timeouts{Call: 300 * time.Millisecond, AllowPrivate: true}
+		garages.OpenWithin, garages.CloseWithin, garages.PollInterval = 2*time.Second, 2*time.Second, 10*time.Millisecond
 	}, func(s *web.Server) { s.PublicURL, s.DevOutbox = portalBase, dev })
 	e.setNow(monday)
 	// The clock ticks a microsecond a reading, so that the steps of one
@@ -621,14 +622,14 @@ func TestPortalGarageOpenGarage(t *testing.T) {
 		resp, body = tom.post("/portal/garages", enrolForm(token, append(home, "url", "http://127.0.0.1:1")...))
 		wantStatus(t, resp, body, http.StatusServiceUnavailable)
 		wantText(t, "the form of a dead opener", element(t, body, "enrol-alert", "p"), "The garage opener did not answer with its door state")
-		if gs, _ := p.db.RecipientGarages(context.Background(), tomMobile); len(gs) != 0 {
+		if gs, _ := sqlstoretest.Garages(p.db).RecipientGarages(context.Background(), tomMobile); len(gs) != 0 {
 			t.Fatalf("a refused form enrolled %d garages", len(gs))
 		}
 	})
 
 	resp, body := tom.post("/portal/garages", enrolForm(token, home...))
 	wantStatus(t, resp, body, http.StatusSeeOther)
-	gs, err := p.db.RecipientGarages(context.Background(), tomMobile)
+	gs, err := sqlstoretest.Garages(p.db).RecipientGarages(context.Background(), tomMobile)
 	if err != nil || len(gs) != 1 {
 		t.Fatalf("garages: %v %v", gs, err)
 	}
@@ -664,10 +665,10 @@ func TestPortalGarageOpenGarage(t *testing.T) {
 		// The opener answers slowly: the switch lands while the server
 		// is still opening the door for the associate.
 		og.Set(0, false, 300*time.Millisecond)
-		p.db.Garage.Timeouts.Call = 2 * time.Second
+		sqlstoretest.Garages(p.db).Timeouts.Call = 2 * time.Second
 		opened := make(chan error, 1)
 		go func() {
-			_, err := p.db.OpenGarage(ctx, da, stopOf(t, rt, book).ID, nil)
+			_, err := sqlstoretest.Garages(p.db).OpenGarage(ctx, da, stopOf(t, rt, book).ID, nil)
 			opened <- err
 		}()
 		time.Sleep(100 * time.Millisecond)
@@ -716,7 +717,7 @@ func TestPortalGarageOpenGarage(t *testing.T) {
 		// Another recipient cannot touch a garage that is not theirs.
 		priya := p.recipient(t, "07700 900123", priyaMobile)
 		_, page := priya.get("/portal/settings")
-		gs, _ := p.db.RecipientGarages(context.Background(), tomMobile)
+		gs, _ := sqlstoretest.Garages(p.db).RecipientGarages(context.Background(), tomMobile)
 		resp, body = priya.formPost("/portal/garages/"+gs[0].ID+"/key", csrf(t, page), "on", "1")
 		wantStatus(t, resp, body, http.StatusNotFound)
 	})
@@ -738,7 +739,7 @@ func TestPortalGarageSimulator(t *testing.T) {
 	resp, body := tom.post("/portal/garages", enrolForm(token, "kind", "simulator", "label", "Home", "addressLine1", "40 Bow Road", "postalCode", "E3 4DH"))
 	_, body = tom.follow(resp, body)
 	wantText(t, "the enrolled simulator", element(t, body, "portal-flash", "p"), "Garage “Home” enrolled.")
-	gs, _ := p.db.RecipientGarages(ctx, tomMobile)
+	gs, _ := sqlstoretest.Garages(p.db).RecipientGarages(ctx, tomMobile)
 	g := gs[0]
 	book := p.parcel(t, "order-1002-book")
 
@@ -774,12 +775,12 @@ func TestPortalGarageSimulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.later(time.Minute)
-	grant, err := p.db.OpenGarage(ctx, da, stopID, nil)
+	grant, err := sqlstoretest.Garages(p.db).OpenGarage(ctx, da, stopID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.later(time.Minute)
-	if _, err := p.db.CloseGarage(ctx, da, stopID, grant.ID); err != nil {
+	if _, err := sqlstoretest.Garages(p.db).CloseGarage(ctx, da, stopID, grant.ID); err != nil {
 		t.Fatal(err)
 	}
 	_, body = tom.get("/portal/settings")
@@ -821,7 +822,7 @@ func TestPortalSimulatorOnlyInDevelopment(t *testing.T) {
 	resp, body := tom.post("/portal/garages", enrolForm(csrf(t, page), "kind", "simulator", "label", "Home", "addressLine1", "40 Bow Road", "postalCode", "E3 4DH"))
 	wantStatus(t, resp, body, http.StatusBadRequest)
 	wantText(t, "the refused kind", element(t, body, "kind-error", "p"), "Choose the kind of opener.")
-	if gs, _ := p.db.RecipientGarages(context.Background(), tomMobile); len(gs) != 0 {
+	if gs, _ := sqlstoretest.Garages(p.db).RecipientGarages(context.Background(), tomMobile); len(gs) != 0 {
 		t.Error("a simulator was enrolled on a production server")
 	}
 	_, body = p.browser(t).get("/portal")

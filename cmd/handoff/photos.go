@@ -77,22 +77,3 @@ func purgePhotos(ctx context.Context, db *sqlstore.DB, log *slog.Logger, every t
 		}
 	}
 }
-
-// sweepGarages ends garage grants past their time every interval: doors
-// nobody closed are closed by the server. Safe on several nodes.
-func sweepGarages(ctx context.Context, db *sqlstore.DB, log *slog.Logger, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		if n, err := db.SweepGarageGrants(ctx); err != nil && ctx.Err() == nil {
-			log.Error("garage sweep", "err", err)
-		} else if n > 0 {
-			log.Warn("garage doors left open past their grant were closed by the server", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}

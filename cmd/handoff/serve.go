@@ -12,11 +12,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/api"
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/demo"
 	"github.com/handoff-dev/handoff/door"
+	"github.com/handoff-dev/handoff/keydelivery"
 	"github.com/handoff-dev/handoff/keyring"
 	"github.com/handoff-dev/handoff/notify"
 	"github.com/handoff-dev/handoff/observe"
@@ -30,6 +30,7 @@ import (
 type app struct {
 	db       *sqlstore.DB
 	stations *station.Service
+	garages  *keydelivery.Service
 	handler  http.Handler
 	health   *observe.Health
 	log      *slog.Logger
@@ -89,7 +90,7 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	// Shippers' webhooks always go to their own endpoints, dev outbox or not.
 	db.AllowHTTPWebhooks = c.Demo || getenvBool(c.AllowHTTPWebhooks)
 	private := c.Demo || getenvBool(c.AllowPrivateNetwork)
-	db.Garage.Timeouts.AllowPrivate = private
+	garages := newGarages(db, keys, log, c.Policy.ContactHours, private)
 	senders[notify.ShipperWebhook] = &notify.ShipperWebhooks{Resolve: db.ResolveWebhook, AllowPrivate: private}
 	worker := &notify.Worker{Store: db, Senders: senders, Log: log,
 		Unseal: func(purpose, sealed string) ([]byte, error) { return keys.Open("message/"+purpose, sealed, nil) }}
@@ -108,14 +109,14 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	health.Register(mux)
 	mux.Handle("GET /metrics", metrics.Handler())
 	stations := station.NewService(db, db.Policy)
-	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: stations, Doors: doors, Outbox: db, Bags: stations, Cases: db, Photos: db, Garages: db, Webhooks: db, Today: db.Today, AdminToken: c.AdminToken, Log: log}).Register(mux)
+	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: stations, Doors: doors, Outbox: db, Bags: stations, Cases: db, Photos: db, Garages: garages, Webhooks: db, Today: db.Today, AdminToken: c.AdminToken, Log: log}).Register(mux)
 	(&web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: stations, Doors: doors, Today: db.Today,
-		Recipients: db, Photos: db, Garages: db, Bags: stations, Cases: db, PublicURL: publicURL, DevOutbox: dev != nil, Keys: keys, Log: log}).Register(mux)
+		Recipients: db, Photos: db, Garages: garages, Bags: stations, Cases: db, PublicURL: publicURL, DevOutbox: dev != nil, Keys: keys, Log: log}).Register(mux)
 	if dev != nil {
 		mux.Handle("GET /dev/outbox", dev)
 		log.Info("no email or SMS provider configured: messages go to the dev outbox page", "path", "/dev/outbox")
 	}
-	return &app{db: db, stations: stations, handler: metrics.Middleware(log, mux), health: health, log: log, worker: worker, devOutbox: dev != nil}, nil
+	return &app{db: db, stations: stations, garages: garages, handler: metrics.Middleware(log, mux), health: health, log: log, worker: worker, devOutbox: dev != nil}, nil
 }
 
 // serve runs the server until ctx ends, then drains: readiness fails first,
@@ -144,13 +145,7 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		var day *demo.Day
 		if len(seeded.Shipments) > 0 { // a fresh seed, not new credentials for an old one
 			today := a.db.Today("GB")
-			// The demo day is staged through the station's rules, and the
-			// garage enrolment through the store that still serves it.
-			services := struct {
-				*station.Service
-				handoff.GarageService
-			}{a.stations, a.db}
-			if day, err = demo.Stage(ctx, services, seeded, today); err != nil {
+			if day, err = demo.Stage(ctx, dayStore{a.stations, a.stations, a.garages}, seeded, today); err != nil {
 				ln.Close()
 				return fmt.Errorf("seed demo: %w", err)
 			}
@@ -177,7 +172,7 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	workerDone := make(chan struct{})
 	go func() { a.worker.Run(wctx); close(workerDone) }()
 	go purgePhotos(wctx, a.db, a.log, 10*time.Minute)
-	go sweepGarages(wctx, a.db, a.log, 30*time.Second)
+	go sweepGarages(wctx, a.garages, a.log, 30*time.Second)
 	defer func() { stopWorker(); <-workerDone }()
 	select {
 	case err := <-errc:

@@ -11,11 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/door"
+	"github.com/handoff-dev/handoff/keydelivery"
 	"github.com/handoff-dev/handoff/keyring"
 	"github.com/handoff-dev/handoff/photo"
 	"github.com/handoff-dev/handoff/sqlstore"
@@ -65,12 +67,34 @@ func Nodes(tb testing.TB, engine string, n int) []*sqlstore.DB {
 			tb.Fatalf("open %s: %v", engine, err)
 		}
 		db.Keys, db.Photos = keys, photos
-		// The fake devices and endpoints of tests listen on 127.0.0.1.
-		db.Garage.Timeouts.AllowPrivate = true
-		tb.Cleanup(func() { db.Close() })
+		garages.Store(db, newGarages(db))
+		tb.Cleanup(func() { garages.Delete(db); db.Close() })
 		out = append(out, db)
 	}
 	return out
+}
+
+// garages holds the garage service of each open test store.
+var garages sync.Map // *sqlstore.DB → *keydelivery.Service
+
+func newGarages(db *sqlstore.DB) *keydelivery.Service {
+	g := keydelivery.New(db, db.Keys, db.Log)
+	g.Now = func() time.Time { return db.Now() } // a test that moves the store's clock moves the garages'
+	// The fake devices of tests listen on 127.0.0.1.
+	g.Timeouts.AllowPrivate = true
+	return g
+}
+
+// Garages returns the garage service over a store Open or Nodes returned,
+// the same one every time, as cmd/handoff wires it: its clock is the
+// store's, and openers may be on 127.0.0.1. Tests tune its settings and
+// point its Log where they read logs.
+func Garages(db *sqlstore.DB) *keydelivery.Service {
+	g, ok := garages.Load(db)
+	if !ok {
+		panic("sqlstoretest: Garages of a store not opened by sqlstoretest")
+	}
+	return g.(*keydelivery.Service)
 }
 
 // Keys returns a fresh keyring for a test.
