@@ -20,6 +20,7 @@ var monday = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 type day struct {
 	*env
 	shipperKey, stationKey string
+	stationID              string
 	da1, da2               string // associate IDs
 	da1Key, da2Key         string
 }
@@ -31,7 +32,7 @@ func newDay(t *testing.T, e *env, now time.Time) *day {
 	_, d.shipperKey = e.shipper()
 	e.otpOn(d.shipperKey)
 	st := e.do("POST", "/v1/admin/stations", adminToken, map[string]any{"name": "East", "marketplace": "GB"}).JSON(t)
-	d.stationKey = st["apiKey"].(string)
+	d.stationKey, d.stationID = st["apiKey"].(string), st["stationId"].(string)
 	for i := range 2 {
 		a := e.do("POST", "/v1/admin/associates", adminToken, map[string]any{"name": fmt.Sprint("DA", i), "stationId": st["stationId"]}).JSON(t)
 		if i == 0 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/api"
+	"github.com/handoff-dev/handoff/api/apitest"
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/sqlstore"
 	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
@@ -60,6 +61,7 @@ func FuzzCreateShipment(f *testing.F) {
 			req.Header.Set("Content-Type", "application/json")
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
+			apitest.Check(t, req, rec.Result())
 			ct := rec.Header().Get("Content-Type")
 			switch {
 			case rec.Code >= 500:
@@ -86,6 +88,7 @@ func FuzzPatchSettings(f *testing.F) {
 		req.Header.Set("Authorization", "Bearer "+key)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
+		apitest.Check(t, req, rec.Result())
 		if rec.Code >= 500 {
 			t.Fatalf("status %d for %q: %s", rec.Code, body, rec.Body)
 		}
@@ -94,6 +97,7 @@ func FuzzPatchSettings(f *testing.F) {
 		get.Header.Set("Authorization", "Bearer "+key)
 		rec = httptest.NewRecorder()
 		h.ServeHTTP(rec, get)
+		apitest.Check(t, get, rec.Result())
 		if rec.Code != 200 {
 			t.Fatalf("settings unreadable after %q: %d %s", body, rec.Code, rec.Body)
 		}

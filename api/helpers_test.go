@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/handoff-dev/handoff/api"
+	"github.com/handoff-dev/handoff/api/apitest"
 	"github.com/handoff-dev/handoff/door"
 	"github.com/handoff-dev/handoff/keydelivery"
 	"github.com/handoff-dev/handoff/observe"
@@ -31,6 +32,8 @@ type env struct {
 	garages *keydelivery.Service
 	srv     *httptest.Server
 	logs    *syncBuffer
+	// client checks every answer against the OpenAPI document.
+	client *http.Client
 
 	mu     sync.Mutex
 	bodies [][]byte
@@ -68,7 +71,7 @@ func newEnv(t *testing.T, db *sqlstore.DB) *env {
 	metrics := observe.NewMetrics()
 	srv := httptest.NewServer(metrics.Middleware(log, mux))
 	t.Cleanup(srv.Close)
-	return &env{t: t, db: db, door: doors, garages: garages, srv: srv, logs: logs}
+	return &env{t: t, db: db, door: doors, garages: garages, srv: srv, logs: logs, client: apitest.Client(t)}
 }
 
 // stationsOf returns the station's service over db, with db's policy.
@@ -97,6 +100,17 @@ func (r resp) JSON(t *testing.T) map[string]any {
 
 func (e *env) do(method, path, token string, body any, hdr ...string) resp {
 	e.t.Helper()
+	return e.send(e.request(method, path, token, body, hdr...))
+}
+
+// undocumented sends a request to a route the OpenAPI document does not
+// list, on purpose: the answer must be the catch-all's problem.
+func (e *env) undocumented(method, path, token string) resp {
+	e.t.Helper()
+	return e.send(apitest.Undocumented(e.request(method, path, token, nil)))
+}
+
+func (e *env) request(method, path, token string, body any, hdr ...string) *http.Request {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -118,7 +132,12 @@ func (e *env) do(method, path, token string, body any, hdr ...string) resp {
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	res, err := http.DefaultClient.Do(req)
+	return req
+}
+
+func (e *env) send(req *http.Request) resp {
+	e.t.Helper()
+	res, err := e.client.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}

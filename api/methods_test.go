@@ -4,11 +4,11 @@ import "testing"
 
 func TestUnknownRoutesAreJSON(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
-		r := e.do("DELETE", "/v1/shipments", "", nil)
+		r := e.undocumented("DELETE", "/v1/shipments", "")
 		problem(t, r, 405, "")
 		if allow := r.Header.Get("Allow"); allow != "GET, POST" {
 			t.Errorf("Allow = %q", allow)
 		}
-		problem(t, e.do("GET", "/v1/nothing-here", "", nil), 404, "")
+		problem(t, e.undocumented("GET", "/v1/nothing-here", ""), 404, "")
 	})
 }

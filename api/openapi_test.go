@@ -261,3 +261,105 @@ func TestOpenAPIRefsResolve(t *testing.T) {
 		t.Errorf("%d unresolved $ref:\n\t%s", len(bad), strings.Join(bad, "\n\t"))
 	}
 }
+
+// oaOpen are the response schemas that may carry properties they do not
+// list: the document itself, served as it is.
+var oaOpen = []string{"#/components/schemas/OpenAPIDocument"}
+
+// TestOpenAPIResponsesAreClosed keeps the validation of answers strict
+// enough to catch a renamed field: every object schema a response uses
+// lists its properties, says additionalProperties: false (so an unknown
+// name is refused) and marks some of them required (so a missing one is).
+// A part of an allOf that only refines its sibling is exempt, as the
+// sibling closes the object.
+func TestOpenAPIResponsesAreClosed(t *testing.T) {
+	doc := oaDoc(t)
+	seen := map[string]bool{}
+	var bad []string
+	var walk func(at string, v any)
+	walk = func(at string, v any) {
+		s, _ := v.(map[string]any)
+		if s == nil {
+			return
+		}
+		if ref, ok := s["$ref"].(string); ok {
+			if !seen[ref] && !slices.Contains(oaOpen, ref) {
+				seen[ref] = true
+				target, _ := oaResolve(doc, ref)
+				walk(ref, target)
+			}
+			return
+		}
+		if s["type"] == "object" {
+			props, _ := s["properties"].(map[string]any)
+			switch {
+			case len(props) == 0 && s["additionalProperties"] == nil:
+				bad = append(bad, at+": an object without properties")
+			case len(props) > 0 && s["additionalProperties"] != false:
+				bad = append(bad, at+": additionalProperties is not false")
+			}
+			if len(props) > 0 && !oaRequiresSome(s) && !oaAllOptional[at] {
+				bad = append(bad, at+": no property is required")
+			}
+		}
+		props, _ := s["properties"].(map[string]any)
+		for name, p := range props {
+			walk(at+"/properties/"+name, p)
+		}
+		for _, k := range []string{"items", "additionalProperties", "not"} {
+			walk(at+"/"+k, s[k])
+		}
+		for _, k := range []string{"allOf", "anyOf", "oneOf"} {
+			parts, _ := s[k].([]any)
+			for i, p := range parts {
+				walk(fmt.Sprintf("%s/%s/%d", at, k, i), p)
+			}
+		}
+	}
+	paths, _ := doc["paths"].(map[string]any)
+	for path, iv := range paths {
+		item, _ := iv.(map[string]any)
+		for _, m := range oaMethods {
+			op, _ := item[m].(map[string]any)
+			responses, _ := op["responses"].(map[string]any)
+			for status, rv := range responses {
+				content, _ := oaDeref(doc, rv)["content"].(map[string]any)
+				for ct, mv := range content {
+					media, _ := mv.(map[string]any)
+					walk(fmt.Sprintf("%s %s %s %s", strings.ToUpper(m), path, status, ct), media["schema"])
+				}
+			}
+		}
+	}
+	if len(seen) == 0 {
+		t.Fatal("no response schema refers to #/components/schemas; is this the real document?")
+	}
+	slices.Sort(bad)
+	if len(bad) > 0 {
+		t.Errorf("response schemas that would let a renamed or missing field through:\n\t%s", strings.Join(bad, "\n\t"))
+	}
+}
+
+// oaRequiresSome tells whether schema s requires a property, itself or in
+// each branch of its anyOf or oneOf (an object of several shapes).
+func oaRequiresSome(s map[string]any) bool {
+	if req, _ := s["required"].([]any); len(req) > 0 {
+		return true
+	}
+	for _, k := range []string{"anyOf", "oneOf"} {
+		branches, _ := s[k].([]any)
+		all := len(branches) > 0
+		for _, b := range branches {
+			bm, _ := b.(map[string]any)
+			all = all && bm != nil && oaRequiresSome(bm)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+// oaAllOptional are response objects each of whose properties may be
+// absent: a location names only the parts of a place that are known.
+var oaAllOptional = map[string]bool{"#/components/schemas/Location": true}

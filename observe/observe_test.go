@@ -10,6 +10,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/handoff-dev/handoff/api/apitest"
 )
 
 func TestMiddleware(t *testing.T) {
@@ -63,7 +65,9 @@ func TestHealth(t *testing.T) {
 	h.Register(mux)
 	get := func(path string) (int, string) {
 		rec := httptest.NewRecorder()
-		mux.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		req := httptest.NewRequest("GET", path, nil)
+		mux.ServeHTTP(rec, req)
+		apitest.Check(t, req, rec.Result()) // the probes are in the API's document
 		b, _ := io.ReadAll(rec.Body)
 		return rec.Code, string(b)
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/handoff-dev/handoff/api/apitest"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -65,8 +67,9 @@ func TestGracefulShutdown(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer 0123456789abcdef-admin")
 	req.Header.Set("Content-Type", "application/json")
 	resc := make(chan *http.Response, 1)
+	client := apitest.Client(t) // the answer matches the OpenAPI document
 	go func() {
-		res, err := http.DefaultClient.Do(req)
+		res, err := client.Do(req)
 		if err != nil {
 			t.Error(err)
 			resc <- nil
@@ -127,15 +130,16 @@ func TestDemo(t *testing.T) {
 	i := strings.Index(text, "http://127.0.0.1:")
 	base := strings.Fields(text[i:])[0]
 	key := strings.Fields(text[strings.Index(text, "Shipper API key: ")+len("Shipper API key: "):])[0]
+	client := apitest.Client(t) // the API's answers match the OpenAPI document
 	for path, want := range map[string]int{"/signin": 200, "/readyz": 200, "/v1/openapi.json": 200} {
-		res, err := http.Get(base + path)
+		res, err := client.Get(base + path)
 		if err != nil || res.StatusCode != want {
 			t.Errorf("GET %s: %v %v", path, res, err)
 		}
 	}
 	req, _ := http.NewRequest("GET", base+"/v1/shipments", nil)
 	req.Header.Set("Authorization", "Bearer "+key)
-	res, err := http.DefaultClient.Do(req)
+	res, err := client.Do(req)
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("the printed API key: %v %v", res, err)
 	}
