@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -72,6 +73,10 @@ type Server struct {
 	// Keys derive the CSRF tokens, so that they cannot be forged without the
 	// server's secret.
 	Keys *keyring.Ring
+	// TrustedProxies are the reverse proxies (load balancers) in front of
+	// the server whose X-Forwarded-For is believed. Empty means none: the
+	// client is the connection's peer, whatever the headers claim.
+	TrustedProxies []netip.Prefix
 	// Log receives internal errors; nil means slog.Default().
 	Log *slog.Logger
 
