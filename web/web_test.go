@@ -76,8 +76,14 @@ func newEnv(t *testing.T, wrap ...func(*web.Server)) *env {
 // served, for a test that needs another delivery policy.
 func newEnvWith(t *testing.T, prepare func(*sqlstore.DB), wrap ...func(*web.Server)) *env {
 	t.Helper()
+	return newEnvOn(t, sqlstore.SQLite, prepare, wrap...)
+}
+
+// newEnvOn is newEnvWith on the given database engine.
+func newEnvOn(t *testing.T, engine string, prepare func(*sqlstore.DB), wrap ...func(*web.Server)) *env {
+	t.Helper()
 	ctx := context.Background()
-	db := sqlstoretest.Open(t, sqlstore.SQLite)
+	db := sqlstoretest.Open(t, engine)
 	e := &env{db: db, log: &syncBuffer{}}
 	db.Now = func() time.Time {
 		if now := e.now.Load(); now != nil {

@@ -105,7 +105,7 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	mux.Handle("GET /metrics", metrics.Handler())
 	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: db, Doors: db, Outbox: db, Bags: db, Cases: db, Photos: db, Garages: db, Webhooks: db, Today: db.Today, AdminToken: c.AdminToken, Log: log}).Register(mux)
 	(&web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: db, Doors: db, Today: db.Today,
-		Recipients: db, Photos: db, Garages: db, Bags: db, Cases: db, PublicURL: publicURL, DevOutbox: dev != nil, Keys: keys, Log: log}).Register(mux)
+		Recipients: db, Photos: db, Garages: db, Bags: db, Cases: db, PublicURL: publicURL, DevOutbox: dev != nil, Keys: keys, TrustedProxies: c.TrustedProxies, Log: log}).Register(mux)
 	if dev != nil {
 		mux.Handle("GET /dev/outbox", dev)
 		log.Info("no email or SMS provider configured: messages go to the dev outbox page", "path", "/dev/outbox")
