@@ -108,7 +108,8 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 		Recipients: db, Photos: db, Garages: db, Bags: db, Cases: db, PublicURL: publicURL, DevOutbox: dev != nil, Keys: keys, TrustedProxies: c.TrustedProxies, Log: log}).Register(mux)
 	if dev != nil {
 		mux.Handle("GET /dev/outbox", dev)
-		log.Info("no email or SMS provider configured: messages go to the dev outbox page", "path", "/dev/outbox")
+		log.Info("no email or SMS provider configured: messages go only to the dev outbox page, which answers only this machine at a loopback address",
+			"path", "/dev/outbox")
 	}
 	return &app{db: db, handler: metrics.Middleware(log, mux), health: health, log: log, worker: worker, devOutbox: dev != nil}, nil
 }
