@@ -63,6 +63,10 @@ type DB struct {
 	// AllowHTTPWebhooks lets shippers register plain-http endpoints (demos,
 	// tests); production requires https.
 	AllowHTTPWebhooks bool
+	// AllowPrivateWebhooks lets shippers register endpoints on loopback or
+	// private addresses (HANDOFF_ALLOW_PRIVATE_NETWORK, demos, tests); the
+	// sender must be allowed them too.
+	AllowPrivateWebhooks bool
 
 	// Passwords bounds how many sign-in checks this node runs at once;
 	// Open sizes it with auth.GateSize.

@@ -87,6 +87,7 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	db.AllowHTTPWebhooks = c.Demo || getenvBool(c.AllowHTTPWebhooks)
 	private := c.Demo || getenvBool(c.AllowPrivateNetwork)
 	db.Garage.Timeouts.AllowPrivate = private
+	db.AllowPrivateWebhooks = private
 	senders[notify.ShipperWebhook] = &notify.ShipperWebhooks{Resolve: db.ResolveWebhook, AllowPrivate: private}
 	worker := &notify.Worker{Store: db, Senders: senders, Log: log,
 		Unseal: func(purpose, sealed string) ([]byte, error) { return keys.Open("message/"+purpose, sealed, nil) }}

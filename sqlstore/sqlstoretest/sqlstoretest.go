@@ -66,6 +66,7 @@ func Nodes(tb testing.TB, engine string, n int) []*sqlstore.DB {
 		db.Keys, db.Photos = keys, photos
 		// The fake devices and endpoints of tests listen on 127.0.0.1.
 		db.Garage.Timeouts.AllowPrivate = true
+		db.AllowPrivateWebhooks = true
 		tb.Cleanup(func() { db.Close() })
 		out = append(out, db)
 	}
