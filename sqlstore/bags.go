@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"slices"
-	"strings"
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
@@ -207,9 +206,10 @@ func (d *DB) VoidBag(ctx context.Context, st *handoff.Principal, bagID, reason s
 	if err != nil {
 		return nil, err
 	}
-	reason = strings.TrimSpace(reason)
-	if reason == "" || len(reason) > 200 {
-		return nil, handoff.Invalid(handoff.FieldError{Field: "reason", Message: "say why the bag is voided (at most 200 characters)"})
+	var fe handoff.FieldErrors
+	handoff.Text{Max: 200, Required: true}.Check(&fe, "reason", &reason)
+	if err := fe.Err(); err != nil {
+		return nil, err
 	}
 	err = d.tx(ctx, func(tx *sql.Tx) error {
 		var trackingID string

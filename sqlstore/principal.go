@@ -7,7 +7,6 @@ import (
 	"errors"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
@@ -28,12 +27,8 @@ func newID(prefix string) string { return prefix + auth.Random(16) }
 // CreatePrincipal implements handoff.PrincipalService.
 func (d *DB) CreatePrincipal(ctx context.Context, np handoff.NewPrincipal) (*handoff.Principal, handoff.Credentials, error) {
 	var fe handoff.FieldErrors
-	name := strings.TrimSpace(np.Name)
-	if name == "" {
-		fe.Add("name", "is required")
-	} else if utf8.RuneCountInString(name) > handoff.MaxTextLen || strings.ContainsAny(name, "\x00\r\n\t") {
-		fe.Add("name", "must be at most %d characters on one line", handoff.MaxTextLen)
-	}
+	name := np.Name
+	handoff.Text{Required: true}.Check(&fe, "name", &name)
 	prefix, ok := idPrefix[np.Kind]
 	if !ok {
 		return nil, handoff.Credentials{}, handoff.Internal(nil, "unknown principal kind "+string(np.Kind))
