@@ -1,6 +1,9 @@
 package api_test
 
 import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
 	"net/http"
 	"testing"
 )
@@ -55,6 +58,35 @@ func TestControlCharacters(t *testing.T) {
 					t.Errorf("without control characters: %d, want %d: %s", r.Status, tt.goodStatus, r.Body)
 				}
 			})
+		}
+	})
+}
+
+// TestContentEncoding checks that a body in a content coding is refused with
+// 415 rather than misread, and that identity, or no header, still works.
+func TestContentEncoding(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		_, key := e.shipper()
+		body, _ := json.Marshal(shipment("GB", "GBP", "50", "07700900123"))
+		var gz bytes.Buffer
+		w := gzip.NewWriter(&gz)
+		w.Write(body)
+		w.Close()
+		for _, coding := range []string{"gzip", "deflate", "br", "identity, gzip", "x-unknown"} {
+			r := e.do("POST", "/v1/shipments", key, gz.Bytes(), "Content-Encoding", coding)
+			p := problem(t, r, http.StatusUnsupportedMediaType, "")
+			if p["code"] != "unsupported" || r.Header.Get("Accept-Encoding") != "identity" {
+				t.Errorf("%s: code %v, Accept-Encoding %q", coding, p["code"], r.Header.Get("Accept-Encoding"))
+			}
+		}
+		for _, coding := range []string{"", "identity", "Identity"} {
+			if r := e.do("POST", "/v1/shipments", key, body, "Content-Encoding", coding); r.Status != 201 {
+				t.Errorf("Content-Encoding %q: %d %s", coding, r.Status, r.Body)
+			}
+		}
+		// A request without a body is not concerned.
+		if r := e.do("GET", "/v1/shipments", key, nil, "Content-Encoding", "gzip"); r.Status != 200 {
+			t.Errorf("GET with a coding but no body: %d %s", r.Status, r.Body)
 		}
 	})
 }

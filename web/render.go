@@ -176,6 +176,7 @@ var pageStatus = map[string]struct {
 	handoff.EPRECONDITION: {http.StatusConflict, "Not yet"},
 	handoff.EUNAVAILABLE:  {http.StatusServiceUnavailable, "Unavailable"},
 	handoff.EGONE:         {http.StatusGone, "No longer here"},
+	handoff.EUNSUPPORTED:  {http.StatusUnsupportedMediaType, "Not understood"},
 }
 
 // fail shows the page for a service error: the error's client-safe message

@@ -110,7 +110,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	s.cop.SetDenyHandler(http.HandlerFunc(s.crossOriginDenied))
 
 	page := func(pattern string, h http.HandlerFunc) {
-		mux.Handle(pattern, securityHeaders(s.cop.Handler(h)))
+		mux.Handle(pattern, securityHeaders(s.cop.Handler(s.identityBody(h))))
 	}
 	// "GET /" would match every path; {$} keeps the landing page to "/" alone.
 	page("GET /{$}", s.landing)
@@ -243,6 +243,21 @@ func (s *Server) lookVisitor(w http.ResponseWriter, r *http.Request) (*visitor, 
 		return nil, err
 	}
 	return &visitor{principal: sess.Principal, csrf: s.csrfToken(c.Value), token: c.Value}, nil
+}
+
+// identityBody refuses a form whose body comes in a content coding (gzip and
+// the like), which would otherwise be read as an empty or garbled form.
+func (s *Server) identityBody(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != http.NoBody {
+			if err := handoff.CheckBodyEncoding(r.Header.Values("Content-Encoding")); err != nil {
+				w.Header().Set("Accept-Encoding", "identity")
+				s.fail(w, r, err)
+				return
+			}
+		}
+		h(w, r)
+	}
 }
 
 // maxFormBytes bounds a form body; the largest form, settings, is far below.

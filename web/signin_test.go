@@ -257,3 +257,20 @@ func TestSigninRateLimited(t *testing.T) {
 		t.Errorf("the page does not say why or offer the form again:\n%s", body)
 	}
 }
+
+// TestFormContentEncoding checks that a form posted in a content coding is
+// refused with the 415 page rather than read as an empty form, and that
+// identity still works.
+func TestFormContentEncoding(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser(t)
+	_, page := b.get("/signin")
+	form := url.Values{"csrf": {csrf(t, page)}, "account": {e.seed.Shipper.Principal.ID}, "password": {e.seed.Shipper.Credentials.Password}}
+	resp, body := b.post("/signin", form, "Content-Encoding", "gzip")
+	wantStatus(t, resp, body, http.StatusUnsupportedMediaType)
+	if !strings.Contains(body, "send the body uncompressed") || resp.Header.Get("Accept-Encoding") != "identity" {
+		t.Errorf("the 415 page does not say why, or Accept-Encoding %q:\n%s", resp.Header.Get("Accept-Encoding"), body)
+	}
+	resp, body = b.post("/signin", form, "Content-Encoding", "identity")
+	wantRedirect(t, resp, body, "/shipments")
+}
