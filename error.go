@@ -10,6 +10,7 @@ package handoff
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. They are stable strings: clients and the HTTP layer rely on them.
@@ -49,8 +50,12 @@ type Error struct {
 	Reason  string
 	Message string
 	Fields  []FieldError
-	Detail  string
-	Err     error
+	// RetryAfter, for ERATELIMITED and EUNAVAILABLE, is how long until a
+	// retry may succeed (the HTTP layer sends it as Retry-After); 0 when
+	// unknown.
+	RetryAfter time.Duration
+	Detail     string
+	Err        error
 }
 
 // Error returns the message and, for the log, the detail and cause.
@@ -138,6 +143,17 @@ func ErrorFields(err error) []FieldError {
 		return e.Fields
 	}
 	return nil
+}
+
+// RetryAfterSeconds returns in whole seconds, rounded up, how long until a
+// retry of err may succeed (the value of a Retry-After header), or 0 when err
+// does not say.
+func RetryAfterSeconds(err error) int {
+	var e *Error
+	if errors.As(err, &e) && e.RetryAfter > 0 {
+		return int((e.RetryAfter + time.Second - 1) / time.Second)
+	}
+	return 0
 }
 
 // FieldErrors collects field errors while a request is validated.

@@ -39,9 +39,12 @@ type PrincipalService interface {
 	CreatePrincipal(ctx context.Context, np NewPrincipal) (*Principal, Credentials, error)
 	// AuthenticateAPIKey returns the principal owning the key, or EUNAUTHORIZED.
 	AuthenticateAPIKey(ctx context.Context, apiKey string) (*Principal, error)
-	// AuthenticatePassword checks a web sign-in, or returns EUNAUTHORIZED
-	// without saying which part was wrong.
-	AuthenticatePassword(ctx context.Context, id, password string) (*Principal, error)
+	// AuthenticatePassword checks a web sign-in from client (the address it
+	// comes from, as the HTTP layer names it), or returns EUNAUTHORIZED
+	// without saying which part was wrong; ERATELIMITED when the account or
+	// the client has failed too often lately, EUNAVAILABLE when too many
+	// checks are running at once. Both carry a RetryAfter.
+	AuthenticatePassword(ctx context.Context, id, password, client string) (*Principal, error)
 	// FindPrincipal returns a principal by ID, or ENOTFOUND.
 	FindPrincipal(ctx context.Context, id string) (*Principal, error)
 	// ListPrincipals returns the principals of one kind, oldest first.

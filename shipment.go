@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/handoff-dev/handoff/eligibility"
 	"github.com/handoff-dev/handoff/market"
@@ -362,19 +360,9 @@ func checkAddress(fe *FieldErrors, f string, a Address) Address {
 	return a
 }
 
-// checkText trims a string and checks its length and characters.
+// checkText checks a one-line free-text field of a shipment.
 func checkText(fe *FieldErrors, f string, s *string, required bool) {
-	*s = strings.TrimSpace(*s)
-	switch {
-	case *s == "" && required:
-		fe.Add(f, "is required")
-	case !utf8.ValidString(*s):
-		fe.Add(f, "must be valid UTF-8")
-	case utf8.RuneCountInString(*s) > MaxTextLen:
-		fe.Add(f, "must be at most %d characters", MaxTextLen)
-	case hasControl(*s):
-		fe.Add(f, "must not contain control characters")
-	}
+	Text{Required: required}.Check(fe, f, s)
 }
 
 func checkEmail(fe *FieldErrors, f string, s *string) {
@@ -385,10 +373,6 @@ func checkEmail(fe *FieldErrors, f string, s *string) {
 	if a, err := mail.ParseAddress(*s); err != nil || a.Address != *s || !strings.Contains(a.Address, "@") {
 		fe.Add(f, "must be a plain email address like name@example.com")
 	}
-}
-
-func hasControl(s string) bool {
-	return strings.IndexFunc(s, unicode.IsControl) >= 0
 }
 
 func fieldIndex(f string, i int) string { return f + "[" + strconv.Itoa(i) + "]" }

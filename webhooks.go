@@ -21,7 +21,8 @@ type Webhook struct {
 type WebhookService interface {
 	// CreateWebhook registers an endpoint and returns it with its secret,
 	// shown this once; EINVALID for a URL that is not https (or http on a
-	// server that allows it).
+	// server that allows it), or that is or resolves to a loopback or
+	// private address on a server that does not allow those.
 	CreateWebhook(ctx context.Context, shipperID, url string) (*Webhook, error)
 	// ListWebhooks returns the shipper's endpoints, without secrets.
 	ListWebhooks(ctx context.Context, shipperID string) ([]Webhook, error)

@@ -108,7 +108,16 @@ func (s *Server) Routes() []Route {
 
 func (s *Server) handle(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
 	s.routes = append(s.routes, pattern)
-	mux.HandleFunc(pattern, h)
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != http.NoBody {
+			if err := handoff.CheckBodyEncoding(r.Header.Values("Content-Encoding")); err != nil {
+				w.Header().Set("Accept-Encoding", "identity")
+				WriteError(w, r, s.Log, err)
+				return
+			}
+		}
+		h(w, r)
+	})
 }
 
 type ctxKey struct{}

@@ -134,3 +134,28 @@ func TestWebhooksRefusePrivateAddresses(t *testing.T) {
 		t.Error("the private endpoint was reached")
 	}
 }
+
+// TestWebhookPrivateTarget checks that an endpoint on a loopback, private or
+// link-local address is refused when it is registered, naming the field,
+// unless the server allows private networks.
+func TestWebhookPrivateTarget(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		_, key := e.shipper()
+		e.db.AllowHTTPWebhooks = true
+		e.db.AllowPrivateWebhooks = false
+		for _, u := range []string{"http://127.0.0.1:9/hook", "https://10.1.2.3/hook", "https://192.168.0.7/", "https://[::1]:8443/hook",
+			"http://169.254.169.254/latest/meta-data/", "https://localhost/hook", "https://0.0.0.0/"} {
+			p := problem(t, e.do("POST", "/v1/account/webhooks", key, map[string]any{"url": u}), 400, "url")
+			if !strings.Contains(p["detail"].(string), "public address") {
+				t.Errorf("%s: detail %q does not say why", u, p["detail"])
+			}
+		}
+		if r := e.do("POST", "/v1/account/webhooks", key, map[string]any{"url": "https://203.0.113.10/hook"}); r.Status != 201 {
+			t.Errorf("a public address: %d %s", r.Status, r.Body)
+		}
+		e.db.AllowPrivateWebhooks = true
+		if r := e.do("POST", "/v1/account/webhooks", key, map[string]any{"url": "http://127.0.0.1:9/hook"}); r.Status != 201 {
+			t.Errorf("loopback on a server that allows private networks: %d %s", r.Status, r.Body)
+		}
+	})
+}

@@ -5,6 +5,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -12,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -113,4 +115,53 @@ var dummyHash = sync.OnceValue(func() string { return HashPassword(Random(20)) }
 func CheckNoAccount(password string) bool {
 	CheckPassword(dummyHash(), password)
 	return false
+}
+
+// ErrBusy is returned by a Gate whose slots and waiting room are all taken:
+// the caller should answer "try again shortly" rather than queue.
+var ErrBusy = errors.New("auth: too many password checks at once")
+
+// Gate bounds how many password checks run at once. Each argon2id check
+// holds 19 MiB and a core for tens of milliseconds, so a flood of sign-ins
+// with no bound takes the node's memory and starves every other request. A
+// caller waits only while the waiting room has space; past that it is
+// refused at once, before it has allocated or asked anything.
+type Gate struct {
+	slots chan struct{}
+	room  chan struct{}
+}
+
+// NewGate returns a gate that lets n checks run at once (at least one) and
+// as many again wait for a slot.
+func NewGate(n int) *Gate {
+	n = max(n, 1)
+	return &Gate{slots: make(chan struct{}, n), room: make(chan struct{}, n)}
+}
+
+// GateSize is the number of checks a node runs at once: half its cores, at
+// least one, so that the other half keeps serving everything else.
+func GateSize() int { return max(runtime.GOMAXPROCS(0)/2, 1) }
+
+// Enter takes a slot, waiting only if the waiting room has space, and
+// returns the function that gives it back. It returns ErrBusy when the room
+// is full, or ctx's error when the caller gives up waiting.
+func (g *Gate) Enter(ctx context.Context) (leave func(), err error) {
+	leave = func() { <-g.slots }
+	select {
+	case g.slots <- struct{}{}:
+		return leave, nil
+	default:
+	}
+	select {
+	case g.room <- struct{}{}:
+	default:
+		return nil, ErrBusy
+	}
+	defer func() { <-g.room }()
+	select {
+	case g.slots <- struct{}{}:
+		return leave, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }

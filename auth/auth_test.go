@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -28,19 +30,39 @@ func TestPasswords(t *testing.T) {
 	}
 }
 
-func TestTokens(t *testing.T) {
-	k := NewAPIKey()
-	if !strings.HasPrefix(k, "hk_") || len(k) != 43 || NewAPIKey() == k {
-		t.Fatalf("api key %q", k)
+// TestGateFull checks that a full gate refuses at once, that a caller who
+// gives up waiting leaves, and that one in the waiting room gets the next
+// free slot.
+func TestGateFull(t *testing.T) {
+	g := NewGate(1)
+	ctx := context.Background()
+	leave, err := g.Enter(ctx) // the one slot
+	if err != nil {
+		t.Fatal(err)
 	}
-	if d := Digest(k); len(d) != 64 || strings.Contains(d, k[3:]) || Digest(k) != d {
-		t.Fatalf("digest %q", d)
+	g.room <- struct{}{} // and the waiting room's one place
+	if _, err := g.Enter(ctx); !errors.Is(err, ErrBusy) {
+		t.Errorf("full gate: %v, want ErrBusy", err)
 	}
-	seen := map[byte]bool{}
-	for _, c := range Random(4000) {
-		seen[byte(c)] = true
+	<-g.room
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := g.Enter(cancelled); !errors.Is(err, context.Canceled) {
+		t.Errorf("a waiter whose caller left: %v", err)
 	}
-	if len(seen) != 32 {
-		t.Errorf("%d distinct symbols, want 32", len(seen))
+	waiting := make(chan error, 1)
+	go func() {
+		l, err := g.Enter(ctx)
+		if err == nil {
+			l()
+		}
+		waiting <- err
+	}()
+	leave()
+	if err := <-waiting; err != nil {
+		t.Errorf("the waiter: %v", err)
+	}
+	if len(g.slots) != 0 || len(g.room) != 0 {
+		t.Errorf("after everyone left: %d slots, %d waiting", len(g.slots), len(g.room))
 	}
 }

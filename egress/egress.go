@@ -7,9 +7,11 @@
 package egress
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -19,6 +21,42 @@ import (
 func PublicIP(ip net.IP) bool {
 	return !(ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
 		ip.IsMulticast() || ip.IsUnspecified() || ip.IsInterfaceLocalMulticast())
+}
+
+// checkAddress returns why the client will not dial address (a literal IP),
+// or nil.
+func checkAddress(address string) error {
+	if ip := net.ParseIP(address); ip == nil || !PublicIP(ip) {
+		return fmt.Errorf("%s is not a public address", address)
+	}
+	return nil
+}
+
+// CheckHost returns an error when host, a URL's host name or literal
+// address, is or resolves to an address that Client refuses to dial, so
+// that such an address can be refused when it is registered rather than
+// only when it is first called. A name that does not resolve now is not
+// refused: Client checks every address it dials anyway.
+func CheckHost(ctx context.Context, host string) error {
+	if net.ParseIP(host) != nil {
+		return checkAddress(host)
+	}
+	name := strings.ToLower(strings.TrimSuffix(host, "."))
+	if name == "localhost" || strings.HasSuffix(name, ".localhost") {
+		return fmt.Errorf("%s is this machine", host)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+	if err != nil {
+		return nil
+	}
+	for _, a := range addrs {
+		if err := checkAddress(a.IP.String()); err != nil {
+			return fmt.Errorf("%s resolves to %w", host, err)
+		}
+	}
+	return nil
 }
 
 // Client returns an HTTP client with a total timeout; unless allowPrivate
@@ -31,10 +69,7 @@ func Client(timeout time.Duration, allowPrivate bool) *http.Client {
 			if err != nil {
 				return err
 			}
-			if ip := net.ParseIP(host); ip == nil || !PublicIP(ip) {
-				return fmt.Errorf("%s is not a public address", host)
-			}
-			return nil
+			return checkAddress(host)
 		}
 	}
 	return &http.Client{

@@ -127,11 +127,13 @@ var _ handoff.GarageService = (*Service)(nil)
 // details are wrong.
 func (s *Service) EnrollGarage(ctx context.Context, contact string, in handoff.GarageEnrollment) (*handoff.Garage, error) {
 	var fe handoff.FieldErrors
-	for _, f := range []struct{ name, v string }{{"label", in.Label}, {"addressLine1", in.AddressLine1}, {"postalCode", in.PostalCode}} {
-		if strings.TrimSpace(f.v) == "" || len(f.v) > handoff.MaxTextLen {
-			fe.Add(f.name, "is required (at most %d characters)", handoff.MaxTextLen)
-		}
-	}
+	line, required := handoff.Text{}, handoff.Text{Required: true}
+	required.Check(&fe, "label", &in.Label)
+	required.Check(&fe, "addressLine1", &in.AddressLine1)
+	required.Check(&fe, "postalCode", &in.PostalCode)
+	line.Check(&fe, "deviceKey", &in.DeviceKey)
+	line.Check(&fe, "token", &in.Token)
+	line.Check(&fe, "entityId", &in.EntityID)
 	cfg := garage.Config{Kind: in.Kind, URL: strings.TrimSpace(in.URL), DeviceKey: in.DeviceKey, Token: in.Token, EntityID: in.EntityID, SimulatorID: in.SimulatorID}
 	switch in.Kind {
 	case garage.KindOpenGarage, garage.KindHomeAssistant:

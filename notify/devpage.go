@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strings"
 )
@@ -46,6 +47,24 @@ func fromLoopback(r *http.Request) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// loopbackHost reports whether a request's Host names this machine by a
+// loopback name or address — localhost, 127.0.0.0/8 or [::1], with or
+// without a port. Any other name may be a site whose DNS was rebound to
+// 127.0.0.1, so that a page of that site could read the outbox in the
+// visitor's browser.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	} else if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		host = host[1 : len(host)-1]
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Zone() == "" && ip.Unmap().IsLoopback()
+}
+
 var urlRe = regexp.MustCompile(`https?://[^\s<>"]+`)
 
 // linkify makes the links in a message clickable, escaping everything else.
@@ -63,14 +82,16 @@ func linkify(s string) template.HTML {
 }
 
 // ServeHTTP shows the outbox as a page, or as JSON with ?format=json — only
-// to a browser on the server's own machine: the page shows passcodes, and a
-// server left without a provider must not show them to the world.
+// to a browser on the server's own machine that asked for a loopback host:
+// the page shows passcodes, and a server left without a provider must not
+// show them to the world, nor to a web page that rebound its own name to
+// 127.0.0.1. Anyone else gets a bare 403 that says nothing.
 func (o *DevOutbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !fromLoopback(r) {
-		http.Error(w, "The dev outbox is shown only on the server's own machine.", http.StatusForbidden)
+	w.Header().Set("Cache-Control", "no-store")
+	if !fromLoopback(r) || !loopbackHost(r.Host) {
+		w.WriteHeader(http.StatusForbidden)
 		return
 	}
-	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Robots-Tag", "noindex")
 	msgs := o.List()
 	if r.URL.Query().Get("format") == "json" {

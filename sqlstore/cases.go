@@ -132,8 +132,10 @@ func (d *DB) CloseCase(ctx context.Context, agent *handoff.Principal, caseID, ou
 	if !slices.Contains(handoff.CaseOutcomes, outcome) {
 		return nil, handoff.Invalid(handoff.FieldError{Field: "outcome", Message: "must be one of " + strings.Join(handoff.CaseOutcomes, ", ")})
 	}
-	if note = strings.TrimSpace(note); len(note) > 2000 {
-		return nil, handoff.Invalid(handoff.FieldError{Field: "note", Message: "must be at most 2000 characters"})
+	var fe handoff.FieldErrors
+	handoff.Text{Max: 2000, Multiline: true}.Check(&fe, "note", &note)
+	if err := fe.Err(); err != nil {
+		return nil, err
 	}
 	err := d.tx(ctx, func(tx *sql.Tx) error {
 		var trackingID, kind string

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -26,6 +27,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/keyring"
 	"github.com/handoff-dev/handoff/photo"
 )
@@ -54,6 +56,16 @@ type DB struct {
 	// AllowHTTPWebhooks lets shippers register plain-http endpoints (demos,
 	// tests); production requires https.
 	AllowHTTPWebhooks bool
+	// AllowPrivateWebhooks lets shippers register endpoints on loopback or
+	// private addresses (HANDOFF_ALLOW_PRIVATE_NETWORK, demos, tests); the
+	// sender must be allowed them too.
+	AllowPrivateWebhooks bool
+
+	// Passwords bounds how many sign-in checks this node runs at once;
+	// Open sizes it with auth.GateSize.
+	Passwords *auth.Gate
+	// guardClaims counts this node's sign-in claims, to prune now and then.
+	guardClaims atomic.Uint64
 
 	stmtMu    sync.Mutex
 	stmts     map[string]*sql.Stmt
@@ -138,7 +150,8 @@ func IsPostgresURL(dsn string) bool {
 // (created if missing) — and applies pending migrations. It fails when the
 // database cannot be reached or migrated.
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	d := &DB{Now: func() time.Time { return time.Now().UTC() }, Log: slog.Default(), Policy: handoff.DefaultPolicy()}
+	d := &DB{Now: func() time.Time { return time.Now().UTC() }, Log: slog.Default(), Policy: handoff.DefaultPolicy(),
+		Passwords: auth.NewGate(auth.GateSize())}
 	var err error
 	if IsPostgresURL(dsn) {
 		d.Engine = Postgres

@@ -129,19 +129,25 @@ func randomDigits(n int) string {
 }
 
 // claimGuard counts one try against key in a fixed window, refusing past
-// limit; the count lives in signin_guard so it holds across nodes.
+// limit with the time until the window ends; the count lives in
+// signin_guard so it holds across nodes. It is one statement, so a row
+// pruned meanwhile (see pruneGuards) is simply started again.
 func (d *DB) claimGuard(ctx context.Context, key string, limit int, window time.Duration) error {
 	now := d.Now()
-	if _, err := d.db.ExecContext(ctx, `INSERT INTO signin_guard (account, window_start, failures) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING`, key, micros(now)); err != nil {
-		return handoff.Internal(err, "guard")
-	}
 	var n int
-	err := d.db.QueryRowContext(ctx, `UPDATE signin_guard SET
-			failures = CASE WHEN window_start <= $2 THEN 1 ELSE failures + 1 END,
-			window_start = CASE WHEN window_start <= $2 THEN $3 ELSE window_start END
-		WHERE account = $1 AND (window_start <= $2 OR failures < $4) RETURNING failures`, key, micros(now.Add(-window)), micros(now), limit).Scan(&n)
+	err := d.db.QueryRowContext(ctx, `INSERT INTO signin_guard (account, window_start, failures) VALUES ($1, $3, 1)
+		ON CONFLICT (account) DO UPDATE SET
+			failures = CASE WHEN signin_guard.window_start <= $2 THEN 1 ELSE signin_guard.failures + 1 END,
+			window_start = CASE WHEN signin_guard.window_start <= $2 THEN $3 ELSE signin_guard.window_start END
+		WHERE signin_guard.window_start <= $2 OR signin_guard.failures < $4 RETURNING failures`,
+		key, micros(now.Add(-window)), micros(now), limit).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
-		return handoff.Errorf(handoff.ERATELIMITED, "Too many tries; wait a few minutes.")
+		e := handoff.Errorf(handoff.ERATELIMITED, "Too many tries; wait a few minutes.")
+		var start int64
+		if d.db.QueryRowContext(ctx, `SELECT window_start FROM signin_guard WHERE account = $1`, key).Scan(&start) == nil {
+			e.RetryAfter = max(fromMicros(start).Add(window).Sub(now), time.Second)
+		}
+		return e
 	}
 	if err != nil {
 		return handoff.Internal(err, "guard")

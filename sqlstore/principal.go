@@ -7,7 +7,6 @@ import (
 	"errors"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
@@ -28,12 +27,8 @@ func newID(prefix string) string { return prefix + auth.Random(16) }
 // CreatePrincipal implements handoff.PrincipalService.
 func (d *DB) CreatePrincipal(ctx context.Context, np handoff.NewPrincipal) (*handoff.Principal, handoff.Credentials, error) {
 	var fe handoff.FieldErrors
-	name := strings.TrimSpace(np.Name)
-	if name == "" {
-		fe.Add("name", "is required")
-	} else if utf8.RuneCountInString(name) > handoff.MaxTextLen || strings.ContainsAny(name, "\x00\r\n\t") {
-		fe.Add("name", "must be at most %d characters on one line", handoff.MaxTextLen)
-	}
+	name := np.Name
+	handoff.Text{Required: true}.Check(&fe, "name", &name)
 	prefix, ok := idPrefix[np.Kind]
 	if !ok {
 		return nil, handoff.Credentials{}, handoff.Internal(nil, "unknown principal kind "+string(np.Kind))
@@ -113,31 +108,50 @@ func (d *DB) AuthenticateAPIKey(ctx context.Context, apiKey string) (*handoff.Pr
 	return p, nil
 }
 
-// Sign-in limits: this many failures per account ID in the window lock the
-// account's sign-in until the window ends.
+// Sign-in limits, each per window: failures per account ID lock that
+// account's sign-in until the window ends; failures per client address
+// (one IPv4 address or IPv6 /64, as the HTTP layer names it) stop one
+// source from trying many accounts. A depot's staff behind one NAT address
+// sign in successfully, which does not count against the address.
 const (
-	signinLimit  = 10
-	signinWindow = 15 * time.Minute
+	signinLimit        = 10
+	signinAddressLimit = 50
+	signinWindow       = 15 * time.Minute
+)
+
+// Keys of the sign-in counters in signin_guard, apart from each other and
+// from the portal's, so that no typed account ID can spend another counter.
+const (
+	guardAccount = "account:"
+	guardAddress = "address:"
 )
 
 // AuthenticatePassword implements handoff.PrincipalService. An unknown ID
-// costs as much time as a wrong password, and each account ID (known or not)
-// gets a bounded number of tries per window, counted in the database so the
-// limit holds across nodes.
-func (d *DB) AuthenticatePassword(ctx context.Context, id, password string) (*handoff.Principal, error) {
+// costs as much time as a wrong password. Only Passwords' few checks run at
+// once on this node; past them the answer is EUNAVAILABLE at once, before
+// any work. Each account ID (known or not) and each client address gets a
+// bounded number of failures per window, counted in the database so the
+// limits hold across nodes.
+func (d *DB) AuthenticatePassword(ctx context.Context, id, password, client string) (*handoff.Principal, error) {
 	bad := handoff.Errorf(handoff.EUNAUTHORIZED, "The account ID or password is wrong.")
 	id = strings.TrimSpace(id)
 	if id == "" || len(id) > 64 || len(password) > 200 {
 		return nil, bad
 	}
-	if err := d.claimSignin(ctx, id); err != nil {
+	leave, err := d.Passwords.Enter(ctx)
+	if err != nil {
+		return nil, &handoff.Error{Code: handoff.EUNAVAILABLE, RetryAfter: time.Second, Err: err,
+			Message: "Too many sign-ins are being checked right now; try again in a few seconds."}
+	}
+	defer leave()
+	if err := d.claimSignin(ctx, id, client); err != nil {
 		return nil, err
 	}
 	row := d.db.QueryRowContext(ctx, `SELECT `+principalCols+`, password_hash FROM principals WHERE id = $1`, id)
 	var p handoff.Principal
 	var created int64
 	var hash string
-	err := row.Scan(&p.ID, &p.Kind, &p.Name, &p.StationID, &p.Market, &created, &hash)
+	err = row.Scan(&p.ID, &p.Kind, &p.Name, &p.StationID, &p.Market, &created, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		auth.CheckNoAccount(password)
 		return nil, bad
@@ -148,23 +162,54 @@ func (d *DB) AuthenticatePassword(ctx context.Context, id, password string) (*ha
 	if ok, err := auth.CheckPassword(hash, password); err != nil || !ok {
 		return nil, bad
 	}
-	// A success clears the count, so an owner who mistyped is not locked out
-	// by their own earlier tries.
-	if _, err := d.db.ExecContext(ctx, `DELETE FROM signin_guard WHERE account = $1`, id); err != nil {
+	// A success clears the account's count, so an owner who mistyped is not
+	// locked out by their own earlier tries, and gives back the address's
+	// try, so that colleagues behind one address are not either.
+	if _, err := d.db.ExecContext(ctx, `DELETE FROM signin_guard WHERE account = $1`, guardAccount+id); err != nil {
+		return nil, handoff.Internal(err, "clear sign-in guard")
+	}
+	if _, err := d.db.ExecContext(ctx, `UPDATE signin_guard SET failures = failures - 1 WHERE account = $1 AND failures > 0`, guardAddress+client); err != nil {
 		return nil, handoff.Internal(err, "clear sign-in guard")
 	}
 	p.CreatedAt = fromMicros(created)
 	return &p, nil
 }
 
-// claimSignin counts one try against the account ID, pessimistically as a
-// failure, and refuses when the window's tries are spent.
-func (d *DB) claimSignin(ctx context.Context, id string) error {
-	if err := d.claimGuard(ctx, id, signinLimit, signinWindow); err != nil {
-		if handoff.ErrorCode(err) == handoff.ERATELIMITED {
-			return handoff.Errorf(handoff.ERATELIMITED, "Too many sign-in attempts for this account; try again in 15 minutes.")
+// claimSignin counts one try against the client address and then the
+// account ID, pessimistically as failures, and refuses when either's tries
+// are spent. A refused address spends nothing of the account's.
+func (d *DB) claimSignin(ctx context.Context, id, client string) error {
+	if d.guardClaims.Add(1)%pruneEvery == 0 {
+		if err := d.pruneGuards(ctx); err != nil {
+			return err
+		}
+	}
+	say := func(err error, msg string) error {
+		var e *handoff.Error
+		if errors.As(err, &e) && e.Code == handoff.ERATELIMITED {
+			e.Message = msg
 		}
 		return err
+	}
+	if err := d.claimGuard(ctx, guardAddress+client, signinAddressLimit, signinWindow); err != nil {
+		return say(err, "Too many failed sign-ins from your network; try again later.")
+	}
+	if err := d.claimGuard(ctx, guardAccount+id, signinLimit, signinWindow); err != nil {
+		return say(err, "Too many sign-in attempts for this account; try again later.")
+	}
+	return nil
+}
+
+// pruneEvery is how many sign-in claims a node makes between prunings.
+const pruneEvery = 256
+
+// pruneGuards deletes counters whose window has ended, which count for
+// nothing: without it, a flood of made-up account IDs would leave a row
+// each behind for good.
+func (d *DB) pruneGuards(ctx context.Context) error {
+	cutoff := d.Now().Add(-max(signinWindow, portalSigninWindow))
+	if _, err := d.db.ExecContext(ctx, `DELETE FROM signin_guard WHERE window_start < $1`, micros(cutoff)); err != nil {
+		return handoff.Internal(err, "prune sign-in guard")
 	}
 	return nil
 }

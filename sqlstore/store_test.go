@@ -64,11 +64,11 @@ func TestPrincipals(t *testing.T) {
 		if _, err := db.AuthenticateAPIKey(ctx, cred.APIKey+"x"); handoff.ErrorCode(err) != handoff.EUNAUTHORIZED {
 			t.Errorf("wrong key: %v", err)
 		}
-		if _, err := db.AuthenticatePassword(ctx, da.ID, cred.Password); err != nil {
+		if _, err := db.AuthenticatePassword(ctx, da.ID, cred.Password, "192.0.2.1"); err != nil {
 			t.Errorf("password: %v", err)
 		}
 		for _, bad := range [][2]string{{da.ID, "wrong"}, {"da_nobody", cred.Password}, {"", ""}} {
-			if _, err := db.AuthenticatePassword(ctx, bad[0], bad[1]); handoff.ErrorCode(err) != handoff.EUNAUTHORIZED {
+			if _, err := db.AuthenticatePassword(ctx, bad[0], bad[1], "192.0.2.1"); handoff.ErrorCode(err) != handoff.EUNAUTHORIZED {
 				t.Errorf("AuthenticatePassword(%q) = %v, want unauthorized", bad[0], err)
 			}
 		}
@@ -270,16 +270,16 @@ func TestSigninLimit(t *testing.T) {
 			t.Fatal(err)
 		}
 		for range 10 {
-			if _, err := db.AuthenticatePassword(ctx, p.ID, "wrong"); handoff.ErrorCode(err) != handoff.EUNAUTHORIZED {
+			if _, err := db.AuthenticatePassword(ctx, p.ID, "wrong", "192.0.2.1"); handoff.ErrorCode(err) != handoff.EUNAUTHORIZED {
 				t.Fatalf("wrong password: %v", err)
 			}
 		}
-		if _, err := db.AuthenticatePassword(ctx, p.ID, cred.Password); handoff.ErrorCode(err) != handoff.ERATELIMITED {
+		if _, err := db.AuthenticatePassword(ctx, p.ID, cred.Password, "192.0.2.1"); handoff.ErrorCode(err) != handoff.ERATELIMITED {
 			t.Fatalf("11th try with the right password: %v, want rate limited", err)
 		}
 		later := time.Now().Add(16 * time.Minute)
 		db.Now = func() time.Time { return later }
-		if _, err := db.AuthenticatePassword(ctx, p.ID, cred.Password); err != nil {
+		if _, err := db.AuthenticatePassword(ctx, p.ID, cred.Password, "192.0.2.1"); err != nil {
 			t.Fatalf("after the window: %v", err)
 		}
 	})

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/egress"
 	"github.com/handoff-dev/handoff/tracking"
 )
 
@@ -35,6 +36,11 @@ func (d *DB) CreateWebhook(ctx context.Context, shipperID, raw string) (*handoff
 		return nil, handoff.Invalid(handoff.FieldError{Field: "url", Message: "must use https"})
 	case u.User != nil:
 		return nil, handoff.Invalid(handoff.FieldError{Field: "url", Message: "must not carry credentials; the signature authenticates us"})
+	}
+	if !d.AllowPrivateWebhooks {
+		if err := egress.CheckHost(ctx, u.Hostname()); err != nil {
+			return nil, handoff.Invalid(handoff.FieldError{Field: "url", Message: "must reach a public address (" + err.Error() + ")"})
+		}
 	}
 	secret := make([]byte, 32)
 	rand.Read(secret)

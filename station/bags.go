@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
@@ -211,9 +210,10 @@ func (s *Service) VoidBag(ctx context.Context, st *handoff.Principal, bagID, rea
 	if err != nil {
 		return nil, err
 	}
-	reason = strings.TrimSpace(reason)
-	if reason == "" || len(reason) > 200 {
-		return nil, handoff.Invalid(handoff.FieldError{Field: "reason", Message: "say why the bag is voided (at most 200 characters)"})
+	var fe handoff.FieldErrors
+	handoff.Text{Max: 200, Required: true}.Check(&fe, "reason", &reason)
+	if err := fe.Err(); err != nil {
+		return nil, err
 	}
 	b, err := s.stationBag(ctx, st, id)
 	if err != nil {

@@ -70,6 +70,14 @@ func (s *Server) signinCookie(w http.ResponseWriter, r *http.Request) string {
 // never tells which of the ID and password was wrong.
 const badCredentials = "The account ID or password is wrong."
 
+// signinRefusals are the errors of a sign-in that show the form again, and
+// their statuses.
+var signinRefusals = map[string]int{
+	handoff.EUNAUTHORIZED: http.StatusUnauthorized,
+	handoff.ERATELIMITED:  http.StatusTooManyRequests,
+	handoff.EUNAVAILABLE:  http.StatusServiceUnavailable,
+}
+
 // signin checks the form's CSRF token, then the credentials, and starts a
 // session. The password is never written back into the page or a log.
 func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
@@ -84,10 +92,17 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 	}
 	next := safeNext(r.PostForm.Get("next"))
 	id := r.PostForm.Get("account")
-	p, err := s.Principals.AuthenticatePassword(r.Context(), id, r.PostForm.Get("password"))
-	if handoff.ErrorCode(err) == handoff.EUNAUTHORIZED {
-		page := signinPage{Token: s.signinToken(c.Value), Next: next, AccountID: clipField(id), Error: badCredentials}
-		s.render(w, r, http.StatusUnauthorized, "signin", newView(r, "Sign in", "signin", page))
+	p, err := s.Principals.AuthenticatePassword(r.Context(), id, r.PostForm.Get("password"), s.clientAddress(r))
+	// A refused sign-in shows the form again with why, so the person can
+	// retry from it: wrong credentials, or too many tries or sign-ins now.
+	if status, ok := signinRefusals[handoff.ErrorCode(err)]; ok {
+		msg := badCredentials
+		if status != http.StatusUnauthorized {
+			msg = handoff.ErrorMessage(err)
+		}
+		setRetryAfter(w, err)
+		page := signinPage{Token: s.signinToken(c.Value), Next: next, AccountID: clipField(id), Error: msg}
+		s.render(w, r, status, "signin", newView(r, "Sign in", "signin", page))
 		return
 	}
 	if err != nil {

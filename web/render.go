@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -175,6 +176,7 @@ var pageStatus = map[string]struct {
 	handoff.EPRECONDITION: {http.StatusConflict, "Not yet"},
 	handoff.EUNAVAILABLE:  {http.StatusServiceUnavailable, "Unavailable"},
 	handoff.EGONE:         {http.StatusGone, "No longer here"},
+	handoff.EUNSUPPORTED:  {http.StatusUnsupportedMediaType, "Not understood"},
 }
 
 // fail shows the page for a service error: the error's client-safe message
@@ -182,12 +184,21 @@ var pageStatus = map[string]struct {
 // page that says nothing more.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if ps, ok := pageStatus[handoff.ErrorCode(err)]; ok {
+		setRetryAfter(w, err)
 		s.renderError(w, r, ps.status, ps.heading, handoff.ErrorMessage(err))
 		return
 	}
 	s.Log.ErrorContext(r.Context(), "page failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	s.renderError(w, r, http.StatusInternalServerError, "Something went wrong",
 		"An internal error occurred. It has been logged; please try again later.")
+}
+
+// setRetryAfter tells the browser when a refused request may be retried,
+// if err says.
+func setRetryAfter(w http.ResponseWriter, err error) {
+	if secs := handoff.RetryAfterSeconds(err); secs > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	}
 }
 
 // notFound is the page for any path no other page claims.

@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -72,6 +73,10 @@ type Server struct {
 	// Keys derive the CSRF tokens, so that they cannot be forged without the
 	// server's secret.
 	Keys *keyring.Ring
+	// TrustedProxies are the reverse proxies (load balancers) in front of
+	// the server whose X-Forwarded-For is believed. Empty means none: the
+	// client is the connection's peer, whatever the headers claim.
+	TrustedProxies []netip.Prefix
 	// Log receives internal errors; nil means slog.Default().
 	Log *slog.Logger
 
@@ -105,7 +110,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	s.cop.SetDenyHandler(http.HandlerFunc(s.crossOriginDenied))
 
 	page := func(pattern string, h http.HandlerFunc) {
-		mux.Handle(pattern, securityHeaders(s.cop.Handler(h)))
+		mux.Handle(pattern, securityHeaders(s.cop.Handler(s.identityBody(h))))
 	}
 	// "GET /" would match every path; {$} keeps the landing page to "/" alone.
 	page("GET /{$}", s.landing)
@@ -238,6 +243,21 @@ func (s *Server) lookVisitor(w http.ResponseWriter, r *http.Request) (*visitor, 
 		return nil, err
 	}
 	return &visitor{principal: sess.Principal, csrf: s.csrfToken(c.Value), token: c.Value}, nil
+}
+
+// identityBody refuses a form whose body comes in a content coding (gzip and
+// the like), which would otherwise be read as an empty or garbled form.
+func (s *Server) identityBody(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != http.NoBody {
+			if err := handoff.CheckBodyEncoding(r.Header.Values("Content-Encoding")); err != nil {
+				w.Header().Set("Accept-Encoding", "identity")
+				s.fail(w, r, err)
+				return
+			}
+		}
+		h(w, r)
+	}
 }
 
 // maxFormBytes bounds a form body; the largest form, settings, is far below.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -35,6 +36,9 @@ type config struct {
 	// garage openers may be on loopback or private addresses (a server
 	// inside the network it serves; always allowed with --demo).
 	AllowPrivateNetwork string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the
+	// client (--trusted-proxies, HANDOFF_TRUSTED_PROXIES); none by default.
+	TrustedProxies []netip.Prefix
 }
 
 func envOr(getenv func(string) string, key, def string) string {
@@ -62,6 +66,7 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 	fs.IntVar(&c.Policy.MaxFailedDays, "max-failed-days", c.Policy.MaxFailedDays, "failed delivery days before a parcel goes back to the shipper")
 	fs.IntVar(&c.Policy.WrongCodeLimit, "wrong-code-limit", c.Policy.WrongCodeLimit, "wrong passcodes per associate per window before their checks lock")
 	fs.DurationVar(&c.Policy.WrongCodeWindow, "wrong-code-window", c.Policy.WrongCodeWindow, "the window of --wrong-code-limit")
+	proxies := fs.String("trusted-proxies", getenv("HANDOFF_TRUSTED_PROXIES"), "comma-separated addresses or CIDR prefixes of the reverse proxies whose X-Forwarded-For is believed (env HANDOFF_TRUSTED_PROXIES)")
 	fs.DurationVar(&c.ShutdownIn, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -85,6 +90,9 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 	}
 	if c.Policy.MaxFailedDays < 1 || c.Policy.WrongCodeLimit < 1 || c.Policy.WrongCodeWindow <= 0 {
 		return nil, errors.New("--max-failed-days, --wrong-code-limit and --wrong-code-window must be positive")
+	}
+	if c.TrustedProxies, err = parsePrefixes(*proxies); err != nil {
+		return nil, fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
@@ -125,6 +133,27 @@ func rotateKeys(args []string, stdout, stderr io.Writer, getenv func(string) str
 	}
 	fmt.Fprintf(stdout, "new active key %s; older keys (%s) are kept to open what they sealed\n", k.ID, strings.Join(r.IDs()[1:], ", "))
 	return nil
+}
+
+// parsePrefixes reads a comma-separated list of addresses (each its own
+// prefix) and CIDR prefixes.
+func parsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(list, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(f); err == nil {
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an address nor a CIDR prefix", f)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // getenvBool reads a boolean setting: 1, true, yes or on.

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -24,6 +25,13 @@ func TestParseServe(t *testing.T) {
 	if c.Addr != "127.0.0.1:9999" || c.DataDir != "/tmp/x" || c.AdminToken == "" || c.Policy.ContactHours.String() != "09:00-19:00" {
 		t.Errorf("config = %+v", c)
 	}
+	c, err = parseServe(nil, io.Discard, env(map[string]string{"HANDOFF_TRUSTED_PROXIES": "10.0.0.7, 192.168.1.9/16,::ffff:10.1.2.3"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(c.TrustedProxies); got != "[10.0.0.7/32 192.168.0.0/16 10.1.2.3/32]" {
+		t.Errorf("trusted proxies = %s", got)
+	}
 	// Flags win over the environment.
 	c, _ = parseServe([]string{"--addr", "127.0.0.1:1"}, io.Discard, env(map[string]string{"HANDOFF_ADDR": "127.0.0.1:2"}))
 	if c.Addr != "127.0.0.1:1" {
@@ -34,6 +42,7 @@ func TestParseServe(t *testing.T) {
 		"bad db":            {"HANDOFF_DB": "mysql://x"},
 		"bad hours":         {"HANDOFF_CONTACT_HOURS": "20:00-08:00"},
 		"bad days":          {"HANDOFF_WORKING_DAYS": "funday"},
+		"bad proxies":       {"HANDOFF_TRUSTED_PROXIES": "10.0.0.1, proxy.local"},
 	} {
 		if _, err := parseServe(nil, io.Discard, env(e)); err == nil {
 			t.Errorf("%s accepted", name)

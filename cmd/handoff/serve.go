@@ -91,6 +91,7 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	db.AllowHTTPWebhooks = c.Demo || getenvBool(c.AllowHTTPWebhooks)
 	private := c.Demo || getenvBool(c.AllowPrivateNetwork)
 	garages := newGarages(db, keys, log, c.Policy.ContactHours, private)
+	db.AllowPrivateWebhooks = private
 	senders[notify.ShipperWebhook] = &notify.ShipperWebhooks{Resolve: db.ResolveWebhook, AllowPrivate: private}
 	worker := &notify.Worker{Store: db, Senders: senders, Log: log,
 		Unseal: func(purpose, sealed string) ([]byte, error) { return keys.Open("message/"+purpose, sealed, nil) }}
@@ -111,10 +112,11 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	stations := station.NewService(db, db.Policy)
 	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: stations, Doors: doors, Outbox: db, Bags: stations, Cases: db, Photos: db, Garages: garages, Webhooks: db, Today: db.Today, AdminToken: c.AdminToken, Log: log}).Register(mux)
 	(&web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: stations, Doors: doors, Today: db.Today,
-		Recipients: db, Photos: db, Garages: garages, Bags: stations, Cases: db, PublicURL: publicURL, DevOutbox: dev != nil, Keys: keys, Log: log}).Register(mux)
+		Recipients: db, Photos: db, Garages: garages, Bags: stations, Cases: db, PublicURL: publicURL, DevOutbox: dev != nil, Keys: keys, TrustedProxies: c.TrustedProxies, Log: log}).Register(mux)
 	if dev != nil {
 		mux.Handle("GET /dev/outbox", dev)
-		log.Info("no email or SMS provider configured: messages go to the dev outbox page", "path", "/dev/outbox")
+		log.Info("no email or SMS provider configured: messages go only to the dev outbox page, which answers only this machine at a loopback address",
+			"path", "/dev/outbox")
 	}
 	return &app{db: db, stations: stations, garages: garages, handler: metrics.Middleware(log, mux), health: health, log: log, worker: worker, devOutbox: dev != nil}, nil
 }

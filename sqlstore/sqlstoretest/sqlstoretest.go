@@ -67,6 +67,7 @@ func Nodes(tb testing.TB, engine string, n int) []*sqlstore.DB {
 			tb.Fatalf("open %s: %v", engine, err)
 		}
 		db.Keys, db.Photos = keys, photos
+		db.AllowPrivateWebhooks = true
 		garages.Store(db, newGarages(db))
 		tb.Cleanup(func() { garages.Delete(db); db.Close() })
 		out = append(out, db)
