@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/handoff-dev/handoff/keyring"
 	"github.com/handoff-dev/handoff/route"
 	"github.com/handoff-dev/handoff/sqlstore"
 )
@@ -103,28 +102,6 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 		return nil, errors.New("--db must be empty (SQLite in the data dir) or a postgres:// URL")
 	}
 	return c, nil
-}
-
-func rotateKeys(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	fs := flag.NewFlagSet("keys rotate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("data-dir", envOr(getenv, "HANDOFF_DATA_DIR", "./handoff-data"), "data directory holding keys.json")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
-	}
-	if getenv("HANDOFF_SECRET_KEYS") != "" {
-		return errors.New("keys come from HANDOFF_SECRET_KEYS here: rotate by putting a new id:base64 key first in that list")
-	}
-	r, _, err := keyring.LoadOrCreate(*dir, time.Now())
-	if err != nil {
-		return err
-	}
-	k := r.Rotate(time.Now())
-	if err := r.Save(*dir); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "new active key %s; older keys (%s) are kept to open what they sealed\n", k.ID, strings.Join(r.IDs()[1:], ", "))
-	return nil
 }
 
 // getenvBool reads a boolean setting: 1, true, yes or on.

@@ -8,14 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/handoff-dev/handoff/api"
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/demo"
-	"github.com/handoff-dev/handoff/keyring"
 	"github.com/handoff-dev/handoff/notify"
 	"github.com/handoff-dev/handoff/observe"
 	"github.com/handoff-dev/handoff/photo"
@@ -45,27 +43,13 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	}
 	log := slog.New(h)
 
-	var keys *keyring.Ring
-	var err error
-	if c.SecretKeys != "" {
-		keys, err = keyring.Parse(c.SecretKeys)
-	} else {
-		var created bool
-		keys, created, err = keyring.LoadOrCreate(c.DataDir, time.Now())
-		if created {
-			log.Info("created secret keys", "file", filepath.Join(c.DataDir, keyring.FileName), "key_id", keys.ActiveID())
-		}
-	}
+	db, err := sqlstore.Open(ctx, dsnOf(c.DataDir, c.DB))
 	if err != nil {
 		return nil, err
 	}
-
-	dsn := c.DB
-	if dsn == "" {
-		dsn = filepath.Join(c.DataDir, "handoff.db")
-	}
-	db, err := sqlstore.Open(ctx, dsn)
+	keys, err := loadKeys(ctx, db, c.DataDir, c.SecretKeys, log)
 	if err != nil {
+		db.Close()
 		return nil, err
 	}
 	db.Log = log

@@ -43,15 +43,7 @@ func Open(tb testing.TB, engine string) *sqlstore.DB {
 func Nodes(tb testing.TB, engine string, n int) []*sqlstore.DB {
 	tb.Helper()
 	ctx := context.Background()
-	var dsn string
-	switch engine {
-	case sqlstore.SQLite:
-		dsn = filepath.Join(tb.TempDir(), "handoff.db")
-	case sqlstore.Postgres:
-		dsn = postgresSchema(tb)
-	default:
-		tb.Fatalf("unknown engine %q", engine)
-	}
+	dsn := DSN(tb, engine)
 	keys := Keys(tb)
 	photos, err := photo.NewDir(filepath.Join(tb.TempDir(), "photos"))
 	if err != nil {
@@ -70,6 +62,20 @@ func Nodes(tb testing.TB, engine string, n int) []*sqlstore.DB {
 		out = append(out, db)
 	}
 	return out
+}
+
+// DSN returns the address of a fresh, empty database on engine, dropped
+// when the test ends: a SQLite file, or a PostgreSQL schema of its own.
+func DSN(tb testing.TB, engine string) string {
+	tb.Helper()
+	switch engine {
+	case sqlstore.SQLite:
+		return filepath.Join(tb.TempDir(), "handoff.db")
+	case sqlstore.Postgres:
+		return postgresSchema(tb)
+	}
+	tb.Fatalf("unknown engine %q", engine)
+	return ""
 }
 
 // Keys returns a fresh keyring for a test.
