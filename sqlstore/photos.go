@@ -243,3 +243,18 @@ func (d *DB) PurgeExpiredPhotos(ctx context.Context, limit int) (int, error) {
 	}
 	return n, nil
 }
+
+// photoRefused turns a refusal of photo.CleanContext into the client's
+// error, naming the field photo and, for a photo too big in bytes or pixels,
+// the limit: 413 for those, 503 when no decoder came free in time (the
+// server is busy, the photo may be fine), 400 for anything else.
+func photoRefused(err error) error {
+	field := []handoff.FieldError{{Field: "photo", Message: err.Error()}}
+	switch {
+	case errors.Is(err, photo.ErrTooLarge), errors.Is(err, photo.ErrTooManyPixel):
+		return &handoff.Error{Code: handoff.ETOOLARGE, Message: "photo: " + err.Error(), Fields: field}
+	case errors.Is(err, photo.ErrBusy):
+		return &handoff.Error{Code: handoff.EUNAVAILABLE, Message: "The server is busy with other photos; try again shortly.", Err: err}
+	}
+	return handoff.Invalid(field...)
+}
