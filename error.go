@@ -30,6 +30,7 @@ const (
 	EIDEMPOTENCY  = "idempotency"    // an Idempotency-Key was reused with another body
 	EMETHOD       = "method"         // method not allowed on this path
 	ENOTACCEPT    = "not_acceptable" // cannot produce the requested representation
+	ETIMEOUT      = "timeout"        // the request body did not arrive in time
 )
 
 // FieldError names one field at fault, as a path into the request

@@ -14,6 +14,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/limit"
 )
 
 // statusOf maps each error code to its HTTP status; the one table of it.
@@ -34,6 +35,7 @@ var statusOf = map[string]int{
 	handoff.ERATELIMITED:  http.StatusTooManyRequests,
 	handoff.EINTERNAL:     http.StatusInternalServerError,
 	handoff.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	handoff.ETIMEOUT:      http.StatusRequestTimeout,
 }
 
 var titleOf = map[string]string{
@@ -53,6 +55,7 @@ var titleOf = map[string]string{
 	handoff.ERATELIMITED:  "Too many requests",
 	handoff.EINTERNAL:     "Internal error",
 	handoff.EUNAVAILABLE:  "Service unavailable",
+	handoff.ETIMEOUT:      "Request timeout",
 }
 
 // ProblemTypeBase prefixes the stable problem type URIs ("…/invalid").
@@ -119,6 +122,9 @@ func Decode(w http.ResponseWriter, r *http.Request, v any) error {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return handoff.Errorf(handoff.ETOOLARGE, "The body is larger than %d bytes.", handoff.MaxBodyBytes)
+		}
+		if limit.CutOff(err) {
+			return handoff.Errorf(handoff.ETIMEOUT, "The body did not all arrive in time.")
 		}
 		return handoff.Invalid(handoff.FieldError{Field: "body", Message: "could not be read"})
 	}

@@ -24,6 +24,10 @@ type config struct {
 	LogFormat  string
 	LogLevel   slog.Level
 	ShutdownIn time.Duration
+	// ReadTimeout bounds reading a request; UploadMinRate (bytes per second)
+	// extends it for a photo upload by its size.
+	ReadTimeout   time.Duration
+	UploadMinRate int64
 	Policy     sqlstore.Policy
 	Channels   channelConfig
 	Photos     photoConfig
@@ -62,6 +66,11 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 	fs.IntVar(&c.Policy.WrongCodeLimit, "wrong-code-limit", c.Policy.WrongCodeLimit, "wrong passcodes per associate per window before their checks lock")
 	fs.DurationVar(&c.Policy.WrongCodeWindow, "wrong-code-window", c.Policy.WrongCodeWindow, "the window of --wrong-code-limit")
 	fs.DurationVar(&c.ShutdownIn, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", 30*time.Second, "time to read a request, headers and body (env HANDOFF_READ_TIMEOUT); a photo upload gets more by its size")
+	fs.Int64Var(&c.UploadMinRate, "upload-min-rate", 16<<10, "slowest photo upload let through, in bytes per second: an upload may take --read-timeout plus its size at this rate (env HANDOFF_UPLOAD_MIN_RATE)")
+	if err := setFromEnv(fs, getenv); err != nil {
+		return nil, err
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, errUsage
@@ -81,6 +90,9 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 	c.Policy.PhotoRetention = time.Duration(c.Photos.RetentionDays) * 24 * time.Hour
 	if c.Photos.RetentionDays < 1 || c.Photos.MaxBytes < 1 || c.Photos.MaxPixels < 1 {
 		return nil, errors.New("--photo-retention-days, --photo-max-bytes and --photo-max-pixels must be positive")
+	}
+	if c.ReadTimeout <= 0 || c.UploadMinRate < 1 {
+		return nil, errors.New("--read-timeout and --upload-min-rate must be positive")
 	}
 	if c.Policy.MaxFailedDays < 1 || c.Policy.WrongCodeLimit < 1 || c.Policy.WrongCodeWindow <= 0 {
 		return nil, errors.New("--max-failed-days, --wrong-code-limit and --wrong-code-window must be positive")
@@ -102,6 +114,27 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 		return nil, errors.New("--db must be empty (SQLite in the data dir) or a postgres:// URL")
 	}
 	return c, nil
+}
+
+// envFlags are the flags whose environment fallback is set through the
+// flag itself, so that a malformed value is refused, naming the variable,
+// rather than silently replaced by the default.
+var envFlags = []struct{ flag, env string }{
+	{"read-timeout", "HANDOFF_READ_TIMEOUT"},
+	{"upload-min-rate", "HANDOFF_UPLOAD_MIN_RATE"},
+}
+
+// setFromEnv sets each of envFlags from its variable when that is set;
+// flags given on the command line, parsed afterwards, win.
+func setFromEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	for _, f := range envFlags {
+		if v := getenv(f.env); v != "" {
+			if err := fs.Set(f.flag, v); err != nil {
+				return fmt.Errorf("%s: %w", f.env, err)
+			}
+		}
+	}
+	return nil
 }
 
 // getenvBool reads a boolean setting: 1, true, yes or on.

@@ -14,12 +14,17 @@ import (
 	"github.com/handoff-dev/handoff/api"
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/demo"
+	"github.com/handoff-dev/handoff/limit"
 	"github.com/handoff-dev/handoff/notify"
 	"github.com/handoff-dev/handoff/observe"
 	"github.com/handoff-dev/handoff/photo"
 	"github.com/handoff-dev/handoff/sqlstore"
 	"github.com/handoff-dev/handoff/web"
 )
+
+// writeTimeout bounds a request from its headers to the end of its
+// response; a photo upload gets it on top of its read time.
+const writeTimeout = 60 * time.Second
 
 // app is the wired server, ready to serve.
 type app struct {
@@ -87,9 +92,10 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	mux := http.NewServeMux()
 	health.Register(mux)
 	mux.Handle("GET /metrics", metrics.Handler())
-	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: db, Doors: db, Outbox: db, Bags: db, Cases: db, Photos: db, Garages: db, Webhooks: db, Today: db.Today, AdminToken: c.AdminToken, Log: log}).Register(mux)
+	pace := limit.Pace{Read: c.ReadTimeout, Write: writeTimeout, MinRate: c.UploadMinRate}
+	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: db, Doors: db, Outbox: db, Bags: db, Cases: db, Photos: db, Garages: db, Webhooks: db, Today: db.Today, AdminToken: c.AdminToken, Log: log, Pace: pace}).Register(mux)
 	(&web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: db, Doors: db, Today: db.Today,
-		Recipients: db, Photos: db, Garages: db, Bags: db, Cases: db, PublicURL: publicURL, DevOutbox: dev != nil, Keys: keys, Log: log}).Register(mux)
+		Recipients: db, Photos: db, Garages: db, Bags: db, Cases: db, PublicURL: publicURL, DevOutbox: dev != nil, Keys: keys, Log: log, Pace: pace}).Register(mux)
 	if dev != nil {
 		mux.Handle("GET /dev/outbox", dev)
 		log.Info("no email or SMS provider configured: messages go to the dev outbox page", "path", "/dev/outbox")
@@ -139,10 +145,11 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	srv := &http.Server{
 		Handler:           a.handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		// Photo uploads move both deadlines by their size (limit.Pace).
+		ReadTimeout:  c.ReadTimeout,
+		WriteTimeout: writeTimeout,
+		IdleTimeout:  120 * time.Second,
+		ErrorLog:     slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
