@@ -28,9 +28,9 @@ type config struct {
 	// extends it for a photo upload by its size.
 	ReadTimeout   time.Duration
 	UploadMinRate int64
-	Policy     sqlstore.Policy
-	Channels   channelConfig
-	Photos     photoConfig
+	Policy        sqlstore.Policy
+	Channels      channelConfig
+	Photos        photoConfig
 	// AllowHTTPWebhooks is HANDOFF_ALLOW_HTTP_WEBHOOKS: shippers may register
 	// plain-http webhook endpoints (always allowed with --demo).
 	AllowHTTPWebhooks string
