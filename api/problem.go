@@ -58,6 +58,10 @@ var titleOf = map[string]string{
 	handoff.ETIMEOUT:      "Request timeout",
 }
 
+// RetryAfter is the Retry-After of a 503, in seconds: a database that is
+// down or full, or a server at its limit of requests in flight.
+const RetryAfter = "5"
+
 // ProblemTypeBase prefixes the stable problem type URIs ("…/invalid").
 const ProblemTypeBase = "https://handoff.dev/problems/"
 
@@ -88,8 +92,11 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		Type: ProblemTypeBase + code, Title: titleOf[code], Status: status, Code: code,
 		Detail: handoff.ErrorMessage(err), Instance: r.URL.Path, Errors: handoff.ErrorFields(err),
 	}
-	if status == http.StatusUnauthorized {
+	switch status {
+	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="handoff"`)
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", RetryAfter)
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")

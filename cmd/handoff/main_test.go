@@ -50,7 +50,7 @@ func TestGracefulShutdown(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data")}, pw, io.Discard,
-			env(map[string]string{"HANDOFF_ADMIN_TOKEN": "0123456789abcdef-admin"}))
+			env(map[string]string{"HANDOFF_ADMIN_TOKEN": "0123456789abcdef-admin", "HANDOFF_DRAIN_DELAY": "0"}))
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
@@ -106,7 +106,7 @@ func TestDemo(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--demo", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "data")}, pw, io.Discard, env(nil))
+		done <- run(ctx, []string{"serve", "--demo", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "data")}, pw, io.Discard, env(map[string]string{"HANDOFF_DRAIN_DELAY": "0"}))
 		pw.Close()
 	}()
 	var out strings.Builder

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/api"
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/demo"
@@ -57,6 +58,9 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 		db.Close()
 		return nil, err
 	}
+	if c.DBMaxConns > 0 {
+		db.SetMaxConns(c.DBMaxConns)
+	}
 	db.Log = log
 	db.Keys = keys
 	db.Policy = c.Policy
@@ -88,7 +92,10 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	metrics := observe.NewMetrics()
 	db.OnCodeCheck = metrics.CodeCheck
 	worker.Observe = metrics.Message
-	health := &observe.Health{Ping: db.Ping}
+	health := &observe.Health{Ping: db.Ping, Checks: []observe.Check{{Name: "database disk", Run: db.Writable}}}
+	if dirs := c.localDirs(); len(dirs) > 0 {
+		health.Checks = append(health.Checks, observe.Check{Name: "data disk", Run: diskRoom(dirs...)})
+	}
 	mux := http.NewServeMux()
 	health.Register(mux)
 	mux.Handle("GET /metrics", metrics.Handler())
@@ -100,11 +107,29 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 		mux.Handle("GET /dev/outbox", dev)
 		log.Info("no email or SMS provider configured: messages go to the dev outbox page", "path", "/dev/outbox")
 	}
-	return &app{db: db, handler: metrics.Middleware(log, mux), health: health, log: log, worker: worker, devOutbox: dev != nil}, nil
+	gate := &limit.Gate{Max: c.MaxInFlight, Timeout: c.RequestTimeout, Pace: pace, Exempt: []string{"/healthz", "/readyz", "/metrics"},
+		Refuse: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			api.WriteError(w, r, log, handoff.Errorf(handoff.EUNAVAILABLE, "The server is at its limit of requests; try again shortly."))
+		})}
+	return &app{db: db, handler: metrics.Middleware(log, gate.Handler(mux)), health: health, log: log, worker: worker, devOutbox: dev != nil}, nil
+}
+
+// localDirs are the directories of local data the node writes: the SQLite
+// database's and the photos', when they are on this machine.
+func (c *config) localDirs() []string {
+	var dirs []string
+	if c.DB == "" {
+		dirs = append(dirs, c.DataDir)
+	}
+	if c.Photos.S3.Endpoint == "" && c.Photos.Dir != "" {
+		dirs = append(dirs, c.Photos.Dir)
+	}
+	return dirs
 }
 
 // serve runs the server until ctx ends, then drains: readiness fails first,
-// in-flight requests finish (up to ShutdownIn), and the database closes.
+// the listener closes DrainDelay later, in-flight requests finish (up to
+// ShutdownIn), and the database closes.
 func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	if c.Demo && c.AdminToken == "" {
 		c.AdminToken = "adm_" + auth.Random(32)
@@ -164,8 +189,16 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		return err
 	case <-ctx.Done():
 	}
-	a.log.Info("shutting down: finishing in-flight requests", "timeout", c.ShutdownIn)
+	// Readiness fails first, while the listener still accepts, so that a
+	// load balancer stops sending before connections are refused.
 	a.health.Drain()
+	a.log.Info("shutting down: not ready; closing the listener after the drain delay", "delay", c.DrainDelay)
+	select {
+	case <-time.After(c.DrainDelay):
+	case err := <-errc:
+		return err
+	}
+	a.log.Info("shutting down: finishing in-flight requests", "timeout", c.ShutdownIn)
 	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownIn)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
