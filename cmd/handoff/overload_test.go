@@ -196,19 +196,7 @@ func TestInFlightBound(t *testing.T) {
 func TestDrainOrder(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "data"), "--drain-delay", "2s"}, pw, io.Discard,
-			env(map[string]string{"HANDOFF_ADMIN_TOKEN": testAdmin}))
-		pw.Close()
-	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
-	go io.Copy(io.Discard, pr)
-	base := strings.TrimSpace(line[strings.Index(line, "http://"):])
+	base, done := serveInProcess(t, ctx, "--drain-delay", "2s")
 	if res, _, err := get(base, "/readyz", ""); err != nil || res.StatusCode != 200 {
 		t.Fatalf("ready: %v %v", res, err)
 	}
