@@ -8,6 +8,7 @@
 package handoff
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -31,6 +32,7 @@ const (
 	EIDEMPOTENCY  = "idempotency"    // an Idempotency-Key was reused with another body
 	EMETHOD       = "method"         // method not allowed on this path
 	ENOTACCEPT    = "not_acceptable" // cannot produce the requested representation
+	ETIMEOUT      = "timeout"        // the request body did not arrive in time
 )
 
 // FieldError names one field at fault, as a path into the request
@@ -93,8 +95,28 @@ func Invalid(fields ...FieldError) *Error {
 	return &Error{Code: EINVALID, Message: msg, Fields: fields}
 }
 
-// Internal wraps an unexpected failure; the client only learns that it happened.
+// ErrUnavailable marks a cause meaning that a dependency is down or out of
+// room — a database that does not answer, a full disk — or did not answer
+// within the request's deadline: the request may well succeed later.
+// Adapters wrap such causes so that errors.Is(err, ErrUnavailable) holds.
+var ErrUnavailable = errors.New("a dependency is unavailable")
+
+// msgUnavailable is what the client learns of an unavailable dependency.
+const msgUnavailable = "The service is unavailable for a moment; try again shortly."
+
+// unavailable reports whether err is a cause that makes a request
+// EUNAVAILABLE rather than EINTERNAL.
+func unavailable(err error) bool {
+	return errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// Internal wraps an unexpected failure; the client only learns that it
+// happened. A cause marked ErrUnavailable (or a passed deadline) makes it
+// EUNAVAILABLE instead: the client is told to try again later.
 func Internal(err error, detail string) *Error {
+	if unavailable(err) {
+		return &Error{Code: EUNAVAILABLE, Message: msgUnavailable, Detail: detail, Err: err}
+	}
 	return &Error{Code: EINTERNAL, Message: "An internal error occurred.", Detail: detail, Err: err}
 }
 
@@ -104,8 +126,9 @@ func NotFound(what string) *Error {
 	return &Error{Code: ENOTFOUND, Message: what + " not found."}
 }
 
-// ErrorCode returns the code of err, EINTERNAL for errors that are not *Error,
-// and "" for nil.
+// ErrorCode returns the code of err, "" for nil, and for errors that are not
+// *Error EUNAVAILABLE when they are marked so (see ErrUnavailable), else
+// EINTERNAL.
 func ErrorCode(err error) string {
 	if err == nil {
 		return ""
@@ -113,6 +136,9 @@ func ErrorCode(err error) string {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Code
+	}
+	if unavailable(err) {
+		return EUNAVAILABLE
 	}
 	return EINTERNAL
 }
@@ -123,6 +149,9 @@ func ErrorMessage(err error) string {
 	var e *Error
 	if errors.As(err, &e) && e.Code != EINTERNAL {
 		return e.Message
+	}
+	if e == nil && unavailable(err) {
+		return msgUnavailable
 	}
 	return "An internal error occurred."
 }

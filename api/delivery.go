@@ -11,6 +11,7 @@ import (
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
+	"github.com/handoff-dev/handoff/limit"
 )
 
 func (s *Server) registerDelivery(mux *http.ServeMux) {
@@ -209,6 +210,7 @@ const MaxPhotoUpload = 32 << 20
 // readPhotoForm reads a multipart delivery: nothing of it is kept but the
 // photo's bytes, and only until they are cleaned.
 func (s *Server) readPhotoForm(w http.ResponseWriter, r *http.Request) (place string, ids []string, photo []byte, err error) {
+	s.Pace.Allow(w, r, MaxPhotoUpload)
 	r.Body = http.MaxBytesReader(w, r.Body, MaxPhotoUpload)
 	mr, err := r.MultipartReader()
 	if err != nil {
@@ -220,20 +222,12 @@ func (s *Server) readPhotoForm(w http.ResponseWriter, r *http.Request) (place st
 			break
 		}
 		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return "", nil, nil, handoff.Errorf(handoff.ETOOLARGE, "The upload is larger than %d MiB.", MaxPhotoUpload>>20)
-			}
-			return "", nil, nil, handoff.Invalid(handoff.FieldError{Field: "body", Message: "is not a well-formed multipart form"})
+			return "", nil, nil, s.uploadError(err, handoff.Invalid(handoff.FieldError{Field: "body", Message: "is not a well-formed multipart form"}))
 		}
 		b, err := io.ReadAll(part)
 		part.Close()
 		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return "", nil, nil, handoff.Errorf(handoff.ETOOLARGE, "The upload is larger than %d MiB.", MaxPhotoUpload>>20)
-			}
-			return "", nil, nil, handoff.Invalid(handoff.FieldError{Field: part.FormName(), Message: "could not be read"})
+			return "", nil, nil, s.uploadError(err, handoff.Invalid(handoff.FieldError{Field: part.FormName(), Message: "could not be read"}))
 		}
 		switch part.FormName() {
 		case "photo":
@@ -251,6 +245,20 @@ func (s *Server) readPhotoForm(w http.ResponseWriter, r *http.Request) (place st
 		}
 	}
 	return place, ids, photo, nil
+}
+
+// uploadError says why an upload could not be read: too large, cut off
+// before it all arrived (408, not the client's fault in the photo), or else
+// the given error.
+func (s *Server) uploadError(err error, otherwise error) error {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return handoff.Errorf(handoff.ETOOLARGE, "The upload is larger than %d MiB.", MaxPhotoUpload>>20)
+	case limit.CutOff(err):
+		return handoff.Errorf(handoff.ETIMEOUT, "The upload was cut off: it did not all arrive in time. Nothing was changed; send it again on a better connection.")
+	}
+	return otherwise
 }
 
 func (s *Server) recordAttempt(w http.ResponseWriter, r *http.Request) {

@@ -58,6 +58,13 @@ func (s *syncBuffer) String() string {
 
 func newEnv(t *testing.T, db *sqlstore.DB) *env {
 	t.Helper()
+	return newEnvWith(t, db, nil)
+}
+
+// newEnvWith is newEnv with a chance to configure the API and the HTTP
+// server before it starts.
+func newEnvWith(t *testing.T, db *sqlstore.DB, setup func(*api.Server, *http.Server)) *env {
+	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	db.Log = log
@@ -67,9 +74,13 @@ func newEnv(t *testing.T, db *sqlstore.DB) *env {
 	doors := sqlstoretest.Door(db)
 	stations := stationsOf(db)
 	s := &api.Server{Principals: db, Settings: db, Shipments: db, Stations: stations, Doors: doors, Outbox: db, Bags: stations, Cases: db, Photos: db, Garages: garages, Webhooks: db, Today: db.Today, AdminToken: adminToken, Log: log}
-	s.Register(mux)
 	metrics := observe.NewMetrics()
-	srv := httptest.NewServer(metrics.Middleware(log, mux))
+	srv := httptest.NewUnstartedServer(metrics.Middleware(log, mux))
+	if setup != nil {
+		setup(s, srv.Config)
+	}
+	s.Register(mux)
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return &env{t: t, db: db, door: doors, garages: garages, srv: srv, logs: logs, client: apitest.Client(t)}
 }

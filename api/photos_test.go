@@ -57,15 +57,19 @@ func TestPhotoOnDelivery(t *testing.T) {
 		stopID := stopOf(t, d.route("2026-11-23", []any{map[string]any{"trackingId": plain}, map[string]any{"trackingId": otp}}), plain)["stopId"].(string)
 
 		// Bad uploads are refused with a clear error and nothing is stored.
-		for file, want := range map[string]string{"truncated.jpg": "damaged", "bomb.png": "pixels", "not-an-image.jpg": "not a JPEG"} {
+		for _, c := range []struct {
+			file, want string
+			status     int
+		}{{"truncated.jpg", "damaged", 400}, {"bomb.png", "pixels", 413}, {"not-an-image.jpg", "not a JPEG", 400}} {
+			file, want := c.file, c.want
 			r := d.deliverWithPhoto(stopID, "DeliveredToPorch", file)
-			p := problem(t, r, 400, "photo")
+			p := problem(t, r, c.status, "photo")
 			if !strings.Contains(string(r.Body), want) {
 				t.Errorf("%s: %v", file, p)
 			}
 		}
 		e.door.PhotoLimits.MaxBytes = 100
-		problem(t, d.deliverWithPhoto(stopID, "DeliveredToPorch", "gps-orientation6.jpg"), 400, "photo")
+		problem(t, d.deliverWithPhoto(stopID, "DeliveredToPorch", "gps-orientation6.jpg"), 413, "photo")
 		e.door.PhotoLimits.MaxBytes = 10 << 20
 		if n := photoFiles(t, e); n != 0 {
 			t.Fatalf("%d files stored after refused uploads", n)

@@ -14,6 +14,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/limit"
 )
 
 // statusOf maps each error code to its HTTP status; the one table of it.
@@ -34,6 +35,7 @@ var statusOf = map[string]int{
 	handoff.ERATELIMITED:  http.StatusTooManyRequests,
 	handoff.EINTERNAL:     http.StatusInternalServerError,
 	handoff.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	handoff.ETIMEOUT:      http.StatusRequestTimeout,
 }
 
 var titleOf = map[string]string{
@@ -53,7 +55,12 @@ var titleOf = map[string]string{
 	handoff.ERATELIMITED:  "Too many requests",
 	handoff.EINTERNAL:     "Internal error",
 	handoff.EUNAVAILABLE:  "Service unavailable",
+	handoff.ETIMEOUT:      "Request timeout",
 }
+
+// RetryAfter is the Retry-After of a 503, in seconds: a database that is
+// down or full, or a server at its limit of requests in flight.
+const RetryAfter = "5"
 
 // ProblemTypeBase prefixes the stable problem type URIs ("…/invalid").
 const ProblemTypeBase = "https://handoff.dev/problems/"
@@ -90,8 +97,11 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if code != handoff.EINTERNAL {
 		p.Reason = handoff.ErrorReason(err)
 	}
-	if status == http.StatusUnauthorized {
+	switch status {
+	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="handoff"`)
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", RetryAfter)
 	}
 	if secs := handoff.RetryAfterSeconds(err); secs > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
@@ -127,6 +137,9 @@ func Decode(w http.ResponseWriter, r *http.Request, v any) error {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return handoff.Errorf(handoff.ETOOLARGE, "The body is larger than %d bytes.", handoff.MaxBodyBytes)
+		}
+		if limit.CutOff(err) {
+			return handoff.Errorf(handoff.ETIMEOUT, "The body did not all arrive in time.")
 		}
 		return handoff.Invalid(handoff.FieldError{Field: "body", Message: "could not be read"})
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
+	"github.com/handoff-dev/handoff/limit"
 	"github.com/handoff-dev/handoff/notify"
 )
 
@@ -35,6 +36,9 @@ type Server struct {
 	// AdminToken is the operator's bearer token; empty disables the admin API.
 	AdminToken string
 	Log        *slog.Logger
+	// Pace gives photo uploads time in proportion to their size; the zero
+	// Pace leaves the server's read timeout as it is.
+	Pace limit.Pace
 
 	routes []string
 }

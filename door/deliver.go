@@ -2,6 +2,7 @@ package door
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -121,9 +122,9 @@ func (s *Service) storePhoto(ctx context.Context, data []byte, now time.Time) (*
 	if s.Photos == nil {
 		return nil, handoff.Errorf(handoff.EUNAVAILABLE, "Photo storage is not configured.")
 	}
-	shot, err := photo.Clean(data, s.PhotoLimits)
+	shot, err := photo.CleanContext(ctx, data, s.PhotoLimits)
 	if err != nil {
-		return nil, handoff.Invalid(handoff.FieldError{Field: "photo", Message: err.Error()})
+		return nil, photoRefused(err)
 	}
 	base := auth.Random(32)
 	p := &StoredPhoto{Blob: base + ".jpg", Thumb: base + ".thumb.jpg", Width: shot.Width, Height: shot.Height,
@@ -250,4 +251,19 @@ func (s *Service) RefuseParcels(ctx context.Context, da *handoff.Principal, stop
 		return nil, err
 	}
 	return s.Store.StopView(ctx, st.RouteID, st.ID)
+}
+
+// photoRefused turns a refusal of photo.CleanContext into the client's
+// error, naming the field photo and, for a photo too big in bytes or pixels,
+// the limit: 413 for those, 503 when no decoder came free in time (the
+// server is busy, the photo may be fine), 400 for anything else.
+func photoRefused(err error) error {
+	field := []handoff.FieldError{{Field: "photo", Message: err.Error()}}
+	switch {
+	case errors.Is(err, photo.ErrTooLarge), errors.Is(err, photo.ErrTooManyPixel):
+		return &handoff.Error{Code: handoff.ETOOLARGE, Message: "photo: " + err.Error(), Fields: field}
+	case errors.Is(err, photo.ErrBusy):
+		return &handoff.Error{Code: handoff.EUNAVAILABLE, Message: "The server is busy with other photos; try again shortly.", Err: err}
+	}
+	return handoff.Invalid(field...)
 }

@@ -5,7 +5,9 @@
 //
 // Keys come from HANDOFF_SECRET_KEYS ("id:base64,id:base64", the first active)
 // when set, which is how several nodes share them; otherwise from keys.json in
-// the data directory, created with 0600 permissions on first start.
+// the data directory, created with 0600 permissions on first start. Whether a
+// new key may be created is not this package's call: the database records the
+// key IDs its data depends on (see cmd/handoff).
 package keyring
 
 import (
@@ -105,30 +107,21 @@ func Parse(spec string) (*Ring, error) {
 	return New(keys...)
 }
 
-// LoadOrCreate returns the ring stored in dir, creating the directory and a
-// first key (file mode 0600) when there is none. created reports a new file.
-func LoadOrCreate(dir string, now time.Time) (r *Ring, created bool, err error) {
+// Load returns the ring stored in dir. It never creates one: when there is
+// no key file the error wraps os.ErrNotExist, and the caller decides whether
+// a new key is safe (nothing was sealed yet) or a lost file must be restored.
+func Load(dir string) (*Ring, error) {
 	path := filepath.Join(dir, FileName)
 	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, false, fmt.Errorf("keyring: %w", err)
-		}
-		r, _ := New(Generate(now))
-		if err := r.Save(dir); err != nil {
-			return nil, false, err
-		}
-		return r, true, nil
-	}
 	if err != nil {
-		return nil, false, fmt.Errorf("keyring: %w", err)
+		return nil, fmt.Errorf("keyring: %w", err)
 	}
 	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		return nil, false, fmt.Errorf("keyring: %s is readable by others (mode %o); chmod 600 it", path, fi.Mode().Perm())
+		return nil, fmt.Errorf("keyring: %s is readable by others (mode %o); chmod 600 it", path, fi.Mode().Perm())
 	}
 	var f file
 	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, false, fmt.Errorf("keyring: %s: %w", path, err)
+		return nil, fmt.Errorf("keyring: %s: %w", path, err)
 	}
 	// The active key goes first.
 	keys := make([]Key, 0, len(f.Keys))
@@ -139,18 +132,37 @@ func LoadOrCreate(dir string, now time.Time) (r *Ring, created bool, err error) 
 			keys = append(keys, k)
 		}
 	}
-	r, err = New(keys...)
+	r, err := New(keys...)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	if r.active != f.Active {
-		return nil, false, fmt.Errorf("keyring: active key %q is not in %s", f.Active, path)
+		return nil, fmt.Errorf("keyring: active key %q is not in %s", f.Active, path)
 	}
-	return r, false, nil
+	return r, nil
 }
 
-// Save writes the ring to dir/keys.json with 0600 permissions, atomically.
-func (r *Ring) Save(dir string) error {
+// Create makes dir (0700) and a key file in it with one new key. It fails,
+// changing nothing, when a key file is already there.
+func Create(dir string, now time.Time) (*Ring, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("keyring: %w", err)
+	}
+	r, _ := New(Generate(now))
+	if err := r.write(dir, false); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Save writes the ring to dir/keys.json with 0600 permissions, atomically
+// and durably: a crash leaves the old file or the new one, never none.
+func (r *Ring) Save(dir string) error { return r.write(dir, true) }
+
+// write puts the ring in a temporary file of dir, syncs it, moves it to
+// keys.json (over an old one only when replace) and syncs the directory, so
+// that the name survives a power cut as well as the content.
+func (r *Ring) write(dir string, replace bool) error {
 	f := file{Active: r.active}
 	for _, id := range r.order {
 		f.Keys = append(f.Keys, r.keys[id])
@@ -164,18 +176,39 @@ func (r *Ring) Save(dir string) error {
 		return fmt.Errorf("keyring: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
+	err = tmp.Chmod(0o600)
+	if err == nil {
+		_, err = tmp.Write(data)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return fmt.Errorf("keyring: %w", err)
 	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+	path := filepath.Join(dir, FileName)
+	if replace {
+		err = os.Rename(tmp.Name(), path)
+	} else {
+		// A hard link never replaces an existing name: two processes
+		// creating keys at once cannot overwrite each other's.
+		err = os.Link(tmp.Name(), path)
+	}
+	if err != nil {
 		return fmt.Errorf("keyring: %w", err)
 	}
-	if err := tmp.Close(); err != nil {
+	d, err := os.Open(dir)
+	if err != nil {
 		return fmt.Errorf("keyring: %w", err)
 	}
-	return os.Rename(tmp.Name(), filepath.Join(dir, FileName))
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("keyring: sync %s: %w", dir, err)
+	}
+	return nil
 }
 
 // Rotate adds a new key and makes it active; older keys stay for opening what

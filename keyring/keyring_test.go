@@ -1,6 +1,7 @@
 package keyring
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,12 +9,18 @@ import (
 	"time"
 )
 
-func TestLoadOrCreateAndRotate(t *testing.T) {
+func TestCreateLoadAndRotate(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
-	r, created, err := LoadOrCreate(dir, now)
-	if err != nil || !created {
-		t.Fatalf("LoadOrCreate = %v, %v", created, err)
+	if _, err := Load(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Load of no file = %v, want not exist", err)
+	}
+	r, err := Create(dir, now)
+	if err != nil {
+		t.Fatalf("Create = %v", err)
+	}
+	if _, err := Create(dir, now); err == nil {
+		t.Fatal("Create replaced an existing key file")
 	}
 	fi, err := os.Stat(filepath.Join(dir, FileName))
 	if err != nil || fi.Mode().Perm() != 0o600 {
@@ -24,16 +31,16 @@ func TestLoadOrCreateAndRotate(t *testing.T) {
 		t.Fatalf("sealed = %q", sealed)
 	}
 
-	again, created, err := LoadOrCreate(dir, now)
-	if err != nil || created || again.ActiveID() != r.ActiveID() {
-		t.Fatalf("reload: %v %v %v", again.ActiveID(), created, err)
+	again, err := Load(dir)
+	if err != nil || again.ActiveID() != r.ActiveID() {
+		t.Fatalf("reload: %v %v", again.ActiveID(), err)
 	}
 	old := again.ActiveID()
 	k := again.Rotate(now.Add(time.Hour))
 	if err := again.Save(dir); err != nil {
 		t.Fatal(err)
 	}
-	rotated, _, err := LoadOrCreate(dir, now)
+	rotated, err := Load(dir)
 	if err != nil || rotated.ActiveID() != k.ID || len(rotated.IDs()) != 2 {
 		t.Fatalf("after rotation: %v %v", rotated.IDs(), err)
 	}
@@ -56,7 +63,7 @@ func TestLoadOrCreateAndRotate(t *testing.T) {
 	if err := os.Chmod(filepath.Join(dir, FileName), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := LoadOrCreate(dir, now); err == nil {
+	if _, err := Load(dir); err == nil {
 		t.Error("a key file readable by others was accepted")
 	}
 }

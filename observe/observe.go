@@ -128,10 +128,19 @@ func (m *Metrics) Middleware(log *slog.Logger, next http.Handler) http.Handler {
 }
 
 // Health answers /healthz (the process is up) and /readyz (it can serve:
-// not shutting down and the database answers).
+// not shutting down, the database answers and every check passes).
 type Health struct {
-	Ping     func(context.Context) error
+	Ping func(context.Context) error
+	// Checks are further conditions for readiness by name, such as a disk
+	// with room to write; /readyz names the first that fails.
+	Checks   []Check
 	draining atomic.Bool
+}
+
+// Check is one readiness condition: Run returns why it fails, nil when not.
+type Check struct {
+	Name string
+	Run  func(context.Context) error
 }
 
 // Drain makes /readyz fail, so a load balancer stops sending traffic before
@@ -157,6 +166,13 @@ func (h *Health) Register(mux *http.ServeMux) {
 			if err := h.Ping(ctx); err != nil {
 				w.WriteHeader(http.StatusServiceUnavailable)
 				w.Write([]byte(`{"status":"database unavailable"}`))
+				return
+			}
+		}
+		for _, c := range h.Checks {
+			if err := c.Run(ctx); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				w.Write([]byte(`{"status":` + strconv.Quote(c.Name+" unavailable") + `}`))
 				return
 			}
 		}

@@ -8,12 +8,15 @@ package photo
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"image/jpeg"
 	_ "image/png" // accepted input format
 	"math"
+	"strconv"
 
 	xdraw "golang.org/x/image/draw"
 	_ "golang.org/x/image/webp" // accepted input format
@@ -22,11 +25,13 @@ import (
 // Limits bound what is accepted.
 type Limits struct {
 	MaxBytes  int64 // of the upload
-	MaxPixels int   // width × height
+	MaxPixels int   // width × height, at 8 bits per channel; see Clean
 }
 
-// DefaultLimits are 15 MiB and 40 megapixels: any phone camera, no bomb.
-var DefaultLimits = Limits{MaxBytes: 15 << 20, MaxPixels: 40_000_000}
+// DefaultLimits are 15 MiB and 24 megapixels: any phone camera's picture (a
+// 48-megapixel sensor saves 12 by default), no bomb. 24 megapixels decode to
+// at most 96 MiB.
+var DefaultLimits = Limits{MaxBytes: 15 << 20, MaxPixels: 24_000_000}
 
 // Errors of Clean; their text is meant for the person uploading.
 var (
@@ -35,6 +40,9 @@ var (
 	ErrNotImage     = errors.New("is not a JPEG, PNG or WebP image")
 	ErrTooManyPixel = errors.New("the photo has more pixels than allowed")
 	ErrCorrupt      = errors.New("the image is damaged or incomplete")
+	// ErrBusy is returned when no decoder came free before the caller's
+	// context ended: the server is busy, not the photo wrong.
+	ErrBusy = errors.New("the server is busy with other photos; try again shortly")
 )
 
 // Cleaned is a photo ready to store.
@@ -47,9 +55,28 @@ type Cleaned struct {
 // ThumbSize is the longest side of a thumbnail, in pixels.
 const ThumbSize = 320
 
-// Clean validates and re-encodes an upload. The header is read first so that
-// an image claiming huge dimensions is refused before any pixel is decoded.
+// MaxDecodes is how many photos are decoded at once in the process; others
+// wait their turn. Decoding is CPU-bound, so more would not finish sooner,
+// and each may hold up to MaxPixels × 4 bytes (twice that while a JPEG is
+// turned upright).
+const MaxDecodes = 2
+
+// decoders holds a token per decode in progress.
+var decoders = make(chan struct{}, MaxDecodes)
+
+// Clean is CleanContext without a deadline: it waits for a decoder as long
+// as it takes.
 func Clean(data []byte, lim Limits) (*Cleaned, error) {
+	return CleanContext(context.Background(), data, lim)
+}
+
+// CleanContext validates and re-encodes an upload. The header is read first
+// so that an image whose pixels would take more memory than MaxPixels at 8
+// bits per channel (4 bytes a pixel) is refused before any is decoded: a
+// 16-bit image may have half as many. Then it waits for one of MaxDecodes
+// decoders; when ctx ends first it returns ErrBusy. Refusals wrap the errors
+// above and name the limit.
+func CleanContext(ctx context.Context, data []byte, lim Limits) (*Cleaned, error) {
 	if len(data) == 0 {
 		return nil, ErrEmpty
 	}
@@ -65,8 +92,16 @@ func Clean(data []byte, lim Limits) (*Cleaned, error) {
 		// It starts like an image but its header does not hold together.
 		return nil, ErrCorrupt
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > int64(lim.MaxPixels) {
-		return nil, fmt.Errorf("%w (%d megapixels)", ErrTooManyPixel, lim.MaxPixels/1_000_000)
+	pixels, depth := int64(cfg.Width)*int64(cfg.Height), bytesPerPixel(cfg.ColorModel)
+	if cfg.Width <= 0 || cfg.Height <= 0 || pixels > int64(lim.MaxPixels) || pixels*depth > int64(lim.MaxPixels)*4 {
+		return nil, fmt.Errorf("%w: %s at %d bits per channel; the limit is %s (%s at 16 bits)",
+			ErrTooManyPixel, megapixels(pixels), bitsPerChannel(depth), megapixels(int64(lim.MaxPixels)), megapixels(int64(lim.MaxPixels)/2))
+	}
+	select {
+	case decoders <- struct{}{}:
+		defer func() { <-decoders }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w (%w)", ErrBusy, ctx.Err())
 	}
 	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
@@ -89,6 +124,42 @@ func Clean(data []byte, lim Limits) (*Cleaned, error) {
 		return nil, fmt.Errorf("photo: encode thumbnail: %w", err)
 	}
 	return &Cleaned{JPEG: full.Bytes(), Thumb: thumb.Bytes(), Width: b.Dx(), Height: b.Dy()}, nil
+}
+
+// bytesPerPixel is what the decoder allocates a pixel for a color model: 8
+// for 16-bit colour, and 8 for any model not known, to be safe.
+func bytesPerPixel(m color.Model) int64 {
+	if _, ok := m.(color.Palette); ok {
+		return 1
+	}
+	switch m {
+	case color.GrayModel, color.AlphaModel:
+		return 1
+	case color.Gray16Model, color.Alpha16Model:
+		return 2
+	case color.YCbCrModel:
+		return 3 // 4:4:4 at most
+	case color.RGBAModel, color.NRGBAModel, color.CMYKModel, color.NYCbCrAModel:
+		return 4
+	}
+	return 8
+}
+
+// bitsPerChannel says the depth a person knows for bytesPerPixel.
+func bitsPerChannel(bpp int64) int {
+	if bpp == 2 || bpp == 8 {
+		return 16
+	}
+	return 8
+}
+
+// megapixels writes a pixel count as people read it: "24 megapixels",
+// "39.6 megapixels", "100 pixels".
+func megapixels(n int64) string {
+	if n < 1_000_000 {
+		return fmt.Sprintf("%d pixels", n)
+	}
+	return strconv.FormatFloat(math.Round(float64(n)/100_000)/10, 'f', -1, 64) + " megapixels"
 }
 
 // sniff names the format the first bytes claim: "jpeg", "png", "webp" or "".

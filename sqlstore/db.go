@@ -67,6 +67,8 @@ type DB struct {
 	// guardClaims counts this node's sign-in claims, to prune now and then.
 	guardClaims atomic.Uint64
 
+	faults faults
+
 	stmtMu    sync.Mutex
 	stmts     map[string]*sql.Stmt
 	preparing map[string]bool
@@ -155,12 +157,11 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	var err error
 	if IsPostgresURL(dsn) {
 		d.Engine = Postgres
-		d.db, err = sql.Open("pgx", dsn)
+		d.db, err = openMarked("pgx", dsn, &d.faults)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
-		d.db.SetMaxOpenConns(32)
-		d.db.SetMaxIdleConns(16)
+		d.SetMaxConns(DefaultMaxConns[Postgres])
 		d.db.SetConnMaxIdleTime(5 * time.Minute)
 	} else {
 		d.Engine = SQLite
@@ -180,12 +181,12 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		// Writers take the lock when they begin, so two transactions never
 		// deadlock upgrading a read lock; busy_timeout queues them.
 		q.Set("_txlock", "immediate")
-		d.db, err = sql.Open("sqlite", "file:"+dsn+"?"+q.Encode())
+		d.db, err = openMarked("sqlite", "file:"+dsn+"?"+q.Encode(), &d.faults)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
-		d.db.SetMaxOpenConns(8)
-		d.db.SetMaxIdleConns(8)
+		d.SetMaxConns(DefaultMaxConns[SQLite])
+		d.db.SetMaxIdleConns(DefaultMaxConns[SQLite]) // connections are cheap and keep their prepared statements
 		d.db.SetConnMaxIdleTime(0)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -203,6 +204,32 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// DefaultMaxConns is the connection pool's default size per engine: SQLite
+// has one writer at a time, so more connections only queue in the file lock.
+var DefaultMaxConns = map[string]int{SQLite: 8, Postgres: 32}
+
+// SetMaxConns sets how many connections the pool may open; requests beyond
+// them wait for one until their deadline, then get EUNAVAILABLE.
+func (d *DB) SetMaxConns(n int) {
+	d.db.SetMaxOpenConns(n)
+	d.db.SetMaxIdleConns(max(1, n/2))
+}
+
+// fullHold is how long readiness fails after the database was found full:
+// long enough for a load balancer to notice, short enough to find out soon
+// whether room was made.
+const fullHold = 30 * time.Second
+
+// Writable reports, for the readiness probe, whether the database had room
+// for the last write: an error while a write failed for lack of disk in the
+// last fullHold.
+func (d *DB) Writable(context.Context) error {
+	if at := d.faults.fullSince(); !at.IsZero() && time.Since(at) < fullHold {
+		return fmt.Errorf("the database's disk was full at %s", at.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // Close closes the connection pool.

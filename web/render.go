@@ -184,6 +184,9 @@ var pageStatus = map[string]struct {
 // page that says nothing more.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if ps, ok := pageStatus[handoff.ErrorCode(err)]; ok {
+		if ps.status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "5") // as the API's
+		}
 		setRetryAfter(w, err)
 		s.renderError(w, r, ps.status, ps.heading, handoff.ErrorMessage(err))
 		return

@@ -31,6 +31,7 @@ import (
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/keyring"
+	"github.com/handoff-dev/handoff/limit"
 )
 
 // Server holds what the pages need. Fill it in cmd/handoff and call Register.
@@ -77,6 +78,9 @@ type Server struct {
 	// the server whose X-Forwarded-For is believed. Empty means none: the
 	// client is the connection's peer, whatever the headers claim.
 	TrustedProxies []netip.Prefix
+	// Pace gives photo uploads time in proportion to their size; the zero
+	// Pace leaves the server's read timeout as it is.
+	Pace limit.Pace
 	// Log receives internal errors; nil means slog.Default().
 	Log *slog.Logger
 
@@ -347,12 +351,18 @@ func isMultipart(r *http.Request) bool {
 // 400 page. The file is held in memory and never written to a temporary
 // file, as a photo still carries its location until the store cleans it.
 func (s *Server) parseUpload(w http.ResponseWriter, r *http.Request) bool {
+	s.Pace.Allow(w, r, maxUploadBytes)
 	r.Body = http.MaxBytesReader(w, r.Body, maxUploadBytes)
 	if err := r.ParseMultipartForm(maxUploadBytes); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			s.renderError(w, r, http.StatusRequestEntityTooLarge, "Photo too large",
 				fmt.Sprintf("The photo is larger than %d MiB, so nothing was changed. Go back and take it again at a lower resolution.", maxUploadBytes>>20))
+			return false
+		}
+		if limit.CutOff(err) {
+			s.renderError(w, r, http.StatusRequestTimeout, "Upload cut off",
+				"The connection was too slow: the photo did not all arrive in time, so nothing was changed. Go back and send it again where the signal is better.")
 			return false
 		}
 		s.renderError(w, r, http.StatusBadRequest, "Bad form", "The form could not be read. Go back, reload the page and try again.")

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/handoff-dev/handoff"
-	"github.com/handoff-dev/handoff/keyring"
 	"github.com/handoff-dev/handoff/route"
 )
 
@@ -26,9 +25,21 @@ type config struct {
 	LogFormat  string
 	LogLevel   slog.Level
 	ShutdownIn time.Duration
-	Policy     handoff.Policy
-	Channels   channelConfig
-	Photos     photoConfig
+	// ReadTimeout bounds reading a request; UploadMinRate (bytes per second)
+	// extends it for a photo upload by its size.
+	ReadTimeout   time.Duration
+	UploadMinRate int64
+	// MaxInFlight bounds the requests served at once (more are refused
+	// 503); RequestTimeout is each one's deadline; DBMaxConns sizes the
+	// database pool (0: the engine's default); DrainDelay is how long
+	// readiness fails before the listener closes on SIGTERM.
+	MaxInFlight    int
+	RequestTimeout time.Duration
+	DBMaxConns     int
+	DrainDelay     time.Duration
+	Policy         handoff.Policy
+	Channels       channelConfig
+	Photos         photoConfig
 	// AllowHTTPWebhooks is HANDOFF_ALLOW_HTTP_WEBHOOKS: shippers may register
 	// plain-http webhook endpoints (always allowed with --demo).
 	AllowHTTPWebhooks string
@@ -68,6 +79,15 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 	fs.DurationVar(&c.Policy.WrongCodeWindow, "wrong-code-window", c.Policy.WrongCodeWindow, "the window of --wrong-code-limit")
 	proxies := fs.String("trusted-proxies", getenv("HANDOFF_TRUSTED_PROXIES"), "comma-separated addresses or CIDR prefixes of the reverse proxies whose X-Forwarded-For is believed (env HANDOFF_TRUSTED_PROXIES)")
 	fs.DurationVar(&c.ShutdownIn, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", 30*time.Second, "time to read a request, headers and body (env HANDOFF_READ_TIMEOUT); a photo upload gets more by its size")
+	fs.Int64Var(&c.UploadMinRate, "upload-min-rate", 16<<10, "slowest photo upload let through, in bytes per second: an upload may take --read-timeout plus its size at this rate (env HANDOFF_UPLOAD_MIN_RATE)")
+	fs.IntVar(&c.MaxInFlight, "max-in-flight", 128, "requests served at once; more are answered 503 with Retry-After (env HANDOFF_MAX_IN_FLIGHT)")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", 30*time.Second, "deadline of a request's work, database waits included; past it the answer is 503 (env HANDOFF_REQUEST_TIMEOUT)")
+	fs.IntVar(&c.DBMaxConns, "db-max-conns", 0, "database connections per node; 0 for 8 on SQLite, 32 on PostgreSQL (env HANDOFF_DB_MAX_CONNS)")
+	fs.DurationVar(&c.DrainDelay, "drain-delay", 5*time.Second, "on SIGTERM, how long /readyz fails while requests are still served, before the listener closes (env HANDOFF_DRAIN_DELAY)")
+	if err := setFromEnv(fs, getenv); err != nil {
+		return nil, err
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, errUsage
@@ -87,6 +107,12 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 	c.Policy.PhotoRetention = time.Duration(c.Photos.RetentionDays) * 24 * time.Hour
 	if c.Photos.RetentionDays < 1 || c.Photos.MaxBytes < 1 || c.Photos.MaxPixels < 1 {
 		return nil, errors.New("--photo-retention-days, --photo-max-bytes and --photo-max-pixels must be positive")
+	}
+	if c.ReadTimeout <= 0 || c.UploadMinRate < 1 || c.MaxInFlight < 1 || c.RequestTimeout <= 0 {
+		return nil, errors.New("--read-timeout, --upload-min-rate, --max-in-flight and --request-timeout must be positive")
+	}
+	if c.DBMaxConns < 0 || c.DrainDelay < 0 {
+		return nil, errors.New("--db-max-conns and --drain-delay must not be negative")
 	}
 	if c.Policy.MaxFailedDays < 1 || c.Policy.WrongCodeLimit < 1 || c.Policy.WrongCodeWindow <= 0 {
 		return nil, errors.New("--max-failed-days, --wrong-code-limit and --wrong-code-window must be positive")
@@ -113,25 +139,28 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 	return c, nil
 }
 
-func rotateKeys(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	fs := flag.NewFlagSet("keys rotate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("data-dir", envOr(getenv, "HANDOFF_DATA_DIR", "./handoff-data"), "data directory holding keys.json")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+// envFlags are the flags whose environment fallback is set through the
+// flag itself, so that a malformed value is refused, naming the variable,
+// rather than silently replaced by the default.
+var envFlags = []struct{ flag, env string }{
+	{"read-timeout", "HANDOFF_READ_TIMEOUT"},
+	{"upload-min-rate", "HANDOFF_UPLOAD_MIN_RATE"},
+	{"max-in-flight", "HANDOFF_MAX_IN_FLIGHT"},
+	{"request-timeout", "HANDOFF_REQUEST_TIMEOUT"},
+	{"db-max-conns", "HANDOFF_DB_MAX_CONNS"},
+	{"drain-delay", "HANDOFF_DRAIN_DELAY"},
+}
+
+// setFromEnv sets each of envFlags from its variable when that is set;
+// flags given on the command line, parsed afterwards, win.
+func setFromEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	for _, f := range envFlags {
+		if v := getenv(f.env); v != "" {
+			if err := fs.Set(f.flag, v); err != nil {
+				return fmt.Errorf("%s: %w", f.env, err)
+			}
+		}
 	}
-	if getenv("HANDOFF_SECRET_KEYS") != "" {
-		return errors.New("keys come from HANDOFF_SECRET_KEYS here: rotate by putting a new id:base64 key first in that list")
-	}
-	r, _, err := keyring.LoadOrCreate(*dir, time.Now())
-	if err != nil {
-		return err
-	}
-	k := r.Rotate(time.Now())
-	if err := r.Save(*dir); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "new active key %s; older keys (%s) are kept to open what they sealed\n", k.ID, strings.Join(r.IDs()[1:], ", "))
 	return nil
 }
 

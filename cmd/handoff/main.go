@@ -3,6 +3,7 @@
 //
 //	handoff serve [--demo] [--addr 127.0.0.1:8080] [--data-dir ./handoff-data] [--db postgres://…]
 //	handoff keys rotate [--data-dir …]
+//	handoff keys init --i-know-existing-data-is-lost [--data-dir …] [--db …]
 //
 // Every flag has an environment fallback (HANDOFF_ADDR, HANDOFF_DATA_DIR,
 // HANDOFF_DB); the operator's token is HANDOFF_ADMIN_TOKEN and shared secret
@@ -23,6 +24,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// The first signal starts a graceful drain; from then on the default
+	// action is back, so a second one ends the process at once.
+	go func() { <-ctx.Done(); stop() }()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv); err != nil {
 		if !errors.Is(err, errUsage) {
 			fmt.Fprintln(os.Stderr, "handoff:", err)
@@ -38,6 +42,9 @@ const usage = `handoff — secure last-mile delivery server
 Usage:
   handoff serve [flags]        start the server (add --demo to seed demo data)
   handoff keys rotate [flags]  add a new secret key and make it active
+  handoff keys init --i-know-existing-data-is-lost [flags]
+                               make this node's keys the only ones the database
+                               depends on, after keys were lost
   handoff help                 show this
 
 Run "handoff serve -h" for the flags.
@@ -57,11 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		}
 		return serve(ctx, cfg, stdout, stderr)
 	case "keys":
-		if len(args) < 2 || args[1] != "rotate" {
-			fmt.Fprint(stderr, usage)
-			return errUsage
-		}
-		return rotateKeys(args[2:], stdout, stderr, getenv)
+		return keysCommand(ctx, args[1:], stdout, stderr, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -50,18 +50,16 @@ func TestParseServe(t *testing.T) {
 	}
 }
 
-// TestGracefulShutdown starts the server, begins a request that is still
-// sending its body when the server is told to stop, and checks that the
-// request is answered and the server then exits cleanly.
-func TestGracefulShutdown(t *testing.T) {
-	dir := t.TempDir()
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
+// serveInProcess runs "handoff serve" with a fresh data dir and the admin
+// token testAdmin until ctx ends, and returns its base URL once it listens
+// and where its result arrives.
+func serveInProcess(t *testing.T, ctx context.Context, flags ...string) (base string, done <-chan error) {
+	t.Helper()
 	pr, pw := io.Pipe()
-	done := make(chan error, 1)
+	result := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data")}, pw, io.Discard,
-			env(map[string]string{"HANDOFF_ADMIN_TOKEN": "0123456789abcdef-admin"}))
+		result <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "data")}, flags...), pw, io.Discard,
+			env(map[string]string{"HANDOFF_ADMIN_TOKEN": testAdmin}))
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
@@ -69,11 +67,20 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	go io.Copy(io.Discard, pr)
-	base := strings.TrimSpace(line[strings.Index(line, "http://"):])
+	return strings.TrimSpace(line[strings.Index(line, "http://"):]), result
+}
+
+// TestGracefulShutdown starts the server, begins a request that is still
+// sending its body when the server is told to stop, and checks that the
+// request is answered and the server then exits cleanly.
+func TestGracefulShutdown(t *testing.T) {
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	base, done := serveInProcess(t, ctx, "--drain-delay", "0")
 
 	body, bw := io.Pipe()
 	req, _ := http.NewRequest("POST", base+"/v1/admin/shippers", body)
-	req.Header.Set("Authorization", "Bearer 0123456789abcdef-admin")
+	req.Header.Set("Authorization", "Bearer "+testAdmin)
 	req.Header.Set("Content-Type", "application/json")
 	resc := make(chan *http.Response, 1)
 	client := apitest.Client(t) // the answer matches the OpenAPI document
@@ -118,7 +125,7 @@ func TestDemo(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--demo", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "data")}, pw, io.Discard, env(nil))
+		done <- run(ctx, []string{"serve", "--demo", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "data")}, pw, io.Discard, env(map[string]string{"HANDOFF_DRAIN_DELAY": "0"}))
 		pw.Close()
 	}()
 	var out strings.Builder

@@ -28,7 +28,7 @@ func (c *photoConfig) flags(fs *flag.FlagSet, getenv func(string) string) {
 	maxBytes, _ := strconv.ParseInt(envOr(getenv, "HANDOFF_PHOTO_MAX_BYTES", strconv.FormatInt(photo.DefaultLimits.MaxBytes, 10)), 10, 64)
 	fs.Int64Var(&c.MaxBytes, "photo-max-bytes", maxBytes, "largest photo upload in bytes (env HANDOFF_PHOTO_MAX_BYTES)")
 	maxPixels, _ := strconv.Atoi(envOr(getenv, "HANDOFF_PHOTO_MAX_PIXELS", strconv.Itoa(photo.DefaultLimits.MaxPixels)))
-	fs.IntVar(&c.MaxPixels, "photo-max-pixels", maxPixels, "largest photo in pixels, width × height (env HANDOFF_PHOTO_MAX_PIXELS)")
+	fs.IntVar(&c.MaxPixels, "photo-max-pixels", maxPixels, "largest photo in pixels, width × height, at 8 bits per channel; half as many at 16 (env HANDOFF_PHOTO_MAX_PIXELS)")
 	fs.StringVar(&c.S3.Endpoint, "s3-endpoint", getenv("HANDOFF_S3_ENDPOINT"), "S3-compatible endpoint host:port for photos (env HANDOFF_S3_ENDPOINT); empty: the local directory")
 	fs.StringVar(&c.S3.Bucket, "s3-bucket", envOr(getenv, "HANDOFF_S3_BUCKET", "handoff-photos"), "S3 bucket (env HANDOFF_S3_BUCKET)")
 	fs.StringVar(&c.S3.Region, "s3-region", envOr(getenv, "HANDOFF_S3_REGION", "us-east-1"), "S3 region (env HANDOFF_S3_REGION)")

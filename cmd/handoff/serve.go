@@ -8,16 +8,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/api"
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/demo"
 	"github.com/handoff-dev/handoff/door"
 	"github.com/handoff-dev/handoff/keydelivery"
-	"github.com/handoff-dev/handoff/keyring"
+	"github.com/handoff-dev/handoff/limit"
 	"github.com/handoff-dev/handoff/notify"
 	"github.com/handoff-dev/handoff/observe"
 	"github.com/handoff-dev/handoff/photo"
@@ -25,6 +25,10 @@ import (
 	"github.com/handoff-dev/handoff/station"
 	"github.com/handoff-dev/handoff/web"
 )
+
+// writeTimeout bounds a request from its headers to the end of its
+// response; a photo upload gets it on top of its read time.
+const writeTimeout = 60 * time.Second
 
 // app is the wired server, ready to serve.
 type app struct {
@@ -50,28 +54,17 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	}
 	log := slog.New(h)
 
-	var keys *keyring.Ring
-	var err error
-	if c.SecretKeys != "" {
-		keys, err = keyring.Parse(c.SecretKeys)
-	} else {
-		var created bool
-		keys, created, err = keyring.LoadOrCreate(c.DataDir, time.Now())
-		if created {
-			log.Info("created secret keys", "file", filepath.Join(c.DataDir, keyring.FileName), "key_id", keys.ActiveID())
-		}
-	}
+	db, err := sqlstore.Open(ctx, dsnOf(c.DataDir, c.DB))
 	if err != nil {
 		return nil, err
 	}
-
-	dsn := c.DB
-	if dsn == "" {
-		dsn = filepath.Join(c.DataDir, "handoff.db")
-	}
-	db, err := sqlstore.Open(ctx, dsn)
+	keys, err := loadKeys(ctx, db, c.DataDir, c.SecretKeys, log)
 	if err != nil {
+		db.Close()
 		return nil, err
+	}
+	if c.DBMaxConns > 0 {
+		db.SetMaxConns(c.DBMaxConns)
 	}
 	db.Log = log
 	db.Keys = keys
@@ -105,24 +98,46 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	doors := door.New(db, keys, db.Photos, photo.Limits{MaxBytes: c.Photos.MaxBytes, MaxPixels: c.Photos.MaxPixels}, &db.Policy, func() time.Time { return db.Now() }, db.Today, log)
 	doors.OnCodeCheck = metrics.CodeCheck
 	worker.Observe = metrics.Message
-	health := &observe.Health{Ping: db.Ping}
+	health := &observe.Health{Ping: db.Ping, Checks: []observe.Check{{Name: "database disk", Run: db.Writable}}}
+	if dirs := c.localDirs(); len(dirs) > 0 {
+		health.Checks = append(health.Checks, observe.Check{Name: "data disk", Run: diskRoom(dirs...)})
+	}
 	mux := http.NewServeMux()
 	health.Register(mux)
 	mux.Handle("GET /metrics", metrics.Handler())
+	pace := limit.Pace{Read: c.ReadTimeout, Write: writeTimeout, MinRate: c.UploadMinRate}
 	stations := station.NewService(db, db.Policy)
-	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: stations, Doors: doors, Outbox: db, Bags: stations, Cases: db, Photos: db, Garages: garages, Webhooks: db, Today: db.Today, AdminToken: c.AdminToken, Log: log}).Register(mux)
+	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: stations, Doors: doors, Outbox: db, Bags: stations, Cases: db, Photos: db, Garages: garages, Webhooks: db, Today: db.Today, AdminToken: c.AdminToken, Log: log, Pace: pace}).Register(mux)
 	(&web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: stations, Doors: doors, Today: db.Today,
-		Recipients: db, Photos: db, Garages: garages, Bags: stations, Cases: db, PublicURL: publicURL, DevOutbox: dev != nil, Keys: keys, TrustedProxies: c.TrustedProxies, Log: log}).Register(mux)
+		Recipients: db, Photos: db, Garages: garages, Bags: stations, Cases: db, PublicURL: publicURL, DevOutbox: dev != nil, Keys: keys, TrustedProxies: c.TrustedProxies, Log: log, Pace: pace}).Register(mux)
 	if dev != nil {
 		mux.Handle("GET /dev/outbox", dev)
 		log.Info("no email or SMS provider configured: messages go only to the dev outbox page, which answers only this machine at a loopback address",
 			"path", "/dev/outbox")
 	}
-	return &app{db: db, stations: stations, garages: garages, handler: metrics.Middleware(log, mux), health: health, log: log, worker: worker, devOutbox: dev != nil}, nil
+	gate := &limit.Gate{Max: c.MaxInFlight, Timeout: c.RequestTimeout, Pace: pace, Exempt: []string{"/healthz", "/readyz", "/metrics"},
+		Refuse: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			api.WriteError(w, r, log, handoff.Errorf(handoff.EUNAVAILABLE, "The server is at its limit of requests; try again shortly."))
+		})}
+	return &app{db: db, stations: stations, garages: garages, handler: metrics.Middleware(log, gate.Handler(mux)), health: health, log: log, worker: worker, devOutbox: dev != nil}, nil
+}
+
+// localDirs are the directories of local data the node writes: the SQLite
+// database's and the photos', when they are on this machine.
+func (c *config) localDirs() []string {
+	var dirs []string
+	if c.DB == "" {
+		dirs = append(dirs, c.DataDir)
+	}
+	if c.Photos.S3.Endpoint == "" && c.Photos.Dir != "" {
+		dirs = append(dirs, c.Photos.Dir)
+	}
+	return dirs
 }
 
 // serve runs the server until ctx ends, then drains: readiness fails first,
-// in-flight requests finish (up to ShutdownIn), and the database closes.
+// the listener closes DrainDelay later, in-flight requests finish (up to
+// ShutdownIn), and the database closes.
 func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	if c.Demo && c.AdminToken == "" {
 		c.AdminToken = "adm_" + auth.Random(32)
@@ -163,10 +178,11 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	srv := &http.Server{
 		Handler:           a.handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		// Photo uploads move both deadlines by their size (limit.Pace).
+		ReadTimeout:  c.ReadTimeout,
+		WriteTimeout: writeTimeout,
+		IdleTimeout:  120 * time.Second,
+		ErrorLog:     slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -181,8 +197,16 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		return err
 	case <-ctx.Done():
 	}
-	a.log.Info("shutting down: finishing in-flight requests", "timeout", c.ShutdownIn)
+	// Readiness fails first, while the listener still accepts, so that a
+	// load balancer stops sending before connections are refused.
 	a.health.Drain()
+	a.log.Info("shutting down: not ready; closing the listener after the drain delay", "delay", c.DrainDelay)
+	select {
+	case <-time.After(c.DrainDelay):
+	case err := <-errc:
+		return err
+	}
+	a.log.Info("shutting down: finishing in-flight requests", "timeout", c.ShutdownIn)
 	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownIn)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

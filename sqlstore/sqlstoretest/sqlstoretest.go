@@ -46,15 +46,7 @@ func Open(tb testing.TB, engine string) *sqlstore.DB {
 func Nodes(tb testing.TB, engine string, n int) []*sqlstore.DB {
 	tb.Helper()
 	ctx := context.Background()
-	var dsn string
-	switch engine {
-	case sqlstore.SQLite:
-		dsn = filepath.Join(tb.TempDir(), "handoff.db")
-	case sqlstore.Postgres:
-		dsn = postgresSchema(tb)
-	default:
-		tb.Fatalf("unknown engine %q", engine)
-	}
+	dsn := DSN(tb, engine)
 	keys := Keys(tb)
 	photos, err := photo.NewDir(filepath.Join(tb.TempDir(), "photos"))
 	if err != nil {
@@ -96,6 +88,20 @@ func Garages(db *sqlstore.DB) *keydelivery.Service {
 		panic("sqlstoretest: Garages of a store not opened by sqlstoretest")
 	}
 	return g.(*keydelivery.Service)
+}
+
+// DSN returns the address of a fresh, empty database on engine, dropped
+// when the test ends: a SQLite file, or a PostgreSQL schema of its own.
+func DSN(tb testing.TB, engine string) string {
+	tb.Helper()
+	switch engine {
+	case sqlstore.SQLite:
+		return filepath.Join(tb.TempDir(), "handoff.db")
+	case sqlstore.Postgres:
+		return postgresSchema(tb)
+	}
+	tb.Fatalf("unknown engine %q", engine)
+	return ""
 }
 
 // Keys returns a fresh keyring for a test.
