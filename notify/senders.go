@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
 
 	"github.com/handoff-dev/handoff/egress"
 )
@@ -35,9 +36,16 @@ type SMTPConfig struct {
 	Timeout time.Duration
 }
 
-// SMTP sends email through an SMTP server with go-mail.
+// SMTP sends email through an SMTP server with go-mail. It keeps one
+// connection open from a message to the next until the worker releases it at
+// the end of a batch, so a batch costs one handshake (TLS, AUTH), not one
+// each.
 type SMTP struct {
-	cfg SMTPConfig
+	cfg    SMTPConfig
+	client *mail.Client
+
+	mu   sync.Mutex
+	conn *smtp.Client // nil when closed
 }
 
 // NewSMTP returns an SMTP sender; it fails for an incomplete configuration.
@@ -54,12 +62,25 @@ func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 15 * time.Second
 	}
+	opts := []mail.Option{mail.WithPort(cfg.Port), mail.WithTimeout(cfg.Timeout)}
 	switch cfg.TLS {
-	case "starttls", "tls", "none":
+	case "tls":
+		opts = append(opts, mail.WithSSL())
+	case "none":
+		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
+	case "starttls":
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
 	default:
 		return nil, fmt.Errorf("smtp: tls must be starttls, tls or none")
 	}
-	return &SMTP{cfg: cfg}, nil
+	if cfg.Username != "" {
+		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover), mail.WithUsername(cfg.Username), mail.WithPassword(cfg.Password))
+	}
+	c, err := mail.NewClient(cfg.Host, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("smtp: %w", err)
+	}
+	return &SMTP{cfg: cfg, client: c}, nil
 }
 
 // Name implements Sender.
@@ -78,31 +99,55 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	msg.Subject(m.Subject)
 	msg.SetMessageIDWithValue(m.ID + "@handoff")
 	msg.SetBodyString(mail.TypeTextPlain, m.Text)
-	opts := []mail.Option{mail.WithPort(s.cfg.Port), mail.WithTimeout(s.cfg.Timeout)}
-	switch s.cfg.TLS {
-	case "tls":
-		opts = append(opts, mail.WithSSL())
-	case "none":
-		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
-	default:
-		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.send(ctx, msg)
+	var se *mail.SendError
+	if err != nil && errors.As(err, &se) && se.Reason == mail.ErrConnCheck {
+		// The server closed the kept connection while it was idle; nothing
+		// of this message was sent on it.
+		err = s.send(ctx, msg)
 	}
-	if s.cfg.Username != "" {
-		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover), mail.WithUsername(s.cfg.Username), mail.WithPassword(s.cfg.Password))
-	}
-	c, err := mail.NewClient(s.cfg.Host, opts...)
 	if err != nil {
-		return Permanent("smtp client: %v", err)
-	}
-	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
 		// A 5xx reply is a refusal of this message; anything else may pass.
-		var se *mail.SendError
-		if ok := asSendError(err, &se); ok && se.IsTemp() == false && se.ErrorCode() >= 500 {
+		if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 {
 			return Permanent("smtp: %v", err)
 		}
 		return fmt.Errorf("smtp: %w", err)
 	}
 	return nil
+}
+
+// send sends msg on the kept connection, dialling one if there is none. The
+// connection is cut when ctx ends, so a send keeps to the worker's deadline;
+// after any failure it is closed, as the session's state is unknown.
+func (s *SMTP) send(ctx context.Context, msg *mail.Msg) error {
+	if s.conn == nil {
+		conn, err := s.client.DialToSMTPClientWithContext(ctx)
+		if err != nil {
+			return fmt.Errorf("dial: %w", err)
+		}
+		s.conn = conn
+	}
+	conn := s.conn
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	err := s.client.SendWithSMTPClient(conn, msg)
+	if !stop() || err != nil {
+		conn.Close()
+		s.conn = nil
+	}
+	return err
+}
+
+// Release implements Reuser: it ends the kept connection with QUIT.
+func (s *SMTP) Release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != nil {
+		s.client.CloseWithSMTPClient(s.conn)
+		s.conn.Close()
+		s.conn = nil
+	}
 }
 
 // TwilioConfig configures the Twilio-compatible SMS channel.
@@ -116,9 +161,10 @@ type TwilioConfig struct {
 
 // Twilio sends SMS through the Twilio Messages API (or any server speaking
 // it): POST {base}/2010-04-01/Accounts/{sid}/Messages.json with form fields
-// To, From (or MessagingServiceSid) and Body, basic auth sid:token. Twilio
-// has no idempotency key for messages, so a retry after a crash may send a
-// message twice; the message ID rides along in the status callback query.
+// To, From (or MessagingServiceSid) and Body, basic auth sid:token. Twilio's
+// Messages API takes no idempotency key, so a node that dies between the
+// provider's answer and marking the message sent leaves it to be sent again;
+// leases keep that to crashes.
 type Twilio struct {
 	cfg TwilioConfig
 }
@@ -280,8 +326,6 @@ func (o *DevOutbox) List() []Delivered {
 	}
 	return out
 }
-
-func asSendError(err error, target **mail.SendError) bool { return errors.As(err, target) }
 
 // ShipperWebhook is the channel of shipper webhook deliveries.
 const ShipperWebhook = "shipper_webhook"

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -17,17 +18,24 @@ type Queued struct {
 	Data                               json.RawMessage
 	PasscodeSet, PasscodeDate          string // the code to put in when sending: a contact set's of a day
 	Attempts                           int    // including this one
+	Created                            time.Time
 }
 
 // Store is what the worker needs of the outbox.
 type Store interface {
 	// ClaimNotifications leases up to limit due messages of a channel to the
-	// caller; a claim that is not settled before the lease ends is claimed
-	// again by someone else.
-	ClaimNotifications(ctx context.Context, channel string, limit int, lease time.Duration) ([]Queued, error)
-	// MarkSent settles a claimed message as sent; a stale token changes nothing.
+	// caller, oldest first, leaving out those to the recipients in except; a
+	// claim that is neither settled nor renewed before its lease ends is
+	// claimed again by someone else.
+	ClaimNotifications(ctx context.Context, channel string, limit int, lease time.Duration, except ...string) ([]Queued, error)
+	// RenewNotifications extends the lease of those of ids still claimed
+	// under token, and returns them.
+	RenewNotifications(ctx context.Context, token string, ids []string, lease time.Duration) ([]string, error)
+	// MarkSent settles a claimed message as sent; ErrLeaseLost, changing
+	// nothing, when the claim is no longer the caller's.
 	MarkSent(ctx context.Context, id, token string) error
-	// MarkFailed records a failed attempt: retry at retryAt, or dead.
+	// MarkFailed records a failed attempt: retry at retryAt, or dead;
+	// ErrLeaseLost as MarkSent.
 	MarkFailed(ctx context.Context, id, token, lastErr string, retryAt time.Time, dead bool) error
 	// Passcode derives the code of a contact set (see package passcode) of a
 	// day, for the moment of sending.
@@ -48,9 +56,13 @@ type Worker struct {
 	// retry, dead), for metrics.
 	Observe func(channel, outcome string)
 
-	MaxAttempts int           // then the message is dead (default 8)
-	Lease       time.Duration // default 1 minute
-	SendTimeout time.Duration // default 15 seconds
+	MaxAttempts int // then the message is dead (default 8)
+	// Lease is how long a claim keeps other workers off a message (default
+	// 1 minute). A send starts only when the lease has SendTimeout and a
+	// margin left, renewed first if need be, so a send never outlives it.
+	Lease time.Duration
+	// SendTimeout bounds one send (default 15 seconds, at most Lease/2).
+	SendTimeout time.Duration
 	Poll        time.Duration // default 500ms
 	Batch       int           // default 20
 }
@@ -65,6 +77,7 @@ func (w *Worker) defaults() {
 	if w.SendTimeout == 0 {
 		w.SendTimeout = 15 * time.Second
 	}
+	w.SendTimeout = min(w.SendTimeout, w.Lease/2)
 	if w.Poll == 0 {
 		w.Poll = 500 * time.Millisecond
 	}
@@ -118,14 +131,64 @@ func (w *Worker) RunOnce(ctx context.Context, channel string) (int, error) {
 	if !ok {
 		return 0, nil
 	}
+	start := w.Now()
 	batch, err := w.Store.ClaimNotifications(ctx, channel, w.Batch, w.Lease)
 	if err != nil {
 		return 0, err
 	}
-	for _, q := range batch {
-		w.deliver(ctx, sender, q)
+	if r, ok := sender.(Reuser); ok {
+		defer r.Release()
+	}
+	c := &claim{w: w, batch: batch, until: start.Add(w.Lease), lost: map[string]bool{}}
+	for i, q := range batch {
+		if timeout, ok := c.hold(ctx, i); ok {
+			w.deliver(ctx, sender, q, timeout)
+		}
 	}
 	return len(batch), nil
+}
+
+// claim is a batch claimed together under one token.
+type claim struct {
+	w     *Worker
+	batch []Queued
+	until time.Time // the lease's end as this worker reckons it: early, as it read the clock before the store did
+	lost  map[string]bool
+}
+
+// hold returns the time the send of message i may take, renewing the lease of
+// the messages still waiting first when less than a send and a margin is left
+// of it. It returns false when the message is no longer this worker's, or the
+// lease cannot be renewed: another worker may then send it, so this one must
+// not start.
+func (c *claim) hold(ctx context.Context, i int) (time.Duration, bool) {
+	w, q := c.w, c.batch[i]
+	margin := (w.Lease - w.SendTimeout) / 2 // for settling the message and clocks that differ between nodes
+	now := w.Now()
+	if c.until.Sub(now) < w.SendTimeout+margin && !c.lost[q.ID] {
+		var ids []string
+		for _, r := range c.batch[i:] {
+			if !c.lost[r.ID] {
+				ids = append(ids, r.ID)
+			}
+		}
+		held, err := w.Store.RenewNotifications(ctx, q.Token, ids, w.Lease)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.Log.Error("notification lease not renewed; the messages go when it ends", "channel", q.Channel, "err", err)
+			}
+			return 0, false
+		}
+		c.until = now.Add(w.Lease)
+		for _, id := range ids {
+			c.lost[id] = !slices.Contains(held, id)
+		}
+	}
+	if c.lost[q.ID] {
+		w.Log.Warn("notification lease taken over by another worker; not sending", "message_id", q.ID, "channel", q.Channel)
+		return 0, false
+	}
+	return min(w.SendTimeout, c.until.Sub(now)-margin), true
 }
 
 // Drain runs every channel until nothing is due, for tests and shutdown.
@@ -197,24 +260,27 @@ func (w *Worker) Build(ctx context.Context, q Queued) (Message, error) {
 		secrets: []string{data.Passcode, data.Code, data.Link}}, nil
 }
 
-func (w *Worker) deliver(ctx context.Context, s Sender, q Queued) {
-	m, err := w.Build(ctx, q)
+// deliver builds and sends a claimed message within timeout and settles it.
+// It returns the send's error.
+func (w *Worker) deliver(ctx context.Context, s Sender, q Queued, timeout time.Duration) error {
+	sctx, cancel := context.WithTimeout(ctx, timeout)
+	m, err := w.Build(sctx, q)
 	if err == nil {
-		sctx, cancel := context.WithTimeout(ctx, w.SendTimeout)
 		err = s.Send(sctx, m)
-		cancel()
 	}
+	cancel()
 	// The rendered text may hold a code: it goes nowhere but the provider.
 	log := w.Log.With("message_id", q.ID, "kind", q.Kind, "channel", q.Channel, "provider", s.Name(), "attempt", q.Attempts)
 	if err == nil {
 		if err := w.Store.MarkSent(ctx, q.ID, q.Token); err != nil {
 			log.Error("notification sent but not marked; it may be sent again with the same ID", "err", err)
-			return
+			return nil
 		}
 		log.Info("notification sent")
 		w.observe(q.Channel, "sent")
-		return
+		return nil
 	}
+	failure := err
 	max := w.MaxAttempts
 	if p, ok := s.(Patient); ok {
 		max = p.MaxAttempts()
@@ -235,7 +301,7 @@ func (w *Worker) deliver(ctx context.Context, s Sender, q Queued) {
 	retryAt := w.Now().Add(backoff(q.Attempts))
 	if err := w.Store.MarkFailed(ctx, q.ID, q.Token, msg, retryAt, dead); err != nil {
 		log.Error("notification failure not recorded", "err", err)
-		return
+		return failure
 	}
 	if dead {
 		w.observe(q.Channel, "dead")
@@ -244,6 +310,7 @@ func (w *Worker) deliver(ctx context.Context, s Sender, q Queued) {
 		w.observe(q.Channel, "retry")
 		log.Warn("notification failed; will retry", "err", msg, "retry_at", retryAt)
 	}
+	return failure
 }
 
 // backoff grows exponentially from 5s to an hour, with jitter so that a
