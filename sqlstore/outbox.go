@@ -344,13 +344,20 @@ func (d *DB) ReleaseNotification(ctx context.Context, id, token string, retryAt 
 		WHERE id = $2 AND claim_token = $3 AND status = 'pending'`, micros(retryAt), id, token)
 }
 
-// ListNotifications returns the newest messages of a status (all when empty).
+// ListNotifications returns the newest messages of a status (all when
+// empty), through the index of that list.
 func (d *DB) ListNotifications(ctx context.Context, status string, limit int) ([]notify.Entry, error) {
 	if limit <= 0 || limit > 500 {
 		limit = 100
 	}
-	rows, err := d.db.QueryContext(ctx, `SELECT id, kind, channel, recipient, status, attempts, last_error, created_at, next_attempt_at
-		FROM notifications WHERE ($1 = '' OR status = $1) ORDER BY created_at DESC, id LIMIT $2`, status, limit)
+	const cols = `SELECT id, kind, channel, recipient, status, attempts, last_error, created_at, next_attempt_at FROM notifications`
+	var rows *sql.Rows
+	var err error
+	if status == "" {
+		rows, err = d.db.QueryContext(ctx, cols+` ORDER BY created_at DESC, id DESC LIMIT $1`, limit)
+	} else {
+		rows, err = d.db.QueryContext(ctx, cols+` WHERE status = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, status, limit)
+	}
 	if err != nil {
 		return nil, handoff.Internal(err, "list notifications")
 	}

@@ -28,6 +28,7 @@ type config struct {
 	Policy     sqlstore.Policy
 	Channels   channelConfig
 	Photos     photoConfig
+	Retention  sqlstore.Retention
 	// AllowHTTPWebhooks is HANDOFF_ALLOW_HTTP_WEBHOOKS: shippers may register
 	// plain-http webhook endpoints (always allowed with --demo).
 	AllowHTTPWebhooks string
@@ -56,6 +57,8 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 	level := fs.String("log-level", envOr(getenv, "HANDOFF_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env HANDOFF_LOG_LEVEL)")
 	c.Channels.flags(fs, getenv)
 	c.Photos.flags(fs, getenv)
+	var retention retentionConfig
+	retention.flags(fs, getenv)
 	c.Policy = sqlstore.DefaultPolicy()
 	hours := fs.String("contact-hours", envOr(getenv, "HANDOFF_CONTACT_HOURS", c.Policy.ContactHours.String()), "local hours OTP stops should be planned in (env HANDOFF_CONTACT_HOURS)")
 	days := fs.String("working-days", envOr(getenv, "HANDOFF_WORKING_DAYS", c.Policy.WorkingDays.String()), "days parcels go out (env HANDOFF_WORKING_DAYS)")
@@ -85,6 +88,9 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 	}
 	if c.Policy.MaxFailedDays < 1 || c.Policy.WrongCodeLimit < 1 || c.Policy.WrongCodeWindow <= 0 {
 		return nil, errors.New("--max-failed-days, --wrong-code-limit and --wrong-code-window must be positive")
+	}
+	if c.Retention, err = retention.retention(); err != nil {
+		return nil, err
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
