@@ -20,6 +20,7 @@ import (
 	"github.com/wneessen/go-mail"
 	"github.com/wneessen/go-mail/smtp"
 
+	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/egress"
 )
 
@@ -333,10 +334,13 @@ const ShipperWebhook = "shipper_webhook"
 // ShipperWebhooks delivers tracking events to shippers' endpoints. Each
 // delivery is the queued JSON as it is, signed with the endpoint's secret
 // (Handoff-Signature, as Sign makes it) and carrying its ID in
-// Idempotency-Key; anything but a 2xx is retried, for about two days.
+// Idempotency-Key. Only a definite refusal ends a delivery: the endpoint was
+// deleted, or it answered 4xx other than 408 and 429. Anything else (our
+// database, the network, 5xx, 408, 429) is retried with backoff, for about
+// two days.
 type ShipperWebhooks struct {
-	// Resolve returns an endpoint's URL and signing secret; an error means
-	// the endpoint is gone and the delivery is dropped.
+	// Resolve returns an endpoint's URL and signing secret; an ENOTFOUND
+	// error (see handoff.ErrorCode) means the endpoint is gone.
 	Resolve func(ctx context.Context, webhookID string) (url string, secret []byte, err error)
 	Client  *http.Client
 	Now     func() time.Time
@@ -371,8 +375,11 @@ func (s *ShipperWebhooks) MaxAttempts() int { return 48 }
 // Send implements Sender.
 func (s *ShipperWebhooks) Send(ctx context.Context, m Message) error {
 	u, secret, err := s.Resolve(ctx, m.To)
+	if handoff.ErrorCode(err) == handoff.ENOTFOUND {
+		return Permanent("webhook %s: endpoint deleted", m.To)
+	}
 	if err != nil {
-		return Permanent("webhook %s: %v", m.To, err)
+		return fmt.Errorf("webhook %s: %w", m.To, err)
 	}
 	client, now := s.httpClient(), s.Now
 	if now == nil {
@@ -386,16 +393,9 @@ func (s *ShipperWebhooks) Send(ctx context.Context, m Message) error {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", m.ID)
 	req.Header.Set("Handoff-Signature", Sign(secret, body, now()))
-	if err := doHTTP(client, req, "webhook"); err != nil {
-		// A shipper's endpoint answering 4xx may be misconfigured for a
-		// while; keep retrying rather than drop the event.
-		var p *PermanentError
-		if errors.As(err, &p) {
-			return p.Err
-		}
-		return err
-	}
-	return nil
+	// A 4xx is the shipper's answer to this event; the operator can queue a
+	// dead delivery again once the shipper has fixed its endpoint.
+	return doHTTP(client, req, "webhook")
 }
 
 // Patient is a Sender whose messages deserve more attempts than the worker's
