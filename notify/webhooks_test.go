@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -154,6 +156,119 @@ func TestWebhookResolveFaultIsRetried(t *testing.T) {
 		}
 		if dead := mustList(t, db, sqlstore.StatusDead); len(dead) != 1 || dead[0].Attempts != 1 {
 			t.Errorf("delivery to a deleted endpoint: %+v", dead)
+		}
+	})
+}
+
+// hanging is a shipper's endpoint that holds every delivery until the test
+// ends, or the sender gives up.
+type hanging struct {
+	inflight, given atomic.Int32 // deliveries hanging, deliveries given up
+	srv             *httptest.Server
+}
+
+func startHanging(t *testing.T) *hanging {
+	t.Helper()
+	h := &hanging{}
+	release := make(chan struct{})
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body) // then the server notices when the sender hangs up
+		h.inflight.Add(1)
+		defer h.inflight.Add(-1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			h.given.Add(1)
+		}
+	}))
+	t.Cleanup(h.srv.Close)
+	t.Cleanup(func() { close(release) }) // first, so the server can close
+	return h
+}
+
+// TestHangingEndpointHoldsOnlyItself hangs one shipper's endpoint: another
+// shipper's delivery, queued after three to the hanging one, arrives while
+// they still hang.
+func TestHangingEndpointHoldsOnlyItself(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		stuck, fine := startHanging(t), startHook(t)
+		_, _, stuckLabel := webhookShipper(t, db, stuck.srv.URL)
+		_, _, fineLabel := webhookShipper(t, db, fine.srv.URL)
+		for range 3 {
+			stuckLabel()
+		}
+		fineLabel()
+		arrived := make(chan struct{}, 1)
+		w := &notify.Worker{Store: db, Log: slog.New(slog.DiscardHandler), SendTimeout: 30 * time.Second, Poll: 20 * time.Millisecond,
+			Senders: map[string]notify.Sender{notify.ShipperWebhook: &notify.ShipperWebhooks{Resolve: db.ResolveWebhook, AllowPrivate: true}},
+			Observe: func(_, outcome string) {
+				if outcome == "sent" {
+					arrived <- struct{}{}
+				}
+			}}
+		rctx, cancel := context.WithTimeout(ctx, time.Minute)
+		done := make(chan struct{})
+		go func() { w.Run(rctx); close(done) }()
+		defer func() { cancel(); <-done }()
+		select {
+		case <-arrived:
+		case <-rctx.Done():
+			t.Fatal("the other shipper's delivery did not arrive")
+		}
+		if stuck.inflight.Load() == 0 || stuck.given.Load() > 0 {
+			t.Fatal("the other shipper's delivery waited for the hanging endpoint to time out")
+		}
+		if got := fine.got(); len(got) != 1 {
+			t.Errorf("the other endpoint received %d deliveries", len(got))
+		}
+	})
+}
+
+// TestFailingEndpointIsPaused lets an endpoint fail fast: after BreakAfter
+// failures in a row its other deliveries wait for the cool-down without
+// using attempts, and it is not called meanwhile.
+func TestFailingEndpointIsPaused(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		var calls atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			w.WriteHeader(503)
+		}))
+		defer srv.Close()
+		_, _, label := webhookShipper(t, db, srv.URL)
+		const queued = 8
+		for range queued {
+			label()
+		}
+		outcomes := make(chan string, 2*queued)
+		w := &notify.Worker{Store: db, Log: slog.New(slog.DiscardHandler), Poll: 20 * time.Millisecond,
+			Endpoints: notify.EndpointLimits{PerEndpoint: 1, BreakAfter: 3, CoolDown: time.Hour},
+			Senders:   map[string]notify.Sender{notify.ShipperWebhook: &notify.ShipperWebhooks{Resolve: db.ResolveWebhook, AllowPrivate: true}},
+			Observe:   func(_, outcome string) { outcomes <- outcome }}
+		rctx, cancel := context.WithTimeout(ctx, time.Minute)
+		done := make(chan struct{})
+		go func() { w.Run(rctx); close(done) }()
+		count := map[string]int{}
+		for count["retry"]+count["deferred"] < queued {
+			select {
+			case o := <-outcomes:
+				count[o]++
+			case <-rctx.Done():
+				t.Fatalf("outcomes so far: %v", count)
+			}
+		}
+		cancel()
+		<-done
+		if count["retry"] != 3 || calls.Load() != 3 {
+			t.Errorf("%d failed attempts, %d calls; want 3 before the pause", count["retry"], calls.Load())
+		}
+		for _, e := range mustList(t, db, "") {
+			if e.Status != sqlstore.StatusPending || e.Attempts > 1 {
+				t.Errorf("delivery %+v", e)
+			}
+			if e.Attempts == 0 && e.NextTry.Before(time.Now().Add(50*time.Minute)) {
+				t.Errorf("paused delivery due at %v, before the cool-down ends", e.NextTry)
+			}
 		}
 	})
 }

@@ -37,13 +37,21 @@ type Store interface {
 	// MarkFailed records a failed attempt: retry at retryAt, or dead;
 	// ErrLeaseLost as MarkSent.
 	MarkFailed(ctx context.Context, id, token, lastErr string, retryAt time.Time, dead bool) error
+	// ReleaseNotification gives a claimed message back unsent, due at
+	// retryAt, without using an attempt; ErrLeaseLost as MarkSent.
+	ReleaseNotification(ctx context.Context, id, token string, retryAt time.Time) error
+	// DeferRecipient puts off the unclaimed messages of a channel to one
+	// recipient until then, without using attempts, and returns how many.
+	DeferRecipient(ctx context.Context, channel, recipient string, until time.Time) (int, error)
 	// Passcode derives the code of a contact set (see package passcode) of a
 	// day, for the moment of sending.
 	Passcode(ctx context.Context, set, date string) (string, error)
 }
 
 // Worker delivers queued messages. Each channel has its own loop, so a
-// provider that fails or hangs holds up only its own messages.
+// provider that fails or hangs holds up only its own messages; shippers'
+// webhooks, which go to many endpoints, are sent by a pool (see
+// EndpointLimits), so an endpoint that fails or hangs holds up only its own.
 type Worker struct {
 	Store   Store
 	Senders map[string]Sender // by channel
@@ -65,6 +73,8 @@ type Worker struct {
 	SendTimeout time.Duration
 	Poll        time.Duration // default 500ms
 	Batch       int           // default 20
+	// Endpoints bounds the sending of shippers' webhooks.
+	Endpoints EndpointLimits
 }
 
 func (w *Worker) defaults() {
@@ -96,8 +106,12 @@ func (w *Worker) defaults() {
 func (w *Worker) Run(ctx context.Context) {
 	w.defaults()
 	var wg sync.WaitGroup
-	for ch := range w.Senders {
+	for ch, s := range w.Senders {
 		wg.Add(1)
+		if ch == ShipperWebhook {
+			go func() { defer wg.Done(); newPool(w, ch, s).run(ctx) }()
+			continue
+		}
 		go func() {
 			defer wg.Done()
 			t := time.NewTicker(w.Poll)
@@ -139,7 +153,7 @@ func (w *Worker) RunOnce(ctx context.Context, channel string) (int, error) {
 	if r, ok := sender.(Reuser); ok {
 		defer r.Release()
 	}
-	c := &claim{w: w, batch: batch, until: start.Add(w.Lease), lost: map[string]bool{}}
+	c := &claim{w: w, batch: batch, until: start.Add(w.Lease), done: map[string]bool{}}
 	for i, q := range batch {
 		if timeout, ok := c.hold(ctx, i); ok {
 			w.deliver(ctx, sender, q, timeout)
@@ -152,8 +166,8 @@ func (w *Worker) RunOnce(ctx context.Context, channel string) (int, error) {
 type claim struct {
 	w     *Worker
 	batch []Queued
-	until time.Time // the lease's end as this worker reckons it: early, as it read the clock before the store did
-	lost  map[string]bool
+	until time.Time       // the lease's end as this worker reckons it: early, as it read the clock before the store did
+	done  map[string]bool // started, given back or lost: no longer renewed
 }
 
 // hold returns the time the send of message i may take, renewing the lease of
@@ -165,10 +179,13 @@ func (c *claim) hold(ctx context.Context, i int) (time.Duration, bool) {
 	w, q := c.w, c.batch[i]
 	margin := (w.Lease - w.SendTimeout) / 2 // for settling the message and clocks that differ between nodes
 	now := w.Now()
-	if c.until.Sub(now) < w.SendTimeout+margin && !c.lost[q.ID] {
+	if c.done[q.ID] {
+		return 0, false
+	}
+	if c.until.Sub(now) < w.SendTimeout+margin {
 		var ids []string
-		for _, r := range c.batch[i:] {
-			if !c.lost[r.ID] {
+		for _, r := range c.batch {
+			if !c.done[r.ID] {
 				ids = append(ids, r.ID)
 			}
 		}
@@ -181,13 +198,14 @@ func (c *claim) hold(ctx context.Context, i int) (time.Duration, bool) {
 		}
 		c.until = now.Add(w.Lease)
 		for _, id := range ids {
-			c.lost[id] = !slices.Contains(held, id)
+			c.done[id] = !slices.Contains(held, id)
+		}
+		if c.done[q.ID] {
+			w.Log.Warn("notification lease taken over by another worker; not sending", "message_id", q.ID, "channel", q.Channel)
+			return 0, false
 		}
 	}
-	if c.lost[q.ID] {
-		w.Log.Warn("notification lease taken over by another worker; not sending", "message_id", q.ID, "channel", q.Channel)
-		return 0, false
-	}
+	c.done[q.ID] = true
 	return min(w.SendTimeout, c.until.Sub(now)-margin), true
 }
 

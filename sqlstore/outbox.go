@@ -344,6 +344,22 @@ func (d *DB) ReleaseNotification(ctx context.Context, id, token string, retryAt 
 		WHERE id = $2 AND claim_token = $3 AND status = 'pending'`, micros(retryAt), id, token)
 }
 
+// DeferRecipient implements notify.Store. Messages claimed meanwhile are
+// left to their claimant.
+func (d *DB) DeferRecipient(ctx context.Context, channel, recipient string, until time.Time) (int, error) {
+	res, err := d.db.ExecContext(ctx, `UPDATE notifications SET next_attempt_at = $1
+		WHERE status = 'pending' AND channel = $2 AND recipient = $3 AND next_attempt_at < $1 AND claimed_until <= $4`,
+		micros(until), channel, recipient, micros(d.Now()))
+	if err != nil {
+		return 0, handoff.Internal(err, "defer notifications")
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, handoff.Internal(err, "defer notifications")
+	}
+	return int(n), nil
+}
+
 // ListNotifications returns the newest messages of a status (all when
 // empty), through the index of that list.
 func (d *DB) ListNotifications(ctx context.Context, status string, limit int) ([]notify.Entry, error) {
