@@ -287,24 +287,8 @@ func (d *DB) RenewNotifications(ctx context.Context, token string, ids []string,
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	rows, err := d.db.QueryContext(ctx, `UPDATE notifications SET claimed_until = $1
+	return queryStrings(ctx, d.db, `UPDATE notifications SET claimed_until = $1
 		WHERE claim_token = $2 AND status = 'pending' AND id IN (`+placeholders(3, len(ids))+`) RETURNING id`, args...)
-	if err != nil {
-		return nil, handoff.Internal(err, "renew notifications")
-	}
-	defer rows.Close()
-	var held []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, handoff.Internal(err, "renew notifications")
-		}
-		held = append(held, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, handoff.Internal(err, "renew notifications")
-	}
-	return held, nil
 }
 
 // settle runs an UPDATE of a claimed message; notify.ErrLeaseLost when the
