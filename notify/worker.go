@@ -192,8 +192,9 @@ func (c *claim) hold(ctx context.Context, i int) (time.Duration, bool) {
 		held, err := w.Store.RenewNotifications(ctx, q.Token, ids, w.Lease)
 		if err != nil {
 			if ctx.Err() == nil {
-				w.Log.Error("notification lease not renewed; the messages go when it ends", "channel", q.Channel, "err", err)
+				w.Log.Error("notification lease not renewed; the message goes when it ends", "message_id", q.ID, "channel", q.Channel, "err", err)
 			}
+			c.done[q.ID] = true // not renewed by its neighbours' sends either
 			return 0, false
 		}
 		c.until = now.Add(w.Lease)
