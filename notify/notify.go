@@ -4,11 +4,14 @@
 // email over SMTP, SMS over a Twilio-compatible API or a signed webhook, or,
 // when nothing is configured, the local dev outbox.
 //
-// Delivery is at least once. A worker claims messages with a lease; a worker
-// that dies after claiming leaves the message to be claimed again when the
-// lease ends. Every attempt carries the same message ID (the outbox row ID) as
-// the provider's idempotency key where the provider has one (the webhook's
-// Idempotency-Key, the email's Message-ID), so a duplicate can be recognised.
+// Delivery is at least once. A worker claims messages with a lease and starts
+// a send only while the lease outlasts it, renewing the lease of the messages
+// still waiting; a worker that dies after claiming leaves the message to be
+// claimed again when the lease ends, and a worker that lost its lease neither
+// starts the send nor settles it. Every attempt carries the same message ID
+// (the outbox row ID) as the provider's idempotency key where the provider has
+// one (the webhooks' Idempotency-Key, the email's Message-ID), so a duplicate
+// can be recognised.
 package notify
 
 import (
@@ -43,6 +46,17 @@ type Sender interface {
 	Send(ctx context.Context, m Message) error
 	// Name names the provider for logs and metrics.
 	Name() string
+}
+
+// ErrLeaseLost is what the store answers when a claim is no longer the
+// caller's: its lease ended and another worker claimed the message.
+var ErrLeaseLost = errors.New("the claim on the message was lost")
+
+// Reuser is a Sender that keeps its connection open from one message to the
+// next (SMTP); the worker calls Release after each batch, so no connection is
+// held while the queue is idle.
+type Reuser interface {
+	Release()
 }
 
 // PermanentError is a refusal that retrying will not cure (a bad address, a

@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
 
+	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/egress"
 )
 
@@ -35,9 +37,16 @@ type SMTPConfig struct {
 	Timeout time.Duration
 }
 
-// SMTP sends email through an SMTP server with go-mail.
+// SMTP sends email through an SMTP server with go-mail. It keeps one
+// connection open from a message to the next until the worker releases it at
+// the end of a batch, so a batch costs one handshake (TLS, AUTH), not one
+// each.
 type SMTP struct {
-	cfg SMTPConfig
+	cfg    SMTPConfig
+	client *mail.Client
+
+	mu   sync.Mutex
+	conn *smtp.Client // nil when closed
 }
 
 // NewSMTP returns an SMTP sender; it fails for an incomplete configuration.
@@ -54,12 +63,25 @@ func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 15 * time.Second
 	}
+	opts := []mail.Option{mail.WithPort(cfg.Port), mail.WithTimeout(cfg.Timeout)}
 	switch cfg.TLS {
-	case "starttls", "tls", "none":
+	case "tls":
+		opts = append(opts, mail.WithSSL())
+	case "none":
+		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
+	case "starttls":
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
 	default:
 		return nil, fmt.Errorf("smtp: tls must be starttls, tls or none")
 	}
-	return &SMTP{cfg: cfg}, nil
+	if cfg.Username != "" {
+		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover), mail.WithUsername(cfg.Username), mail.WithPassword(cfg.Password))
+	}
+	c, err := mail.NewClient(cfg.Host, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("smtp: %w", err)
+	}
+	return &SMTP{cfg: cfg, client: c}, nil
 }
 
 // Name implements Sender.
@@ -78,31 +100,55 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	msg.Subject(m.Subject)
 	msg.SetMessageIDWithValue(m.ID + "@handoff")
 	msg.SetBodyString(mail.TypeTextPlain, m.Text)
-	opts := []mail.Option{mail.WithPort(s.cfg.Port), mail.WithTimeout(s.cfg.Timeout)}
-	switch s.cfg.TLS {
-	case "tls":
-		opts = append(opts, mail.WithSSL())
-	case "none":
-		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
-	default:
-		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.send(ctx, msg)
+	var se *mail.SendError
+	if err != nil && errors.As(err, &se) && se.Reason == mail.ErrConnCheck {
+		// The server closed the kept connection while it was idle; nothing
+		// of this message was sent on it.
+		err = s.send(ctx, msg)
 	}
-	if s.cfg.Username != "" {
-		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover), mail.WithUsername(s.cfg.Username), mail.WithPassword(s.cfg.Password))
-	}
-	c, err := mail.NewClient(s.cfg.Host, opts...)
 	if err != nil {
-		return Permanent("smtp client: %v", err)
-	}
-	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
 		// A 5xx reply is a refusal of this message; anything else may pass.
-		var se *mail.SendError
-		if ok := asSendError(err, &se); ok && se.IsTemp() == false && se.ErrorCode() >= 500 {
+		if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 {
 			return Permanent("smtp: %v", err)
 		}
 		return fmt.Errorf("smtp: %w", err)
 	}
 	return nil
+}
+
+// send sends msg on the kept connection, dialling one if there is none. The
+// connection is cut when ctx ends, so a send keeps to the worker's deadline;
+// after any failure it is closed, as the session's state is unknown.
+func (s *SMTP) send(ctx context.Context, msg *mail.Msg) error {
+	if s.conn == nil {
+		conn, err := s.client.DialToSMTPClientWithContext(ctx)
+		if err != nil {
+			return fmt.Errorf("dial: %w", err)
+		}
+		s.conn = conn
+	}
+	conn := s.conn
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	err := s.client.SendWithSMTPClient(conn, msg)
+	if !stop() || err != nil {
+		conn.Close()
+		s.conn = nil
+	}
+	return err
+}
+
+// Release implements Reuser: it ends the kept connection with QUIT.
+func (s *SMTP) Release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != nil {
+		s.client.CloseWithSMTPClient(s.conn)
+		s.conn.Close()
+		s.conn = nil
+	}
 }
 
 // TwilioConfig configures the Twilio-compatible SMS channel.
@@ -116,9 +162,10 @@ type TwilioConfig struct {
 
 // Twilio sends SMS through the Twilio Messages API (or any server speaking
 // it): POST {base}/2010-04-01/Accounts/{sid}/Messages.json with form fields
-// To, From (or MessagingServiceSid) and Body, basic auth sid:token. Twilio
-// has no idempotency key for messages, so a retry after a crash may send a
-// message twice; the message ID rides along in the status callback query.
+// To, From (or MessagingServiceSid) and Body, basic auth sid:token. Twilio's
+// Messages API takes no idempotency key, so a node that dies between the
+// provider's answer and marking the message sent leaves it to be sent again;
+// leases keep that to crashes.
 type Twilio struct {
 	cfg TwilioConfig
 }
@@ -281,18 +328,19 @@ func (o *DevOutbox) List() []Delivered {
 	return out
 }
 
-func asSendError(err error, target **mail.SendError) bool { return errors.As(err, target) }
-
 // ShipperWebhook is the channel of shipper webhook deliveries.
 const ShipperWebhook = "shipper_webhook"
 
 // ShipperWebhooks delivers tracking events to shippers' endpoints. Each
 // delivery is the queued JSON as it is, signed with the endpoint's secret
 // (Handoff-Signature, as Sign makes it) and carrying its ID in
-// Idempotency-Key; anything but a 2xx is retried, for about two days.
+// Idempotency-Key. Only a definite refusal ends a delivery: the endpoint was
+// deleted, or it answered 4xx other than 408 and 429. Anything else (our
+// database, the network, 5xx, 408, 429) is retried with backoff, for about
+// two days.
 type ShipperWebhooks struct {
-	// Resolve returns an endpoint's URL and signing secret; an error means
-	// the endpoint is gone and the delivery is dropped.
+	// Resolve returns an endpoint's URL and signing secret; an ENOTFOUND
+	// error (see handoff.ErrorCode) means the endpoint is gone.
 	Resolve func(ctx context.Context, webhookID string) (url string, secret []byte, err error)
 	Client  *http.Client
 	Now     func() time.Time
@@ -327,8 +375,11 @@ func (s *ShipperWebhooks) MaxAttempts() int { return 48 }
 // Send implements Sender.
 func (s *ShipperWebhooks) Send(ctx context.Context, m Message) error {
 	u, secret, err := s.Resolve(ctx, m.To)
+	if handoff.ErrorCode(err) == handoff.ENOTFOUND {
+		return Permanent("webhook %s: endpoint deleted", m.To)
+	}
 	if err != nil {
-		return Permanent("webhook %s: %v", m.To, err)
+		return fmt.Errorf("webhook %s: %w", m.To, err)
 	}
 	client, now := s.httpClient(), s.Now
 	if now == nil {
@@ -342,16 +393,9 @@ func (s *ShipperWebhooks) Send(ctx context.Context, m Message) error {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", m.ID)
 	req.Header.Set("Handoff-Signature", Sign(secret, body, now()))
-	if err := doHTTP(client, req, "webhook"); err != nil {
-		// A shipper's endpoint answering 4xx may be misconfigured for a
-		// while; keep retrying rather than drop the event.
-		var p *PermanentError
-		if errors.As(err, &p) {
-			return p.Err
-		}
-		return err
-	}
-	return nil
+	// A 4xx is the shipper's answer to this event; the operator can queue a
+	// dead delivery again once the shipper has fixed its endpoint.
+	return doHTTP(client, req, "webhook")
 }
 
 // Patient is a Sender whose messages deserve more attempts than the worker's

@@ -18,16 +18,22 @@ import (
 // mailbox is a real SMTP server (emersion/go-smtp) on 127.0.0.1 that keeps
 // what it receives.
 type mailbox struct {
-	mu   sync.Mutex
-	msgs []received
-	addr string
+	mu       sync.Mutex
+	msgs     []received
+	sessions int // connections the server accepted
+	addr     string
 }
 
 type received struct {
 	From, To, Subject, MessageID, Body string
 }
 
-func (m *mailbox) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{box: m}, nil }
+func (m *mailbox) NewSession(*smtp.Conn) (smtp.Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sessions++
+	return &session{box: m}, nil
+}
 
 type session struct {
 	box      *mailbox

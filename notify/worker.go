@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -17,25 +18,40 @@ type Queued struct {
 	Data                               json.RawMessage
 	PasscodeSet, PasscodeDate          string // the code to put in when sending: a contact set's of a day
 	Attempts                           int    // including this one
+	Created                            time.Time
 }
 
 // Store is what the worker needs of the outbox.
 type Store interface {
 	// ClaimNotifications leases up to limit due messages of a channel to the
-	// caller; a claim that is not settled before the lease ends is claimed
-	// again by someone else.
-	ClaimNotifications(ctx context.Context, channel string, limit int, lease time.Duration) ([]Queued, error)
-	// MarkSent settles a claimed message as sent; a stale token changes nothing.
+	// caller, oldest first, leaving out those to the recipients in except; a
+	// claim that is neither settled nor renewed before its lease ends is
+	// claimed again by someone else.
+	ClaimNotifications(ctx context.Context, channel string, limit int, lease time.Duration, except ...string) ([]Queued, error)
+	// RenewNotifications extends the lease of those of ids still claimed
+	// under token, and returns them.
+	RenewNotifications(ctx context.Context, token string, ids []string, lease time.Duration) ([]string, error)
+	// MarkSent settles a claimed message as sent; ErrLeaseLost, changing
+	// nothing, when the claim is no longer the caller's.
 	MarkSent(ctx context.Context, id, token string) error
-	// MarkFailed records a failed attempt: retry at retryAt, or dead.
+	// MarkFailed records a failed attempt: retry at retryAt, or dead;
+	// ErrLeaseLost as MarkSent.
 	MarkFailed(ctx context.Context, id, token, lastErr string, retryAt time.Time, dead bool) error
+	// ReleaseNotification gives a claimed message back unsent, due at
+	// retryAt, without using an attempt; ErrLeaseLost as MarkSent.
+	ReleaseNotification(ctx context.Context, id, token string, retryAt time.Time) error
+	// DeferRecipient puts off the unclaimed messages of a channel to one
+	// recipient until then, without using attempts, and returns how many.
+	DeferRecipient(ctx context.Context, channel, recipient string, until time.Time) (int, error)
 	// Passcode derives the code of a contact set (see package passcode) of a
 	// day, for the moment of sending.
 	Passcode(ctx context.Context, set, date string) (string, error)
 }
 
 // Worker delivers queued messages. Each channel has its own loop, so a
-// provider that fails or hangs holds up only its own messages.
+// provider that fails or hangs holds up only its own messages; shippers'
+// webhooks, which go to many endpoints, are sent by a pool (see
+// EndpointLimits), so an endpoint that fails or hangs holds up only its own.
 type Worker struct {
 	Store   Store
 	Senders map[string]Sender // by channel
@@ -48,11 +64,17 @@ type Worker struct {
 	// retry, dead), for metrics.
 	Observe func(channel, outcome string)
 
-	MaxAttempts int           // then the message is dead (default 8)
-	Lease       time.Duration // default 1 minute
-	SendTimeout time.Duration // default 15 seconds
+	MaxAttempts int // then the message is dead (default 8)
+	// Lease is how long a claim keeps other workers off a message (default
+	// 1 minute). A send starts only when the lease has SendTimeout and a
+	// margin left, renewed first if need be, so a send never outlives it.
+	Lease time.Duration
+	// SendTimeout bounds one send (default 15 seconds, at most Lease/2).
+	SendTimeout time.Duration
 	Poll        time.Duration // default 500ms
 	Batch       int           // default 20
+	// Endpoints bounds the sending of shippers' webhooks.
+	Endpoints EndpointLimits
 }
 
 func (w *Worker) defaults() {
@@ -65,6 +87,7 @@ func (w *Worker) defaults() {
 	if w.SendTimeout == 0 {
 		w.SendTimeout = 15 * time.Second
 	}
+	w.SendTimeout = min(w.SendTimeout, w.Lease/2)
 	if w.Poll == 0 {
 		w.Poll = 500 * time.Millisecond
 	}
@@ -83,8 +106,12 @@ func (w *Worker) defaults() {
 func (w *Worker) Run(ctx context.Context) {
 	w.defaults()
 	var wg sync.WaitGroup
-	for ch := range w.Senders {
+	for ch, s := range w.Senders {
 		wg.Add(1)
+		if ch == ShipperWebhook {
+			go func() { defer wg.Done(); newPool(w, ch, s).run(ctx) }()
+			continue
+		}
 		go func() {
 			defer wg.Done()
 			t := time.NewTicker(w.Poll)
@@ -118,14 +145,69 @@ func (w *Worker) RunOnce(ctx context.Context, channel string) (int, error) {
 	if !ok {
 		return 0, nil
 	}
+	start := w.Now()
 	batch, err := w.Store.ClaimNotifications(ctx, channel, w.Batch, w.Lease)
 	if err != nil {
 		return 0, err
 	}
-	for _, q := range batch {
-		w.deliver(ctx, sender, q)
+	if r, ok := sender.(Reuser); ok {
+		defer r.Release()
+	}
+	c := &claim{w: w, batch: batch, until: start.Add(w.Lease), done: map[string]bool{}}
+	for i, q := range batch {
+		if timeout, ok := c.hold(ctx, i); ok {
+			w.deliver(ctx, sender, q, timeout)
+		}
 	}
 	return len(batch), nil
+}
+
+// claim is a batch claimed together under one token.
+type claim struct {
+	w     *Worker
+	batch []Queued
+	until time.Time       // the lease's end as this worker reckons it: early, as it read the clock before the store did
+	done  map[string]bool // started, given back or lost: no longer renewed
+}
+
+// hold returns the time the send of message i may take, renewing the lease of
+// the messages still waiting first when less than a send and a margin is left
+// of it. It returns false when the message is no longer this worker's, or the
+// lease cannot be renewed: another worker may then send it, so this one must
+// not start.
+func (c *claim) hold(ctx context.Context, i int) (time.Duration, bool) {
+	w, q := c.w, c.batch[i]
+	margin := (w.Lease - w.SendTimeout) / 2 // for settling the message and clocks that differ between nodes
+	now := w.Now()
+	if c.done[q.ID] {
+		return 0, false
+	}
+	if c.until.Sub(now) < w.SendTimeout+margin {
+		var ids []string
+		for _, r := range c.batch {
+			if !c.done[r.ID] {
+				ids = append(ids, r.ID)
+			}
+		}
+		held, err := w.Store.RenewNotifications(ctx, q.Token, ids, w.Lease)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.Log.Error("notification lease not renewed; the message goes when it ends", "message_id", q.ID, "channel", q.Channel, "err", err)
+			}
+			c.done[q.ID] = true // not renewed by its neighbours' sends either
+			return 0, false
+		}
+		c.until = now.Add(w.Lease)
+		for _, id := range ids {
+			c.done[id] = !slices.Contains(held, id)
+		}
+		if c.done[q.ID] {
+			w.Log.Warn("notification lease taken over by another worker; not sending", "message_id", q.ID, "channel", q.Channel)
+			return 0, false
+		}
+	}
+	c.done[q.ID] = true
+	return min(w.SendTimeout, c.until.Sub(now)-margin), true
 }
 
 // Drain runs every channel until nothing is due, for tests and shutdown.
@@ -197,24 +279,27 @@ func (w *Worker) Build(ctx context.Context, q Queued) (Message, error) {
 		secrets: []string{data.Passcode, data.Code, data.Link}}, nil
 }
 
-func (w *Worker) deliver(ctx context.Context, s Sender, q Queued) {
-	m, err := w.Build(ctx, q)
+// deliver builds and sends a claimed message within timeout and settles it.
+// It returns the send's error.
+func (w *Worker) deliver(ctx context.Context, s Sender, q Queued, timeout time.Duration) error {
+	sctx, cancel := context.WithTimeout(ctx, timeout)
+	m, err := w.Build(sctx, q)
 	if err == nil {
-		sctx, cancel := context.WithTimeout(ctx, w.SendTimeout)
 		err = s.Send(sctx, m)
-		cancel()
 	}
+	cancel()
 	// The rendered text may hold a code: it goes nowhere but the provider.
 	log := w.Log.With("message_id", q.ID, "kind", q.Kind, "channel", q.Channel, "provider", s.Name(), "attempt", q.Attempts)
 	if err == nil {
 		if err := w.Store.MarkSent(ctx, q.ID, q.Token); err != nil {
 			log.Error("notification sent but not marked; it may be sent again with the same ID", "err", err)
-			return
+			return nil
 		}
 		log.Info("notification sent")
 		w.observe(q.Channel, "sent")
-		return
+		return nil
 	}
+	failure := err
 	max := w.MaxAttempts
 	if p, ok := s.(Patient); ok {
 		max = p.MaxAttempts()
@@ -235,7 +320,7 @@ func (w *Worker) deliver(ctx context.Context, s Sender, q Queued) {
 	retryAt := w.Now().Add(backoff(q.Attempts))
 	if err := w.Store.MarkFailed(ctx, q.ID, q.Token, msg, retryAt, dead); err != nil {
 		log.Error("notification failure not recorded", "err", err)
-		return
+		return failure
 	}
 	if dead {
 		w.observe(q.Channel, "dead")
@@ -244,6 +329,7 @@ func (w *Worker) deliver(ctx context.Context, s Sender, q Queued) {
 		w.observe(q.Channel, "retry")
 		log.Warn("notification failed; will retry", "err", msg, "retry_at", retryAt)
 	}
+	return failure
 }
 
 // backoff grows exponentially from 5s to an hour, with jitter so that a

@@ -212,23 +212,43 @@ const (
 	StatusDead    = "dead"
 )
 
-// ClaimNotifications implements notify.Store. The inner SELECT picks due,
-// unleased messages (skipping rows another node has locked, on PostgreSQL);
-// the outer WHERE repeats the lease condition so that a row claimed
-// meanwhile is not claimed twice.
-func (d *DB) ClaimNotifications(ctx context.Context, channel string, limit int, lease time.Duration) ([]notify.Queued, error) {
+// maxClaimExcept bounds the recipients a claim skips; beyond it they are
+// claimed and the worker puts them back.
+const maxClaimExcept = 100
+
+// ClaimNotifications implements notify.Store. The CTE picks due, unleased
+// messages in the order they fall due and stops at limit; it is materialised,
+// so it runs once: PostgreSQL may run a `WHERE id IN (SELECT … LIMIT n FOR
+// UPDATE SKIP LOCKED)` once per row, each run skipping the rows the statement
+// has just updated and taking the next n, until one claim held the whole
+// backlog. SKIP LOCKED lets nodes claim side by side; the UPDATE repeats the
+// lease condition, so a row claimed meanwhile is not claimed twice. The
+// messages come back oldest first.
+func (d *DB) ClaimNotifications(ctx context.Context, channel string, limit int, lease time.Duration, except ...string) ([]notify.Queued, error) {
 	now := d.Now()
 	token := auth.Random(16)
+	args := []any{token, micros(now.Add(lease)), channel, micros(now), limit}
+	skip := ""
+	if len(except) > maxClaimExcept {
+		except = except[:maxClaimExcept]
+	}
+	if len(except) > 0 {
+		skip = " AND recipient NOT IN (" + placeholders(len(args)+1, len(except)) + ")"
+		for _, r := range except {
+			args = append(args, r)
+		}
+	}
 	lock := ""
 	if d.Engine == Postgres {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
-	rows, err := d.db.QueryContext(ctx, `UPDATE notifications SET claim_token = $1, claimed_until = $2, attempts = attempts + 1
-		WHERE status = 'pending' AND claimed_until <= $4 AND next_attempt_at <= $4 AND id IN (
-			SELECT id FROM notifications WHERE status = 'pending' AND channel = $3 AND next_attempt_at <= $4 AND claimed_until <= $4
+	rows, err := d.db.QueryContext(ctx, `WITH picked AS MATERIALIZED (
+			SELECT id AS picked_id FROM notifications
+			WHERE status = 'pending' AND channel = $3 AND next_attempt_at <= $4 AND claimed_until <= $4`+skip+`
 			ORDER BY next_attempt_at, id LIMIT $5`+lock+`)
-		RETURNING id, kind, channel, recipient, lang, data, passcode_set, passcode_date, attempts`,
-		token, micros(now.Add(lease)), channel, micros(now), limit)
+		UPDATE notifications SET claim_token = $1, claimed_until = $2, attempts = attempts + 1
+		FROM picked WHERE id = picked_id AND status = 'pending' AND claimed_until <= $4
+		RETURNING id, kind, channel, recipient, lang, data, passcode_set, passcode_date, attempts, created_at`, args...)
 	if err != nil {
 		return nil, handoff.Internal(err, "claim notifications")
 	}
@@ -237,22 +257,59 @@ func (d *DB) ClaimNotifications(ctx context.Context, channel string, limit int, 
 	for rows.Next() {
 		q := notify.Queued{Token: token}
 		var data string
-		if err := rows.Scan(&q.ID, &q.Kind, &q.Channel, &q.To, &q.Lang, &data, &q.PasscodeSet, &q.PasscodeDate, &q.Attempts); err != nil {
+		var created int64
+		if err := rows.Scan(&q.ID, &q.Kind, &q.Channel, &q.To, &q.Lang, &data, &q.PasscodeSet, &q.PasscodeDate, &q.Attempts, &created); err != nil {
 			return nil, handoff.Internal(err, "scan notification")
 		}
-		q.Data = json.RawMessage(data)
+		q.Data, q.Created = json.RawMessage(data), fromMicros(created)
 		out = append(out, q)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, handoff.Internal(err, "claim notifications")
+	}
+	// RETURNING keeps no order.
+	slices.SortFunc(out, func(a, b notify.Queued) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// RenewNotifications implements notify.Store. A claim by another node
+// changes the token, so a message whose lease was taken over is not renewed.
+func (d *DB) RenewNotifications(ctx context.Context, token string, ids []string, lease time.Duration) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := []any{micros(d.Now().Add(lease)), token}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	return queryStrings(ctx, d.db, `UPDATE notifications SET claimed_until = $1
+		WHERE claim_token = $2 AND status = 'pending' AND id IN (`+placeholders(3, len(ids))+`) RETURNING id`, args...)
+}
+
+// settle runs an UPDATE of a claimed message; notify.ErrLeaseLost when the
+// claim is no longer the caller's.
+func (d *DB) settle(ctx context.Context, what, query string, args ...any) error {
+	res, err := d.db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return handoff.Internal(err, what)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return handoff.Internal(err, what)
+	} else if n == 0 {
+		return notify.ErrLeaseLost
+	}
+	return nil
 }
 
 // MarkSent implements notify.Store.
 func (d *DB) MarkSent(ctx context.Context, id, token string) error {
-	if _, err := d.db.ExecContext(ctx, `UPDATE notifications SET status = 'sent', sent_at = $1, claimed_until = 0, last_error = ''
-		WHERE id = $2 AND claim_token = $3 AND status = 'pending'`, micros(d.Now()), id, token); err != nil {
-		return handoff.Internal(err, "mark sent")
-	}
-	return nil
+	return d.settle(ctx, "mark sent", `UPDATE notifications SET status = 'sent', sent_at = $1, claimed_until = 0, last_error = ''
+		WHERE id = $2 AND claim_token = $3 AND status = 'pending'`, micros(d.Now()), id, token)
 }
 
 // MarkFailed implements notify.Store.
@@ -261,20 +318,46 @@ func (d *DB) MarkFailed(ctx context.Context, id, token, lastErr string, retryAt 
 	if dead {
 		status = StatusDead
 	}
-	if _, err := d.db.ExecContext(ctx, `UPDATE notifications SET status = $1, next_attempt_at = $2, claimed_until = 0, last_error = $3
-		WHERE id = $4 AND claim_token = $5 AND status = 'pending'`, status, micros(retryAt), lastErr, id, token); err != nil {
-		return handoff.Internal(err, "mark failed")
-	}
-	return nil
+	return d.settle(ctx, "mark failed", `UPDATE notifications SET status = $1, next_attempt_at = $2, claimed_until = 0, last_error = $3
+		WHERE id = $4 AND claim_token = $5 AND status = 'pending'`, status, micros(retryAt), lastErr, id, token)
 }
 
-// ListNotifications returns the newest messages of a status (all when empty).
+// ReleaseNotification implements notify.Store.
+func (d *DB) ReleaseNotification(ctx context.Context, id, token string, retryAt time.Time) error {
+	return d.settle(ctx, "release notification", `UPDATE notifications SET next_attempt_at = $1, claimed_until = 0, attempts = attempts - 1
+		WHERE id = $2 AND claim_token = $3 AND status = 'pending'`, micros(retryAt), id, token)
+}
+
+// DeferRecipient implements notify.Store. Messages claimed meanwhile are
+// left to their claimant.
+func (d *DB) DeferRecipient(ctx context.Context, channel, recipient string, until time.Time) (int, error) {
+	res, err := d.db.ExecContext(ctx, `UPDATE notifications SET next_attempt_at = $1
+		WHERE status = 'pending' AND channel = $2 AND recipient = $3 AND next_attempt_at < $1 AND claimed_until <= $4`,
+		micros(until), channel, recipient, micros(d.Now()))
+	if err != nil {
+		return 0, handoff.Internal(err, "defer notifications")
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, handoff.Internal(err, "defer notifications")
+	}
+	return int(n), nil
+}
+
+// ListNotifications returns the newest messages of a status (all when
+// empty), through the index of that list.
 func (d *DB) ListNotifications(ctx context.Context, status string, limit int) ([]notify.Entry, error) {
 	if limit <= 0 || limit > 500 {
 		limit = 100
 	}
-	rows, err := d.db.QueryContext(ctx, `SELECT id, kind, channel, recipient, status, attempts, last_error, created_at, next_attempt_at
-		FROM notifications WHERE ($1 = '' OR status = $1) ORDER BY created_at DESC, id LIMIT $2`, status, limit)
+	const cols = `SELECT id, kind, channel, recipient, status, attempts, last_error, created_at, next_attempt_at FROM notifications`
+	var rows *sql.Rows
+	var err error
+	if status == "" {
+		rows, err = d.db.QueryContext(ctx, cols+` ORDER BY created_at DESC, id DESC LIMIT $1`, limit)
+	} else {
+		rows, err = d.db.QueryContext(ctx, cols+` WHERE status = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, status, limit)
+	}
 	if err != nil {
 		return nil, handoff.Internal(err, "list notifications")
 	}

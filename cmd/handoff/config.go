@@ -12,6 +12,7 @@ import (
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/route"
+	"github.com/handoff-dev/handoff/sqlstore"
 )
 
 // config is the server's configuration, from flags with environment fallbacks.
@@ -40,6 +41,7 @@ type config struct {
 	Policy         handoff.Policy
 	Channels       channelConfig
 	Photos         photoConfig
+	Retention      sqlstore.Retention
 	// AllowHTTPWebhooks is HANDOFF_ALLOW_HTTP_WEBHOOKS: shippers may register
 	// plain-http webhook endpoints (always allowed with --demo).
 	AllowHTTPWebhooks string
@@ -71,6 +73,8 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 	level := fs.String("log-level", envOr(getenv, "HANDOFF_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env HANDOFF_LOG_LEVEL)")
 	c.Channels.flags(fs, getenv)
 	c.Photos.flags(fs, getenv)
+	var retention retentionConfig
+	retention.flags(fs, getenv)
 	c.Policy = handoff.DefaultPolicy()
 	hours := fs.String("contact-hours", envOr(getenv, "HANDOFF_CONTACT_HOURS", c.Policy.ContactHours.String()), "local hours OTP stops should be planned in (env HANDOFF_CONTACT_HOURS)")
 	days := fs.String("working-days", envOr(getenv, "HANDOFF_WORKING_DAYS", c.Policy.WorkingDays.String()), "days parcels go out (env HANDOFF_WORKING_DAYS)")
@@ -119,6 +123,9 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 	}
 	if c.TrustedProxies, err = parsePrefixes(*proxies); err != nil {
 		return nil, fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	if c.Retention, err = retention.retention(); err != nil {
+		return nil, err
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)

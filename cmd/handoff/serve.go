@@ -191,6 +191,7 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	go func() { a.worker.Run(wctx); close(workerDone) }()
 	go purgePhotos(wctx, a.db, a.log, 10*time.Minute)
 	go sweepGarages(wctx, a.garages, a.log, 30*time.Second)
+	go pruneRetained(wctx, a.db, a.log, time.Hour, c.Retention)
 	defer func() { stopWorker(); <-workerDone }()
 	select {
 	case err := <-errc:

@@ -7,6 +7,7 @@ package sqlstoretest
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,12 +16,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/door"
 	"github.com/handoff-dev/handoff/keydelivery"
 	"github.com/handoff-dev/handoff/keyring"
 	"github.com/handoff-dev/handoff/photo"
 	"github.com/handoff-dev/handoff/sqlstore"
+	"github.com/handoff-dev/handoff/station"
 )
 
 // EnvPostgres names the variable holding the PostgreSQL URL for tests.
@@ -215,4 +218,42 @@ func ContactCode(tb testing.TB, db *sqlstore.DB, contact string) string {
 // db.Now hold for the service too).
 func Door(db *sqlstore.DB) *door.Service {
 	return door.New(db, db.Keys, db.Photos, photo.DefaultLimits, &db.Policy, func() time.Time { return db.Now() }, db.Today, db.Log)
+}
+
+// QueueSMS queues n "shipped" text messages, one to each of n different
+// mobiles, as n parcels arriving at a station do, and returns their tracking
+// IDs. Email is off for the shipper, so only SMS are queued.
+func QueueSMS(tb testing.TB, db *sqlstore.DB, n int) []string {
+	tb.Helper()
+	ctx := context.Background()
+	shipper, _, err := db.CreatePrincipal(ctx, handoff.NewPrincipal{Kind: auth.KindShipper, Name: "Bulk"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	off := false
+	p := &handoff.SettingsPatch{Notifications: &handoff.NotificationsPatch{Email: &off}}
+	if _, err := db.UpdateSettings(ctx, shipper.ID, p); err != nil {
+		tb.Fatal(err)
+	}
+	st, _, err := db.CreatePrincipal(ctx, handoff.NewPrincipal{Kind: auth.KindStation, Name: "Hub"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	from := &handoff.Address{Name: "Shop", AddressLine1: "1 Dock", City: "London", PostalCode: "E1", CountryCode: "GB"}
+	ids := make([]string, n)
+	for i := range ids {
+		in := &handoff.ShipmentInput{ShipFrom: from,
+			ShipTo: &handoff.Address{Name: "R", AddressLine1: "2 High St", City: "London", PostalCode: "E8", CountryCode: "GB",
+				PhoneNumber: fmt.Sprintf("077009%05d", i)},
+			Packages: []handoff.PackageInput{{InsuredValue: &handoff.Money{Value: "20", Unit: "GBP"}}}}
+		s, _, err := db.CreateShipment(ctx, shipper.ID, in, "")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ids[i] = s.Packages[0].TrackingID
+		if _, err := station.NewService(db, db.Policy).ReceiveParcel(ctx, st, ids[i]); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return ids
 }

@@ -1,0 +1,148 @@
+package notify_test
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/handoff-dev/handoff/notify"
+	"github.com/handoff-dev/handoff/sqlstore"
+	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
+)
+
+// slowProvider is an in-process SMS provider that takes 20–50 ms a message,
+// as a real one does, and records every message it accepts.
+type slowProvider struct {
+	mu  sync.Mutex
+	got map[string]int // by message ID
+}
+
+func (p *slowProvider) Name() string { return "slow" }
+
+func (p *slowProvider) Send(ctx context.Context, m notify.Message) error {
+	t := time.NewTimer(time.Duration(20+rand.IntN(31)) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+	}
+	// A provider that is cut off at the deadline has not accepted.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.got[m.ID]++
+	return nil
+}
+
+// TestThreeNodesSendEachMessageOnce runs three nodes on one database against
+// a backlog that takes longer to send than a lease lasts: every message
+// reaches the provider exactly once.
+func TestThreeNodesSendEachMessageOnce(t *testing.T) {
+	const n = 300
+	for _, engine := range sqlstoretest.Engines() {
+		t.Run(engine, func(t *testing.T) {
+			nodes := sqlstoretest.Nodes(t, engine, 3)
+			sqlstoretest.QueueSMS(t, nodes[0], n)
+			p := &slowProvider{got: map[string]int{}}
+			sent := make(chan struct{}, 3*n)
+			rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			defer cancel()
+			var wg sync.WaitGroup
+			for _, db := range nodes {
+				w := &notify.Worker{Store: db, Senders: map[string]notify.Sender{notify.SMS: p}, Log: slog.New(slog.DiscardHandler),
+					Lease: 400 * time.Millisecond, SendTimeout: 200 * time.Millisecond, Poll: 20 * time.Millisecond,
+					Observe: func(_, outcome string) {
+						if outcome == "sent" {
+							sent <- struct{}{}
+						}
+					}}
+				wg.Add(1)
+				go func() { defer wg.Done(); w.Run(rctx) }()
+			}
+			for range n {
+				select {
+				case <-sent:
+				case <-rctx.Done():
+					t.Fatalf("not every message was sent: %v", rctx.Err())
+				}
+			}
+			cancel()
+			wg.Wait()
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			twice := 0
+			for _, c := range p.got {
+				if c > 1 {
+					twice++
+				}
+			}
+			if len(p.got) != n || twice > 0 {
+				t.Errorf("the provider got %d different messages of %d, %d of them more than once", len(p.got), n, twice)
+			}
+			if left := len(mustList(t, nodes[0], sqlstore.StatusPending)); left != 0 {
+				t.Errorf("%d messages left pending", left)
+			}
+		})
+	}
+}
+
+// TestEmailsOfABatchShareAConnection sends a batch of emails over one SMTP
+// connection, and the next batch over a new one.
+func TestEmailsOfABatchShareAConnection(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		box, sb := startSMTP(t), startSMS(t)
+		f := newFlow(t, db)
+		w := &notify.Worker{Store: db, Senders: senders(t, box, sb), Now: db.Now, Log: slog.New(slog.DiscardHandler)}
+		if _, err := w.RunOnce(ctx, notify.Email); err != nil {
+			t.Fatal(err)
+		}
+		first := len(box.all())
+		f.out(t)
+		if _, err := w.RunOnce(ctx, notify.Email); err != nil {
+			t.Fatal(err)
+		}
+		box.mu.Lock()
+		defer box.mu.Unlock()
+		if first < 2 || len(box.msgs) <= first || box.sessions != 2 {
+			t.Errorf("%d then %d emails over %d connections, want two batches of at least two over 2", first, len(box.msgs)-first, box.sessions)
+		}
+	})
+}
+
+// TestNoSendAfterTheLeaseIsLost stalls a worker past its lease after its
+// first message, and lets another node claim the rest: the worker does not
+// send them.
+func TestNoSendAfterTheLeaseIsLost(t *testing.T) {
+	sqlstoretest.EachNodes(t, 2, func(t *testing.T, nodes []*sqlstore.DB) {
+		a, b := nodes[0], nodes[1]
+		sqlstoretest.QueueSMS(t, a, 3)
+		now := time.Now()
+		clock := func() time.Time { return now }
+		a.Now, b.Now = clock, clock
+		p := &slowProvider{got: map[string]int{}}
+		var taken []notify.Queued
+		stall := func(_, outcome string) {
+			if outcome != "sent" || taken != nil {
+				return
+			}
+			now = now.Add(2 * time.Minute)
+			var err error
+			if taken, err = b.ClaimNotifications(ctx, notify.SMS, 10, time.Minute); err != nil {
+				t.Error(err)
+			}
+		}
+		w := &notify.Worker{Store: a, Senders: map[string]notify.Sender{notify.SMS: p}, Now: clock, Observe: stall, Log: slog.New(slog.DiscardHandler)}
+		if n, err := w.RunOnce(ctx, notify.SMS); err != nil || n != 3 {
+			t.Fatalf("claimed %d: %v", n, err)
+		}
+		if len(p.got) != 1 || len(taken) != 2 {
+			t.Errorf("the stalled worker sent %d, the other node took over %d; want 1 and 2", len(p.got), len(taken))
+		}
+	})
+}

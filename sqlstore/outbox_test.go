@@ -1,0 +1,67 @@
+package sqlstore_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/handoff-dev/handoff/notify"
+	"github.com/handoff-dev/handoff/sqlstore"
+	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
+)
+
+// TestClaimHonoursLimit claims from a backlog larger than the limit: each
+// claim takes at most limit messages, none twice, until all are taken.
+func TestClaimHonoursLimit(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		sqlstoretest.QueueSMS(t, db, 45)
+		seen := map[string]bool{}
+		for i := range 3 {
+			qs, err := db.ClaimNotifications(ctx, "sms", 20, time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := min(20, 45-20*i); len(qs) != want {
+				t.Fatalf("claim %d took %d messages, want %d", i+1, len(qs), want)
+			}
+			for _, q := range qs {
+				if seen[q.ID] {
+					t.Fatalf("%s claimed twice under a live lease", q.ID)
+				}
+				seen[q.ID] = true
+			}
+		}
+	})
+}
+
+// TestLostClaimSettlesNothing lets a lease end and another node claim the
+// message: the first claimant can neither renew nor settle it.
+func TestLostClaimSettlesNothing(t *testing.T) {
+	sqlstoretest.EachNodes(t, 2, func(t *testing.T, nodes []*sqlstore.DB) {
+		a, b := nodes[0], nodes[1]
+		sqlstoretest.QueueSMS(t, a, 1)
+		first, err := a.ClaimNotifications(ctx, "sms", 10, time.Second)
+		if err != nil || len(first) != 1 {
+			t.Fatalf("first claim: %d, %v", len(first), err)
+		}
+		later := time.Now().Add(time.Minute)
+		b.Now = func() time.Time { return later }
+		second, err := b.ClaimNotifications(ctx, "sms", 10, time.Minute)
+		if err != nil || len(second) != 1 || second[0].ID != first[0].ID {
+			t.Fatalf("claim after the lease: %v, %v", second, err)
+		}
+		q := first[0]
+		if held, err := a.RenewNotifications(ctx, q.Token, []string{q.ID}, time.Minute); err != nil || len(held) != 0 {
+			t.Errorf("renewed a lost claim: %v, %v", held, err)
+		}
+		if err := a.MarkSent(ctx, q.ID, q.Token); !errors.Is(err, notify.ErrLeaseLost) {
+			t.Errorf("mark sent on a lost claim: %v", err)
+		}
+		if err := a.MarkFailed(ctx, q.ID, q.Token, "x", later, true); !errors.Is(err, notify.ErrLeaseLost) {
+			t.Errorf("mark failed on a lost claim: %v", err)
+		}
+		if err := b.MarkSent(ctx, q.ID, second[0].Token); err != nil {
+			t.Errorf("mark sent by the holder: %v", err)
+		}
+	})
+}
