@@ -4,6 +4,7 @@
 //	handoff serve [--demo] [--addr 127.0.0.1:8080] [--data-dir ./handoff-data] [--db postgres://…]
 //	handoff keys rotate [--data-dir …]
 //	handoff keys init --i-know-existing-data-is-lost [--data-dir …] [--db …]
+//	handoff loadtest --url http://127.0.0.1:8080 --admin-token … [--parcels 2000]
 //
 // Every flag has an environment fallback (HANDOFF_ADDR, HANDOFF_DATA_DIR,
 // HANDOFF_DB); the operator's token is HANDOFF_ADMIN_TOKEN and shared secret
@@ -45,6 +46,8 @@ Usage:
   handoff keys init --i-know-existing-data-is-lost [flags]
                                make this node's keys the only ones the database
                                depends on, after keys were lost
+  handoff loadtest [flags]     drive a running server through a delivery day
+                               and report what each request cost it
   handoff help                 show this
 
 Run "handoff serve -h" for the flags.
@@ -65,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return serve(ctx, cfg, stdout, stderr)
 	case "keys":
 		return keysCommand(ctx, args[1:], stdout, stderr, getenv)
+	case "loadtest":
+		return loadtestCommand(ctx, args[1:], stdout, stderr, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
