@@ -87,7 +87,9 @@ func (w *Worker) defaults() {
 	if w.SendTimeout == 0 {
 		w.SendTimeout = 15 * time.Second
 	}
-	w.SendTimeout = min(w.SendTimeout, w.Lease/2)
+	if w.SendTimeout > w.Lease/2 { // only when it must change: RunOnce calls this from every channel's loop at once
+		w.SendTimeout = w.Lease / 2
+	}
 	if w.Poll == 0 {
 		w.Poll = 500 * time.Millisecond
 	}
