@@ -238,6 +238,10 @@ func (d *DB) Close() error { return d.db.Close() }
 // Ping reports whether the database answers, for the readiness probe.
 func (d *DB) Ping(ctx context.Context) error { return d.db.PingContext(ctx) }
 
+// Statements returns how many SQL statements the store has run since it
+// opened (transaction control aside), for benchmarks.
+func (d *DB) Statements() uint64 { return d.faults.statements.Load() }
+
 // Stats returns the connection pool statistics, for metrics.
 func (d *DB) Stats() sql.DBStats { return d.db.Stats() }
 

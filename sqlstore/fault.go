@@ -76,6 +76,9 @@ func unreachable(err error) bool {
 // faults marks driver errors and remembers when the disk was last full.
 type faults struct {
 	lastFull atomic.Int64 // UnixNano of the last disk-full error, 0 for never
+	// statements counts the statements the connections ran, for
+	// benchmarks: a request's queries are its cost on any engine.
+	statements atomic.Uint64
 }
 
 // mark returns err marked as unavailable when it is, else err itself. An
@@ -194,6 +197,7 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	if !ok {
 		return nil, driver.ErrSkip
 	}
+	c.f.statements.Add(1)
 	res, err := e.ExecContext(ctx, query, args)
 	return res, c.f.mark(ctx, err)
 }
@@ -203,6 +207,7 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	if !ok {
 		return nil, driver.ErrSkip
 	}
+	c.f.statements.Add(1)
 	rs, err := q.QueryContext(ctx, query, args)
 	if err != nil {
 		return nil, c.f.mark(ctx, err)
@@ -246,6 +251,7 @@ type stmt struct {
 func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
 	var res driver.Result
 	var err error
+	s.conn.f.statements.Add(1)
 	if e, ok := s.Stmt.(driver.StmtExecContext); ok {
 		res, err = e.ExecContext(ctx, args)
 	} else {
@@ -257,6 +263,7 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
 	var rs driver.Rows
 	var err error
+	s.conn.f.statements.Add(1)
 	if q, ok := s.Stmt.(driver.StmtQueryContext); ok {
 		rs, err = q.QueryContext(ctx, args)
 	} else {
