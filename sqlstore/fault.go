@@ -111,7 +111,8 @@ func (f *faults) fullSince() time.Time {
 // errors.
 type connector struct {
 	driver.Connector
-	f *faults
+	f        *faults
+	noCancel bool
 }
 
 func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -119,7 +120,7 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, c.f.mark(ctx, err)
 	}
-	return &conn{Conn: cn, f: c.f}, nil
+	return &conn{Conn: cn, f: c.f, noCancel: c.noCancel}, nil
 }
 
 // dsnConnector is a connector for a driver that has none of its own.
@@ -131,8 +132,10 @@ type dsnConnector struct {
 func (c dsnConnector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
 func (c dsnConnector) Driver() driver.Driver                        { return c.drv }
 
-// openMarked is sql.Open whose connections mark their errors with f.
-func openMarked(driverName, dsn string, f *faults) (*sql.DB, error) {
+// openMarked is sql.Open whose connections mark their errors with f. With
+// noCancel their statements run to the end whatever their context says
+// (database/sql still refuses to start one whose context has ended).
+func openMarked(driverName, dsn string, f *faults, noCancel bool) (*sql.DB, error) {
 	probe, err := sql.Open(driverName, dsn)
 	if err != nil {
 		return nil, err
@@ -145,7 +148,7 @@ func openMarked(driverName, dsn string, f *faults) (*sql.DB, error) {
 			return nil, err
 		}
 	}
-	return sql.OpenDB(&connector{Connector: inner, f: f}), nil
+	return sql.OpenDB(&connector{Connector: inner, f: f, noCancel: noCancel}), nil
 }
 
 // conn forwards to the driver's connection, marking errors. It offers every
@@ -153,7 +156,16 @@ func openMarked(driverName, dsn string, f *faults) (*sql.DB, error) {
 // would when the driver lacks one.
 type conn struct {
 	driver.Conn
-	f *faults
+	f        *faults
+	noCancel bool
+}
+
+// driverCtx is the context the driver is given for a statement.
+func (c *conn) driverCtx(ctx context.Context) context.Context {
+	if c.noCancel {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 func (c *conn) Prepare(query string) (driver.Stmt, error) {
@@ -164,7 +176,7 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 	var s driver.Stmt
 	var err error
 	if p, ok := c.Conn.(driver.ConnPrepareContext); ok {
-		s, err = p.PrepareContext(ctx, query)
+		s, err = p.PrepareContext(c.driverCtx(ctx), query)
 	} else {
 		s, err = c.Conn.Prepare(query)
 	}
@@ -182,7 +194,7 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	var t driver.Tx
 	var err error
 	if b, ok := c.Conn.(driver.ConnBeginTx); ok {
-		t, err = b.BeginTx(ctx, opts)
+		t, err = b.BeginTx(c.driverCtx(ctx), opts)
 	} else {
 		t, err = c.Conn.Begin() //nolint:staticcheck // the driver has nothing newer
 	}
@@ -198,7 +210,7 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		return nil, driver.ErrSkip
 	}
 	c.f.statements.Add(1)
-	res, err := e.ExecContext(ctx, query, args)
+	res, err := e.ExecContext(c.driverCtx(ctx), query, args)
 	return res, c.f.mark(ctx, err)
 }
 
@@ -208,7 +220,7 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		return nil, driver.ErrSkip
 	}
 	c.f.statements.Add(1)
-	rs, err := q.QueryContext(ctx, query, args)
+	rs, err := q.QueryContext(c.driverCtx(ctx), query, args)
 	if err != nil {
 		return nil, c.f.mark(ctx, err)
 	}
@@ -253,7 +265,7 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 	var err error
 	s.conn.f.statements.Add(1)
 	if e, ok := s.Stmt.(driver.StmtExecContext); ok {
-		res, err = e.ExecContext(ctx, args)
+		res, err = e.ExecContext(s.conn.driverCtx(ctx), args)
 	} else {
 		res, err = s.Stmt.Exec(values(args)) //nolint:staticcheck // the driver has nothing newer
 	}
@@ -265,7 +277,7 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 	var err error
 	s.conn.f.statements.Add(1)
 	if q, ok := s.Stmt.(driver.StmtQueryContext); ok {
-		rs, err = q.QueryContext(ctx, args)
+		rs, err = q.QueryContext(s.conn.driverCtx(ctx), args)
 	} else {
 		rs, err = s.Stmt.Query(values(args)) //nolint:staticcheck // the driver has nothing newer
 	}

@@ -242,7 +242,18 @@ func (d *DB) ClaimNotifications(ctx context.Context, channel string, limit int, 
 	if d.Engine == Postgres {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
-	rows, err := d.db.QueryContext(ctx, `WITH picked AS MATERIALIZED (
+	var out []notify.Queued
+	err := d.writeRows(ctx, func(rows *sql.Rows) error {
+		q := notify.Queued{Token: token}
+		var data string
+		var created int64
+		if err := rows.Scan(&q.ID, &q.Kind, &q.Channel, &q.To, &q.Lang, &data, &q.PasscodeSet, &q.PasscodeDate, &q.Attempts, &created); err != nil {
+			return err
+		}
+		q.Data, q.Created = json.RawMessage(data), fromMicros(created)
+		out = append(out, q)
+		return nil
+	}, `WITH picked AS MATERIALIZED (
 			SELECT id AS picked_id FROM notifications
 			WHERE status = 'pending' AND channel = $3 AND next_attempt_at <= $4 AND claimed_until <= $4`+skip+`
 			ORDER BY next_attempt_at, id LIMIT $5`+lock+`)
@@ -250,21 +261,6 @@ func (d *DB) ClaimNotifications(ctx context.Context, channel string, limit int, 
 		FROM picked WHERE id = picked_id AND status = 'pending' AND claimed_until <= $4
 		RETURNING id, kind, channel, recipient, lang, data, passcode_set, passcode_date, attempts, created_at`, args...)
 	if err != nil {
-		return nil, handoff.Internal(err, "claim notifications")
-	}
-	defer rows.Close()
-	var out []notify.Queued
-	for rows.Next() {
-		q := notify.Queued{Token: token}
-		var data string
-		var created int64
-		if err := rows.Scan(&q.ID, &q.Kind, &q.Channel, &q.To, &q.Lang, &data, &q.PasscodeSet, &q.PasscodeDate, &q.Attempts, &created); err != nil {
-			return nil, handoff.Internal(err, "scan notification")
-		}
-		q.Data, q.Created = json.RawMessage(data), fromMicros(created)
-		out = append(out, q)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, handoff.Internal(err, "claim notifications")
 	}
 	// RETURNING keeps no order.
@@ -287,14 +283,24 @@ func (d *DB) RenewNotifications(ctx context.Context, token string, ids []string,
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	return queryStrings(ctx, d.db, `UPDATE notifications SET claimed_until = $1
+	var out []string
+	err := d.writeRows(ctx, func(rows *sql.Rows) error {
+		var id string
+		err := rows.Scan(&id)
+		out = append(out, id)
+		return err
+	}, `UPDATE notifications SET claimed_until = $1
 		WHERE claim_token = $2 AND status = 'pending' AND id IN (`+placeholders(3, len(ids))+`) RETURNING id`, args...)
+	if err != nil {
+		return nil, handoff.Internal(err, "renew notifications")
+	}
+	return out, nil
 }
 
 // settle runs an UPDATE of a claimed message; notify.ErrLeaseLost when the
 // claim is no longer the caller's.
 func (d *DB) settle(ctx context.Context, what, query string, args ...any) error {
-	res, err := d.db.ExecContext(ctx, query, args...)
+	res, err := d.exec(ctx, query, args...)
 	if err != nil {
 		return handoff.Internal(err, what)
 	}
@@ -331,7 +337,7 @@ func (d *DB) ReleaseNotification(ctx context.Context, id, token string, retryAt 
 // DeferRecipient implements notify.Store. Messages claimed meanwhile are
 // left to their claimant.
 func (d *DB) DeferRecipient(ctx context.Context, channel, recipient string, until time.Time) (int, error) {
-	res, err := d.db.ExecContext(ctx, `UPDATE notifications SET next_attempt_at = $1
+	res, err := d.exec(ctx, `UPDATE notifications SET next_attempt_at = $1
 		WHERE status = 'pending' AND channel = $2 AND recipient = $3 AND next_attempt_at < $1 AND claimed_until <= $4`,
 		micros(until), channel, recipient, micros(d.Now()))
 	if err != nil {
@@ -377,7 +383,7 @@ func (d *DB) ListNotifications(ctx context.Context, status string, limit int) ([
 
 // RetryNotification puts a dead message back in the queue.
 func (d *DB) RetryNotification(ctx context.Context, id string) error {
-	res, err := d.db.ExecContext(ctx, `UPDATE notifications SET status = 'pending', attempts = 0, next_attempt_at = $1, claimed_until = 0
+	res, err := d.exec(ctx, `UPDATE notifications SET status = 'pending', attempts = 0, next_attempt_at = $1, claimed_until = 0
 		WHERE id = $2 AND status = 'dead'`, micros(d.Now()), id)
 	if err != nil {
 		return handoff.Internal(err, "retry notification")

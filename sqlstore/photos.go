@@ -83,7 +83,7 @@ func (d *DB) ParcelPhoto(ctx context.Context, viewer *handoff.Principal, trackin
 	}
 	// The view is logged before the bytes leave; if it cannot be logged,
 	// they do not leave.
-	if _, err := d.db.ExecContext(ctx, `INSERT INTO photo_views (id, photo_id, viewer_id, viewer_kind, viewer_name, at) VALUES ($1, $2, $3, $4, $5, $6)`,
+	if _, err := d.exec(ctx, `INSERT INTO photo_views (id, photo_id, viewer_id, viewer_kind, viewer_name, at) VALUES ($1, $2, $3, $4, $5, $6)`,
 		newID("pv_"), p.id, viewer.ID, viewer.Kind, viewer.Name, micros(d.Now())); err != nil {
 		return nil, handoff.Internal(err, "log photo view")
 	}
@@ -209,23 +209,21 @@ func (d *DB) PurgeExpiredPhotos(ctx context.Context, limit int) (int, error) {
 	if d.Engine == Postgres {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
-	rows, err := d.db.QueryContext(ctx, `UPDATE photos SET purge_until = $1
+	var batch []photoRow
+	err := d.writeRows(ctx, func(rows *sql.Rows) error {
+		var p photoRow
+		if err := rows.Scan(&p.id, &p.blob, &p.thumb); err != nil {
+			return err
+		}
+		batch = append(batch, p)
+		return nil
+	}, `UPDATE photos SET purge_until = $1
 		WHERE deleted_at = 0 AND expires_at <= $2 AND purge_until <= $2 AND id IN (
 			SELECT id FROM photos WHERE deleted_at = 0 AND expires_at <= $2 AND purge_until <= $2 ORDER BY expires_at LIMIT $3`+lock+`)
 		RETURNING id, blob_key, thumb_key`, micros(now.Add(photoPurgeLease)), micros(now), limit)
 	if err != nil {
 		return 0, handoff.Internal(err, "lease expired photos")
 	}
-	var batch []photoRow
-	for rows.Next() {
-		var p photoRow
-		if err := rows.Scan(&p.id, &p.blob, &p.thumb); err != nil {
-			rows.Close()
-			return 0, handoff.Internal(err, "lease expired photos")
-		}
-		batch = append(batch, p)
-	}
-	rows.Close()
 	n := 0
 	for _, p := range batch {
 		if err := d.Photos.Delete(ctx, p.blob); err != nil {
@@ -236,7 +234,7 @@ func (d *DB) PurgeExpiredPhotos(ctx context.Context, limit int) (int, error) {
 			d.Log.Error("photo purge: delete failed; will retry after the lease", "photo_id", p.id, "err", err)
 			continue
 		}
-		if _, err := d.db.ExecContext(ctx, `UPDATE photos SET deleted_at = $1 WHERE id = $2 AND deleted_at = 0`, micros(d.Now()), p.id); err != nil {
+		if _, err := d.exec(ctx, `UPDATE photos SET deleted_at = $1 WHERE id = $2 AND deleted_at = 0`, micros(d.Now()), p.id); err != nil {
 			return n, handoff.Internal(err, "mark photo deleted")
 		}
 		n++

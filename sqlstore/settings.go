@@ -67,7 +67,7 @@ func (d *DB) UpdateSettings(ctx context.Context, shipperID string, p *handoff.Se
 			return handoff.Settings{}, err
 		}
 		body, _ := json.Marshal(next)
-		res, err := d.db.ExecContext(ctx, `UPDATE shipper_settings SET body = $1, version = version + 1, updated_at = $2
+		res, err := d.exec(ctx, `UPDATE shipper_settings SET body = $1, version = version + 1, updated_at = $2
 			WHERE shipper_id = $3 AND version = $4`, string(body), micros(d.Now()), shipperID, version)
 		if err != nil {
 			return handoff.Settings{}, handoff.Internal(err, "update settings")

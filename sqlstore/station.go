@@ -341,7 +341,7 @@ func (d *DB) routesWhere(ctx context.Context, where string, args ...any) ([]*han
 
 // SetStopTime implements station.Store.
 func (d *DB) SetStopTime(ctx context.Context, routeID, stopID string, minute int) (bool, error) {
-	res, err := d.db.ExecContext(ctx, `UPDATE stops SET planned_minute = $1 WHERE id = $2 AND route_id = $3
+	res, err := d.exec(ctx, `UPDATE stops SET planned_minute = $1 WHERE id = $2 AND route_id = $3
 		AND EXISTS (SELECT 1 FROM route_parcels WHERE stop_id = $2 AND outcome = $4)`, minute, stopID, routeID, handoff.OutcomeOpen)
 	if err != nil {
 		return false, handoff.Internal(err, "move stop")
@@ -380,7 +380,7 @@ func (d *DB) StationAssociates(ctx context.Context, stationID string) ([]handoff
 
 // ClearWrongCodes implements station.Store.
 func (d *DB) ClearWrongCodes(ctx context.Context, associateID string) error {
-	if _, err := d.db.ExecContext(ctx, `UPDATE associate_guard SET locked_at = 0, wrong = 0, window_start = 0 WHERE associate_id = $1`, associateID); err != nil {
+	if _, err := d.exec(ctx, `UPDATE associate_guard SET locked_at = 0, wrong = 0, window_start = 0 WHERE associate_id = $1`, associateID); err != nil {
 		return handoff.Internal(err, "unlock associate")
 	}
 	return nil

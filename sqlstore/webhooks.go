@@ -87,7 +87,7 @@ func (d *DB) ListWebhooks(ctx context.Context, shipperID string) ([]handoff.Webh
 
 // DeleteWebhook implements handoff.WebhookService.
 func (d *DB) DeleteWebhook(ctx context.Context, shipperID, id string) error {
-	res, err := d.db.ExecContext(ctx, `UPDATE shipper_webhooks SET deleted_at = $1 WHERE id = $2 AND shipper_id = $3 AND deleted_at = 0`, micros(d.Now()), id, shipperID)
+	res, err := d.exec(ctx, `UPDATE shipper_webhooks SET deleted_at = $1 WHERE id = $2 AND shipper_id = $3 AND deleted_at = 0`, micros(d.Now()), id, shipperID)
 	if err != nil {
 		return handoff.Internal(err, "delete webhook")
 	}
