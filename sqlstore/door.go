@@ -120,16 +120,17 @@ func (d *DB) passcodeIn(ctx context.Context, q interface {
 	return code, nil
 }
 
+// stopView returns a stop of a route as the associate sees it, or
+// ENOTFOUND.
 func (d *DB) stopView(ctx context.Context, routeID, stopID string) (*handoff.Stop, error) {
-	r, err := d.loadRoute(ctx, d.db, routeID, stopID)
+	s, err := d.loadStop(ctx, stopID)
 	if err != nil {
 		return nil, err
 	}
-	i := slices.IndexFunc(r.Stops, func(s handoff.Stop) bool { return s.ID == stopID })
-	if i < 0 {
+	if s.RouteID != routeID {
 		return nil, handoff.NotFound("Stop")
 	}
-	return &r.Stops[i], nil
+	return s, nil
 }
 
 // claimAssociateGuess takes one guess from the associate's budget, counting it
@@ -479,7 +480,7 @@ func (d *DB) AssociateRoutes(ctx context.Context, associateID string, dates ...s
 
 // RouteByID implements door.Store.
 func (d *DB) RouteByID(ctx context.Context, routeID string) (*handoff.Route, error) {
-	return d.findRoute(ctx, d.db, routeID)
+	return d.findRoute(ctx, routeID)
 }
 
 // GarageCloseFailed implements door.Store.
@@ -498,7 +499,7 @@ func (d *DB) PasscodeKey(ctx context.Context, set, date string) (string, error) 
 
 // LoadVan implements door.Store.
 func (d *DB) LoadVan(ctx context.Context, routeID, associateID string, at time.Time) (unsealed []string, loaded bool, err error) {
-	r, err := d.findRoute(ctx, d.db, routeID)
+	r, err := d.findRoute(ctx, routeID)
 	if err != nil {
 		return nil, false, err
 	}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"slices"
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
@@ -199,23 +198,12 @@ func (d *DB) RecordRoute(ctx context.Context, plan station.RoutePlan) (string, e
 	return id, nil
 }
 
-// findRoute loads a route with its stops and parcels.
-func (d *DB) findRoute(ctx context.Context, q interface {
-	queryer
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, routeID string) (*handoff.Route, error) {
-	return d.loadRoute(ctx, q, routeID, "")
-}
-
-// loadRoute loads a route with its stops and parcels; with stopID set, only
-// that stop (the associate's hot path must not read a whole route).
-func (d *DB) loadRoute(ctx context.Context, q interface {
-	queryer
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, routeID, stopID string) (*handoff.Route, error) {
+// findRoute loads a route with its stops and parcels: three queries, one
+// for each level, whatever the route's length.
+func (d *DB) findRoute(ctx context.Context, routeID string) (*handoff.Route, error) {
 	r := &handoff.Route{ID: routeID, Stops: []handoff.Stop{}}
 	var created int64
-	err := q.QueryRowContext(ctx, `SELECT station_id, associate_id, service_date, marketplace, status, created_at FROM routes WHERE id = $1`, routeID).
+	err := d.queryRow(ctx, `SELECT station_id, associate_id, service_date, marketplace, status, created_at FROM routes WHERE id = $1`, routeID).
 		Scan(&r.StationID, &r.AssociateID, &r.ServiceDate, &r.Marketplace, &r.Status, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, handoff.NotFound("Route")
@@ -226,63 +214,130 @@ func (d *DB) loadRoute(ctx context.Context, q interface {
 	r.CreatedAt = fromMicros(created)
 	r.ContactHours = d.Policy.ContactHours.String()
 
-	rows, err := q.QueryContext(ctx, `SELECT id, position, recipient_name, address_line1, address_line2, city, postal_code, country_code,
-		planned_minute, otp_state, wrong, resends FROM stops WHERE route_id = $1 AND ($2 = '' OR id = $2) ORDER BY position`, routeID, stopID)
+	v := d.newStopViews()
+	rows, err := d.query(ctx, `SELECT `+stopViewCols+` FROM stops s WHERE s.route_id = $1 ORDER BY s.position`, routeID)
 	if err != nil {
 		return nil, handoff.Internal(err, "list stops")
 	}
-	idx := map[string]int{}
 	for rows.Next() {
-		var s handoff.Stop
-		var minute, wrong, resends int
-		if err := rows.Scan(&s.ID, &s.Position, &s.RecipientName, &s.AddressLine1, &s.AddressLine2, &s.City, &s.PostalCode, &s.CountryCode,
-			&minute, &s.OTPState, &wrong, &resends); err != nil {
+		if err := v.scanStop(rows, r.Status); err != nil {
 			rows.Close()
 			return nil, handoff.Internal(err, "scan stop")
 		}
-		s.RouteID = routeID
-		s.PlannedTime = route.FormatClock(minute)
-		s.Needs.Passcode = s.OTPState != handoff.OTPNone
-		// Only a stop still waiting for its code can be moved, so only such
-		// a stop is flagged.
-		s.OutsideContactHours = s.OTPState == handoff.OTPPending && !d.Policy.ContactHours.Contains(minute)
-		s.RouteStatus = r.Status
-		if s.OTPState == handoff.OTPPending {
-			s.AttemptsLeft = max(handoff.MaxCodeGuesses-wrong, 0)
-			s.ResendsLeft = max(handoff.MaxResends-resends, 0)
-		}
-		s.Parcels = []handoff.StopParcel{}
-		if s.OutsideContactHours {
-			r.Flagged++
-		}
-		idx[s.ID] = len(r.Stops)
-		r.Stops = append(r.Stops, s)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, handoff.Internal(err, "list stops")
 	}
+	if err := v.readParcels(d.query(ctx, stopParcelsQuery+`rp.route_id = $1 ORDER BY rp.tracking_id`, routeID)); err != nil {
+		return nil, err
+	}
+	r.Stops = v.finish()
+	for _, s := range r.Stops {
+		if s.OutsideContactHours {
+			r.Flagged++
+		}
+	}
+	return r, nil
+}
 
-	rows, err = q.QueryContext(ctx, `SELECT rp.stop_id, rp.tracking_id, rp.outcome, rp.bag_scanned, p.otp_required, p.bag_required, p.stage, p.status, p.detail,
-		s.confidential_address OR s.gift_registry OR EXISTS (SELECT 1 FROM recipient_prefs rpf WHERE rpf.photo_opt_out
-			AND rpf.contact IN (s.recipient_mobile, s.recipient_email) AND rpf.contact <> ''), ss.body
-		FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments s ON s.id = p.shipment_id
-		JOIN shipper_settings ss ON ss.shipper_id = p.shipper_id
-		WHERE rp.route_id = $1 AND ($2 = '' OR rp.stop_id = $2) ORDER BY rp.tracking_id`, routeID, stopID)
+// loadStop loads one stop as the associate sees it, by its ID: the
+// associate's hot paths answer with it, so its cost is the stop's, never the
+// route's.
+func (d *DB) loadStop(ctx context.Context, stopID string) (*handoff.Stop, error) {
+	v := d.newStopViews()
+	err := v.scanStop(d.queryRow(ctx, `SELECT `+stopViewCols+`, r.status FROM stops s JOIN routes r ON r.id = s.route_id WHERE s.id = $1`, stopID), "")
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, handoff.NotFound("Stop")
+	}
 	if err != nil {
-		return nil, handoff.Internal(err, "list route parcels")
+		return nil, handoff.Internal(err, "find stop")
+	}
+	if err := v.readParcels(d.query(ctx, stopParcelsQuery+`rp.stop_id = $1 ORDER BY rp.tracking_id`, stopID)); err != nil {
+		return nil, err
+	}
+	return &v.finish()[0], nil
+}
+
+// stopViewCols are the columns of a stop (alias s) its view is made of.
+const stopViewCols = `s.id, s.route_id, s.position, s.recipient_name, s.address_line1, s.address_line2, s.city, s.postal_code, s.country_code,
+	s.planned_minute, s.otp_state, s.wrong, s.resends`
+
+// stopParcelsQuery selects the parcels of stops with what their views need:
+// whether a photo may be taken, the shipper's settings, and whether an open
+// parcel's recipient has a garage opener there with key delivery on (for
+// everything or for that parcel). It ends in the WHERE clause's column.
+const stopParcelsQuery = `SELECT rp.stop_id, rp.tracking_id, rp.outcome, rp.bag_scanned, p.otp_required, p.bag_required, p.stage, p.status, p.detail,
+	s.confidential_address OR s.gift_registry OR EXISTS (SELECT 1 FROM recipient_prefs rpf WHERE rpf.photo_opt_out
+		AND rpf.contact IN (s.recipient_mobile, s.recipient_email) AND rpf.contact <> ''), ss.body,
+	rp.outcome = '' AND EXISTS (SELECT 1 FROM garages g WHERE g.contact IN (s.recipient_mobile, s.recipient_email) AND g.contact <> ''
+		AND g.address_key = s.address_key AND g.removed_at = 0
+		AND (g.key_delivery OR EXISTS (SELECT 1 FROM garage_parcels gp WHERE gp.tracking_id = p.tracking_id AND gp.garage_id = g.id)))
+	FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments s ON s.id = p.shipment_id
+	JOIN shipper_settings ss ON ss.shipper_id = p.shipper_id
+	WHERE `
+
+// stopViews assembles stops as the associate sees them from their rows and
+// their parcels' rows.
+type stopViews struct {
+	policy   *handoff.Policy
+	stops    []handoff.Stop
+	idx      map[string]int
+	fallback map[string]bool             // the phone-digits fallback, by stop: every passcode parcel's shipper allows it
+	settings map[string]handoff.Settings // by settings body, read once
+}
+
+func (d *DB) newStopViews() *stopViews {
+	return &stopViews{policy: &d.Policy, idx: map[string]int{}, fallback: map[string]bool{}, settings: map[string]handoff.Settings{}}
+}
+
+// scanStop adds a stop from a row of stopViewCols on a route of status, or
+// when status is "", of stopViewCols and the route's status.
+func (v *stopViews) scanStop(row interface{ Scan(...any) error }, status string) error {
+	s := handoff.Stop{RouteStatus: status}
+	var minute, wrong, resends int
+	dest := []any{&s.ID, &s.RouteID, &s.Position, &s.RecipientName, &s.AddressLine1, &s.AddressLine2, &s.City, &s.PostalCode, &s.CountryCode,
+		&minute, &s.OTPState, &wrong, &resends}
+	if status == "" {
+		dest = append(dest, &s.RouteStatus)
+	}
+	if err := row.Scan(dest...); err != nil {
+		return err
+	}
+	s.PlannedTime = route.FormatClock(minute)
+	s.Needs.Passcode = s.OTPState != handoff.OTPNone
+	// Only a stop still waiting for its code can be moved, so only such
+	// a stop is flagged.
+	s.OutsideContactHours = s.OTPState == handoff.OTPPending && !v.policy.ContactHours.Contains(minute)
+	if s.OTPState == handoff.OTPPending {
+		s.AttemptsLeft = max(handoff.MaxCodeGuesses-wrong, 0)
+		s.ResendsLeft = max(handoff.MaxResends-resends, 0)
+	}
+	s.Parcels = []handoff.StopParcel{}
+	v.idx[s.ID] = len(v.stops)
+	v.stops = append(v.stops, s)
+	return nil
+}
+
+// readParcels adds the parcels of stopParcelsQuery's rows to their stops.
+func (v *stopViews) readParcels(rows *sql.Rows, err error) error {
+	if err != nil {
+		return handoff.Internal(err, "list stop parcels")
 	}
 	defer rows.Close()
-	fallback := map[string]bool{}
 	for rows.Next() {
 		var stopID, body string
 		var sp handoff.StopParcel
-		var private bool
+		var private, garage bool
 		if err := rows.Scan(&stopID, &sp.TrackingID, &sp.Outcome, &sp.BagScanned, &sp.OTPRequired, &sp.BagRequired, &sp.Stage, &sp.Status, &sp.DetailCode,
-			&private, &body); err != nil {
-			return nil, handoff.Internal(err, "scan route parcel")
+			&private, &body, &garage); err != nil {
+			return handoff.Internal(err, "scan stop parcel")
 		}
-		s := &r.Stops[idx[stopID]]
+		i, ok := v.idx[stopID]
+		if !ok {
+			continue
+		}
+		s := &v.stops[i]
 		s.Parcels = append(s.Parcels, sp)
 		if sp.BagRequired {
 			s.Needs.BagScan = true
@@ -290,32 +345,39 @@ func (d *DB) loadRoute(ctx context.Context, q interface {
 		if !sp.OTPRequired && !private {
 			s.Needs.Photo = true
 		}
-		if sp.OTPRequired {
-			var set handoff.Settings
+		if !sp.OTPRequired && !garage {
+			continue
+		}
+		set, ok := v.settings[body]
+		if !ok {
 			json.Unmarshal([]byte(body), &set)
-			ok, seen := fallback[stopID]
-			fallback[stopID] = set.SecureDelivery.PhoneDigitsFallback && (ok || !seen)
+			v.settings[body] = set
+		}
+		if sp.OTPRequired {
+			allowed, seen := v.fallback[stopID]
+			v.fallback[stopID] = set.SecureDelivery.PhoneDigitsFallback && (allowed || !seen)
+		}
+		if garage && (!sp.OTPRequired || set.SecureDelivery.GarageSatisfiesOTP) {
+			s.Needs.Garage = true
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, handoff.Internal(err, "list route parcels")
+		return handoff.Internal(err, "list stop parcels")
 	}
-	for id, ok := range fallback {
-		r.Stops[idx[id]].PhoneDigitsAllowed = ok
+	return nil
+}
+
+// finish returns the stops.
+func (v *stopViews) finish() []handoff.Stop {
+	for id, ok := range v.fallback {
+		v.stops[v.idx[id]].PhoneDigitsAllowed = ok
 	}
-	for i := range r.Stops {
-		gps, err := d.garageParcels(ctx, q, r.Stops[i].ID)
-		if err != nil {
-			return nil, err
-		}
-		r.Stops[i].Needs.Garage = slices.ContainsFunc(gps, func(g garageParcel) bool { return g.otpOK })
-	}
-	return r, nil
+	return v.stops
 }
 
 // Route implements station.Store.
 func (d *DB) Route(ctx context.Context, routeID string) (*handoff.Route, error) {
-	return d.findRoute(ctx, d.db, routeID)
+	return d.findRoute(ctx, routeID)
 }
 
 // StationRoutes implements station.Store.
@@ -330,7 +392,7 @@ func (d *DB) routesWhere(ctx context.Context, where string, args ...any) ([]*han
 	}
 	out := []*handoff.Route{}
 	for _, id := range ids {
-		r, err := d.findRoute(ctx, d.db, id)
+		r, err := d.findRoute(ctx, id)
 		if err != nil {
 			return nil, err
 		}
