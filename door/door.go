@@ -48,6 +48,7 @@ type Parcel struct {
 // the third.
 type Guess struct {
 	StopID, AssociateID string
+	Stop                *Stop           // the stop's facts as read before, when the caller has them
 	Method              string          // MethodCode or MethodDigits
 	Matched             map[string]bool // contact sets whose code the entry is; empty when wrong
 	BudgetLimit         int             // wrong entries per associate per window

@@ -120,7 +120,7 @@ func (s *Service) verify(ctx context.Context, da *handoff.Principal, stopID, met
 	if method == MethodDigits {
 		detail, note = tracking.DeliveredWithPhoneDigits, "Delivered with the last two digits of the recipient's phone (shipper's opt-in fallback)"
 	}
-	g, err := s.Store.Guess(ctx, Guess{StopID: st.ID, AssociateID: da.ID, Method: method, Matched: matched,
+	g, err := s.Store.Guess(ctx, Guess{StopID: st.ID, AssociateID: da.ID, Stop: st, Method: method, Matched: matched,
 		BudgetLimit: s.Policy.WrongCodeLimit, BudgetWindow: s.Policy.WrongCodeWindow,
 		Detail: detail, Note: note, NextAttempt: s.Policy.WorkingDays.NextAfter(st.Date), At: s.Now()})
 	if err != nil {

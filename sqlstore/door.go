@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/handoff-dev/handoff"
-	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/door"
 	"github.com/handoff-dev/handoff/passcode"
 	"github.com/handoff-dev/handoff/tracking"
@@ -26,25 +25,18 @@ type doorStop struct {
 	id, routeID, mobile, otpState, associateID, date, market, routeStatus string
 }
 
-// associateStop returns a stop of the associate's route of today, or
-// ENOTFOUND for anything else.
-func (d *DB) associateStop(ctx context.Context, q queryer, da *handoff.Principal, stopID string) (*doorStop, error) {
-	if err := requireKind(da, auth.KindAssociate); err != nil {
-		return nil, err
-	}
-	s, err := findDoorStop(ctx, q, stopID)
-	if err == nil && (s.associateID != da.ID || s.date != d.today(s.market)) {
-		return nil, handoff.NotFound("Stop")
-	}
-	return s, err
-}
+// doorStopQuery reads a stop with its route's facts.
+const doorStopQuery = `SELECT s.id, s.route_id, s.mobile, s.otp_state, r.associate_id, r.service_date, r.marketplace, r.status
+	FROM stops s JOIN routes r ON r.id = s.route_id WHERE s.id = $1`
 
 // findDoorStop returns a stop with its route's facts, or ENOTFOUND.
-func findDoorStop(ctx context.Context, q queryer, stopID string) (*doorStop, error) {
+func (d *DB) findDoorStop(ctx context.Context, stopID string) (*doorStop, error) {
+	return scanDoorStop(d.queryRow(ctx, doorStopQuery, stopID))
+}
+
+func scanDoorStop(row *sql.Row) (*doorStop, error) {
 	var s doorStop
-	err := q.QueryRowContext(ctx, `SELECT s.id, s.route_id, s.mobile, s.otp_state, r.associate_id, r.service_date, r.marketplace, r.status
-		FROM stops s JOIN routes r ON r.id = s.route_id WHERE s.id = $1`, stopID).
-		Scan(&s.id, &s.routeID, &s.mobile, &s.otpState, &s.associateID, &s.date, &s.market, &s.routeStatus)
+	err := row.Scan(&s.id, &s.routeID, &s.mobile, &s.otpState, &s.associateID, &s.date, &s.market, &s.routeStatus)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, handoff.NotFound("Stop")
 	}
@@ -54,43 +46,39 @@ func findDoorStop(ctx context.Context, q queryer, stopID string) (*doorStop, err
 	return &s, nil
 }
 
-// outStop returns a stop of the associate's route of today whose van is
-// loaded: the stops where parcels can be delivered.
-func (d *DB) outStop(ctx context.Context, da *handoff.Principal, stopID string) (*doorStop, error) {
-	s, err := d.associateStop(ctx, d.db, da, stopID)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.actionable(); err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
-// actionable checks that the route is out: parcels can only be delivered from
-// a loaded van.
-func (s *doorStop) actionable() error {
-	if s.routeStatus != handoff.RouteLoaded {
-		return handoff.Errorf(handoff.EPRECONDITION, "Load the route first: its parcels are not out for delivery yet.")
-	}
-	return nil
-}
-
 // passcodeKey returns the key ID a contact set's day's code is derived with,
-// fixing it to the active key the first time it is asked for.
-func (d *DB) passcodeKey(ctx context.Context, q interface {
-	queryer
-	ExecContext(context.Context, string, ...any) (sql.Result, error)
-}, set, date string) (string, error) {
+// fixing it to the active key the first time it is asked for: in tx, or
+// when tx is nil on its own. The key is read first, since it is fixed once
+// (when the code is first sent) and read at every check.
+func (d *DB) passcodeKey(ctx context.Context, tx *sql.Tx, set, date string) (string, error) {
 	if d.Keys == nil {
 		return "", handoff.Internal(nil, "no keyring configured")
 	}
-	if _, err := q.ExecContext(ctx, `INSERT INTO passcode_sets (code_set, service_date, key_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-		set, date, d.Keys.ActiveID()); err != nil {
+	const read = `SELECT key_id FROM passcode_sets WHERE code_set = $1 AND service_date = $2`
+	readKey := func() (string, error) {
+		var kid string
+		if tx != nil {
+			return kid, d.txQueryRow(ctx, tx, read, set, date).Scan(&kid)
+		}
+		return kid, d.queryRow(ctx, read, set, date).Scan(&kid)
+	}
+	kid, err := readKey()
+	if err == nil {
+		return kid, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return "", handoff.Internal(err, "read passcode key")
+	}
+	const fix = `INSERT INTO passcode_sets (code_set, service_date, key_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`
+	if tx != nil {
+		_, err = d.txExec(ctx, tx, fix, set, date, d.Keys.ActiveID())
+	} else {
+		_, err = d.exec(ctx, fix, set, date, d.Keys.ActiveID())
+	}
+	if err != nil {
 		return "", handoff.Internal(err, "fix passcode key")
 	}
-	var kid string
-	if err := q.QueryRowContext(ctx, `SELECT key_id FROM passcode_sets WHERE code_set = $1 AND service_date = $2`, set, date).Scan(&kid); err != nil {
+	if kid, err = readKey(); err != nil {
 		return "", handoff.Internal(err, "read passcode key")
 	}
 	return kid, nil
@@ -102,14 +90,7 @@ func (d *DB) passcodeKey(ctx context.Context, q interface {
 // own contacts, and the check at the door compares against it. Never log or
 // return it to anyone else.
 func (d *DB) Passcode(ctx context.Context, set, date string) (string, error) {
-	return d.passcodeIn(ctx, d.db, set, date)
-}
-
-func (d *DB) passcodeIn(ctx context.Context, q interface {
-	queryer
-	ExecContext(context.Context, string, ...any) (sql.Result, error)
-}, set, date string) (string, error) {
-	kid, err := d.passcodeKey(ctx, q, set, date)
+	kid, err := d.passcodeKey(ctx, nil, set, date)
 	if err != nil {
 		return "", err
 	}
@@ -134,41 +115,44 @@ func (d *DB) stopView(ctx context.Context, routeID, stopID string) (*handoff.Sto
 }
 
 // claimAssociateGuess takes one guess from the associate's budget, counting it
-// as wrong until shown right. When the budget is spent it returns why
-// (door.RefusedLocked once the station must intervene, else
+// as wrong until shown right, in one statement; it returns the wrong
+// entries counted in the window with this one. When the budget is spent it
+// returns why (door.RefusedLocked once the station must intervene, else
 // door.RefusedRateLimited).
-func (d *DB) claimAssociateGuess(ctx context.Context, tx *sql.Tx, associateID string, limit int, window time.Duration, now time.Time) (string, error) {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO associate_guard (associate_id) VALUES ($1) ON CONFLICT DO NOTHING`, associateID); err != nil {
-		return "", handoff.Internal(err, "guard")
-	}
+func (d *DB) claimAssociateGuess(ctx context.Context, tx *sql.Tx, associateID string, limit int, window time.Duration, now time.Time) (int, string, error) {
 	cutoff := micros(now.Add(-window))
 	var n int
-	err := tx.QueryRowContext(ctx, `UPDATE associate_guard SET
-			wrong = CASE WHEN window_start <= $2 THEN 1 ELSE wrong + 1 END,
-			window_start = CASE WHEN window_start <= $2 THEN $3 ELSE window_start END
-		WHERE associate_id = $1 AND locked_at = 0 AND (window_start <= $2 OR wrong < $4) RETURNING wrong`,
+	err := d.txQueryRow(ctx, tx, `INSERT INTO associate_guard (associate_id, window_start, wrong) VALUES ($1, $3, 1)
+		ON CONFLICT (associate_id) DO UPDATE SET
+			wrong = CASE WHEN associate_guard.window_start <= $2 THEN 1 ELSE associate_guard.wrong + 1 END,
+			window_start = CASE WHEN associate_guard.window_start <= $2 THEN $3 ELSE associate_guard.window_start END
+		WHERE associate_guard.locked_at = 0 AND (associate_guard.window_start <= $2 OR associate_guard.wrong < $4) RETURNING wrong`,
 		associateID, cutoff, micros(now), limit).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
 		var locked int64
-		if err := tx.QueryRowContext(ctx, `SELECT locked_at FROM associate_guard WHERE associate_id = $1`, associateID).Scan(&locked); err != nil {
-			return "", handoff.Internal(err, "read guard")
+		if err := d.txQueryRow(ctx, tx, `SELECT locked_at FROM associate_guard WHERE associate_id = $1`, associateID).Scan(&locked); err != nil {
+			return 0, "", handoff.Internal(err, "read guard")
 		}
 		if locked > 0 {
-			return door.RefusedLocked, nil
+			return 0, door.RefusedLocked, nil
 		}
-		return door.RefusedRateLimited, nil
+		return 0, door.RefusedRateLimited, nil
 	}
 	if err != nil {
-		return "", handoff.Internal(err, "claim associate guess")
+		return 0, "", handoff.Internal(err, "claim associate guess")
 	}
-	return "", nil
+	return n, "", nil
 }
 
 // lockIfOverBudget locks the associate's checks once the window's wrong codes
 // reach the limit, which flags the associate for the station; true when this
-// call locked them.
-func lockIfOverBudget(ctx context.Context, tx *sql.Tx, associateID string, limit int, window time.Duration, now time.Time) (bool, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE associate_guard SET locked_at = $1 WHERE associate_id = $2 AND locked_at = 0 AND wrong >= $3 AND window_start > $4`,
+// call locked them. counted is the window's wrong entries as the claim left
+// them: below the limit there is nothing to lock.
+func (d *DB) lockIfOverBudget(ctx context.Context, tx *sql.Tx, associateID string, counted, limit int, window time.Duration, now time.Time) (bool, error) {
+	if counted < limit {
+		return false, nil
+	}
+	res, err := d.txExec(ctx, tx, `UPDATE associate_guard SET locked_at = $1 WHERE associate_id = $2 AND locked_at = 0 AND wrong >= $3 AND window_start > $4`,
 		micros(now), associateID, limit, micros(now.Add(-window)))
 	if err != nil {
 		return false, handoff.Internal(err, "lock associate")
@@ -181,12 +165,13 @@ func lockIfOverBudget(ctx context.Context, tx *sql.Tx, associateID string, limit
 type stopParcel struct {
 	trackingID string
 	otp        bool
+	bagged     bool
 	codeSet    string // the contact set whose code opens it (see package passcode)
 	city, pc   string
 }
 
-func openParcels(ctx context.Context, tx *sql.Tx, s *doorStop) ([]stopParcel, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT rp.tracking_id, p.otp_required, sh.code_set, st.city, st.postal_code FROM route_parcels rp
+func (d *DB) openParcels(ctx context.Context, tx *sql.Tx, s *doorStop) ([]stopParcel, error) {
+	rows, err := d.txQuery(ctx, tx, `SELECT rp.tracking_id, p.otp_required, p.bag_id <> '', sh.code_set, st.city, st.postal_code FROM route_parcels rp
 		JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments sh ON sh.id = p.shipment_id JOIN stops st ON st.id = rp.stop_id
 		WHERE rp.stop_id = $1 AND rp.outcome = '' ORDER BY rp.tracking_id`, s.id)
 	if err != nil {
@@ -196,7 +181,7 @@ func openParcels(ctx context.Context, tx *sql.Tx, s *doorStop) ([]stopParcel, er
 	var out []stopParcel
 	for rows.Next() {
 		var p stopParcel
-		if err := rows.Scan(&p.trackingID, &p.otp, &p.codeSet, &p.city, &p.pc); err != nil {
+		if err := rows.Scan(&p.trackingID, &p.otp, &p.bagged, &p.codeSet, &p.city, &p.pc); err != nil {
 			return nil, handoff.Internal(err, "scan parcel")
 		}
 		out = append(out, p)
@@ -206,8 +191,8 @@ func openParcels(ctx context.Context, tx *sql.Tx, s *doorStop) ([]stopParcel, er
 
 // settleParcel closes a parcel on the route exactly once; false when it was
 // already settled.
-func settleParcel(ctx context.Context, tx *sql.Tx, routeID, trackingID, outcome string) (bool, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE route_parcels SET outcome = $1 WHERE route_id = $2 AND tracking_id = $3 AND outcome = ''`, outcome, routeID, trackingID)
+func (d *DB) settleParcel(ctx context.Context, tx *sql.Tx, routeID, trackingID, outcome string) (bool, error) {
+	res, err := d.txExec(ctx, tx, `UPDATE route_parcels SET outcome = $1 WHERE route_id = $2 AND tracking_id = $3 AND outcome = ''`, outcome, routeID, trackingID)
 	if err != nil {
 		return false, handoff.Internal(err, "settle parcel")
 	}
@@ -219,17 +204,16 @@ func settleParcel(ctx context.Context, tx *sql.Tx, routeID, trackingID, outcome 
 // its bag to their final states and records the event; false when it was
 // settled meanwhile. Every way of delivering goes through here.
 func (d *DB) deliverParcel(ctx context.Context, tx *sql.Tx, s *doorStop, p stopParcel, actor, detail, note string) (bool, error) {
-	ok, err := settleParcel(ctx, tx, s.routeID, p.trackingID, handoff.OutcomeDelivered)
+	ok, err := d.settleParcel(ctx, tx, s.routeID, p.trackingID, handoff.OutcomeDelivered)
 	if err != nil || !ok {
 		return false, err
 	}
-	if err := moveStage(ctx, tx, p.trackingID, handoff.StageOut, handoff.StageDelivered, ""); err != nil {
-		return false, err
+	if p.bagged {
+		if err := d.settleBag(ctx, tx, p.trackingID, handoff.BagDelivered); err != nil {
+			return false, err
+		}
 	}
-	if err := settleBag(ctx, tx, p.trackingID, handoff.BagDelivered); err != nil {
-		return false, err
-	}
-	_, err = d.appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.Delivered, Detail: detail, Time: d.Now(),
+	_, err = d.appendEventMoving(ctx, tx, p.trackingID, handoff.StageOut, handoff.StageDelivered, tracking.Event{Code: tracking.Delivered, Detail: detail, Time: d.Now(),
 		Location: tracking.Location{City: p.city, PostalCode: p.pc, CountryCode: s.market}, Actor: actor, Note: note})
 	return err == nil, err
 }
@@ -237,7 +221,7 @@ func (d *DB) deliverParcel(ctx context.Context, tx *sql.Tx, s *doorStop, p stopP
 // completeParcels delivers the stop's open parcels that keep returns true
 // with a detail code, and tells the recipient.
 func (d *DB) completeParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor string, keep func(stopParcel) bool, detail, note string) ([]string, error) {
-	ps, err := openParcels(ctx, tx, s)
+	ps, err := d.openParcels(ctx, tx, s)
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +250,7 @@ func (d *DB) completeParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor
 // OTP ones when otpOnly): they go back to the station, the day counts as a
 // failed day, and the recipient is told what happens next.
 func (d *DB) failParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor string, otpOnly bool, reason, note, next string) ([]string, error) {
-	ps, err := openParcels(ctx, tx, s)
+	ps, err := d.openParcels(ctx, tx, s)
 	if err != nil {
 		return nil, err
 	}
@@ -276,14 +260,14 @@ func (d *DB) failParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor str
 		if otpOnly && !p.otp {
 			continue
 		}
-		ok, err := settleParcel(ctx, tx, s.routeID, p.trackingID, handoff.OutcomeAttempted)
+		ok, err := d.settleParcel(ctx, tx, s.routeID, p.trackingID, handoff.OutcomeAttempted)
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
 			continue
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE packages SET stage = $1, failed_days = failed_days + 1, last_attempt_date = $2
+		res, err := d.txExec(ctx, tx, `UPDATE packages SET stage = $1, failed_days = failed_days + 1, last_attempt_date = $2
 			WHERE tracking_id = $3 AND stage = $4`, handoff.StageAwaitingReturn, s.date, p.trackingID, handoff.StageOut)
 		if err != nil {
 			return nil, handoff.Internal(err, "fail parcel")
@@ -347,8 +331,8 @@ func (d *DB) Notifications(ctx context.Context, trackingID string) ([]Notificati
 }
 
 // settleBag moves a parcel's sealed bag to its final state.
-func settleBag(ctx context.Context, tx *sql.Tx, trackingID, state string) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE bags SET state = $1 WHERE tracking_id = $2 AND state = $3`, state, trackingID, handoff.BagSealed); err != nil {
+func (d *DB) settleBag(ctx context.Context, tx *sql.Tx, trackingID, state string) error {
+	if _, err := d.txExec(ctx, tx, `UPDATE bags SET state = $1 WHERE tracking_id = $2 AND state = $3`, state, trackingID, handoff.BagSealed); err != nil {
 		return handoff.Internal(err, "settle bag")
 	}
 	return nil
@@ -357,24 +341,11 @@ func settleBag(ctx context.Context, tx *sql.Tx, trackingID, state string) error 
 // endPasscodeIfNone settles a stop's pending passcode (to state) once no open
 // parcel there needs it, so no code is re-sent or taken for parcels that are
 // gone.
-func endPasscodeIfNone(ctx context.Context, tx *sql.Tx, stopID, state string) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3 AND NOT EXISTS (
+func (d *DB) endPasscodeIfNone(ctx context.Context, tx *sql.Tx, stopID, state string) error {
+	if _, err := d.txExec(ctx, tx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3 AND NOT EXISTS (
 		SELECT 1 FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id WHERE rp.stop_id = $2 AND rp.outcome = '' AND p.otp_required)`,
 		state, stopID, handoff.OTPPending); err != nil {
 		return handoff.Internal(err, "end passcode")
-	}
-	return nil
-}
-
-// garageSettled refuses to finish a stop as a normal delivery while its
-// garage door is reported not to have closed.
-func (d *DB) garageSettled(ctx context.Context, stopID string) error {
-	var n int
-	if err := d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM garage_grants WHERE stop_id = $1 AND state = $2`, stopID, handoff.GrantCloseFailed).Scan(&n); err != nil {
-		return handoff.Internal(err, "garage state")
-	}
-	if n > 0 {
-		return handoff.Errorf(handoff.EPRECONDITION, "The garage door at this stop did not close: the stop cannot be finished as a normal delivery until customer service resolves it.")
 	}
 	return nil
 }
@@ -420,7 +391,7 @@ func fromDoor(s *door.Stop) *doorStop {
 
 // DoorStop implements door.Store.
 func (d *DB) DoorStop(ctx context.Context, stopID string) (*door.Stop, error) {
-	s, err := findDoorStop(ctx, d.db, stopID)
+	s, err := d.findDoorStop(ctx, stopID)
 	if err != nil {
 		return nil, err
 	}
@@ -434,7 +405,7 @@ func (d *DB) StopView(ctx context.Context, routeID, stopID string) (*handoff.Sto
 
 // OpenParcels implements door.Store.
 func (d *DB) OpenParcels(ctx context.Context, stopID string) ([]door.Parcel, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT rp.tracking_id, p.otp_required, sh.code_set, p.bag_id, rp.bag_scanned,
+	rows, err := d.query(ctx, `SELECT rp.tracking_id, p.otp_required, sh.code_set, p.bag_id, rp.bag_scanned,
 		sh.confidential_address, sh.gift_registry,
 		EXISTS (SELECT 1 FROM recipient_prefs rpf WHERE rpf.photo_opt_out AND rpf.contact IN (sh.recipient_mobile, sh.recipient_email) AND rpf.contact <> '')
 		FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments sh ON sh.id = p.shipment_id
@@ -486,7 +457,7 @@ func (d *DB) RouteByID(ctx context.Context, routeID string) (*handoff.Route, err
 // GarageCloseFailed implements door.Store.
 func (d *DB) GarageCloseFailed(ctx context.Context, stopID string) (bool, error) {
 	var n int
-	if err := d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM garage_grants WHERE stop_id = $1 AND state = $2`, stopID, handoff.GrantCloseFailed).Scan(&n); err != nil {
+	if err := d.queryRow(ctx, `SELECT COUNT(*) FROM garage_grants WHERE stop_id = $1 AND state = $2`, stopID, handoff.GrantCloseFailed).Scan(&n); err != nil {
 		return false, handoff.Internal(err, "garage state")
 	}
 	return n > 0, nil
@@ -494,7 +465,7 @@ func (d *DB) GarageCloseFailed(ctx context.Context, stopID string) (bool, error)
 
 // PasscodeKey implements door.Store.
 func (d *DB) PasscodeKey(ctx context.Context, set, date string) (string, error) {
-	return d.passcodeKey(ctx, d.db, set, date)
+	return d.passcodeKey(ctx, nil, set, date)
 }
 
 // LoadVan implements door.Store.
@@ -556,19 +527,26 @@ func (d *DB) LoadVan(ctx context.Context, routeID, associateID string, at time.T
 // Guess implements door.Store. The conditional UPDATEs lock the rows they
 // touch (PostgreSQL) or the database (SQLite) until commit, so racing entries
 // at one stop are settled one after another and each sees what the one
-// before did.
+// before did. An entry that matched no code set is wrong whatever is open at
+// the stop, so its evaluation and its wrong count are one UPDATE.
 func (d *DB) Guess(ctx context.Context, g door.Guess) (*door.GuessResult, error) {
 	res := &door.GuessResult{}
+	wrong := len(g.Matched) == 0
 	err := d.tx(ctx, func(tx *sql.Tx) error {
-		refused, err := d.claimAssociateGuess(ctx, tx, g.AssociateID, g.BudgetLimit, g.BudgetWindow, g.At)
+		counted, refused, err := d.claimAssociateGuess(ctx, tx, g.AssociateID, g.BudgetLimit, g.BudgetWindow, g.At)
 		if err != nil || refused != "" {
 			res.Refused = refused
 			return err
 		}
-		err = tx.QueryRowContext(ctx, `UPDATE stops SET guesses = guesses + 1 WHERE id = $1 AND otp_state = $2 AND guesses < $3 RETURNING guesses`,
-			g.StopID, handoff.OTPPending, handoff.MaxCodeGuesses).Scan(new(int))
+		inc := 0
+		if wrong {
+			inc = 1
+		}
+		var stopWrong int
+		err = d.txQueryRow(ctx, tx, `UPDATE stops SET guesses = guesses + 1, wrong = wrong + $4 WHERE id = $1 AND otp_state = $2 AND guesses < $3 RETURNING wrong`,
+			g.StopID, handoff.OTPPending, handoff.MaxCodeGuesses, inc).Scan(&stopWrong)
 		if errors.Is(err, sql.ErrNoRows) {
-			if err := tx.QueryRowContext(ctx, `SELECT otp_state FROM stops WHERE id = $1`, g.StopID).Scan(&res.State); err != nil {
+			if err := d.txQueryRow(ctx, tx, `SELECT otp_state FROM stops WHERE id = $1`, g.StopID).Scan(&res.State); err != nil {
 				return handoff.Internal(err, "read stop")
 			}
 			res.Refused = door.RefusedExhausted
@@ -581,54 +559,43 @@ func (d *DB) Guess(ctx context.Context, g door.Guess) (*door.GuessResult, error)
 		if err != nil {
 			return handoff.Internal(err, "claim guess")
 		}
-		s, err := findDoorStop(ctx, tx, g.StopID)
-		if err != nil {
+		var s *doorStop
+		if g.Stop != nil && g.Stop.ID == g.StopID {
+			s = fromDoor(g.Stop) // the route's facts do not change
+		} else if s, err = scanDoorStop(d.txQueryRow(ctx, tx, doorStopQuery, g.StopID)); err != nil {
 			return err
 		}
-		open, err := openParcels(ctx, tx, s)
-		if err != nil {
-			return err
+		var open []stopParcel
+		if !wrong {
+			if open, err = d.openParcels(ctx, tx, s); err != nil {
+				return err
+			}
+			// Right when the entry is the code of a set that still has an
+			// open passcode parcel here.
+			res.Correct = slices.ContainsFunc(open, func(p stopParcel) bool { return p.otp && g.Matched[p.codeSet] })
 		}
-		// Right when the entry is the code of a set that still has an open
-		// passcode parcel here.
-		res.Correct = slices.ContainsFunc(open, func(p stopParcel) bool { return p.otp && g.Matched[p.codeSet] })
-		if _, err := tx.ExecContext(ctx, `INSERT INTO code_checks (id, stop_id, associate_id, method, correct, at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		if _, err := d.txExec(ctx, tx, `INSERT INTO code_checks (id, stop_id, associate_id, method, correct, at) VALUES ($1, $2, $3, $4, $5, $6)`,
 			newID("chk_"), g.StopID, g.AssociateID, g.Method, res.Correct, micros(g.At)); err != nil {
 			return handoff.Internal(err, "record check")
 		}
 		if res.Correct {
-			// The entry was counted as wrong when claimed; it was not.
-			if _, err := tx.ExecContext(ctx, `UPDATE associate_guard SET wrong = wrong - 1 WHERE associate_id = $1 AND wrong > 0`, g.AssociateID); err != nil {
-				return handoff.Internal(err, "refund guess")
-			}
-			if res.Delivered, err = d.completeParcels(ctx, tx, s, g.AssociateID, func(p stopParcel) bool { return p.otp && g.Matched[p.codeSet] }, g.Detail, g.Note); err != nil {
-				return err
-			}
-			if slices.ContainsFunc(open, func(p stopParcel) bool { return p.otp && !g.Matched[p.codeSet] }) {
-				// Parcels under another code still wait: the stop stays
-				// pending and this right entry used no attempt.
-				if _, err := tx.ExecContext(ctx, `UPDATE stops SET guesses = guesses - 1 WHERE id = $1 AND guesses > 0`, g.StopID); err != nil {
-					return handoff.Internal(err, "refund stop guess")
-				}
-				return nil
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3`, handoff.OTPVerified, g.StopID, handoff.OTPPending); err != nil {
-				return handoff.Internal(err, "verify stop")
-			}
-			return nil
+			return d.rightGuess(ctx, tx, g, s, open, res)
 		}
-		if res.LockedNow, err = lockIfOverBudget(ctx, tx, g.AssociateID, g.BudgetLimit, g.BudgetWindow, g.At); err != nil {
+		if !wrong {
+			// The sets it matched have nothing open here any more: it
+			// counts as wrong after all.
+			if err := d.txQueryRow(ctx, tx, `UPDATE stops SET wrong = wrong + 1 WHERE id = $1 RETURNING wrong`, g.StopID).Scan(&stopWrong); err != nil {
+				return handoff.Internal(err, "count wrong guess")
+			}
+		}
+		if res.LockedNow, err = d.lockIfOverBudget(ctx, tx, g.AssociateID, counted, g.BudgetLimit, g.BudgetWindow, g.At); err != nil {
 			return err
 		}
-		var wrong int
-		if err := tx.QueryRowContext(ctx, `UPDATE stops SET wrong = wrong + 1 WHERE id = $1 RETURNING wrong`, g.StopID).Scan(&wrong); err != nil {
-			return handoff.Internal(err, "count wrong guess")
-		}
-		res.AttemptsLeft = max(handoff.MaxCodeGuesses-wrong, 0)
-		if wrong < handoff.MaxCodeGuesses {
+		res.AttemptsLeft = max(handoff.MaxCodeGuesses-stopWrong, 0)
+		if stopWrong < handoff.MaxCodeGuesses {
 			return nil
 		}
-		r, err := tx.ExecContext(ctx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3`, handoff.OTPFailed, g.StopID, handoff.OTPPending)
+		r, err := d.txExec(ctx, tx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3`, handoff.OTPFailed, g.StopID, handoff.OTPPending)
 		if err != nil {
 			return handoff.Internal(err, "end attempt")
 		}
@@ -647,6 +614,30 @@ func (d *DB) Guess(ctx context.Context, g door.Guess) (*door.GuessResult, error)
 	return res, nil
 }
 
+// rightGuess settles a right entry: the guess claimed from the associate's
+// budget goes back, the open passcode parcels of the matched sets are
+// delivered, and the stop is verified unless parcels under another code
+// still wait there (then this entry used none of the stop's attempts).
+func (d *DB) rightGuess(ctx context.Context, tx *sql.Tx, g door.Guess, s *doorStop, open []stopParcel, res *door.GuessResult) error {
+	if _, err := d.txExec(ctx, tx, `UPDATE associate_guard SET wrong = wrong - 1 WHERE associate_id = $1 AND wrong > 0`, g.AssociateID); err != nil {
+		return handoff.Internal(err, "refund guess")
+	}
+	var err error
+	if res.Delivered, err = d.completeParcels(ctx, tx, s, g.AssociateID, func(p stopParcel) bool { return p.otp && g.Matched[p.codeSet] }, g.Detail, g.Note); err != nil {
+		return err
+	}
+	if slices.ContainsFunc(open, func(p stopParcel) bool { return p.otp && !g.Matched[p.codeSet] }) {
+		if _, err := d.txExec(ctx, tx, `UPDATE stops SET guesses = guesses - 1 WHERE id = $1 AND guesses > 0`, g.StopID); err != nil {
+			return handoff.Internal(err, "refund stop guess")
+		}
+		return nil
+	}
+	if _, err := d.txExec(ctx, tx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3`, handoff.OTPVerified, g.StopID, handoff.OTPPending); err != nil {
+		return handoff.Internal(err, "verify stop")
+	}
+	return nil
+}
+
 // errRollback ends a transaction without an error for the caller.
 var errRollback = errors.New("rollback")
 
@@ -655,7 +646,7 @@ func (d *DB) ClaimResend(ctx context.Context, stop *door.Stop, limit int) (bool,
 	ok := false
 	err := d.tx(ctx, func(tx *sql.Tx) error {
 		var n int
-		err := tx.QueryRowContext(ctx, `UPDATE stops SET resends = resends + 1 WHERE id = $1 AND otp_state = $2 AND resends < $3 RETURNING resends`,
+		err := d.txQueryRow(ctx, tx, `UPDATE stops SET resends = resends + 1 WHERE id = $1 AND otp_state = $2 AND resends < $3 RETURNING resends`,
 			stop.ID, handoff.OTPPending, limit).Scan(&n)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
@@ -664,7 +655,7 @@ func (d *DB) ClaimResend(ctx context.Context, stop *door.Stop, limit int) (bool,
 			return handoff.Internal(err, "count resend")
 		}
 		ok = true
-		ps, err := openParcels(ctx, tx, fromDoor(stop))
+		ps, err := d.openParcels(ctx, tx, fromDoor(stop))
 		if err != nil {
 			return err
 		}
@@ -683,7 +674,7 @@ func (d *DB) ClaimResend(ctx context.Context, stop *door.Stop, limit int) (bool,
 func (d *DB) Deliver(ctx context.Context, dl door.Delivery) error {
 	s := fromDoor(dl.Stop)
 	return d.tx(ctx, func(tx *sql.Tx) error {
-		open, err := openParcels(ctx, tx, s)
+		open, err := d.openParcels(ctx, tx, s)
 		if err != nil {
 			return err
 		}
@@ -695,13 +686,13 @@ func (d *DB) Deliver(ctx context.Context, dl door.Delivery) error {
 			}
 			switch {
 			case dl.Photo != nil:
-				if _, err := tx.ExecContext(ctx, `INSERT INTO photos (id, tracking_id, blob_key, thumb_key, width, height, taken_by, taken_at, expires_at)
+				if _, err := d.txExec(ctx, tx, `INSERT INTO photos (id, tracking_id, blob_key, thumb_key, width, height, taken_by, taken_at, expires_at)
 					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, newID("ph_"), p.TrackingID, dl.Photo.Blob, dl.Photo.Thumb, dl.Photo.Width, dl.Photo.Height,
 					dl.AssociateID, micros(dl.At), micros(dl.Photo.ExpiresAt)); err != nil {
 					return handoff.Internal(err, "record photo")
 				}
 			case p.NoPhotoReason != "":
-				if _, err := tx.ExecContext(ctx, `UPDATE packages SET no_photo_reason = $1 WHERE tracking_id = $2`, p.NoPhotoReason, p.TrackingID); err != nil {
+				if _, err := d.txExec(ctx, tx, `UPDATE packages SET no_photo_reason = $1 WHERE tracking_id = $2`, p.NoPhotoReason, p.TrackingID); err != nil {
 					return handoff.Internal(err, "record no photo")
 				}
 			}
@@ -722,7 +713,7 @@ func (d *DB) Deliver(ctx context.Context, dl door.Delivery) error {
 func (d *DB) FailAttempt(ctx context.Context, a door.Attempt) ([]string, error) {
 	var failed []string
 	err := d.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3`, handoff.OTPFailed, a.Stop.ID, handoff.OTPPending); err != nil {
+		if _, err := d.txExec(ctx, tx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3`, handoff.OTPFailed, a.Stop.ID, handoff.OTPPending); err != nil {
 			return handoff.Internal(err, "end attempt")
 		}
 		var err error
@@ -742,17 +733,17 @@ func (d *DB) FailAttempt(ctx context.Context, a door.Attempt) ([]string, error) 
 func (d *DB) RecordBagScan(ctx context.Context, sc door.Scan) (string, error) {
 	var matched string
 	err := d.tx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT rp.tracking_id FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id
+		err := d.txQueryRow(ctx, tx, `SELECT rp.tracking_id FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id
 			WHERE rp.stop_id = $1 AND rp.outcome = '' AND p.bag_id = $2`, sc.Stop.ID, sc.BagID).Scan(&matched)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return handoff.Internal(err, "match bag")
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO bag_scans (id, stop_id, tracking_id, associate_id, scanned, matched, at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		if _, err := d.txExec(ctx, tx, `INSERT INTO bag_scans (id, stop_id, tracking_id, associate_id, scanned, matched, at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			newID("bs_"), sc.Stop.ID, matched, sc.AssociateID, sc.BagID, matched != "", micros(sc.At)); err != nil {
 			return handoff.Internal(err, "record scan")
 		}
 		if matched != "" {
-			if _, err := tx.ExecContext(ctx, `UPDATE route_parcels SET bag_scanned = TRUE WHERE stop_id = $1 AND tracking_id = $2`, sc.Stop.ID, matched); err != nil {
+			if _, err := d.txExec(ctx, tx, `UPDATE route_parcels SET bag_scanned = TRUE WHERE stop_id = $1 AND tracking_id = $2`, sc.Stop.ID, matched); err != nil {
 				return handoff.Internal(err, "mark scan")
 			}
 			return nil
@@ -779,23 +770,23 @@ func (d *DB) RecordRefusal(ctx context.Context, rf door.Refusal) ([]string, erro
 	err := d.tx(ctx, func(tx *sql.Tx) error {
 		for _, p := range rf.Parcels {
 			var bagID, city, pc string
-			err := tx.QueryRowContext(ctx, `SELECT p.bag_id, st.city, st.postal_code FROM route_parcels rp
+			err := d.txQueryRow(ctx, tx, `SELECT p.bag_id, st.city, st.postal_code FROM route_parcels rp
 				JOIN packages p ON p.tracking_id = rp.tracking_id JOIN stops st ON st.id = rp.stop_id
 				WHERE rp.stop_id = $1 AND rp.tracking_id = $2`, rf.Stop.ID, p.TrackingID).Scan(&bagID, &city, &pc)
 			if err != nil {
 				return handoff.Internal(err, "refused parcel")
 			}
-			ok, err := settleParcel(ctx, tx, rf.Stop.RouteID, p.TrackingID, handoff.OutcomeRefused)
+			ok, err := d.settleParcel(ctx, tx, rf.Stop.RouteID, p.TrackingID, handoff.OutcomeRefused)
 			if err != nil {
 				return err
 			}
 			if !ok {
 				continue
 			}
-			if err := moveStage(ctx, tx, p.TrackingID, handoff.StageOut, handoff.StageAwaitingReturn, ""); err != nil {
+			if err := d.moveStage(ctx, tx, p.TrackingID, handoff.StageOut, handoff.StageAwaitingReturn, ""); err != nil {
 				return err
 			}
-			if err := settleBag(ctx, tx, p.TrackingID, handoff.BagRefused); err != nil {
+			if err := d.settleBag(ctx, tx, p.TrackingID, handoff.BagRefused); err != nil {
 				return err
 			}
 			if _, err := d.appendEvent(ctx, tx, p.TrackingID, tracking.Event{Code: tracking.Rejected, Detail: tracking.RejectedByRecipientWithVerification, Time: rf.At,
@@ -807,7 +798,7 @@ func (d *DB) RecordRefusal(ctx context.Context, rf door.Refusal) ([]string, erro
 			}
 			// The refused bag is evidence; the parcel needs a new one if it
 			// is ever sent again.
-			if _, err := tx.ExecContext(ctx, `UPDATE packages SET bag_id = '' WHERE tracking_id = $1`, p.TrackingID); err != nil {
+			if _, err := d.txExec(ctx, tx, `UPDATE packages SET bag_id = '' WHERE tracking_id = $1`, p.TrackingID); err != nil {
 				return handoff.Internal(err, "unbag parcel")
 			}
 			ids = append(ids, p.TrackingID)
@@ -815,7 +806,7 @@ func (d *DB) RecordRefusal(ctx context.Context, rf door.Refusal) ([]string, erro
 		if err := d.enqueue(ctx, tx, MsgAttemptFailed, rf.Stop.ID+"|refused", ids, map[string]any{"detailCode": tracking.RejectedByRecipientWithVerification}, ""); err != nil {
 			return err
 		}
-		return endPasscodeIfNone(ctx, tx, rf.Stop.ID, handoff.OTPFailed)
+		return d.endPasscodeIfNone(ctx, tx, rf.Stop.ID, handoff.OTPFailed)
 	})
 	return ids, err
 }

@@ -452,7 +452,7 @@ func (d *DB) deliverToGarage(ctx context.Context, tx *sql.Tx, s *doorStop, actor
 	if err != nil {
 		return nil, err
 	}
-	if err := endPasscodeIfNone(ctx, tx, s.id, handoff.OTPVerified); err != nil {
+	if err := d.endPasscodeIfNone(ctx, tx, s.id, handoff.OTPVerified); err != nil {
 		return nil, err
 	}
 	return done, nil

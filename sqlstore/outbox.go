@@ -73,7 +73,7 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 	for i, id := range trackingIDs {
 		args[i] = id
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT p.tracking_id, p.bag_id, p.otp_required, s.recipient_mobile, s.recipient_email, s.buyer, s.buyer_mobile,
+	rows, err := d.txQuery(ctx, tx, `SELECT p.tracking_id, p.bag_id, p.otp_required, s.recipient_mobile, s.recipient_email, s.buyer, s.buyer_mobile,
 		s.code_set, s.ship_to, s.marketplace, ss.body
 		FROM packages p JOIN shipments s ON s.id = p.shipment_id JOIN shipper_settings ss ON ss.shipper_id = p.shipper_id
 		WHERE p.tracking_id IN (`+placeholders(1, len(args))+`) ORDER BY p.tracking_id`, args...)
@@ -196,7 +196,7 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (id, dedupe_key, kind, channel, recipient, lang, data, passcode_set, passcode_date,
+		if _, err := d.txExec(ctx, tx, `INSERT INTO notifications (id, dedupe_key, kind, channel, recipient, lang, data, passcode_set, passcode_date,
 			status, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $10) ON CONFLICT (dedupe_key) DO NOTHING`,
 			newID("msg_"), dedupe, kind, k.channel, k.to, g.lang, string(body), g.codeSet, date, now); err != nil {
 			return handoff.Internal(err, "enqueue notification")

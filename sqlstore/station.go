@@ -65,7 +65,7 @@ func (d *DB) today(mkt string) string {
 func (d *DB) StationParcel(ctx context.Context, trackingID string) (*station.Parcel, error) {
 	var p station.Parcel
 	var shipTo string
-	err := d.db.QueryRowContext(ctx, `SELECT p.tracking_id, p.stage, p.station_id, s.marketplace, p.last_attempt_date, p.failed_days,
+	err := d.queryRow(ctx, `SELECT p.tracking_id, p.stage, p.station_id, s.marketplace, p.last_attempt_date, p.failed_days,
 		p.otp_required, p.bag_required, p.bag_id, s.ship_to, s.recipient_mobile,
 		COALESCE((SELECT c.status FROM cases c WHERE c.tracking_id = p.tracking_id AND c.kind = $2 ORDER BY c.opened_at DESC, c.id LIMIT 1), ''),
 		COALESCE((SELECT c.outcome FROM cases c WHERE c.tracking_id = p.tracking_id AND c.kind = $2 ORDER BY c.opened_at DESC, c.id LIMIT 1), ''),
@@ -89,19 +89,19 @@ func (d *DB) MoveParcel(ctx context.Context, m station.Move) (*station.Moved, er
 	err := d.tx(ctx, func(tx *sql.Tx) error {
 		if m.LeaveRoute {
 			var routeID string
-			if err := tx.QueryRowContext(ctx, `SELECT route_id FROM packages WHERE tracking_id = $1`, m.TrackingID).Scan(&routeID); err != nil {
+			if err := d.txQueryRow(ctx, tx, `SELECT route_id FROM packages WHERE tracking_id = $1`, m.TrackingID).Scan(&routeID); err != nil {
 				return handoff.Internal(err, "read route")
 			}
-			if _, err := settleParcel(ctx, tx, routeID, m.TrackingID, handoff.OutcomeReturned); err != nil {
+			if _, err := d.settleParcel(ctx, tx, routeID, m.TrackingID, handoff.OutcomeReturned); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE packages SET last_attempt_date = (SELECT r.service_date FROM routes r WHERE r.id = $1)
+			if _, err := d.txExec(ctx, tx, `UPDATE packages SET last_attempt_date = (SELECT r.service_date FROM routes r WHERE r.id = $1)
 				WHERE tracking_id = $2 AND EXISTS (SELECT 1 FROM route_parcels rp JOIN stops st ON st.id = rp.stop_id
 					WHERE rp.route_id = $1 AND rp.tracking_id = $2 AND (st.guesses > 0 OR st.resends > 0))`, routeID, m.TrackingID); err != nil {
 				return handoff.Internal(err, "record attempt day")
 			}
 		}
-		ok, err := moveStageIf(ctx, tx, m.TrackingID, m.From, m.To, m.StationID)
+		ok, err := d.moveStageIf(ctx, tx, m.TrackingID, m.From, m.To, m.StationID)
 		if err != nil {
 			return err
 		}
@@ -124,7 +124,7 @@ func (d *DB) MoveParcel(ctx context.Context, m station.Move) (*station.Moved, er
 				return err
 			}
 		}
-		if err := tx.QueryRowContext(ctx, `SELECT status, last_attempt_date FROM packages WHERE tracking_id = $1`, m.TrackingID).
+		if err := d.txQueryRow(ctx, tx, `SELECT status, last_attempt_date FROM packages WHERE tracking_id = $1`, m.TrackingID).
 			Scan(&out.Status, &out.LastAttempt); err != nil {
 			return handoff.Internal(err, "read parcel")
 		}
@@ -139,8 +139,8 @@ func (d *DB) MoveParcel(ctx context.Context, m station.Move) (*station.Moved, er
 // moveStage moves a parcel from one stage to another (and to a station, when
 // stationID is not empty), failing with ECONFLICT when it is no longer in the
 // expected stage (someone else moved it).
-func moveStage(ctx context.Context, tx *sql.Tx, trackingID, from, to, stationID string) error {
-	ok, err := moveStageIf(ctx, tx, trackingID, from, to, stationID)
+func (d *DB) moveStage(ctx context.Context, tx *sql.Tx, trackingID, from, to, stationID string) error {
+	ok, err := d.moveStageIf(ctx, tx, trackingID, from, to, stationID)
 	if err == nil && !ok {
 		err = handoff.Errorf(handoff.ECONFLICT, "The parcel was changed by someone else; try again.")
 	}
@@ -150,8 +150,8 @@ func moveStage(ctx context.Context, tx *sql.Tx, trackingID, from, to, stationID 
 // moveStageIf moves a parcel from one stage to another (and to a station,
 // when stationID is not empty) by a conditional update; false when it is no
 // longer in the expected stage.
-func moveStageIf(ctx context.Context, tx *sql.Tx, trackingID, from, to, stationID string) (bool, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE packages SET stage = $1, station_id = CASE WHEN $2 = '' THEN station_id ELSE $2 END
+func (d *DB) moveStageIf(ctx context.Context, tx *sql.Tx, trackingID, from, to, stationID string) (bool, error) {
+	res, err := d.txExec(ctx, tx, `UPDATE packages SET stage = $1, station_id = CASE WHEN $2 = '' THEN station_id ELSE $2 END
 		WHERE tracking_id = $3 AND stage = $4`, to, stationID, trackingID, from)
 	if err != nil {
 		return false, handoff.Internal(err, "move parcel")

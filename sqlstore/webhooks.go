@@ -160,7 +160,7 @@ func (d *DB) queueWebhooks(ctx context.Context, tx *sql.Tx, trackingID string, s
 		body, _ := json.Marshal(webhookPayload{Type: "tracking.event", TrackingID: trackingID,
 			Event:   webhookEvent{Sequence: seq, EventCode: e.Code, EventTime: e.Time.UTC().Format(time.RFC3339), Location: e.Location, DetailCode: e.Detail},
 			Summary: webhookStatus{Status: h.status}})
-		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (id, dedupe_key, kind, channel, recipient, lang, data, status, next_attempt_at, created_at)
+		if _, err := d.txExec(ctx, tx, `INSERT INTO notifications (id, dedupe_key, kind, channel, recipient, lang, data, status, next_attempt_at, created_at)
 			VALUES ($1, $2, $3, $4, $5, '', $6, 'pending', $7, $7) ON CONFLICT (dedupe_key) DO NOTHING`,
 			newID("whd_"), "wh|"+h.id+"|"+trackingID+"|"+itoa(seq), MsgTrackingEvent, ChannelShipperWebhook, h.id, string(body), now); err != nil {
 			return handoff.Internal(err, "queue webhook")
