@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -212,12 +211,7 @@ func (d *benchDay) measure(units int, unit string, op func(i int)) {
 	}
 }
 
-// cpuTime returns the CPU time (user and system) the process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+
 
 // BenchmarkCreateLabel measures POST /v1/shipments of an OTP-eligible label
 // with an idempotency key: authentication, decoding, validation, the
