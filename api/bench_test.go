@@ -211,8 +211,6 @@ func (d *benchDay) measure(units int, unit string, op func(i int)) {
 	}
 }
 
-
-
 // BenchmarkCreateLabel measures POST /v1/shipments of an OTP-eligible label
 // with an idempotency key: authentication, decoding, validation, the
 // eligibility decision and the transaction that stores the label and its
