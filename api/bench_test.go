@@ -8,6 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -194,6 +197,7 @@ func (d *benchDay) measure(units int, unit string, op func(i int)) {
 	b := d.b
 	b.ReportAllocs()
 	q0 := d.db.Statements()
+	stopProfile := profileOps(b)
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	start := time.Now()
@@ -203,12 +207,31 @@ func (d *benchDay) measure(units int, unit string, op func(i int)) {
 	elapsed := time.Since(start)
 	cpu := cpuTime() - cpu0
 	b.StopTimer()
+	stopProfile()
 	b.ReportMetric(float64(d.db.Statements()-q0)/float64(b.N), "queries/op")
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	if units > 0 {
 		b.ReportMetric(float64(elapsed.Nanoseconds())/float64(b.N*units), "ns/"+unit)
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*units), "cpu-ns/"+unit)
 	}
+}
+
+// profileOps writes a CPU profile of the timed operations alone (not of
+// making what they need) to $HANDOFF_BENCH_CPUPROFILE, named after the
+// benchmark, when that is set; it returns how to stop it.
+func profileOps(b *testing.B) func() {
+	dir := os.Getenv("HANDOFF_BENCH_CPUPROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, strings.NewReplacer("/", "_").Replace(b.Name())+".prof"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }
 
 // BenchmarkCreateLabel measures POST /v1/shipments of an OTP-eligible label
