@@ -118,12 +118,31 @@ func CleanContext(ctx context.Context, data []byte, lim Limits) (*Cleaned, error
 	scale := math.Min(1, float64(ThumbSize)/float64(max(b.Dx(), b.Dy())))
 	tw, th := max(1, int(float64(b.Dx())*scale)), max(1, int(float64(b.Dy())*scale))
 	small := image.NewRGBA(image.Rect(0, 0, tw, th))
-	xdraw.CatmullRom.Scale(small, small.Bounds(), img, b, xdraw.Src, nil)
+	xdraw.CatmullRom.Scale(small, small.Bounds(), rgbaForScaling(img), b, xdraw.Src, nil)
 	var thumb bytes.Buffer
 	if err := jpeg.Encode(&thumb, small, &jpeg.Options{Quality: 80}); err != nil {
 		return nil, fmt.Errorf("photo: encode thumbnail: %w", err)
 	}
 	return &Cleaned{JPEG: full.Bytes(), Thumb: thumb.Bytes(), Width: b.Dx(), Height: b.Dy()}, nil
+}
+
+// rgbaCopyPixels bounds the photos copied to RGBA before their thumbnail is
+// scaled (16 MiB at most, for each of MaxDecodes): larger ones are scaled
+// from what the decoder made, more slowly but in no more memory.
+const rgbaCopyPixels = 4_000_000
+
+// rgbaForScaling returns img as RGBA when it is small enough to copy: the
+// scaler converts a pixel of any other model (a JPEG's YCbCr) for every
+// tap of its kernel, which made the thumbnail cost more than decoding and
+// re-encoding the photo together; copying converts each pixel once.
+func rgbaForScaling(img image.Image) image.Image {
+	b := img.Bounds()
+	if _, ok := img.(*image.RGBA); ok || b.Dx()*b.Dy() > rgbaCopyPixels {
+		return img
+	}
+	rgba := image.NewRGBA(b)
+	xdraw.Draw(rgba, b, img, b.Min, xdraw.Src)
+	return rgba
 }
 
 // bytesPerPixel is what the decoder allocates a pixel for a color model: 8
