@@ -197,7 +197,10 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		// acknowledged, so nothing a client was told is stored is lost if
 		// the machine (not just the process) goes down. NORMAL would be
 		// about a quarter faster and could lose the last commits.
-		for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(FULL)"} {
+		// temp_store(MEMORY) keeps the journal of a savepoint (each request
+		// in the writer's batch is one) in memory instead of spilling it to
+		// a temporary file.
+		for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(FULL)", "temp_store(MEMORY)"} {
 			q.Add("_pragma", p)
 		}
 		// Writers take the lock when they begin, so two transactions never

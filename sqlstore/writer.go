@@ -109,7 +109,25 @@ func (w *writer) batch(first *writeJob) {
 	}
 	var ran []result
 	start := time.Now()
-	for j := first; j != nil; {
+	// The first job runs without a savepoint: when it fails, the whole
+	// transaction is its own to roll back.
+	if err := w.first(tx, first); err != nil {
+		tx.Rollback()
+		first.res <- err
+		return
+	}
+	ran = append(ran, result{first, nil})
+	for {
+		var j *writeJob
+		if len(ran) < maxBatchJobs && time.Since(start) < maxBatchWork {
+			select {
+			case j = <-w.jobs:
+			default:
+			}
+		}
+		if j == nil {
+			break
+		}
 		err, broken := w.one(tx, j)
 		ran = append(ran, result{j, err})
 		if broken {
@@ -120,13 +138,6 @@ func (w *writer) batch(first *writeJob) {
 				r.j.res <- handoff.Internal(err, "write")
 			}
 			return
-		}
-		j = nil
-		if len(ran) < maxBatchJobs && time.Since(start) < maxBatchWork {
-			select {
-			case j = <-w.jobs:
-			default:
-			}
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -143,7 +154,16 @@ func (w *writer) batch(first *writeJob) {
 	}
 }
 
-// one runs a job as a savepoint of tx; broken when tx is no longer usable.
+// first runs the first job of a batch in tx itself.
+func (w *writer) first(tx *sql.Tx, j *writeJob) error {
+	if err := j.ctx.Err(); err != nil {
+		return handoff.Internal(w.faults.mark(j.ctx, err), "begin")
+	}
+	return call(j.fn, tx)
+}
+
+// one runs a later job as a savepoint of tx; broken when tx is no longer
+// usable.
 func (w *writer) one(tx *sql.Tx, j *writeJob) (err error, broken bool) {
 	if err := j.ctx.Err(); err != nil {
 		return handoff.Internal(w.faults.mark(j.ctx, err), "begin"), false
