@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"slices"
+	"strings"
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
@@ -63,24 +65,56 @@ func (d *DB) today(mkt string) string {
 // StationParcel implements station.Store: the parcel with the bag it is
 // in and the facts of its newest tamper case.
 func (d *DB) StationParcel(ctx context.Context, trackingID string) (*station.Parcel, error) {
-	var p station.Parcel
-	var shipTo string
-	err := d.queryRow(ctx, `SELECT p.tracking_id, p.stage, p.station_id, s.marketplace, p.last_attempt_date, p.failed_days,
-		p.otp_required, p.bag_required, p.bag_id, s.ship_to, s.recipient_mobile,
-		COALESCE((SELECT c.status FROM cases c WHERE c.tracking_id = p.tracking_id AND c.kind = $2 ORDER BY c.opened_at DESC, c.id LIMIT 1), ''),
-		COALESCE((SELECT c.outcome FROM cases c WHERE c.tracking_id = p.tracking_id AND c.kind = $2 ORDER BY c.opened_at DESC, c.id LIMIT 1), ''),
-		EXISTS (SELECT 1 FROM route_parcels rp WHERE rp.tracking_id = p.tracking_id AND rp.outcome = $3)
-		FROM packages p JOIN shipments s ON s.id = p.shipment_id WHERE p.tracking_id = $1`, trackingID, handoff.CaseTamper, handoff.OutcomeRefused).
-		Scan(&p.TrackingID, &p.Stage, &p.StationID, &p.Marketplace, &p.LastAttempt, &p.FailedDays, &p.OTPRequired, &p.BagRequired, &p.BagID,
-			&shipTo, &p.Mobile, &p.TamperCase, &p.TamperOutcome, &p.Refused)
-	if errors.Is(err, sql.ErrNoRows) {
+	ps, err := d.StationParcels(ctx, []string{trackingID})
+	if err != nil {
+		return nil, err
+	}
+	p, ok := ps[trackingID]
+	if !ok {
 		return nil, handoff.NotFound("Parcel")
 	}
-	if err != nil {
-		return nil, handoff.Internal(err, "find parcel")
+	return p, nil
+}
+
+// StationParcels implements station.Store, in one query for each
+// maxInList parcels.
+func (d *DB) StationParcels(ctx context.Context, trackingIDs []string) (map[string]*station.Parcel, error) {
+	out := map[string]*station.Parcel{}
+	for ids := range slices.Chunk(trackingIDs, maxInList) {
+		args := []any{handoff.CaseTamper, handoff.OutcomeRefused}
+		for _, id := range ids {
+			args = append(args, id)
+		}
+		query := d.query // one parcel's query is prepared once; lists vary in length
+		if len(ids) > 1 {
+			query = d.db.QueryContext
+		}
+		rows, err := query(ctx, `SELECT p.tracking_id, p.stage, p.station_id, s.marketplace, p.last_attempt_date, p.failed_days,
+			p.otp_required, p.bag_required, p.bag_id, s.ship_to, s.recipient_mobile,
+			COALESCE((SELECT c.status FROM cases c WHERE c.tracking_id = p.tracking_id AND c.kind = $1 ORDER BY c.opened_at DESC, c.id LIMIT 1), ''),
+			COALESCE((SELECT c.outcome FROM cases c WHERE c.tracking_id = p.tracking_id AND c.kind = $1 ORDER BY c.opened_at DESC, c.id LIMIT 1), ''),
+			EXISTS (SELECT 1 FROM route_parcels rp WHERE rp.tracking_id = p.tracking_id AND rp.outcome = $2)
+			FROM packages p JOIN shipments s ON s.id = p.shipment_id WHERE p.tracking_id IN (`+placeholders(3, len(ids))+`)`, args...)
+		if err != nil {
+			return nil, handoff.Internal(err, "find parcels")
+		}
+		for rows.Next() {
+			var p station.Parcel
+			var shipTo string
+			if err := rows.Scan(&p.TrackingID, &p.Stage, &p.StationID, &p.Marketplace, &p.LastAttempt, &p.FailedDays, &p.OTPRequired, &p.BagRequired, &p.BagID,
+				&shipTo, &p.Mobile, &p.TamperCase, &p.TamperOutcome, &p.Refused); err != nil {
+				rows.Close()
+				return nil, handoff.Internal(err, "find parcels")
+			}
+			json.Unmarshal([]byte(shipTo), &p.ShipTo)
+			out[p.TrackingID] = &p
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, handoff.Internal(err, "find parcels")
+		}
 	}
-	json.Unmarshal([]byte(shipTo), &p.ShipTo)
-	return &p, nil
+	return out, nil
 }
 
 // MoveParcel implements station.Store.
@@ -160,34 +194,45 @@ func (d *DB) moveStageIf(ctx context.Context, tx *sql.Tx, trackingID, from, to, 
 	return n == 1, nil
 }
 
-// RecordRoute implements station.Store.
+// RecordRoute implements station.Store, in a few statements whatever the
+// route's length: the stops, the route's parcels and their moves are each
+// written by one statement for each maxInList rows.
 func (d *DB) RecordRoute(ctx context.Context, plan station.RoutePlan) (string, error) {
 	id := newID("rt_")
+	var stops, parcels [][]any
+	var ids []string
+	for i, s := range plan.Stops {
+		stopID := newID("stp_")
+		stops = append(stops, []any{stopID, id, i + 1, s.Key, s.Recipient.Name, s.Recipient.AddressLine1, s.Recipient.AddressLine2, s.Recipient.City,
+			s.Recipient.PostalCode, s.CountryCode, s.Mobile, s.Minute, s.OTPState})
+		for _, trackingID := range s.TrackingIDs {
+			parcels = append(parcels, []any{id, trackingID, stopID})
+			ids = append(ids, trackingID)
+		}
+	}
 	err := d.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO routes (id, station_id, associate_id, service_date, marketplace, status, created_at)
+		if _, err := d.txExec(ctx, tx, `INSERT INTO routes (id, station_id, associate_id, service_date, marketplace, status, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, plan.StationID, plan.AssociateID, plan.ServiceDate, plan.Marketplace, plan.Status, micros(d.Now())); err != nil {
 			return handoff.Internal(err, "insert route")
 		}
-		for i, s := range plan.Stops {
-			stopID := newID("stp_")
-			if _, err := tx.ExecContext(ctx, `INSERT INTO stops (id, route_id, position, stop_key, recipient_name, address_line1, address_line2, city,
-				postal_code, country_code, mobile, planned_minute, otp_state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-				stopID, id, i+1, s.Key, s.Recipient.Name, s.Recipient.AddressLine1, s.Recipient.AddressLine2, s.Recipient.City,
-				s.Recipient.PostalCode, s.CountryCode, s.Mobile, s.Minute, s.OTPState); err != nil {
-				return handoff.Internal(err, "insert stop")
+		if err := d.insertRows(ctx, tx, `INSERT INTO stops (id, route_id, position, stop_key, recipient_name, address_line1, address_line2, city,
+			postal_code, country_code, mobile, planned_minute, otp_state) VALUES `, stops, ""); err != nil {
+			return handoff.Internal(err, "insert stops")
+		}
+		if err := d.insertRows(ctx, tx, `INSERT INTO route_parcels (route_id, tracking_id, stop_id) VALUES `, parcels, ""); err != nil {
+			return handoff.Internal(err, "insert route parcels")
+		}
+		for chunk := range slices.Chunk(ids, maxInList) {
+			args := []any{plan.To, id, plan.From}
+			for _, t := range chunk {
+				args = append(args, t)
 			}
-			for _, trackingID := range s.TrackingIDs {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO route_parcels (route_id, tracking_id, stop_id) VALUES ($1, $2, $3)`, id, trackingID, stopID); err != nil {
-					return handoff.Internal(err, "insert route parcel")
-				}
-				res, err := tx.ExecContext(ctx, `UPDATE packages SET stage = $1, route_id = $2 WHERE tracking_id = $3 AND stage = $4`,
-					plan.To, id, trackingID, plan.From)
-				if err != nil {
-					return handoff.Internal(err, "route parcel")
-				}
-				if n, _ := res.RowsAffected(); n != 1 {
-					return &station.Changed{ID: trackingID}
-				}
+			res, err := tx.ExecContext(ctx, `UPDATE packages SET stage = $1, route_id = $2 WHERE stage = $3 AND tracking_id IN (`+placeholders(4, len(chunk))+`)`, args...)
+			if err != nil {
+				return handoff.Internal(err, "route parcels")
+			}
+			if n, _ := res.RowsAffected(); int(n) != len(chunk) {
+				return d.firstUnmoved(ctx, tx, chunk, plan.To, id)
 			}
 		}
 		return nil
@@ -196,6 +241,58 @@ func (d *DB) RecordRoute(ctx context.Context, plan station.RoutePlan) (string, e
 		return "", err
 	}
 	return id, nil
+}
+
+// firstUnmoved returns *station.Changed naming the first of ids that is not
+// in stage on the route: one that was no longer where the plan found it.
+func (d *DB) firstUnmoved(ctx context.Context, tx *sql.Tx, ids []string, stage, routeID string) error {
+	args := []any{stage, routeID}
+	for _, t := range ids {
+		args = append(args, t)
+	}
+	moved, err := queryStrings(ctx, tx, `SELECT tracking_id FROM packages WHERE stage = $1 AND route_id = $2 AND tracking_id IN (`+placeholders(3, len(ids))+`)`, args...)
+	if err != nil {
+		return err
+	}
+	for _, t := range ids {
+		if !slices.Contains(moved, t) {
+			return &station.Changed{ID: t}
+		}
+	}
+	return handoff.Internal(nil, "route parcels: a parcel was moved twice")
+}
+
+// maxInList bounds the values of one statement's IN list or VALUES rows,
+// well within both engines' limits on parameters.
+const maxInList = 200
+
+// insertRows inserts rows of values with head ("INSERT INTO t (…) VALUES ")
+// and tail (an ON CONFLICT clause, or ""), in one statement for each
+// maxInList rows; a statement of one row is prepared once and reused.
+func (d *DB) insertRows(ctx context.Context, tx *sql.Tx, head string, rows [][]any, tail string) error {
+	for chunk := range slices.Chunk(rows, maxInList) {
+		var b strings.Builder
+		b.WriteString(head)
+		var args []any
+		for i, r := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(" + placeholders(len(args)+1, len(r)) + ")")
+			args = append(args, r...)
+		}
+		b.WriteString(tail)
+		var err error
+		if len(chunk) == 1 {
+			_, err = d.txExec(ctx, tx, b.String(), args...)
+		} else {
+			_, err = tx.ExecContext(ctx, b.String(), args...)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // findRoute loads a route with its stops and parcels: three queries, one
