@@ -58,6 +58,18 @@ func placeholders(from, n int) string {
 	return strings.Join(p, ", ")
 }
 
+// params is placeholders for the long lists of multi-row statements, which
+// follow every other parameter of theirs: on SQLite, where "$n" is a named
+// parameter that the parser and the driver look up by name (a cost that
+// grows with the square of a statement's parameters), they are the
+// positional "?", which take the numbers after the last one before them.
+func (d *DB) params(from, n int) string {
+	if d.Engine != SQLite {
+		return placeholders(from, n)
+	}
+	return strings.Repeat("?, ", n-1) + "?"
+}
+
 // enqueue writes the messages that an event about the parcels causes, in the
 // caller's transaction, so a message exists exactly when its event does.
 // Messages go only to the label's own phone and email (and, for code

@@ -94,7 +94,7 @@ func (d *DB) StationParcels(ctx context.Context, trackingIDs []string) (map[stri
 			COALESCE((SELECT c.status FROM cases c WHERE c.tracking_id = p.tracking_id AND c.kind = $1 ORDER BY c.opened_at DESC, c.id LIMIT 1), ''),
 			COALESCE((SELECT c.outcome FROM cases c WHERE c.tracking_id = p.tracking_id AND c.kind = $1 ORDER BY c.opened_at DESC, c.id LIMIT 1), ''),
 			EXISTS (SELECT 1 FROM route_parcels rp WHERE rp.tracking_id = p.tracking_id AND rp.outcome = $2)
-			FROM packages p JOIN shipments s ON s.id = p.shipment_id WHERE p.tracking_id IN (`+placeholders(3, len(ids))+`)`, args...)
+			FROM packages p JOIN shipments s ON s.id = p.shipment_id WHERE p.tracking_id IN (`+d.params(3, len(ids))+`)`, args...)
 		if err != nil {
 			return nil, handoff.Internal(err, "find parcels")
 		}
@@ -227,7 +227,7 @@ func (d *DB) RecordRoute(ctx context.Context, plan station.RoutePlan) (string, e
 			for _, t := range chunk {
 				args = append(args, t)
 			}
-			res, err := tx.ExecContext(ctx, `UPDATE packages SET stage = $1, route_id = $2 WHERE stage = $3 AND tracking_id IN (`+placeholders(4, len(chunk))+`)`, args...)
+			res, err := tx.ExecContext(ctx, `UPDATE packages SET stage = $1, route_id = $2 WHERE stage = $3 AND tracking_id IN (`+d.params(4, len(chunk))+`)`, args...)
 			if err != nil {
 				return handoff.Internal(err, "route parcels")
 			}
@@ -250,7 +250,7 @@ func (d *DB) firstUnmoved(ctx context.Context, tx *sql.Tx, ids []string, stage, 
 	for _, t := range ids {
 		args = append(args, t)
 	}
-	moved, err := queryStrings(ctx, tx, `SELECT tracking_id FROM packages WHERE stage = $1 AND route_id = $2 AND tracking_id IN (`+placeholders(3, len(ids))+`)`, args...)
+	moved, err := queryStrings(ctx, tx, `SELECT tracking_id FROM packages WHERE stage = $1 AND route_id = $2 AND tracking_id IN (`+d.params(3, len(ids))+`)`, args...)
 	if err != nil {
 		return err
 	}
@@ -266,9 +266,10 @@ func (d *DB) firstUnmoved(ctx context.Context, tx *sql.Tx, ids []string, stage, 
 // well within both engines' limits on parameters.
 const maxInList = 200
 
-// insertRows inserts rows of values with head ("INSERT INTO t (…) VALUES ")
-// and tail (an ON CONFLICT clause, or ""), in one statement for each
-// maxInList rows; a statement of one row is prepared once and reused.
+// insertRows inserts rows of values with head ("INSERT INTO t (…) VALUES ",
+// without parameters of its own) and tail (an ON CONFLICT clause, or ""),
+// in one statement for each maxInList rows; a statement of one row is
+// prepared once and reused.
 func (d *DB) insertRows(ctx context.Context, tx *sql.Tx, head string, rows [][]any, tail string) error {
 	for chunk := range slices.Chunk(rows, maxInList) {
 		var b strings.Builder
@@ -278,7 +279,7 @@ func (d *DB) insertRows(ctx context.Context, tx *sql.Tx, head string, rows [][]a
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString("(" + placeholders(len(args)+1, len(r)) + ")")
+			b.WriteString("(" + d.params(len(args)+1, len(r)) + ")")
 			args = append(args, r...)
 		}
 		b.WriteString(tail)
