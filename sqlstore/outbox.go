@@ -85,20 +85,31 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 	for i, id := range trackingIDs {
 		args[i] = id
 	}
+	contacts, err := d.readContacts(ctx, tx, `p.tracking_id IN (`+placeholders(1, len(args))+`)`, args...)
+	if err != nil {
+		return err
+	}
+	return d.writeMessages(ctx, tx, composeMessages(kind, scope, contacts, data, codeDate))
+}
+
+// readContacts returns what messages need of the parcels that match where
+// (a condition on packages p), in the order of their tracking IDs.
+func (d *DB) readContacts(ctx context.Context, tx *sql.Tx, where string, args ...any) ([]contactRow, error) {
 	rows, err := d.txQuery(ctx, tx, `SELECT p.tracking_id, p.bag_id, p.otp_required, s.recipient_mobile, s.recipient_email, s.buyer, s.buyer_mobile,
 		s.code_set, s.ship_to, s.marketplace, ss.body
 		FROM packages p JOIN shipments s ON s.id = p.shipment_id JOIN shipper_settings ss ON ss.shipper_id = p.shipper_id
-		WHERE p.tracking_id IN (`+placeholders(1, len(args))+`) ORDER BY p.tracking_id`, args...)
+		WHERE `+where+` ORDER BY p.tracking_id`, args...)
 	if err != nil {
-		return handoff.Internal(err, "read contacts")
+		return nil, handoff.Internal(err, "read contacts")
 	}
+	defer rows.Close()
 	var contacts []contactRow
+	settings := map[string]handoff.Settings{} // by body: a route's parcels share a few shippers
 	for rows.Next() {
 		var c contactRow
 		var buyer, shipTo, mkt, body string
 		if err := rows.Scan(&c.trackingID, &c.bagID, &c.otp, &c.mobile, &c.email, &buyer, &c.buyerMobile, &c.codeSet, &shipTo, &mkt, &body); err != nil {
-			rows.Close()
-			return handoff.Internal(err, "scan contacts")
+			return nil, handoff.Internal(err, "scan contacts")
 		}
 		if buyer != "" {
 			var b handoff.Party
@@ -110,15 +121,28 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 		c.name = a.Name
 		m, _ := market.Lookup(mkt)
 		c.lang = m.Language
-		c.settings = handoff.DefaultSettings()
-		json.Unmarshal([]byte(body), &c.settings)
+		set, ok := settings[body]
+		if !ok {
+			set = handoff.DefaultSettings()
+			json.Unmarshal([]byte(body), &set)
+			settings[body] = set
+		}
+		c.settings = set
 		contacts = append(contacts, c)
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
-		return handoff.Internal(err, "read contacts")
+		return nil, handoff.Internal(err, "read contacts")
 	}
+	return contacts, nil
+}
 
+// message is a notification to queue.
+type message struct {
+	kind, dedupe, channel, to, lang, body, codeSet, codeDate string
+}
+
+// composeMessages groups the contacts of one event's parcels into messages.
+func composeMessages(kind, scope string, contacts []contactRow, data map[string]any, codeDate string) []message {
 	// One message per address and code: a code message goes only to the
 	// contacts of the labels whose parcels that code opens (their contact
 	// set), so a recipient whose parcels come under two codes (another
@@ -188,7 +212,7 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 			}
 		}
 	}
-	now := micros(d.Now())
+	out := make([]message, 0, len(order))
 	for _, k := range order {
 		g := groups[k]
 		msg := map[string]any{"trackingIds": g.ids, "recipientName": g.name, "passcode": g.codeSet != "", "toBuyer": g.buyer}
@@ -199,20 +223,47 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 			msg[name] = v
 		}
 		body, _ := json.Marshal(msg)
-		date, dedupe := "", kind+"|"+scope+"|"+k.channel+"|"+k.to
+		m := message{kind: kind, dedupe: kind + "|" + scope + "|" + k.channel + "|" + k.to, channel: k.channel, to: k.to, lang: g.lang, body: string(body)}
 		if g.codeSet != "" {
-			date, dedupe = codeDate, dedupe+"|"+g.codeSet
-			// Fix the key the day's code is derived with now, so a key
-			// rotated before the message goes out does not change it.
-			if _, err := d.passcodeKey(ctx, tx, g.codeSet, date); err != nil {
-				return err
+			m.codeSet, m.codeDate, m.dedupe = g.codeSet, codeDate, m.dedupe+"|"+g.codeSet
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// writeMessages queues messages in tx. The key each code message's code
+// is derived with is fixed now, so a key rotated before the message goes
+// out does not change it.
+func (d *DB) writeMessages(ctx context.Context, tx *sql.Tx, msgs []message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	type codeDay struct{ set, date string }
+	var keys [][]any
+	seen := map[codeDay]bool{}
+	for _, m := range msgs {
+		if cd := (codeDay{m.codeSet, m.codeDate}); m.codeSet != "" && !seen[cd] {
+			if d.Keys == nil {
+				return handoff.Internal(nil, "no keyring configured")
 			}
+			seen[cd] = true
+			keys = append(keys, []any{m.codeSet, m.codeDate, d.Keys.ActiveID()})
 		}
-		if _, err := d.txExec(ctx, tx, `INSERT INTO notifications (id, dedupe_key, kind, channel, recipient, lang, data, passcode_set, passcode_date,
-			status, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $10) ON CONFLICT (dedupe_key) DO NOTHING`,
-			newID("msg_"), dedupe, kind, k.channel, k.to, g.lang, string(body), g.codeSet, date, now); err != nil {
-			return handoff.Internal(err, "enqueue notification")
+	}
+	if len(keys) > 0 {
+		if err := d.insertRows(ctx, tx, `INSERT INTO passcode_sets (code_set, service_date, key_id) VALUES `, keys, ` ON CONFLICT DO NOTHING`); err != nil {
+			return handoff.Internal(err, "fix passcode key")
 		}
+	}
+	now := micros(d.Now())
+	rows := make([][]any, len(msgs))
+	for i, m := range msgs {
+		rows[i] = []any{newID("msg_"), m.dedupe, m.kind, m.channel, m.to, m.lang, m.body, m.codeSet, m.codeDate, StatusPending, now, now}
+	}
+	if err := d.insertRows(ctx, tx, `INSERT INTO notifications (id, dedupe_key, kind, channel, recipient, lang, data, passcode_set, passcode_date,
+		status, next_attempt_at, created_at) VALUES `, rows, ` ON CONFLICT (dedupe_key) DO NOTHING`); err != nil {
+		return handoff.Internal(err, "enqueue notification")
 	}
 	return nil
 }
