@@ -7,6 +7,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/handoff-dev/handoff"
@@ -468,60 +469,130 @@ func (d *DB) PasscodeKey(ctx context.Context, set, date string) (string, error) 
 	return d.passcodeKey(ctx, nil, set, date)
 }
 
-// LoadVan implements door.Store.
+// LoadVan implements door.Store, in a few statements whatever the route's
+// length: the open parcels move out with their events' sequence in one
+// UPDATE, and their events, webhook deliveries and every stop's messages
+// are each one multi-row insert per maxInList rows.
 func (d *DB) LoadVan(ctx context.Context, routeID, associateID string, at time.Time) (unsealed []string, loaded bool, err error) {
-	r, err := d.findRoute(ctx, routeID)
-	if err != nil {
-		return nil, false, err
-	}
 	err = d.tx(ctx, func(tx *sql.Tx) error {
 		unsealed, err = queryStrings(ctx, tx, `SELECT p.tracking_id FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id
 			WHERE rp.route_id = $1 AND rp.outcome = '' AND p.bag_required AND p.bag_id = '' ORDER BY p.tracking_id`, routeID)
 		if err != nil || len(unsealed) > 0 {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE routes SET status = $1, loaded_at = $2 WHERE id = $3 AND status = $4`,
-			handoff.RouteLoaded, micros(at), routeID, handoff.RoutePlanned)
+		var date string
+		err := d.txQueryRow(ctx, tx, `UPDATE routes SET status = $1, loaded_at = $2 WHERE id = $3 AND status = $4 RETURNING service_date`,
+			handoff.RouteLoaded, micros(at), routeID, handoff.RoutePlanned).Scan(&date)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
 		if err != nil {
 			return handoff.Internal(err, "load route")
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return nil
-		}
 		loaded = true
-		for _, s := range r.Stops {
-			var ids []string
-			for _, p := range s.Parcels {
-				// A parcel the station took back off this route stays
-				// behind: it has an outcome here, or another route now.
-				if p.Outcome != "" {
-					continue
-				}
-				res, err := tx.ExecContext(ctx, `UPDATE packages SET stage = $1 WHERE tracking_id = $2 AND stage = $3 AND route_id = $4`,
-					handoff.StageOut, p.TrackingID, handoff.StageRouted, routeID)
-				if err != nil {
-					return handoff.Internal(err, "load parcel")
-				}
-				if n, _ := res.RowsAffected(); n != 1 {
-					continue
-				}
-				loc := tracking.Location{City: s.City, PostalCode: s.PostalCode, CountryCode: s.CountryCode}
-				if _, err := d.appendEvent(ctx, tx, p.TrackingID, tracking.Event{Code: tracking.OutForDelivery, Time: at, Location: loc, Actor: associateID,
-					Note: "Out for delivery"}); err != nil {
-					return err
-				}
-				ids = append(ids, p.TrackingID)
-			}
-			if err := d.enqueue(ctx, tx, MsgOutForDelivery, s.ID, ids, map[string]any{"serviceDate": r.ServiceDate}, r.ServiceDate); err != nil {
-				return err
-			}
-		}
-		return nil
+		return d.sendOut(ctx, tx, routeID, date, associateID, at)
 	})
 	if err != nil || len(unsealed) > 0 {
 		return unsealed, false, err
 	}
 	return nil, loaded, nil
+}
+
+// sendOut puts a loaded route's open parcels out for delivery: each moves
+// out with its event, and each stop's recipients are sent the day's code. A
+// parcel the station took back off the route stays behind: it has an
+// outcome there, or another route now.
+func (d *DB) sendOut(ctx context.Context, tx *sql.Tx, routeID, date, associateID string, at time.Time) error {
+	const open = `SELECT tracking_id FROM route_parcels WHERE route_id = $1 AND outcome = ''`
+	type parcel struct{ trackingID, stopID, city, pc, country string }
+	var parcels []parcel
+	rows, err := d.txQuery(ctx, tx, `SELECT rp.tracking_id, st.id, st.city, st.postal_code, st.country_code FROM route_parcels rp JOIN stops st ON st.id = rp.stop_id
+		WHERE rp.route_id = $1 AND rp.outcome = '' ORDER BY st.position, rp.tracking_id`, routeID)
+	if err != nil {
+		return handoff.Internal(err, "route parcels")
+	}
+	for rows.Next() {
+		var p parcel
+		if err := rows.Scan(&p.trackingID, &p.stopID, &p.city, &p.pc, &p.country); err != nil {
+			rows.Close()
+			return handoff.Internal(err, "route parcels")
+		}
+		parcels = append(parcels, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return handoff.Internal(err, "route parcels")
+	}
+	status, _ := tracking.StatusOf(tracking.OutForDelivery)
+	seqs := map[string]int{}
+	rows, err = d.txQuery(ctx, tx, `UPDATE packages SET stage = $1, last_seq = last_seq + 1, status = $2, detail = '', updated_at = $3
+		WHERE stage = $4 AND route_id = $5 AND tracking_id IN (`+strings.Replace(open, "$1", "$5", 1)+`) RETURNING tracking_id, last_seq`,
+		handoff.StageOut, status, micros(at), handoff.StageRouted, routeID)
+	if err != nil {
+		return handoff.Internal(err, "load parcels")
+	}
+	for rows.Next() {
+		var id string
+		var seq int
+		if err := rows.Scan(&id, &seq); err != nil {
+			rows.Close()
+			return handoff.Internal(err, "load parcels")
+		}
+		seqs[id] = seq
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return handoff.Internal(err, "load parcels")
+	}
+	events := map[string]loggedEvent{}
+	var eventRows [][]any
+	for _, p := range parcels {
+		seq, ok := seqs[p.trackingID]
+		if !ok {
+			continue
+		}
+		e := tracking.Event{Code: tracking.OutForDelivery, Time: at, Location: tracking.Location{City: p.city, PostalCode: p.pc, CountryCode: p.country},
+			Actor: associateID, Note: "Out for delivery"}
+		events[p.trackingID] = loggedEvent{seq, e}
+		eventRows = append(eventRows, []any{p.trackingID, seq, e.Code, e.Detail, micros(e.Time), e.Location.City, e.Location.StateOrRegion,
+			e.Location.PostalCode, e.Location.CountryCode, e.Actor, e.Note})
+	}
+	if err := d.insertRows(ctx, tx, `INSERT INTO events (tracking_id, seq, code, detail, at, city, state_or_region, postal_code, country_code, actor, note) VALUES `,
+		eventRows, ""); err != nil {
+		return handoff.Internal(err, "insert events")
+	}
+	if err := d.queueWebhooksOf(ctx, tx, events, `p.tracking_id IN (`+open+`)`, routeID); err != nil {
+		return err
+	}
+	contacts, err := d.readContacts(ctx, tx, `p.tracking_id IN (`+open+`)`, routeID)
+	if err != nil {
+		return err
+	}
+	// Each stop's parcels that went out, in the order of their tracking
+	// IDs, and the stops in the route's order.
+	stopOf := map[string]string{}
+	var stops []string
+	for _, p := range parcels {
+		if _, out := seqs[p.trackingID]; !out {
+			continue
+		}
+		if len(stops) == 0 || stops[len(stops)-1] != p.stopID {
+			stops = append(stops, p.stopID)
+		}
+		stopOf[p.trackingID] = p.stopID
+	}
+	byStop := map[string][]contactRow{}
+	for _, c := range contacts {
+		if stop, ok := stopOf[c.trackingID]; ok {
+			byStop[stop] = append(byStop[stop], c)
+		}
+	}
+	var msgs []message
+	data := map[string]any{"serviceDate": date}
+	for _, stop := range stops {
+		msgs = append(msgs, composeMessages(MsgOutForDelivery, stop, byStop[stop], data, date)...)
+	}
+	return d.writeMessages(ctx, tx, msgs)
 }
 
 // Guess implements door.Store. The conditional UPDATEs lock the rows they
