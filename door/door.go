@@ -75,6 +75,9 @@ type GuessResult struct {
 	AttemptsLeft int
 	Ended        bool // this entry ended the attempt
 	LockedNow    bool // this entry locked the associate's checks
+	// Stop is the stop as the associate sees it after the entry, when the
+	// store read it in the same transaction; nil when not.
+	Stop *handoff.Stop
 }
 
 // Methods of code checks, as recorded.

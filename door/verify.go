@@ -150,7 +150,9 @@ func (s *Service) verify(ctx context.Context, da *handoff.Principal, stopID, met
 	if res.Delivered == nil {
 		res.Delivered = []string{}
 	}
-	res.Stop, err = s.Store.StopView(ctx, st.RouteID, st.ID)
+	if res.Stop = g.Stop; res.Stop == nil {
+		res.Stop, err = s.Store.StopView(ctx, st.RouteID, st.ID)
+	}
 	if err == nil && res.Correct {
 		res.AttemptsLeft = res.Stop.AttemptsLeft
 	}

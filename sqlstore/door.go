@@ -105,7 +105,7 @@ func (d *DB) Passcode(ctx context.Context, set, date string) (string, error) {
 // stopView returns a stop of a route as the associate sees it, or
 // ENOTFOUND.
 func (d *DB) stopView(ctx context.Context, routeID, stopID string) (*handoff.Stop, error) {
-	s, err := d.loadStop(ctx, stopID)
+	s, err := d.loadStop(ctx, nil, stopID)
 	if err != nil {
 		return nil, err
 	}
@@ -604,76 +604,11 @@ func (d *DB) Guess(ctx context.Context, g door.Guess) (*door.GuessResult, error)
 	res := &door.GuessResult{}
 	wrong := len(g.Matched) == 0
 	err := d.tx(ctx, func(tx *sql.Tx) error {
-		counted, refused, err := d.claimAssociateGuess(ctx, tx, g.AssociateID, g.BudgetLimit, g.BudgetWindow, g.At)
-		if err != nil || refused != "" {
-			res.Refused = refused
+		if err := d.guess(ctx, tx, g, wrong, res); err != nil || res.Refused != "" {
 			return err
 		}
-		inc := 0
-		if wrong {
-			inc = 1
-		}
-		var stopWrong int
-		err = d.txQueryRow(ctx, tx, `UPDATE stops SET guesses = guesses + 1, wrong = wrong + $4 WHERE id = $1 AND otp_state = $2 AND guesses < $3 RETURNING wrong`,
-			g.StopID, handoff.OTPPending, handoff.MaxCodeGuesses, inc).Scan(&stopWrong)
-		if errors.Is(err, sql.ErrNoRows) {
-			if err := d.txQueryRow(ctx, tx, `SELECT otp_state FROM stops WHERE id = $1`, g.StopID).Scan(&res.State); err != nil {
-				return handoff.Internal(err, "read stop")
-			}
-			res.Refused = door.RefusedExhausted
-			if res.State != handoff.OTPPending {
-				res.Refused = door.RefusedSettled
-			}
-			// Nothing was evaluated: the claimed budget goes back.
-			return errRollback
-		}
-		if err != nil {
-			return handoff.Internal(err, "claim guess")
-		}
-		var s *doorStop
-		if g.Stop != nil && g.Stop.ID == g.StopID {
-			s = fromDoor(g.Stop) // the route's facts do not change
-		} else if s, err = scanDoorStop(d.txQueryRow(ctx, tx, doorStopQuery, g.StopID)); err != nil {
-			return err
-		}
-		var open []stopParcel
-		if !wrong {
-			if open, err = d.openParcels(ctx, tx, s); err != nil {
-				return err
-			}
-			// Right when the entry is the code of a set that still has an
-			// open passcode parcel here.
-			res.Correct = slices.ContainsFunc(open, func(p stopParcel) bool { return p.otp && g.Matched[p.codeSet] })
-		}
-		if _, err := d.txExec(ctx, tx, `INSERT INTO code_checks (id, stop_id, associate_id, method, correct, at) VALUES ($1, $2, $3, $4, $5, $6)`,
-			newID("chk_"), g.StopID, g.AssociateID, g.Method, res.Correct, micros(g.At)); err != nil {
-			return handoff.Internal(err, "record check")
-		}
-		if res.Correct {
-			return d.rightGuess(ctx, tx, g, s, open, res)
-		}
-		if !wrong {
-			// The sets it matched have nothing open here any more: it
-			// counts as wrong after all.
-			if err := d.txQueryRow(ctx, tx, `UPDATE stops SET wrong = wrong + 1 WHERE id = $1 RETURNING wrong`, g.StopID).Scan(&stopWrong); err != nil {
-				return handoff.Internal(err, "count wrong guess")
-			}
-		}
-		if res.LockedNow, err = d.lockIfOverBudget(ctx, tx, g.AssociateID, counted, g.BudgetLimit, g.BudgetWindow, g.At); err != nil {
-			return err
-		}
-		res.AttemptsLeft = max(handoff.MaxCodeGuesses-stopWrong, 0)
-		if stopWrong < handoff.MaxCodeGuesses {
-			return nil
-		}
-		r, err := d.txExec(ctx, tx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3`, handoff.OTPFailed, g.StopID, handoff.OTPPending)
-		if err != nil {
-			return handoff.Internal(err, "end attempt")
-		}
-		if n, _ := r.RowsAffected(); n == 1 {
-			res.Ended = true
-			_, err = d.failParcels(ctx, tx, s, g.AssociateID, true, tracking.OtpNotAvailable, "Passcode not available: three wrong entries", g.NextAttempt)
-		}
+		var err error
+		res.Stop, err = d.loadStop(ctx, tx, g.StopID)
 		return err
 	})
 	if errors.Is(err, errRollback) {
@@ -683,6 +618,81 @@ func (d *DB) Guess(ctx context.Context, g door.Guess) (*door.GuessResult, error)
 		return nil, err
 	}
 	return res, nil
+}
+
+// guess counts and settles one entry in tx.
+func (d *DB) guess(ctx context.Context, tx *sql.Tx, g door.Guess, wrong bool, res *door.GuessResult) error {
+	counted, refused, err := d.claimAssociateGuess(ctx, tx, g.AssociateID, g.BudgetLimit, g.BudgetWindow, g.At)
+	if err != nil || refused != "" {
+		res.Refused = refused
+		return err
+	}
+	inc := 0
+	if wrong {
+		inc = 1
+	}
+	var stopWrong int
+	err = d.txQueryRow(ctx, tx, `UPDATE stops SET guesses = guesses + 1, wrong = wrong + $4 WHERE id = $1 AND otp_state = $2 AND guesses < $3 RETURNING wrong`,
+		g.StopID, handoff.OTPPending, handoff.MaxCodeGuesses, inc).Scan(&stopWrong)
+	if errors.Is(err, sql.ErrNoRows) {
+		if err := d.txQueryRow(ctx, tx, `SELECT otp_state FROM stops WHERE id = $1`, g.StopID).Scan(&res.State); err != nil {
+			return handoff.Internal(err, "read stop")
+		}
+		res.Refused = door.RefusedExhausted
+		if res.State != handoff.OTPPending {
+			res.Refused = door.RefusedSettled
+		}
+		// Nothing was evaluated: the claimed budget goes back.
+		return errRollback
+	}
+	if err != nil {
+		return handoff.Internal(err, "claim guess")
+	}
+	var s *doorStop
+	if g.Stop != nil && g.Stop.ID == g.StopID {
+		s = fromDoor(g.Stop) // the route's facts do not change
+	} else if s, err = scanDoorStop(d.txQueryRow(ctx, tx, doorStopQuery, g.StopID)); err != nil {
+		return err
+	}
+	var open []stopParcel
+	if !wrong {
+		if open, err = d.openParcels(ctx, tx, s); err != nil {
+			return err
+		}
+		// Right when the entry is the code of a set that still has an
+		// open passcode parcel here.
+		res.Correct = slices.ContainsFunc(open, func(p stopParcel) bool { return p.otp && g.Matched[p.codeSet] })
+	}
+	if _, err := d.txExec(ctx, tx, `INSERT INTO code_checks (id, stop_id, associate_id, method, correct, at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		newID("chk_"), g.StopID, g.AssociateID, g.Method, res.Correct, micros(g.At)); err != nil {
+		return handoff.Internal(err, "record check")
+	}
+	if res.Correct {
+		return d.rightGuess(ctx, tx, g, s, open, res)
+	}
+	if !wrong {
+		// The sets it matched have nothing open here any more: it
+		// counts as wrong after all.
+		if err := d.txQueryRow(ctx, tx, `UPDATE stops SET wrong = wrong + 1 WHERE id = $1 RETURNING wrong`, g.StopID).Scan(&stopWrong); err != nil {
+			return handoff.Internal(err, "count wrong guess")
+		}
+	}
+	if res.LockedNow, err = d.lockIfOverBudget(ctx, tx, g.AssociateID, counted, g.BudgetLimit, g.BudgetWindow, g.At); err != nil {
+		return err
+	}
+	res.AttemptsLeft = max(handoff.MaxCodeGuesses-stopWrong, 0)
+	if stopWrong < handoff.MaxCodeGuesses {
+		return nil
+	}
+	r, err := d.txExec(ctx, tx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3`, handoff.OTPFailed, g.StopID, handoff.OTPPending)
+	if err != nil {
+		return handoff.Internal(err, "end attempt")
+	}
+	if n, _ := r.RowsAffected(); n == 1 {
+		res.Ended = true
+		_, err = d.failParcels(ctx, tx, s, g.AssociateID, true, tracking.OtpNotAvailable, "Passcode not available: three wrong entries", g.NextAttempt)
+	}
+	return err
 }
 
 // rightGuess settles a right entry: the guess claimed from the associate's

@@ -342,16 +342,27 @@ func (d *DB) findRoute(ctx context.Context, routeID string) (*handoff.Route, err
 // loadStop loads one stop as the associate sees it, by its ID: the
 // associate's hot paths answer with it, so its cost is the stop's, never the
 // route's.
-func (d *DB) loadStop(ctx context.Context, stopID string) (*handoff.Stop, error) {
+//
+// In tx (when not nil) it reads what the transaction has written: the
+// answer of a write, on the connection that wrote it, whose cache of pages
+// is still good (another connection reads them again after every commit).
+func (d *DB) loadStop(ctx context.Context, tx *sql.Tx, stopID string) (*handoff.Stop, error) {
+	queryRow, query := d.queryRow, d.query
+	if tx != nil {
+		queryRow = func(ctx context.Context, q string, args ...any) *sql.Row { return d.txQueryRow(ctx, tx, q, args...) }
+		query = func(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+			return d.txQuery(ctx, tx, q, args...)
+		}
+	}
 	v := d.newStopViews()
-	err := v.scanStop(d.queryRow(ctx, `SELECT `+stopViewCols+`, r.status FROM stops s JOIN routes r ON r.id = s.route_id WHERE s.id = $1`, stopID), "")
+	err := v.scanStop(queryRow(ctx, `SELECT `+stopViewCols+`, r.status FROM stops s JOIN routes r ON r.id = s.route_id WHERE s.id = $1`, stopID), "")
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, handoff.NotFound("Stop")
 	}
 	if err != nil {
 		return nil, handoff.Internal(err, "find stop")
 	}
-	if err := v.readParcels(d.query(ctx, stopParcelsQuery+`rp.stop_id = $1 ORDER BY rp.tracking_id`, stopID)); err != nil {
+	if err := v.readParcels(query(ctx, stopParcelsQuery+`rp.stop_id = $1 ORDER BY rp.tracking_id`, stopID)); err != nil {
 		return nil, err
 	}
 	return &v.finish()[0], nil
