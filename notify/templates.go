@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
-	"text/template"
 	"unicode/utf8"
 )
 
@@ -271,7 +270,7 @@ func Render(kind, lang, channel string, d Data) (subject, text string, err error
 	}
 	v := view{Data: d, How: d.how(lang), Step: garageSteps[lang][d.Note]}
 	exec := func(src string) (string, error) {
-		tpl, err := template.New(kind).Option("missingkey=error").Parse(src)
+		tpl, err := parsed(kind, src)
 		if err != nil {
 			return "", err
 		}
