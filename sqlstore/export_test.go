@@ -9,3 +9,27 @@ func (d *DB) GuardRows(ctx context.Context) (n int) {
 	d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM signin_guard`).Scan(&n)
 	return n
 }
+
+// TraceStatements tells fn the text of every statement the store prepares or
+// runs from now on.
+func (d *DB) TraceStatements(fn func(string)) { d.faults.trace.Store(&fn) }
+
+// Explain returns SQLite's query plan of a statement, one line per step,
+// with every parameter NULL.
+func (d *DB) Explain(ctx context.Context, query string, params int) ([]string, error) {
+	rows, err := d.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, make([]any, params)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			return nil, err
+		}
+		out = append(out, detail)
+	}
+	return out, rows.Err()
+}

@@ -79,6 +79,16 @@ type faults struct {
 	// statements counts the statements the connections ran, for
 	// benchmarks: a request's queries are its cost on any engine.
 	statements atomic.Uint64
+	// trace, when set (by tests), is told the text of every statement
+	// prepared or run without preparing.
+	trace atomic.Pointer[func(string)]
+}
+
+// traced tells the trace about a statement's text.
+func (f *faults) traced(query string) {
+	if fn := f.trace.Load(); fn != nil {
+		(*fn)(query)
+	}
 }
 
 // mark returns err marked as unavailable when it is, else err itself. An
@@ -173,6 +183,7 @@ func (c *conn) Prepare(query string) (driver.Stmt, error) {
 }
 
 func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	c.f.traced(query)
 	var s driver.Stmt
 	var err error
 	if p, ok := c.Conn.(driver.ConnPrepareContext); ok {
@@ -210,6 +221,7 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		return nil, driver.ErrSkip
 	}
 	c.f.statements.Add(1)
+	c.f.traced(query)
 	res, err := e.ExecContext(c.driverCtx(ctx), query, args)
 	return res, c.f.mark(ctx, err)
 }
@@ -220,6 +232,7 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		return nil, driver.ErrSkip
 	}
 	c.f.statements.Add(1)
+	c.f.traced(query)
 	rs, err := q.QueryContext(c.driverCtx(ctx), query, args)
 	if err != nil {
 		return nil, c.f.mark(ctx, err)
