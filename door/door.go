@@ -29,6 +29,9 @@ type Stop struct {
 	Date        string // the route's service date
 	Market      string
 	RouteStatus string // handoff.Route*
+	// GarageCloseFailed: a garage door at the stop was reported not to
+	// have closed.
+	GarageCloseFailed bool
 }
 
 // Parcel is a parcel of a stop still open on its route.
@@ -39,6 +42,9 @@ type Parcel struct {
 	BagID      string // its sealed bag, "" when it has none
 	BagScanned bool   // the bag was scanned at this stop and matched
 	Privacy    string // why it may not be photographed (handoff.NoPhoto*), ""
+	// KeyID is the key its code set's code of the stop's day is derived
+	// with, "" when it is not fixed yet (see Store.PasscodeKey).
+	KeyID string
 }
 
 // Guess asks the store to count one entry at a stop and settle it, in one
@@ -160,9 +166,6 @@ type Store interface {
 	AssociateRoutes(ctx context.Context, associateID string, dates ...string) ([]*handoff.Route, error)
 	// RouteByID returns a route, or ENOTFOUND.
 	RouteByID(ctx context.Context, routeID string) (*handoff.Route, error)
-	// GarageCloseFailed reports whether a garage door at the stop was
-	// reported not to have closed.
-	GarageCloseFailed(ctx context.Context, stopID string) (bool, error)
 	// PasscodeKey returns the key ID a contact set's day's code is derived
 	// with, fixing it to the active key the first time.
 	PasscodeKey(ctx context.Context, set, date string) (string, error)
@@ -257,12 +260,8 @@ func requireAssociate(p *handoff.Principal) error {
 
 // garageSettled refuses to finish a stop as a normal delivery while its
 // garage door is reported not to have closed.
-func (s *Service) garageSettled(ctx context.Context, stopID string) error {
-	failed, err := s.Store.GarageCloseFailed(ctx, stopID)
-	if err != nil {
-		return err
-	}
-	if failed {
+func garageSettled(st *Stop) error {
+	if st.GarageCloseFailed {
 		return handoff.Errorf(handoff.EPRECONDITION, "The garage door at this stop did not close: the stop cannot be finished as a normal delivery until customer service resolves it.")
 	}
 	return nil

@@ -392,11 +392,21 @@ func fromDoor(s *door.Stop) *doorStop {
 
 // DoorStop implements door.Store.
 func (d *DB) DoorStop(ctx context.Context, stopID string) (*door.Stop, error) {
-	s, err := d.findDoorStop(ctx, stopID)
-	if err != nil {
-		return nil, err
+	var s doorStop
+	var stuck bool
+	err := d.queryRow(ctx, `SELECT s.id, s.route_id, s.mobile, s.otp_state, r.associate_id, r.service_date, r.marketplace, r.status,
+		EXISTS (SELECT 1 FROM garage_grants g WHERE g.stop_id = s.id AND g.state = $2)
+		FROM stops s JOIN routes r ON r.id = s.route_id WHERE s.id = $1`, stopID, handoff.GrantCloseFailed).
+		Scan(&s.id, &s.routeID, &s.mobile, &s.otpState, &s.associateID, &s.date, &s.market, &s.routeStatus, &stuck)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, handoff.NotFound("Stop")
 	}
-	return s.toDoor(), nil
+	if err != nil {
+		return nil, handoff.Internal(err, "find stop")
+	}
+	st := s.toDoor()
+	st.GarageCloseFailed = stuck
+	return st, nil
 }
 
 // StopView implements door.Store.
@@ -408,7 +418,8 @@ func (d *DB) StopView(ctx context.Context, routeID, stopID string) (*handoff.Sto
 func (d *DB) OpenParcels(ctx context.Context, stopID string) ([]door.Parcel, error) {
 	rows, err := d.query(ctx, `SELECT rp.tracking_id, p.otp_required, sh.code_set, p.bag_id, rp.bag_scanned,
 		sh.confidential_address, sh.gift_registry,
-		EXISTS (SELECT 1 FROM recipient_prefs rpf WHERE rpf.photo_opt_out AND rpf.contact IN (sh.recipient_mobile, sh.recipient_email) AND rpf.contact <> '')
+		EXISTS (SELECT 1 FROM recipient_prefs rpf WHERE rpf.photo_opt_out AND rpf.contact IN (sh.recipient_mobile, sh.recipient_email) AND rpf.contact <> ''),
+		COALESCE((SELECT ps.key_id FROM passcode_sets ps JOIN routes r ON r.id = rp.route_id WHERE ps.code_set = sh.code_set AND ps.service_date = r.service_date), '')
 		FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments sh ON sh.id = p.shipment_id
 		WHERE rp.stop_id = $1 AND rp.outcome = '' ORDER BY rp.tracking_id`, stopID)
 	if err != nil {
@@ -419,7 +430,7 @@ func (d *DB) OpenParcels(ctx context.Context, stopID string) ([]door.Parcel, err
 	for rows.Next() {
 		var p door.Parcel
 		var confidential, registry, optedOut bool
-		if err := rows.Scan(&p.TrackingID, &p.OTP, &p.CodeSet, &p.BagID, &p.BagScanned, &confidential, &registry, &optedOut); err != nil {
+		if err := rows.Scan(&p.TrackingID, &p.OTP, &p.CodeSet, &p.BagID, &p.BagScanned, &confidential, &registry, &optedOut, &p.KeyID); err != nil {
 			return nil, handoff.Internal(err, "scan parcel")
 		}
 		switch {
@@ -453,15 +464,6 @@ func (d *DB) AssociateRoutes(ctx context.Context, associateID string, dates ...s
 // RouteByID implements door.Store.
 func (d *DB) RouteByID(ctx context.Context, routeID string) (*handoff.Route, error) {
 	return d.findRoute(ctx, routeID)
-}
-
-// GarageCloseFailed implements door.Store.
-func (d *DB) GarageCloseFailed(ctx context.Context, stopID string) (bool, error) {
-	var n int
-	if err := d.queryRow(ctx, `SELECT COUNT(*) FROM garage_grants WHERE stop_id = $1 AND state = $2`, stopID, handoff.GrantCloseFailed).Scan(&n); err != nil {
-		return false, handoff.Internal(err, "garage state")
-	}
-	return n > 0, nil
 }
 
 // PasscodeKey implements door.Store.
