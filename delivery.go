@@ -119,6 +119,29 @@ const (
 	ReasonStopSettled = "stop_settled" // every parcel of the stop is settled
 )
 
+// Reasons the door refuses an action (Error.Reason); the garage shares them.
+const (
+	ReasonRouteNotLoaded     = "route_not_loaded"     // the van is not loaded: its parcels are not out
+	ReasonRouteLoaded        = "route_loaded"         // the route is loaded already
+	ReasonUnsealed           = "parcel_unsealed"      // a parcel that needs a bag has none yet
+	ReasonDoorNotClosed      = "door_not_closed"      // a garage door at the stop did not close
+	ReasonBagNotScanned      = "bag_not_scanned"      // a bagged parcel's bag was not scanned at the door
+	ReasonBagMismatch        = "bag_mismatch"         // the bag scanned belongs to no parcel of the stop
+	ReasonNoBaggedParcel     = "no_bagged_parcel"     // no open parcel of the stop is in a bag
+	ReasonPasscodeNeeded     = "passcode_required"    // the parcel opens only with its passcode
+	ReasonAlreadyDelivered   = "already_delivered"    // the stop's passcode parcels are delivered
+	ReasonAttemptEnded       = "attempt_ended"        // the passcode attempt at the stop has ended
+	ReasonNoPasscode         = "no_passcode_needed"   // no parcel at the stop needs a passcode
+	ReasonNoAttemptsLeft     = "no_attempts_left"     // the stop's three evaluations are used up
+	ReasonAssociateLocked    = "associate_locked"     // too many wrong codes: the station must unlock
+	ReasonTooManyWrong       = "too_many_wrong"       // too many wrong codes in a short time
+	ReasonResendLimit        = "resend_limit"         // the code was re-sent as often as allowed today
+	ReasonFallbackNotAllowed = "fallback_not_allowed" // the shipper did not allow the phone-digits fallback
+	ReasonNothingPlain       = "nothing_to_deliver"   // no open parcel can be delivered without the passcode
+	ReasonPhotoForbidden     = "photo_forbidden"      // a privacy rule forbids a photo here
+	ReasonPhotoMixed         = "photo_mixed"          // some parcels may be photographed and some may not
+)
+
 // RouteParcel is one parcel asked for on a new route.
 type RouteParcel struct {
 	TrackingID  string `json:"trackingId"`

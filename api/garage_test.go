@@ -9,6 +9,7 @@ import (
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/garage"
 	"github.com/handoff-dev/handoff/garage/garagetest"
+	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
 )
 
 // garageDay is a delivery day with a recipient who enrolled an OpenGarage
@@ -94,7 +95,7 @@ func TestGarageDelivery(t *testing.T) {
 				t.Errorf("garage log %v lacks %s", steps, want)
 			}
 		}
-		msgs, _ := e.db.Notifications(t0ctx, g.parcel)
+		msgs := sqlstoretest.Notifications(t, e.db, g.parcel)
 		var told int
 		for _, m := range msgs {
 			if m.Kind == "garage" {
@@ -120,7 +121,7 @@ func TestGarageDoorThatStaysOpen(t *testing.T) {
 		if len(cases) != 1 || cases[0].(map[string]any)["kind"] != "garage" {
 			t.Fatalf("cases = %v", cases)
 		}
-		msgs, _ := e.db.Notifications(t0ctx, g.parcel)
+		msgs := sqlstoretest.Notifications(t, e.db, g.parcel)
 		alerted := false
 		for _, m := range msgs {
 			if m.Kind == "garage" && m.Data["note"] == "close_failed" {

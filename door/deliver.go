@@ -104,14 +104,14 @@ func plainTargets(open []Parcel, trackingIDs []string) ([]Parcel, error) {
 		}
 		if p.OTP {
 			if len(want) > 0 {
-				return nil, handoff.Errorf(handoff.EFORBIDDEN, "Parcel %s needs the passcode: enter the code to deliver it; it is never left unattended.", p.TrackingID)
+				return nil, handoff.Refuse(handoff.EFORBIDDEN, handoff.ReasonPasscodeNeeded, "Parcel %s needs the passcode: enter the code to deliver it; it is never left unattended.", p.TrackingID)
 			}
 			continue
 		}
 		targets = append(targets, p)
 	}
 	if len(targets) == 0 {
-		return nil, handoff.Errorf(handoff.ECONFLICT, "No parcel at this stop can be delivered without the passcode.")
+		return nil, handoff.Refuse(handoff.ECONFLICT, handoff.ReasonNothingPlain, "No parcel at this stop can be delivered without the passcode.")
 	}
 	return targets, nil
 }
@@ -151,7 +151,7 @@ func bagsScanned(open []Parcel, ids []string, otpOnly bool) error {
 		missing = append(missing, p.TrackingID)
 	}
 	if len(missing) > 0 {
-		return handoff.Errorf(handoff.EPRECONDITION, "Scan the tamper-evident bag of %s first: delivery completes only when it matches.", joinIDs(missing))
+		return handoff.Refuse(handoff.EPRECONDITION, handoff.ReasonBagNotScanned, "Scan the tamper-evident bag of %s first: delivery completes only when it matches.", joinIDs(missing))
 	}
 	return nil
 }
@@ -179,7 +179,7 @@ func (s *Service) RecordAttempt(ctx context.Context, da *handoff.Principal, stop
 		return nil, err
 	}
 	if len(failed) == 0 {
-		return nil, handoff.Errorf(handoff.ECONFLICT, "Every parcel at this stop is already settled.")
+		return nil, handoff.Refuse(handoff.ECONFLICT, handoff.ReasonStopSettled, "Every parcel at this stop is already settled.")
 	}
 	return s.Store.StopView(ctx, st.RouteID, st.ID)
 }
@@ -203,7 +203,7 @@ func (s *Service) ScanBag(ctx context.Context, da *handoff.Principal, stopID, ra
 		return nil, err
 	}
 	if matched == "" {
-		return nil, handoff.Errorf(handoff.ECONFLICT, "This bag does not belong to any parcel at this stop. Do not deliver; the mismatch has been reported.")
+		return nil, handoff.Refuse(handoff.ECONFLICT, handoff.ReasonBagMismatch, "This bag does not belong to any parcel at this stop. Do not deliver; the mismatch has been reported.")
 	}
 	return s.Store.StopView(ctx, st.RouteID, st.ID)
 }
@@ -238,7 +238,7 @@ func (s *Service) RefuseParcels(ctx context.Context, da *handoff.Principal, stop
 		}
 	}
 	if len(refuse) == 0 {
-		return nil, handoff.Errorf(handoff.ECONFLICT, "No parcel in a tamper-evident bag is open at this stop.")
+		return nil, handoff.Refuse(handoff.ECONFLICT, handoff.ReasonNoBaggedParcel, "No parcel in a tamper-evident bag is open at this stop.")
 	}
 	r := Refusal{Stop: st, AssociateID: da.ID, At: s.Now()}
 	for _, p := range refuse {

@@ -57,18 +57,13 @@ type Guess struct {
 	At                  time.Time
 }
 
-// Why a guess was not evaluated.
-const (
-	RefusedLocked      = "associate_locked" // the station must unlock the associate
-	RefusedRateLimited = "rate_limited"     // too many wrong entries in the window
-	RefusedExhausted   = "no_attempts_left" // the stop's evaluations are used up
-	RefusedSettled     = "stop_settled"     // the stop takes no more codes (see State)
-)
-
 // GuessResult is the store's answer to a Guess.
 type GuessResult struct {
-	Refused      string // "" when evaluated, else Refused*
-	State        string // the stop's OTP state, when RefusedSettled
+	// Refused says why the guess was not evaluated, "" when it was:
+	// handoff.ReasonAssociateLocked, ReasonTooManyWrong, or
+	// ReasonNoAttemptsLeft (then State says whether the stop still waits).
+	Refused      string
+	State        string // the stop's OTP state, when not evaluated
 	Correct      bool
 	Delivered    []string
 	AttemptsLeft int
@@ -239,7 +234,7 @@ func (s *Service) outStop(ctx context.Context, da *handoff.Principal, stopID str
 		return nil, err
 	}
 	if st.RouteStatus != handoff.RouteLoaded {
-		return nil, handoff.Errorf(handoff.EPRECONDITION, "Load the route first: its parcels are not out for delivery yet.")
+		return nil, handoff.Refuse(handoff.EPRECONDITION, handoff.ReasonRouteNotLoaded, "Load the route first: its parcels are not out for delivery yet.")
 	}
 	return st, nil
 }
@@ -259,7 +254,7 @@ func (s *Service) garageSettled(ctx context.Context, stopID string) error {
 		return err
 	}
 	if failed {
-		return handoff.Errorf(handoff.EPRECONDITION, "The garage door at this stop did not close: the stop cannot be finished as a normal delivery until customer service resolves it.")
+		return handoff.Refuse(handoff.EPRECONDITION, handoff.ReasonDoorNotClosed, "The garage door at this stop did not close: the stop cannot be finished as a normal delivery until customer service resolves it.")
 	}
 	return nil
 }
@@ -310,16 +305,16 @@ func (s *Service) LoadRoute(ctx context.Context, da *handoff.Principal, routeID 
 		return nil, handoff.NotFound("Route")
 	}
 	if r.Status != handoff.RoutePlanned {
-		return nil, handoff.Errorf(handoff.ECONFLICT, "The route is already loaded.")
+		return nil, handoff.Refuse(handoff.ECONFLICT, handoff.ReasonRouteLoaded, "The route is already loaded.")
 	}
 	unsealed, loaded, err := s.Store.LoadVan(ctx, routeID, da.ID, s.Now())
 	switch {
 	case err != nil:
 		return nil, err
 	case len(unsealed) > 0:
-		return nil, handoff.Errorf(handoff.EPRECONDITION, "These parcels need a tamper-evident bag and are not sealed yet: %s. Seal them at the station first.", joinIDs(unsealed))
+		return nil, handoff.Refuse(handoff.EPRECONDITION, handoff.ReasonUnsealed, "These parcels need a tamper-evident bag and are not sealed yet: %s. Seal them at the station first.", joinIDs(unsealed))
 	case !loaded:
-		return nil, handoff.Errorf(handoff.ECONFLICT, "The route is already loaded.")
+		return nil, handoff.Refuse(handoff.ECONFLICT, handoff.ReasonRouteLoaded, "The route is already loaded.")
 	}
 	return s.Store.RouteByID(ctx, routeID)
 }

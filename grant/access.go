@@ -51,14 +51,11 @@ type Access struct {
 	TrackingIDs []string
 }
 
-// Reasons Decide refuses, beside the safe message.
+// Reasons Decide refuses, beside the safe message, besides the door's
+// (handoff.ReasonRouteNotLoaded and the like), which it shares.
 const (
-	ReasonRouteNotLoaded  = "route_not_loaded"
-	ReasonDoorNotClosed   = "door_not_closed"
 	ReasonOutsideWindow   = "outside_window"
 	ReasonKeyDeliveryOff  = "key_delivery_off"
-	ReasonBagNotScanned   = "bag_not_scanned"
-	ReasonPasscodeNeeded  = "passcode_required"
 	ReasonOutsideGeofence = "outside_geofence"
 	ReasonGrantInUse      = "grant_in_use"
 	ReasonDoorNotOpened   = "door_did_not_open"
@@ -96,10 +93,10 @@ func Decide(s Stop, r Request) (Access, error) {
 		return Access{}, err
 	}
 	if !s.Loaded {
-		return Access{}, handoff.Refuse(handoff.EPRECONDITION, ReasonRouteNotLoaded, "Load the route first: its parcels are not out for delivery yet.")
+		return Access{}, handoff.Refuse(handoff.EPRECONDITION, handoff.ReasonRouteNotLoaded, "Load the route first: its parcels are not out for delivery yet.")
 	}
 	if slices.Contains(s.Grants, handoff.GrantCloseFailed) {
-		return Access{}, handoff.Refuse(handoff.EPRECONDITION, ReasonDoorNotClosed,
+		return Access{}, handoff.Refuse(handoff.EPRECONDITION, handoff.ReasonDoorNotClosed,
 			"The garage door at this stop did not close: the stop cannot be finished as a normal delivery until customer service resolves it.")
 	}
 	if !r.Window.Contains(r.Minute) {
@@ -115,12 +112,12 @@ func Decide(s Stop, r Request) (Access, error) {
 			continue
 		}
 		if p.Bagged && !p.BagScanned {
-			return Access{}, handoff.Refuse(handoff.EPRECONDITION, ReasonBagNotScanned, "Scan the tamper-evident bag of %s before opening the garage.", p.TrackingID)
+			return Access{}, handoff.Refuse(handoff.EPRECONDITION, handoff.ReasonBagNotScanned, "Scan the tamper-evident bag of %s before opening the garage.", p.TrackingID)
 		}
 		a.TrackingIDs = append(a.TrackingIDs, p.TrackingID)
 	}
 	if len(a.TrackingIDs) == 0 {
-		return Access{}, handoff.Refuse(handoff.EPRECONDITION, ReasonPasscodeNeeded, "The parcels here need the passcode: garage delivery does not replace it for this shipper.")
+		return Access{}, handoff.Refuse(handoff.EPRECONDITION, handoff.ReasonPasscodeNeeded, "The parcels here need the passcode: garage delivery does not replace it for this shipper.")
 	}
 	if r.At != nil && !(math.Abs(r.At.Lat) <= 90 && math.Abs(r.At.Lon) <= 180) {
 		return Access{}, handoff.Invalid(handoff.FieldError{Field: "lat", Message: "is not a position in degrees"})

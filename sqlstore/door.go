@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"slices"
 	"strconv"
@@ -134,8 +133,8 @@ func (d *DB) stopView(ctx context.Context, routeID, stopID string) (*handoff.Sto
 
 // claimAssociateGuess takes one guess from the associate's budget, counting it
 // as wrong until shown right. When the budget is spent it returns why
-// (door.RefusedLocked once the station must intervene, else
-// door.RefusedRateLimited).
+// (handoff.ReasonAssociateLocked once the station must intervene, else
+// handoff.ReasonTooManyWrong).
 func (d *DB) claimAssociateGuess(ctx context.Context, tx *sql.Tx, associateID string, limit int, window time.Duration, now time.Time) (string, error) {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO associate_guard (associate_id) VALUES ($1) ON CONFLICT DO NOTHING`, associateID); err != nil {
 		return "", handoff.Internal(err, "guard")
@@ -153,9 +152,9 @@ func (d *DB) claimAssociateGuess(ctx context.Context, tx *sql.Tx, associateID st
 			return "", handoff.Internal(err, "read guard")
 		}
 		if locked > 0 {
-			return door.RefusedLocked, nil
+			return handoff.ReasonAssociateLocked, nil
 		}
-		return door.RefusedRateLimited, nil
+		return handoff.ReasonTooManyWrong, nil
 	}
 	if err != nil {
 		return "", handoff.Internal(err, "claim associate guess")
@@ -302,47 +301,6 @@ func (d *DB) failParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor str
 		}
 	}
 	return failed, nil
-}
-
-// CodeChecks returns how many code entries were evaluated at a stop, and how
-// many of them were correct.
-func (d *DB) CodeChecks(ctx context.Context, stopID string) (evaluated, correct int, err error) {
-	err = d.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN correct THEN 1 ELSE 0 END), 0) FROM code_checks WHERE stop_id = $1`, stopID).
-		Scan(&evaluated, &correct)
-	if err != nil {
-		return 0, 0, handoff.Internal(err, "count code checks")
-	}
-	return evaluated, correct, nil
-}
-
-// Notification is a queued message as the outbox holds it (never with a code).
-type Notification struct {
-	ID, Kind, Channel, Recipient, Lang, Status string
-	Data                                       map[string]any
-	Passcode                                   bool
-}
-
-// Notifications returns the queued messages that mention a tracking ID, oldest
-// first.
-func (d *DB) Notifications(ctx context.Context, trackingID string) ([]Notification, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT id, kind, channel, recipient, lang, status, data, passcode_set FROM notifications
-		WHERE data LIKE $1 ORDER BY created_at, id`, "%\""+trackingID+"\"%")
-	if err != nil {
-		return nil, handoff.Internal(err, "list notifications")
-	}
-	defer rows.Close()
-	var out []Notification
-	for rows.Next() {
-		var n Notification
-		var data, pm string
-		if err := rows.Scan(&n.ID, &n.Kind, &n.Channel, &n.Recipient, &n.Lang, &n.Status, &data, &pm); err != nil {
-			return nil, handoff.Internal(err, "scan notification")
-		}
-		json.Unmarshal([]byte(data), &n.Data)
-		n.Passcode = pm != ""
-		out = append(out, n)
-	}
-	return out, rows.Err()
 }
 
 // settleBag moves a parcel's sealed bag to its final state.
@@ -570,10 +528,7 @@ func (d *DB) Guess(ctx context.Context, g door.Guess) (*door.GuessResult, error)
 			if err := tx.QueryRowContext(ctx, `SELECT otp_state FROM stops WHERE id = $1`, g.StopID).Scan(&res.State); err != nil {
 				return handoff.Internal(err, "read stop")
 			}
-			res.Refused = door.RefusedExhausted
-			if res.State != handoff.OTPPending {
-				res.Refused = door.RefusedSettled
-			}
+			res.Refused = handoff.ReasonNoAttemptsLeft
 			// Nothing was evaluated: the claimed budget goes back.
 			return errRollback
 		}

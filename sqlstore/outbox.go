@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,6 +50,14 @@ type contactRow struct {
 	settings    handoff.Settings
 }
 
+// unmarshalIf decodes a JSON column into v unless it is empty.
+func unmarshalIf(col string, v any) error {
+	if col == "" {
+		return nil
+	}
+	return json.Unmarshal([]byte(col), v)
+}
+
 // placeholders returns "$from, $from+1, …" for n arguments.
 func placeholders(from, n int) string {
 	p := make([]string, n)
@@ -88,18 +97,18 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 			rows.Close()
 			return handoff.Internal(err, "scan contacts")
 		}
-		if buyer != "" {
-			var b handoff.Party
-			json.Unmarshal([]byte(buyer), &b)
-			c.buyerEmail = b.Email
-		}
+		// A message to the wrong channels or in the wrong words is worse
+		// than none: a row that cannot be read stops the event.
+		var b handoff.Party
 		var a handoff.Address
-		json.Unmarshal([]byte(shipTo), &a)
-		c.name = a.Name
+		c.settings = handoff.DefaultSettings()
+		if err := errors.Join(unmarshalIf(buyer, &b), json.Unmarshal([]byte(shipTo), &a), json.Unmarshal([]byte(body), &c.settings)); err != nil {
+			rows.Close()
+			return handoff.Internal(err, "read contacts of "+c.trackingID)
+		}
+		c.buyerEmail, c.name = b.Email, a.Name
 		m, _ := market.Lookup(mkt)
 		c.lang = m.Language
-		c.settings = handoff.DefaultSettings()
-		json.Unmarshal([]byte(body), &c.settings)
 		contacts = append(contacts, c)
 	}
 	rows.Close()

@@ -43,7 +43,7 @@ func portalServer(t *testing.T, db *sqlstore.DB) (*httptest.Server, *notify.Work
 	srv := httptest.NewUnstartedServer(mux)
 	dev := notify.NewDevOutbox(100)
 	(&web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: stationsOf(db), Doors: sqlstoretest.Door(db), Today: db.Today,
-		Recipients: db, Photos: db, Garages: sqlstoretest.Garages(db), Bags: stationsOf(db), Cases: db,
+		Recipients: db, Photos: sqlstoretest.Photos(db), Garages: sqlstoretest.Garages(db), Bags: stationsOf(db), Cases: db,
 		PublicURL: "http://" + srv.Listener.Addr().String(), DevOutbox: true, Keys: sqlstoretest.Keys(t), Log: log}).Register(mux)
 	mux.Handle("GET /dev/outbox", dev)
 	srv.Start()

@@ -679,13 +679,21 @@ func TestPortalGarageOpenGarage(t *testing.T) {
 			// The opener answers slowly: the switch lands while the server
 			// is still opening the door for the associate.
 			og.Set(0, false, 300*time.Millisecond)
+			arrived := make(chan string, 16)
+			og.Notify(arrived)
 			sqlstoretest.Garages(p.db).Timeouts.Call = 2 * time.Second
 			opened := make(chan error, 1)
 			go func() {
 				_, err := sqlstoretest.Garages(p.db).OpenGarage(ctx, da, stopOf(t, rt, book).ID, nil)
 				opened <- err
 			}()
-			time.Sleep(100 * time.Millisecond)
+			// The server is talking to the door when its first request
+			// reaches the opener.
+			select {
+			case <-arrived:
+			case err := <-opened:
+				t.Fatalf("the open ended before it reached the opener: %v", err)
+			}
 			p.later(time.Minute)
 			resp, body = tom.formPost("/portal/garages/"+g.ID+"/key", token, "on", "0")
 			_, body = tom.follow(resp, body)

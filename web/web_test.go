@@ -96,7 +96,7 @@ func newEnvWith(t *testing.T, engine string, prepare func(*sqlstore.DB), wrap ..
 	db.Log = log
 	sqlstoretest.Garages(db).Log = log
 	ws := &web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: e.stations, Doors: sqlstoretest.Door(db), Today: db.Today,
-		Recipients: db, Photos: db, Garages: sqlstoretest.Garages(db), Bags: e.stations, Cases: db, Now: func() time.Time { return db.Now() }, Keys: sqlstoretest.Keys(t), Log: log}
+		Recipients: db, Photos: sqlstoretest.Photos(db), Garages: sqlstoretest.Garages(db), Bags: e.stations, Cases: db, Now: func() time.Time { return db.Now() }, Keys: sqlstoretest.Keys(t), Log: log}
 	for _, w := range wrap {
 		w(ws)
 	}

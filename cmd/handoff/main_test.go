@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -94,9 +95,21 @@ func TestGracefulShutdown(t *testing.T) {
 		resc <- res
 	}()
 	bw.Write([]byte(`{"name": "In`))
-	time.Sleep(200 * time.Millisecond) // the request is in flight
-	stop()                             // SIGTERM
-	time.Sleep(200 * time.Millisecond)
+	// The request is in flight once the server counts it.
+	waitFor(t, "the request to be in flight", func() bool {
+		_, metrics, _ := get(base, "/metrics", "")
+		return strings.Contains(metrics, "handoff_http_requests_in_flight 2") // it, and this scrape
+	})
+	stop() // SIGTERM
+	// The server is shutting down once it takes no new connection.
+	addr := strings.TrimPrefix(base, "http://")
+	waitFor(t, "the listener to close", func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
 	bw.Write([]byte(`flight Ltd"}`))
 	bw.Close()
 	res := <-resc
@@ -181,5 +194,16 @@ func TestDemo(t *testing.T) {
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after ten seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond) // polling, bounded by the deadline
 	}
 }

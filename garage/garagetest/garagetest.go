@@ -21,6 +21,7 @@ type FakeOpenGarage struct {
 	Hang     time.Duration // every answer waits this long
 	Commands []string
 	Srv      *httptest.Server
+	arrived  chan string // see Notify
 }
 
 // StartOpenGarage runs a fake OpenGarage on 127.0.0.1.
@@ -29,8 +30,14 @@ func StartOpenGarage(t testing.TB, key string) *FakeOpenGarage {
 	f := &FakeOpenGarage{Key: key}
 	f.Srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
-		hang := f.Hang
+		hang, arrived := f.Hang, f.arrived
 		f.mu.Unlock()
+		if arrived != nil {
+			select {
+			case arrived <- r.URL.Path:
+			default:
+			}
+		}
 		if hang > 0 {
 			select {
 			case <-time.After(hang):
@@ -119,6 +126,15 @@ func (f *FakeOpenGarage) Set(door int, stuck bool, hang time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.Door, f.Stuck, f.Hang = door, stuck, hang
+}
+
+// Notify makes the opener tell ch the path of every request as it arrives,
+// before any Hang: a test waits on it to act while the server is talking to
+// the door. Sends never block; a full channel misses one.
+func (f *FakeOpenGarage) Notify(ch chan string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.arrived = ch
 }
 
 // Snapshot returns the door and the commands received so far.

@@ -1,0 +1,88 @@
+package sqlstoretest
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"sync"
+	"testing"
+
+	"github.com/handoff-dev/handoff/sqlstore"
+)
+
+// What a test looks at behind the store's back: the rows themselves, read
+// through a connection of the test's own, so that the store carries no
+// methods that only tests call.
+
+// raw holds, for each store Open or Nodes returned, the address of its
+// database.
+var raw sync.Map // *sqlstore.DB → dsn
+
+// rawDB opens a connection of the test's own to db's database, closed when
+// the test ends.
+func rawDB(tb testing.TB, db *sqlstore.DB) *sql.DB {
+	tb.Helper()
+	dsn, ok := raw.Load(db)
+	if !ok {
+		tb.Fatal("sqlstoretest: a store not opened by sqlstoretest")
+	}
+	driver := "sqlite"
+	if db.Engine == sqlstore.Postgres {
+		driver = "pgx"
+	}
+	c, err := sql.Open(driver, dsn.(string))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
+// CodeChecks returns how many code entries were evaluated at a stop, and how
+// many of them were right, as recorded for the station and for audits.
+func CodeChecks(tb testing.TB, db *sqlstore.DB, stopID string) (evaluated, correct int) {
+	tb.Helper()
+	err := rawDB(tb, db).QueryRowContext(context.Background(), `SELECT COUNT(*), COALESCE(SUM(CASE WHEN correct THEN 1 ELSE 0 END), 0)
+		FROM code_checks WHERE stop_id = $1`, stopID).Scan(&evaluated, &correct)
+	if err != nil {
+		tb.Fatalf("count code checks: %v", err)
+	}
+	return evaluated, correct
+}
+
+// Notification is a queued message as the outbox holds it (never with a
+// code: Passcode says whether the sender puts one in).
+type Notification struct {
+	ID, Kind, Channel, Recipient, Lang, Status string
+	Data                                       map[string]any
+	Passcode                                   bool
+}
+
+// Notifications returns the queued messages that mention a tracking ID,
+// oldest first.
+func Notifications(tb testing.TB, db *sqlstore.DB, trackingID string) []Notification {
+	tb.Helper()
+	rows, err := rawDB(tb, db).QueryContext(context.Background(), `SELECT id, kind, channel, recipient, lang, status, data, passcode_set
+		FROM notifications WHERE data LIKE $1 ORDER BY created_at, id`, "%\""+trackingID+"\"%")
+	if err != nil {
+		tb.Fatalf("list notifications: %v", err)
+	}
+	defer rows.Close()
+	var out []Notification
+	for rows.Next() {
+		var n Notification
+		var data, set string
+		if err := rows.Scan(&n.ID, &n.Kind, &n.Channel, &n.Recipient, &n.Lang, &n.Status, &data, &set); err != nil {
+			tb.Fatalf("scan notification: %v", err)
+		}
+		if err := json.Unmarshal([]byte(data), &n.Data); err != nil {
+			tb.Fatalf("notification data: %v", err)
+		}
+		n.Passcode = set != ""
+		out = append(out, n)
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatalf("list notifications: %v", err)
+	}
+	return out
+}
