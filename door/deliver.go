@@ -28,11 +28,7 @@ func (s *Service) DeliverParcels(ctx context.Context, da *handoff.Principal, sto
 	if !slices.Contains(handoff.DeliveryPlaces, place) {
 		return nil, handoff.Invalid(handoff.FieldError{Field: "place", Message: "must be one of the delivery places (DeliveredToPorch, …)"})
 	}
-	st, err := s.outStop(ctx, da, stopID)
-	if err != nil {
-		return nil, err
-	}
-	open, err := s.Store.OpenParcels(ctx, st.ID)
+	st, open, err := s.openAt(ctx, da, stopID)
 	if err != nil {
 		return nil, err
 	}
@@ -212,11 +208,7 @@ func (s *Service) ScanBag(ctx context.Context, da *handoff.Principal, stopID, ra
 // parcels whose seal is broken (all of the stop's when none are named); they
 // go back to the station and a tamper case opens for each.
 func (s *Service) RefuseParcels(ctx context.Context, da *handoff.Principal, stopID string, trackingIDs []string) (*handoff.Stop, error) {
-	st, err := s.outStop(ctx, da, stopID)
-	if err != nil {
-		return nil, err
-	}
-	open, err := s.Store.OpenParcels(ctx, st.ID)
+	st, open, err := s.openAt(ctx, da, stopID)
 	if err != nil {
 		return nil, err
 	}

@@ -239,6 +239,20 @@ func (s *Service) outStop(ctx context.Context, da *handoff.Principal, stopID str
 	return st, nil
 }
 
+// openAt returns a stop of the associate's loaded route of today with its
+// open parcels.
+func (s *Service) openAt(ctx context.Context, da *handoff.Principal, stopID string) (*Stop, []Parcel, error) {
+	st, err := s.outStop(ctx, da, stopID)
+	if err != nil {
+		return nil, nil, err
+	}
+	open, err := s.Store.OpenParcels(ctx, st.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, open, nil
+}
+
 func requireAssociate(p *handoff.Principal) error {
 	if p == nil || p.Kind != auth.KindAssociate {
 		return handoff.Errorf(handoff.EFORBIDDEN, "This action is for %s accounts.", auth.KindAssociate)

@@ -95,15 +95,11 @@ func codeSets(open []Parcel) map[string]bool {
 // scanned and its garage settled; match says which contact sets the entry
 // opens; the store then counts and settles it atomically.
 func (s *Service) verify(ctx context.Context, da *handoff.Principal, stopID, method string, match func(*Stop, []Parcel) (map[string]bool, error)) (*handoff.VerifyResult, error) {
-	st, err := s.outStop(ctx, da, stopID)
+	st, open, err := s.openAt(ctx, da, stopID)
 	if err != nil {
 		return nil, err
 	}
 	if err := acceptsCodes(st.OTPState); err != nil {
-		return nil, err
-	}
-	open, err := s.Store.OpenParcels(ctx, st.ID)
-	if err != nil {
 		return nil, err
 	}
 	if err := bagsScanned(open, nil, true); err != nil {
