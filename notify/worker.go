@@ -75,9 +75,15 @@ type Worker struct {
 	Batch       int           // default 20
 	// Endpoints bounds the sending of shippers' webhooks.
 	Endpoints EndpointLimits
+
+	setup sync.Once
 }
 
-func (w *Worker) defaults() {
+// defaults fills the settings left zero, once, before the first claim: the
+// channels' loops share the worker.
+func (w *Worker) defaults() { w.setup.Do(w.fill) }
+
+func (w *Worker) fill() {
 	if w.MaxAttempts == 0 {
 		w.MaxAttempts = 8
 	}
