@@ -228,7 +228,11 @@ func (d *DB) deliverParcel(ctx context.Context, tx *sql.Tx, s *doorStop, p stopP
 	if err := settleBag(ctx, tx, p.trackingID, handoff.BagDelivered); err != nil {
 		return false, err
 	}
-	_, err = d.appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.Delivered, Detail: detail, Time: d.Now(),
+	now := d.Now()
+	if err := d.issueProof(ctx, tx, s, p, detail, now); err != nil {
+		return false, err
+	}
+	_, err = d.appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.Delivered, Detail: detail, Time: now,
 		Location: tracking.Location{City: p.city, PostalCode: p.pc, CountryCode: s.market}, Actor: actor, Note: note})
 	return err == nil, err
 }
@@ -694,9 +698,9 @@ func (d *DB) Deliver(ctx context.Context, dl door.Delivery) error {
 			}
 			switch {
 			case dl.Photo != nil:
-				if _, err := tx.ExecContext(ctx, `INSERT INTO photos (id, tracking_id, blob_key, thumb_key, width, height, taken_by, taken_at, expires_at)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, newID("ph_"), p.TrackingID, dl.Photo.Blob, dl.Photo.Thumb, dl.Photo.Width, dl.Photo.Height,
-					dl.AssociateID, micros(dl.At), micros(dl.Photo.ExpiresAt)); err != nil {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO photos (id, tracking_id, blob_key, thumb_key, width, height, taken_by, taken_at, expires_at, sha256)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, newID("ph_"), p.TrackingID, dl.Photo.Blob, dl.Photo.Thumb, dl.Photo.Width, dl.Photo.Height,
+					dl.AssociateID, micros(dl.At), micros(dl.Photo.ExpiresAt), dl.Photo.SHA256); err != nil {
 					return handoff.Internal(err, "record photo")
 				}
 			case p.NoPhotoReason != "":
