@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/audit"
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/photo"
 	"github.com/handoff-dev/handoff/tracking"
@@ -81,11 +82,17 @@ func (d *DB) ParcelPhoto(ctx context.Context, viewer *handoff.Principal, trackin
 	if err != nil {
 		return nil, err
 	}
-	// The view is logged before the bytes leave; if it cannot be logged,
-	// they do not leave.
-	if _, err := d.db.ExecContext(ctx, `INSERT INTO photo_views (id, photo_id, viewer_id, viewer_kind, viewer_name, at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		newID("pv_"), p.id, viewer.ID, viewer.Kind, viewer.Name, micros(d.Now())); err != nil {
-		return nil, handoff.Internal(err, "log photo view")
+	// The view is logged, and audited, before the bytes leave; if it cannot
+	// be, they do not leave.
+	err = d.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO photo_views (id, photo_id, viewer_id, viewer_kind, viewer_name, at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			newID("pv_"), p.id, viewer.ID, viewer.Kind, viewer.Name, micros(d.Now())); err != nil {
+			return handoff.Internal(err, "log photo view")
+		}
+		return d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionPhotoView, Actor: viewer.ID, Subject: trackingID, Outcome: audit.OutcomeOK, Detail: "photo=" + p.id})
+	})
+	if err != nil {
+		return nil, err
 	}
 	return b, nil
 }

@@ -19,10 +19,10 @@ import (
 // transaction sees, so no delivery exists without its proof.
 
 // issueProof signs and stores the proof of a parcel being delivered now by
-// detail at stop s.
-func (d *DB) issueProof(ctx context.Context, tx *sql.Tx, s *doorStop, p stopParcel, detail string, at time.Time) error {
+// detail at stop s, and returns its ID.
+func (d *DB) issueProof(ctx context.Context, tx *sql.Tx, s *doorStop, p stopParcel, detail string, at time.Time) (string, error) {
 	if d.Keys == nil {
-		return handoff.Internal(nil, "no keyring configured")
+		return "", handoff.Internal(nil, "no keyring configured")
 	}
 	rec := proof.Record{Issuer: proof.Issuer, ID: newID("pod_"), IssuedAt: at.Unix(), Subject: p.trackingID, TrackingID: p.trackingID,
 		DeliveredAt: stamp(at), Method: detail, AssociateID: s.associateID, RouteID: s.routeID,
@@ -38,7 +38,7 @@ func (d *DB) issueProof(ctx context.Context, tx *sql.Tx, s *doorStop, p stopParc
 		p.trackingID, s.routeID).
 		Scan(&rec.Recipient.ShipmentID, &rec.ShipperID, &rec.Recipient.Reference, &bagID, &scanned, &scannedAt, &photoSum, &photoAt)
 	if err != nil {
-		return handoff.Internal(err, "proof facts")
+		return "", handoff.Internal(err, "proof facts")
 	}
 	if bagID != "" {
 		rec.Bag = &proof.Bag{BagID: bagID, ScannedAndMatched: scanned}
@@ -58,7 +58,7 @@ func (d *DB) issueProof(ctx context.Context, tx *sql.Tx, s *doorStop, p stopParc
 		err := tx.QueryRowContext(ctx, `SELECT id, opened_at, closed_at FROM garage_grants WHERE stop_id = $1 AND closed_at > 0
 			ORDER BY closed_at DESC, id LIMIT 1`, s.id).Scan(&g.GrantID, &opened, &closed)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return handoff.Internal(err, "proof garage")
+			return "", handoff.Internal(err, "proof garage")
 		}
 		if err == nil {
 			g.OpenedAt, g.ClosedAt = stamp(fromMicros(opened)), stamp(fromMicros(closed))
@@ -67,13 +67,13 @@ func (d *DB) issueProof(ctx context.Context, tx *sql.Tx, s *doorStop, p stopParc
 	}
 	kid, token, err := proof.Sign(d.Keys, rec)
 	if err != nil {
-		return handoff.Internal(err, "sign proof")
+		return "", handoff.Internal(err, "sign proof")
 	}
 	if _, err := d.txExec(ctx, tx, `INSERT INTO delivery_proofs (id, tracking_id, shipment_id, shipper_id, key_id, token, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`, rec.ID, p.trackingID, rec.Recipient.ShipmentID, rec.ShipperID, kid, token, micros(at)); err != nil {
-		return handoff.Internal(err, "store proof")
+		return "", handoff.Internal(err, "store proof")
 	}
-	return nil
+	return rec.ID, nil
 }
 
 // stamp formats a time as the records do: RFC 3339 in UTC, to the
