@@ -63,7 +63,8 @@ const (
 	ActionCodeResend    = "code_resend"      // the stop's code re-sent to the label's contacts
 	ActionAssociateLock = "associate_locked" // too many wrong codes: checks locked until the station unlocks
 	ActionAssociateOpen = "associate_unlocked"
-	ActionDelivered     = "delivered" // subject the tracking ID; detail the method and proof ID
+	ActionDelivered     = "delivered"      // subject the tracking ID; detail the method and proof ID
+	ActionAttemptFailed = "attempt_failed" // subject the stop; outcome the reason (OtpNotAvailable: three wrong entries)
 	ActionBagSeal       = "bag_seal"
 	ActionBagVoid       = "bag_void"
 	ActionBagScan       = "bag_scan"       // outcome matched or mismatch

@@ -23,3 +23,6 @@ CREATE TABLE audit_heads (
     seq   BIGINT NOT NULL,
     hash  TEXT NOT NULL
 );
+
+-- An associate's entries of a day, for the station's anomaly flags.
+CREATE INDEX audit_log_actor ON audit_log (actor, at);
