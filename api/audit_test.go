@@ -27,12 +27,7 @@ func TestAuditLogOfADay(t *testing.T) {
 		if v := d.do("POST", "/v1/station/bags/"+spare+"/void", d.stationKey, map[string]any{"reason": "torn strip"}); v.Status != 200 {
 			t.Fatalf("void: %d %s", v.Status, v.Body)
 		}
-		var ps []any
-		for _, id := range []string{bagged, refused, photo, digits} {
-			ps = append(ps, map[string]any{"trackingId": id})
-		}
-		rt := d.route("2026-11-23", ps)
-		stop := func(id string) string { return stopOf(t, rt, id)["stopId"].(string) }
+		_, stop := d.routeAll("2026-11-23", bagged, refused, photo, digits)
 
 		problem(t, d.do("POST", "/v1/associate/stops/"+stop(bagged)+"/scan-bag", d.da1Key, map[string]any{"bagId": otherBag}), 409, "")
 		d.scan(stop(bagged), bagID)

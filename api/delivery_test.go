@@ -90,6 +90,18 @@ func (d *day) route(date string, parcels []any) map[string]any {
 	return l.JSON(d.t)
 }
 
+// routeAll plans and loads a route of the parcels on date and returns it
+// with a lookup of the stop of each.
+func (d *day) routeAll(date string, ids ...string) (map[string]any, func(trackingID string) string) {
+	d.t.Helper()
+	var ps []any
+	for _, id := range ids {
+		ps = append(ps, map[string]any{"trackingId": id})
+	}
+	rt := d.route(date, ps)
+	return rt, func(id string) string { return stopOf(d.t, rt, id)["stopId"].(string) }
+}
+
 // stopOf returns the stop holding a tracking ID.
 func stopOf(t *testing.T, route map[string]any, trackingID string) map[string]any {
 	t.Helper()

@@ -74,12 +74,7 @@ func TestProofOfDeliveryByEachMethod(t *testing.T) {
 		handed := d.label("Eve", "5 E St", "07700900505", "20", "books")
 		d.receive(code, digits, bagged, photo, handed)
 		bagID := d.seal(bagged)
-		var ps []any
-		for _, id := range []string{code, digits, bagged, photo, handed} {
-			ps = append(ps, map[string]any{"trackingId": id})
-		}
-		rt := d.route("2026-11-23", ps)
-		stop := func(id string) string { return stopOf(t, rt, id)["stopId"].(string) }
+		_, stop := d.routeAll("2026-11-23", code, digits, bagged, photo, handed)
 
 		// Nothing delivered yet: no proof; another shipper's shipment is 404.
 		if r := d.do("GET", "/v1/shipments/"+d.shipmentOf[code]+"/proof", d.shipperKey, nil); r.Status != 200 || len(r.JSON(t)["proofs"].([]any)) != 0 {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -29,10 +28,7 @@ func auditCommand(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		fmt.Fprint(stderr, usage)
 		return errUsage
 	}
-	fs := flag.NewFlagSet("audit "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("data-dir", envOr(getenv, "HANDOFF_DATA_DIR", "./handoff-data"), "data directory (env HANDOFF_DATA_DIR)")
-	dbURL := fs.String("db", getenv("HANDOFF_DB"), "database: empty for SQLite in the data dir, or a postgres:// URL (env HANDOFF_DB)")
+	fs, dir, dbURL := storeFlags("audit "+args[0], stderr, getenv)
 	file := fs.String("file", "", "verify: an export (JSON lines) instead of the database")
 	fromS := fs.String("from", "", "export: the first instant, RFC 3339 or a date (2026-11-01)")
 	toS := fs.String("to", "", "export: the end (excluded), RFC 3339 or a date")
