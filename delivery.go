@@ -3,6 +3,8 @@ package handoff
 import (
 	"context"
 	"time"
+
+	"github.com/handoff-dev/handoff/anomaly"
 )
 
 // Stages of a parcel in the delivery network. A parcel moves between them
@@ -215,6 +217,21 @@ type StationService interface {
 	Associates(ctx context.Context, station *Principal) ([]AssociateStatus, error)
 	// UnlockAssociate lifts the wrong-code lock of one of its associates.
 	UnlockAssociate(ctx context.Context, station *Principal, associateID string) error
+	// Anomalies returns the figures of the station's associates on a
+	// service date ("" for today) that stand out from the station's own
+	// median: evidence for a person to review, never a sanction.
+	Anomalies(ctx context.Context, station *Principal, date string) (*AnomalyReport, error)
+}
+
+// AnomalyReport is a station's figures of one service date: each active
+// associate's counts, the station's medians and the flags, most outstanding
+// first (package anomaly).
+type AnomalyReport struct {
+	StationID   string
+	ServiceDate string
+	Medians     map[string]float64
+	Flags       []anomaly.Flag
+	Associates  []anomaly.Figures
 }
 
 // DoorService is the delivery associate's side. Every method acts only on the

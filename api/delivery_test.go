@@ -24,12 +24,13 @@ type day struct {
 	stationID              string
 	da1, da2               string // associate IDs
 	da1Key, da2Key         string
+	shipmentOf             map[string]string // tracking ID → shipment ID, of the labels made by label
 }
 
 func newDay(t *testing.T, e *env, now time.Time) *day {
 	t.Helper()
 	e.db.Now = func() time.Time { return now }
-	d := &day{env: e}
+	d := &day{env: e, shipmentOf: map[string]string{}}
 	_, d.shipperKey = e.shipper()
 	e.otpOn(d.shipperKey)
 	st := e.do("POST", "/v1/admin/stations", adminToken, map[string]any{"name": "East", "marketplace": "GB"}).JSON(t)
@@ -56,7 +57,10 @@ func (d *day) label(name, line1, phone, value, category string) string {
 	if r.Status != 201 {
 		d.t.Fatalf("label: %d %s", r.Status, r.Body)
 	}
-	return r.JSON(d.t)["packages"].([]any)[0].(map[string]any)["trackingId"].(string)
+	m := r.JSON(d.t)
+	id := m["packages"].([]any)[0].(map[string]any)["trackingId"].(string)
+	d.shipmentOf[id] = m["shipmentId"].(string)
+	return id
 }
 
 func (d *day) receive(ids ...string) []map[string]any {
@@ -85,6 +89,18 @@ func (d *day) route(date string, parcels []any) map[string]any {
 		d.t.Fatalf("load: %d %s", l.Status, l.Body)
 	}
 	return l.JSON(d.t)
+}
+
+// routeAll plans and loads a route of the parcels on date and returns it
+// with a lookup of the stop of each.
+func (d *day) routeAll(date string, ids ...string) (map[string]any, func(trackingID string) string) {
+	d.t.Helper()
+	var ps []any
+	for _, id := range ids {
+		ps = append(ps, map[string]any{"trackingId": id})
+	}
+	rt := d.route(date, ps)
+	return rt, func(id string) string { return stopOf(d.t, rt, id)["stopId"].(string) }
 }
 
 // stopOf returns the stop holding a tracking ID.

@@ -33,8 +33,9 @@ type Store interface {
 	// RecipientParcel reports whether the parcel's label names contact as
 	// its recipient (a gift buyer does not see the photo of the gift).
 	RecipientParcel(ctx context.Context, contact, trackingID string) (bool, error)
-	// LogPhotoView records that viewer saw a photo at a time.
-	LogPhotoView(ctx context.Context, photoID string, viewer *handoff.Principal, at time.Time) error
+	// LogPhotoView records (and audits) that viewer saw a parcel's photo
+	// at a time.
+	LogPhotoView(ctx context.Context, photoID, trackingID string, viewer *handoff.Principal, at time.Time) error
 	// PhotoInfo describes a parcel's photo (see handoff.PhotoService).
 	PhotoInfo(ctx context.Context, trackingID string) (*handoff.PhotoInfo, error)
 	// AgentParcel returns customer service's view of a parcel.
@@ -93,7 +94,7 @@ func (s *Service) ParcelPhoto(ctx context.Context, viewer *handoff.Principal, tr
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Store.LogPhotoView(ctx, p.ID, viewer, s.Now()); err != nil {
+	if err := s.Store.LogPhotoView(ctx, p.ID, trackingID, viewer, s.Now()); err != nil {
 		return nil, err
 	}
 	return b, nil

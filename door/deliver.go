@@ -2,6 +2,8 @@ package door
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -123,8 +125,9 @@ func (s *Service) storePhoto(ctx context.Context, data []byte, now time.Time) (*
 		return nil, photoRefused(err)
 	}
 	base := auth.Random(32)
+	sum := sha256.Sum256(shot.JPEG)
 	p := &StoredPhoto{Blob: base + ".jpg", Thumb: base + ".thumb.jpg", Width: shot.Width, Height: shot.Height,
-		ExpiresAt: now.Add(s.Policy.PhotoRetention)}
+		ExpiresAt: now.Add(s.Policy.PhotoRetention), SHA256: hex.EncodeToString(sum[:])}
 	if err := s.Photos.Put(ctx, p.Blob, shot.JPEG); err != nil {
 		return nil, handoff.Internal(err, "store photo")
 	}

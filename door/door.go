@@ -101,6 +101,7 @@ type StoredPhoto struct {
 	Blob, Thumb   string
 	Width, Height int
 	ExpiresAt     time.Time
+	SHA256        string // hex, of the stored JPEG: the proof of delivery names it
 }
 
 // Attempt asks the store to record a failed attempt for the stop's open

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/audit"
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/door"
 	"github.com/handoff-dev/handoff/passcode"
@@ -227,7 +228,15 @@ func (d *DB) deliverParcel(ctx context.Context, tx *sql.Tx, s *doorStop, p stopP
 	if err := settleBag(ctx, tx, p.trackingID, handoff.BagDelivered); err != nil {
 		return false, err
 	}
-	_, err = d.appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.Delivered, Detail: detail, Time: d.Now(),
+	now := d.Now()
+	pod, err := d.issueProof(ctx, tx, s, p, detail, now)
+	if err != nil {
+		return false, err
+	}
+	if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionDelivered, Actor: actor, Subject: p.trackingID, Outcome: detail, Detail: "proof=" + pod}); err != nil {
+		return false, err
+	}
+	_, err = d.appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.Delivered, Detail: detail, Time: now,
 		Location: tracking.Location{City: p.city, PostalCode: p.pc, CountryCode: s.market}, Actor: actor, Note: note})
 	return err == nil, err
 }
@@ -297,6 +306,9 @@ func (d *DB) failParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor str
 	}
 	if len(failed) > 0 {
 		if err := d.enqueue(ctx, tx, MsgAttemptFailed, s.id+"|"+reason, failed, map[string]any{"detailCode": reason, "nextAttemptDate": next}, ""); err != nil {
+			return nil, err
+		}
+		if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionAttemptFailed, Actor: actor, Subject: s.id, Outcome: reason}); err != nil {
 			return nil, err
 		}
 	}
@@ -520,6 +532,9 @@ func (d *DB) Guess(ctx context.Context, g door.Guess) (*door.GuessResult, error)
 		refused, err := d.claimAssociateGuess(ctx, tx, g.AssociateID, g.BudgetLimit, g.BudgetWindow, g.At)
 		if err != nil || refused != "" {
 			res.Refused = refused
+			if err == nil {
+				err = d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionCodeRefused, Actor: g.AssociateID, Subject: g.StopID, Outcome: refused, Detail: "method=" + g.Method})
+			}
 			return err
 		}
 		err = tx.QueryRowContext(ctx, `UPDATE stops SET guesses = guesses + 1 WHERE id = $1 AND otp_state = $2 AND guesses < $3 RETURNING guesses`,
@@ -550,6 +565,10 @@ func (d *DB) Guess(ctx context.Context, g door.Guess) (*door.GuessResult, error)
 			newID("chk_"), g.StopID, g.AssociateID, g.Method, res.Correct, micros(g.At)); err != nil {
 			return handoff.Internal(err, "record check")
 		}
+		if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionCodeCheck, Actor: g.AssociateID, Subject: g.StopID,
+			Outcome: map[bool]string{true: "correct", false: "wrong"}[res.Correct], Detail: "method=" + g.Method}); err != nil {
+			return err
+		}
 		if res.Correct {
 			// The entry was counted as wrong when claimed; it was not.
 			if _, err := tx.ExecContext(ctx, `UPDATE associate_guard SET wrong = wrong - 1 WHERE associate_id = $1 AND wrong > 0`, g.AssociateID); err != nil {
@@ -573,6 +592,11 @@ func (d *DB) Guess(ctx context.Context, g door.Guess) (*door.GuessResult, error)
 		}
 		if res.LockedNow, err = lockIfOverBudget(ctx, tx, g.AssociateID, g.BudgetLimit, g.BudgetWindow, g.At); err != nil {
 			return err
+		}
+		if res.LockedNow {
+			if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionAssociateLock, Actor: g.AssociateID, Subject: g.AssociateID}); err != nil {
+				return err
+			}
 		}
 		var wrong int
 		if err := tx.QueryRowContext(ctx, `UPDATE stops SET wrong = wrong + 1 WHERE id = $1 RETURNING wrong`, g.StopID).Scan(&wrong); err != nil {
@@ -618,6 +642,9 @@ func (d *DB) ClaimResend(ctx context.Context, stop *door.Stop, limit int) (bool,
 			return handoff.Internal(err, "count resend")
 		}
 		ok = true
+		if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionCodeResend, Actor: stop.AssociateID, Subject: stop.ID, Outcome: audit.OutcomeOK, Detail: "resend=" + itoa(n)}); err != nil {
+			return err
+		}
 		ps, err := openParcels(ctx, tx, fromDoor(stop))
 		if err != nil {
 			return err
@@ -649,9 +676,9 @@ func (d *DB) Deliver(ctx context.Context, dl door.Delivery) error {
 			}
 			switch {
 			case dl.Photo != nil:
-				if _, err := tx.ExecContext(ctx, `INSERT INTO photos (id, tracking_id, blob_key, thumb_key, width, height, taken_by, taken_at, expires_at)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, newID("ph_"), p.TrackingID, dl.Photo.Blob, dl.Photo.Thumb, dl.Photo.Width, dl.Photo.Height,
-					dl.AssociateID, micros(dl.At), micros(dl.Photo.ExpiresAt)); err != nil {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO photos (id, tracking_id, blob_key, thumb_key, width, height, taken_by, taken_at, expires_at, sha256)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, newID("ph_"), p.TrackingID, dl.Photo.Blob, dl.Photo.Thumb, dl.Photo.Width, dl.Photo.Height,
+					dl.AssociateID, micros(dl.At), micros(dl.Photo.ExpiresAt), dl.Photo.SHA256); err != nil {
 					return handoff.Internal(err, "record photo")
 				}
 			case p.NoPhotoReason != "":
@@ -705,6 +732,10 @@ func (d *DB) RecordBagScan(ctx context.Context, sc door.Scan) (string, error) {
 			newID("bs_"), sc.Stop.ID, matched, sc.AssociateID, sc.BagID, matched != "", micros(sc.At)); err != nil {
 			return handoff.Internal(err, "record scan")
 		}
+		if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionBagScan, Actor: sc.AssociateID, Subject: sc.Stop.ID,
+			Outcome: map[bool]string{true: "matched", false: "mismatch"}[matched != ""], Detail: "bag=" + sc.BagID}); err != nil {
+			return err
+		}
 		if matched != "" {
 			if _, err := tx.ExecContext(ctx, `UPDATE route_parcels SET bag_scanned = TRUE WHERE stop_id = $1 AND tracking_id = $2`, sc.Stop.ID, matched); err != nil {
 				return handoff.Internal(err, "mark scan")
@@ -757,6 +788,9 @@ func (d *DB) RecordRefusal(ctx context.Context, rf door.Refusal) ([]string, erro
 				return err
 			}
 			if err := openCase(ctx, tx, handoff.CaseTamper, p.TrackingID, rf.AssociateID, rf.At, p.CaseSummary); err != nil {
+				return err
+			}
+			if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionRefusal, Actor: rf.AssociateID, Subject: p.TrackingID, Outcome: tracking.RejectedByRecipientWithVerification, Detail: "bag=" + bagID}); err != nil {
 				return err
 			}
 			// The refused bag is evidence; the parcel needs a new one if it

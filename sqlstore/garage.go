@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/audit"
 	"github.com/handoff-dev/handoff/grant"
 	"github.com/handoff-dev/handoff/route"
 	"github.com/handoff-dev/handoff/tracking"
@@ -42,21 +43,23 @@ func (d *DB) AddGarage(ctx context.Context, contact string, g handoff.Garage, se
 			lat, lon, at != nil, micros(g.CreatedAt)); err != nil {
 			return handoff.Internal(err, "enrol garage")
 		}
-		return garageEvent(ctx, tx, g.ID, "", "enrolled", detail, g.CreatedAt)
+		return d.garageEvent(ctx, tx, g.ID, "", "enrolled", detail, g.CreatedAt)
 	})
 }
 
-func garageEvent(ctx context.Context, tx *sql.Tx, garageID, grantID, step, detail string, at time.Time) error {
+func (d *DB) garageEvent(ctx context.Context, tx *sql.Tx, garageID, grantID, step, detail string, at time.Time) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO garage_events (id, garage_id, grant_id, step, detail, at) VALUES ($1, $2, $3, $4, $5, $6)`,
 		newID("ge_"), garageID, grantID, step, detail, micros(at)); err != nil {
 		return handoff.Internal(err, "garage log")
 	}
-	return nil
+	// Each garage's steps are one chain: grants, openings, closings and
+	// revocations in the order they happened.
+	return d.appendAudit(ctx, tx, audit.Entry{Chain: "garage:" + garageID, Action: audit.ActionGarage + step, Actor: "garage", Subject: grantID, Detail: detail})
 }
 
 // LogGarage appends a step to a garage's log.
 func (d *DB) LogGarage(ctx context.Context, garageID, grantID, step, detail string) error {
-	return d.tx(ctx, func(tx *sql.Tx) error { return garageEvent(ctx, tx, garageID, grantID, step, detail, d.Now()) })
+	return d.tx(ctx, func(tx *sql.Tx) error { return d.garageEvent(ctx, tx, garageID, grantID, step, detail, d.Now()) })
 }
 
 // GarageConfig returns the sealed connection details of one of the contact's
@@ -145,7 +148,7 @@ func (d *DB) revokeGrants(ctx context.Context, tx *sql.Tx, garageID string, move
 		}
 	}
 	for _, g := range out {
-		if err := garageEvent(ctx, tx, garageID, g.ID, "revoked", why, d.Now()); err != nil {
+		if err := d.garageEvent(ctx, tx, garageID, g.ID, "revoked", why, d.Now()); err != nil {
 			return nil, err
 		}
 		for _, t := range g.TrackingIDs {
@@ -168,12 +171,12 @@ func (d *DB) SwitchKeyDelivery(ctx context.Context, garageID string, on bool, re
 			return handoff.Internal(err, "key delivery")
 		}
 		if on {
-			return garageEvent(ctx, tx, garageID, "", "key_delivery_on", "", d.Now())
+			return d.garageEvent(ctx, tx, garageID, "", "key_delivery_on", "", d.Now())
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM garage_parcels WHERE garage_id = $1`, garageID); err != nil {
 			return handoff.Internal(err, "key delivery")
 		}
-		if err := garageEvent(ctx, tx, garageID, "", "key_delivery_off", "", d.Now()); err != nil {
+		if err := d.garageEvent(ctx, tx, garageID, "", "key_delivery_off", "", d.Now()); err != nil {
 			return err
 		}
 		var err error
@@ -403,7 +406,7 @@ func (d *DB) grantRecords(ctx context.Context, tx *sql.Tx, garageID, grantID, st
 	if err != nil {
 		return nil, err
 	}
-	if err := garageEvent(ctx, tx, garageID, grantID, m.Step, m.Detail, now); err != nil {
+	if err := d.garageEvent(ctx, tx, garageID, grantID, m.Step, m.Detail, now); err != nil {
 		return nil, err
 	}
 	if m.Event != "" {

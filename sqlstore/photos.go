@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/audit"
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/deliveryphoto"
 	"github.com/handoff-dev/handoff/tracking"
@@ -50,13 +51,16 @@ func (d *DB) RecipientParcel(ctx context.Context, contact, trackingID string) (b
 	return n > 0, nil
 }
 
-// LogPhotoView implements deliveryphoto.Store.
-func (d *DB) LogPhotoView(ctx context.Context, photoID string, viewer *handoff.Principal, at time.Time) error {
-	if _, err := d.db.ExecContext(ctx, `INSERT INTO photo_views (id, photo_id, viewer_id, viewer_kind, viewer_name, at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		newID("pv_"), photoID, viewer.ID, viewer.Kind, viewer.Name, micros(at)); err != nil {
-		return handoff.Internal(err, "log photo view")
-	}
-	return nil
+// LogPhotoView implements deliveryphoto.Store. The view is audited in the
+// same transaction.
+func (d *DB) LogPhotoView(ctx context.Context, photoID, trackingID string, viewer *handoff.Principal, at time.Time) error {
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO photo_views (id, photo_id, viewer_id, viewer_kind, viewer_name, at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			newID("pv_"), photoID, viewer.ID, viewer.Kind, viewer.Name, micros(at)); err != nil {
+			return handoff.Internal(err, "log photo view")
+		}
+		return d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionPhotoView, Actor: viewer.ID, Subject: trackingID, Outcome: audit.OutcomeOK, Detail: "photo=" + photoID})
+	})
 }
 
 // PhotoInfo implements deliveryphoto.Store.

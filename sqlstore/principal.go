@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/audit"
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/market"
 )
@@ -160,7 +161,13 @@ func (d *DB) AuthenticatePassword(ctx context.Context, id, password, client stri
 		return nil, handoff.Internal(err, "authenticate password")
 	}
 	if ok, err := auth.CheckPassword(hash, password); err != nil || !ok {
+		if err := d.AppendAudit(ctx, audit.Entry{Action: audit.ActionSignin, Actor: p.ID, Subject: p.ID, Outcome: audit.OutcomeFailed, Detail: "client=" + client}); err != nil {
+			return nil, err
+		}
 		return nil, bad
+	}
+	if err := d.AppendAudit(ctx, audit.Entry{Action: audit.ActionSignin, Actor: p.ID, Subject: p.ID, Outcome: audit.OutcomeOK, Detail: "client=" + client}); err != nil {
+		return nil, err
 	}
 	// A success clears the account's count, so an owner who mistyped is not
 	// locked out by their own earlier tries, and gives back the address's

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/audit"
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/market"
 	"github.com/handoff-dev/handoff/route"
@@ -380,10 +381,13 @@ func (d *DB) StationAssociates(ctx context.Context, stationID string) ([]handoff
 
 // ClearWrongCodes implements station.Store.
 func (d *DB) ClearWrongCodes(ctx context.Context, associateID string) error {
-	if _, err := d.db.ExecContext(ctx, `UPDATE associate_guard SET locked_at = 0, wrong = 0, window_start = 0 WHERE associate_id = $1`, associateID); err != nil {
-		return handoff.Internal(err, "unlock associate")
-	}
-	return nil
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE associate_guard SET locked_at = 0, wrong = 0, window_start = 0 WHERE associate_id = $1`, associateID); err != nil {
+			return handoff.Internal(err, "unlock associate")
+		}
+		// In the associate's chain, after the lock it lifts.
+		return d.appendAudit(ctx, tx, audit.Entry{Chain: associateID, Action: audit.ActionAssociateOpen, Actor: "station", Subject: associateID, Outcome: audit.OutcomeOK})
+	})
 }
 
 var _ station.Store = (*DB)(nil)

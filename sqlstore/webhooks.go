@@ -122,6 +122,9 @@ type webhookPayload struct {
 	TrackingID string        `json:"trackingId"`
 	Event      webhookEvent  `json:"event"`
 	Summary    webhookStatus `json:"summary"`
+	// Proof is the signed proof of delivery (compact JWS), on the
+	// Delivered event.
+	Proof string `json:"proof,omitempty"`
 }
 
 type webhookEvent struct {
@@ -155,11 +158,17 @@ func (d *DB) queueWebhooks(ctx context.Context, tx *sql.Tx, trackingID string, s
 		hooks = append(hooks, h)
 	}
 	rows.Close()
+	var pod string
+	if e.Code == tracking.Delivered && len(hooks) > 0 {
+		if pod, err = latestProof(ctx, tx, trackingID); err != nil {
+			return err
+		}
+	}
 	now := micros(d.Now())
 	for _, h := range hooks {
 		body, _ := json.Marshal(webhookPayload{Type: "tracking.event", TrackingID: trackingID,
 			Event:   webhookEvent{Sequence: seq, EventCode: e.Code, EventTime: e.Time.UTC().Format(time.RFC3339), Location: e.Location, DetailCode: e.Detail},
-			Summary: webhookStatus{Status: h.status}})
+			Summary: webhookStatus{Status: h.status}, Proof: pod})
 		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (id, dedupe_key, kind, channel, recipient, lang, data, status, next_attempt_at, created_at)
 			VALUES ($1, $2, $3, $4, $5, '', $6, 'pending', $7, $7) ON CONFLICT (dedupe_key) DO NOTHING`,
 			newID("whd_"), "wh|"+h.id+"|"+trackingID+"|"+itoa(seq), MsgTrackingEvent, ChannelShipperWebhook, h.id, string(body), now); err != nil {

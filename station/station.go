@@ -11,9 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/anomaly"
 	"github.com/handoff-dev/handoff/auth"
+	"github.com/handoff-dev/handoff/market"
 	"github.com/handoff-dev/handoff/route"
 	"github.com/handoff-dev/handoff/tracking"
 )
@@ -334,6 +337,36 @@ func (s *Service) ListRoutes(ctx context.Context, st *handoff.Principal, date st
 		return nil, handoff.Invalid(handoff.FieldError{Field: "date", Message: err.Error()})
 	}
 	return s.store.StationRoutes(ctx, st.ID, date)
+}
+
+// Anomalies implements handoff.StationService: the day runs from midnight
+// to midnight in the station's marketplace.
+func (s *Service) Anomalies(ctx context.Context, st *handoff.Principal, date string) (*handoff.AnomalyReport, error) {
+	if err := requireStation(st); err != nil {
+		return nil, err
+	}
+	mkt, ok := market.Lookup(st.Market)
+	if !ok {
+		mkt, _ = market.Lookup("GB")
+	}
+	if date == "" {
+		date = s.store.Today(string(mkt.Code))
+	}
+	day, err := route.ParseDate(date)
+	if err != nil {
+		return nil, handoff.Invalid(handoff.FieldError{Field: "date", Message: err.Error()})
+	}
+	loc, err := time.LoadLocation(mkt.TimeZone)
+	if err != nil {
+		loc = time.UTC
+	}
+	from := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, loc)
+	figures, err := s.store.AnomalyFigures(ctx, st.ID, date, from, from.AddDate(0, 0, 1))
+	if err != nil {
+		return nil, err
+	}
+	medians, flags := anomaly.Review(figures)
+	return &handoff.AnomalyReport{StationID: st.ID, ServiceDate: date, Medians: medians, Flags: flags, Associates: figures}, nil
 }
 
 // MoveStop implements handoff.StationService. A stop moves while its day
