@@ -199,7 +199,9 @@ const photoPurgeLease = 5 * time.Minute
 // (an UPDATE that re-checks the lease, so two nodes never take the same row),
 // their blobs deleted, and only then marked deleted: a node that dies midway
 // leaves the rows to be taken again when the lease ends, and deleting a blob
-// twice is harmless.
+// twice is harmless. The rows are picked by a materialised CTE, which runs
+// once, as in ClaimNotifications: PostgreSQL may run a `WHERE id IN (SELECT …
+// LIMIT n FOR UPDATE SKIP LOCKED)` once per row and lease the whole backlog.
 func (d *DB) PurgeExpiredPhotos(ctx context.Context, limit int) (int, error) {
 	if d.Photos == nil {
 		return 0, nil
@@ -209,9 +211,11 @@ func (d *DB) PurgeExpiredPhotos(ctx context.Context, limit int) (int, error) {
 	if d.Engine == Postgres {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
-	rows, err := d.db.QueryContext(ctx, `UPDATE photos SET purge_until = $1
-		WHERE deleted_at = 0 AND expires_at <= $2 AND purge_until <= $2 AND id IN (
-			SELECT id FROM photos WHERE deleted_at = 0 AND expires_at <= $2 AND purge_until <= $2 ORDER BY expires_at LIMIT $3`+lock+`)
+	rows, err := d.db.QueryContext(ctx, `WITH picked AS MATERIALIZED (
+			SELECT id AS picked_id FROM photos WHERE deleted_at = 0 AND expires_at <= $2 AND purge_until <= $2
+			ORDER BY expires_at, id LIMIT $3`+lock+`)
+		UPDATE photos SET purge_until = $1
+		FROM picked WHERE id = picked_id AND deleted_at = 0 AND purge_until <= $2
 		RETURNING id, blob_key, thumb_key`, micros(now.Add(photoPurgeLease)), micros(now), limit)
 	if err != nil {
 		return 0, handoff.Internal(err, "lease expired photos")
