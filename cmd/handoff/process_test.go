@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/handoff-dev/handoff/api/apitest"
 	"github.com/handoff-dev/handoff/sqlstore"
 	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
 )
@@ -42,24 +42,7 @@ type node struct {
 	base string
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has exited
-	log  *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	log  string        // the file its log goes to
 }
 
 // deployment is how the nodes of a test are started: one data directory
@@ -102,8 +85,13 @@ func (d *deployment) start(t *testing.T) *node {
 	}
 	cmd.Env = append(env, childEnv+"=1", "HANDOFF_ADMIN_TOKEN="+testAdmin, "HANDOFF_SMS_WEBHOOK_SECRET="+smsSecret,
 		"HANDOFF_ALLOW_PRIVATE_NETWORK=1")
-	n := &node{cmd: cmd, done: make(chan struct{}), log: &lockedBuffer{}}
-	cmd.Stderr = n.log
+	logs, err := os.CreateTemp(d.dataDir, "node-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logs.Close() // the process has its own descriptor
+	n := &node{cmd: cmd, done: make(chan struct{}), log: logs.Name()}
+	cmd.Stderr = logs
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +103,7 @@ func (d *deployment) start(t *testing.T) *node {
 	t.Cleanup(func() {
 		n.kill()
 		if t.Failed() {
-			t.Logf("log of the node at %s:\n%s", n.base, n.log)
+			t.Logf("log of the node at %s:\n%s", n.base, n.logText())
 		}
 	})
 	lines := make(chan string, 1)
@@ -133,17 +121,23 @@ func (d *deployment) start(t *testing.T) *node {
 	case <-time.After(60 * time.Second):
 	}
 	if n.base == "" {
-		t.Fatalf("the server did not start:\n%s", n.log)
+		t.Fatalf("the server did not start:\n%s", n.logText())
 	}
 	for i := 0; ; i++ {
 		if res, _, err := get(n.base, "/readyz", ""); err == nil && res.StatusCode == 200 {
 			return n
 		}
 		if i == 100 {
-			t.Fatalf("the server at %s is not ready:\n%s", n.base, n.log)
+			t.Fatalf("the server at %s is not ready:\n%s", n.base, n.logText())
 		}
 		time.Sleep(50 * time.Millisecond) // polling readiness, bounded by the loop
 	}
+}
+
+// logText returns what the node logged.
+func (n *node) logText() string {
+	b, _ := os.ReadFile(n.log)
+	return string(b)
 }
 
 // kill ends the process at once (SIGKILL: no drain, no deferred work) and
@@ -211,27 +205,9 @@ type reply struct {
 // call sends a JSON API request and returns the answer; err only when no
 // answer came (the node died under it).
 func call(ctx context.Context, base, method, path, token string, body any, hdr ...string) (reply, error) {
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		j, _ := json.Marshal(b)
-		rd = bytes.NewReader(j)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
+	req, err := apitest.NewRequest(ctx, method, base+path, token, body, hdr...)
 	if err != nil {
 		return reply{}, err
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
