@@ -53,7 +53,7 @@ func TestCrashLoop(t *testing.T) {
 			n := d.start(t)
 			tm := onboard(t, n.base, deliveryRounds, true)
 			for cycle := 1; cycle <= crashCycles; cycle++ {
-				killAt := 6 + rng.IntN(15)
+				killAt := 5 + rng.IntN(12)
 				l.run(t, d, n, tm, cycle, killAt)
 				n = d.start(t)
 				l.check(t, n.base, tm)
@@ -170,7 +170,7 @@ func (l *ledger) run(t *testing.T, d *deployment, n *node, tm *team, cycle, kill
 
 // labelLoop creates labels, each with its own key, until the node dies.
 func (l *ledger) labelLoop(ctx context.Context, t *testing.T, base string, tm *team, prefix string) {
-	pace := time.NewTicker(10 * time.Millisecond)
+	pace := time.NewTicker(20 * time.Millisecond)
 	defer pace.Stop()
 	for i := 0; ; i++ {
 		key := fmt.Sprintf("%s-%d", prefix, i)

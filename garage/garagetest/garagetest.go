@@ -157,6 +157,15 @@ func (f *FakeOpenGarage) SetTravel(d time.Duration) {
 	f.travel = d
 }
 
+// Arrive ends a move at once, as if its travel time were up.
+func (f *FakeOpenGarage) Arrive() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.arrives.IsZero() {
+		f.Door, f.arrives = f.target, time.Time{}
+	}
+}
+
 // Commanded receives each command ("open", "close") as the device takes
 // it, so that a test can act while the door moves. Commands nobody reads
 // beyond the first 16 are not queued.
