@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 
@@ -122,26 +121,10 @@ func (e *env) undocumented(method, path, token string) resp {
 }
 
 func (e *env) request(method, path, token string, body any, hdr ...string) *http.Request {
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		j, _ := json.Marshal(b)
-		rd = bytes.NewReader(j)
-	}
-	req, _ := http.NewRequest(method, e.srv.URL+path, rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
+	e.t.Helper()
+	req, err := apitest.NewRequest(t0ctx, method, e.srv.URL+path, token, body, hdr...)
+	if err != nil {
+		e.t.Fatal(err)
 	}
 	return req
 }

@@ -154,9 +154,11 @@ func (d *DB) LeaseExpiredPhotos(ctx context.Context, limit int, now, until time.
 	if d.Engine == Postgres {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
-	rows, err := d.db.QueryContext(ctx, `UPDATE photos SET purge_until = $1
-		WHERE deleted_at = 0 AND expires_at <= $2 AND purge_until <= $2 AND id IN (
-			SELECT id FROM photos WHERE deleted_at = 0 AND expires_at <= $2 AND purge_until <= $2 ORDER BY expires_at LIMIT $3`+lock+`)
+	rows, err := d.db.QueryContext(ctx, `WITH picked AS MATERIALIZED (
+			SELECT id AS picked_id FROM photos WHERE deleted_at = 0 AND expires_at <= $2 AND purge_until <= $2
+			ORDER BY expires_at, id LIMIT $3`+lock+`)
+		UPDATE photos SET purge_until = $1
+		FROM picked WHERE id = picked_id AND deleted_at = 0 AND purge_until <= $2
 		RETURNING id, blob_key, thumb_key`, micros(until), micros(now), limit)
 	if err != nil {
 		return nil, handoff.Internal(err, "lease expired photos")

@@ -33,6 +33,10 @@ func TestParseServe(t *testing.T) {
 	if got := fmt.Sprint(c.TrustedProxies); got != "[10.0.0.7/32 192.168.0.0/16 10.1.2.3/32]" {
 		t.Errorf("trusted proxies = %s", got)
 	}
+	c, err = parseServe(nil, io.Discard, env(map[string]string{"HANDOFF_GARAGE_SWEEP_INTERVAL": "250ms", "HANDOFF_GARAGE_STEP_DEADLINE": "3s"}))
+	if err != nil || c.GarageSweep != 250*time.Millisecond || c.GarageStepDeadline != 3*time.Second {
+		t.Errorf("garage sweep settings: %+v, %v", c, err)
+	}
 	// Flags win over the environment.
 	c, _ = parseServe([]string{"--addr", "127.0.0.1:1"}, io.Discard, env(map[string]string{"HANDOFF_ADDR": "127.0.0.1:2"}))
 	if c.Addr != "127.0.0.1:1" {
@@ -44,6 +48,8 @@ func TestParseServe(t *testing.T) {
 		"bad hours":         {"HANDOFF_CONTACT_HOURS": "20:00-08:00"},
 		"bad days":          {"HANDOFF_WORKING_DAYS": "funday"},
 		"bad proxies":       {"HANDOFF_TRUSTED_PROXIES": "10.0.0.1, proxy.local"},
+		"no garage sweep":   {"HANDOFF_GARAGE_SWEEP_INTERVAL": "0s"},
+		"bad step deadline": {"HANDOFF_GARAGE_STEP_DEADLINE": "soon"},
 	} {
 		if _, err := parseServe(nil, io.Discard, env(e)); err == nil {
 			t.Errorf("%s accepted", name)

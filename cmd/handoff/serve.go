@@ -92,7 +92,7 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	// Shippers' webhooks always go to their own endpoints, dev outbox or not.
 	db.AllowHTTPWebhooks = c.Demo || getenvBool(c.AllowHTTPWebhooks)
 	private := c.Demo || getenvBool(c.AllowPrivateNetwork)
-	garages := newGarages(db, keys, log, c.Policy.ContactHours, private)
+	garages := newGarages(db, keys, log, c.Policy.ContactHours, private, c.GarageStepDeadline)
 	db.AllowPrivateWebhooks = private
 	senders[notify.ShipperWebhook] = &notify.ShipperWebhooks{Resolve: db.ResolveWebhook, AllowPrivate: private}
 	worker := &notify.Worker{Store: db, Senders: senders, Log: log,
@@ -200,7 +200,7 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	workerDone := make(chan struct{})
 	go func() { a.worker.Run(wctx); close(workerDone) }()
 	go purgePhotos(wctx, a.photos, a.log, 10*time.Minute)
-	go sweepGarages(wctx, a.garages, a.log, 30*time.Second)
+	go sweepGarages(wctx, a.garages, a.log, c.GarageSweep)
 	go pruneRetained(wctx, a.db, a.log, time.Hour, c.Retention)
 	defer func() { stopWorker(); <-workerDone }()
 	select {
