@@ -24,6 +24,7 @@ const (
 	MsgAttemptFailed  = "attempt_failed"   // what happens next
 	MsgResend         = "resend"           // the code again, on the associate's request
 	MsgReturning      = "returning"        // going back to the shipper
+	MsgRefused        = "refused"          // a tampered bag refused: held for a case
 )
 
 // Channels.
@@ -45,6 +46,10 @@ type contactRow struct {
 	buyerEmail  string
 	codeSet     string
 	name        string
+	buyerName   string
+	shipper     string // the display name messages are signed with
+	cod         bool
+	photo       bool
 	lang        string
 	settings    handoff.Settings
 }
@@ -74,8 +79,10 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 		args[i] = id
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT p.tracking_id, p.bag_id, p.otp_required, s.recipient_mobile, s.recipient_email, s.buyer, s.buyer_mobile,
-		s.code_set, s.ship_to, s.marketplace, ss.body
+		s.code_set, s.ship_to, s.marketplace, ss.body, pr.name, s.payment_type,
+		EXISTS (SELECT 1 FROM photos ph WHERE ph.tracking_id = p.tracking_id)
 		FROM packages p JOIN shipments s ON s.id = p.shipment_id JOIN shipper_settings ss ON ss.shipper_id = p.shipper_id
+		JOIN principals pr ON pr.id = p.shipper_id
 		WHERE p.tracking_id IN (`+placeholders(1, len(args))+`) ORDER BY p.tracking_id`, args...)
 	if err != nil {
 		return handoff.Internal(err, "read contacts")
@@ -83,16 +90,18 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 	var contacts []contactRow
 	for rows.Next() {
 		var c contactRow
-		var buyer, shipTo, mkt, body string
-		if err := rows.Scan(&c.trackingID, &c.bagID, &c.otp, &c.mobile, &c.email, &buyer, &c.buyerMobile, &c.codeSet, &shipTo, &mkt, &body); err != nil {
+		var buyer, shipTo, mkt, body, payment string
+		if err := rows.Scan(&c.trackingID, &c.bagID, &c.otp, &c.mobile, &c.email, &buyer, &c.buyerMobile, &c.codeSet, &shipTo, &mkt, &body,
+			&c.shipper, &payment, &c.photo); err != nil {
 			rows.Close()
 			return handoff.Internal(err, "scan contacts")
 		}
 		if buyer != "" {
 			var b handoff.Party
 			json.Unmarshal([]byte(buyer), &b)
-			c.buyerEmail = b.Email
+			c.buyerEmail, c.buyerName = b.Email, b.Name
 		}
+		c.cod = payment == handoff.CashOnDelivery
 		var a handoff.Address
 		json.Unmarshal([]byte(shipTo), &a)
 		c.name = a.Name
@@ -100,6 +109,9 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 		c.lang = m.Language
 		c.settings = handoff.DefaultSettings()
 		json.Unmarshal([]byte(body), &c.settings)
+		if n := c.settings.Notifications.SenderName; n != "" {
+			c.shipper = n
+		}
 		contacts = append(contacts, c)
 	}
 	rows.Close()
@@ -116,9 +128,10 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 	// nothing away.
 	type key struct{ channel, to, set string }
 	type group struct {
-		lang, name, codeSet string
-		ids, bags           []string
-		buyer               bool
+		lang, name, buyerName, codeSet string
+		ids, bags, shippers            []string
+		buyer, needsCode, cod          bool
+		photo                          string
 	}
 	groups := map[key]*group{}
 	var order []key
@@ -131,6 +144,17 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 		}
 		if !slices.Contains(g.ids, c.trackingID) {
 			g.ids = append(g.ids, c.trackingID)
+			if g.buyerName == "" {
+				g.buyerName = c.buyerName
+			}
+			if !slices.Contains(g.shippers, c.shipper) {
+				g.shippers = append(g.shippers, c.shipper)
+			}
+			g.needsCode = g.needsCode || (c.otp && c.mobile != "")
+			g.cod = g.cod || c.cod
+			if c.photo && g.photo == "" {
+				g.photo = c.trackingID
+			}
 			// Every message about a bagged parcel names its bag.
 			if c.bagID != "" {
 				g.bags = append(g.bags, bag.Format(c.bagID))
@@ -179,7 +203,14 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 	now := micros(d.Now())
 	for _, k := range order {
 		g := groups[k]
-		msg := map[string]any{"trackingIds": g.ids, "recipientName": g.name, "passcode": g.codeSet != "", "toBuyer": g.buyer}
+		msg := map[string]any{"trackingIds": g.ids, "recipientName": g.name, "passcode": g.codeSet != "", "toBuyer": g.buyer,
+			"shipper": strings.Join(g.shippers, ", "), "needsCode": g.needsCode, "cod": g.cod}
+		if g.buyer {
+			msg["buyerName"] = g.buyerName
+		}
+		if g.photo != "" && !g.buyer { // the photo is the recipient's
+			msg["photo"] = g.photo
+		}
 		if len(g.bags) > 0 {
 			msg["bagIds"] = g.bags
 		}

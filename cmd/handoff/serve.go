@@ -86,13 +86,13 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	garages := newGarages(db, keys, log, c.Policy.ContactHours, private)
 	db.AllowPrivateWebhooks = private
 	senders[notify.ShipperWebhook] = &notify.ShipperWebhooks{Resolve: db.ResolveWebhook, AllowPrivate: private}
-	worker := &notify.Worker{Store: db, Senders: senders, Log: log,
-		Unseal: func(purpose, sealed string) ([]byte, error) { return keys.Open("message/"+purpose, sealed, nil) }}
-
 	publicURL := c.Channels.PublicURL
 	if publicURL == "" {
 		publicURL = "http://" + c.Addr
 	}
+
+	worker := &notify.Worker{Store: db, Senders: senders, Log: log, PublicURL: publicURL,
+		Unseal: func(purpose, sealed string) ([]byte, error) { return keys.Open("message/"+purpose, sealed, nil) }}
 
 	metrics := observe.NewMetrics()
 	doors := door.New(db, keys, db.Photos, photo.Limits{MaxBytes: c.Photos.MaxBytes, MaxPixels: c.Photos.MaxPixels}, &db.Policy, func() time.Time { return db.Now() }, db.Today, log)
