@@ -45,7 +45,10 @@ var plurals = []pluralEntry{
 
 // Entries returns the catalogue, for the test that every key has every
 // language.
-func Entries() []entry { return entries }
+func Entries() []entry { return all }
+
+// all is every entry: the days and months, then the pages'.
+var all = append(append(append([]entry{}, entries...), pages...), portal...)
 
 // PluralKeys returns the keys of the plural messages.
 func PluralKeys() []string {
@@ -58,7 +61,7 @@ func PluralKeys() []string {
 
 // Has reports whether key is in the catalogue.
 func Has(key string) bool {
-	for _, e := range entries {
+	for _, e := range all {
 		if e.en == key {
 			return true
 		}

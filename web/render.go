@@ -15,6 +15,7 @@ import (
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
+	"github.com/handoff-dev/handoff/locale"
 	"github.com/handoff-dev/handoff/market"
 	"github.com/handoff-dev/handoff/money"
 	"github.com/handoff-dev/handoff/route"
@@ -26,6 +27,8 @@ var files embed.FS
 // view is what every page template gets: the shared layout reads the common
 // fields, the page's own content reads Data.
 type view struct {
+	Lang    string // the page's language: see langOf
+	Path    string // the page's own path and query, for the language chooser to come back to
 	Title   string
 	Visitor *handoff.Principal // nil when nobody is signed in
 	CSRF    string             // the token for forms, "" when not signed in
@@ -117,9 +120,53 @@ func (s *Server) static(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
 }
 
+// T translates a catalogue key into the page's language (package locale);
+// a key the catalogue lacks reads as itself, in English.
+func (v view) T(key string, args ...any) string { return locale.T(v.Lang, key, args...) }
+
+// Languages offers the languages of the chooser, each in itself.
+func (v view) Languages() []option {
+	var out []option
+	for _, l := range locale.Languages() {
+		out = append(out, option{Value: l, Label: locale.Names[l]})
+	}
+	return out
+}
+
+// langCookie keeps the language a person chose, for a year.
+const langCookie = "handoff_lang"
+
+// langOf returns the language of a request's pages: the one the person
+// chose (the cookie the chooser sets), else the best of their browser's
+// Accept-Language, else English.
+func langOf(r *http.Request) string {
+	chosen := ""
+	if c, err := r.Cookie(langCookie); err == nil {
+		chosen = c.Value
+	}
+	return locale.Match(chosen, r.Header.Get("Accept-Language"))
+}
+
+// chooseLanguage keeps the language chosen in the footer's chooser and goes
+// back to the page it was chosen on (a path of this site only).
+func (s *Server) chooseLanguage(w http.ResponseWriter, r *http.Request) {
+	lang := r.URL.Query().Get("lang")
+	if !locale.Supported(lang) {
+		s.renderError(w, r, http.StatusBadRequest, "Not valid", "No such language.")
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, Secure: r.TLS != nil,
+		SameSite: http.SameSiteLaxMode})
+	next := safeNext(r.URL.Query().Get("next"))
+	if next == "" {
+		next = "/"
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
 // newView starts the view of a page for the request's visitor, if any.
 func newView(r *http.Request, title, nav string, data any) view {
-	v := view{Title: title, Nav: nav, Data: data}
+	v := view{Title: title, Nav: nav, Data: data, Lang: langOf(r), Path: r.URL.RequestURI()}
 	if vis := visitorFrom(r.Context()); vis != nil {
 		v.Visitor, v.CSRF = vis.principal, vis.csrf
 	}
@@ -145,6 +192,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Language", v.Lang)
+	w.Header().Add("Vary", "Accept-Language")
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }
