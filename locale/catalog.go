@@ -35,7 +35,7 @@ var catalogue = func() *catalog.Builder {
 // one and other forms (CLDR's rules decide which applies: French counts 0
 // as one).
 type pluralEntry struct {
-	key                string
+	key            string
 	en, fr, it, es [2]string
 }
 

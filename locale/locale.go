@@ -166,10 +166,10 @@ func FormatDecimal(lang, plain string) string {
 var ErrNotDecimal = errors.New("must be a number such as 12.50")
 
 // ParseDecimal reads a number typed in lang and returns it in plain form
-// ("12.50"). Spaces are dropped. In French, Italian and Spanish a comma is
-// the decimal mark and dots group thousands ("1.234,50"); a number with no
-// comma reads its dot as the decimal mark, as numbers copied from elsewhere
-// do. In English the comma groups thousands.
+// ("12.50"). Spaces are dropped. When both marks appear, the last one is the
+// decimal mark ("1.234,50", "1,234.50"). A lone comma is the decimal mark in
+// French, Italian and Spanish ("12,50") and groups thousands in English; a
+// lone dot is the decimal mark, as in numbers copied from elsewhere.
 func ParseDecimal(lang, s string) (string, error) {
 	s = strings.Map(func(r rune) rune {
 		switch r {
@@ -178,10 +178,17 @@ func ParseDecimal(lang, s string) (string, error) {
 		}
 		return r
 	}, strings.TrimSpace(s))
-	if decimalMark(lang) == ',' && strings.Contains(s, ",") {
+	comma, dot := strings.LastIndex(s, ","), strings.LastIndex(s, ".")
+	switch {
+	case comma >= 0 && dot >= 0 && comma > dot, comma >= 0 && dot < 0 && decimalMark(lang) == ',':
+		// "1.234,50", or "12,50" where a comma is the decimal mark.
 		s = strings.ReplaceAll(s, ".", "")
+		if strings.Count(s, ",") > 1 {
+			return "", ErrNotDecimal
+		}
 		s = strings.Replace(s, ",", ".", 1)
-	} else {
+	default:
+		// "1,234.50", "12.50", or "1,234" in English.
 		s = strings.ReplaceAll(s, ",", "")
 	}
 	if s == "" || strings.Count(s, ".") > 1 {

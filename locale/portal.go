@@ -146,4 +146,8 @@ var portal = []entry{
 	{"off", "désactivée", "disattivata", "desactivada"},
 	{"on", "activée", "attivata", "activada"},
 	{"to see its status.", "pour voir où il en est.", "per vederne lo stato.", "para ver su estado."},
+	{"These settings are yours whichever way you sign in: a mobile number and an email address named together on one of your parcels' labels count as one person, so the photo choice, your garages and their log are the same by phone or by email. Each parcel and its passcode are still shown only to the contacts on its own label.",
+		"Ces réglages sont les vôtres quelle que soit la façon dont vous vous connectez : un mobile et un e-mail indiqués ensemble sur l'étiquette d'un de vos colis comptent pour une seule personne, donc le choix des photos, vos garages et leur journal sont les mêmes par téléphone ou par e-mail. Chaque colis et son code ne sont montrés qu'aux contacts de sa propre étiquette.",
+		"Queste impostazioni sono tue comunque tu acceda: un cellulare e un'email indicati insieme sull'etichetta di uno dei tuoi pacchi valgono come una sola persona, quindi la scelta sulle foto, i tuoi garage e il loro registro sono gli stessi da telefono o da email. Ogni pacco e il suo codice restano visibili solo ai contatti della sua etichetta.",
+		"Estos ajustes son suyos acceda como acceda: un móvil y un email indicados juntos en la etiqueta de uno de sus paquetes cuentan como una sola persona, así que la elección de fotos, sus garajes y su registro son los mismos por teléfono o por email. Cada paquete y su código solo se muestran a los contactos de su propia etiqueta."},
 }

@@ -215,7 +215,7 @@ func TestDeliveryOfMessages(t *testing.T) {
 			{mails, "was delivered with your passcode", 1},
 			{mails, "lea@example.fr|Shop : votre colis", 1},
 			{mails, "luis@example.com|Shop: " + f.gift + " arrives today|Hello Luis,", 1}, // the gift buyer gets the code too, greeted as himself
-			{mails, "Your passcode is " + giftCode, 2},                                      // Ana and Luis
+			{mails, "Your passcode is " + giftCode, 2},                                    // Ana and Luis
 			{mails, "Follow it: http://127.0.0.1:8080/track?id=" + f.gb, 3},
 			{texts, "+447700900123|Shop: " + f.gb + " arrives today, Monday 23 November", 1},
 			{texts, "Passcode " + code + ": only for the driver", 1},

@@ -441,4 +441,3 @@ func linkedContacts(ctx context.Context, q interface {
 	}
 	return out, rows.Err()
 }
-

@@ -24,6 +24,7 @@ import (
 	"github.com/handoff-dev/handoff/sqlstore"
 	"github.com/handoff-dev/handoff/station"
 	"github.com/handoff-dev/handoff/web"
+	"github.com/klauspost/compress/gzhttp"
 )
 
 // writeTimeout bounds a request from its headers to the end of its
@@ -119,7 +120,7 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 		Refuse: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			api.WriteError(w, r, log, handoff.Errorf(handoff.EUNAVAILABLE, "The server is at its limit of requests; try again shortly."))
 		})}
-	return &app{db: db, stations: stations, garages: garages, handler: metrics.Middleware(log, gate.Handler(mux)), health: health, log: log, worker: worker, devOutbox: dev != nil}, nil
+	return &app{db: db, stations: stations, garages: garages, handler: metrics.Middleware(log, gate.Handler(compress(mux))), health: health, log: log, worker: worker, devOutbox: dev != nil}, nil
 }
 
 // localDirs are the directories of local data the node writes: the SQLite
@@ -254,4 +255,14 @@ func printDemo(w io.Writer, base, adminToken string, s *demo.Seeded, day *demo.D
 	fmt.Fprintf(&b, "  API description: %s/v1/openapi.json\n", base)
 	fmt.Fprintf(&b, "\nThese credentials are shown only now; start with --demo again for new ones.\n\n")
 	io.WriteString(w, b.String())
+}
+
+// compress serves pages, JSON and the OpenAPI document gzip-compressed to
+// clients that accept it; images, already compressed, go as they are.
+func compress(h http.Handler) http.Handler {
+	wrap, err := gzhttp.NewWrapper(gzhttp.ExceptContentTypes([]string{"image/jpeg", "image/png", "image/webp", "image/gif"}))
+	if err != nil {
+		panic(err) // the options are fixed
+	}
+	return wrap(h)
 }
