@@ -58,7 +58,7 @@ func newPortal(t *testing.T, engine string, dev bool) *portalEnv {
 	frozen, ticks := db.Now, new(atomic.Int64)
 	db.Now = func() time.Time { return frozen().Add(time.Duration(ticks.Add(1)) * time.Microsecond) }
 	box := notify.NewDevOutbox(100)
-	return &portalEnv{env: e, outbox: box, worker: &notify.Worker{Store: db, Log: db.Log,
+	return &portalEnv{env: e, outbox: box, worker: &notify.Worker{Store: db, Log: db.Log, PublicURL: portalBase,
 		Senders: map[string]notify.Sender{notify.Email: box, notify.SMS: box},
 		Unseal:  func(p, s string) ([]byte, error) { return db.Keys.Open("message/"+p, s, nil) }}}
 }
