@@ -431,7 +431,7 @@ func (s *Server) portalParcels(w http.ResponseWriter, r *http.Request) {
 func portalEventView(e tracking.Event) historyRow {
 	m, _ := market.Lookup(e.Location.CountryCode)
 	row := historyRow{Time: e.Time, When: formatTime(e.Time, m), Event: historyEventWords(e.Code),
-		Detail: detailWords(e.Detail), Place: place(e.Location)}
+		Detail: detailWords(e.Detail), Place: townOf(e.Location)}
 	if !strings.EqualFold(e.Note, row.Event) {
 		row.Note = e.Note
 	}

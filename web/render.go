@@ -164,9 +164,24 @@ func (s *Server) chooseLanguage(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
+// chooserPath is where the language chooser comes back to: the page with its
+// query, less a ?next= (the sign-in page's), which the page itself checks
+// and the chooser need not carry.
+func chooserPath(r *http.Request) string {
+	q := r.URL.Query()
+	if len(q) == 0 {
+		return r.URL.EscapedPath()
+	}
+	q.Del("next")
+	if len(q) == 0 {
+		return r.URL.EscapedPath()
+	}
+	return r.URL.EscapedPath() + "?" + q.Encode()
+}
+
 // newView starts the view of a page for the request's visitor, if any.
 func newView(r *http.Request, title, nav string, data any) view {
-	v := view{Title: title, Nav: nav, Data: data, Lang: langOf(r), Path: r.URL.RequestURI()}
+	v := view{Title: title, Nav: nav, Data: data, Lang: langOf(r), Path: chooserPath(r)}
 	if vis := visitorFrom(r.Context()); vis != nil {
 		v.Visitor, v.CSRF = vis.principal, vis.csrf
 	}
