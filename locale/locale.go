@@ -102,7 +102,32 @@ var printers = func() map[string]*message.Printer {
 }()
 
 // T translates a catalogue key into lang, formatting args into it.
-func T(lang, key string, args ...any) string { return Printer(lang).Sprintf(key, args...) }
+func T(lang, key string, args ...any) string {
+	if len(args) == 0 {
+		// A page says dozens of plain keys: read them from a map made
+		// once rather than through the printer's formatting each time.
+		if s, ok := plain[lang][key]; ok {
+			return s
+		}
+	}
+	return Printer(lang).Sprintf(key, args...)
+}
+
+// plain holds, per language, the translation of every catalogue key that
+// takes no arguments.
+var plain = func() map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for _, l := range Languages() {
+		m := map[string]string{}
+		for _, e := range Entries() {
+			if !strings.Contains(e.en, "%") {
+				m[e.en] = Printer(l).Sprintf(e.en)
+			}
+		}
+		out[l] = m
+	}
+	return out
+}()
 
 var weekdays = [...]string{"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"}
 

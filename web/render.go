@@ -125,13 +125,15 @@ func (s *Server) static(w http.ResponseWriter, r *http.Request) {
 func (v view) T(key string, args ...any) string { return locale.T(v.Lang, key, args...) }
 
 // Languages offers the languages of the chooser, each in itself.
-func (v view) Languages() []option {
+func (v view) Languages() []option { return languageOptions }
+
+var languageOptions = func() []option {
 	var out []option
 	for _, l := range locale.Languages() {
 		out = append(out, option{Value: l, Label: locale.Names[l]})
 	}
 	return out
-}
+}()
 
 // langCookie keeps the language a person chose, for a year.
 const langCookie = "handoff_lang"
