@@ -62,7 +62,7 @@ func TestMessagesTellTheSituation(t *testing.T) {
 		}
 
 		// A French parcel, from a station in France.
-		frStation, _, err := p.db.CreatePrincipal(ctx, handoff.NewPrincipal{Kind: auth.KindStation, Name: "Paris Nord", Market: "FR"})
+		frStation, _, err := p.db.CreatePrincipal(ctx, handoff.NewPrincipal{Kind: auth.KindStation, Name: "Paris Nord", Market: "FR", City: "Paris"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -146,5 +146,18 @@ func TestMessagesTellTheSituation(t *testing.T) {
 		check("the French email", find("attempt_failed", "lea@example.fr"), []string{"Bonjour Léa Martin,", "Nous n'avons pas pu livrer", "mardi 24 novembre"},
 			[]string{"2026-11-24", "Tuesday", "code"})
 		check("the French SMS", find("out_for_delivery", "+33612345678"), []string{"Demo Gadgets Ltd : ", "arrive aujourd'hui, lundi 23 novembre"}, nil)
+
+		// The station's events are placed at the station's town; a
+		// station without one shows the parcel's town, never the
+		// recipient's postcode.
+		_, page := anon.get("/track?id=" + fr)
+		timeline := element(t, page, "track-timeline", "ol")
+		if !strings.Contains(timeline, "Paris, FR") || strings.Contains(timeline, "75019") {
+			t.Errorf("the French parcel's timeline:\n%s", timeline)
+		}
+		_, page = anon.get("/track?id=" + cod)
+		if timeline := element(t, page, "track-timeline", "ol"); strings.Contains(timeline, "E1 8JG") {
+			t.Errorf("the timeline shows the recipient's postcode:\n%s", timeline)
+		}
 	})
 }
