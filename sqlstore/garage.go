@@ -436,9 +436,15 @@ func (d *DB) grantRecords(ctx context.Context, tx *sql.Tx, garageID, grantID, st
 		return nil, err
 	}
 	if m.Event != "" {
+		// The garage is at the stop's address: its steps are placed in
+		// the stop's town.
+		var town string
+		if err := tx.QueryRowContext(ctx, `SELECT city FROM stops WHERE id = $1`, stopID).Scan(&town); err != nil {
+			return nil, handoff.Internal(err, "garage stop town")
+		}
 		for _, id := range ids {
 			if _, err := d.appendEvent(ctx, tx, id, tracking.Event{Code: m.Event, Time: now, Actor: m.Actor, Note: m.Note,
-				Location: tracking.Location{CountryCode: s.market}}); err != nil {
+				Location: tracking.Location{City: town, CountryCode: s.market}}); err != nil {
 				return nil, err
 			}
 		}

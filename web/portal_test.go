@@ -819,6 +819,10 @@ func TestPortalGarageSimulator(t *testing.T) {
 		_, body = tom.get("/portal/parcels")
 		card := element(t, body, "parcel-"+book, "li")
 		wantText(t, "the parcel", card, "<strong>Delivered to garage</strong>", "Garage opened", "Garage closed")
+		// The garage's steps are placed in its town, not just its country.
+		if i := strings.Index(card, "Garage opened"); i < 0 || !strings.Contains(card[i:i+strings.Index(card[i:], "</li>")], "London, GB") {
+			t.Errorf("the garage's steps have no town:\n%s", card)
+		}
 		if strings.Contains(card, "key-choice") {
 			t.Error("a delivered parcel still offers key delivery")
 		}
