@@ -2,6 +2,8 @@ package web
 
 import (
 	"bytes"
+	"fmt"
+	"html"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -125,14 +127,44 @@ func (s *Server) static(w http.ResponseWriter, r *http.Request) {
 func (v view) T(key string, args ...any) string { return locale.T(v.Lang, key, args...) }
 
 // Languages offers the languages of the chooser, each in itself.
-func (v view) Languages() []option { return languageOptions }
+// Footer is the page's footer: the product line and the language chooser,
+// which comes back to this page.
+func (v view) Footer() template.HTML {
+	f := footers[v.Lang]
+	return template.HTML(f[0] + html.EscapeString(v.Path) + f[1])
+}
 
-var languageOptions = func() []option {
-	var out []option
-	for _, l := range locale.Languages() {
-		out = append(out, option{Value: l, Label: locale.Names[l]})
+// AnonymousNav is the header's links for a visitor who is not signed in.
+func (v view) AnonymousNav() template.HTML { return anonymousNav[v.Lang] }
+
+// footers and anonymousNav are made once per language: every page
+// has them, and each action a template runs costs more than the text it
+// writes (a flood of refused sign-ins renders thousands of pages).
+var footers, anonymousNav = func() (map[string][2]string, map[string]template.HTML) {
+	foot, nav := map[string][2]string{}, map[string]template.HTML{}
+	for _, cur := range locale.Languages() {
+		var b strings.Builder
+		for _, l := range locale.Languages() {
+			sel := ""
+			if l == cur {
+				sel = " selected"
+			}
+			fmt.Fprintf(&b, `<option value="%s" lang="%s"%s>%s</option>`, l, l, sel, html.EscapeString(locale.Names[l]))
+		}
+		t := func(key string) string { return html.EscapeString(locale.T(cur, key)) }
+		foot[cur] = [2]string{`<footer class="foot">
+  <span>handoff · ` + t("secure last-mile delivery") + `</span>
+  <form method="get" action="/lang" class="lang-choice">
+    <input type="hidden" name="next" value="`, `">
+    <label for="lang-select">` + t("Language") + `</label>
+    <select id="lang-select" name="lang">` + b.String() + `</select>
+    <button type="submit" class="link">` + t("Change") + `</button>
+  </form>
+</footer>`}
+		nav[cur] = template.HTML(fmt.Sprintf(`<a href="/track">%s</a> <a href="/portal">%s</a> <a href="/signin">%s</a>`,
+			html.EscapeString(locale.T(cur, "Track a parcel")), html.EscapeString(locale.T(cur, "Your parcels")), html.EscapeString(locale.T(cur, "Staff sign-in"))))
 	}
-	return out
+	return foot, nav
 }()
 
 // langCookie keeps the language a person chose, for a year.
@@ -170,6 +202,9 @@ func (s *Server) chooseLanguage(w http.ResponseWriter, r *http.Request) {
 // query, less a ?next= (the sign-in page's), which the page itself checks
 // and the chooser need not carry.
 func chooserPath(r *http.Request) string {
+	if r.URL.RawQuery == "" {
+		return r.URL.EscapedPath()
+	}
 	q := r.URL.Query()
 	if len(q) == 0 {
 		return r.URL.EscapedPath()
