@@ -22,7 +22,13 @@ type Settings struct {
 type NotificationSettings struct {
 	Email bool `json:"email"`
 	SMS   bool `json:"sms"`
+	// SenderName is the name recipients' messages are signed with and
+	// every SMS begins with; empty means the shipper's account name.
+	SenderName string `json:"senderName,omitempty"`
 }
+
+// MaxSenderName bounds the sender name, which every SMS carries.
+const MaxSenderName = 30
 
 // SecureDeliverySettings govern passcode (OTP) delivery.
 type SecureDeliverySettings struct {
@@ -125,8 +131,9 @@ type SettingsPatch struct {
 
 // NotificationsPatch changes the notification switches it names.
 type NotificationsPatch struct {
-	Email *bool `json:"email"`
-	SMS   *bool `json:"sms"`
+	Email      *bool   `json:"email"`
+	SMS        *bool   `json:"sms"`
+	SenderName *string `json:"senderName"` // "" goes back to the account name
 }
 
 // SecureDeliveryPatch changes the passcode settings it names.
@@ -164,6 +171,13 @@ func (p *SettingsPatch) Apply(s Settings) (Settings, error) {
 		}
 		if n.SMS != nil {
 			out.Notifications.SMS = *n.SMS
+		}
+		if n.SenderName != nil {
+			name := strings.TrimSpace(*n.SenderName)
+			if len([]rune(name)) > MaxSenderName || hasControl(name) {
+				fe.Add("notifications.senderName", "must be at most %d characters, without control characters", MaxSenderName)
+			}
+			out.Notifications.SenderName = name
 		}
 	}
 	if sd := p.SecureDelivery; sd != nil {

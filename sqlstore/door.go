@@ -11,8 +11,10 @@ import (
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/audit"
 	"github.com/handoff-dev/handoff/auth"
+	"github.com/handoff-dev/handoff/bag"
 	"github.com/handoff-dev/handoff/door"
 	"github.com/handoff-dev/handoff/passcode"
+	"github.com/handoff-dev/handoff/route"
 	"github.com/handoff-dev/handoff/tracking"
 )
 
@@ -510,7 +512,12 @@ func (d *DB) LoadVan(ctx context.Context, routeID, associateID string, at time.T
 				}
 				ids = append(ids, p.TrackingID)
 			}
-			if err := d.enqueue(ctx, tx, MsgOutForDelivery, s.ID, ids, map[string]any{"serviceDate": r.ServiceDate}, r.ServiceDate); err != nil {
+			data := map[string]any{"serviceDate": r.ServiceDate}
+			if planned, err := route.ParseClock(s.PlannedTime); err == nil {
+				from, to := route.Window(planned)
+				data["windowFrom"], data["windowTo"] = route.FormatClock(from), route.FormatClock(to)
+			}
+			if err := d.enqueue(ctx, tx, MsgOutForDelivery, s.ID, ids, data, r.ServiceDate); err != nil {
 				return err
 			}
 		}
@@ -762,6 +769,7 @@ func (d *DB) RecordBagScan(ctx context.Context, sc door.Scan) (string, error) {
 func (d *DB) RecordRefusal(ctx context.Context, rf door.Refusal) ([]string, error) {
 	var ids []string
 	err := d.tx(ctx, func(tx *sql.Tx) error {
+		var bags []string // the refused bags, which the message names though the parcels no longer carry them
 		for _, p := range rf.Parcels {
 			var bagID, city, pc string
 			err := tx.QueryRowContext(ctx, `SELECT p.bag_id, st.city, st.postal_code FROM route_parcels rp
@@ -799,8 +807,15 @@ func (d *DB) RecordRefusal(ctx context.Context, rf door.Refusal) ([]string, erro
 				return handoff.Internal(err, "unbag parcel")
 			}
 			ids = append(ids, p.TrackingID)
+			if bagID != "" {
+				bags = append(bags, bag.Format(bagID))
+			}
 		}
-		if err := d.enqueue(ctx, tx, MsgAttemptFailed, rf.Stop.ID+"|refused", ids, map[string]any{"detailCode": tracking.RejectedByRecipientWithVerification}, ""); err != nil {
+		data := map[string]any{"detailCode": tracking.RejectedByRecipientWithVerification}
+		if len(bags) > 0 {
+			data["bagIds"] = bags
+		}
+		if err := d.enqueue(ctx, tx, MsgRefused, rf.Stop.ID+"|refused", ids, data, ""); err != nil {
 			return err
 		}
 		return endPasscodeIfNone(ctx, tx, rf.Stop.ID, handoff.OTPFailed)

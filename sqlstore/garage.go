@@ -62,11 +62,31 @@ func (d *DB) LogGarage(ctx context.Context, garageID, grantID, step, detail stri
 	return d.tx(ctx, func(tx *sql.Tx) error { return d.garageEvent(ctx, tx, garageID, grantID, step, detail, d.Now()) })
 }
 
-// GarageConfig returns the sealed connection details of one of the contact's
-// openers; ENOTFOUND for another's or a removed one.
+// personIn returns the condition "<col> IN (…)" over the contacts of the
+// person who holds contact (see handoff.RecipientSession) and its
+// arguments, numbered from $from: a garage belongs to the person, whichever
+// of their contacts enrolled it.
+func (d *DB) personIn(ctx context.Context, col, contact string, from int) (string, []any, error) {
+	cs, err := linkedContacts(ctx, d.db, contact)
+	if err != nil {
+		return "", nil, err
+	}
+	args := make([]any, len(cs))
+	for i, c := range cs {
+		args[i] = c
+	}
+	return col + " IN (" + placeholders(from, len(cs)) + ")", args, nil
+}
+
+// GarageConfig returns the sealed connection details of one of the
+// person's openers; ENOTFOUND for another's or a removed one.
 func (d *DB) GarageConfig(ctx context.Context, contact, garageID string) (string, error) {
 	var sealed string
-	err := d.db.QueryRowContext(ctx, `SELECT sealed_config FROM garages WHERE id = $1 AND contact = $2 AND removed_at = 0`, garageID, contact).Scan(&sealed)
+	in, args, err := d.personIn(ctx, "contact", contact, 2)
+	if err != nil {
+		return "", err
+	}
+	err = d.db.QueryRowContext(ctx, `SELECT sealed_config FROM garages WHERE id = $1 AND `+in+` AND removed_at = 0`, append([]any{garageID}, args...)...).Scan(&sealed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", handoff.NotFound("Garage")
 	}
@@ -76,10 +96,15 @@ func (d *DB) GarageConfig(ctx context.Context, contact, garageID string) (string
 	return sealed, nil
 }
 
-// ContactGarages lists the contact's openers, oldest first.
+// ContactGarages lists the openers of the person who holds contact, oldest
+// first.
 func (d *DB) ContactGarages(ctx context.Context, contact string) ([]handoff.Garage, error) {
+	in, args, err := d.personIn(ctx, "contact", contact, 1)
+	if err != nil {
+		return nil, err
+	}
 	rows, err := d.db.QueryContext(ctx, `SELECT id, kind, label, address_line1, postal_code, key_delivery, has_position, created_at
-		FROM garages WHERE contact = $1 AND removed_at = 0 ORDER BY created_at, id`, contact)
+		FROM garages WHERE `+in+` AND removed_at = 0 ORDER BY created_at, id`, args...)
 	if err != nil {
 		return nil, handoff.Internal(err, "list garages")
 	}
@@ -97,11 +122,15 @@ func (d *DB) ContactGarages(ctx context.Context, contact string) ([]handoff.Gara
 	return out, rows.Err()
 }
 
-// GarageSteps returns the last 200 steps of the contact's openers, newest
-// first.
+// GarageSteps returns the last 200 steps of the openers of the person who
+// holds contact, newest first.
 func (d *DB) GarageSteps(ctx context.Context, contact string) ([]handoff.GarageEvent, error) {
+	in, args, err := d.personIn(ctx, "g.contact", contact, 1)
+	if err != nil {
+		return nil, err
+	}
 	rows, err := d.db.QueryContext(ctx, `SELECT e.garage_id, e.grant_id, e.step, e.detail, e.at FROM garage_events e JOIN garages g ON g.id = e.garage_id
-		WHERE g.contact = $1 ORDER BY e.at DESC, e.id DESC LIMIT 200`, contact)
+		WHERE `+in+` ORDER BY e.at DESC, e.id DESC LIMIT 200`, args...)
 	if err != nil {
 		return nil, handoff.Internal(err, "garage log")
 	}
@@ -410,9 +439,15 @@ func (d *DB) grantRecords(ctx context.Context, tx *sql.Tx, garageID, grantID, st
 		return nil, err
 	}
 	if m.Event != "" {
+		// The garage is at the stop's address: its steps are placed in
+		// the stop's town.
+		var town string
+		if err := tx.QueryRowContext(ctx, `SELECT city FROM stops WHERE id = $1`, stopID).Scan(&town); err != nil {
+			return nil, handoff.Internal(err, "garage stop town")
+		}
 		for _, id := range ids {
 			if _, err := d.appendEvent(ctx, tx, id, tracking.Event{Code: m.Event, Time: now, Actor: m.Actor, Note: m.Note,
-				Location: tracking.Location{CountryCode: s.market}}); err != nil {
+				Location: tracking.Location{City: town, CountryCode: s.market}}); err != nil {
 				return nil, err
 			}
 		}

@@ -85,7 +85,7 @@ func (s *Service) ReceiveParcel(ctx context.Context, st *handoff.Principal, trac
 		return nil, handoff.Refuse(handoff.ECONFLICT, handoff.ReasonWrongStage, "The parcel cannot be received now (it is %s).", stageWords(p.Stage))
 	}
 	for i := range a.events {
-		a.events[i].Location, a.events[i].Actor = p.Location(), st.ID
+		a.events[i].Location, a.events[i].Actor = stationPlace(st, p), st.ID
 	}
 	moved, err := s.store.MoveParcel(ctx, Move{TrackingID: p.TrackingID, From: p.Stage, To: to, StationID: st.ID, Events: a.events,
 		Tell: a.tell, LeaveRoute: a.leaveRoute})
@@ -422,4 +422,21 @@ func (s *Service) UnlockAssociate(ctx context.Context, st *handoff.Principal, as
 		return err
 	}
 	return s.store.ClearWrongCodes(ctx, da.ID)
+}
+
+// stationPlace is where a parcel's events at a station happen: the
+// station's own town, in its marketplace. A station onboarded without a town
+// falls back to the parcel's town, without the recipient's postcode, which
+// says more about the recipient than about where the parcel is.
+func stationPlace(st *handoff.Principal, p *Parcel) tracking.Location {
+	country := st.Market
+	if country == "" {
+		country = p.Marketplace
+	}
+	if st.City != "" {
+		return tracking.Location{City: st.City, CountryCode: country}
+	}
+	l := p.Location()
+	l.PostalCode = ""
+	return l
 }

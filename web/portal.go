@@ -343,40 +343,6 @@ func (s *Server) portalSignout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/portal?signedout=1", http.StatusSeeOther)
 }
 
-// portalTrackPage is the content of the public tracking box.
-type portalTrackPage struct {
-	TrackingID string
-	Status     string // the summary status in words; "" before a search
-	NotFound   bool
-}
-
-// portalTrack answers what anyone holding a tracking ID may know: the summary
-// status, and nothing of the recipient, the address, the timeline, the code,
-// the bag or the photo. The form is a GET: it changes nothing, and a search
-// can be bookmarked.
-func (s *Server) portalTrack(w http.ResponseWriter, r *http.Request) {
-	id := strings.ToUpper(strings.TrimSpace(r.URL.Query().Get("id")))
-	p := &portalTrackPage{TrackingID: clipField(id)}
-	status := http.StatusOK
-	switch {
-	case id == "":
-	case len(id) > maxIDLen:
-		p.NotFound, status = true, http.StatusNotFound
-	default:
-		_, text, err := s.Recipients.PublicStatus(r.Context(), id)
-		switch handoff.ErrorCode(err) {
-		case "":
-			p.Status = text
-		case handoff.ENOTFOUND:
-			p.NotFound, status = true, http.StatusNotFound
-		default:
-			s.fail(w, r, err)
-			return
-		}
-	}
-	s.render(w, r, status, "portal_track", portalView(r, "Track a parcel", p))
-}
-
 // portalParcelsPage is the content of the recipient's parcels page.
 type portalParcelsPage struct {
 	Contact string
@@ -430,8 +396,14 @@ func (s *Server) portalParcels(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, p := range ps {
 		pp := portalParcel{RecipientParcel: p}
-		for _, e := range p.Events {
-			pp.Events = append(pp.Events, portalEventView(e))
+		// Newest first, and a line that only repeats the one before it
+		// left out, as on the public tracking page.
+		for i := len(p.Events) - 1; i >= 0; i-- {
+			row := portalEventView(p.Events[i])
+			if n := len(pp.Events); n > 0 && pp.Events[n-1].Event == row.Event && pp.Events[n-1].Detail == row.Detail && pp.Events[n-1].Place == row.Place {
+				continue
+			}
+			pp.Events = append(pp.Events, row)
 		}
 		delivered := p.Status == tracking.StatusDelivered
 		pp.KeyChoice = !p.AsBuyer && len(garages) > 0 && !slices.Contains(portalFinished, p.Status)
@@ -459,7 +431,7 @@ func (s *Server) portalParcels(w http.ResponseWriter, r *http.Request) {
 func portalEventView(e tracking.Event) historyRow {
 	m, _ := market.Lookup(e.Location.CountryCode)
 	row := historyRow{Time: e.Time, When: formatTime(e.Time, m), Event: historyEventWords(e.Code),
-		Detail: detailWords(e.Detail), Place: place(e.Location)}
+		Detail: detailWords(e.Detail), Place: townOf(e.Location)}
 	if !strings.EqualFold(e.Note, row.Event) {
 		row.Note = e.Note
 	}

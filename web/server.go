@@ -118,6 +118,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	}
 	// "GET /" would match every path; {$} keeps the landing page to "/" alone.
 	page("GET /{$}", s.landing)
+	page("GET /lang", s.chooseLanguage)
 	page("GET /signin", s.signinForm)
 	page("POST /signin", s.signin)
 	page("POST /signout", s.signout)

@@ -704,7 +704,7 @@ func TestSettings(t *testing.T) {
 			msg    string
 		}{
 			{"not a number", map[string]string{"threshold_GB": "abc"}, "threshold_GB", "The threshold must be a decimal number."},
-			{"comma decimal", map[string]string{"threshold_FR": "99,50"}, "threshold_FR", "The threshold must be a decimal number."},
+			{"two decimal commas", map[string]string{"threshold_FR": "99,5,0"}, "threshold_FR", "The threshold must be a decimal number."},
 			{"negative", map[string]string{"threshold_IN": "-5"}, "threshold_IN", "The threshold must not be negative."},
 			{"too many decimals", map[string]string{"threshold_IT": "1.234"}, "threshold_IT", "The threshold has more decimals than the currency allows."},
 			{"empty", map[string]string{"threshold_ES": ""}, "threshold_ES", "The threshold is required."},

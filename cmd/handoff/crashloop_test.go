@@ -24,7 +24,7 @@ const (
 )
 
 // codeRE finds the day's passcode in the out-for-delivery text.
-var codeRE = regexp.MustCompile(`Your delivery code: (\d{6})`)
+var codeRE = regexp.MustCompile(`Passcode (\d{6})`)
 
 // TestCrashLoop kill -9s the server, crashCycles times on each engine,
 // while shippers create labels (each with its Idempotency-Key) and

@@ -172,6 +172,19 @@ func TestDemo(t *testing.T) {
 			t.Errorf("GET %s: %v %v", path, res, err)
 		}
 	}
+	// Pages and the OpenAPI document come gzip-compressed to a client that
+	// accepts it (Go's transport asks, and reports what it unpacked).
+	for _, path := range []string{"/signin", "/track", "/v1/openapi.json"} {
+		res, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if !res.Uncompressed {
+			t.Errorf("GET %s was not compressed", path)
+		}
+	}
 	req, _ := http.NewRequest("GET", base+"/v1/shipments", nil)
 	req.Header.Set("Authorization", "Bearer "+key)
 	res, err := client.Do(req)

@@ -25,6 +25,7 @@ import (
 	"github.com/handoff-dev/handoff/sqlstore"
 	"github.com/handoff-dev/handoff/station"
 	"github.com/handoff-dev/handoff/web"
+	"github.com/klauspost/compress/gzhttp"
 )
 
 // writeTimeout bounds a request from its headers to the end of its
@@ -95,13 +96,13 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	garages := newGarages(db, keys, log, c.Policy.ContactHours, private, c.GarageStepDeadline)
 	db.AllowPrivateWebhooks = private
 	senders[notify.ShipperWebhook] = &notify.ShipperWebhooks{Resolve: db.ResolveWebhook, AllowPrivate: private}
-	worker := &notify.Worker{Store: db, Senders: senders, Log: log,
-		Unseal: func(purpose, sealed string) ([]byte, error) { return keys.Open("message/"+purpose, sealed, nil) }}
-
 	publicURL := c.Channels.PublicURL
 	if publicURL == "" {
 		publicURL = "http://" + c.Addr
 	}
+
+	worker := &notify.Worker{Store: db, Senders: senders, Log: log, PublicURL: publicURL,
+		Unseal: func(purpose, sealed string) ([]byte, error) { return keys.Open("message/"+purpose, sealed, nil) }}
 
 	metrics := observe.NewMetrics()
 	photos := deliveryphoto.New(db, blobs, func() time.Time { return db.Now() }, log)
@@ -129,7 +130,7 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 		Refuse: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			api.WriteError(w, r, log, handoff.Errorf(handoff.EUNAVAILABLE, "The server is at its limit of requests; try again shortly."))
 		})}
-	return &app{db: db, stations: stations, garages: garages, photos: photos, handler: metrics.Middleware(log, gate.Handler(mux)), health: health, log: log, worker: worker, devOutbox: dev != nil}, nil
+	return &app{db: db, stations: stations, garages: garages, photos: photos, handler: metrics.Middleware(log, gate.Handler(compress(mux))), health: health, log: log, worker: worker, devOutbox: dev != nil}, nil
 }
 
 // localDirs are the directories of local data the node writes: the SQLite
@@ -264,4 +265,14 @@ func printDemo(w io.Writer, base, adminToken string, s *demo.Seeded, day *demo.D
 	fmt.Fprintf(&b, "  API description: %s/v1/openapi.json\n", base)
 	fmt.Fprintf(&b, "\nThese credentials are shown only now; start with --demo again for new ones.\n\n")
 	io.WriteString(w, b.String())
+}
+
+// compress serves pages, JSON and the OpenAPI document gzip-compressed to
+// clients that accept it; images, already compressed, go as they are.
+func compress(h http.Handler) http.Handler {
+	wrap, err := gzhttp.NewWrapper(gzhttp.ExceptContentTypes([]string{"image/jpeg", "image/png", "image/webp", "image/gif"}))
+	if err != nil {
+		panic(err) // the options are fixed
+	}
+	return wrap(h)
 }
