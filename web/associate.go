@@ -394,7 +394,7 @@ func (s *Server) deliverParcels(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, handoff.Internal(err, "read uploaded photo"))
 		return
 	}
-	if _, err := s.Doors.DeliverParcels(r.Context(), visitorFrom(r.Context()).principal, id, r.PostForm.Get(fieldPlace), nil, shot); err != nil {
+	if _, err := s.Doors.DeliverParcels(r.Context(), visitorFrom(r.Context()).principal, id, handoff.Handover{Place: r.PostForm.Get(fieldPlace), Photo: shot}); err != nil {
 		s.stopRefused(w, r, id, err, fieldPlace, fieldPhoto)
 		return
 	}
