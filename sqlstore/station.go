@@ -313,7 +313,7 @@ func (d *DB) loadRoute(ctx context.Context, q interface {
 		if err != nil {
 			return nil, err
 		}
-		r.Stops[i].Needs.Garage = slices.ContainsFunc(gps, func(g garageParcel) bool { return g.otpOK })
+		r.Stops[i].Needs.Garage = slices.ContainsFunc(gps, func(g garageParcel) bool { return g.otpOK && !g.inPerson })
 	}
 	return r, nil
 }
