@@ -107,7 +107,7 @@ type DeliveryPreferences struct {
 	Signature string `json:"signature,omitempty"`
 	// MinimumAge, when not 0, is the age the recipient must show from an
 	// ID document before the parcels are handed over.
-	MinimumAge int `json:"minimumAge,omitempty"`
+	MinimumAge int `json:"minimumAge,omitzero"`
 }
 
 // ShipmentInput is the body of POST /v1/shipments (Amazon Shipping v2's
