@@ -160,7 +160,7 @@ type stopPage struct {
 	// check, shown when a parcel here needs them.
 	Relationships []option
 	Documents     []option
-	Reasons      []option
+	Reasons       []option
 	// Bagged are the open parcels sealed in a tamper-evident bag, and
 	// Unscanned how many of their bags are still to scan. The expected bag
 	// IDs are never on the page: the scan must come from the bag in hand.
