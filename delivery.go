@@ -41,6 +41,10 @@ type StopNeeds struct {
 	BagScan  bool `json:"bagScan"`
 	Photo    bool `json:"photo"`
 	Garage   bool `json:"garage"`
+	// Signature and AgeCheck: a parcel here is handed over only against a
+	// signature, or after an age check of the recipient's ID (SPEC §7).
+	Signature bool `json:"signature"`
+	AgeCheck  bool `json:"ageCheck"`
 }
 
 // StopParcel is one parcel at a stop, as the associate and station see it.
@@ -53,6 +57,13 @@ type StopParcel struct {
 	Status      string `json:"status"`
 	DetailCode  string `json:"detailCode,omitempty"`
 	Outcome     string `json:"outcome,omitempty"` // OutcomeOpen ("") or another Outcome*
+	// The checks its label asks for at the door (SPEC §7): the signature
+	// (SignatureAny, SignatureAdult), the minimum age checked on an ID
+	// document (an ADULT signature's AdultAge included), and whether the
+	// shipper refuses a typed name for the signature.
+	Signature             string `json:"signatureRequired,omitempty"`
+	MinimumAge            int    `json:"minimumAge,omitzero"`
+	TypedSignatureRefused bool   `json:"typedSignatureRefused,omitzero"`
 }
 
 // Outcomes of a parcel on a route: what became of it there. A parcel is
@@ -254,8 +265,11 @@ type DoorService interface {
 	ResendCode(ctx context.Context, da *Principal, stopID string) (*Stop, error)
 	// DeliverParcels completes non-OTP parcels with a place. An unattended
 	// place needs the photo (JPEG, PNG or WebP) unless a privacy rule
-	// applies, in which case no photo is accepted.
-	DeliverParcels(ctx context.Context, da *Principal, stopID, place string, trackingIDs []string, photo []byte) (*Stop, error)
+	// applies, in which case no photo is accepted. A parcel whose label asks
+	// for a signature or an age check is handed over in person with them
+	// (see CheckHandover); one the ID shows too young for is refused with
+	// ReasonAgeNotVerified and goes back to the station.
+	DeliverParcels(ctx context.Context, da *Principal, stopID string, h Handover) (*Stop, error)
 	// RecordAttempt records a failed attempt for the stop's open parcels.
 	RecordAttempt(ctx context.Context, da *Principal, stopID, reason string) (*Stop, error)
 	// ScanBag checks a bag ID scanned or typed at the stop against its bagged

@@ -41,6 +41,11 @@ type SecureDeliverySettings struct {
 	// GarageSatisfiesOTP lets an in-garage delivery stand in for the code
 	// of an OTP parcel. Off by default: the code is still needed.
 	GarageSatisfiesOTP bool `json:"garageSatisfiesOtp"`
+	// TypedSignatureRefused refuses the typed-name fallback for a required
+	// signature (taken when the associate's phone runs no JavaScript): only
+	// a signature drawn on the screen is accepted. It applies to the labels
+	// made after it is set.
+	TypedSignatureRefused bool `json:"typedSignatureRefused"`
 	// Rules are the shipper's own conditions (CEL expressions, see package
 	// rules) that ask for OTP whatever the declared value.
 	Rules []Rule `json:"rules"`
@@ -138,11 +143,12 @@ type NotificationsPatch struct {
 
 // SecureDeliveryPatch changes the passcode settings it names.
 type SecureDeliveryPatch struct {
-	OTPEnabled          *bool       `json:"otpEnabled"`
-	Thresholds          []Threshold `json:"thresholds"`
-	PhoneDigitsFallback *bool       `json:"phoneDigitsFallback"`
-	GarageSatisfiesOTP  *bool       `json:"garageSatisfiesOtp"`
-	Rules               *[]Rule     `json:"rules"` // replaces the list
+	OTPEnabled            *bool       `json:"otpEnabled"`
+	Thresholds            []Threshold `json:"thresholds"`
+	PhoneDigitsFallback   *bool       `json:"phoneDigitsFallback"`
+	GarageSatisfiesOTP    *bool       `json:"garageSatisfiesOtp"`
+	TypedSignatureRefused *bool       `json:"typedSignatureRefused"`
+	Rules                 *[]Rule     `json:"rules"` // replaces the list
 }
 
 // BagPatch changes the bag rules it names.
@@ -189,6 +195,9 @@ func (p *SettingsPatch) Apply(s Settings) (Settings, error) {
 		}
 		if sd.GarageSatisfiesOTP != nil {
 			out.SecureDelivery.GarageSatisfiesOTP = *sd.GarageSatisfiesOTP
+		}
+		if sd.TypedSignatureRefused != nil {
+			out.SecureDelivery.TypedSignatureRefused = *sd.TypedSignatureRefused
 		}
 		if sd.Rules != nil {
 			out.SecureDelivery.Rules = checkRules(&fe, *sd.Rules)

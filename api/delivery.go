@@ -201,13 +201,17 @@ func (s *Server) resendCode(w http.ResponseWriter, r *http.Request) {
 	s.reply(w, r, http.StatusAccepted, out, err)
 }
 
-// deliverParcels takes JSON ({"place", "trackingIds"}) or, with the photo of
-// an unattended delivery, multipart/form-data with fields place, trackingIds
-// (repeated) and the file photo.
+// deliverParcels takes JSON ({"place", "trackingIds", "signature",
+// "idCheck"}) or, with the photo of an unattended delivery,
+// multipart/form-data with fields place, trackingIds (repeated) and the file
+// photo. The date of birth of an ID check is passed on to be compared and
+// goes no further.
 func (s *Server) deliverParcels(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Place       string   `json:"place"`
-		TrackingIDs []string `json:"trackingIds,omitempty"`
+		Place       string             `json:"place"`
+		TrackingIDs []string           `json:"trackingIds,omitempty"`
+		Signature   *handoff.Signature `json:"signature,omitempty"`
+		IDCheck     *handoff.IDCheck   `json:"idCheck,omitempty"`
 	}
 	var photo []byte
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
@@ -221,7 +225,8 @@ func (s *Server) deliverParcels(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, s.Log, err)
 		return
 	}
-	out, err := s.Doors.DeliverParcels(r.Context(), PrincipalFrom(r.Context()), r.PathValue("stopId"), req.Place, req.TrackingIDs, photo)
+	out, err := s.Doors.DeliverParcels(r.Context(), PrincipalFrom(r.Context()), r.PathValue("stopId"),
+		handoff.Handover{Place: req.Place, TrackingIDs: req.TrackingIDs, Photo: photo, Signature: req.Signature, IDCheck: req.IDCheck})
 	s.reply(w, r, http.StatusOK, out, err)
 }
 

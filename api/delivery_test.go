@@ -46,10 +46,14 @@ func newDay(t *testing.T, e *env, now time.Time) *day {
 	return d
 }
 
-// label creates one GB parcel for a recipient and returns its tracking ID.
-func (d *day) label(name, line1, phone, value, category string) string {
+// label creates one GB parcel for a recipient, with the delivery
+// preferences given if any, and returns its tracking ID.
+func (d *day) label(name, line1, phone, value, category string, prefs ...map[string]any) string {
 	d.t.Helper()
 	b := shipment("GB", "GBP", value, phone)
+	if len(prefs) > 0 {
+		b["deliveryPreferences"] = prefs[0]
+	}
 	b["shipTo"].(map[string]any)["name"] = name
 	b["shipTo"].(map[string]any)["addressLine1"] = line1
 	b["packages"].([]any)[0].(map[string]any)["items"] = []any{map[string]any{"description": "x", "quantity": 1, "category": category}}

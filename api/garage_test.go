@@ -24,13 +24,15 @@ type garageDay struct {
 
 const garageContact = "+447700900777"
 
-func newGarageDay(t *testing.T, e *env) *garageDay {
+// newGarageDay makes a day whose one parcel, labelled with the delivery
+// preferences given if any, may go into the recipient's garage.
+func newGarageDay(t *testing.T, e *env, prefs ...map[string]any) *garageDay {
 	t.Helper()
 	// Bounds short enough for a test, long enough for a loaded CI machine.
 	e.garages.OpenWithin, e.garages.CloseWithin, e.garages.PollInterval = 1500*time.Millisecond, 1500*time.Millisecond, 20*time.Millisecond
 	e.garages.Timeouts = garage.Timeouts{Call: time.Second, Retries: 0, AllowPrivate: true}
 	g := &garageDay{day: newDay(t, e, monday), og: garagetest.StartOpenGarage(t, "dkey-s3cr3t-value")}
-	g.parcel = g.label("Gwen", "77 Garage Lane", "07700900777", "40", "books")
+	g.parcel = g.label("Gwen", "77 Garage Lane", "07700900777", "40", "books", prefs...)
 	gar, err := e.garages.EnrollGarage(t0ctx, garageContact, handoff.GarageEnrollment{Kind: garage.KindOpenGarage, Label: "Home", AddressLine1: "77 garage lane",
 		PostalCode: "12345", URL: g.og.Srv.URL, DeviceKey: "dkey-s3cr3t-value"})
 	if err != nil {
@@ -42,7 +44,7 @@ func newGarageDay(t *testing.T, e *env) *garageDay {
 	}
 	g.receive(g.parcel)
 	stop := stopOf(t, g.route("2026-11-23", []any{map[string]any{"trackingId": g.parcel}}), g.parcel)
-	if stop["needs"].(map[string]any)["garage"] != true {
+	if stop["needs"].(map[string]any)["garage"] != (len(prefs) == 0) {
 		t.Fatalf("stop does not need the garage: %v", stop["needs"])
 	}
 	g.stopID = stop["stopId"].(string)

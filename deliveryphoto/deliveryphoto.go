@@ -26,8 +26,9 @@ type Record struct {
 
 // Store is what the service needs of storage.
 type Store interface {
-	// LatestPhoto returns a parcel's newest photo, or ENOTFOUND.
-	LatestPhoto(ctx context.Context, trackingID string) (*Record, error)
+	// LatestPhoto returns a parcel's newest photo (its drawn signature when
+	// signature), or ENOTFOUND.
+	LatestPhoto(ctx context.Context, trackingID string, signature bool) (*Record, error)
 	// ShipperParcel reports whether the parcel is the shipper's.
 	ShipperParcel(ctx context.Context, shipperID, trackingID string) (bool, error)
 	// RecipientParcel reports whether the parcel's label names contact as
@@ -40,6 +41,9 @@ type Store interface {
 	PhotoInfo(ctx context.Context, trackingID string) (*handoff.PhotoInfo, error)
 	// AgentParcel returns customer service's view of a parcel.
 	AgentParcel(ctx context.Context, agent *handoff.Principal, trackingID string) (*handoff.AgentParcel, error)
+	// DoorCheck describes a parcel's checks at the door (see
+	// handoff.PhotoService).
+	DoorCheck(ctx context.Context, trackingID string) (*handoff.DoorCheckInfo, error)
 	// LeaseExpiredPhotos leases up to limit photos past their retention
 	// until a time, so that two nodes never purge the same one.
 	LeaseExpiredPhotos(ctx context.Context, limit int, now, until time.Time) ([]Record, error)
@@ -70,6 +74,28 @@ var _ handoff.PhotoService = (*Service)(nil)
 // logged before the bytes leave: if it cannot be logged, they do not leave,
 // and only views that showed something are logged.
 func (s *Service) ParcelPhoto(ctx context.Context, viewer *handoff.Principal, trackingID string, thumb bool) ([]byte, error) {
+	return s.staffView(ctx, viewer, trackingID, false, thumb)
+}
+
+// ParcelSignature implements handoff.PhotoService: a drawn signature is
+// shown, and its views logged, by the photo's rules.
+func (s *Service) ParcelSignature(ctx context.Context, viewer *handoff.Principal, trackingID string) ([]byte, error) {
+	return s.staffView(ctx, viewer, trackingID, true, false)
+}
+
+// RecipientSignature implements handoff.PhotoService.
+func (s *Service) RecipientSignature(ctx context.Context, contact, trackingID string) ([]byte, error) {
+	return s.recipientView(ctx, contact, trackingID, true, false)
+}
+
+// DoorCheck implements handoff.PhotoService.
+func (s *Service) DoorCheck(ctx context.Context, trackingID string) (*handoff.DoorCheckInfo, error) {
+	return s.Store.DoorCheck(ctx, trackingID)
+}
+
+// staffView returns a parcel's photo or signature to its shipper or
+// customer service and logs the view.
+func (s *Service) staffView(ctx context.Context, viewer *handoff.Principal, trackingID string, signature, thumb bool) ([]byte, error) {
 	if viewer == nil {
 		return nil, handoff.NotFound("Photo")
 	}
@@ -86,7 +112,7 @@ func (s *Service) ParcelPhoto(ctx context.Context, viewer *handoff.Principal, tr
 	default:
 		return nil, handoff.NotFound("Photo")
 	}
-	p, err := s.Store.LatestPhoto(ctx, trackingID)
+	p, err := s.Store.LatestPhoto(ctx, trackingID, signature)
 	if err != nil {
 		return nil, err
 	}
@@ -103,6 +129,12 @@ func (s *Service) ParcelPhoto(ctx context.Context, viewer *handoff.Principal, tr
 // RecipientPhoto implements handoff.PhotoService. The recipient's own views
 // are not staff views and are not logged.
 func (s *Service) RecipientPhoto(ctx context.Context, contact, trackingID string, thumb bool) ([]byte, error) {
+	return s.recipientView(ctx, contact, trackingID, false, thumb)
+}
+
+// recipientView returns the photo or signature of one of the contact's
+// parcels.
+func (s *Service) recipientView(ctx context.Context, contact, trackingID string, signature, thumb bool) ([]byte, error) {
 	ok, err := s.Store.RecipientParcel(ctx, contact, trackingID)
 	if err != nil {
 		return nil, err
@@ -110,7 +142,7 @@ func (s *Service) RecipientPhoto(ctx context.Context, contact, trackingID string
 	if !ok {
 		return nil, handoff.NotFound("Photo")
 	}
-	p, err := s.Store.LatestPhoto(ctx, trackingID)
+	p, err := s.Store.LatestPhoto(ctx, trackingID, signature)
 	if err != nil {
 		return nil, err
 	}

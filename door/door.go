@@ -34,11 +34,12 @@ type Stop struct {
 // Parcel is a parcel of a stop still open on its route.
 type Parcel struct {
 	TrackingID string
-	OTP        bool   // it needs the passcode
-	CodeSet    string // the contact set whose code opens it (package passcode)
-	BagID      string // its sealed bag, "" when it has none
-	BagScanned bool   // the bag was scanned at this stop and matched
-	Privacy    string // why it may not be photographed (handoff.NoPhoto*), ""
+	OTP        bool              // it needs the passcode
+	CodeSet    string            // the contact set whose code opens it (package passcode)
+	BagID      string            // its sealed bag, "" when it has none
+	BagScanned bool              // the bag was scanned at this stop and matched
+	Privacy    string            // why it may not be photographed (handoff.NoPhoto*), ""
+	Check      handoff.DoorCheck // the signature and age check its label asks for
 }
 
 // Guess asks the store to count one entry at a stop and settle it, in one
@@ -83,8 +84,24 @@ type Delivery struct {
 	AssociateID string
 	Place       string
 	At          time.Time
+	Detail      string // of the Delivered events: the place, or DeliveredWithSignature
 	Parcels     []Delivered
 	Photo       *StoredPhoto // nil when none was taken
+	Signature   *SignatureTaken
+	AgeCheck    *AgeCheck // nil when no age was checked
+}
+
+// SignatureTaken is the signature a delivery was handed over against.
+type SignatureTaken struct {
+	Kind, SignerName, Relationship string
+	Image                          *StoredPhoto // the drawn signature; nil for a typed one
+}
+
+// AgeCheck is what is kept of an age check: the type of the ID document and
+// the age checked, never the document's number or the date of birth.
+type AgeCheck struct {
+	DocumentType string
+	MinimumAge   int
 }
 
 // Delivered is one parcel of a Delivery.
@@ -125,15 +142,19 @@ type Scan struct {
 	At          time.Time
 }
 
-// Refusal asks the store to record bagged parcels refused for a broken seal.
+// Refusal asks the store to record parcels refused at the door: bagged
+// parcels whose seal is broken, or parcels whose recipient's ID did not show
+// the minimum age (AgeCheck set).
 type Refusal struct {
 	Stop        *Stop
 	AssociateID string
 	Parcels     []Refused
+	AgeCheck    *AgeCheck // the age check that failed; nil for a broken seal
 	At          time.Time
 }
 
-// Refused is one parcel of a Refusal.
+// Refused is one parcel of a Refusal; CaseSummary opens a tamper case when
+// not "".
 type Refused struct {
 	TrackingID, Note, CaseSummary string
 }
@@ -178,8 +199,8 @@ type Store interface {
 	// RecordBagScan records the scan and returns the parcel it matched, ""
 	// when none.
 	RecordBagScan(ctx context.Context, s Scan) (string, error)
-	// RecordRefusal settles the refused parcels, opens their tamper cases
-	// and returns those it settled.
+	// RecordRefusal settles the refused parcels (with the failed age check,
+	// if any), opens their tamper cases and returns those it settled.
 	RecordRefusal(ctx context.Context, r Refusal) ([]string, error)
 }
 

@@ -32,6 +32,9 @@ type Parcel struct {
 	GarageForOTP bool              // its shipper lets the garage stand in for the passcode
 	Bagged       bool              // it travels in a tamper-evident bag …
 	BagScanned   bool              // … whose ID was scanned at this stop
+	// InPerson: its label asks for a signature or an age check, so it is
+	// only ever handed over in person, never left in a garage.
+	InPerson bool
 }
 
 // Request is who asks, where and when.
@@ -84,7 +87,8 @@ func OnRoute(s Stop, r Request) error {
 //   - a recipient at the address has key delivery on for an open parcel;
 //   - every bagged parcel for that garage had its bag scanned;
 //   - a passcode parcel goes in only when its shipper lets the garage stand
-//     in for the code, and something must be left;
+//     in for the code, a parcel that needs a signature or an age check never
+//     does, and something must be left;
 //   - the phone, when it sent its position and the opener has one, is near;
 //   - no other grant of the stop is live (the store's unique index holds
 //     this under races; the check here gives the reason early).
@@ -107,7 +111,12 @@ func Decide(s Stop, r Request) (Access, error) {
 	}
 	first := s.Parcels[0]
 	a := Access{GarageID: first.GarageID}
+	inPerson := false
 	for _, p := range s.Parcels {
+		if p.GarageID == a.GarageID && p.InPerson {
+			inPerson = true
+			continue
+		}
 		if p.GarageID != a.GarageID || (p.OTP && !p.GarageForOTP) {
 			continue
 		}
@@ -115,6 +124,9 @@ func Decide(s Stop, r Request) (Access, error) {
 			return Access{}, handoff.Refuse(handoff.EPRECONDITION, handoff.ReasonBagNotScanned, "Scan the tamper-evident bag of %s before opening the garage.", p.TrackingID)
 		}
 		a.TrackingIDs = append(a.TrackingIDs, p.TrackingID)
+	}
+	if len(a.TrackingIDs) == 0 && inPerson {
+		return Access{}, handoff.Refuse(handoff.EFORBIDDEN, handoff.ReasonAttendedOnly, "The parcels here need a signature or an age check: hand them over in person; they never go into a garage.")
 	}
 	if len(a.TrackingIDs) == 0 {
 		return Access{}, handoff.Refuse(handoff.EPRECONDITION, handoff.ReasonPasscodeNeeded, "The parcels here need the passcode: garage delivery does not replace it for this shipper.")

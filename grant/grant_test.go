@@ -156,6 +156,10 @@ func TestDecide(t *testing.T) {
 		{"bag scanned", stop(func(s *Stop) { s.Parcels[0].Bagged, s.Parcels[0].BagScanned = true, true }), req(nil), "", "", []string{"HOBOOK"}},
 		{"passcode parcel only", stop(func(s *Stop) { s.Parcels[0].OTP = true }), req(nil), handoff.EPRECONDITION, handoff.ReasonPasscodeNeeded, nil},
 		{"shipper lets the garage stand in", stop(func(s *Stop) { s.Parcels[0].OTP, s.Parcels[0].GarageForOTP = true, true }), req(nil), "", "", []string{"HOBOOK"}},
+		{"signature or age check: never in a garage", stop(func(s *Stop) { s.Parcels[0].InPerson = true }), req(nil), handoff.EFORBIDDEN, handoff.ReasonAttendedOnly, nil},
+		{"signature parcel left out", stop(func(s *Stop) {
+			s.Parcels = append(s.Parcels, Parcel{TrackingID: "HOWINE", GarageID: "gar_1", InPerson: true, OTP: true, GarageForOTP: true})
+		}), req(nil), "", "", []string{"HOBOOK"}},
 		{"passcode parcel left out", stop(func(s *Stop) {
 			s.Parcels = append(s.Parcels, Parcel{TrackingID: "HOPHONE", GarageID: "gar_1", OTP: true, Bagged: true})
 		}), req(nil), "", "", []string{"HOBOOK"}},

@@ -48,6 +48,17 @@ func Facts(r *Record) []Fact {
 	if r.Photo != nil {
 		out = append(out, Fact{"Photo taken", r.Photo.TakenAt}, Fact{"Photo SHA-256", r.Photo.SHA256})
 	}
+	if sg := r.Signature; sg != nil {
+		out = append(out, Fact{"Signed by", sg.SignerName + " (" + sg.Relationship + ")"}, Fact{"Signed at", sg.SignedAt})
+		if sg.Kind == "TYPED" {
+			out = append(out, Fact{"Signature", "name typed (weaker than a drawn signature)"})
+		} else {
+			out = append(out, Fact{"Signature SHA-256", sg.SHA256})
+		}
+	}
+	if a := r.AgeCheck; a != nil {
+		out = append(out, Fact{"Age check", fmt.Sprintf("%d+ shown on %s", a.MinimumAge, a.DocumentType)})
+	}
 	return append(out,
 		Fact{"Associate", r.AssociateID},
 		Fact{"Route", r.RouteID},

@@ -33,6 +33,8 @@ type Record struct {
 	Bag         *Bag              `json:"bag,omitempty"`
 	Garage      *Garage           `json:"garage,omitempty"`
 	Photo       *Photo            `json:"photo,omitempty"`
+	Signature   *Signature        `json:"signature,omitempty"`
+	AgeCheck    *AgeCheck         `json:"ageCheck,omitempty"`
 	AssociateID string            `json:"associateId"`
 	RouteID     string            `json:"routeId"`
 }
@@ -64,4 +66,24 @@ type Garage struct {
 type Photo struct {
 	SHA256  string `json:"sha256"`
 	TakenAt string `json:"takenAt"`
+}
+
+// Signature is the signature the parcel was handed over against: drawn on
+// the associate's screen (with the SHA-256 of the stored JPEG) or, the
+// weaker fallback, the signer's name typed (no image).
+type Signature struct {
+	Kind         string `json:"kind"` // DRAWN or TYPED
+	SHA256       string `json:"sha256,omitempty"`
+	SignerName   string `json:"signerName"`
+	Relationship string `json:"relationship"` // RECIPIENT, HOUSEHOLD_MEMBER, NEIGHBOUR or OTHER
+	SignedAt     string `json:"signedAt"`
+}
+
+// AgeCheck is the age check before the hand-over: the type of ID document
+// seen and the minimum age it showed. The document's number and the date of
+// birth are never kept.
+type AgeCheck struct {
+	DocumentType string `json:"documentType"`
+	MinimumAge   int    `json:"minimumAge"`
+	Verified     bool   `json:"verified"`
 }

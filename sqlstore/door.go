@@ -406,7 +406,7 @@ func (d *DB) StopView(ctx context.Context, routeID, stopID string) (*handoff.Sto
 // OpenParcels implements door.Store.
 func (d *DB) OpenParcels(ctx context.Context, stopID string) ([]door.Parcel, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT rp.tracking_id, p.otp_required, sh.code_set, p.bag_id, rp.bag_scanned,
-		sh.confidential_address, sh.gift_registry,
+		sh.signature_required, sh.minimum_age, sh.typed_signature_refused, sh.confidential_address, sh.gift_registry,
 		EXISTS (SELECT 1 FROM recipient_prefs rpf WHERE rpf.photo_opt_out AND rpf.contact IN (sh.recipient_mobile, sh.recipient_email) AND rpf.contact <> '')
 		FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments sh ON sh.id = p.shipment_id
 		WHERE rp.stop_id = $1 AND rp.outcome = '' ORDER BY rp.tracking_id`, stopID)
@@ -418,7 +418,8 @@ func (d *DB) OpenParcels(ctx context.Context, stopID string) ([]door.Parcel, err
 	for rows.Next() {
 		var p door.Parcel
 		var confidential, registry, optedOut bool
-		if err := rows.Scan(&p.TrackingID, &p.OTP, &p.CodeSet, &p.BagID, &p.BagScanned, &confidential, &registry, &optedOut); err != nil {
+		if err := rows.Scan(&p.TrackingID, &p.OTP, &p.CodeSet, &p.BagID, &p.BagScanned,
+			&p.Check.Signature, &p.Check.MinimumAge, &p.Check.TypedRefused, &confidential, &registry, &optedOut); err != nil {
 			return nil, handoff.Internal(err, "scan parcel")
 		}
 		switch {
@@ -681,19 +682,20 @@ func (d *DB) Deliver(ctx context.Context, dl door.Delivery) error {
 			if i < 0 || open[i].otp {
 				return handoff.Errorf(handoff.ECONFLICT, "Parcel %s is already settled.", p.TrackingID)
 			}
+			if err := recordDoorCheck(ctx, tx, p.TrackingID, dl.AssociateID, dl.At, dl.Signature, dl.AgeCheck, true); err != nil {
+				return err
+			}
 			switch {
 			case dl.Photo != nil:
-				if _, err := tx.ExecContext(ctx, `INSERT INTO photos (id, tracking_id, blob_key, thumb_key, width, height, taken_by, taken_at, expires_at, sha256)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, newID("ph_"), p.TrackingID, dl.Photo.Blob, dl.Photo.Thumb, dl.Photo.Width, dl.Photo.Height,
-					dl.AssociateID, micros(dl.At), micros(dl.Photo.ExpiresAt), dl.Photo.SHA256); err != nil {
-					return handoff.Internal(err, "record photo")
+				if _, err := insertPhoto(ctx, tx, p.TrackingID, photoDelivery, dl.Photo, dl.AssociateID, dl.At); err != nil {
+					return err
 				}
 			case p.NoPhotoReason != "":
 				if _, err := tx.ExecContext(ctx, `UPDATE packages SET no_photo_reason = $1 WHERE tracking_id = $2`, p.NoPhotoReason, p.TrackingID); err != nil {
 					return handoff.Internal(err, "record no photo")
 				}
 			}
-			ok, err := d.deliverParcel(ctx, tx, s, open[i], dl.AssociateID, dl.Place, p.Note)
+			ok, err := d.deliverParcel(ctx, tx, s, open[i], dl.AssociateID, dl.Detail, p.Note)
 			if err != nil {
 				return err
 			}
@@ -702,7 +704,7 @@ func (d *DB) Deliver(ctx context.Context, dl door.Delivery) error {
 			}
 			ids = append(ids, p.TrackingID)
 		}
-		return d.enqueue(ctx, tx, MsgDelivered, s.id+"|"+dl.Place, ids, map[string]any{"detailCode": dl.Place}, "")
+		return d.enqueue(ctx, tx, MsgDelivered, s.id+"|"+dl.Detail, ids, map[string]any{"detailCode": dl.Detail}, "")
 	})
 }
 
@@ -768,6 +770,10 @@ func (d *DB) RecordBagScan(ctx context.Context, sc door.Scan) (string, error) {
 // RecordRefusal implements door.Store.
 func (d *DB) RecordRefusal(ctx context.Context, rf door.Refusal) ([]string, error) {
 	var ids []string
+	detail := tracking.RejectedByRecipientWithVerification
+	if rf.AgeCheck != nil {
+		detail = tracking.RejectedAgeNotVerified
+	}
 	err := d.tx(ctx, func(tx *sql.Tx) error {
 		var bags []string // the refused bags, which the message names though the parcels no longer carry them
 		for _, p := range rf.Parcels {
@@ -788,37 +794,98 @@ func (d *DB) RecordRefusal(ctx context.Context, rf door.Refusal) ([]string, erro
 			if err := moveStage(ctx, tx, p.TrackingID, handoff.StageOut, handoff.StageAwaitingReturn, ""); err != nil {
 				return err
 			}
-			if err := settleBag(ctx, tx, p.TrackingID, handoff.BagRefused); err != nil {
+			auditDetail := "bag=" + bagID
+			if rf.AgeCheck != nil {
+				// Refused for age, the parcel goes back in its intact bag.
+				auditDetail = "document=" + rf.AgeCheck.DocumentType + " minimumAge=" + itoa(rf.AgeCheck.MinimumAge)
+				if err := recordDoorCheck(ctx, tx, p.TrackingID, rf.AssociateID, rf.At, nil, rf.AgeCheck, false); err != nil {
+					return err
+				}
+			} else if err := settleBag(ctx, tx, p.TrackingID, handoff.BagRefused); err != nil {
 				return err
 			}
-			if _, err := d.appendEvent(ctx, tx, p.TrackingID, tracking.Event{Code: tracking.Rejected, Detail: tracking.RejectedByRecipientWithVerification, Time: rf.At,
+			if _, err := d.appendEvent(ctx, tx, p.TrackingID, tracking.Event{Code: tracking.Rejected, Detail: detail, Time: rf.At,
 				Location: tracking.Location{City: city, PostalCode: pc, CountryCode: rf.Stop.Market}, Actor: rf.AssociateID, Note: p.Note}); err != nil {
 				return err
 			}
-			if err := openCase(ctx, tx, handoff.CaseTamper, p.TrackingID, rf.AssociateID, rf.At, p.CaseSummary); err != nil {
+			if p.CaseSummary != "" {
+				if err := openCase(ctx, tx, handoff.CaseTamper, p.TrackingID, rf.AssociateID, rf.At, p.CaseSummary); err != nil {
+					return err
+				}
+			}
+			if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionRefusal, Actor: rf.AssociateID, Subject: p.TrackingID, Outcome: detail, Detail: auditDetail}); err != nil {
 				return err
 			}
-			if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionRefusal, Actor: rf.AssociateID, Subject: p.TrackingID, Outcome: tracking.RejectedByRecipientWithVerification, Detail: "bag=" + bagID}); err != nil {
-				return err
-			}
-			// The refused bag is evidence; the parcel needs a new one if it
-			// is ever sent again.
-			if _, err := tx.ExecContext(ctx, `UPDATE packages SET bag_id = '' WHERE tracking_id = $1`, p.TrackingID); err != nil {
-				return handoff.Internal(err, "unbag parcel")
+			if rf.AgeCheck == nil {
+				// The refused bag is evidence; the parcel needs a new one if
+				// it is ever sent again.
+				if _, err := tx.ExecContext(ctx, `UPDATE packages SET bag_id = '' WHERE tracking_id = $1`, p.TrackingID); err != nil {
+					return handoff.Internal(err, "unbag parcel")
+				}
 			}
 			ids = append(ids, p.TrackingID)
 			if bagID != "" {
 				bags = append(bags, bag.Format(bagID))
 			}
 		}
-		data := map[string]any{"detailCode": tracking.RejectedByRecipientWithVerification}
+		kind, data := MsgRefused, map[string]any{"detailCode": detail}
+		if rf.AgeCheck != nil {
+			// Refused for age: told as a failed attempt; the bag is intact.
+			kind = MsgAttemptFailed
+		}
 		if len(bags) > 0 {
 			data["bagIds"] = bags
 		}
-		if err := d.enqueue(ctx, tx, MsgRefused, rf.Stop.ID+"|refused", ids, data, ""); err != nil {
+		if err := d.enqueue(ctx, tx, kind, rf.Stop.ID+"|"+detail, ids, data, ""); err != nil {
 			return err
 		}
 		return endPasscodeIfNone(ctx, tx, rf.Stop.ID, handoff.OTPFailed)
 	})
 	return ids, err
+}
+
+// Kinds of the images in the photos table.
+const (
+	photoDelivery  = "delivery"  // where an unattended parcel was left
+	photoSignature = "signature" // a signature drawn at the door
+)
+
+// insertPhoto records a stored image of a parcel and returns its ID.
+func insertPhoto(ctx context.Context, tx *sql.Tx, trackingID, kind string, p *door.StoredPhoto, by string, at time.Time) (string, error) {
+	id := newID("ph_")
+	if _, err := tx.ExecContext(ctx, `INSERT INTO photos (id, tracking_id, blob_key, thumb_key, width, height, taken_by, taken_at, expires_at, sha256, kind)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, id, trackingID, p.Blob, p.Thumb, p.Width, p.Height,
+		by, micros(at), micros(p.ExpiresAt), p.SHA256, kind); err != nil {
+		return "", handoff.Internal(err, "record "+kind)
+	}
+	return id, nil
+}
+
+// recordDoorCheck records the signature and age check a parcel was handed
+// over (verified) or refused against; nothing when there were none.
+func recordDoorCheck(ctx context.Context, tx *sql.Tx, trackingID, by string, at time.Time, sig *door.SignatureTaken, age *door.AgeCheck, verified bool) error {
+	if sig == nil && age == nil {
+		return nil
+	}
+	var kind, name, rel, photoID, sum, docType string
+	minAge := 0
+	if sig != nil {
+		kind, name, rel = sig.Kind, sig.SignerName, sig.Relationship
+		if sig.Image != nil {
+			var err error
+			if photoID, err = insertPhoto(ctx, tx, trackingID, photoSignature, sig.Image, by, at); err != nil {
+				return err
+			}
+			sum = sig.Image.SHA256
+		}
+	}
+	if age != nil {
+		docType, minAge = age.DocumentType, age.MinimumAge
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO door_checks (id, tracking_id, signature_kind, signer_name, relationship, signature_photo, signature_sha256,
+		document_type, minimum_age, age_verified, checked_by, checked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		newID("dc_"), trackingID, kind, name, rel, photoID, sum, docType, minAge, verified && age != nil, by, micros(at)); err != nil {
+		return handoff.Internal(err, "record door check")
+	}
+	return nil
 }

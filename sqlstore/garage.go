@@ -297,6 +297,7 @@ func (d *DB) GarageStop(ctx context.Context, stopID string) (*grant.Stop, error)
 type garageParcel struct {
 	trackingID, garageID        string
 	otp, otpOK, bagged, scanned bool
+	inPerson                    bool // its label asks for a signature or an age check
 	hasPos                      bool
 	lat, lon                    int64
 }
@@ -307,7 +308,7 @@ func (d *DB) garageParcels(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }, stopID string) ([]garageParcel, error) {
 	rows, err := q.QueryContext(ctx, `SELECT rp.tracking_id, g.id, p.otp_required, ss.body, p.bag_id <> '', rp.bag_scanned,
-		g.has_position, g.lat_e6, g.lon_e6
+		g.has_position, g.lat_e6, g.lon_e6, s.signature_required <> '' OR s.minimum_age > 0
 		FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments s ON s.id = p.shipment_id
 		JOIN shipper_settings ss ON ss.shipper_id = p.shipper_id
 		JOIN garages g ON g.contact IN (s.recipient_mobile, s.recipient_email) AND g.contact <> '' AND g.address_key = s.address_key AND g.removed_at = 0
@@ -322,7 +323,7 @@ func (d *DB) garageParcels(ctx context.Context, q interface {
 	for rows.Next() {
 		var g garageParcel
 		var body string
-		if err := rows.Scan(&g.trackingID, &g.garageID, &g.otp, &body, &g.bagged, &g.scanned, &g.hasPos, &g.lat, &g.lon); err != nil {
+		if err := rows.Scan(&g.trackingID, &g.garageID, &g.otp, &body, &g.bagged, &g.scanned, &g.hasPos, &g.lat, &g.lon, &g.inPerson); err != nil {
 			return nil, handoff.Internal(err, "garage parcels")
 		}
 		if slices.ContainsFunc(out, func(o garageParcel) bool { return o.trackingID == g.trackingID }) {
@@ -346,7 +347,7 @@ func (d *DB) KeyParcels(ctx context.Context, stopID string) ([]grant.Parcel, err
 	}
 	out := make([]grant.Parcel, 0, len(gps))
 	for _, g := range gps {
-		p := grant.Parcel{TrackingID: g.trackingID, GarageID: g.garageID, OTP: g.otp, GarageForOTP: g.otp && g.otpOK, Bagged: g.bagged, BagScanned: g.scanned}
+		p := grant.Parcel{TrackingID: g.trackingID, GarageID: g.garageID, OTP: g.otp, GarageForOTP: g.otp && g.otpOK, Bagged: g.bagged, BagScanned: g.scanned, InPerson: g.inPerson}
 		if g.hasPos {
 			p.GarageAt = &handoff.Position{Lat: float64(g.lat) / 1e6, Lon: float64(g.lon) / 1e6}
 		}

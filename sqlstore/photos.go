@@ -17,11 +17,12 @@ import (
 var _ deliveryphoto.Store = (*DB)(nil)
 
 // LatestPhoto implements deliveryphoto.Store.
-func (d *DB) LatestPhoto(ctx context.Context, trackingID string) (*deliveryphoto.Record, error) {
+func (d *DB) LatestPhoto(ctx context.Context, trackingID string, signature bool) (*deliveryphoto.Record, error) {
 	var p deliveryphoto.Record
 	var deleted int64
-	err := d.db.QueryRowContext(ctx, `SELECT id, blob_key, thumb_key, deleted_at FROM photos WHERE tracking_id = $1 ORDER BY taken_at DESC, id LIMIT 1`,
-		trackingID).Scan(&p.ID, &p.Blob, &p.Thumb, &deleted)
+	kind := map[bool]string{false: photoDelivery, true: photoSignature}[signature]
+	err := d.db.QueryRowContext(ctx, `SELECT id, blob_key, thumb_key, deleted_at FROM photos WHERE tracking_id = $1 AND kind = $2 ORDER BY taken_at DESC, id LIMIT 1`,
+		trackingID, kind).Scan(&p.ID, &p.Blob, &p.Thumb, &deleted)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, handoff.NotFound("Photo")
 	}
@@ -67,8 +68,8 @@ func (d *DB) LogPhotoView(ctx context.Context, photoID, trackingID string, viewe
 func (d *DB) PhotoInfo(ctx context.Context, trackingID string) (*handoff.PhotoInfo, error) {
 	var info handoff.PhotoInfo
 	var taken, deleted int64
-	err := d.db.QueryRowContext(ctx, `SELECT id, taken_by, taken_at, width, height, deleted_at FROM photos WHERE tracking_id = $1
-		ORDER BY taken_at DESC, id LIMIT 1`, trackingID).Scan(&info.ID, &info.TakenBy, &taken, &info.Width, &info.Height, &deleted)
+	err := d.db.QueryRowContext(ctx, `SELECT id, taken_by, taken_at, width, height, deleted_at FROM photos WHERE tracking_id = $1 AND kind = $2
+		ORDER BY taken_at DESC, id LIMIT 1`, trackingID, photoDelivery).Scan(&info.ID, &info.TakenBy, &taken, &info.Width, &info.Height, &deleted)
 	switch {
 	case err == nil:
 		t := fromMicros(taken)
@@ -117,7 +118,10 @@ func (d *DB) AgentParcel(ctx context.Context, agent *handoff.Principal, tracking
 	if a.Photo, err = d.PhotoInfo(ctx, trackingID); err != nil {
 		return nil, err
 	}
-	rows, err := d.db.QueryContext(ctx, `SELECT v.viewer_id, v.viewer_kind, v.viewer_name, v.at FROM photo_views v JOIN photos p ON p.id = v.photo_id
+	if a.DoorCheck, err = d.DoorCheck(ctx, trackingID); err != nil {
+		return nil, err
+	}
+	rows, err := d.db.QueryContext(ctx, `SELECT v.viewer_id, v.viewer_kind, v.viewer_name, v.at, p.kind FROM photo_views v JOIN photos p ON p.id = v.photo_id
 		WHERE p.tracking_id = $1 ORDER BY v.at, v.id`, trackingID)
 	if err != nil {
 		return nil, handoff.Internal(err, "photo views")
@@ -126,7 +130,7 @@ func (d *DB) AgentParcel(ctx context.Context, agent *handoff.Principal, tracking
 	for rows.Next() {
 		var v handoff.PhotoView
 		var at int64
-		if err := rows.Scan(&v.ViewerID, &v.ViewerKind, &v.ViewerName, &at); err != nil {
+		if err := rows.Scan(&v.ViewerID, &v.ViewerKind, &v.ViewerName, &at, &v.Image); err != nil {
 			return nil, handoff.Internal(err, "photo views")
 		}
 		v.At = fromMicros(at)
@@ -184,4 +188,28 @@ func (d *DB) MarkPhotoDeleted(ctx context.Context, photoID string, at time.Time)
 		return handoff.Internal(err, "mark photo deleted")
 	}
 	return nil
+}
+
+// DoorCheck implements deliveryphoto.Store: the newest check of a parcel at
+// the door, nil when none was made.
+func (d *DB) DoorCheck(ctx context.Context, trackingID string) (*handoff.DoorCheckInfo, error) {
+	var c handoff.DoorCheckInfo
+	var at, removed int64
+	err := d.db.QueryRowContext(ctx, `SELECT dc.signature_kind, dc.signer_name, dc.relationship, dc.signature_sha256, dc.document_type, dc.minimum_age,
+			dc.age_verified, dc.checked_at, COALESCE(ph.deleted_at, 0)
+		FROM door_checks dc LEFT JOIN photos ph ON ph.id = dc.signature_photo
+		WHERE dc.tracking_id = $1 ORDER BY dc.checked_at DESC, dc.id LIMIT 1`, trackingID).
+		Scan(&c.SignatureKind, &c.SignerName, &c.Relationship, &c.SignatureSHA256, &c.DocumentType, &c.MinimumAge, &c.AgeVerified, &at, &removed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, handoff.Internal(err, "door check")
+	}
+	c.At = fromMicros(at)
+	if removed > 0 {
+		r := fromMicros(removed)
+		c.SignatureRemovedAt = &r
+	}
+	return &c, nil
 }

@@ -32,10 +32,10 @@ func (d *DB) issueProof(ctx context.Context, tx *sql.Tx, s *doorStop, p stopParc
 	var scannedAt, photoAt int64
 	err := tx.QueryRowContext(ctx, `SELECT pk.shipment_id, pk.shipper_id, pk.client_ref, pk.bag_id, rp.bag_scanned,
 			COALESCE((SELECT MAX(bs.at) FROM bag_scans bs WHERE bs.stop_id = rp.stop_id AND bs.tracking_id = pk.tracking_id AND bs.matched), 0),
-			COALESCE((SELECT ph.sha256 FROM photos ph WHERE ph.tracking_id = pk.tracking_id ORDER BY ph.taken_at DESC, ph.id LIMIT 1), ''),
-			COALESCE((SELECT MAX(ph.taken_at) FROM photos ph WHERE ph.tracking_id = pk.tracking_id), 0)
+			COALESCE((SELECT ph.sha256 FROM photos ph WHERE ph.tracking_id = pk.tracking_id AND ph.kind = $3 ORDER BY ph.taken_at DESC, ph.id LIMIT 1), ''),
+			COALESCE((SELECT MAX(ph.taken_at) FROM photos ph WHERE ph.tracking_id = pk.tracking_id AND ph.kind = $3), 0)
 		FROM packages pk JOIN route_parcels rp ON rp.tracking_id = pk.tracking_id AND rp.route_id = $2 WHERE pk.tracking_id = $1`,
-		p.trackingID, s.routeID).
+		p.trackingID, s.routeID, photoDelivery).
 		Scan(&rec.Recipient.ShipmentID, &rec.ShipperID, &rec.Recipient.Reference, &bagID, &scanned, &scannedAt, &photoSum, &photoAt)
 	if err != nil {
 		return "", handoff.Internal(err, "proof facts")
@@ -50,6 +50,12 @@ func (d *DB) issueProof(ctx context.Context, tx *sql.Tx, s *doorStop, p stopParc
 	// parcel's newest is this delivery's.
 	if photoSum != "" {
 		rec.Photo = &proof.Photo{SHA256: photoSum, TakenAt: stamp(fromMicros(photoAt))}
+	}
+	if detail == tracking.DeliveredWithSignature {
+		// The check was recorded just before, in this transaction.
+		if err := doorCheckProof(ctx, tx, &rec); err != nil {
+			return "", err
+		}
 	}
 	if detail == tracking.DeliveredToGarage {
 		// The grant that delivers was stamped closed in this transaction.
@@ -175,4 +181,26 @@ func (d *DB) ProofKeys(ctx context.Context) ([]handoff.ProofKey, error) {
 	}
 	slices.SortFunc(out, func(a, b handoff.ProofKey) int { return strings.Compare(a.KeyID, b.KeyID) })
 	return out, nil
+}
+
+// doorCheckProof adds the signature and age check a parcel was handed over
+// against to its record.
+func doorCheckProof(ctx context.Context, tx *sql.Tx, rec *proof.Record) error {
+	var kind, name, rel, sum, doc string
+	var minAge int
+	var verified bool
+	var at int64
+	err := tx.QueryRowContext(ctx, `SELECT signature_kind, signer_name, relationship, signature_sha256, document_type, minimum_age, age_verified, checked_at
+		FROM door_checks WHERE tracking_id = $1 ORDER BY checked_at DESC, id DESC LIMIT 1`, rec.TrackingID).
+		Scan(&kind, &name, &rel, &sum, &doc, &minAge, &verified, &at)
+	if err != nil {
+		return handoff.Internal(err, "proof door check")
+	}
+	if kind != "" {
+		rec.Signature = &proof.Signature{Kind: kind, SHA256: sum, SignerName: name, Relationship: rel, SignedAt: stamp(fromMicros(at))}
+	}
+	if doc != "" {
+		rec.AgeCheck = &proof.AgeCheck{DocumentType: doc, MinimumAge: minAge, Verified: verified}
+	}
+	return nil
 }

@@ -265,7 +265,7 @@ func (d *DB) loadRoute(ctx context.Context, q interface {
 	}
 
 	rows, err = q.QueryContext(ctx, `SELECT rp.stop_id, rp.tracking_id, rp.outcome, rp.bag_scanned, p.otp_required, p.bag_required, p.stage, p.status, p.detail,
-		s.confidential_address OR s.gift_registry OR EXISTS (SELECT 1 FROM recipient_prefs rpf WHERE rpf.photo_opt_out
+		s.signature_required, s.minimum_age, s.typed_signature_refused, s.confidential_address OR s.gift_registry OR EXISTS (SELECT 1 FROM recipient_prefs rpf WHERE rpf.photo_opt_out
 			AND rpf.contact IN (s.recipient_mobile, s.recipient_email) AND rpf.contact <> ''), ss.body
 		FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments s ON s.id = p.shipment_id
 		JOIN shipper_settings ss ON ss.shipper_id = p.shipper_id
@@ -280,15 +280,19 @@ func (d *DB) loadRoute(ctx context.Context, q interface {
 		var sp handoff.StopParcel
 		var private bool
 		if err := rows.Scan(&stopID, &sp.TrackingID, &sp.Outcome, &sp.BagScanned, &sp.OTPRequired, &sp.BagRequired, &sp.Stage, &sp.Status, &sp.DetailCode,
-			&private, &body); err != nil {
+			&sp.Signature, &sp.MinimumAge, &sp.TypedSignatureRefused, &private, &body); err != nil {
 			return nil, handoff.Internal(err, "scan route parcel")
 		}
+		check := handoff.DoorCheck{Signature: sp.Signature, MinimumAge: sp.MinimumAge}
+		sp.MinimumAge = check.Age()
 		s := &r.Stops[idx[stopID]]
 		s.Parcels = append(s.Parcels, sp)
 		if sp.BagRequired {
 			s.Needs.BagScan = true
 		}
-		if !sp.OTPRequired && !private {
+		s.Needs.Signature = s.Needs.Signature || sp.Signature != ""
+		s.Needs.AgeCheck = s.Needs.AgeCheck || sp.MinimumAge > 0
+		if !sp.OTPRequired && !private && !check.Needed() {
 			s.Needs.Photo = true
 		}
 		if sp.OTPRequired {
@@ -309,7 +313,7 @@ func (d *DB) loadRoute(ctx context.Context, q interface {
 		if err != nil {
 			return nil, err
 		}
-		r.Stops[i].Needs.Garage = slices.ContainsFunc(gps, func(g garageParcel) bool { return g.otpOK })
+		r.Stops[i].Needs.Garage = slices.ContainsFunc(gps, func(g garageParcel) bool { return g.otpOK && !g.inPerson })
 	}
 	return r, nil
 }

@@ -31,7 +31,7 @@ func (e *env) photoDelivered(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sqlstoretest.Door(e.db).DeliverParcels(ctx, alex, stopOf(t, rt, book).ID, tracking.DeliveredToPorch, nil, shot); err != nil {
+	if _, err := sqlstoretest.Door(e.db).DeliverParcels(ctx, alex, stopOf(t, rt, book).ID, handoff.Handover{Place: tracking.DeliveredToPorch, Photo: shot}); err != nil {
 		t.Fatal(err)
 	}
 	return book

@@ -158,7 +158,7 @@ func TestBrowserPortal(t *testing.T) {
 
 		// The cable is left at the porch with a photo: the page shows it.
 		stop := stopOf(t, rt, cable)
-		if _, err := sqlstoretest.Door(db).DeliverParcels(ctx, da, stop.ID, tracking.DeliveredToPorch, nil, photoFile(t, "gps-orientation6.jpg")); err != nil {
+		if _, err := sqlstoretest.Door(db).DeliverParcels(ctx, da, stop.ID, handoff.Handover{Place: tracking.DeliveredToPorch, Photo: photoFile(t, "gps-orientation6.jpg")}); err != nil {
 			t.Fatal(err)
 		}
 		img := `#parcel-` + cable + ` img.pod-thumb`

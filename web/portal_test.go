@@ -408,10 +408,10 @@ func TestPortalPhoto(t *testing.T) {
 			t.Fatal(err)
 		}
 		shot := photoFile(t, "gps-orientation6.jpg")
-		if _, err := sqlstoretest.Door(p.db).DeliverParcels(ctx, da, stopOf(t, rt, book).ID, tracking.DeliveredToPorch, nil, shot); err != nil {
+		if _, err := sqlstoretest.Door(p.db).DeliverParcels(ctx, da, stopOf(t, rt, book).ID, handoff.Handover{Place: tracking.DeliveredToPorch, Photo: shot}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := sqlstoretest.Door(p.db).DeliverParcels(ctx, da, stopOf(t, rt, cheap).ID, tracking.DeliveredToPorch, nil, nil); err != nil {
+		if _, err := sqlstoretest.Door(p.db).DeliverParcels(ctx, da, stopOf(t, rt, cheap).ID, handoff.Handover{Place: tracking.DeliveredToPorch}); err != nil {
 			t.Fatal(err)
 		}
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"strings"
 	"sync"
 	"testing"
 
@@ -85,4 +86,55 @@ func Notifications(tb testing.TB, db *sqlstore.DB, trackingID string) []Notifica
 		tb.Fatalf("list notifications: %v", err)
 	}
 	return out
+}
+
+// FindText returns where any of needles occurs in the database: every
+// column of every table, read as text, as "table.column" names. A test uses
+// it to show that something was never stored (a date of birth, a code).
+func FindText(tb testing.TB, db *sqlstore.DB, needles ...string) []string {
+	tb.Helper()
+	ctx := context.Background()
+	c := rawDB(tb, db)
+	listCols := `SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table' ORDER BY m.name, p.cid`
+	if db.Engine == sqlstore.Postgres {
+		listCols = `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position`
+	}
+	rows, err := c.QueryContext(ctx, listCols)
+	if err != nil {
+		tb.Fatalf("list columns: %v", err)
+	}
+	var cols [][2]string
+	for rows.Next() {
+		var t, col string
+		if err := rows.Scan(&t, &col); err != nil {
+			tb.Fatalf("list columns: %v", err)
+		}
+		cols = append(cols, [2]string{t, col})
+	}
+	rows.Close()
+	if len(cols) == 0 {
+		tb.Fatal("FindText: no columns found")
+	}
+	var found []string
+	for _, tc := range cols {
+		vals, err := c.QueryContext(ctx, `SELECT CAST("`+tc[1]+`" AS TEXT) FROM "`+tc[0]+`"`)
+		if err != nil {
+			tb.Fatalf("read %s.%s: %v", tc[0], tc[1], err)
+		}
+		hit := false
+		for vals.Next() {
+			var v sql.NullString
+			if err := vals.Scan(&v); err != nil {
+				tb.Fatalf("read %s.%s: %v", tc[0], tc[1], err)
+			}
+			for _, n := range needles {
+				hit = hit || strings.Contains(v.String, n)
+			}
+		}
+		vals.Close()
+		if hit {
+			found = append(found, tc[0]+"."+tc[1])
+		}
+	}
+	return found
 }
