@@ -122,6 +122,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	page("GET /signin", s.signinForm)
 	page("POST /signin", s.signin)
 	page("POST /signout", s.signout)
+	page("GET /docs", s.apiReference)
 
 	page("GET /shipments", s.as(auth.KindShipper, s.shipmentList))
 	page("GET /shipments/{shipmentId}", s.as(auth.KindShipper, s.shipmentDetail))
