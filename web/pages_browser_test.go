@@ -71,3 +71,69 @@ func TestBrowserDocs(t *testing.T) {
 		t.Errorf("the reference never fetched /v1/openapi.json; requests: %v", requested)
 	}
 }
+
+// TestBrowserAgentSearch finds a parcel as customer service would, by the
+// recipient's phone as they read it out and by their email in capitals; the
+// parcel page masks the contacts until the agent presses "show", and that
+// look is then listed with the agent's name.
+func TestBrowserAgentSearch(t *testing.T) {
+	needChromium(t)
+	eachEngine(t, func(t *testing.T, engine string) {
+		db := sqlstoretest.Open(t, engine)
+		seed := newFixture(t, db)
+		phoneParcel := seed.parcel(t, "order-1001-phone")
+		srv := browserServer(t, db)
+		c := newChrome(t, srv.URL)
+		c.do("open sign-in", chromedp.Navigate(srv.URL+"/signin"))
+		c.signIn(seed.Agent, "#trackingId")
+
+		c.do("search by phone",
+			chromedp.SendKeys(chromedp.ID("trackingId"), "+44 7700-900 123"),
+			chromedp.Submit(chromedp.ID("trackingId")),
+			chromedp.WaitVisible(chromedp.ID("contacts")),
+		)
+		if got := c.location(); got != "/agent/parcels/"+phoneParcel {
+			t.Fatalf("search by phone went to %q, want the parcel %s", got, phoneParcel)
+		}
+		if got := c.text("#contact-phone"); strings.Contains(got, "900123") || !strings.HasSuffix(got, "123") {
+			t.Errorf("before show the phone reads %q, want it masked to its last digits", got)
+		}
+		if got := c.text("#contact-email"); got != "p•••@example.com" {
+			t.Errorf("before show the email reads %q", got)
+		}
+		c.shot("agent-parcel-masked")
+		c.do("show contacts", chromedp.Click(chromedp.ID("show-contacts")), chromedp.WaitVisible(chromedp.CSS("table#contact-views")))
+		if got := c.text("#contact-phone"); got != "+447700900123" {
+			t.Errorf("after show the phone reads %q", got)
+		}
+		if got := c.text("#contact-email"); got != "priya@example.com" {
+			t.Errorf("after show the email reads %q", got)
+		}
+		if got := c.text("table#contact-views tbody"); !strings.Contains(got, "Casey Support") {
+			t.Errorf("the contact views read %q, want the agent's name", got)
+		}
+		c.shot("agent-parcel-shown")
+
+		// Coming back masks them again, with the look still listed.
+		c.do("reload", chromedp.Navigate(srv.URL+"/agent/parcels/"+phoneParcel), chromedp.WaitVisible(chromedp.ID("show-contacts")))
+		if got := c.text("#contact-email"); got != "p•••@example.com" {
+			t.Errorf("on coming back the email reads %q", got)
+		}
+
+		c.do("search by email",
+			chromedp.Navigate(srv.URL+"/agent"),
+			chromedp.SendKeys(chromedp.ID("trackingId"), " PRIYA@Example.com "),
+			chromedp.Submit(chromedp.ID("trackingId")),
+			chromedp.WaitVisible(chromedp.ID("contacts")),
+		)
+		if got := c.location(); got != "/agent/parcels/"+phoneParcel {
+			t.Errorf("search by email went to %q", got)
+		}
+		c.do("search by nothing known",
+			chromedp.Navigate(srv.URL+"/agent"),
+			chromedp.SendKeys(chromedp.ID("trackingId"), "nobody@example.com"),
+			chromedp.Submit(chromedp.ID("trackingId")),
+			chromedp.WaitVisible(chromedp.ID("trackingId-error")),
+		)
+	})
+}
