@@ -68,6 +68,11 @@ type AgentParcel struct {
 	DoorCheck  *DoorCheckInfo   `json:"doorCheck,omitempty"`
 	PhotoViews []PhotoView      `json:"photoViews"`
 	Cases      []Case           `json:"cases"`
+	// Contacts are the recipient's contacts, masked; the full ones come
+	// only from ContactService.RevealContacts, which logs the look.
+	Contacts RecipientContacts `json:"-"`
+	// ContactViews are the staff who revealed the contacts, oldest first.
+	ContactViews []PhotoView `json:"-"`
 }
 
 // PhotoService shows photos to the people allowed to see them, logging every

@@ -70,6 +70,7 @@ const (
 	ActionBagScan       = "bag_scan"       // outcome matched or mismatch
 	ActionRefusal       = "parcel_refused" // a tampered bag refused at the door
 	ActionPhotoView     = "photo_view"
+	ActionContactView   = "contact_view"      // customer service revealed a parcel's recipient contacts
 	ActionGarage        = "garage_"           // + the garage log's step: requested, opened, closed, revoked, key_delivery_off…
 	ActionSignin        = "staff_signin"      // outcome ok or failed
 	ActionSettings      = "settings_change"   // detail the patch

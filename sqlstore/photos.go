@@ -148,6 +148,14 @@ func (d *DB) AgentParcel(ctx context.Context, agent *handoff.Principal, tracking
 		}
 		a.Cases = append(a.Cases, c)
 	}
+	c, err := recipientContacts(ctx, d.db, trackingID)
+	if err != nil {
+		return nil, err
+	}
+	a.Contacts = c.Masked()
+	if a.ContactViews, err = contactViews(ctx, d.db, trackingID); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 

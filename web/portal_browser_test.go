@@ -42,7 +42,7 @@ func portalServer(t *testing.T, db *sqlstore.DB) (*httptest.Server, *notify.Work
 	mux := http.NewServeMux()
 	srv := httptest.NewUnstartedServer(mux)
 	dev := notify.NewDevOutbox(100)
-	(&web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: stationsOf(db), Doors: sqlstoretest.Door(db), Today: db.Today,
+	(&web.Server{Principals: db, Sessions: db, Contacts: db, Settings: db, Shipments: db, Stations: stationsOf(db), Doors: sqlstoretest.Door(db), Today: db.Today,
 		Recipients: db, Photos: sqlstoretest.Photos(db), Garages: sqlstoretest.Garages(db), Bags: stationsOf(db), Cases: db,
 		PublicURL: "http://" + srv.Listener.Addr().String(), DevOutbox: true, Keys: sqlstoretest.Keys(t), Log: log}).Register(mux)
 	mux.Handle("GET /dev/outbox", dev)

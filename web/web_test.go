@@ -95,7 +95,7 @@ func newEnvWith(t *testing.T, engine string, prepare func(*sqlstore.DB), wrap ..
 	log := slog.New(slog.NewTextHandler(e.log, nil))
 	db.Log = log
 	sqlstoretest.Garages(db).Log = log
-	ws := &web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: e.stations, Doors: sqlstoretest.Door(db), Today: db.Today,
+	ws := &web.Server{Principals: db, Sessions: db, Contacts: db, Settings: db, Shipments: db, Stations: e.stations, Doors: sqlstoretest.Door(db), Today: db.Today,
 		Recipients: db, Photos: sqlstoretest.Photos(db), Garages: sqlstoretest.Garages(db), Bags: e.stations, Cases: db, Now: func() time.Time { return db.Now() }, Keys: sqlstoretest.Keys(t), Log: log}
 	for _, w := range wrap {
 		w(ws)
