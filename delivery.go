@@ -57,6 +57,9 @@ type StopParcel struct {
 	Status      string `json:"status"`
 	DetailCode  string `json:"detailCode,omitempty"`
 	Outcome     string `json:"outcome,omitempty"` // OutcomeOpen ("") or another Outcome*
+	// PasscodeVerified is true for a passcode parcel whose code was entered
+	// while it waits to be handed over with its signature or age check.
+	PasscodeVerified bool `json:"passcodeVerified,omitzero"`
 	// The checks its label asks for at the door (SPEC §7): the signature
 	// (SignatureAny, SignatureAdult), the minimum age checked on an ID
 	// document (an ADULT signature's AdultAge included), and whether the

@@ -147,3 +147,50 @@ func TestNeverInAGarage(t *testing.T) {
 		}
 	})
 }
+
+// TestPasscodeAndSignature: a passcode parcel whose label also asks for a
+// signature is not delivered by its code alone. The right code opens it; it
+// is then handed over only with the signature, never unattended.
+func TestPasscodeAndSignature(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		d := newDay(t, e, monday)
+		id := d.label("Gus", "7 G St", "07700900707", "500", "books", map[string]any{"signature": "ANY"})
+		d.receive(id)
+		rt := d.route("2026-11-23", []any{map[string]any{"trackingId": id}})
+		stop := stopOf(t, rt, id)["stopId"].(string)
+		deliver := func(body map[string]any) resp {
+			return d.do("POST", "/v1/associate/stops/"+stop+"/deliver", d.da1Key, body)
+		}
+		// Before the code: never by hand, with or without a signature.
+		problem(t, deliver(map[string]any{"place": "DeliveredToCustomer", "trackingIds": []string{id},
+			"signature": drawnSignature(t, "GUS", "RECIPIENT")}), 403, "")
+
+		r := d.do("POST", "/v1/associate/stops/"+stop+"/verify", d.da1Key, map[string]any{"code": d.code("+447700900707", "2026-11-23")})
+		if r.Status != 200 || r.JSON(t)["correct"] != true {
+			t.Fatalf("the right code: %d %s", r.Status, r.Body)
+		}
+		if got := deliveredIDs(t, r); len(got) != 0 {
+			t.Fatalf("the code alone delivered %v, which needs a signature", got)
+		}
+		p := r.JSON(t)["stop"].(map[string]any)["parcels"].([]any)[0].(map[string]any)
+		if p["passcodeVerified"] != true || p["outcome"] != nil {
+			t.Fatalf("after its code the parcel is %v", p)
+		}
+		if ev := d.events(id); ev[len(ev)-1] != "OutForDelivery" {
+			t.Fatalf("the parcel moved on its code alone: %v", ev)
+		}
+		// Opened by its code, it still needs its signature, in person.
+		if p := problem(t, deliver(map[string]any{"place": "DeliveredToCustomer"}), 409, ""); p["reason"] != "signature_required" {
+			t.Fatalf("no signature: %v", p)
+		}
+		if p := problem(t, deliver(map[string]any{"place": "DeliveredToMailRoom"}), 403, ""); p["reason"] != "attended_only" {
+			t.Fatalf("mail room: %v", p)
+		}
+		if r := deliver(map[string]any{"place": "DeliveredToCustomer", "signature": drawnSignature(t, "GUS", "RECIPIENT")}); r.Status != 200 {
+			t.Fatalf("signed: %d %s", r.Status, r.Body)
+		}
+		if ev := d.events(id); ev[len(ev)-1] != "Delivered/DeliveredWithSignature" {
+			t.Fatalf("after the signature the parcel's events are %v", ev)
+		}
+	})
+}

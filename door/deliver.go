@@ -156,7 +156,7 @@ func (s *Service) refuseForAge(ctx context.Context, da *handoff.Principal, st *S
 
 // plainTargets returns the open parcels of a stop that a delivery without a
 // passcode completes: those asked for (all when none), never a passcode
-// parcel.
+// parcel still waiting for its code.
 func plainTargets(open []Parcel, trackingIDs []string) ([]Parcel, error) {
 	want := map[string]bool{}
 	for i, id := range trackingIDs {
@@ -170,7 +170,10 @@ func plainTargets(open []Parcel, trackingIDs []string) ([]Parcel, error) {
 		if len(want) > 0 && !want[p.TrackingID] {
 			continue
 		}
-		if p.OTP {
+		// A passcode parcel opened by its code (it waits for its signature
+		// or age check) is handed over like one that needs no code; the
+		// check rule then keeps it attended.
+		if p.OTP && !p.CodeOK {
 			if len(want) > 0 {
 				return nil, handoff.Refuse(handoff.EFORBIDDEN, handoff.ReasonPasscodeNeeded, "Parcel %s needs the passcode: enter the code to deliver it; it is never left unattended.", p.TrackingID)
 			}

@@ -36,6 +36,7 @@ type Parcel struct {
 	TrackingID string
 	OTP        bool              // it needs the passcode
 	CodeSet    string            // the contact set whose code opens it (package passcode)
+	CodeOK     bool              // its code was entered; it waits to be handed over with its check
 	BagID      string            // its sealed bag, "" when it has none
 	BagScanned bool              // the bag was scanned at this stop and matched
 	Privacy    string            // why it may not be photographed (handoff.NoPhoto*), ""

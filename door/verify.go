@@ -84,7 +84,7 @@ func (s *Service) VerifyPhoneDigits(ctx context.Context, da *handoff.Principal, 
 func codeSets(open []Parcel) map[string]bool {
 	sets := map[string]bool{}
 	for _, p := range open {
-		if p.OTP {
+		if p.OTP && !p.CodeOK {
 			sets[p.CodeSet] = true
 		}
 	}

@@ -183,11 +183,14 @@ type stopParcel struct {
 	trackingID string
 	otp        bool
 	codeSet    string // the contact set whose code opens it (see package passcode)
+	needsCheck bool   // its label asks for a signature or an age check
+	codeOK     bool   // its code was entered; it waits for its check
 	city, pc   string
 }
 
 func openParcels(ctx context.Context, tx *sql.Tx, s *doorStop) ([]stopParcel, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT rp.tracking_id, p.otp_required, sh.code_set, st.city, st.postal_code FROM route_parcels rp
+	rows, err := tx.QueryContext(ctx, `SELECT rp.tracking_id, p.otp_required, sh.code_set, sh.signature_required <> '' OR sh.minimum_age > 0, rp.code_ok,
+		st.city, st.postal_code FROM route_parcels rp
 		JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments sh ON sh.id = p.shipment_id JOIN stops st ON st.id = rp.stop_id
 		WHERE rp.stop_id = $1 AND rp.outcome = '' ORDER BY rp.tracking_id`, s.id)
 	if err != nil {
@@ -197,7 +200,7 @@ func openParcels(ctx context.Context, tx *sql.Tx, s *doorStop) ([]stopParcel, er
 	var out []stopParcel
 	for rows.Next() {
 		var p stopParcel
-		if err := rows.Scan(&p.trackingID, &p.otp, &p.codeSet, &p.city, &p.pc); err != nil {
+		if err := rows.Scan(&p.trackingID, &p.otp, &p.codeSet, &p.needsCheck, &p.codeOK, &p.city, &p.pc); err != nil {
 			return nil, handoff.Internal(err, "scan parcel")
 		}
 		out = append(out, p)
@@ -405,7 +408,7 @@ func (d *DB) StopView(ctx context.Context, routeID, stopID string) (*handoff.Sto
 
 // OpenParcels implements door.Store.
 func (d *DB) OpenParcels(ctx context.Context, stopID string) ([]door.Parcel, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT rp.tracking_id, p.otp_required, sh.code_set, p.bag_id, rp.bag_scanned,
+	rows, err := d.db.QueryContext(ctx, `SELECT rp.tracking_id, p.otp_required, sh.code_set, rp.code_ok, p.bag_id, rp.bag_scanned,
 		sh.signature_required, sh.minimum_age, sh.typed_signature_refused, sh.confidential_address, sh.gift_registry,
 		EXISTS (SELECT 1 FROM recipient_prefs rpf WHERE rpf.photo_opt_out AND rpf.contact IN (sh.recipient_mobile, sh.recipient_email) AND rpf.contact <> '')
 		FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments sh ON sh.id = p.shipment_id
@@ -418,7 +421,7 @@ func (d *DB) OpenParcels(ctx context.Context, stopID string) ([]door.Parcel, err
 	for rows.Next() {
 		var p door.Parcel
 		var confidential, registry, optedOut bool
-		if err := rows.Scan(&p.TrackingID, &p.OTP, &p.CodeSet, &p.BagID, &p.BagScanned,
+		if err := rows.Scan(&p.TrackingID, &p.OTP, &p.CodeSet, &p.CodeOK, &p.BagID, &p.BagScanned,
 			&p.Check.Signature, &p.Check.MinimumAge, &p.Check.TypedRefused, &confidential, &registry, &optedOut); err != nil {
 			return nil, handoff.Internal(err, "scan parcel")
 		}
@@ -568,7 +571,8 @@ func (d *DB) Guess(ctx context.Context, g door.Guess) (*door.GuessResult, error)
 		}
 		// Right when the entry is the code of a set that still has an open
 		// passcode parcel here.
-		res.Correct = slices.ContainsFunc(open, func(p stopParcel) bool { return p.otp && g.Matched[p.codeSet] })
+		waiting := func(p stopParcel) bool { return p.otp && !p.codeOK } // still waiting for its code
+		res.Correct = slices.ContainsFunc(open, func(p stopParcel) bool { return waiting(p) && g.Matched[p.codeSet] })
 		if _, err := tx.ExecContext(ctx, `INSERT INTO code_checks (id, stop_id, associate_id, method, correct, at) VALUES ($1, $2, $3, $4, $5, $6)`,
 			newID("chk_"), g.StopID, g.AssociateID, g.Method, res.Correct, micros(g.At)); err != nil {
 			return handoff.Internal(err, "record check")
@@ -582,10 +586,20 @@ func (d *DB) Guess(ctx context.Context, g door.Guess) (*door.GuessResult, error)
 			if _, err := tx.ExecContext(ctx, `UPDATE associate_guard SET wrong = wrong - 1 WHERE associate_id = $1 AND wrong > 0`, g.AssociateID); err != nil {
 				return handoff.Internal(err, "refund guess")
 			}
-			if res.Delivered, err = d.completeParcels(ctx, tx, s, g.AssociateID, func(p stopParcel) bool { return p.otp && g.Matched[p.codeSet] }, g.Detail, g.Note); err != nil {
+			// A parcel whose label also asks for a signature or an age check
+			// is opened by its code, not delivered: the associate then hands
+			// it over with the check.
+			for _, p := range open {
+				if waiting(p) && g.Matched[p.codeSet] && p.needsCheck {
+					if _, err := tx.ExecContext(ctx, `UPDATE route_parcels SET code_ok = TRUE WHERE stop_id = $1 AND tracking_id = $2`, g.StopID, p.trackingID); err != nil {
+						return handoff.Internal(err, "open parcel by code")
+					}
+				}
+			}
+			if res.Delivered, err = d.completeParcels(ctx, tx, s, g.AssociateID, func(p stopParcel) bool { return waiting(p) && g.Matched[p.codeSet] && !p.needsCheck }, g.Detail, g.Note); err != nil {
 				return err
 			}
-			if slices.ContainsFunc(open, func(p stopParcel) bool { return p.otp && !g.Matched[p.codeSet] }) {
+			if slices.ContainsFunc(open, func(p stopParcel) bool { return waiting(p) && !g.Matched[p.codeSet] }) {
 				// Parcels under another code still wait: the stop stays
 				// pending and this right entry used no attempt.
 				if _, err := tx.ExecContext(ctx, `UPDATE stops SET guesses = guesses - 1 WHERE id = $1 AND guesses > 0`, g.StopID); err != nil {
@@ -679,7 +693,7 @@ func (d *DB) Deliver(ctx context.Context, dl door.Delivery) error {
 		var ids []string
 		for _, p := range dl.Parcels {
 			i := slices.IndexFunc(open, func(o stopParcel) bool { return o.trackingID == p.TrackingID })
-			if i < 0 || open[i].otp {
+			if i < 0 || (open[i].otp && !open[i].codeOK) {
 				return handoff.Errorf(handoff.ECONFLICT, "Parcel %s is already settled.", p.TrackingID)
 			}
 			if err := recordDoorCheck(ctx, tx, p.TrackingID, dl.AssociateID, dl.At, dl.Signature, dl.AgeCheck, true); err != nil {

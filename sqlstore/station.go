@@ -264,7 +264,7 @@ func (d *DB) loadRoute(ctx context.Context, q interface {
 		return nil, handoff.Internal(err, "list stops")
 	}
 
-	rows, err = q.QueryContext(ctx, `SELECT rp.stop_id, rp.tracking_id, rp.outcome, rp.bag_scanned, p.otp_required, p.bag_required, p.stage, p.status, p.detail,
+	rows, err = q.QueryContext(ctx, `SELECT rp.stop_id, rp.tracking_id, rp.outcome, rp.bag_scanned, rp.code_ok, p.otp_required, p.bag_required, p.stage, p.status, p.detail,
 		s.signature_required, s.minimum_age, s.typed_signature_refused, s.confidential_address OR s.gift_registry OR EXISTS (SELECT 1 FROM recipient_prefs rpf WHERE rpf.photo_opt_out
 			AND rpf.contact IN (s.recipient_mobile, s.recipient_email) AND rpf.contact <> ''), ss.body
 		FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments s ON s.id = p.shipment_id
@@ -279,7 +279,7 @@ func (d *DB) loadRoute(ctx context.Context, q interface {
 		var stopID, body string
 		var sp handoff.StopParcel
 		var private bool
-		if err := rows.Scan(&stopID, &sp.TrackingID, &sp.Outcome, &sp.BagScanned, &sp.OTPRequired, &sp.BagRequired, &sp.Stage, &sp.Status, &sp.DetailCode,
+		if err := rows.Scan(&stopID, &sp.TrackingID, &sp.Outcome, &sp.BagScanned, &sp.PasscodeVerified, &sp.OTPRequired, &sp.BagRequired, &sp.Stage, &sp.Status, &sp.DetailCode,
 			&sp.Signature, &sp.MinimumAge, &sp.TypedSignatureRefused, &private, &body); err != nil {
 			return nil, handoff.Internal(err, "scan route parcel")
 		}

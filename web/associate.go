@@ -249,15 +249,17 @@ func (s *Server) loadStop(r *http.Request, stopID string) (*stopPage, error) {
 		slices.ContainsFunc(st.Parcels, func(p handoff.StopParcel) bool { return p.OTPRequired && p.Outcome == handoff.OutcomeAttempted })
 	page.Verified = st.OTPState == handoff.OTPVerified
 	someByCode := slices.ContainsFunc(st.Parcels, func(p handoff.StopParcel) bool {
-		return p.OTPRequired && p.Outcome == handoff.OutcomeDelivered
+		return p.OTPRequired && (p.Outcome == handoff.OutcomeDelivered || p.PasscodeVerified)
 	})
 	for _, p := range st.Parcels {
-		if p.Outcome == "" && p.OTPRequired && someByCode && page.CodeForm {
+		if p.Outcome == "" && p.OTPRequired && !p.PasscodeVerified && someByCode && page.CodeForm {
 			page.AwaitingCode = append(page.AwaitingCode, p.TrackingID)
 		}
 		if p.Outcome == "" {
 			page.Open++
-			if !p.OTPRequired {
+			// A passcode parcel opened by its code waits to be handed
+			// over with its signature or age check, like a plain one.
+			if !p.OTPRequired || p.PasscodeVerified {
 				page.OpenPlain++
 			}
 			if p.BagRequired {
@@ -289,6 +291,9 @@ func stopFlash(done string, st *handoff.Stop) (flash, alert string) {
 	pending := st.OTPState == handoff.OTPPending
 	switch done {
 	case "verified":
+		if slices.ContainsFunc(st.Parcels, func(p handoff.StopParcel) bool { return p.PasscodeVerified && p.Outcome == "" }) {
+			return "Code correct. Hand over the parcels that need a signature or an ID check with the form below: the code alone does not deliver them.", ""
+		}
 		if st.OTPState == handoff.OTPVerified {
 			return "Code correct: the passcode parcels are delivered.", ""
 		}
