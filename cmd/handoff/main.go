@@ -7,6 +7,7 @@
 //	handoff proof verify FILE --jwks FILE|URL
 //	handoff audit verify [--db …] | audit verify --file log.jsonl
 //	handoff audit export --from 2026-11-01 --to 2026-12-01 [--out log.jsonl] [--db …]
+//	handoff loadtest --url http://127.0.0.1:8080 --admin-token … [--parcels 2000]
 //
 // Every flag has an environment fallback (HANDOFF_ADDR, HANDOFF_DATA_DIR,
 // HANDOFF_DB); the operator's token is HANDOFF_ADMIN_TOKEN and shared secret
@@ -55,6 +56,8 @@ Usage:
                                first broken entry of each chain (--file: an export)
   handoff audit export --from T --to T [--out FILE]
                                write the entries of [from, to) as JSON lines
+  handoff loadtest [flags]     drive a running server through a delivery day
+                               and report what each request cost it
   handoff help                 show this
 
 Run "handoff serve -h" for the flags.
@@ -79,6 +82,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return proofCommand(ctx, args[1:], stdout, stderr, os.Stdin)
 	case "audit":
 		return auditCommand(ctx, args[1:], stdout, stderr, getenv)
+	case "loadtest":
+		return loadtestCommand(ctx, args[1:], stdout, stderr, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
