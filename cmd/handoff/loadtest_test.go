@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestLoadtest runs a tiny delivery day against a server in this process,
+// with its dev outbox as the recipients' phones, and checks that every
+// parcel ends delivered or attempted without a single unexpected answer,
+// and that the report says what each phase cost.
+func TestLoadtest(t *testing.T) {
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	base, done := serveInProcess(t, ctx, "--drain-delay", "0")
+	out := filepath.Join(t.TempDir(), "report.json")
+	var text strings.Builder
+	err := run(ctx, []string{"loadtest", "--url", base, "--parcels", "30", "--route-size", "12", "--concurrency", "4", "--seed", "7",
+		"--wrong-share", "0.5", "--resend-share", "0.3", "--fail-share", "0.1", "--drain-timeout", "30s", "--json", out},
+		&text, io.Discard, env(map[string]string{"HANDOFF_ADMIN_TOKEN": testAdmin}))
+	if err != nil {
+		t.Fatalf("loadtest: %v\n%s", err, text.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r loadReport
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Complete || r.Errors != 0 || r.NoCode != 0 {
+		t.Errorf("complete %v, %d errors, %d stops without a code:\n%s", r.Complete, r.Errors, r.NoCode, text.String())
+	}
+	if r.Delivered+r.Failed != 30 || r.Failed == 0 {
+		t.Errorf("%d delivered and %d failed of 30 parcels:\n%s", r.Delivered, r.Failed, text.String())
+	}
+	ran := map[string]*phaseResult{}
+	for _, p := range r.Phases {
+		ran[p.Name] = p
+	}
+	for _, name := range []string{"labels", "receive", "plan routes", "load vans", "wrong code", "resend code", "correct code", "deliver with photo", "failed attempt"} {
+		if p := ran[name]; p == nil || p.Requests == 0 {
+			t.Errorf("phase %q did not run:\n%s", name, text.String())
+		}
+	}
+	if r.CPUSeconds <= 0 || r.PeakRSSMB <= 0 || ran["send: out-for-delivery messages with codes"] == nil {
+		t.Errorf("the server's figures are missing: %s", b)
+	}
+	if !strings.Contains(text.String(), "cpu/req") {
+		t.Errorf("no table:\n%s", text.String())
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
