@@ -183,7 +183,7 @@ func (l *ledger) labelLoop(ctx context.Context, t *testing.T, base string, tm *t
 		key := fmt.Sprintf("%s-%d", prefix, i)
 		body := label(key, "07700 900000", "1 High St", "20")
 		l.ask(key, body)
-		r, err := call(ctx, base, "POST", "/v1/shipments", tm.shipperKey, body, "Idempotency-Key", key)
+		r, err := callAPI(ctx, base, "POST", "/v1/shipments", tm.shipperKey, body, "Idempotency-Key", key)
 		if err != nil {
 			return // the node died: the label is in doubt
 		}
@@ -212,7 +212,7 @@ func (l *ledger) deliveryLoop(ctx context.Context, t *testing.T, ph *phones, bas
 		// Each step: the request, the status that acknowledges it, and
 		// the step recorded.
 		step := func(method, path, token string, body any, want int, hdr ...string) (map[string]any, bool) {
-			r, err := call(ctx, base, method, path, token, body, hdr...)
+			r, err := callAPI(ctx, base, method, path, token, body, hdr...)
 			if err != nil {
 				return nil, false
 			}
@@ -265,7 +265,7 @@ func (l *ledger) check(t *testing.T, base string, tm *team) {
 		if lw.trackingID != "" {
 			continue
 		}
-		r, err := call(ctx, base, "POST", "/v1/shipments", tm.shipperKey, lw.body, "Idempotency-Key", key)
+		r, err := callAPI(ctx, base, "POST", "/v1/shipments", tm.shipperKey, lw.body, "Idempotency-Key", key)
 		if err != nil || r.status != 201 || trackingIDOf(r.body) == "" {
 			t.Fatalf("retry of label %s: %d %s %v", key, r.status, r.raw, err)
 		}
@@ -278,7 +278,7 @@ func (l *ledger) check(t *testing.T, base string, tm *team) {
 	// A retry of an acknowledged label answers the same label.
 	for _, key := range l.keys[max(0, len(l.keys)-5):] {
 		lw := l.labels[key]
-		r, err := call(ctx, base, "POST", "/v1/shipments", tm.shipperKey, lw.body, "Idempotency-Key", key)
+		r, err := callAPI(ctx, base, "POST", "/v1/shipments", tm.shipperKey, lw.body, "Idempotency-Key", key)
 		if err != nil || r.status != 201 || r.header.Get("Idempotent-Replayed") != "true" || trackingIDOf(r.body) != lw.trackingID {
 			t.Errorf("replay of label %s (%s): %d %q %s %v", key, lw.trackingID, r.status, r.header.Get("Idempotent-Replayed"), r.raw, err)
 		}

@@ -62,7 +62,7 @@ func TestGarageCrashWhileOpening(t *testing.T) {
 			og.SetTravel(time.Hour)
 			died := make(chan error, 1)
 			go func() {
-				_, err := call(context.Background(), n.base, "POST", "/v1/associate/stops/"+stop+"/garage/open", da.key, nil)
+				_, err := callAPI(context.Background(), n.base, "POST", "/v1/associate/stops/"+stop+"/garage/open", da.key, nil)
 				died <- err
 			}()
 			awaitCommand(t, og, "open")

@@ -202,9 +202,9 @@ type reply struct {
 	raw    string
 }
 
-// call sends a JSON API request and returns the answer; err only when no
+// callAPI sends a JSON API request and returns the answer; err only when no
 // answer came (the node died under it).
-func call(ctx context.Context, base, method, path, token string, body any, hdr ...string) (reply, error) {
+func callAPI(ctx context.Context, base, method, path, token string, body any, hdr ...string) (reply, error) {
 	req, err := apitest.NewRequest(ctx, method, base+path, token, body, hdr...)
 	if err != nil {
 		return reply{}, err
@@ -227,7 +227,7 @@ func call(ctx context.Context, base, method, path, token string, body any, hdr .
 // and the answer must have status want.
 func must(t *testing.T, base, method, path, token string, body any, want int) map[string]any {
 	t.Helper()
-	r, err := call(context.Background(), base, method, path, token, body)
+	r, err := callAPI(context.Background(), base, method, path, token, body)
 	if err != nil || r.status != want {
 		t.Fatalf("%s %s: %d %s %v, want %d", method, path, r.status, r.raw, err, want)
 	}
