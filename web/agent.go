@@ -499,6 +499,21 @@ func (s *Server) parcelPhoto(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// parcelSignature serves a parcel's drawn signature to customer service; the
+// view is logged like a photo view.
+func (s *Server) parcelSignature(w http.ResponseWriter, r *http.Request) {
+	s.serveSignature(w, r, func(ctx context.Context, id string) ([]byte, error) {
+		return s.Photos.ParcelSignature(ctx, visitorFrom(ctx).principal, id)
+	})
+}
+
+// serveSignature answers the drawn signature fetch returns for the path's
+// tracking ID, as servePhoto does a photo.
+func (s *Server) serveSignature(w http.ResponseWriter, r *http.Request, fetch func(ctx context.Context, id string) ([]byte, error)) {
+	r.URL.RawQuery = "" // one size
+	s.servePhoto(w, r, func(ctx context.Context, id string, _ bool) ([]byte, error) { return fetch(ctx, id) })
+}
+
 // servePhoto answers ?size=thumb|full of the photo fetch returns for the
 // path's tracking ID: one place for the size check, the 410 of a photo past
 // its retention, and the type sniffing; securityHeaders already keeps every

@@ -120,5 +120,35 @@ func TestBrowserAdultSignature(t *testing.T) {
 		if at := sqlstoretest.FindText(t, db, "1985-06-30"); len(at) > 0 {
 			t.Fatalf("the date of birth is stored in %v", at)
 		}
+
+		// Customer service sees the signature, and who signed, on the
+		// parcel's page; the view is logged.
+		c.signOut()
+		c.do("open customer service", chromedp.Navigate(srv.URL+"/agent"))
+		c.signIn(seed.Agent, "#trackingId")
+		c.do("open the parcel", chromedp.Navigate(srv.URL+"/agent/parcels/"+wine), chromedp.WaitVisible(chromedp.ID("door-check")))
+		if got := c.text("#signature-by"); !strings.Contains(got, "ROSA VINE") {
+			t.Errorf("customer service reads %q", got)
+		}
+		if got := c.text("#age-check"); !strings.Contains(got, "at least 18") {
+			t.Errorf("customer service reads the age check as %q", got)
+		}
+		if w := c.imageShown("#signature-image"); w == 0 {
+			t.Error("customer service's signature image is broken")
+		}
+		c.shot("agent-signature")
+
+		// The recipient sees it in the portal.
+		psrv, worker := portalServer(t, db)
+		rc := newChrome(t, psrv.URL)
+		rc.phone()
+		rc.portalSignIn(worker, "rosa@example.com")
+		if got := rc.text("#signature-" + wine); !strings.Contains(got, "Signed by ROSA VINE") || !strings.Contains(got, "ID checked") {
+			t.Errorf("the portal shows %q", got)
+		}
+		if w := rc.imageShown("#signature-" + wine + " img"); w == 0 {
+			t.Error("the portal's signature image is broken")
+		}
+		rc.shot("portal-signature")
 	})
 }

@@ -66,6 +66,7 @@ func (s *Server) registerPortal(page func(pattern string, h http.HandlerFunc)) {
 	rc("POST /portal/signout", s.portalSignout)
 	rc("GET /portal/parcels", s.portalParcels)
 	rc("GET /portal/parcels/{trackingId}/photo", s.portalPhoto)
+	rc("GET /portal/parcels/{trackingId}/signature", s.portalSignature)
 	rc("POST /portal/parcels/{trackingId}/key", s.portalParcelKey)
 	rc("GET /portal/settings", s.portalSettings)
 	rc("POST /portal/settings/photos", s.portalPhotoPref)
@@ -367,6 +368,9 @@ type portalParcel struct {
 	// KeyChoice offers the per-parcel key delivery choice: the viewer is the
 	// recipient, has a garage, and the parcel is still to be delivered.
 	KeyChoice bool
+	// Check is the signature (and age check) taken when the parcel was
+	// handed over, nil when none was; the recipient sees who signed.
+	Check *handoff.DoorCheckInfo
 }
 
 // portalFinished are the summary statuses after which nothing more will
@@ -415,6 +419,12 @@ func (s *Server) portalParcels(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			pp.Photo, pp.NoPhoto = portalPhotoShown(info, delivered)
+			if delivered {
+				if pp.Check, err = s.Photos.DoorCheck(ctx, p.TrackingID); err != nil {
+					s.fail(w, r, err)
+					return
+				}
+			}
 			if pp.Photo != nil && pp.Photo.TakenAt != nil && len(p.Events) > 0 {
 				m, _ := market.Lookup(p.Events[len(p.Events)-1].Location.CountryCode)
 				pp.PhotoWhen = formatTime(*pp.Photo.TakenAt, m)
@@ -463,6 +473,14 @@ func portalPhotoShown(info *handoff.PhotoInfo, delivered bool) (*handoff.PhotoIn
 func (s *Server) portalPhoto(w http.ResponseWriter, r *http.Request) {
 	s.servePhoto(w, r, func(ctx context.Context, id string, thumb bool) ([]byte, error) {
 		return s.Photos.RecipientPhoto(ctx, recipientFrom(ctx).contact, id, thumb)
+	})
+}
+
+// portalSignature serves the drawn signature of one of the recipient's
+// parcels (their own views are not logged).
+func (s *Server) portalSignature(w http.ResponseWriter, r *http.Request) {
+	s.serveSignature(w, r, func(ctx context.Context, id string) ([]byte, error) {
+		return s.Photos.RecipientSignature(ctx, recipientFrom(ctx).contact, id)
 	})
 }
 

@@ -167,6 +167,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	cs("GET /agent/parcels", s.findParcel)
 	cs("GET /agent/parcels/{trackingId}", s.agentParcel)
 	cs("GET /agent/parcels/{trackingId}/photo", s.parcelPhoto)
+	cs("GET /agent/parcels/{trackingId}/signature", s.parcelSignature)
 	cs("POST /agent/parcels/{trackingId}/contacts", s.revealContacts)
 
 	s.registerPortal(page)
