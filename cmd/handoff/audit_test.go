@@ -37,9 +37,11 @@ func auditLog(t *testing.T, engine string) (dsn string, raw *sql.DB) {
 			}
 		}
 	}
-	driver, source := "sqlite", dsn
+	// A connection of the test's own, which waits for a lock rather than
+	// failing at once (the store's last checkpoint may still hold one).
+	driver, source := "sqlite", "file:"+dsn+"?_pragma=busy_timeout(10000)"
 	if engine == sqlstore.Postgres {
-		driver = "pgx"
+		driver, source = "pgx", dsn
 	}
 	if raw, err = sql.Open(driver, source); err != nil {
 		t.Fatal(err)

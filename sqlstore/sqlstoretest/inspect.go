@@ -27,11 +27,13 @@ func rawDB(tb testing.TB, db *sqlstore.DB) *sql.DB {
 	if !ok {
 		tb.Fatal("sqlstoretest: a store not opened by sqlstoretest")
 	}
-	driver := "sqlite"
+	// SQLite: a connection that waits for the store's write lock rather
+	// than failing at once.
+	driver, source := "sqlite", "file:"+dsn.(string)+"?_pragma=busy_timeout(10000)"
 	if db.Engine == sqlstore.Postgres {
-		driver = "pgx"
+		driver, source = "pgx", dsn.(string)
 	}
-	c, err := sql.Open(driver, dsn.(string))
+	c, err := sql.Open(driver, source)
 	if err != nil {
 		tb.Fatal(err)
 	}
