@@ -3,6 +3,8 @@ package handoff
 import (
 	"context"
 	"time"
+
+	"github.com/handoff-dev/handoff/anomaly"
 )
 
 // Stages of a parcel in the delivery network. A parcel moves between them
@@ -39,6 +41,10 @@ type StopNeeds struct {
 	BagScan  bool `json:"bagScan"`
 	Photo    bool `json:"photo"`
 	Garage   bool `json:"garage"`
+	// Signature and AgeCheck: a parcel here is handed over only against a
+	// signature, or after an age check of the recipient's ID (SPEC §7).
+	Signature bool `json:"signature"`
+	AgeCheck  bool `json:"ageCheck"`
 }
 
 // StopParcel is one parcel at a stop, as the associate and station see it.
@@ -51,6 +57,16 @@ type StopParcel struct {
 	Status      string `json:"status"`
 	DetailCode  string `json:"detailCode,omitempty"`
 	Outcome     string `json:"outcome,omitempty"` // OutcomeOpen ("") or another Outcome*
+	// PasscodeVerified is true for a passcode parcel whose code was entered
+	// while it waits to be handed over with its signature or age check.
+	PasscodeVerified bool `json:"passcodeVerified,omitzero"`
+	// The checks its label asks for at the door (SPEC §7): the signature
+	// (SignatureAny, SignatureAdult), the minimum age checked on an ID
+	// document (an ADULT signature's AdultAge included), and whether the
+	// shipper refuses a typed name for the signature.
+	Signature             string `json:"signatureRequired,omitempty"`
+	MinimumAge            int    `json:"minimumAge,omitzero"`
+	TypedSignatureRefused bool   `json:"typedSignatureRefused,omitzero"`
 }
 
 // Outcomes of a parcel on a route: what became of it there. A parcel is
@@ -117,6 +133,29 @@ const (
 	ReasonChanged     = "changed"      // someone else moved the parcel meanwhile: try again
 	ReasonDayOver     = "day_over"     // the route's day is over
 	ReasonStopSettled = "stop_settled" // every parcel of the stop is settled
+)
+
+// Reasons the door refuses an action (Error.Reason); the garage shares them.
+const (
+	ReasonRouteNotLoaded     = "route_not_loaded"     // the van is not loaded: its parcels are not out
+	ReasonRouteLoaded        = "route_loaded"         // the route is loaded already
+	ReasonUnsealed           = "parcel_unsealed"      // a parcel that needs a bag has none yet
+	ReasonDoorNotClosed      = "door_not_closed"      // a garage door at the stop did not close
+	ReasonBagNotScanned      = "bag_not_scanned"      // a bagged parcel's bag was not scanned at the door
+	ReasonBagMismatch        = "bag_mismatch"         // the bag scanned belongs to no parcel of the stop
+	ReasonNoBaggedParcel     = "no_bagged_parcel"     // no open parcel of the stop is in a bag
+	ReasonPasscodeNeeded     = "passcode_required"    // the parcel opens only with its passcode
+	ReasonAlreadyDelivered   = "already_delivered"    // the stop's passcode parcels are delivered
+	ReasonAttemptEnded       = "attempt_ended"        // the passcode attempt at the stop has ended
+	ReasonNoPasscode         = "no_passcode_needed"   // no parcel at the stop needs a passcode
+	ReasonNoAttemptsLeft     = "no_attempts_left"     // the stop's three evaluations are used up
+	ReasonAssociateLocked    = "associate_locked"     // too many wrong codes: the station must unlock
+	ReasonTooManyWrong       = "too_many_wrong"       // too many wrong codes in a short time
+	ReasonResendLimit        = "resend_limit"         // the code was re-sent as often as allowed today
+	ReasonFallbackNotAllowed = "fallback_not_allowed" // the shipper did not allow the phone-digits fallback
+	ReasonNothingPlain       = "nothing_to_deliver"   // no open parcel can be delivered without the passcode
+	ReasonPhotoForbidden     = "photo_forbidden"      // a privacy rule forbids a photo here
+	ReasonPhotoMixed         = "photo_mixed"          // some parcels may be photographed and some may not
 )
 
 // RouteParcel is one parcel asked for on a new route.
@@ -192,6 +231,21 @@ type StationService interface {
 	Associates(ctx context.Context, station *Principal) ([]AssociateStatus, error)
 	// UnlockAssociate lifts the wrong-code lock of one of its associates.
 	UnlockAssociate(ctx context.Context, station *Principal, associateID string) error
+	// Anomalies returns the figures of the station's associates on a
+	// service date ("" for today) that stand out from the station's own
+	// median: evidence for a person to review, never a sanction.
+	Anomalies(ctx context.Context, station *Principal, date string) (*AnomalyReport, error)
+}
+
+// AnomalyReport is a station's figures of one service date: each active
+// associate's counts, the station's medians and the flags, most outstanding
+// first (package anomaly).
+type AnomalyReport struct {
+	StationID   string
+	ServiceDate string
+	Medians     map[string]float64
+	Flags       []anomaly.Flag
+	Associates  []anomaly.Figures
 }
 
 // DoorService is the delivery associate's side. Every method acts only on the
@@ -214,8 +268,11 @@ type DoorService interface {
 	ResendCode(ctx context.Context, da *Principal, stopID string) (*Stop, error)
 	// DeliverParcels completes non-OTP parcels with a place. An unattended
 	// place needs the photo (JPEG, PNG or WebP) unless a privacy rule
-	// applies, in which case no photo is accepted.
-	DeliverParcels(ctx context.Context, da *Principal, stopID, place string, trackingIDs []string, photo []byte) (*Stop, error)
+	// applies, in which case no photo is accepted. A parcel whose label asks
+	// for a signature or an age check is handed over in person with them
+	// (see CheckHandover); one the ID shows too young for is refused with
+	// ReasonAgeNotVerified and goes back to the station.
+	DeliverParcels(ctx context.Context, da *Principal, stopID string, h Handover) (*Stop, error)
 	// RecordAttempt records a failed attempt for the stop's open parcels.
 	RecordAttempt(ctx context.Context, da *Principal, stopID, reason string) (*Stop, error)
 	// ScanBag checks a bag ID scanned or typed at the stop against its bagged

@@ -32,11 +32,11 @@ func PhotoRule(place string, privacy []string, given bool) (take bool, err error
 	case given && !unattended:
 		return false, Invalid(FieldError{Field: "photo", Message: "is taken only for an unattended delivery (porch, door step, mail room)"})
 	case given && private > 0:
-		return false, Errorf(EFORBIDDEN, "No photo may be taken here (%s): deliver without one.", NoPhotoWords(reason))
+		return false, Refuse(EFORBIDDEN, ReasonPhotoForbidden, "No photo may be taken here (%s): deliver without one.", NoPhotoWords(reason))
 	case unattended && private == 0 && !given:
 		return false, Invalid(FieldError{Field: "photo", Message: "an unattended delivery needs a photo of the parcel where it was left"})
 	case unattended && private > 0 && private < len(privacy):
-		return false, Errorf(ECONFLICT, "Some of these parcels may be photographed and some may not; deliver them separately.")
+		return false, Refuse(ECONFLICT, ReasonPhotoMixed, "Some of these parcels may be photographed and some may not; deliver them separately.")
 	}
 	return given, nil
 }

@@ -32,6 +32,9 @@ func TestPhotoRule(t *testing.T) {
 			if ErrorCode(err) != c.code {
 				t.Fatalf("error %v, want code %q", err, c.code)
 			}
+			if c.code == EFORBIDDEN && ErrorReason(err) != ReasonPhotoForbidden || c.code == ECONFLICT && ErrorReason(err) != ReasonPhotoMixed {
+				t.Errorf("reason %q", ErrorReason(err))
+			}
 			if take != c.take {
 				t.Errorf("take = %v, want %v", take, c.take)
 			}

@@ -36,6 +36,22 @@ type PhotoView struct {
 	ViewerKind string    `json:"viewerKind"`
 	ViewerName string    `json:"viewerName"`
 	At         time.Time `json:"at"`
+	Image      string    `json:"image"` // what was seen: "delivery" (the photo) or "signature"
+}
+
+// DoorCheckInfo is what is known of the checks at the door when a parcel
+// was handed over or refused (SPEC §7): the signature and the age check.
+// Never the ID document's number or the date of birth.
+type DoorCheckInfo struct {
+	SignatureKind      string     `json:"signatureKind,omitempty"` // DRAWN, TYPED, "" when none was taken
+	SignerName         string     `json:"signerName,omitempty"`
+	Relationship       string     `json:"relationship,omitempty"`
+	SignatureSHA256    string     `json:"signatureSha256,omitempty"`
+	SignatureRemovedAt *time.Time `json:"signatureRemovedAt,omitempty"` // the drawn image, deleted after the retention period
+	DocumentType       string     `json:"documentType,omitempty"`       // "" when no age was checked
+	MinimumAge         int        `json:"minimumAge,omitzero"`
+	AgeVerified        bool       `json:"ageVerified"`
+	At                 time.Time  `json:"at"`
 }
 
 // AgentParcel is customer service's view of a parcel.
@@ -49,8 +65,14 @@ type AgentParcel struct {
 	StatusText string           `json:"statusText"`
 	Events     []tracking.Event `json:"-"`
 	Photo      *PhotoInfo       `json:"photo,omitempty"`
+	DoorCheck  *DoorCheckInfo   `json:"doorCheck,omitempty"`
 	PhotoViews []PhotoView      `json:"photoViews"`
 	Cases      []Case           `json:"cases"`
+	// Contacts are the recipient's contacts, masked; the full ones come
+	// only from ContactService.RevealContacts, which logs the look.
+	Contacts RecipientContacts `json:"-"`
+	// ContactViews are the staff who revealed the contacts, oldest first.
+	ContactViews []PhotoView `json:"-"`
 }
 
 // PhotoService shows photos to the people allowed to see them, logging every
@@ -62,6 +84,15 @@ type PhotoService interface {
 	ParcelPhoto(ctx context.Context, viewer *Principal, trackingID string, thumb bool) ([]byte, error)
 	// RecipientPhoto returns the photo of one of the contact's parcels.
 	RecipientPhoto(ctx context.Context, contact, trackingID string, thumb bool) ([]byte, error)
+	// ParcelSignature returns the drawn signature of a parcel to its shipper
+	// or customer service, logging the view, as ParcelPhoto does.
+	ParcelSignature(ctx context.Context, viewer *Principal, trackingID string) ([]byte, error)
+	// RecipientSignature returns the drawn signature of one of the contact's
+	// parcels.
+	RecipientSignature(ctx context.Context, contact, trackingID string) ([]byte, error)
+	// DoorCheck describes a parcel's checks at the door, or returns nil when
+	// none was made. Callers check the viewer may see the parcel.
+	DoorCheck(ctx context.Context, trackingID string) (*DoorCheckInfo, error)
 	// PhotoInfo describes a parcel's photo, or returns nil when it has none
 	// and none was skipped. Callers check the viewer may see the parcel.
 	PhotoInfo(ctx context.Context, trackingID string) (*PhotoInfo, error)

@@ -15,6 +15,7 @@ type Principal struct {
 	Name      string
 	StationID string // for associates: their home station, if any
 	Market    string // for stations: their marketplace
+	City      string // for stations: their town, the place of their events
 	CreatedAt time.Time
 }
 
@@ -24,6 +25,7 @@ type NewPrincipal struct {
 	Name      string
 	StationID string
 	Market    string
+	City      string // stations only
 }
 
 // Credentials are handed out once, at creation, and never again.

@@ -34,8 +34,41 @@ type RecipientPrefs struct {
 	KeyDelivery bool `json:"keyDelivery"`
 }
 
+// PublicParcel is what anyone holding a tracking ID may know of a parcel:
+// where it is and when it should arrive, never who it is for. Its events
+// carry their code, time and town only: no postcode, address, actor, note
+// or detail (how or to whom it was delivered is the recipient's business).
+type PublicParcel struct {
+	TrackingID string
+	Status     string
+	Market     string
+	Events     []tracking.Event // oldest first
+	// ExpectedDate is the service date of the route the parcel is on
+	// (YYYY-MM-DD), with the window promised for its stop; empty before
+	// it is on a route.
+	ExpectedDate         string
+	WindowFrom, WindowTo string
+	// NextAttemptDate is the working day after a failed attempt, while
+	// the parcel waits for it.
+	NextAttemptDate string
+	// NeedsCode and Bagged say what the recipient must have ready: the
+	// day's passcode, and an eye on the bag's seal.
+	NeedsCode, Bagged bool
+}
+
 // RecipientSession is a signed-in recipient, known by the contact (E.164
 // mobile or email) they proved they hold.
+//
+// One person, two contacts: a recipient who signs in by phone and one who
+// signs in by email are the same person when a label they were sent names
+// that phone and that email together as the recipient's. Settings that
+// belong to the person (the photo opt-out, garages and their log, key
+// delivery) follow them whichever contact they signed in with: they are
+// read across the contact and the contacts labels link it to (one step, not
+// a chain), and saved for all of them. Parcels and codes do not follow: each
+// label's parcels and code are shown only to the contacts that label names,
+// so a label naming someone's phone with another email never reveals their
+// other parcels or codes.
 type RecipientSession struct {
 	Contact   string
 	ExpiresAt time.Time
@@ -66,4 +99,7 @@ type RecipientService interface {
 	// PublicStatus answers what anyone with a tracking ID may know: the
 	// summary status only. ENOTFOUND for an unknown ID.
 	PublicStatus(ctx context.Context, trackingID string) (status, statusText string, err error)
+	// PublicTracking answers the public tracking page. ENOTFOUND for an
+	// unknown ID.
+	PublicTracking(ctx context.Context, trackingID string) (*PublicParcel, error)
 }

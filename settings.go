@@ -22,7 +22,13 @@ type Settings struct {
 type NotificationSettings struct {
 	Email bool `json:"email"`
 	SMS   bool `json:"sms"`
+	// SenderName is the name recipients' messages are signed with and
+	// every SMS begins with; empty means the shipper's account name.
+	SenderName string `json:"senderName,omitempty"`
 }
+
+// MaxSenderName bounds the sender name, which every SMS carries.
+const MaxSenderName = 30
 
 // SecureDeliverySettings govern passcode (OTP) delivery.
 type SecureDeliverySettings struct {
@@ -35,6 +41,11 @@ type SecureDeliverySettings struct {
 	// GarageSatisfiesOTP lets an in-garage delivery stand in for the code
 	// of an OTP parcel. Off by default: the code is still needed.
 	GarageSatisfiesOTP bool `json:"garageSatisfiesOtp"`
+	// TypedSignatureRefused refuses the typed-name fallback for a required
+	// signature (taken when the associate's phone runs no JavaScript): only
+	// a signature drawn on the screen is accepted. It applies to the labels
+	// made after it is set.
+	TypedSignatureRefused bool `json:"typedSignatureRefused"`
 	// Rules are the shipper's own conditions (CEL expressions, see package
 	// rules) that ask for OTP whatever the declared value.
 	Rules []Rule `json:"rules"`
@@ -125,17 +136,19 @@ type SettingsPatch struct {
 
 // NotificationsPatch changes the notification switches it names.
 type NotificationsPatch struct {
-	Email *bool `json:"email"`
-	SMS   *bool `json:"sms"`
+	Email      *bool   `json:"email"`
+	SMS        *bool   `json:"sms"`
+	SenderName *string `json:"senderName"` // "" goes back to the account name
 }
 
 // SecureDeliveryPatch changes the passcode settings it names.
 type SecureDeliveryPatch struct {
-	OTPEnabled          *bool       `json:"otpEnabled"`
-	Thresholds          []Threshold `json:"thresholds"`
-	PhoneDigitsFallback *bool       `json:"phoneDigitsFallback"`
-	GarageSatisfiesOTP  *bool       `json:"garageSatisfiesOtp"`
-	Rules               *[]Rule     `json:"rules"` // replaces the list
+	OTPEnabled            *bool       `json:"otpEnabled"`
+	Thresholds            []Threshold `json:"thresholds"`
+	PhoneDigitsFallback   *bool       `json:"phoneDigitsFallback"`
+	GarageSatisfiesOTP    *bool       `json:"garageSatisfiesOtp"`
+	TypedSignatureRefused *bool       `json:"typedSignatureRefused"`
+	Rules                 *[]Rule     `json:"rules"` // replaces the list
 }
 
 // BagPatch changes the bag rules it names.
@@ -165,6 +178,13 @@ func (p *SettingsPatch) Apply(s Settings) (Settings, error) {
 		if n.SMS != nil {
 			out.Notifications.SMS = *n.SMS
 		}
+		if n.SenderName != nil {
+			name := strings.TrimSpace(*n.SenderName)
+			if len([]rune(name)) > MaxSenderName || hasControl(name) {
+				fe.Add("notifications.senderName", "must be at most %d characters, without control characters", MaxSenderName)
+			}
+			out.Notifications.SenderName = name
+		}
 	}
 	if sd := p.SecureDelivery; sd != nil {
 		if sd.OTPEnabled != nil {
@@ -175,6 +195,9 @@ func (p *SettingsPatch) Apply(s Settings) (Settings, error) {
 		}
 		if sd.GarageSatisfiesOTP != nil {
 			out.SecureDelivery.GarageSatisfiesOTP = *sd.GarageSatisfiesOTP
+		}
+		if sd.TypedSignatureRefused != nil {
+			out.SecureDelivery.TypedSignatureRefused = *sd.TypedSignatureRefused
 		}
 		if sd.Rules != nil {
 			out.SecureDelivery.Rules = checkRules(&fe, *sd.Rules)

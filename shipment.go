@@ -96,10 +96,18 @@ type Gift struct {
 	Buyer *Party `json:"buyer"`
 }
 
-// DeliveryPreferences carry the privacy facts of the delivery address.
+// DeliveryPreferences carry the privacy facts of the delivery address and
+// the checks the shipper asks for at the door (SPEC §7), for every package of
+// the shipment.
 type DeliveryPreferences struct {
 	ConfidentialAddress bool `json:"confidentialAddress"`
 	GiftRegistry        bool `json:"giftRegistry"`
+	// Signature is SignatureAny or SignatureAdult when a signature is
+	// required, "" when not.
+	Signature string `json:"signature,omitempty"`
+	// MinimumAge, when not 0, is the age the recipient must show from an
+	// ID document before the parcels are handed over.
+	MinimumAge int `json:"minimumAge,omitzero"`
 }
 
 // ShipmentInput is the body of POST /v1/shipments (Amazon Shipping v2's
@@ -123,9 +131,12 @@ type Shipment struct {
 	PaymentType string
 	Gift        *Party
 	Preferences DeliveryPreferences
-	Packages    []Package
-	Warnings    []FieldError
-	CreatedAt   time.Time
+	// TypedSignatureRefused is the shipper's setting when the label was
+	// made: a required signature must be drawn, not typed.
+	TypedSignatureRefused bool
+	Packages              []Package
+	Warnings              []FieldError
+	CreatedAt             time.Time
 
 	RecipientMobile string // E.164, or "" when missing or invalid
 	MobileState     eligibility.MobileState
@@ -223,6 +234,14 @@ func (in *ShipmentInput) Validate() (*Shipment, error) {
 	}
 	if in.DeliveryPreferences != nil {
 		s.Preferences = *in.DeliveryPreferences
+		switch s.Preferences.Signature = strings.ToUpper(strings.TrimSpace(s.Preferences.Signature)); s.Preferences.Signature {
+		case "", SignatureAny, SignatureAdult:
+		default:
+			fe.Add("deliveryPreferences.signature", "must be ANY or ADULT")
+		}
+		if a := s.Preferences.MinimumAge; a < 0 || a > MaxMinimumAge {
+			fe.Add("deliveryPreferences.minimumAge", "must be between 1 and %d, or absent", MaxMinimumAge)
+		}
 	}
 
 	switch {

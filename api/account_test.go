@@ -16,10 +16,11 @@ func TestAdminOnboarding(t *testing.T) {
 		problem(t, e.do("POST", "/v1/admin/shippers", adminToken, map[string]any{}), 400, "name")
 		problem(t, e.do("POST", "/v1/admin/shippers", adminToken, map[string]any{"name": "X", "extra": 1}), 400, "extra")
 
-		st := e.do("POST", "/v1/admin/stations", adminToken, map[string]any{"name": "North", "marketplace": "GB"})
-		if st.Status != 201 {
+		st := e.do("POST", "/v1/admin/stations", adminToken, map[string]any{"name": "North", "marketplace": "GB", "city": "Leeds"})
+		if st.Status != 201 || st.JSON(t)["city"] != "Leeds" {
 			t.Fatalf("station: %d %s", st.Status, st.Body)
 		}
+		problem(t, e.do("POST", "/v1/admin/shippers", adminToken, map[string]any{"name": "X", "city": "Leeds"}), 400, "city")
 		stationID := st.JSON(t)["stationId"].(string)
 		for _, c := range []struct{ path, idKey string }{
 			{"/v1/admin/associates", "associateId"},

@@ -26,6 +26,7 @@ type newPrincipalRequest struct {
 	Name        string `json:"name"`
 	StationID   string `json:"stationId,omitempty"`
 	Marketplace string `json:"marketplace,omitempty"`
+	City        string `json:"city,omitempty"`
 }
 
 // createPrincipal onboards one kind. The credentials are in this response
@@ -44,12 +45,15 @@ func (s *Server) createPrincipal(k adminKind) http.HandlerFunc {
 		if req.Marketplace != "" && k.kind != auth.KindStation {
 			fe.Add("marketplace", "only stations have a marketplace")
 		}
+		if req.City != "" && k.kind != auth.KindStation {
+			fe.Add("city", "only stations have a town")
+		}
 		if err := fe.Err(); err != nil {
 			WriteError(w, r, s.Log, err)
 			return
 		}
 		p, cred, err := s.Principals.CreatePrincipal(r.Context(), handoff.NewPrincipal{
-			Kind: k.kind, Name: req.Name, StationID: req.StationID, Market: req.Marketplace,
+			Kind: k.kind, Name: req.Name, StationID: req.StationID, Market: req.Marketplace, City: req.City,
 		})
 		if err != nil {
 			WriteError(w, r, s.Log, err)
@@ -69,6 +73,9 @@ func (s *Server) createPrincipal(k adminKind) http.HandlerFunc {
 		}
 		if p.Market != "" {
 			out["marketplace"] = p.Market
+		}
+		if p.City != "" {
+			out["city"] = p.City
 		}
 		w.Header().Set("Location", k.paths[0]+"/"+p.ID)
 		WriteJSON(w, http.StatusCreated, out)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/handoff-dev/handoff/bag"
+	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
 )
 
 func TestBagsEndToEnd(t *testing.T) {
@@ -52,7 +53,7 @@ func TestBagsEndToEnd(t *testing.T) {
 		stopID := stopOf(t, rt, laptop)["stopId"].(string)
 
 		// The out-for-delivery message names the bag.
-		msgs, _ := e.db.Notifications(t0ctx, laptop)
+		msgs := sqlstoretest.Notifications(t, e.db, laptop)
 		var named bool
 		for _, m := range msgs {
 			if m.Kind == "out_for_delivery" && strings.Contains(strings.Join(anyStrings(m.Data["bagIds"]), ","), bag.Format(bags[1])) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/handoff-dev/handoff/notify"
+	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
 )
 
 // The rule of SPEC §1: knowing a code unlocks only parcels whose own label
@@ -375,5 +376,44 @@ func TestTwoCodesUnderRacingGuesses(t *testing.T) {
 				t.Fatalf("the own code after the race: %d %s", r.Status, r.Body)
 			}
 		}
+	})
+}
+
+// TestDoorRefusalsCarryReasons: a client branches on the reason of a
+// refusal at the door, not on its words.
+func TestDoorRefusalsCarryReasons(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		d := newScopeDay(t, e)
+		id := d.labelFor(d.shipperKey, "Rae", "4 Bay Rd", "07700900448", "rae@example.com", "")
+		d.receive(id)
+		r := d.do("POST", "/v1/station/routes", d.stationKey, map[string]any{"associateId": d.da1, "serviceDate": "2026-11-23", "trackingIds": []string{id}})
+		if r.Status != 201 {
+			t.Fatalf("route: %d %s", r.Status, r.Body)
+		}
+		rt := r.JSON(t)
+		stop := stopOf(t, rt, id)["stopId"].(string)
+		reason := func(r resp, status int, want string) {
+			t.Helper()
+			if p := problem(t, r, status, ""); p["reason"] != want {
+				t.Errorf("reason %v, want %s: %s", p["reason"], want, r.Body)
+			}
+		}
+		reason(d.verify(stop, "123456"), 409, "route_not_loaded")
+		if l := d.do("POST", "/v1/associate/routes/"+rt["routeId"].(string)+"/load", d.da1Key, nil); l.Status != 200 {
+			t.Fatalf("load: %d %s", l.Status, l.Body)
+		}
+		reason(d.do("POST", "/v1/associate/routes/"+rt["routeId"].(string)+"/load", d.da1Key, nil), 409, "route_loaded")
+		for range 3 {
+			if r := d.do("POST", "/v1/associate/stops/"+stop+"/resend", d.da1Key, nil); r.Status != 202 {
+				t.Fatalf("resend: %d %s", r.Status, r.Body)
+			}
+		}
+		reason(d.do("POST", "/v1/associate/stops/"+stop+"/resend", d.da1Key, nil), 429, "resend_limit")
+		reason(d.do("POST", "/v1/associate/stops/"+stop+"/deliver", d.da1Key, map[string]any{"place": "DeliveredToCustomer"}), 409, "nothing_to_deliver")
+		code := sqlstoretest.ContactCode(t, e.db, "rae@example.com")
+		if r := d.verify(stop, code); r.Status != 200 {
+			t.Fatalf("the right code: %d %s", r.Status, r.Body)
+		}
+		reason(d.verify(stop, code), 409, "already_delivered")
 	})
 }

@@ -10,6 +10,7 @@ import (
 	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/anomaly"
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/limit"
 )
@@ -25,6 +26,7 @@ func (s *Server) registerDelivery(mux *http.ServeMux) {
 	s.handle(mux, "PATCH /v1/station/routes/{routeId}/stops/{stopId}", st(s.moveStop))
 	s.handle(mux, "GET /v1/station/associates", st(s.listAssociates))
 	s.handle(mux, "POST /v1/station/associates/{associateId}/unlock", st(s.unlockAssociate))
+	s.handle(mux, "GET /v1/station/anomalies", st(s.anomalies))
 
 	s.handle(mux, "GET /v1/associate/itinerary", da(s.itinerary))
 	s.handle(mux, "POST /v1/associate/routes/{routeId}/load", da(s.loadRoute))
@@ -92,6 +94,26 @@ func (s *Server) moveStop(w http.ResponseWriter, r *http.Request) {
 func (s *Server) listAssociates(w http.ResponseWriter, r *http.Request) {
 	out, err := s.Stations.Associates(r.Context(), PrincipalFrom(r.Context()))
 	s.reply(w, r, http.StatusOK, map[string]any{"associates": out}, err)
+}
+
+// anomalyJSON is a station's day of figures as the API shows it.
+type anomalyJSON struct {
+	StationID   string             `json:"stationId"`
+	ServiceDate string             `json:"serviceDate"`
+	Note        string             `json:"note"`
+	Medians     map[string]float64 `json:"medians"`
+	Flags       []anomaly.Flag     `json:"flags"`
+	Associates  []anomaly.Figures  `json:"associates"`
+}
+
+func (s *Server) anomalies(w http.ResponseWriter, r *http.Request) {
+	rep, err := s.Stations.Anomalies(r.Context(), PrincipalFrom(r.Context()), r.URL.Query().Get("date"))
+	if err != nil {
+		WriteError(w, r, s.Log, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, anomalyJSON{StationID: rep.StationID, ServiceDate: rep.ServiceDate, Medians: rep.Medians, Flags: rep.Flags, Associates: rep.Associates,
+		Note: "Figures that stand out from this station's median, for a person to review with the associate: evidence, never an automatic sanction."})
 }
 
 func (s *Server) unlockAssociate(w http.ResponseWriter, r *http.Request) {
@@ -179,13 +201,17 @@ func (s *Server) resendCode(w http.ResponseWriter, r *http.Request) {
 	s.reply(w, r, http.StatusAccepted, out, err)
 }
 
-// deliverParcels takes JSON ({"place", "trackingIds"}) or, with the photo of
-// an unattended delivery, multipart/form-data with fields place, trackingIds
-// (repeated) and the file photo.
+// deliverParcels takes JSON ({"place", "trackingIds", "signature",
+// "idCheck"}) or, with the photo of an unattended delivery,
+// multipart/form-data with fields place, trackingIds (repeated) and the file
+// photo. The date of birth of an ID check is passed on to be compared and
+// goes no further.
 func (s *Server) deliverParcels(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Place       string   `json:"place"`
-		TrackingIDs []string `json:"trackingIds,omitempty"`
+		Place       string             `json:"place"`
+		TrackingIDs []string           `json:"trackingIds,omitempty"`
+		Signature   *handoff.Signature `json:"signature,omitempty"`
+		IDCheck     *handoff.IDCheck   `json:"idCheck,omitempty"`
 	}
 	var photo []byte
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
@@ -199,7 +225,8 @@ func (s *Server) deliverParcels(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, s.Log, err)
 		return
 	}
-	out, err := s.Doors.DeliverParcels(r.Context(), PrincipalFrom(r.Context()), r.PathValue("stopId"), req.Place, req.TrackingIDs, photo)
+	out, err := s.Doors.DeliverParcels(r.Context(), PrincipalFrom(r.Context()), r.PathValue("stopId"),
+		handoff.Handover{Place: req.Place, TrackingIDs: req.TrackingIDs, Photo: photo, Signature: req.Signature, IDCheck: req.IDCheck})
 	s.reply(w, r, http.StatusOK, out, err)
 }
 

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -23,12 +24,13 @@ type day struct {
 	stationID              string
 	da1, da2               string // associate IDs
 	da1Key, da2Key         string
+	shipmentOf             map[string]string // tracking ID → shipment ID, of the labels made by label
 }
 
 func newDay(t *testing.T, e *env, now time.Time) *day {
 	t.Helper()
 	e.db.Now = func() time.Time { return now }
-	d := &day{env: e}
+	d := &day{env: e, shipmentOf: map[string]string{}}
 	_, d.shipperKey = e.shipper()
 	e.otpOn(d.shipperKey)
 	st := e.do("POST", "/v1/admin/stations", adminToken, map[string]any{"name": "East", "marketplace": "GB"}).JSON(t)
@@ -44,10 +46,14 @@ func newDay(t *testing.T, e *env, now time.Time) *day {
 	return d
 }
 
-// label creates one GB parcel for a recipient and returns its tracking ID.
-func (d *day) label(name, line1, phone, value, category string) string {
+// label creates one GB parcel for a recipient, with the delivery
+// preferences given if any, and returns its tracking ID.
+func (d *day) label(name, line1, phone, value, category string, prefs ...map[string]any) string {
 	d.t.Helper()
 	b := shipment("GB", "GBP", value, phone)
+	if len(prefs) > 0 {
+		b["deliveryPreferences"] = prefs[0]
+	}
 	b["shipTo"].(map[string]any)["name"] = name
 	b["shipTo"].(map[string]any)["addressLine1"] = line1
 	b["packages"].([]any)[0].(map[string]any)["items"] = []any{map[string]any{"description": "x", "quantity": 1, "category": category}}
@@ -55,7 +61,10 @@ func (d *day) label(name, line1, phone, value, category string) string {
 	if r.Status != 201 {
 		d.t.Fatalf("label: %d %s", r.Status, r.Body)
 	}
-	return r.JSON(d.t)["packages"].([]any)[0].(map[string]any)["trackingId"].(string)
+	m := r.JSON(d.t)
+	id := m["packages"].([]any)[0].(map[string]any)["trackingId"].(string)
+	d.shipmentOf[id] = m["shipmentId"].(string)
+	return id
 }
 
 func (d *day) receive(ids ...string) []map[string]any {
@@ -84,6 +93,18 @@ func (d *day) route(date string, parcels []any) map[string]any {
 		d.t.Fatalf("load: %d %s", l.Status, l.Body)
 	}
 	return l.JSON(d.t)
+}
+
+// routeAll plans and loads a route of the parcels on date and returns it
+// with a lookup of the stop of each.
+func (d *day) routeAll(date string, ids ...string) (map[string]any, func(trackingID string) string) {
+	d.t.Helper()
+	var ps []any
+	for _, id := range ids {
+		ps = append(ps, map[string]any{"trackingId": id})
+	}
+	rt := d.route(date, ps)
+	return rt, func(id string) string { return stopOf(d.t, rt, id)["stopId"].(string) }
 }
 
 // stopOf returns the stop holding a tracking ID.
@@ -271,7 +292,7 @@ func TestPasscodeDeliveryEndToEnd(t *testing.T) {
 
 		// The code was sent (as a reference, not in plain text) to the label's
 		// own phone and email when the van was loaded each day.
-		msgs, _ := e.db.Notifications(t0ctx, otp1)
+		msgs := sqlstoretest.Notifications(t, e.db, otp1)
 		var codeMsgs int
 		for _, m := range msgs {
 			if m.Passcode {
@@ -307,43 +328,104 @@ func assertNoSecret(t *testing.T, e *env, codes ...string) {
 	}
 }
 
+// raceSettled checks how a race of entries at one stop, one of them the
+// right code (results[right]), ended: at most three wrong entries are ever
+// evaluated; the right one is taken exactly when fewer than three wrong ones
+// were evaluated before it, and then the parcel is delivered, once;
+// otherwise the attempt ended and the parcel is OtpNotAvailable — never
+// neither, never both.
+func raceSettled(t *testing.T, d *day, results []resp, right int, trackingID string) {
+	t.Helper()
+	wrongEvaluated := 0
+	for i, r := range results {
+		if i == right {
+			continue
+		}
+		switch {
+		case wrong(t, r):
+			wrongEvaluated++
+		case r.Status == http.StatusConflict:
+		default:
+			t.Fatalf("wrong entry %d: %d %s", i, r.Status, r.Body)
+		}
+	}
+	if wrongEvaluated > 3 {
+		t.Fatalf("%d wrong entries were evaluated at one stop; at most 3", wrongEvaluated)
+	}
+	events := d.events(trackingID)
+	delivered := 0
+	for _, e := range events {
+		if e == "Delivered/DeliveredWithOTP" {
+			delivered++
+		}
+	}
+	last := events[len(events)-1]
+	switch r := results[right]; {
+	case r.Status == http.StatusOK && r.JSON(t)["correct"] == true:
+		if wrongEvaluated > 2 {
+			t.Fatalf("the right code was taken after %d wrong entries had ended the attempt", wrongEvaluated)
+		}
+		if delivered != 1 || last != "Delivered/DeliveredWithOTP" {
+			t.Fatalf("the right code was taken but the parcel's events are %v", events)
+		}
+	case r.Status == http.StatusConflict:
+		if wrongEvaluated != 3 {
+			t.Fatalf("the right code was refused with only %d wrong entries evaluated: %s", wrongEvaluated, r.Body)
+		}
+		if delivered != 0 || last != "DeliveryAttempted/OtpNotAvailable" {
+			t.Fatalf("the attempt ended but the parcel's events are %v", events)
+		}
+	default:
+		t.Fatalf("the right code was answered %d %s", r.Status, r.Body)
+	}
+}
+
+// guessRace sends n entries at a stop at once, through the nodes in turn,
+// all wrong but the one at right, and returns the answers.
+func guessRace(d *day, nodes []*env, stopID, code string, n, right int) []resp {
+	var wg sync.WaitGroup
+	results := make([]resp, n)
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			entry := wrongCode(code, i)
+			if i == right {
+				entry = code
+			}
+			<-start
+			results[i] = nodes[i%len(nodes)].do("POST", "/v1/associate/stops/"+stopID+"/verify", d.da1Key, map[string]any{"code": entry})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return results
+}
+
+// TestConcurrentGuesses races entries at a stop: 50 wrong ones with the
+// right one among them, and, at another stop, two wrong ones with the right
+// one, which must then always be taken.
 func TestConcurrentGuesses(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		d := newDay(t, e, monday)
-		id := d.label("Ann", "1 High St", "07700900999", "500", "books")
-		d.receive(id)
-		stopID := stopOf(t, d.route("2026-11-23", []any{map[string]any{"trackingId": id}}), id)["stopId"].(string)
+		e.db.Policy.WrongCodeLimit = 1000 // the associate's own budget is another test's
+		crowd := d.label("Ann", "1 High St", "07700900999", "500", "books")
+		few := d.label("Ben", "2 High St", "07700900998", "500", "books")
+		d.receive(crowd, few)
+		rt := d.route("2026-11-23", []any{map[string]any{"trackingId": crowd}, map[string]any{"trackingId": few}})
+		crowdStop, fewStop := stopOf(t, rt, crowd)["stopId"].(string), stopOf(t, rt, few)["stopId"].(string)
 		right := d.code("+447700900999", "2026-11-23")
-
-		var wg sync.WaitGroup
-		statuses := make([]int, 51)
-		for i := range 51 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				code := wrongCode(right, i)
-				if i == 25 {
-					code = right
-				}
-				statuses[i] = d.do("POST", "/v1/associate/stops/"+stopID+"/verify", d.da1Key, map[string]any{"code": code}).Status
-			}()
+		results := guessRace(d, []*env{e}, crowdStop, right, 51, 25)
+		raceSettled(t, d, results, 25, crowd)
+		if evaluated, _ := sqlstoretest.CodeChecks(t, e.db, crowdStop); evaluated > 3 {
+			t.Fatalf("%d entries recorded as evaluated, at most 3", evaluated)
 		}
-		wg.Wait()
-		evaluated, correct, err := e.db.CodeChecks(t0ctx, stopID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if evaluated > 3 {
-			t.Fatalf("%d guesses evaluated, at most 3 allowed (statuses %v)", evaluated, statuses)
-		}
-		if correct == 0 {
-			// The right code lost the race: after the limit it is refused.
-			if r := d.do("POST", "/v1/associate/stops/"+stopID+"/verify", d.da1Key, map[string]any{"code": right}); r.Status == 200 {
-				t.Fatalf("right code accepted after the limit: %s", r.Body)
-			}
-			if ev := d.events(id); ev[len(ev)-1] == "Delivered/DeliveredWithOTP" {
-				t.Fatal("delivered although the right code was never evaluated")
-			}
+		fewRight := d.code("+447700900998", "2026-11-23")
+		results = guessRace(d, []*env{e}, fewStop, fewRight, 3, 1)
+		raceSettled(t, d, results, 1, few)
+		if results[1].Status != http.StatusOK {
+			t.Fatalf("the right code raced with only two wrong ones and was refused: %d %s", results[1].Status, results[1].Body)
 		}
 		assertNoSecret(t, e, right)
 	})
@@ -389,7 +471,7 @@ func TestConcurrentCorrectEntries(t *testing.T) {
 				t.Errorf("%s has %d Delivered events", id, delivered)
 			}
 		}
-		msgs, _ := e.db.Notifications(t0ctx, a)
+		msgs := sqlstoretest.Notifications(t, e.db, a)
 		var deliveredMsgs int
 		for _, m := range msgs {
 			if m.Kind == "delivered" {
@@ -454,7 +536,7 @@ func TestResendAndFallback(t *testing.T) {
 			}
 		}
 		problem(t, d.do("POST", "/v1/associate/stops/"+stopID+"/resend", d.da1Key, nil), 429, "")
-		msgs, _ := e.db.Notifications(t0ctx, id)
+		msgs := sqlstoretest.Notifications(t, e.db, id)
 		for _, m := range msgs {
 			if m.Recipient == "+447700900000" {
 				t.Fatal("a message went to a number given at the door")
@@ -514,26 +596,21 @@ func TestGuessesAcrossNodes(t *testing.T) {
 		d.receive(id)
 		stopID := stopOf(t, d.route("2026-11-23", []any{map[string]any{"trackingId": id}}), id)["stopId"].(string)
 		right := d.code("+447700900222", "2026-11-23")
-		var wg sync.WaitGroup
-		for i := range 30 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				node := a
-				if i%2 == 1 {
-					node = b
-				}
-				code := wrongCode(right, i)
-				if i == 17 {
-					code = right
-				}
-				node.do("POST", "/v1/associate/stops/"+stopID+"/verify", d.da1Key, map[string]any{"code": code})
-			}()
+		results := guessRace(d, []*env{a, b}, stopID, right, 30, 17)
+		raceSettled(t, d, results, 17, id)
+		if evaluated, _ := sqlstoretest.CodeChecks(t, nodes[1], stopID); evaluated > 3 {
+			t.Fatalf("%d entries recorded as evaluated across two nodes, at most 3", evaluated)
 		}
-		wg.Wait()
-		evaluated, _, err := nodes[1].CodeChecks(t0ctx, stopID)
-		if err != nil || evaluated > 3 {
-			t.Fatalf("%d guesses evaluated across two nodes (%v)", evaluated, err)
+		// Two wrong entries and the right one, across the nodes: the right
+		// one is always evaluated, and taken.
+		few := d.label("Noa", "3 Node St", "07700900223", "500", "books")
+		d.receive(few)
+		fewStop := stopOf(t, d.route("2026-11-23", []any{map[string]any{"trackingId": few}}), few)["stopId"].(string)
+		fewRight := d.code("+447700900223", "2026-11-23")
+		results = guessRace(d, []*env{a, b}, fewStop, fewRight, 3, 2)
+		raceSettled(t, d, results, 2, few)
+		if results[2].Status != http.StatusOK {
+			t.Fatalf("the right code raced with only two wrong ones and was refused: %d %s", results[2].Status, results[2].Body)
 		}
 	})
 }

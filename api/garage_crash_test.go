@@ -8,7 +8,7 @@ import (
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/keydelivery"
-	"github.com/handoff-dev/handoff/sqlstore"
+	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
 )
 
 // crashAt leaves the store as a node leaves it when it is killed in the
@@ -199,9 +199,6 @@ func (g *garageDay) garageCases(t *testing.T, cs string) []any {
 // told reports whether the recipient was sent a garage message with note.
 func (g *garageDay) told(t *testing.T, note string) bool {
 	t.Helper()
-	msgs, err := g.db.Notifications(t0ctx, g.parcel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return slices.ContainsFunc(msgs, func(m sqlstore.Notification) bool { return m.Kind == "garage" && m.Data["note"] == note })
+	msgs := sqlstoretest.Notifications(t, g.db, g.parcel)
+	return slices.ContainsFunc(msgs, func(m sqlstoretest.Notification) bool { return m.Kind == "garage" && m.Data["note"] == note })
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/garage"
 	"github.com/handoff-dev/handoff/garage/garagetest"
+	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
 )
 
 // garageDay is a delivery day with a recipient who enrolled an OpenGarage
@@ -23,13 +24,15 @@ type garageDay struct {
 
 const garageContact = "+447700900777"
 
-func newGarageDay(t *testing.T, e *env) *garageDay {
+// newGarageDay makes a day whose one parcel, labelled with the delivery
+// preferences given if any, may go into the recipient's garage.
+func newGarageDay(t *testing.T, e *env, prefs ...map[string]any) *garageDay {
 	t.Helper()
 	// Bounds short enough for a test, long enough for a loaded CI machine.
 	e.garages.OpenWithin, e.garages.CloseWithin, e.garages.PollInterval = 1500*time.Millisecond, 1500*time.Millisecond, 20*time.Millisecond
 	e.garages.Timeouts = garage.Timeouts{Call: time.Second, Retries: 0, AllowPrivate: true}
 	g := &garageDay{day: newDay(t, e, monday), og: garagetest.StartOpenGarage(t, "dkey-s3cr3t-value")}
-	g.parcel = g.label("Gwen", "77 Garage Lane", "07700900777", "40", "books")
+	g.parcel = g.label("Gwen", "77 Garage Lane", "07700900777", "40", "books", prefs...)
 	gar, err := e.garages.EnrollGarage(t0ctx, garageContact, handoff.GarageEnrollment{Kind: garage.KindOpenGarage, Label: "Home", AddressLine1: "77 garage lane",
 		PostalCode: "12345", URL: g.og.Srv.URL, DeviceKey: "dkey-s3cr3t-value"})
 	if err != nil {
@@ -41,7 +44,7 @@ func newGarageDay(t *testing.T, e *env) *garageDay {
 	}
 	g.receive(g.parcel)
 	stop := stopOf(t, g.route("2026-11-23", []any{map[string]any{"trackingId": g.parcel}}), g.parcel)
-	if stop["needs"].(map[string]any)["garage"] != true {
+	if stop["needs"].(map[string]any)["garage"] != (len(prefs) == 0) {
 		t.Fatalf("stop does not need the garage: %v", stop["needs"])
 	}
 	g.stopID = stop["stopId"].(string)
@@ -94,7 +97,7 @@ func TestGarageDelivery(t *testing.T) {
 				t.Errorf("garage log %v lacks %s", steps, want)
 			}
 		}
-		msgs, _ := e.db.Notifications(t0ctx, g.parcel)
+		msgs := sqlstoretest.Notifications(t, e.db, g.parcel)
 		var told int
 		for _, m := range msgs {
 			if m.Kind == "garage" {
@@ -120,7 +123,7 @@ func TestGarageDoorThatStaysOpen(t *testing.T) {
 		if len(cases) != 1 || cases[0].(map[string]any)["kind"] != "garage" {
 			t.Fatalf("cases = %v", cases)
 		}
-		msgs, _ := e.db.Notifications(t0ctx, g.parcel)
+		msgs := sqlstoretest.Notifications(t, e.db, g.parcel)
 		alerted := false
 		for _, m := range msgs {
 			if m.Kind == "garage" && m.Data["note"] == "close_failed" {

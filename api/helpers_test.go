@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 
@@ -73,7 +72,7 @@ func newEnvWith(t *testing.T, db *sqlstore.DB, setup func(*api.Server, *http.Ser
 	mux := http.NewServeMux()
 	doors := sqlstoretest.Door(db)
 	stations := stationsOf(db)
-	s := &api.Server{Principals: db, Settings: db, Shipments: db, Stations: stations, Doors: doors, Outbox: db, Bags: stations, Cases: db, Photos: db, Garages: garages, Webhooks: db, Today: db.Today, AdminToken: adminToken, Log: log}
+	s := &api.Server{Principals: db, Settings: db, Shipments: db, Stations: stations, Doors: doors, Outbox: db, Bags: stations, Cases: db, Photos: sqlstoretest.Photos(db), Garages: garages, Webhooks: db, Proofs: db, Today: db.Today, AdminToken: adminToken, Log: log}
 	metrics := observe.NewMetrics()
 	srv := httptest.NewUnstartedServer(metrics.Middleware(log, mux))
 	if setup != nil {
@@ -122,26 +121,10 @@ func (e *env) undocumented(method, path, token string) resp {
 }
 
 func (e *env) request(method, path, token string, body any, hdr ...string) *http.Request {
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		j, _ := json.Marshal(b)
-		rd = bytes.NewReader(j)
-	}
-	req, _ := http.NewRequest(method, e.srv.URL+path, rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
+	e.t.Helper()
+	req, err := apitest.NewRequest(t0ctx, method, e.srv.URL+path, token, body, hdr...)
+	if err != nil {
+		e.t.Fatal(err)
 	}
 	return req
 }

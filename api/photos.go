@@ -13,6 +13,8 @@ func (s *Server) registerPhotos(mux *http.ServeMux) {
 	s.handle(mux, "GET /v1/tracking/{trackingId}/photo", s.as(auth.KindShipper, s.photo))
 	s.handle(mux, "GET /v1/parcels/{trackingId}", s.as(auth.KindAgent, s.agentParcel))
 	s.handle(mux, "GET /v1/parcels/{trackingId}/photo", s.as(auth.KindAgent, s.photo))
+	s.handle(mux, "GET /v1/tracking/{trackingId}/signature", s.as(auth.KindShipper, s.signature))
+	s.handle(mux, "GET /v1/parcels/{trackingId}/signature", s.as(auth.KindAgent, s.signature))
 }
 
 // proofOfDelivery is the photo reference in a tracking summary: where to get
@@ -49,6 +51,22 @@ func (s *Server) photo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b, err := s.Photos.ParcelPhoto(r.Context(), PrincipalFrom(r.Context()), r.PathValue("trackingId"), size == "thumb")
+	s.writeJPEG(w, r, b, err)
+}
+
+// signature answers the drawn signature of a parcel to its shipper or an
+// agent, logged like a photo view.
+func (s *Server) signature(w http.ResponseWriter, r *http.Request) {
+	if s.Photos == nil {
+		WriteError(w, r, s.Log, handoff.Errorf(handoff.EUNAVAILABLE, "Photos are not served by this server."))
+		return
+	}
+	b, err := s.Photos.ParcelSignature(r.Context(), PrincipalFrom(r.Context()), r.PathValue("trackingId"))
+	s.writeJPEG(w, r, b, err)
+}
+
+// writeJPEG answers a stored image, never cached by anyone on the way.
+func (s *Server) writeJPEG(w http.ResponseWriter, r *http.Request, b []byte, err error) {
 	if err != nil {
 		WriteError(w, r, s.Log, err)
 		return

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
 )
 
 // deliverWithPhoto completes a stop's open non-OTP parcels at place with a
@@ -36,7 +37,7 @@ func (d *day) deliverWithPhoto(stopID, place, file string, ids ...string) resp {
 // photoFiles counts the blobs in the test store.
 func photoFiles(t *testing.T, e *env) int {
 	t.Helper()
-	dir := e.db.Photos.(interface{ Root() string }).Root()
+	dir := sqlstoretest.Blobs(e.db).(interface{ Root() string }).Root()
 	entries, _ := os.ReadDir(dir)
 	n := 0
 	for _, en := range entries {
@@ -110,7 +111,7 @@ func TestPhotoOnDelivery(t *testing.T) {
 		// Retention: after 90 days the photo is gone; the record stays.
 		later := monday.Add(91 * 24 * time.Hour)
 		e.db.Now = func() time.Time { return later }
-		n, err := e.db.PurgeExpiredPhotos(t0ctx, 100)
+		n, err := sqlstoretest.Photos(e.db).PurgeExpiredPhotos(t0ctx, 100)
 		if err != nil || n != 1 {
 			t.Fatalf("purge = %d, %v", n, err)
 		}
@@ -122,7 +123,7 @@ func TestPhotoOnDelivery(t *testing.T) {
 		if pod["removedAt"] == nil || pod["photo"] != nil {
 			t.Errorf("after purge: %v", pod)
 		}
-		if n, _ := e.db.PurgeExpiredPhotos(t0ctx, 100); n != 0 {
+		if n, _ := sqlstoretest.Photos(e.db).PurgeExpiredPhotos(t0ctx, 100); n != 0 {
 			t.Errorf("purged again: %d", n)
 		}
 	})

@@ -31,6 +31,7 @@ type Server struct {
 	Photos     handoff.PhotoService
 	Garages    handoff.GarageService
 	Webhooks   handoff.WebhookService
+	Proofs     handoff.ProofService
 	// Today returns the service date now in a marketplace (for defaults).
 	Today func(marketplace string) string
 	// AdminToken is the operator's bearer token; empty disables the admin API.
@@ -75,6 +76,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	s.registerPhotos(mux)
 	s.registerGarage(mux)
 	s.registerWebhooks(mux)
+	s.registerProofs(mux)
 
 	// Anything else under /v1 is a JSON 404 or 405, not the HTML pages' 404.
 	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {

@@ -106,7 +106,7 @@ func Seed(ctx context.Context, st Store) (*Seeded, error) {
 	if out.Shipper, err = mk(handoff.NewPrincipal{Kind: auth.KindShipper, Name: ShipperName}); err != nil {
 		return nil, fmt.Errorf("demo shipper: %w", err)
 	}
-	if out.Station, err = mk(handoff.NewPrincipal{Kind: auth.KindStation, Name: "London East Station", Market: "GB"}); err != nil {
+	if out.Station, err = mk(handoff.NewPrincipal{Kind: auth.KindStation, Name: "London East Station", Market: "GB", City: "London"}); err != nil {
 		return nil, fmt.Errorf("demo station: %w", err)
 	}
 	for _, name := range []string{"Alex Driver", "Sam Courier"} {

@@ -2,6 +2,8 @@ package door
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -24,26 +26,27 @@ import (
 // completed this way: only a verified code delivers them. At an unattended
 // place the photo and the delivery are one step: without a photo nothing is
 // delivered, unless a privacy rule forbids the photo, and then none is taken.
-func (s *Service) DeliverParcels(ctx context.Context, da *handoff.Principal, stopID, place string, trackingIDs []string, photoData []byte) (*handoff.Stop, error) {
+// A parcel whose label asks for a signature or an age check is handed over
+// in person with them (handoff.CheckHandover); when the ID shows the
+// recipient too young, it is refused and goes back to the station.
+func (s *Service) DeliverParcels(ctx context.Context, da *handoff.Principal, stopID string, h handoff.Handover) (*handoff.Stop, error) {
+	place := h.Place
 	if !slices.Contains(handoff.DeliveryPlaces, place) {
 		return nil, handoff.Invalid(handoff.FieldError{Field: "place", Message: "must be one of the delivery places (DeliveredToPorch, …)"})
 	}
-	st, err := s.outStop(ctx, da, stopID)
+	st, open, err := s.openAt(ctx, da, stopID)
 	if err != nil {
 		return nil, err
 	}
-	open, err := s.Store.OpenParcels(ctx, st.ID)
-	if err != nil {
-		return nil, err
-	}
-	targets, err := plainTargets(open, trackingIDs)
+	targets, err := plainTargets(open, h.TrackingIDs)
 	if err != nil {
 		return nil, err
 	}
 	ids := make([]string, len(targets))
 	privacy := make([]string, len(targets))
+	checks := make([]handoff.DoorCheck, len(targets))
 	for i, p := range targets {
-		ids[i], privacy[i] = p.TrackingID, p.Privacy
+		ids[i], privacy[i], checks[i] = p.TrackingID, p.Privacy, p.Check
 	}
 	if err := bagsScanned(open, ids, false); err != nil {
 		return nil, err
@@ -51,15 +54,37 @@ func (s *Service) DeliverParcels(ctx context.Context, da *handoff.Principal, sto
 	if err := garageSettled(st); err != nil {
 		return nil, err
 	}
-	take, err := handoff.PhotoRule(place, privacy, len(photoData) > 0)
+	underage, err := handoff.CheckHandover(place, st.Date, checks, h.Signature, h.IDCheck)
+	if err != nil {
+		return nil, err
+	}
+	if underage {
+		return nil, s.refuseForAge(ctx, da, st, targets, h.IDCheck)
+	}
+	take, err := handoff.PhotoRule(place, privacy, len(h.Photo) > 0)
 	if err != nil {
 		return nil, err
 	}
 	now := s.Now()
-	d := Delivery{Stop: st, AssociateID: da.ID, Place: place, At: now}
+	d := Delivery{Stop: st, AssociateID: da.ID, Place: place, Detail: place, At: now}
 	if take {
-		if d.Photo, err = s.storePhoto(ctx, photoData, now); err != nil {
+		if d.Photo, err = s.storePhoto(ctx, h.Photo, now, "photo"); err != nil {
 			return nil, err
+		}
+	}
+	if sig := h.Signature; sig != nil {
+		d.Detail = tracking.DeliveredWithSignature
+		d.Signature = &SignatureTaken{Kind: sig.Kind, SignerName: strings.TrimSpace(sig.SignerName), Relationship: sig.Relationship}
+		if sig.Kind == handoff.SignatureDrawn {
+			if d.Signature.Image, err = s.storePhoto(ctx, sig.Image, now, "signature.image"); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if h.IDCheck != nil {
+		d.AgeCheck = &AgeCheck{DocumentType: h.IDCheck.DocumentType}
+		for _, c := range checks {
+			d.AgeCheck.MinimumAge = max(d.AgeCheck.MinimumAge, c.Age())
 		}
 	}
 	unattended := slices.Contains(handoff.UnattendedPlaces, place)
@@ -74,21 +99,64 @@ func (s *Service) DeliverParcels(ctx context.Context, da *handoff.Principal, sto
 			dp.NoPhotoReason = p.Privacy
 			dp.Note += ", without a photo (" + handoff.NoPhotoWords(p.Privacy) + ")"
 		}
+		if d.Signature != nil {
+			dp.Note += ", against a " + map[string]string{handoff.SignatureDrawn: "signature", handoff.SignatureTyped: "typed name (weaker than a signature)"}[d.Signature.Kind]
+		}
+		if d.AgeCheck != nil {
+			dp.Note += fmt.Sprintf(", age %d+ checked on an ID document", d.AgeCheck.MinimumAge)
+		}
 		d.Parcels = append(d.Parcels, dp)
 	}
 	if err := s.Store.Deliver(ctx, d); err != nil {
-		if d.Photo != nil {
-			s.Photos.Delete(ctx, d.Photo.Blob)
-			s.Photos.Delete(ctx, d.Photo.Thumb)
+		for _, p := range []*StoredPhoto{d.Photo, d.imageOf()} {
+			if p != nil {
+				s.Photos.Delete(ctx, p.Blob)
+				s.Photos.Delete(ctx, p.Thumb)
+			}
 		}
 		return nil, err
 	}
 	return s.Store.StopView(ctx, st.RouteID, st.ID)
 }
 
+// imageOf returns the stored image of the delivery's signature, nil when
+// none was drawn.
+func (d *Delivery) imageOf() *StoredPhoto {
+	if d.Signature == nil {
+		return nil
+	}
+	return d.Signature.Image
+}
+
+// refuseForAge records the parcels whose minimum age the ID did not show as
+// refused (they go back to the station) and returns the refusal for the
+// associate. The date of birth goes no further than this call.
+func (s *Service) refuseForAge(ctx context.Context, da *handoff.Principal, st *Stop, targets []Parcel, id *handoff.IDCheck) error {
+	r := Refusal{Stop: st, AssociateID: da.ID, At: s.Now(), AgeCheck: &AgeCheck{DocumentType: id.DocumentType}}
+	var refused []string
+	for _, p := range targets {
+		age := p.Check.Age()
+		if age == 0 {
+			continue
+		}
+		if ok, err := handoff.AgeAtLeast(id.DateOfBirth, st.Date, age); err != nil || ok {
+			continue
+		}
+		r.AgeCheck.MinimumAge = max(r.AgeCheck.MinimumAge, age)
+		r.Parcels = append(r.Parcels, Refused{TrackingID: p.TrackingID,
+			Note: fmt.Sprintf("Not delivered: the recipient's ID did not show the minimum age of %d", age)})
+		refused = append(refused, p.TrackingID)
+	}
+	if _, err := s.Store.RecordRefusal(ctx, r); err != nil {
+		return err
+	}
+	return handoff.Refuse(handoff.EFORBIDDEN, handoff.ReasonAgeNotVerified,
+		"The ID does not show the minimum age of %d: %s is not delivered and goes back to the station (%s).", r.AgeCheck.MinimumAge, joinIDs(refused), tracking.RejectedAgeNotVerified)
+}
+
 // plainTargets returns the open parcels of a stop that a delivery without a
 // passcode completes: those asked for (all when none), never a passcode
-// parcel.
+// parcel still waiting for its code.
 func plainTargets(open []Parcel, trackingIDs []string) ([]Parcel, error) {
 	want := map[string]bool{}
 	for i, id := range trackingIDs {
@@ -102,33 +170,38 @@ func plainTargets(open []Parcel, trackingIDs []string) ([]Parcel, error) {
 		if len(want) > 0 && !want[p.TrackingID] {
 			continue
 		}
-		if p.OTP {
+		// A passcode parcel opened by its code (it waits for its signature
+		// or age check) is handed over like one that needs no code; the
+		// check rule then keeps it attended.
+		if p.OTP && !p.CodeOK {
 			if len(want) > 0 {
-				return nil, handoff.Errorf(handoff.EFORBIDDEN, "Parcel %s needs the passcode: enter the code to deliver it; it is never left unattended.", p.TrackingID)
+				return nil, handoff.Refuse(handoff.EFORBIDDEN, handoff.ReasonPasscodeNeeded, "Parcel %s needs the passcode: enter the code to deliver it; it is never left unattended.", p.TrackingID)
 			}
 			continue
 		}
 		targets = append(targets, p)
 	}
 	if len(targets) == 0 {
-		return nil, handoff.Errorf(handoff.ECONFLICT, "No parcel at this stop can be delivered without the passcode.")
+		return nil, handoff.Refuse(handoff.ECONFLICT, handoff.ReasonNothingPlain, "No parcel at this stop can be delivered without the passcode.")
 	}
 	return targets, nil
 }
 
-// storePhoto cleans a delivery photo (EXIF stripped, re-encoded, with a
-// thumbnail) and puts it in the photo store.
-func (s *Service) storePhoto(ctx context.Context, data []byte, now time.Time) (*StoredPhoto, error) {
+// storePhoto cleans a delivery photo or a drawn signature (EXIF stripped,
+// re-encoded, with a thumbnail) and puts it in the photo store; field names
+// the image in a refusal.
+func (s *Service) storePhoto(ctx context.Context, data []byte, now time.Time, field string) (*StoredPhoto, error) {
 	if s.Photos == nil {
 		return nil, handoff.Errorf(handoff.EUNAVAILABLE, "Photo storage is not configured.")
 	}
 	shot, err := photo.CleanContext(ctx, data, s.PhotoLimits)
 	if err != nil {
-		return nil, photoRefused(err)
+		return nil, photoRefused(err, field)
 	}
 	base := auth.Random(32)
+	sum := sha256.Sum256(shot.JPEG)
 	p := &StoredPhoto{Blob: base + ".jpg", Thumb: base + ".thumb.jpg", Width: shot.Width, Height: shot.Height,
-		ExpiresAt: now.Add(s.Policy.PhotoRetention)}
+		ExpiresAt: now.Add(s.Policy.PhotoRetention), SHA256: hex.EncodeToString(sum[:])}
 	if err := s.Photos.Put(ctx, p.Blob, shot.JPEG); err != nil {
 		return nil, handoff.Internal(err, "store photo")
 	}
@@ -151,7 +224,7 @@ func bagsScanned(open []Parcel, ids []string, otpOnly bool) error {
 		missing = append(missing, p.TrackingID)
 	}
 	if len(missing) > 0 {
-		return handoff.Errorf(handoff.EPRECONDITION, "Scan the tamper-evident bag of %s first: delivery completes only when it matches.", joinIDs(missing))
+		return handoff.Refuse(handoff.EPRECONDITION, handoff.ReasonBagNotScanned, "Scan the tamper-evident bag of %s first: delivery completes only when it matches.", joinIDs(missing))
 	}
 	return nil
 }
@@ -179,7 +252,7 @@ func (s *Service) RecordAttempt(ctx context.Context, da *handoff.Principal, stop
 		return nil, err
 	}
 	if len(failed) == 0 {
-		return nil, handoff.Errorf(handoff.ECONFLICT, "Every parcel at this stop is already settled.")
+		return nil, handoff.Refuse(handoff.ECONFLICT, handoff.ReasonStopSettled, "Every parcel at this stop is already settled.")
 	}
 	return s.Store.StopView(ctx, st.RouteID, st.ID)
 }
@@ -203,7 +276,7 @@ func (s *Service) ScanBag(ctx context.Context, da *handoff.Principal, stopID, ra
 		return nil, err
 	}
 	if matched == "" {
-		return nil, handoff.Errorf(handoff.ECONFLICT, "This bag does not belong to any parcel at this stop. Do not deliver; the mismatch has been reported.")
+		return nil, handoff.Refuse(handoff.ECONFLICT, handoff.ReasonBagMismatch, "This bag does not belong to any parcel at this stop. Do not deliver; the mismatch has been reported.")
 	}
 	return s.Store.StopView(ctx, st.RouteID, st.ID)
 }
@@ -212,11 +285,7 @@ func (s *Service) ScanBag(ctx context.Context, da *handoff.Principal, stopID, ra
 // parcels whose seal is broken (all of the stop's when none are named); they
 // go back to the station and a tamper case opens for each.
 func (s *Service) RefuseParcels(ctx context.Context, da *handoff.Principal, stopID string, trackingIDs []string) (*handoff.Stop, error) {
-	st, err := s.outStop(ctx, da, stopID)
-	if err != nil {
-		return nil, err
-	}
-	open, err := s.Store.OpenParcels(ctx, st.ID)
+	st, open, err := s.openAt(ctx, da, stopID)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +307,7 @@ func (s *Service) RefuseParcels(ctx context.Context, da *handoff.Principal, stop
 		}
 	}
 	if len(refuse) == 0 {
-		return nil, handoff.Errorf(handoff.ECONFLICT, "No parcel in a tamper-evident bag is open at this stop.")
+		return nil, handoff.Refuse(handoff.ECONFLICT, handoff.ReasonNoBaggedParcel, "No parcel in a tamper-evident bag is open at this stop.")
 	}
 	r := Refusal{Stop: st, AssociateID: da.ID, At: s.Now()}
 	for _, p := range refuse {
@@ -254,14 +323,14 @@ func (s *Service) RefuseParcels(ctx context.Context, da *handoff.Principal, stop
 }
 
 // photoRefused turns a refusal of photo.CleanContext into the client's
-// error, naming the field photo and, for a photo too big in bytes or pixels,
+// error, naming the field (photo or signature.image) and, for a photo too big in bytes or pixels,
 // the limit: 413 for those, 503 when no decoder came free in time (the
 // server is busy, the photo may be fine), 400 for anything else.
-func photoRefused(err error) error {
-	field := []handoff.FieldError{{Field: "photo", Message: err.Error()}}
+func photoRefused(err error, name string) error {
+	field := []handoff.FieldError{{Field: name, Message: err.Error()}}
 	switch {
 	case errors.Is(err, photo.ErrTooLarge), errors.Is(err, photo.ErrTooManyPixel):
-		return &handoff.Error{Code: handoff.ETOOLARGE, Message: "photo: " + err.Error(), Fields: field}
+		return &handoff.Error{Code: handoff.ETOOLARGE, Message: name + ": " + err.Error(), Fields: field}
 	case errors.Is(err, photo.ErrBusy):
 		return &handoff.Error{Code: handoff.EUNAVAILABLE, Message: "The server is busy with other photos; try again shortly.", Err: err}
 	}

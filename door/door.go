@@ -37,11 +37,13 @@ type Stop struct {
 // Parcel is a parcel of a stop still open on its route.
 type Parcel struct {
 	TrackingID string
-	OTP        bool   // it needs the passcode
-	CodeSet    string // the contact set whose code opens it (package passcode)
-	BagID      string // its sealed bag, "" when it has none
-	BagScanned bool   // the bag was scanned at this stop and matched
-	Privacy    string // why it may not be photographed (handoff.NoPhoto*), ""
+	OTP        bool              // it needs the passcode
+	CodeSet    string            // the contact set whose code opens it (package passcode)
+	CodeOK     bool              // its code was entered; it waits to be handed over with its check
+	BagID      string            // its sealed bag, "" when it has none
+	BagScanned bool              // the bag was scanned at this stop and matched
+	Privacy    string            // why it may not be photographed (handoff.NoPhoto*), ""
+	Check      handoff.DoorCheck // the signature and age check its label asks for
 	// KeyID is the key its code set's code of the stop's day is derived
 	// with, "" when it is not fixed yet (see Store.PasscodeKey).
 	KeyID string
@@ -64,18 +66,13 @@ type Guess struct {
 	At                  time.Time
 }
 
-// Why a guess was not evaluated.
-const (
-	RefusedLocked      = "associate_locked" // the station must unlock the associate
-	RefusedRateLimited = "rate_limited"     // too many wrong entries in the window
-	RefusedExhausted   = "no_attempts_left" // the stop's evaluations are used up
-	RefusedSettled     = "stop_settled"     // the stop takes no more codes (see State)
-)
-
 // GuessResult is the store's answer to a Guess.
 type GuessResult struct {
-	Refused      string // "" when evaluated, else Refused*
-	State        string // the stop's OTP state, when RefusedSettled
+	// Refused says why the guess was not evaluated, "" when it was:
+	// handoff.ReasonAssociateLocked, ReasonTooManyWrong, or
+	// ReasonNoAttemptsLeft (then State says whether the stop still waits).
+	Refused      string
+	State        string // the stop's OTP state, when not evaluated
 	Correct      bool
 	Delivered    []string
 	AttemptsLeft int
@@ -98,8 +95,24 @@ type Delivery struct {
 	AssociateID string
 	Place       string
 	At          time.Time
+	Detail      string // of the Delivered events: the place, or DeliveredWithSignature
 	Parcels     []Delivered
 	Photo       *StoredPhoto // nil when none was taken
+	Signature   *SignatureTaken
+	AgeCheck    *AgeCheck // nil when no age was checked
+}
+
+// SignatureTaken is the signature a delivery was handed over against.
+type SignatureTaken struct {
+	Kind, SignerName, Relationship string
+	Image                          *StoredPhoto // the drawn signature; nil for a typed one
+}
+
+// AgeCheck is what is kept of an age check: the type of the ID document and
+// the age checked, never the document's number or the date of birth.
+type AgeCheck struct {
+	DocumentType string
+	MinimumAge   int
 }
 
 // Delivered is one parcel of a Delivery.
@@ -116,6 +129,7 @@ type StoredPhoto struct {
 	Blob, Thumb   string
 	Width, Height int
 	ExpiresAt     time.Time
+	SHA256        string // hex, of the stored JPEG: the proof of delivery names it
 }
 
 // Attempt asks the store to record a failed attempt for the stop's open
@@ -139,15 +153,19 @@ type Scan struct {
 	At          time.Time
 }
 
-// Refusal asks the store to record bagged parcels refused for a broken seal.
+// Refusal asks the store to record parcels refused at the door: bagged
+// parcels whose seal is broken, or parcels whose recipient's ID did not show
+// the minimum age (AgeCheck set).
 type Refusal struct {
 	Stop        *Stop
 	AssociateID string
 	Parcels     []Refused
+	AgeCheck    *AgeCheck // the age check that failed; nil for a broken seal
 	At          time.Time
 }
 
-// Refused is one parcel of a Refusal.
+// Refused is one parcel of a Refusal; CaseSummary opens a tamper case when
+// not "".
 type Refused struct {
 	TrackingID, Note, CaseSummary string
 }
@@ -189,8 +207,8 @@ type Store interface {
 	// RecordBagScan records the scan and returns the parcel it matched, ""
 	// when none.
 	RecordBagScan(ctx context.Context, s Scan) (string, error)
-	// RecordRefusal settles the refused parcels, opens their tamper cases
-	// and returns those it settled.
+	// RecordRefusal settles the refused parcels (with the failed age check,
+	// if any), opens their tamper cases and returns those it settled.
 	RecordRefusal(ctx context.Context, r Refusal) ([]string, error)
 }
 
@@ -246,9 +264,23 @@ func (s *Service) outStop(ctx context.Context, da *handoff.Principal, stopID str
 		return nil, err
 	}
 	if st.RouteStatus != handoff.RouteLoaded {
-		return nil, handoff.Errorf(handoff.EPRECONDITION, "Load the route first: its parcels are not out for delivery yet.")
+		return nil, handoff.Refuse(handoff.EPRECONDITION, handoff.ReasonRouteNotLoaded, "Load the route first: its parcels are not out for delivery yet.")
 	}
 	return st, nil
+}
+
+// openAt returns a stop of the associate's loaded route of today with its
+// open parcels.
+func (s *Service) openAt(ctx context.Context, da *handoff.Principal, stopID string) (*Stop, []Parcel, error) {
+	st, err := s.outStop(ctx, da, stopID)
+	if err != nil {
+		return nil, nil, err
+	}
+	open, err := s.Store.OpenParcels(ctx, st.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, open, nil
 }
 
 func requireAssociate(p *handoff.Principal) error {
@@ -262,7 +294,7 @@ func requireAssociate(p *handoff.Principal) error {
 // garage door is reported not to have closed.
 func garageSettled(st *Stop) error {
 	if st.GarageCloseFailed {
-		return handoff.Errorf(handoff.EPRECONDITION, "The garage door at this stop did not close: the stop cannot be finished as a normal delivery until customer service resolves it.")
+		return handoff.Refuse(handoff.EPRECONDITION, handoff.ReasonDoorNotClosed, "The garage door at this stop did not close: the stop cannot be finished as a normal delivery until customer service resolves it.")
 	}
 	return nil
 }
@@ -313,16 +345,16 @@ func (s *Service) LoadRoute(ctx context.Context, da *handoff.Principal, routeID 
 		return nil, handoff.NotFound("Route")
 	}
 	if r.Status != handoff.RoutePlanned {
-		return nil, handoff.Errorf(handoff.ECONFLICT, "The route is already loaded.")
+		return nil, handoff.Refuse(handoff.ECONFLICT, handoff.ReasonRouteLoaded, "The route is already loaded.")
 	}
 	unsealed, loaded, err := s.Store.LoadVan(ctx, routeID, da.ID, s.Now())
 	switch {
 	case err != nil:
 		return nil, err
 	case len(unsealed) > 0:
-		return nil, handoff.Errorf(handoff.EPRECONDITION, "These parcels need a tamper-evident bag and are not sealed yet: %s. Seal them at the station first.", joinIDs(unsealed))
+		return nil, handoff.Refuse(handoff.EPRECONDITION, handoff.ReasonUnsealed, "These parcels need a tamper-evident bag and are not sealed yet: %s. Seal them at the station first.", joinIDs(unsealed))
 	case !loaded:
-		return nil, handoff.Errorf(handoff.ECONFLICT, "The route is already loaded.")
+		return nil, handoff.Refuse(handoff.ECONFLICT, handoff.ReasonRouteLoaded, "The route is already loaded.")
 	}
 	return s.Store.RouteByID(ctx, routeID)
 }

@@ -21,7 +21,7 @@ func TestPhotoRefused(t *testing.T) {
 		{fmt.Errorf("%w (%w)", photo.ErrBusy, context.DeadlineExceeded), handoff.EUNAVAILABLE},
 		{photo.ErrCorrupt, handoff.EINVALID},
 	} {
-		got := photoRefused(tt.err)
+		got := photoRefused(tt.err, "photo")
 		if handoff.ErrorCode(got) != tt.code {
 			t.Errorf("photoRefused(%v) = %v, want %s", tt.err, got, tt.code)
 		}

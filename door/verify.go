@@ -71,7 +71,7 @@ func (s *Service) VerifyPhoneDigits(ctx context.Context, da *handoff.Principal, 
 		return nil, err
 	}
 	if view.Needs.Passcode && !view.PhoneDigitsAllowed {
-		return nil, handoff.Errorf(handoff.EPRECONDITION, "The shipper has not allowed the phone-digits fallback for this stop: the passcode is needed.")
+		return nil, handoff.Refuse(handoff.EPRECONDITION, handoff.ReasonFallbackNotAllowed, "The shipper has not allowed the phone-digits fallback for this stop: the passcode is needed.")
 	}
 	return s.verify(ctx, da, stopID, MethodDigits, func(st *Stop, open []Parcel) (map[string]bool, error) {
 		want := phone.LastDigits(st.Mobile, 2)
@@ -91,7 +91,7 @@ func (s *Service) VerifyPhoneDigits(ctx context.Context, da *handoff.Principal, 
 func codeSets(open []Parcel) map[string]string {
 	sets := map[string]string{}
 	for _, p := range open {
-		if p.OTP && sets[p.CodeSet] == "" {
+		if p.OTP && !p.CodeOK && sets[p.CodeSet] == "" {
 			sets[p.CodeSet] = p.KeyID
 		}
 	}
@@ -102,15 +102,11 @@ func codeSets(open []Parcel) map[string]string {
 // scanned and its garage settled; match says which contact sets the entry
 // opens; the store then counts and settles it atomically.
 func (s *Service) verify(ctx context.Context, da *handoff.Principal, stopID, method string, match func(*Stop, []Parcel) (map[string]bool, error)) (*handoff.VerifyResult, error) {
-	st, err := s.outStop(ctx, da, stopID)
+	st, open, err := s.openAt(ctx, da, stopID)
 	if err != nil {
 		return nil, err
 	}
 	if err := acceptsCodes(st.OTPState); err != nil {
-		return nil, err
-	}
-	open, err := s.Store.OpenParcels(ctx, st.ID)
-	if err != nil {
 		return nil, err
 	}
 	if err := bagsScanned(open, nil, true); err != nil {
@@ -135,17 +131,15 @@ func (s *Service) verify(ctx context.Context, da *handoff.Principal, stopID, met
 	}
 	switch g.Refused {
 	case "":
-	case RefusedLocked:
-		return nil, handoff.Errorf(handoff.ELOCKED, "Passcode checks are locked for you after too many wrong codes; ask your station to unlock them.")
-	case RefusedRateLimited:
-		return nil, handoff.Errorf(handoff.ERATELIMITED, "Too many wrong passcodes in a short time; try again later.")
-	case RefusedSettled:
+	case handoff.ReasonAssociateLocked:
+		return nil, handoff.Refuse(handoff.ELOCKED, g.Refused, "Passcode checks are locked for you after too many wrong codes; ask your station to unlock them.")
+	case handoff.ReasonTooManyWrong:
+		return nil, handoff.Refuse(handoff.ERATELIMITED, g.Refused, "Too many wrong passcodes in a short time; try again later.")
+	default:
 		if err := acceptsCodes(g.State); err != nil {
 			return nil, err
 		}
-		fallthrough
-	default:
-		return nil, handoff.Errorf(handoff.ECONFLICT, "No passcode attempts are left at this stop; record the failed attempt.")
+		return nil, handoff.Refuse(handoff.ECONFLICT, handoff.ReasonNoAttemptsLeft, "No passcode attempts are left at this stop; record the failed attempt.")
 	}
 	if g.LockedNow {
 		s.Log.Warn("associate locked after too many wrong passcodes", "associate_id", da.ID)
@@ -172,11 +166,11 @@ func acceptsCodes(state string) error {
 	case handoff.OTPPending:
 		return nil
 	case handoff.OTPVerified:
-		return handoff.Errorf(handoff.ECONFLICT, "This stop is already delivered.")
+		return handoff.Refuse(handoff.ECONFLICT, handoff.ReasonAlreadyDelivered, "This stop is already delivered.")
 	case handoff.OTPFailed:
-		return handoff.Errorf(handoff.ECONFLICT, "The delivery attempt at this stop has ended; the parcels go back to the station.")
+		return handoff.Refuse(handoff.ECONFLICT, handoff.ReasonAttemptEnded, "The delivery attempt at this stop has ended; the parcels go back to the station.")
 	default:
-		return handoff.Errorf(handoff.ECONFLICT, "No parcel at this stop needs a passcode.")
+		return handoff.Refuse(handoff.ECONFLICT, handoff.ReasonNoPasscode, "No parcel at this stop needs a passcode.")
 	}
 }
 
@@ -196,7 +190,7 @@ func (s *Service) ResendCode(ctx context.Context, da *handoff.Principal, stopID 
 		return nil, err
 	}
 	if !ok {
-		return nil, handoff.Errorf(handoff.ERATELIMITED, "The passcode was already re-sent %d times today.", handoff.MaxResends)
+		return nil, handoff.Refuse(handoff.ERATELIMITED, handoff.ReasonResendLimit, "The passcode was already re-sent %d times today.", handoff.MaxResends)
 	}
 	return s.Store.StopView(ctx, st.RouteID, st.ID)
 }

@@ -32,6 +32,9 @@ type Parcel struct {
 	GarageForOTP bool              // its shipper lets the garage stand in for the passcode
 	Bagged       bool              // it travels in a tamper-evident bag …
 	BagScanned   bool              // … whose ID was scanned at this stop
+	// InPerson: its label asks for a signature or an age check, so it is
+	// only ever handed over in person, never left in a garage.
+	InPerson bool
 }
 
 // Request is who asks, where and when.
@@ -51,14 +54,11 @@ type Access struct {
 	TrackingIDs []string
 }
 
-// Reasons Decide refuses, beside the safe message.
+// Reasons Decide refuses, beside the safe message, besides the door's
+// (handoff.ReasonRouteNotLoaded and the like), which it shares.
 const (
-	ReasonRouteNotLoaded  = "route_not_loaded"
-	ReasonDoorNotClosed   = "door_not_closed"
 	ReasonOutsideWindow   = "outside_window"
 	ReasonKeyDeliveryOff  = "key_delivery_off"
-	ReasonBagNotScanned   = "bag_not_scanned"
-	ReasonPasscodeNeeded  = "passcode_required"
 	ReasonOutsideGeofence = "outside_geofence"
 	ReasonGrantInUse      = "grant_in_use"
 	ReasonDoorNotOpened   = "door_did_not_open"
@@ -87,7 +87,8 @@ func OnRoute(s Stop, r Request) error {
 //   - a recipient at the address has key delivery on for an open parcel;
 //   - every bagged parcel for that garage had its bag scanned;
 //   - a passcode parcel goes in only when its shipper lets the garage stand
-//     in for the code, and something must be left;
+//     in for the code, a parcel that needs a signature or an age check never
+//     does, and something must be left;
 //   - the phone, when it sent its position and the opener has one, is near;
 //   - no other grant of the stop is live (the store's unique index holds
 //     this under races; the check here gives the reason early).
@@ -96,10 +97,10 @@ func Decide(s Stop, r Request) (Access, error) {
 		return Access{}, err
 	}
 	if !s.Loaded {
-		return Access{}, handoff.Refuse(handoff.EPRECONDITION, ReasonRouteNotLoaded, "Load the route first: its parcels are not out for delivery yet.")
+		return Access{}, handoff.Refuse(handoff.EPRECONDITION, handoff.ReasonRouteNotLoaded, "Load the route first: its parcels are not out for delivery yet.")
 	}
 	if slices.Contains(s.Grants, handoff.GrantCloseFailed) {
-		return Access{}, handoff.Refuse(handoff.EPRECONDITION, ReasonDoorNotClosed,
+		return Access{}, handoff.Refuse(handoff.EPRECONDITION, handoff.ReasonDoorNotClosed,
 			"The garage door at this stop did not close: the stop cannot be finished as a normal delivery until customer service resolves it.")
 	}
 	if !r.Window.Contains(r.Minute) {
@@ -110,17 +111,25 @@ func Decide(s Stop, r Request) (Access, error) {
 	}
 	first := s.Parcels[0]
 	a := Access{GarageID: first.GarageID}
+	inPerson := false
 	for _, p := range s.Parcels {
+		if p.GarageID == a.GarageID && p.InPerson {
+			inPerson = true
+			continue
+		}
 		if p.GarageID != a.GarageID || (p.OTP && !p.GarageForOTP) {
 			continue
 		}
 		if p.Bagged && !p.BagScanned {
-			return Access{}, handoff.Refuse(handoff.EPRECONDITION, ReasonBagNotScanned, "Scan the tamper-evident bag of %s before opening the garage.", p.TrackingID)
+			return Access{}, handoff.Refuse(handoff.EPRECONDITION, handoff.ReasonBagNotScanned, "Scan the tamper-evident bag of %s before opening the garage.", p.TrackingID)
 		}
 		a.TrackingIDs = append(a.TrackingIDs, p.TrackingID)
 	}
+	if len(a.TrackingIDs) == 0 && inPerson {
+		return Access{}, handoff.Refuse(handoff.EFORBIDDEN, handoff.ReasonAttendedOnly, "The parcels here need a signature or an age check: hand them over in person; they never go into a garage.")
+	}
 	if len(a.TrackingIDs) == 0 {
-		return Access{}, handoff.Refuse(handoff.EPRECONDITION, ReasonPasscodeNeeded, "The parcels here need the passcode: garage delivery does not replace it for this shipper.")
+		return Access{}, handoff.Refuse(handoff.EPRECONDITION, handoff.ReasonPasscodeNeeded, "The parcels here need the passcode: garage delivery does not replace it for this shipper.")
 	}
 	if r.At != nil && !(math.Abs(r.At.Lat) <= 90 && math.Abs(r.At.Lon) <= 180) {
 		return Access{}, handoff.Invalid(handoff.FieldError{Field: "lat", Message: "is not a position in degrees"})

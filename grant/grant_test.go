@@ -146,16 +146,20 @@ func TestDecide(t *testing.T) {
 		{"not an associate", stop(nil), req(func(r *Request) { r.Associate = false }), handoff.EFORBIDDEN, "", nil},
 		{"another associate's stop", stop(nil), req(func(r *Request) { r.AssociateID = "da_2" }), handoff.ENOTFOUND, "", nil},
 		{"yesterday's route", stop(func(s *Stop) { s.ServiceDate = "2026-11-22" }), req(nil), handoff.ENOTFOUND, "", nil},
-		{"route not loaded", stop(func(s *Stop) { s.Loaded = false }), req(nil), handoff.EPRECONDITION, ReasonRouteNotLoaded, nil},
-		{"a door did not close", stop(func(s *Stop) { s.Grants = []string{handoff.GrantClosed, handoff.GrantCloseFailed} }), req(nil), handoff.EPRECONDITION, ReasonDoorNotClosed, nil},
+		{"route not loaded", stop(func(s *Stop) { s.Loaded = false }), req(nil), handoff.EPRECONDITION, handoff.ReasonRouteNotLoaded, nil},
+		{"a door did not close", stop(func(s *Stop) { s.Grants = []string{handoff.GrantClosed, handoff.GrantCloseFailed} }), req(nil), handoff.EPRECONDITION, handoff.ReasonDoorNotClosed, nil},
 		{"before the window", stop(nil), req(func(r *Request) { r.Minute = 7*60 + 59 }), handoff.EPRECONDITION, ReasonOutsideWindow, nil},
 		{"at the window's end", stop(nil), req(func(r *Request) { r.Minute = 20 * 60 }), handoff.EPRECONDITION, ReasonOutsideWindow, nil},
 		{"at the window's start", stop(nil), req(func(r *Request) { r.Minute = 8 * 60 }), "", "", []string{"HOBOOK"}},
 		{"key delivery off", stop(func(s *Stop) { s.Parcels = nil }), req(nil), handoff.EPRECONDITION, ReasonKeyDeliveryOff, nil},
-		{"bag not scanned", stop(func(s *Stop) { s.Parcels[0].Bagged = true }), req(nil), handoff.EPRECONDITION, ReasonBagNotScanned, nil},
+		{"bag not scanned", stop(func(s *Stop) { s.Parcels[0].Bagged = true }), req(nil), handoff.EPRECONDITION, handoff.ReasonBagNotScanned, nil},
 		{"bag scanned", stop(func(s *Stop) { s.Parcels[0].Bagged, s.Parcels[0].BagScanned = true, true }), req(nil), "", "", []string{"HOBOOK"}},
-		{"passcode parcel only", stop(func(s *Stop) { s.Parcels[0].OTP = true }), req(nil), handoff.EPRECONDITION, ReasonPasscodeNeeded, nil},
+		{"passcode parcel only", stop(func(s *Stop) { s.Parcels[0].OTP = true }), req(nil), handoff.EPRECONDITION, handoff.ReasonPasscodeNeeded, nil},
 		{"shipper lets the garage stand in", stop(func(s *Stop) { s.Parcels[0].OTP, s.Parcels[0].GarageForOTP = true, true }), req(nil), "", "", []string{"HOBOOK"}},
+		{"signature or age check: never in a garage", stop(func(s *Stop) { s.Parcels[0].InPerson = true }), req(nil), handoff.EFORBIDDEN, handoff.ReasonAttendedOnly, nil},
+		{"signature parcel left out", stop(func(s *Stop) {
+			s.Parcels = append(s.Parcels, Parcel{TrackingID: "HOWINE", GarageID: "gar_1", InPerson: true, OTP: true, GarageForOTP: true})
+		}), req(nil), "", "", []string{"HOBOOK"}},
 		{"passcode parcel left out", stop(func(s *Stop) {
 			s.Parcels = append(s.Parcels, Parcel{TrackingID: "HOPHONE", GarageID: "gar_1", OTP: true, Bagged: true})
 		}), req(nil), "", "", []string{"HOBOOK"}},

@@ -89,6 +89,10 @@ type Settings struct {
 	NearMeters   float64 // the associate must be this close, when both positions are known
 	Window       route.Hours
 	Simulators   *garage.Simulators
+	// StepDeadline, when positive, replaces the step deadline derived from
+	// the bounds above (StepBound): the operator's choice of how soon the
+	// sweeper takes over a step whose node died.
+	StepDeadline time.Duration
 }
 
 // DefaultSettings are five-minute grants, 30 s to open, 60 s to close, 250 m
@@ -99,9 +103,13 @@ func DefaultSettings() Settings {
 }
 
 // StepBound is how long one step in flight may take: an open or a close
-// command with its confirmation, each device call with its retries. Past
-// it, the node that drove the step is taken to have died.
+// command with its confirmation, each device call with its retries, or
+// StepDeadline when set. Past it, the node that drove the step is taken to
+// have died.
 func (s Settings) StepBound() time.Duration {
+	if s.StepDeadline > 0 {
+		return s.StepDeadline
+	}
 	calls := s.Timeouts.Call * time.Duration(2*(s.Timeouts.Retries+2))
 	return calls + s.OpenWithin + s.CloseWithin + 10*time.Second
 }

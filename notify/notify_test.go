@@ -181,7 +181,7 @@ func TestDeliveryOfMessages(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		w := &notify.Worker{Store: db, Senders: senders(t, box, sb), Now: db.Now}
+		w := &notify.Worker{Store: db, Senders: senders(t, box, sb), Now: db.Now, PublicURL: "http://127.0.0.1:8080"}
 		if err := w.Drain(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -208,18 +208,20 @@ func TestDeliveryOfMessages(t *testing.T) {
 			want string
 			n    int
 		}{
-			{mails, "priya@example.com|Your parcel " + f.gb + " is on its way", 1},
-			{mails, "priya@example.com|Out for delivery today: " + f.gb, 1},
-			{mails, "Your delivery code is " + code, 1},
-			{mails, "priya@example.com|Delivered: " + f.gb, 1},
-			{mails, "Delivered with OTP", 1},
-			{mails, "lea@example.fr|Votre colis", 1},
-			{mails, "luis@example.com|Out for delivery today: " + f.gift, 1}, // the gift buyer gets the code too
-			{mails, "Your delivery code is " + giftCode, 2},                  // Ana and Luis
-			{texts, "+447700900123|handoff: " + f.gb + " arrives today. Your delivery code: " + code, 1},
+			{mails, "priya@example.com|Shop: your parcel " + f.gb + " is on its way", 1},
+			{mails, "priya@example.com|Shop: " + f.gb + " arrives today", 1},
+			{mails, "Your passcode is " + code, 1},
+			{mails, "priya@example.com|Shop: " + f.gb + " delivered", 1},
+			{mails, "was delivered with your passcode", 1},
+			{mails, "lea@example.fr|Shop : votre colis", 1},
+			{mails, "luis@example.com|Shop: " + f.gift + " arrives today|Hello Luis,", 1}, // the gift buyer gets the code too, greeted as himself
+			{mails, "Your passcode is " + giftCode, 2},                                    // Ana and Luis
+			{mails, "Follow it: http://127.0.0.1:8080/track?id=" + f.gb, 3},
+			{texts, "+447700900123|Shop: " + f.gb + " arrives today, Monday 23 November", 1},
+			{texts, "Passcode " + code + ": only for the driver", 1},
 			{texts, "+447700900321|", 1}, // the buyer's phone: the code message only
-			{texts, "+33612345678|handoff : le colis", 1},
-			{texts, "+447700900123|handoff: " + f.gb + " - Delivered with OTP", 1},
+			{texts, "+33612345678|Shop : votre colis", 1},
+			{texts, "+447700900123|Shop: your parcel " + f.gb + " was delivered with your passcode. http://127.0.0.1:8080/track?id=" + f.gb, 1},
 		}
 		for _, c := range checks {
 			if got := count(c.list, c.want); got != c.n {

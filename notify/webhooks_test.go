@@ -215,7 +215,9 @@ func TestHangingEndpointHoldsOnlyItself(t *testing.T) {
 		case <-rctx.Done():
 			t.Fatal("the other shipper's delivery did not arrive")
 		}
-		if stuck.inflight.Load() == 0 || stuck.given.Load() > 0 {
+		// Sent before or while the hanging ones hang, never after one of
+		// them timed out (the pool may well reach the other endpoint first).
+		if stuck.given.Load() > 0 {
 			t.Fatal("the other shipper's delivery waited for the hanging endpoint to time out")
 		}
 		if got := fine.got(); len(got) != 1 {

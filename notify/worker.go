@@ -57,6 +57,9 @@ type Worker struct {
 	Senders map[string]Sender // by channel
 	Log     *slog.Logger
 	Now     func() time.Time
+	// PublicURL is the base URL people reach the server at, for the links
+	// in messages.
+	PublicURL string
 	// Unseal opens secrets sealed into a message's data (sign-in codes).
 	Unseal func(purpose, sealed string) ([]byte, error)
 
@@ -75,9 +78,15 @@ type Worker struct {
 	Batch       int           // default 20
 	// Endpoints bounds the sending of shippers' webhooks.
 	Endpoints EndpointLimits
+
+	setup sync.Once
 }
 
-func (w *Worker) defaults() {
+// defaults fills the settings left zero, once, before the first claim: the
+// channels' loops share the worker.
+func (w *Worker) defaults() { w.setup.Do(w.fill) }
+
+func (w *Worker) fill() {
 	if w.MaxAttempts == 0 {
 		w.MaxAttempts = 8
 	}
@@ -243,7 +252,14 @@ func (w *Worker) Build(ctx context.Context, q Queued) (Message, error) {
 	var d struct {
 		TrackingIDs     []string `json:"trackingIds"`
 		RecipientName   string   `json:"recipientName"`
+		BuyerName       string   `json:"buyerName"`
+		Shipper         string   `json:"shipper"`
+		NeedsCode       bool     `json:"needsCode"`
+		COD             bool     `json:"cod"`
+		Photo           string   `json:"photo"` // a parcel of the message with a delivery photo
 		ServiceDate     string   `json:"serviceDate"`
+		WindowFrom      string   `json:"windowFrom"`
+		WindowTo        string   `json:"windowTo"`
 		DetailCode      string   `json:"detailCode"`
 		NextAttemptDate string   `json:"nextAttemptDate"`
 		BagIDs          []string `json:"bagIds"`
@@ -255,8 +271,10 @@ func (w *Worker) Build(ctx context.Context, q Queued) (Message, error) {
 	if err := json.Unmarshal(q.Data, &d); err != nil {
 		return Message{}, Permanent("bad message data: %v", err)
 	}
-	data := Data{TrackingIDs: d.TrackingIDs, RecipientName: d.RecipientName, ServiceDate: d.ServiceDate, DetailCode: d.DetailCode,
-		NextAttemptDate: d.NextAttemptDate, BagIDs: d.BagIDs, ToBuyer: d.ToBuyer, Link: d.Link, Note: d.Note}
+	data := Data{TrackingIDs: d.TrackingIDs, RecipientName: d.RecipientName, BuyerName: d.BuyerName, ToBuyer: d.ToBuyer, Shipper: d.Shipper,
+		NeedsCode: d.NeedsCode, COD: d.COD, ServiceDate: d.ServiceDate, WindowFrom: d.WindowFrom, WindowTo: d.WindowTo, DetailCode: d.DetailCode,
+		NextAttemptDate: d.NextAttemptDate, BagIDs: d.BagIDs, Link: d.Link, Note: d.Note}
+	w.links(&data, d.Photo)
 	if q.PasscodeSet != "" {
 		code, err := w.Store.Passcode(ctx, q.PasscodeSet, q.PasscodeDate)
 		if err != nil {
@@ -284,6 +302,23 @@ func (w *Worker) Build(ctx context.Context, q Queued) (Message, error) {
 	}
 	return Message{ID: q.ID, Kind: q.Kind, Channel: q.Channel, To: q.To, Subject: subject, Text: text,
 		secrets: []string{data.Passcode, data.Code, data.Link}}, nil
+}
+
+// links fills the message's links from the public URL: the public
+// tracking page of its first parcel, which shows the status only; the
+// portal, where the rest needs sign-in; and, after a delivery with a photo,
+// the photo, behind that same sign-in. None of them carries a code or a
+// token, so a forwarded message gives nothing away.
+func (w *Worker) links(d *Data, photo string) {
+	base := strings.TrimRight(w.PublicURL, "/")
+	d.PortalURL = base + "/portal"
+	if len(d.TrackingIDs) == 0 {
+		return
+	}
+	d.TrackURL = base + "/track?id=" + url.QueryEscape(d.TrackingIDs[0])
+	if photo != "" {
+		d.PhotoURL = base + "/portal/parcels/" + url.PathEscape(photo) + "/photo"
+	}
 }
 
 // deliver builds and sends a claimed message within timeout and settles it;

@@ -99,6 +99,19 @@ func ParseClock(s string) (int, error) {
 	return t.Hour()*60 + t.Minute(), nil
 }
 
+// WindowHalf is how far either side of a stop's planned time the window
+// promised to the recipient reaches.
+const WindowHalf = 60
+
+// Window returns the delivery window promised to a recipient for a stop
+// planned at minute: an hour either side, widened to whole half hours, so
+// that a driver a little early or late is still inside it.
+func Window(planned int) (from, to int) {
+	from = max(planned-WindowHalf, 0) / 30 * 30
+	to = min((planned+WindowHalf+29)/30*30, 24*60-1)
+	return from, to
+}
+
 // FormatClock writes minutes after midnight as "HH:MM".
 func FormatClock(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/audit"
 	"github.com/handoff-dev/handoff/bag"
 	"github.com/handoff-dev/handoff/station"
 )
@@ -116,6 +117,9 @@ func (d *DB) RecordSeal(ctx context.Context, s station.Seal) error {
 		if n, _ := res.RowsAffected(); n != 1 {
 			return &station.Changed{Bag: true, ID: s.BagID}
 		}
+		if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionBagSeal, Actor: s.StationID, Subject: s.BagID, Outcome: audit.OutcomeOK, Detail: "parcel=" + s.TrackingID}); err != nil {
+			return err
+		}
 		args := []any{s.BagID, s.TrackingID}
 		for _, st := range s.ParcelStages {
 			args = append(args, st)
@@ -151,6 +155,9 @@ func (d *DB) RecordVoid(ctx context.Context, v station.Void) error {
 		}
 		if err != nil {
 			return handoff.Internal(err, "void bag")
+		}
+		if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionBagVoid, Actor: v.StationID, Subject: v.BagID, Outcome: v.BagTo, Detail: "parcel=" + trackingID}); err != nil {
+			return err
 		}
 		if trackingID == "" {
 			return nil

@@ -145,7 +145,9 @@ func (d *DB) CloseCase(ctx context.Context, agent *handoff.Principal, caseID, ou
 			Scan(&trackingID, &kind)
 		if errors.Is(err, sql.ErrNoRows) {
 			var n int
-			tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM cases WHERE id = $1`, caseID).Scan(&n)
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM cases WHERE id = $1`, caseID).Scan(&n); err != nil {
+				return handoff.Internal(err, "find case")
+			}
 			if n == 0 {
 				return handoff.NotFound("Case")
 			}

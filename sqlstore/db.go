@@ -29,7 +29,6 @@ import (
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/keyring"
-	"github.com/handoff-dev/handoff/photo"
 )
 
 // Engines.
@@ -50,8 +49,6 @@ type DB struct {
 	Keys *keyring.Ring
 	// Policy holds the configurable delivery rules.
 	Policy handoff.Policy
-	// Photos keeps proof-of-delivery photos, for showing and purging them.
-	Photos photo.Store
 
 	// AllowHTTPWebhooks lets shippers register plain-http endpoints (demos,
 	// tests); production requires https.

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"slices"
 	"strconv"
@@ -11,8 +10,11 @@ import (
 	"time"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/audit"
+	"github.com/handoff-dev/handoff/bag"
 	"github.com/handoff-dev/handoff/door"
 	"github.com/handoff-dev/handoff/passcode"
+	"github.com/handoff-dev/handoff/route"
 	"github.com/handoff-dev/handoff/tracking"
 )
 
@@ -118,8 +120,8 @@ func (d *DB) stopView(ctx context.Context, routeID, stopID string) (*handoff.Sto
 // claimAssociateGuess takes one guess from the associate's budget, counting it
 // as wrong until shown right, in one statement; it returns the wrong
 // entries counted in the window with this one. When the budget is spent it
-// returns why (door.RefusedLocked once the station must intervene, else
-// door.RefusedRateLimited).
+// returns why (handoff.ReasonAssociateLocked once the station must
+// intervene, else handoff.ReasonTooManyWrong).
 func (d *DB) claimAssociateGuess(ctx context.Context, tx *sql.Tx, associateID string, limit int, window time.Duration, now time.Time) (int, string, error) {
 	cutoff := micros(now.Add(-window))
 	var n int
@@ -135,9 +137,9 @@ func (d *DB) claimAssociateGuess(ctx context.Context, tx *sql.Tx, associateID st
 			return 0, "", handoff.Internal(err, "read guard")
 		}
 		if locked > 0 {
-			return 0, door.RefusedLocked, nil
+			return 0, handoff.ReasonAssociateLocked, nil
 		}
-		return 0, door.RefusedRateLimited, nil
+		return 0, handoff.ReasonTooManyWrong, nil
 	}
 	if err != nil {
 		return 0, "", handoff.Internal(err, "claim associate guess")
@@ -168,11 +170,17 @@ type stopParcel struct {
 	otp        bool
 	bagged     bool
 	codeSet    string // the contact set whose code opens it (see package passcode)
+	needsCheck bool   // its label asks for a signature or an age check
+	codeOK     bool   // its code was entered; it waits for its check
 	city, pc   string
 }
 
+// waitsForCode says the parcel needs the passcode and it was not entered yet.
+func (p stopParcel) waitsForCode() bool { return p.otp && !p.codeOK }
+
 func (d *DB) openParcels(ctx context.Context, tx *sql.Tx, s *doorStop) ([]stopParcel, error) {
-	rows, err := d.txQuery(ctx, tx, `SELECT rp.tracking_id, p.otp_required, p.bag_id <> '', sh.code_set, st.city, st.postal_code FROM route_parcels rp
+	rows, err := d.txQuery(ctx, tx, `SELECT rp.tracking_id, p.otp_required, p.bag_id <> '', sh.code_set, sh.signature_required <> '' OR sh.minimum_age > 0, rp.code_ok,
+		st.city, st.postal_code FROM route_parcels rp
 		JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments sh ON sh.id = p.shipment_id JOIN stops st ON st.id = rp.stop_id
 		WHERE rp.stop_id = $1 AND rp.outcome = '' ORDER BY rp.tracking_id`, s.id)
 	if err != nil {
@@ -182,7 +190,7 @@ func (d *DB) openParcels(ctx context.Context, tx *sql.Tx, s *doorStop) ([]stopPa
 	var out []stopParcel
 	for rows.Next() {
 		var p stopParcel
-		if err := rows.Scan(&p.trackingID, &p.otp, &p.bagged, &p.codeSet, &p.city, &p.pc); err != nil {
+		if err := rows.Scan(&p.trackingID, &p.otp, &p.bagged, &p.codeSet, &p.needsCheck, &p.codeOK, &p.city, &p.pc); err != nil {
 			return nil, handoff.Internal(err, "scan parcel")
 		}
 		out = append(out, p)
@@ -214,7 +222,15 @@ func (d *DB) deliverParcel(ctx context.Context, tx *sql.Tx, s *doorStop, p stopP
 			return false, err
 		}
 	}
-	_, err = d.appendEventMoving(ctx, tx, p.trackingID, handoff.StageOut, handoff.StageDelivered, tracking.Event{Code: tracking.Delivered, Detail: detail, Time: d.Now(),
+	now := d.Now()
+	pod, err := d.issueProof(ctx, tx, s, p, detail, now)
+	if err != nil {
+		return false, err
+	}
+	if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionDelivered, Actor: actor, Subject: p.trackingID, Outcome: detail, Detail: "proof=" + pod}); err != nil {
+		return false, err
+	}
+	_, err = d.appendEventMoving(ctx, tx, p.trackingID, handoff.StageOut, handoff.StageDelivered, tracking.Event{Code: tracking.Delivered, Detail: detail, Time: now,
 		Location: tracking.Location{City: p.city, PostalCode: p.pc, CountryCode: s.market}, Actor: actor, Note: note})
 	return err == nil, err
 }
@@ -286,49 +302,11 @@ func (d *DB) failParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor str
 		if err := d.enqueue(ctx, tx, MsgAttemptFailed, s.id+"|"+reason, failed, map[string]any{"detailCode": reason, "nextAttemptDate": next}, ""); err != nil {
 			return nil, err
 		}
+		if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionAttemptFailed, Actor: actor, Subject: s.id, Outcome: reason}); err != nil {
+			return nil, err
+		}
 	}
 	return failed, nil
-}
-
-// CodeChecks returns how many code entries were evaluated at a stop, and how
-// many of them were correct.
-func (d *DB) CodeChecks(ctx context.Context, stopID string) (evaluated, correct int, err error) {
-	err = d.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN correct THEN 1 ELSE 0 END), 0) FROM code_checks WHERE stop_id = $1`, stopID).
-		Scan(&evaluated, &correct)
-	if err != nil {
-		return 0, 0, handoff.Internal(err, "count code checks")
-	}
-	return evaluated, correct, nil
-}
-
-// Notification is a queued message as the outbox holds it (never with a code).
-type Notification struct {
-	ID, Kind, Channel, Recipient, Lang, Status string
-	Data                                       map[string]any
-	Passcode                                   bool
-}
-
-// Notifications returns the queued messages that mention a tracking ID, oldest
-// first.
-func (d *DB) Notifications(ctx context.Context, trackingID string) ([]Notification, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT id, kind, channel, recipient, lang, status, data, passcode_set FROM notifications
-		WHERE data LIKE $1 ORDER BY created_at, id`, "%\""+trackingID+"\"%")
-	if err != nil {
-		return nil, handoff.Internal(err, "list notifications")
-	}
-	defer rows.Close()
-	var out []Notification
-	for rows.Next() {
-		var n Notification
-		var data, pm string
-		if err := rows.Scan(&n.ID, &n.Kind, &n.Channel, &n.Recipient, &n.Lang, &n.Status, &data, &pm); err != nil {
-			return nil, handoff.Internal(err, "scan notification")
-		}
-		json.Unmarshal([]byte(data), &n.Data)
-		n.Passcode = pm != ""
-		out = append(out, n)
-	}
-	return out, rows.Err()
 }
 
 // settleBag moves a parcel's sealed bag to its final state.
@@ -416,8 +394,8 @@ func (d *DB) StopView(ctx context.Context, routeID, stopID string) (*handoff.Sto
 
 // OpenParcels implements door.Store.
 func (d *DB) OpenParcels(ctx context.Context, stopID string) ([]door.Parcel, error) {
-	rows, err := d.query(ctx, `SELECT rp.tracking_id, p.otp_required, sh.code_set, p.bag_id, rp.bag_scanned,
-		sh.confidential_address, sh.gift_registry,
+	rows, err := d.query(ctx, `SELECT rp.tracking_id, p.otp_required, sh.code_set, rp.code_ok, p.bag_id, rp.bag_scanned,
+		sh.signature_required, sh.minimum_age, sh.typed_signature_refused, sh.confidential_address, sh.gift_registry,
 		EXISTS (SELECT 1 FROM recipient_prefs rpf WHERE rpf.photo_opt_out AND rpf.contact IN (sh.recipient_mobile, sh.recipient_email) AND rpf.contact <> ''),
 		COALESCE((SELECT ps.key_id FROM passcode_sets ps JOIN routes r ON r.id = rp.route_id WHERE ps.code_set = sh.code_set AND ps.service_date = r.service_date), '')
 		FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments sh ON sh.id = p.shipment_id
@@ -430,7 +408,8 @@ func (d *DB) OpenParcels(ctx context.Context, stopID string) ([]door.Parcel, err
 	for rows.Next() {
 		var p door.Parcel
 		var confidential, registry, optedOut bool
-		if err := rows.Scan(&p.TrackingID, &p.OTP, &p.CodeSet, &p.BagID, &p.BagScanned, &confidential, &registry, &optedOut, &p.KeyID); err != nil {
+		if err := rows.Scan(&p.TrackingID, &p.OTP, &p.CodeSet, &p.CodeOK, &p.BagID, &p.BagScanned,
+			&p.Check.Signature, &p.Check.MinimumAge, &p.Check.TypedRefused, &confidential, &registry, &optedOut, &p.KeyID); err != nil {
 			return nil, handoff.Internal(err, "scan parcel")
 		}
 		switch {
@@ -506,16 +485,19 @@ func (d *DB) LoadVan(ctx context.Context, routeID, associateID string, at time.T
 // outcome there, or another route now.
 func (d *DB) sendOut(ctx context.Context, tx *sql.Tx, routeID, date, associateID string, at time.Time) error {
 	const open = `SELECT tracking_id FROM route_parcels WHERE route_id = $1 AND outcome = ''`
-	type parcel struct{ trackingID, stopID, city, pc, country string }
+	type parcel struct {
+		trackingID, stopID, city, pc, country string
+		minute                                int
+	}
 	var parcels []parcel
-	rows, err := d.txQuery(ctx, tx, `SELECT rp.tracking_id, st.id, st.city, st.postal_code, st.country_code FROM route_parcels rp JOIN stops st ON st.id = rp.stop_id
+	rows, err := d.txQuery(ctx, tx, `SELECT rp.tracking_id, st.id, st.city, st.postal_code, st.country_code, st.planned_minute FROM route_parcels rp JOIN stops st ON st.id = rp.stop_id
 		WHERE rp.route_id = $1 AND rp.outcome = '' ORDER BY st.position, rp.tracking_id`, routeID)
 	if err != nil {
 		return handoff.Internal(err, "route parcels")
 	}
 	for rows.Next() {
 		var p parcel
-		if err := rows.Scan(&p.trackingID, &p.stopID, &p.city, &p.pc, &p.country); err != nil {
+		if err := rows.Scan(&p.trackingID, &p.stopID, &p.city, &p.pc, &p.country, &p.minute); err != nil {
 			rows.Close()
 			return handoff.Internal(err, "route parcels")
 		}
@@ -574,12 +556,14 @@ func (d *DB) sendOut(ctx context.Context, tx *sql.Tx, routeID, date, associateID
 	// IDs, and the stops in the route's order.
 	stopOf := map[string]string{}
 	var stops []string
+	minuteOf := map[string]int{}
 	for _, p := range parcels {
 		if _, out := seqs[p.trackingID]; !out {
 			continue
 		}
 		if len(stops) == 0 || stops[len(stops)-1] != p.stopID {
 			stops = append(stops, p.stopID)
+			minuteOf[p.stopID] = p.minute
 		}
 		stopOf[p.trackingID] = p.stopID
 	}
@@ -590,8 +574,10 @@ func (d *DB) sendOut(ctx context.Context, tx *sql.Tx, routeID, date, associateID
 		}
 	}
 	var msgs []message
-	data := map[string]any{"serviceDate": date}
 	for _, stop := range stops {
+		// Each stop's message names its planned window.
+		from, to := route.Window(minuteOf[stop])
+		data := map[string]any{"serviceDate": date, "windowFrom": route.FormatClock(from), "windowTo": route.FormatClock(to)}
 		msgs = append(msgs, composeMessages(MsgOutForDelivery, stop, byStop[stop], data, date)...)
 	}
 	return d.writeMessages(ctx, tx, msgs)
@@ -627,6 +613,9 @@ func (d *DB) guess(ctx context.Context, tx *sql.Tx, g door.Guess, wrong bool, re
 	counted, refused, err := d.claimAssociateGuess(ctx, tx, g.AssociateID, g.BudgetLimit, g.BudgetWindow, g.At)
 	if err != nil || refused != "" {
 		res.Refused = refused
+		if err == nil {
+			err = d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionCodeRefused, Actor: g.AssociateID, Subject: g.StopID, Outcome: refused, Detail: "method=" + g.Method})
+		}
 		return err
 	}
 	inc := 0
@@ -640,10 +629,7 @@ func (d *DB) guess(ctx context.Context, tx *sql.Tx, g door.Guess, wrong bool, re
 		if err := d.txQueryRow(ctx, tx, `SELECT otp_state FROM stops WHERE id = $1`, g.StopID).Scan(&res.State); err != nil {
 			return handoff.Internal(err, "read stop")
 		}
-		res.Refused = door.RefusedExhausted
-		if res.State != handoff.OTPPending {
-			res.Refused = door.RefusedSettled
-		}
+		res.Refused = handoff.ReasonNoAttemptsLeft
 		// Nothing was evaluated: the claimed budget goes back.
 		return errRollback
 	}
@@ -662,12 +648,16 @@ func (d *DB) guess(ctx context.Context, tx *sql.Tx, g door.Guess, wrong bool, re
 			return err
 		}
 		// Right when the entry is the code of a set that still has an
-		// open passcode parcel here.
-		res.Correct = slices.ContainsFunc(open, func(p stopParcel) bool { return p.otp && g.Matched[p.codeSet] })
+		// open passcode parcel here waiting for its code.
+		res.Correct = slices.ContainsFunc(open, func(p stopParcel) bool { return p.waitsForCode() && g.Matched[p.codeSet] })
 	}
 	if _, err := d.txExec(ctx, tx, `INSERT INTO code_checks (id, stop_id, associate_id, method, correct, at) VALUES ($1, $2, $3, $4, $5, $6)`,
 		newID("chk_"), g.StopID, g.AssociateID, g.Method, res.Correct, micros(g.At)); err != nil {
 		return handoff.Internal(err, "record check")
+	}
+	if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionCodeCheck, Actor: g.AssociateID, Subject: g.StopID,
+		Outcome: map[bool]string{true: "correct", false: "wrong"}[res.Correct], Detail: "method=" + g.Method}); err != nil {
+		return err
 	}
 	if res.Correct {
 		return d.rightGuess(ctx, tx, g, s, open, res)
@@ -681,6 +671,11 @@ func (d *DB) guess(ctx context.Context, tx *sql.Tx, g door.Guess, wrong bool, re
 	}
 	if res.LockedNow, err = d.lockIfOverBudget(ctx, tx, g.AssociateID, counted, g.BudgetLimit, g.BudgetWindow, g.At); err != nil {
 		return err
+	}
+	if res.LockedNow {
+		if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionAssociateLock, Actor: g.AssociateID, Subject: g.AssociateID}); err != nil {
+			return err
+		}
 	}
 	res.AttemptsLeft = max(handoff.MaxCodeGuesses-stopWrong, 0)
 	if stopWrong < handoff.MaxCodeGuesses {
@@ -699,17 +694,27 @@ func (d *DB) guess(ctx context.Context, tx *sql.Tx, g door.Guess, wrong bool, re
 
 // rightGuess settles a right entry: the guess claimed from the associate's
 // budget goes back, the open passcode parcels of the matched sets are
-// delivered, and the stop is verified unless parcels under another code
-// still wait there (then this entry used none of the stop's attempts).
+// delivered (or, when their label also asks for a signature or an age
+// check, opened by the code, to be handed over with the check), and the
+// stop is verified unless parcels under another code still wait there
+// (then this entry used none of the stop's attempts).
 func (d *DB) rightGuess(ctx context.Context, tx *sql.Tx, g door.Guess, s *doorStop, open []stopParcel, res *door.GuessResult) error {
 	if _, err := d.txExec(ctx, tx, `UPDATE associate_guard SET wrong = wrong - 1 WHERE associate_id = $1 AND wrong > 0`, g.AssociateID); err != nil {
 		return handoff.Internal(err, "refund guess")
 	}
+	opens := func(p stopParcel) bool { return p.waitsForCode() && g.Matched[p.codeSet] }
+	for _, p := range open {
+		if opens(p) && p.needsCheck {
+			if _, err := d.txExec(ctx, tx, `UPDATE route_parcels SET code_ok = TRUE WHERE stop_id = $1 AND tracking_id = $2`, g.StopID, p.trackingID); err != nil {
+				return handoff.Internal(err, "open parcel by code")
+			}
+		}
+	}
 	var err error
-	if res.Delivered, err = d.completeParcels(ctx, tx, s, g.AssociateID, func(p stopParcel) bool { return p.otp && g.Matched[p.codeSet] }, g.Detail, g.Note); err != nil {
+	if res.Delivered, err = d.completeParcels(ctx, tx, s, g.AssociateID, func(p stopParcel) bool { return opens(p) && !p.needsCheck }, g.Detail, g.Note); err != nil {
 		return err
 	}
-	if slices.ContainsFunc(open, func(p stopParcel) bool { return p.otp && !g.Matched[p.codeSet] }) {
+	if slices.ContainsFunc(open, func(p stopParcel) bool { return p.waitsForCode() && !g.Matched[p.codeSet] }) {
 		if _, err := d.txExec(ctx, tx, `UPDATE stops SET guesses = guesses - 1 WHERE id = $1 AND guesses > 0`, g.StopID); err != nil {
 			return handoff.Internal(err, "refund stop guess")
 		}
@@ -738,6 +743,9 @@ func (d *DB) ClaimResend(ctx context.Context, stop *door.Stop, limit int) (bool,
 			return handoff.Internal(err, "count resend")
 		}
 		ok = true
+		if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionCodeResend, Actor: stop.AssociateID, Subject: stop.ID, Outcome: audit.OutcomeOK, Detail: "resend=" + itoa(n)}); err != nil {
+			return err
+		}
 		ps, err := d.openParcels(ctx, tx, fromDoor(stop))
 		if err != nil {
 			return err
@@ -764,22 +772,23 @@ func (d *DB) Deliver(ctx context.Context, dl door.Delivery) error {
 		var ids []string
 		for _, p := range dl.Parcels {
 			i := slices.IndexFunc(open, func(o stopParcel) bool { return o.trackingID == p.TrackingID })
-			if i < 0 || open[i].otp {
+			if i < 0 || (open[i].otp && !open[i].codeOK) {
 				return handoff.Errorf(handoff.ECONFLICT, "Parcel %s is already settled.", p.TrackingID)
+			}
+			if err := recordDoorCheck(ctx, tx, p.TrackingID, dl.AssociateID, dl.At, dl.Signature, dl.AgeCheck, true); err != nil {
+				return err
 			}
 			switch {
 			case dl.Photo != nil:
-				if _, err := d.txExec(ctx, tx, `INSERT INTO photos (id, tracking_id, blob_key, thumb_key, width, height, taken_by, taken_at, expires_at)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, newID("ph_"), p.TrackingID, dl.Photo.Blob, dl.Photo.Thumb, dl.Photo.Width, dl.Photo.Height,
-					dl.AssociateID, micros(dl.At), micros(dl.Photo.ExpiresAt)); err != nil {
-					return handoff.Internal(err, "record photo")
+				if _, err := insertPhoto(ctx, tx, p.TrackingID, photoDelivery, dl.Photo, dl.AssociateID, dl.At); err != nil {
+					return err
 				}
 			case p.NoPhotoReason != "":
 				if _, err := d.txExec(ctx, tx, `UPDATE packages SET no_photo_reason = $1 WHERE tracking_id = $2`, p.NoPhotoReason, p.TrackingID); err != nil {
 					return handoff.Internal(err, "record no photo")
 				}
 			}
-			ok, err := d.deliverParcel(ctx, tx, s, open[i], dl.AssociateID, dl.Place, p.Note)
+			ok, err := d.deliverParcel(ctx, tx, s, open[i], dl.AssociateID, dl.Detail, p.Note)
 			if err != nil {
 				return err
 			}
@@ -788,7 +797,7 @@ func (d *DB) Deliver(ctx context.Context, dl door.Delivery) error {
 			}
 			ids = append(ids, p.TrackingID)
 		}
-		return d.enqueue(ctx, tx, MsgDelivered, s.id+"|"+dl.Place, ids, map[string]any{"detailCode": dl.Place}, "")
+		return d.enqueue(ctx, tx, MsgDelivered, s.id+"|"+dl.Detail, ids, map[string]any{"detailCode": dl.Detail}, "")
 	})
 }
 
@@ -825,6 +834,10 @@ func (d *DB) RecordBagScan(ctx context.Context, sc door.Scan) (string, error) {
 			newID("bs_"), sc.Stop.ID, matched, sc.AssociateID, sc.BagID, matched != "", micros(sc.At)); err != nil {
 			return handoff.Internal(err, "record scan")
 		}
+		if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionBagScan, Actor: sc.AssociateID, Subject: sc.Stop.ID,
+			Outcome: map[bool]string{true: "matched", false: "mismatch"}[matched != ""], Detail: "bag=" + sc.BagID}); err != nil {
+			return err
+		}
 		if matched != "" {
 			if _, err := d.txExec(ctx, tx, `UPDATE route_parcels SET bag_scanned = TRUE WHERE stop_id = $1 AND tracking_id = $2`, sc.Stop.ID, matched); err != nil {
 				return handoff.Internal(err, "mark scan")
@@ -850,7 +863,12 @@ func (d *DB) RecordBagScan(ctx context.Context, sc door.Scan) (string, error) {
 // RecordRefusal implements door.Store.
 func (d *DB) RecordRefusal(ctx context.Context, rf door.Refusal) ([]string, error) {
 	var ids []string
+	detail := tracking.RejectedByRecipientWithVerification
+	if rf.AgeCheck != nil {
+		detail = tracking.RejectedAgeNotVerified
+	}
 	err := d.tx(ctx, func(tx *sql.Tx) error {
+		var bags []string // the refused bags, which the message names though the parcels no longer carry them
 		for _, p := range rf.Parcels {
 			var bagID, city, pc string
 			err := d.txQueryRow(ctx, tx, `SELECT p.bag_id, st.city, st.postal_code FROM route_parcels rp
@@ -869,27 +887,98 @@ func (d *DB) RecordRefusal(ctx context.Context, rf door.Refusal) ([]string, erro
 			if err := d.moveStage(ctx, tx, p.TrackingID, handoff.StageOut, handoff.StageAwaitingReturn, ""); err != nil {
 				return err
 			}
-			if err := d.settleBag(ctx, tx, p.TrackingID, handoff.BagRefused); err != nil {
+			auditDetail := "bag=" + bagID
+			if rf.AgeCheck != nil {
+				// Refused for age, the parcel goes back in its intact bag.
+				auditDetail = "document=" + rf.AgeCheck.DocumentType + " minimumAge=" + itoa(rf.AgeCheck.MinimumAge)
+				if err := recordDoorCheck(ctx, tx, p.TrackingID, rf.AssociateID, rf.At, nil, rf.AgeCheck, false); err != nil {
+					return err
+				}
+			} else if err := d.settleBag(ctx, tx, p.TrackingID, handoff.BagRefused); err != nil {
 				return err
 			}
-			if _, err := d.appendEvent(ctx, tx, p.TrackingID, tracking.Event{Code: tracking.Rejected, Detail: tracking.RejectedByRecipientWithVerification, Time: rf.At,
+			if _, err := d.appendEvent(ctx, tx, p.TrackingID, tracking.Event{Code: tracking.Rejected, Detail: detail, Time: rf.At,
 				Location: tracking.Location{City: city, PostalCode: pc, CountryCode: rf.Stop.Market}, Actor: rf.AssociateID, Note: p.Note}); err != nil {
 				return err
 			}
-			if err := openCase(ctx, tx, handoff.CaseTamper, p.TrackingID, rf.AssociateID, rf.At, p.CaseSummary); err != nil {
+			if p.CaseSummary != "" {
+				if err := openCase(ctx, tx, handoff.CaseTamper, p.TrackingID, rf.AssociateID, rf.At, p.CaseSummary); err != nil {
+					return err
+				}
+			}
+			if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionRefusal, Actor: rf.AssociateID, Subject: p.TrackingID, Outcome: detail, Detail: auditDetail}); err != nil {
 				return err
 			}
-			// The refused bag is evidence; the parcel needs a new one if it
-			// is ever sent again.
-			if _, err := d.txExec(ctx, tx, `UPDATE packages SET bag_id = '' WHERE tracking_id = $1`, p.TrackingID); err != nil {
-				return handoff.Internal(err, "unbag parcel")
+			if rf.AgeCheck == nil {
+				// The refused bag is evidence; the parcel needs a new one if
+				// it is ever sent again.
+				if _, err := d.txExec(ctx, tx, `UPDATE packages SET bag_id = '' WHERE tracking_id = $1`, p.TrackingID); err != nil {
+					return handoff.Internal(err, "unbag parcel")
+				}
 			}
 			ids = append(ids, p.TrackingID)
+			if bagID != "" {
+				bags = append(bags, bag.Format(bagID))
+			}
 		}
-		if err := d.enqueue(ctx, tx, MsgAttemptFailed, rf.Stop.ID+"|refused", ids, map[string]any{"detailCode": tracking.RejectedByRecipientWithVerification}, ""); err != nil {
+		kind, data := MsgRefused, map[string]any{"detailCode": detail}
+		if rf.AgeCheck != nil {
+			// Refused for age: told as a failed attempt; the bag is intact.
+			kind = MsgAttemptFailed
+		}
+		if len(bags) > 0 {
+			data["bagIds"] = bags
+		}
+		if err := d.enqueue(ctx, tx, kind, rf.Stop.ID+"|"+detail, ids, data, ""); err != nil {
 			return err
 		}
 		return d.endPasscodeIfNone(ctx, tx, rf.Stop.ID, handoff.OTPFailed)
 	})
 	return ids, err
+}
+
+// Kinds of the images in the photos table.
+const (
+	photoDelivery  = "delivery"  // where an unattended parcel was left
+	photoSignature = "signature" // a signature drawn at the door
+)
+
+// insertPhoto records a stored image of a parcel and returns its ID.
+func insertPhoto(ctx context.Context, tx *sql.Tx, trackingID, kind string, p *door.StoredPhoto, by string, at time.Time) (string, error) {
+	id := newID("ph_")
+	if _, err := tx.ExecContext(ctx, `INSERT INTO photos (id, tracking_id, blob_key, thumb_key, width, height, taken_by, taken_at, expires_at, sha256, kind)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, id, trackingID, p.Blob, p.Thumb, p.Width, p.Height,
+		by, micros(at), micros(p.ExpiresAt), p.SHA256, kind); err != nil {
+		return "", handoff.Internal(err, "record "+kind)
+	}
+	return id, nil
+}
+
+// recordDoorCheck records the signature and age check a parcel was handed
+// over (verified) or refused against; nothing when there were none.
+func recordDoorCheck(ctx context.Context, tx *sql.Tx, trackingID, by string, at time.Time, sig *door.SignatureTaken, age *door.AgeCheck, verified bool) error {
+	if sig == nil && age == nil {
+		return nil
+	}
+	var kind, name, rel, photoID, sum, docType string
+	minAge := 0
+	if sig != nil {
+		kind, name, rel = sig.Kind, sig.SignerName, sig.Relationship
+		if sig.Image != nil {
+			var err error
+			if photoID, err = insertPhoto(ctx, tx, trackingID, photoSignature, sig.Image, by, at); err != nil {
+				return err
+			}
+			sum = sig.Image.SHA256
+		}
+	}
+	if age != nil {
+		docType, minAge = age.DocumentType, age.MinimumAge
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO door_checks (id, tracking_id, signature_kind, signer_name, relationship, signature_photo, signature_sha256,
+		document_type, minimum_age, age_verified, checked_by, checked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		newID("dc_"), trackingID, kind, name, rel, photoID, sum, docType, minAge, verified && age != nil, by, micros(at)); err != nil {
+		return handoff.Internal(err, "record door check")
+	}
+	return nil
 }

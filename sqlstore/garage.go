@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/audit"
 	"github.com/handoff-dev/handoff/grant"
 	"github.com/handoff-dev/handoff/route"
 	"github.com/handoff-dev/handoff/tracking"
@@ -42,28 +43,50 @@ func (d *DB) AddGarage(ctx context.Context, contact string, g handoff.Garage, se
 			lat, lon, at != nil, micros(g.CreatedAt)); err != nil {
 			return handoff.Internal(err, "enrol garage")
 		}
-		return garageEvent(ctx, tx, g.ID, "", "enrolled", detail, g.CreatedAt)
+		return d.garageEvent(ctx, tx, g.ID, "", "enrolled", detail, g.CreatedAt)
 	})
 }
 
-func garageEvent(ctx context.Context, tx *sql.Tx, garageID, grantID, step, detail string, at time.Time) error {
+func (d *DB) garageEvent(ctx context.Context, tx *sql.Tx, garageID, grantID, step, detail string, at time.Time) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO garage_events (id, garage_id, grant_id, step, detail, at) VALUES ($1, $2, $3, $4, $5, $6)`,
 		newID("ge_"), garageID, grantID, step, detail, micros(at)); err != nil {
 		return handoff.Internal(err, "garage log")
 	}
-	return nil
+	// Each garage's steps are one chain: grants, openings, closings and
+	// revocations in the order they happened.
+	return d.appendAudit(ctx, tx, audit.Entry{Chain: "garage:" + garageID, Action: audit.ActionGarage + step, Actor: "garage", Subject: grantID, Detail: detail})
 }
 
 // LogGarage appends a step to a garage's log.
 func (d *DB) LogGarage(ctx context.Context, garageID, grantID, step, detail string) error {
-	return d.tx(ctx, func(tx *sql.Tx) error { return garageEvent(ctx, tx, garageID, grantID, step, detail, d.Now()) })
+	return d.tx(ctx, func(tx *sql.Tx) error { return d.garageEvent(ctx, tx, garageID, grantID, step, detail, d.Now()) })
 }
 
-// GarageConfig returns the sealed connection details of one of the contact's
-// openers; ENOTFOUND for another's or a removed one.
+// personIn returns the condition "<col> IN (…)" over the contacts of the
+// person who holds contact (see handoff.RecipientSession) and its
+// arguments, numbered from $from: a garage belongs to the person, whichever
+// of their contacts enrolled it.
+func (d *DB) personIn(ctx context.Context, col, contact string, from int) (string, []any, error) {
+	cs, err := linkedContacts(ctx, d.db, contact)
+	if err != nil {
+		return "", nil, err
+	}
+	args := make([]any, len(cs))
+	for i, c := range cs {
+		args[i] = c
+	}
+	return col + " IN (" + placeholders(from, len(cs)) + ")", args, nil
+}
+
+// GarageConfig returns the sealed connection details of one of the
+// person's openers; ENOTFOUND for another's or a removed one.
 func (d *DB) GarageConfig(ctx context.Context, contact, garageID string) (string, error) {
 	var sealed string
-	err := d.db.QueryRowContext(ctx, `SELECT sealed_config FROM garages WHERE id = $1 AND contact = $2 AND removed_at = 0`, garageID, contact).Scan(&sealed)
+	in, args, err := d.personIn(ctx, "contact", contact, 2)
+	if err != nil {
+		return "", err
+	}
+	err = d.db.QueryRowContext(ctx, `SELECT sealed_config FROM garages WHERE id = $1 AND `+in+` AND removed_at = 0`, append([]any{garageID}, args...)...).Scan(&sealed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", handoff.NotFound("Garage")
 	}
@@ -73,10 +96,15 @@ func (d *DB) GarageConfig(ctx context.Context, contact, garageID string) (string
 	return sealed, nil
 }
 
-// ContactGarages lists the contact's openers, oldest first.
+// ContactGarages lists the openers of the person who holds contact, oldest
+// first.
 func (d *DB) ContactGarages(ctx context.Context, contact string) ([]handoff.Garage, error) {
+	in, args, err := d.personIn(ctx, "contact", contact, 1)
+	if err != nil {
+		return nil, err
+	}
 	rows, err := d.db.QueryContext(ctx, `SELECT id, kind, label, address_line1, postal_code, key_delivery, has_position, created_at
-		FROM garages WHERE contact = $1 AND removed_at = 0 ORDER BY created_at, id`, contact)
+		FROM garages WHERE `+in+` AND removed_at = 0 ORDER BY created_at, id`, args...)
 	if err != nil {
 		return nil, handoff.Internal(err, "list garages")
 	}
@@ -94,11 +122,15 @@ func (d *DB) ContactGarages(ctx context.Context, contact string) ([]handoff.Gara
 	return out, rows.Err()
 }
 
-// GarageSteps returns the last 200 steps of the contact's openers, newest
-// first.
+// GarageSteps returns the last 200 steps of the openers of the person who
+// holds contact, newest first.
 func (d *DB) GarageSteps(ctx context.Context, contact string) ([]handoff.GarageEvent, error) {
+	in, args, err := d.personIn(ctx, "g.contact", contact, 1)
+	if err != nil {
+		return nil, err
+	}
 	rows, err := d.db.QueryContext(ctx, `SELECT e.garage_id, e.grant_id, e.step, e.detail, e.at FROM garage_events e JOIN garages g ON g.id = e.garage_id
-		WHERE g.contact = $1 ORDER BY e.at DESC, e.id DESC LIMIT 200`, contact)
+		WHERE `+in+` ORDER BY e.at DESC, e.id DESC LIMIT 200`, args...)
 	if err != nil {
 		return nil, handoff.Internal(err, "garage log")
 	}
@@ -145,7 +177,7 @@ func (d *DB) revokeGrants(ctx context.Context, tx *sql.Tx, garageID string, move
 		}
 	}
 	for _, g := range out {
-		if err := garageEvent(ctx, tx, garageID, g.ID, "revoked", why, d.Now()); err != nil {
+		if err := d.garageEvent(ctx, tx, garageID, g.ID, "revoked", why, d.Now()); err != nil {
 			return nil, err
 		}
 		for _, t := range g.TrackingIDs {
@@ -168,12 +200,12 @@ func (d *DB) SwitchKeyDelivery(ctx context.Context, garageID string, on bool, re
 			return handoff.Internal(err, "key delivery")
 		}
 		if on {
-			return garageEvent(ctx, tx, garageID, "", "key_delivery_on", "", d.Now())
+			return d.garageEvent(ctx, tx, garageID, "", "key_delivery_on", "", d.Now())
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM garage_parcels WHERE garage_id = $1`, garageID); err != nil {
 			return handoff.Internal(err, "key delivery")
 		}
-		if err := garageEvent(ctx, tx, garageID, "", "key_delivery_off", "", d.Now()); err != nil {
+		if err := d.garageEvent(ctx, tx, garageID, "", "key_delivery_off", "", d.Now()); err != nil {
 			return err
 		}
 		var err error
@@ -265,6 +297,7 @@ func (d *DB) GarageStop(ctx context.Context, stopID string) (*grant.Stop, error)
 type garageParcel struct {
 	trackingID, garageID        string
 	otp, otpOK, bagged, scanned bool
+	inPerson                    bool // its label asks for a signature or an age check
 	hasPos                      bool
 	lat, lon                    int64
 }
@@ -275,7 +308,7 @@ func (d *DB) garageParcels(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }, stopID string) ([]garageParcel, error) {
 	rows, err := q.QueryContext(ctx, `SELECT rp.tracking_id, g.id, p.otp_required, ss.body, p.bag_id <> '', rp.bag_scanned,
-		g.has_position, g.lat_e6, g.lon_e6
+		g.has_position, g.lat_e6, g.lon_e6, s.signature_required <> '' OR s.minimum_age > 0
 		FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments s ON s.id = p.shipment_id
 		JOIN shipper_settings ss ON ss.shipper_id = p.shipper_id
 		JOIN garages g ON g.contact IN (s.recipient_mobile, s.recipient_email) AND g.contact <> '' AND g.address_key = s.address_key AND g.removed_at = 0
@@ -290,7 +323,7 @@ func (d *DB) garageParcels(ctx context.Context, q interface {
 	for rows.Next() {
 		var g garageParcel
 		var body string
-		if err := rows.Scan(&g.trackingID, &g.garageID, &g.otp, &body, &g.bagged, &g.scanned, &g.hasPos, &g.lat, &g.lon); err != nil {
+		if err := rows.Scan(&g.trackingID, &g.garageID, &g.otp, &body, &g.bagged, &g.scanned, &g.hasPos, &g.lat, &g.lon, &g.inPerson); err != nil {
 			return nil, handoff.Internal(err, "garage parcels")
 		}
 		if slices.ContainsFunc(out, func(o garageParcel) bool { return o.trackingID == g.trackingID }) {
@@ -314,7 +347,7 @@ func (d *DB) KeyParcels(ctx context.Context, stopID string) ([]grant.Parcel, err
 	}
 	out := make([]grant.Parcel, 0, len(gps))
 	for _, g := range gps {
-		p := grant.Parcel{TrackingID: g.trackingID, GarageID: g.garageID, OTP: g.otp, GarageForOTP: g.otp && g.otpOK, Bagged: g.bagged, BagScanned: g.scanned}
+		p := grant.Parcel{TrackingID: g.trackingID, GarageID: g.garageID, OTP: g.otp, GarageForOTP: g.otp && g.otpOK, Bagged: g.bagged, BagScanned: g.scanned, InPerson: g.inPerson}
 		if g.hasPos {
 			p.GarageAt = &handoff.Position{Lat: float64(g.lat) / 1e6, Lon: float64(g.lon) / 1e6}
 		}
@@ -403,13 +436,19 @@ func (d *DB) grantRecords(ctx context.Context, tx *sql.Tx, garageID, grantID, st
 	if err != nil {
 		return nil, err
 	}
-	if err := garageEvent(ctx, tx, garageID, grantID, m.Step, m.Detail, now); err != nil {
+	if err := d.garageEvent(ctx, tx, garageID, grantID, m.Step, m.Detail, now); err != nil {
 		return nil, err
 	}
 	if m.Event != "" {
+		// The garage is at the stop's address: its steps are placed in
+		// the stop's town.
+		var town string
+		if err := tx.QueryRowContext(ctx, `SELECT city FROM stops WHERE id = $1`, stopID).Scan(&town); err != nil {
+			return nil, handoff.Internal(err, "garage stop town")
+		}
 		for _, id := range ids {
 			if _, err := d.appendEvent(ctx, tx, id, tracking.Event{Code: m.Event, Time: now, Actor: m.Actor, Note: m.Note,
-				Location: tracking.Location{CountryCode: s.market}}); err != nil {
+				Location: tracking.Location{City: town, CountryCode: s.market}}); err != nil {
 				return nil, err
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/audit"
 )
 
 // keysLock is the PostgreSQL advisory lock that lets one node at a time
@@ -49,6 +50,9 @@ func (d *DB) ResetSecretKeys(ctx context.Context, ids []string) error {
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM secret_keys_in_use`); err != nil {
 			return handoff.Internal(err, "forget secret keys")
+		}
+		if err := d.appendAudit(ctx, tx, audit.Entry{Chain: ChainSystem, Action: audit.ActionKeysReset, Actor: "operator", Outcome: audit.OutcomeOK}); err != nil {
+			return err
 		}
 		return d.recordKeys(ctx, tx, ids)
 	})
@@ -100,8 +104,15 @@ func recordedKeys(ctx context.Context, tx *sql.Tx) ([]string, error) {
 func (d *DB) recordKeys(ctx context.Context, tx *sql.Tx, ids []string) error {
 	now := micros(d.Now())
 	for _, id := range ids {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO secret_keys_in_use (key_id, first_used_at) VALUES ($1, $2) ON CONFLICT (key_id) DO NOTHING`, id, now); err != nil {
+		res, err := tx.ExecContext(ctx, `INSERT INTO secret_keys_in_use (key_id, first_used_at) VALUES ($1, $2) ON CONFLICT (key_id) DO NOTHING`, id, now)
+		if err != nil {
 			return handoff.Internal(err, "record secret key")
+		}
+		// A key the database has not seen is a rotation (or the first key).
+		if n, _ := res.RowsAffected(); n == 1 {
+			if err := d.appendAudit(ctx, tx, audit.Entry{Chain: ChainSystem, Action: audit.ActionKeyAdded, Actor: "operator", Subject: id, Outcome: audit.OutcomeOK}); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ const (
 	MsgAttemptFailed  = "attempt_failed"   // what happens next
 	MsgResend         = "resend"           // the code again, on the associate's request
 	MsgReturning      = "returning"        // going back to the shipper
+	MsgRefused        = "refused"          // a tampered bag refused: held for a case
 )
 
 // Channels.
@@ -45,8 +47,20 @@ type contactRow struct {
 	buyerEmail  string
 	codeSet     string
 	name        string
+	buyerName   string
+	shipper     string // the display name messages are signed with
+	cod         bool
+	photo       bool
 	lang        string
 	settings    handoff.Settings
+}
+
+// unmarshalIf decodes a JSON column into v unless it is empty.
+func unmarshalIf(col string, v any) error {
+	if col == "" {
+		return nil
+	}
+	return json.Unmarshal([]byte(col), v)
 }
 
 // placeholders returns "$from, $from+1, …" for n arguments.
@@ -96,8 +110,10 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 // (a condition on packages p), in the order of their tracking IDs.
 func (d *DB) readContacts(ctx context.Context, tx *sql.Tx, where string, args ...any) ([]contactRow, error) {
 	rows, err := d.txQuery(ctx, tx, `SELECT p.tracking_id, p.bag_id, p.otp_required, s.recipient_mobile, s.recipient_email, s.buyer, s.buyer_mobile,
-		s.code_set, s.ship_to, s.marketplace, ss.body
+		s.code_set, s.ship_to, s.marketplace, ss.body, pr.name, s.payment_type,
+		EXISTS (SELECT 1 FROM photos ph WHERE ph.tracking_id = p.tracking_id)
 		FROM packages p JOIN shipments s ON s.id = p.shipment_id JOIN shipper_settings ss ON ss.shipper_id = p.shipper_id
+		JOIN principals pr ON pr.id = p.shipper_id
 		WHERE `+where+` ORDER BY p.tracking_id`, args...)
 	if err != nil {
 		return nil, handoff.Internal(err, "read contacts")
@@ -107,27 +123,33 @@ func (d *DB) readContacts(ctx context.Context, tx *sql.Tx, where string, args ..
 	settings := map[string]handoff.Settings{} // by body: a route's parcels share a few shippers
 	for rows.Next() {
 		var c contactRow
-		var buyer, shipTo, mkt, body string
-		if err := rows.Scan(&c.trackingID, &c.bagID, &c.otp, &c.mobile, &c.email, &buyer, &c.buyerMobile, &c.codeSet, &shipTo, &mkt, &body); err != nil {
+		var buyer, shipTo, mkt, body, payment string
+		if err := rows.Scan(&c.trackingID, &c.bagID, &c.otp, &c.mobile, &c.email, &buyer, &c.buyerMobile, &c.codeSet, &shipTo, &mkt, &body,
+			&c.shipper, &payment, &c.photo); err != nil {
 			return nil, handoff.Internal(err, "scan contacts")
 		}
-		if buyer != "" {
-			var b handoff.Party
-			json.Unmarshal([]byte(buyer), &b)
-			c.buyerEmail = b.Email
-		}
+		// A message to the wrong channels or in the wrong words is worse
+		// than none: a row that cannot be read stops the event.
+		var b handoff.Party
+		c.cod = payment == handoff.CashOnDelivery
 		var a handoff.Address
-		json.Unmarshal([]byte(shipTo), &a)
-		c.name = a.Name
-		m, _ := market.Lookup(mkt)
-		c.lang = m.Language
-		set, ok := settings[body]
-		if !ok {
+		set, parsed := settings[body]
+		var setErr error
+		if !parsed {
 			set = handoff.DefaultSettings()
-			json.Unmarshal([]byte(body), &set)
+			setErr = json.Unmarshal([]byte(body), &set)
 			settings[body] = set
 		}
 		c.settings = set
+		if err := errors.Join(unmarshalIf(buyer, &b), json.Unmarshal([]byte(shipTo), &a), setErr); err != nil {
+			return nil, handoff.Internal(err, "read contacts of "+c.trackingID)
+		}
+		c.buyerEmail, c.buyerName, c.name = b.Email, b.Name, a.Name
+		m, _ := market.Lookup(mkt)
+		c.lang = m.Language
+		if n := c.settings.Notifications.SenderName; n != "" {
+			c.shipper = n
+		}
 		contacts = append(contacts, c)
 	}
 	if err := rows.Err(); err != nil {
@@ -152,9 +174,10 @@ func composeMessages(kind, scope string, contacts []contactRow, data map[string]
 	// nothing away.
 	type key struct{ channel, to, set string }
 	type group struct {
-		lang, name, codeSet string
-		ids, bags           []string
-		buyer               bool
+		lang, name, buyerName, codeSet string
+		ids, bags, shippers            []string
+		buyer, needsCode, cod          bool
+		photo                          string
 	}
 	groups := map[key]*group{}
 	var order []key
@@ -167,6 +190,17 @@ func composeMessages(kind, scope string, contacts []contactRow, data map[string]
 		}
 		if !slices.Contains(g.ids, c.trackingID) {
 			g.ids = append(g.ids, c.trackingID)
+			if g.buyerName == "" {
+				g.buyerName = c.buyerName
+			}
+			if !slices.Contains(g.shippers, c.shipper) {
+				g.shippers = append(g.shippers, c.shipper)
+			}
+			g.needsCode = g.needsCode || (c.otp && c.mobile != "")
+			g.cod = g.cod || c.cod
+			if c.photo && g.photo == "" {
+				g.photo = c.trackingID
+			}
 			// Every message about a bagged parcel names its bag.
 			if c.bagID != "" {
 				g.bags = append(g.bags, bag.Format(c.bagID))
@@ -215,7 +249,14 @@ func composeMessages(kind, scope string, contacts []contactRow, data map[string]
 	out := make([]message, 0, len(order))
 	for _, k := range order {
 		g := groups[k]
-		msg := map[string]any{"trackingIds": g.ids, "recipientName": g.name, "passcode": g.codeSet != "", "toBuyer": g.buyer}
+		msg := map[string]any{"trackingIds": g.ids, "recipientName": g.name, "passcode": g.codeSet != "", "toBuyer": g.buyer,
+			"shipper": strings.Join(g.shippers, ", "), "needsCode": g.needsCode, "cod": g.cod}
+		if g.buyer {
+			msg["buyerName"] = g.buyerName
+		}
+		if g.photo != "" && !g.buyer { // the photo is the recipient's
+			msg["photo"] = g.photo
+		}
 		if len(g.bags) > 0 {
 			msg["bagIds"] = g.bags
 		}

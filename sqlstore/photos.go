@@ -8,112 +8,68 @@ import (
 	"time"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/audit"
 	"github.com/handoff-dev/handoff/auth"
-	"github.com/handoff-dev/handoff/photo"
+	"github.com/handoff-dev/handoff/deliveryphoto"
 	"github.com/handoff-dev/handoff/tracking"
 )
 
-type photoRow struct {
-	id, blob, thumb string
-	deleted         int64
-}
+var _ deliveryphoto.Store = (*DB)(nil)
 
-// latestPhoto returns a parcel's newest photo row.
-func (d *DB) latestPhoto(ctx context.Context, trackingID string) (*photoRow, error) {
-	var p photoRow
-	err := d.db.QueryRowContext(ctx, `SELECT id, blob_key, thumb_key, deleted_at FROM photos WHERE tracking_id = $1 ORDER BY taken_at DESC, id LIMIT 1`,
-		trackingID).Scan(&p.id, &p.blob, &p.thumb, &p.deleted)
+// LatestPhoto implements deliveryphoto.Store.
+func (d *DB) LatestPhoto(ctx context.Context, trackingID string, signature bool) (*deliveryphoto.Record, error) {
+	var p deliveryphoto.Record
+	var deleted int64
+	kind := map[bool]string{false: photoDelivery, true: photoSignature}[signature]
+	err := d.db.QueryRowContext(ctx, `SELECT id, blob_key, thumb_key, deleted_at FROM photos WHERE tracking_id = $1 AND kind = $2 ORDER BY taken_at DESC, id LIMIT 1`,
+		trackingID, kind).Scan(&p.ID, &p.Blob, &p.Thumb, &deleted)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, handoff.NotFound("Photo")
 	}
 	if err != nil {
 		return nil, handoff.Internal(err, "find photo")
 	}
+	p.Deleted = deleted > 0
 	return &p, nil
 }
 
-func (d *DB) photoBytes(ctx context.Context, p *photoRow, thumb bool) ([]byte, error) {
-	if p.deleted > 0 {
-		return nil, handoff.Errorf(handoff.EGONE, "The photo was deleted at the end of its retention period.")
+// ShipperParcel implements deliveryphoto.Store.
+func (d *DB) ShipperParcel(ctx context.Context, shipperID, trackingID string) (bool, error) {
+	var n int
+	if err := d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM packages WHERE tracking_id = $1 AND shipper_id = $2`, trackingID, shipperID).Scan(&n); err != nil {
+		return false, handoff.Internal(err, "find parcel")
 	}
-	if d.Photos == nil {
-		return nil, handoff.Errorf(handoff.EUNAVAILABLE, "Photo storage is not configured.")
-	}
-	key := p.blob
-	if thumb {
-		key = p.thumb
-	}
-	b, err := d.Photos.Get(ctx, key)
-	if errors.Is(err, photo.ErrNotFound) {
-		return nil, handoff.Errorf(handoff.EGONE, "The photo is no longer stored.")
-	}
-	if err != nil {
-		return nil, handoff.Internal(err, "read photo")
-	}
-	return b, nil
+	return n > 0, nil
 }
 
-// ParcelPhoto implements handoff.PhotoService. The view is logged before the
-// bytes leave, so no view goes unrecorded, and only views that showed
-// something are.
-func (d *DB) ParcelPhoto(ctx context.Context, viewer *handoff.Principal, trackingID string, thumb bool) ([]byte, error) {
-	if viewer == nil {
-		return nil, handoff.NotFound("Photo")
-	}
-	switch viewer.Kind {
-	case auth.KindShipper:
-		var n int
-		if err := d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM packages WHERE tracking_id = $1 AND shipper_id = $2`, trackingID, viewer.ID).Scan(&n); err != nil {
-			return nil, handoff.Internal(err, "find parcel")
-		}
-		if n == 0 {
-			return nil, handoff.NotFound("Photo")
-		}
-	case auth.KindAgent:
-	default:
-		return nil, handoff.NotFound("Photo")
-	}
-	p, err := d.latestPhoto(ctx, trackingID)
-	if err != nil {
-		return nil, err
-	}
-	b, err := d.photoBytes(ctx, p, thumb)
-	if err != nil {
-		return nil, err
-	}
-	// The view is logged before the bytes leave; if it cannot be logged,
-	// they do not leave.
-	if _, err := d.exec(ctx, `INSERT INTO photo_views (id, photo_id, viewer_id, viewer_kind, viewer_name, at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		newID("pv_"), p.id, viewer.ID, viewer.Kind, viewer.Name, micros(d.Now())); err != nil {
-		return nil, handoff.Internal(err, "log photo view")
-	}
-	return b, nil
-}
-
-// RecipientPhoto implements handoff.PhotoService. The recipient's own views
-// are not staff views and are not logged.
-func (d *DB) RecipientPhoto(ctx context.Context, contact, trackingID string, thumb bool) ([]byte, error) {
+// RecipientParcel implements deliveryphoto.Store.
+func (d *DB) RecipientParcel(ctx context.Context, contact, trackingID string) (bool, error) {
 	var n int
 	if err := d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM packages p JOIN shipments s ON s.id = p.shipment_id
 		WHERE p.tracking_id = $1 AND (s.recipient_mobile = $2 OR s.recipient_email = $2)`, trackingID, contact).Scan(&n); err != nil {
-		return nil, handoff.Internal(err, "find parcel")
+		return false, handoff.Internal(err, "find parcel")
 	}
-	if n == 0 {
-		return nil, handoff.NotFound("Photo")
-	}
-	p, err := d.latestPhoto(ctx, trackingID)
-	if err != nil {
-		return nil, err
-	}
-	return d.photoBytes(ctx, p, thumb)
+	return n > 0, nil
 }
 
-// PhotoInfo implements handoff.PhotoService.
+// LogPhotoView implements deliveryphoto.Store. The view is audited in the
+// same transaction.
+func (d *DB) LogPhotoView(ctx context.Context, photoID, trackingID string, viewer *handoff.Principal, at time.Time) error {
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO photo_views (id, photo_id, viewer_id, viewer_kind, viewer_name, at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			newID("pv_"), photoID, viewer.ID, viewer.Kind, viewer.Name, micros(at)); err != nil {
+			return handoff.Internal(err, "log photo view")
+		}
+		return d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionPhotoView, Actor: viewer.ID, Subject: trackingID, Outcome: audit.OutcomeOK, Detail: "photo=" + photoID})
+	})
+}
+
+// PhotoInfo implements deliveryphoto.Store.
 func (d *DB) PhotoInfo(ctx context.Context, trackingID string) (*handoff.PhotoInfo, error) {
 	var info handoff.PhotoInfo
 	var taken, deleted int64
-	err := d.db.QueryRowContext(ctx, `SELECT id, taken_by, taken_at, width, height, deleted_at FROM photos WHERE tracking_id = $1
-		ORDER BY taken_at DESC, id LIMIT 1`, trackingID).Scan(&info.ID, &info.TakenBy, &taken, &info.Width, &info.Height, &deleted)
+	err := d.db.QueryRowContext(ctx, `SELECT id, taken_by, taken_at, width, height, deleted_at FROM photos WHERE tracking_id = $1 AND kind = $2
+		ORDER BY taken_at DESC, id LIMIT 1`, trackingID, photoDelivery).Scan(&info.ID, &info.TakenBy, &taken, &info.Width, &info.Height, &deleted)
 	switch {
 	case err == nil:
 		t := fromMicros(taken)
@@ -138,7 +94,7 @@ func (d *DB) PhotoInfo(ctx context.Context, trackingID string) (*handoff.PhotoIn
 	return &info, nil
 }
 
-// AgentParcel implements handoff.PhotoService.
+// AgentParcel implements deliveryphoto.Store.
 func (d *DB) AgentParcel(ctx context.Context, agent *handoff.Principal, trackingID string) (*handoff.AgentParcel, error) {
 	if err := requireKind(agent, auth.KindAgent); err != nil {
 		return nil, err
@@ -162,7 +118,10 @@ func (d *DB) AgentParcel(ctx context.Context, agent *handoff.Principal, tracking
 	if a.Photo, err = d.PhotoInfo(ctx, trackingID); err != nil {
 		return nil, err
 	}
-	rows, err := d.db.QueryContext(ctx, `SELECT v.viewer_id, v.viewer_kind, v.viewer_name, v.at FROM photo_views v JOIN photos p ON p.id = v.photo_id
+	if a.DoorCheck, err = d.DoorCheck(ctx, trackingID); err != nil {
+		return nil, err
+	}
+	rows, err := d.db.QueryContext(ctx, `SELECT v.viewer_id, v.viewer_kind, v.viewer_name, v.at, p.kind FROM photo_views v JOIN photos p ON p.id = v.photo_id
 		WHERE p.tracking_id = $1 ORDER BY v.at, v.id`, trackingID)
 	if err != nil {
 		return nil, handoff.Internal(err, "photo views")
@@ -171,7 +130,7 @@ func (d *DB) AgentParcel(ctx context.Context, agent *handoff.Principal, tracking
 	for rows.Next() {
 		var v handoff.PhotoView
 		var at int64
-		if err := rows.Scan(&v.ViewerID, &v.ViewerKind, &v.ViewerName, &at); err != nil {
+		if err := rows.Scan(&v.ViewerID, &v.ViewerKind, &v.ViewerName, &at, &v.Image); err != nil {
 			return nil, handoff.Internal(err, "photo views")
 		}
 		v.At = fromMicros(at)
@@ -189,55 +148,76 @@ func (d *DB) AgentParcel(ctx context.Context, agent *handoff.Principal, tracking
 		}
 		a.Cases = append(a.Cases, c)
 	}
+	c, err := recipientContacts(ctx, d.db, trackingID)
+	if err != nil {
+		return nil, err
+	}
+	a.Contacts = c.Masked()
+	if a.ContactViews, err = contactViews(ctx, d.db, trackingID); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
-// photoPurgeLease is how long a node holds the photos it is deleting.
-const photoPurgeLease = 5 * time.Minute
-
-// PurgeExpiredPhotos implements handoff.PhotoService. Rows are leased first
-// (an UPDATE that re-checks the lease, so two nodes never take the same row),
-// their blobs deleted, and only then marked deleted: a node that dies midway
-// leaves the rows to be taken again when the lease ends, and deleting a blob
-// twice is harmless.
-func (d *DB) PurgeExpiredPhotos(ctx context.Context, limit int) (int, error) {
-	if d.Photos == nil {
-		return 0, nil
-	}
-	now := d.Now()
+// LeaseExpiredPhotos implements deliveryphoto.Store. The UPDATE re-checks
+// the lease, so two nodes never take the same row.
+func (d *DB) LeaseExpiredPhotos(ctx context.Context, limit int, now, until time.Time) ([]deliveryphoto.Record, error) {
 	lock := ""
 	if d.Engine == Postgres {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
-	var batch []photoRow
-	err := d.writeRows(ctx, func(rows *sql.Rows) error {
-		var p photoRow
-		if err := rows.Scan(&p.id, &p.blob, &p.thumb); err != nil {
-			return err
+	rows, err := d.db.QueryContext(ctx, `WITH picked AS MATERIALIZED (
+			SELECT id AS picked_id FROM photos WHERE deleted_at = 0 AND expires_at <= $2 AND purge_until <= $2
+			ORDER BY expires_at, id LIMIT $3`+lock+`)
+		UPDATE photos SET purge_until = $1
+		FROM picked WHERE id = picked_id AND deleted_at = 0 AND purge_until <= $2
+		RETURNING id, blob_key, thumb_key`, micros(until), micros(now), limit)
+	if err != nil {
+		return nil, handoff.Internal(err, "lease expired photos")
+	}
+	defer rows.Close()
+	var batch []deliveryphoto.Record
+	for rows.Next() {
+		var p deliveryphoto.Record
+		if err := rows.Scan(&p.ID, &p.Blob, &p.Thumb); err != nil {
+			return nil, handoff.Internal(err, "lease expired photos")
 		}
 		batch = append(batch, p)
-		return nil
-	}, `UPDATE photos SET purge_until = $1
-		WHERE deleted_at = 0 AND expires_at <= $2 AND purge_until <= $2 AND id IN (
-			SELECT id FROM photos WHERE deleted_at = 0 AND expires_at <= $2 AND purge_until <= $2 ORDER BY expires_at LIMIT $3`+lock+`)
-		RETURNING id, blob_key, thumb_key`, micros(now.Add(photoPurgeLease)), micros(now), limit)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, handoff.Internal(err, "lease expired photos")
+	}
+	return batch, nil
+}
+
+// MarkPhotoDeleted implements deliveryphoto.Store.
+func (d *DB) MarkPhotoDeleted(ctx context.Context, photoID string, at time.Time) error {
+	if _, err := d.db.ExecContext(ctx, `UPDATE photos SET deleted_at = $1 WHERE id = $2 AND deleted_at = 0`, micros(at), photoID); err != nil {
+		return handoff.Internal(err, "mark photo deleted")
+	}
+	return nil
+}
+
+// DoorCheck implements deliveryphoto.Store: the newest check of a parcel at
+// the door, nil when none was made.
+func (d *DB) DoorCheck(ctx context.Context, trackingID string) (*handoff.DoorCheckInfo, error) {
+	var c handoff.DoorCheckInfo
+	var at, removed int64
+	err := d.db.QueryRowContext(ctx, `SELECT dc.signature_kind, dc.signer_name, dc.relationship, dc.signature_sha256, dc.document_type, dc.minimum_age,
+			dc.age_verified, dc.checked_at, COALESCE(ph.deleted_at, 0)
+		FROM door_checks dc LEFT JOIN photos ph ON ph.id = dc.signature_photo
+		WHERE dc.tracking_id = $1 ORDER BY dc.checked_at DESC, dc.id LIMIT 1`, trackingID).
+		Scan(&c.SignatureKind, &c.SignerName, &c.Relationship, &c.SignatureSHA256, &c.DocumentType, &c.MinimumAge, &c.AgeVerified, &at, &removed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
 	if err != nil {
-		return 0, handoff.Internal(err, "lease expired photos")
+		return nil, handoff.Internal(err, "door check")
 	}
-	n := 0
-	for _, p := range batch {
-		if err := d.Photos.Delete(ctx, p.blob); err != nil {
-			d.Log.Error("photo purge: delete failed; will retry after the lease", "photo_id", p.id, "err", err)
-			continue
-		}
-		if err := d.Photos.Delete(ctx, p.thumb); err != nil {
-			d.Log.Error("photo purge: delete failed; will retry after the lease", "photo_id", p.id, "err", err)
-			continue
-		}
-		if _, err := d.exec(ctx, `UPDATE photos SET deleted_at = $1 WHERE id = $2 AND deleted_at = 0`, micros(d.Now()), p.id); err != nil {
-			return n, handoff.Internal(err, "mark photo deleted")
-		}
-		n++
+	c.At = fromMicros(at)
+	if removed > 0 {
+		r := fromMicros(removed)
+		c.SignatureRemovedAt = &r
 	}
-	return n, nil
+	return &c, nil
 }

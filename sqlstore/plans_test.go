@@ -152,7 +152,7 @@ func day(t *testing.T, db *sqlstore.DB) {
 				t.Fatalf("right code: %+v, %v", res, err)
 			}
 		default:
-			if _, err := doors.DeliverParcels(ctx, da, s.ID, "DeliveredToCustomer", nil, nil); err != nil {
+			if _, err := doors.DeliverParcels(ctx, da, s.ID, handoff.Handover{Place: "DeliveredToCustomer"}); err != nil {
 				t.Fatal(err)
 			}
 		}

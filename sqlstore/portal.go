@@ -15,6 +15,7 @@ import (
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/market"
 	"github.com/handoff-dev/handoff/phone"
+	"github.com/handoff-dev/handoff/route"
 	"github.com/handoff-dev/handoff/tracking"
 )
 
@@ -317,24 +318,44 @@ func (d *DB) RecipientParcels(ctx context.Context, contact string) ([]handoff.Re
 	return out, nil
 }
 
-// RecipientPrefs implements handoff.RecipientService.
+// RecipientPrefs implements handoff.RecipientService: the person's choices,
+// as last saved through any of their contacts.
 func (d *DB) RecipientPrefs(ctx context.Context, contact string) (handoff.RecipientPrefs, error) {
 	var p handoff.RecipientPrefs
-	err := d.db.QueryRowContext(ctx, `SELECT photo_opt_out, key_delivery FROM recipient_prefs WHERE contact = $1`, contact).Scan(&p.PhotoOptOut, &p.KeyDelivery)
+	cs, err := linkedContacts(ctx, d.db, contact)
+	if err != nil {
+		return p, err
+	}
+	args := make([]any, len(cs))
+	for i, c := range cs {
+		args[i] = c
+	}
+	err = d.db.QueryRowContext(ctx, `SELECT photo_opt_out, key_delivery FROM recipient_prefs WHERE contact IN (`+placeholders(1, len(cs))+`)
+		ORDER BY updated_at DESC, contact LIMIT 1`, args...).Scan(&p.PhotoOptOut, &p.KeyDelivery)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return p, handoff.Internal(err, "read prefs")
 	}
 	return p, nil
 }
 
-// SetRecipientPrefs implements handoff.RecipientService.
+// SetRecipientPrefs implements handoff.RecipientService: the choices are
+// saved for each of the person's contacts, so that a delivery to a label
+// naming either one honours them.
 func (d *DB) SetRecipientPrefs(ctx context.Context, contact string, p handoff.RecipientPrefs) error {
-	if _, err := d.exec(ctx, `INSERT INTO recipient_prefs (contact, photo_opt_out, key_delivery, updated_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (contact) DO UPDATE SET photo_opt_out = excluded.photo_opt_out, key_delivery = excluded.key_delivery, updated_at = excluded.updated_at`,
-		contact, p.PhotoOptOut, p.KeyDelivery, micros(d.Now())); err != nil {
-		return handoff.Internal(err, "save prefs")
+	cs, err := linkedContacts(ctx, d.db, contact)
+	if err != nil {
+		return err
 	}
-	return nil
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		for _, c := range cs {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO recipient_prefs (contact, photo_opt_out, key_delivery, updated_at) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (contact) DO UPDATE SET photo_opt_out = excluded.photo_opt_out, key_delivery = excluded.key_delivery, updated_at = excluded.updated_at`,
+				c, p.PhotoOptOut, p.KeyDelivery, micros(d.Now())); err != nil {
+				return handoff.Internal(err, "save prefs")
+			}
+		}
+		return nil
+	})
 }
 
 // PublicStatus implements handoff.RecipientService.
@@ -350,4 +371,73 @@ func (d *DB) PublicStatus(ctx context.Context, trackingID string) (string, strin
 	// The detail may say how or where it was delivered, which is the
 	// recipient's business: the public sees the status only.
 	return status, tracking.Describe(status, ""), nil
+}
+
+// PublicTracking implements handoff.RecipientService.
+func (d *DB) PublicTracking(ctx context.Context, trackingID string) (*handoff.PublicParcel, error) {
+	id := strings.ToUpper(strings.TrimSpace(trackingID))
+	p := &handoff.PublicParcel{TrackingID: id}
+	var stage, routeID, lastAttempt, bagID string
+	err := d.db.QueryRowContext(ctx, `SELECT p.status, p.otp_required, p.bag_id, p.bag_required, p.stage, p.route_id, p.last_attempt_date, s.marketplace
+		FROM packages p JOIN shipments s ON s.id = p.shipment_id WHERE p.tracking_id = $1`, id).
+		Scan(&p.Status, &p.NeedsCode, &bagID, &p.Bagged, &stage, &routeID, &lastAttempt, &p.Market)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, handoff.NotFound("Tracking ID")
+	}
+	if err != nil {
+		return nil, handoff.Internal(err, "public tracking")
+	}
+	p.Bagged = p.Bagged || bagID != ""
+	events, err := listEvents(ctx, d.db, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range events {
+		p.Events = append(p.Events, tracking.Event{Code: e.Code, Time: e.Time,
+			Location: tracking.Location{City: e.Location.City, StateOrRegion: e.Location.StateOrRegion, CountryCode: e.Location.CountryCode}})
+	}
+	switch stage {
+	case handoff.StageRouted, handoff.StageOut:
+		var minute int
+		err := d.db.QueryRowContext(ctx, `SELECT r.service_date, st.planned_minute FROM routes r JOIN route_parcels rp ON rp.route_id = r.id
+			JOIN stops st ON st.id = rp.stop_id WHERE r.id = $1 AND rp.tracking_id = $2`, routeID, id).Scan(&p.ExpectedDate, &minute)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, handoff.Internal(err, "public tracking route")
+		}
+		if err == nil {
+			from, to := route.Window(minute)
+			p.WindowFrom, p.WindowTo = route.FormatClock(from), route.FormatClock(to)
+		}
+	case handoff.StageAwaitingReturn, handoff.StageStation:
+		if p.Status == tracking.StatusDeliveryAttempted && lastAttempt != "" {
+			p.NextAttemptDate = d.Policy.WorkingDays.NextAfter(lastAttempt)
+		}
+	}
+	return p, nil
+}
+
+// linkedContacts returns the contact and the contacts that labels name
+// together with it as the recipient's (its email for a phone, its phone for
+// an email): one person's contacts, as handoff.RecipientSession explains.
+// A gift buyer's contacts link to nothing: the buyer is another person.
+func linkedContacts(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, contact string) ([]string, error) {
+	out := []string{contact}
+	rows, err := q.QueryContext(ctx, `SELECT DISTINCT recipient_email FROM shipments WHERE recipient_mobile = $1 AND recipient_email <> ''
+		UNION SELECT DISTINCT recipient_mobile FROM shipments WHERE recipient_email = $1 AND recipient_mobile <> '' LIMIT 20`, contact)
+	if err != nil {
+		return nil, handoff.Internal(err, "linked contacts")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, handoff.Internal(err, "linked contacts")
+		}
+		if c != contact {
+			out = append(out, c)
+		}
+	}
+	return out, rows.Err()
 }

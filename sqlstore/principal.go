@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/audit"
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/market"
 )
@@ -27,8 +28,9 @@ func newID(prefix string) string { return prefix + auth.Random(16) }
 // CreatePrincipal implements handoff.PrincipalService.
 func (d *DB) CreatePrincipal(ctx context.Context, np handoff.NewPrincipal) (*handoff.Principal, handoff.Credentials, error) {
 	var fe handoff.FieldErrors
-	name := np.Name
+	name, city := np.Name, np.City
 	handoff.Text{Required: true}.Check(&fe, "name", &name)
+	handoff.Text{}.Check(&fe, "city", &city)
 	prefix, ok := idPrefix[np.Kind]
 	if !ok {
 		return nil, handoff.Credentials{}, handoff.Internal(nil, "unknown principal kind "+string(np.Kind))
@@ -44,7 +46,7 @@ func (d *DB) CreatePrincipal(ctx context.Context, np handoff.NewPrincipal) (*han
 	if err := fe.Err(); err != nil {
 		return nil, handoff.Credentials{}, err
 	}
-	p := &handoff.Principal{ID: newID(prefix), Kind: np.Kind, Name: name, StationID: np.StationID, Market: mkt, CreatedAt: d.Now()}
+	p := &handoff.Principal{ID: newID(prefix), Kind: np.Kind, Name: name, StationID: np.StationID, Market: mkt, City: city, CreatedAt: d.Now()}
 	cred := handoff.Credentials{APIKey: auth.NewAPIKey(), Password: auth.NewPassword()}
 	pwHash := auth.HashPassword(cred.Password)
 	err := d.tx(ctx, func(tx *sql.Tx) error {
@@ -61,9 +63,9 @@ func (d *DB) CreatePrincipal(ctx context.Context, np handoff.NewPrincipal) (*han
 		if p.StationID != "" {
 			station = p.StationID
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO principals (id, kind, name, station_id, market, api_key_digest, password_hash, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			p.ID, p.Kind, p.Name, station, p.Market, auth.Digest(cred.APIKey), pwHash, micros(p.CreatedAt)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO principals (id, kind, name, station_id, market, city, api_key_digest, password_hash, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			p.ID, p.Kind, p.Name, station, p.Market, p.City, auth.Digest(cred.APIKey), pwHash, micros(p.CreatedAt)); err != nil {
 			return handoff.Internal(err, "insert principal")
 		}
 		if p.Kind == auth.KindShipper {
@@ -81,12 +83,12 @@ func (d *DB) CreatePrincipal(ctx context.Context, np handoff.NewPrincipal) (*han
 	return p, cred, nil
 }
 
-const principalCols = `id, kind, name, COALESCE(station_id, ''), market, created_at`
+const principalCols = `id, kind, name, COALESCE(station_id, ''), market, city, created_at`
 
 func scanPrincipal(row interface{ Scan(...any) error }) (*handoff.Principal, error) {
 	var p handoff.Principal
 	var created int64
-	if err := row.Scan(&p.ID, &p.Kind, &p.Name, &p.StationID, &p.Market, &created); err != nil {
+	if err := row.Scan(&p.ID, &p.Kind, &p.Name, &p.StationID, &p.Market, &p.City, &created); err != nil {
 		return nil, err
 	}
 	p.CreatedAt = fromMicros(created)
@@ -151,7 +153,7 @@ func (d *DB) AuthenticatePassword(ctx context.Context, id, password, client stri
 	var p handoff.Principal
 	var created int64
 	var hash string
-	err = row.Scan(&p.ID, &p.Kind, &p.Name, &p.StationID, &p.Market, &created, &hash)
+	err = row.Scan(&p.ID, &p.Kind, &p.Name, &p.StationID, &p.Market, &p.City, &created, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		auth.CheckNoAccount(password)
 		return nil, bad
@@ -160,7 +162,13 @@ func (d *DB) AuthenticatePassword(ctx context.Context, id, password, client stri
 		return nil, handoff.Internal(err, "authenticate password")
 	}
 	if ok, err := auth.CheckPassword(hash, password); err != nil || !ok {
+		if err := d.AppendAudit(ctx, audit.Entry{Action: audit.ActionSignin, Actor: p.ID, Subject: p.ID, Outcome: audit.OutcomeFailed, Detail: "client=" + client}); err != nil {
+			return nil, err
+		}
 		return nil, bad
+	}
+	if err := d.AppendAudit(ctx, audit.Entry{Action: audit.ActionSignin, Actor: p.ID, Subject: p.ID, Outcome: audit.OutcomeOK, Detail: "client=" + client}); err != nil {
+		return nil, err
 	}
 	// A success clears the account's count, so an owner who mistyped is not
 	// locked out by their own earlier tries, and gives back the address's
@@ -257,11 +265,11 @@ func (d *DB) FindSession(ctx context.Context, token string) (*handoff.Session, e
 	if token == "" || len(token) > 100 {
 		return nil, handoff.Errorf(handoff.EUNAUTHORIZED, "Please sign in.")
 	}
-	row := d.db.QueryRowContext(ctx, `SELECT p.id, p.kind, p.name, COALESCE(p.station_id, ''), p.market, p.created_at, s.expires_at
+	row := d.db.QueryRowContext(ctx, `SELECT p.id, p.kind, p.name, COALESCE(p.station_id, ''), p.market, p.city, p.created_at, s.expires_at
 		FROM sessions s JOIN principals p ON p.id = s.principal_id WHERE s.digest = $1 AND s.expires_at > $2`, auth.Digest(token), micros(d.Now()))
 	var p handoff.Principal
 	var created, expires int64
-	err := row.Scan(&p.ID, &p.Kind, &p.Name, &p.StationID, &p.Market, &created, &expires)
+	err := row.Scan(&p.ID, &p.Kind, &p.Name, &p.StationID, &p.Market, &p.City, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, handoff.Errorf(handoff.EUNAUTHORIZED, "Please sign in.")
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/audit"
 )
 
 // Settings implements handoff.SettingsService.
@@ -67,12 +68,24 @@ func (d *DB) UpdateSettings(ctx context.Context, shipperID string, p *handoff.Se
 			return handoff.Settings{}, err
 		}
 		body, _ := json.Marshal(next)
-		res, err := d.exec(ctx, `UPDATE shipper_settings SET body = $1, version = version + 1, updated_at = $2
-			WHERE shipper_id = $3 AND version = $4`, string(body), micros(d.Now()), shipperID, version)
+		patch, _ := json.Marshal(p)
+		done := false
+		err = d.tx(ctx, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, `UPDATE shipper_settings SET body = $1, version = version + 1, updated_at = $2
+				WHERE shipper_id = $3 AND version = $4`, string(body), micros(d.Now()), shipperID, version)
+			if err != nil {
+				return handoff.Internal(err, "update settings")
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return nil
+			}
+			done = true
+			return d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionSettings, Actor: shipperID, Subject: shipperID, Outcome: audit.OutcomeOK, Detail: string(patch)})
+		})
 		if err != nil {
-			return handoff.Settings{}, handoff.Internal(err, "update settings")
+			return handoff.Settings{}, err
 		}
-		if n, _ := res.RowsAffected(); n == 1 {
+		if done {
 			return next, nil
 		}
 	}

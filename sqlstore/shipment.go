@@ -48,6 +48,7 @@ func (d *DB) CheckEligibility(ctx context.Context, shipperID string, in *handoff
 // only when the shipper has rules that could use it — and only the history
 // with this shipper, so a rule cannot learn about other shippers' parcels.
 func (d *DB) decide(ctx context.Context, q queryer, s *handoff.Shipment, set handoff.Settings) error {
+	s.TypedSignatureRefused = set.SecureDelivery.TypedSignatureRefused
 	var hist handoff.RecipientHistory
 	if len(set.SecureDelivery.Rules) > 0 {
 		mobile, email := s.RecipientMobile, strings.ToLower(s.ShipTo.Email)
@@ -187,12 +188,14 @@ func (d *DB) insertShipment(ctx context.Context, tx *sql.Tx, s *handoff.Shipment
 		warnings = []byte("[]")
 	}
 	if _, err := d.txExec(ctx, tx, `INSERT INTO shipments (id, shipper_id, marketplace, payment_type, ship_to, ship_from,
-		recipient_mobile, mobile_state, recipient_email, buyer, buyer_mobile, confidential_address, gift_registry, warnings, created_at, buyer_email, address_key, code_set)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+		recipient_mobile, mobile_state, recipient_email, buyer, buyer_mobile, confidential_address, gift_registry, warnings, created_at, buyer_email, address_key, code_set,
+		signature_required, minimum_age, typed_signature_refused)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
 		s.ID, s.ShipperID, string(s.Marketplace.Code), s.PaymentType, string(shipTo), string(shipFrom),
 		s.RecipientMobile, int(s.MobileState), strings.ToLower(s.ShipTo.Email), buyer, s.BuyerMobile,
 		s.Preferences.ConfidentialAddress, s.Preferences.GiftRegistry, string(warnings), micros(s.CreatedAt), buyerEmail, route.AddressKey(s.ShipTo.AddressLine1, s.ShipTo.PostalCode),
-		passcode.Contacts{Mobile: s.RecipientMobile, Email: s.ShipTo.Email, BuyerMobile: s.BuyerMobile, BuyerEmail: buyerEmail}.Set()); err != nil {
+		passcode.Contacts{Mobile: s.RecipientMobile, Email: s.ShipTo.Email, BuyerMobile: s.BuyerMobile, BuyerEmail: buyerEmail}.Set(),
+		s.Preferences.Signature, s.Preferences.MinimumAge, s.TypedSignatureRefused); err != nil {
 		return handoff.Internal(err, "insert shipment")
 	}
 	loc := tracking.Location{City: s.ShipFrom.City, StateOrRegion: s.ShipFrom.StateOrRegion, PostalCode: s.ShipFrom.PostalCode, CountryCode: s.ShipFrom.CountryCode}
@@ -277,10 +280,11 @@ func (d *DB) FindShipment(ctx context.Context, shipperID, shipmentID string) (*h
 	var mobileState int
 	var created int64
 	err := d.db.QueryRowContext(ctx, `SELECT id, shipper_id, marketplace, payment_type, ship_to, ship_from, recipient_mobile, mobile_state,
-		buyer, buyer_mobile, confidential_address, gift_registry, warnings, created_at
+		buyer, buyer_mobile, confidential_address, gift_registry, warnings, created_at, signature_required, minimum_age, typed_signature_refused
 		FROM shipments WHERE id = $1 AND shipper_id = $2`, shipmentID, shipperID).Scan(
 		&s.ID, &s.ShipperID, &mkt, &s.PaymentType, &shipTo, &shipFrom, &s.RecipientMobile, &mobileState,
-		&buyer, &s.BuyerMobile, &s.Preferences.ConfidentialAddress, &s.Preferences.GiftRegistry, &warnings, &created)
+		&buyer, &s.BuyerMobile, &s.Preferences.ConfidentialAddress, &s.Preferences.GiftRegistry, &warnings, &created,
+		&s.Preferences.Signature, &s.Preferences.MinimumAge, &s.TypedSignatureRefused)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, handoff.NotFound("Shipment")
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/audit"
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/market"
 	"github.com/handoff-dev/handoff/route"
@@ -376,8 +377,8 @@ const stopViewCols = `s.id, s.route_id, s.position, s.recipient_name, s.address_
 // whether a photo may be taken, the shipper's settings, and whether an open
 // parcel's recipient has a garage opener there with key delivery on (for
 // everything or for that parcel). It ends in the WHERE clause's column.
-const stopParcelsQuery = `SELECT rp.stop_id, rp.tracking_id, rp.outcome, rp.bag_scanned, p.otp_required, p.bag_required, p.stage, p.status, p.detail,
-	s.confidential_address OR s.gift_registry OR EXISTS (SELECT 1 FROM recipient_prefs rpf WHERE rpf.photo_opt_out
+const stopParcelsQuery = `SELECT rp.stop_id, rp.tracking_id, rp.outcome, rp.bag_scanned, rp.code_ok, p.otp_required, p.bag_required, p.stage, p.status, p.detail,
+	s.signature_required, s.minimum_age, s.typed_signature_refused, s.confidential_address OR s.gift_registry OR EXISTS (SELECT 1 FROM recipient_prefs rpf WHERE rpf.photo_opt_out
 		AND rpf.contact IN (s.recipient_mobile, s.recipient_email) AND rpf.contact <> ''), ss.body,
 	rp.outcome = '' AND EXISTS (SELECT 1 FROM garages g WHERE g.contact IN (s.recipient_mobile, s.recipient_email) AND g.contact <> ''
 		AND g.address_key = s.address_key AND g.removed_at = 0
@@ -438,10 +439,12 @@ func (v *stopViews) readParcels(rows *sql.Rows, err error) error {
 		var stopID, body string
 		var sp handoff.StopParcel
 		var private, garage bool
-		if err := rows.Scan(&stopID, &sp.TrackingID, &sp.Outcome, &sp.BagScanned, &sp.OTPRequired, &sp.BagRequired, &sp.Stage, &sp.Status, &sp.DetailCode,
-			&private, &body, &garage); err != nil {
+		if err := rows.Scan(&stopID, &sp.TrackingID, &sp.Outcome, &sp.BagScanned, &sp.PasscodeVerified, &sp.OTPRequired, &sp.BagRequired, &sp.Stage, &sp.Status, &sp.DetailCode,
+			&sp.Signature, &sp.MinimumAge, &sp.TypedSignatureRefused, &private, &body, &garage); err != nil {
 			return handoff.Internal(err, "scan stop parcel")
 		}
+		check := handoff.DoorCheck{Signature: sp.Signature, MinimumAge: sp.MinimumAge}
+		sp.MinimumAge = check.Age()
 		i, ok := v.idx[stopID]
 		if !ok {
 			continue
@@ -451,7 +454,9 @@ func (v *stopViews) readParcels(rows *sql.Rows, err error) error {
 		if sp.BagRequired {
 			s.Needs.BagScan = true
 		}
-		if !sp.OTPRequired && !private {
+		s.Needs.Signature = s.Needs.Signature || sp.Signature != ""
+		s.Needs.AgeCheck = s.Needs.AgeCheck || sp.MinimumAge > 0
+		if !sp.OTPRequired && !private && !check.Needed() {
 			s.Needs.Photo = true
 		}
 		if !sp.OTPRequired && !garage {
@@ -466,7 +471,9 @@ func (v *stopViews) readParcels(rows *sql.Rows, err error) error {
 			allowed, seen := v.fallback[stopID]
 			v.fallback[stopID] = set.SecureDelivery.PhoneDigitsFallback && (allowed || !seen)
 		}
-		if garage && (!sp.OTPRequired || set.SecureDelivery.GarageSatisfiesOTP) {
+		// A parcel handed over in person (a signature or an age check) is
+		// never left in a garage.
+		if garage && !check.Needed() && (!sp.OTPRequired || set.SecureDelivery.GarageSatisfiesOTP) {
 			s.Needs.Garage = true
 		}
 	}
@@ -551,10 +558,13 @@ func (d *DB) StationAssociates(ctx context.Context, stationID string) ([]handoff
 
 // ClearWrongCodes implements station.Store.
 func (d *DB) ClearWrongCodes(ctx context.Context, associateID string) error {
-	if _, err := d.exec(ctx, `UPDATE associate_guard SET locked_at = 0, wrong = 0, window_start = 0 WHERE associate_id = $1`, associateID); err != nil {
-		return handoff.Internal(err, "unlock associate")
-	}
-	return nil
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE associate_guard SET locked_at = 0, wrong = 0, window_start = 0 WHERE associate_id = $1`, associateID); err != nil {
+			return handoff.Internal(err, "unlock associate")
+		}
+		// In the associate's chain, after the lock it lifts.
+		return d.appendAudit(ctx, tx, audit.Entry{Chain: associateID, Action: audit.ActionAssociateOpen, Actor: "station", Subject: associateID, Outcome: audit.OutcomeOK})
+	})
 }
 
 var _ station.Store = (*DB)(nil)

@@ -122,6 +122,9 @@ type webhookPayload struct {
 	TrackingID string        `json:"trackingId"`
 	Event      webhookEvent  `json:"event"`
 	Summary    webhookStatus `json:"summary"`
+	// Proof is the signed proof of delivery (compact JWS), on the
+	// Delivered event.
+	Proof string `json:"proof,omitempty"`
 }
 
 type webhookEvent struct {
@@ -157,28 +160,41 @@ func (d *DB) queueWebhooksOf(ctx context.Context, tx *sql.Tx, events map[string]
 	if err != nil {
 		return handoff.Internal(err, "find webhooks")
 	}
-	now := micros(d.Now())
-	var out [][]any
+	type hit struct{ hookID, trackingID, status string }
+	var hits []hit
 	for rows.Next() {
-		var hookID, trackingID, status string
-		if err := rows.Scan(&hookID, &trackingID, &status); err != nil {
+		var h hit
+		if err := rows.Scan(&h.hookID, &h.trackingID, &h.status); err != nil {
 			rows.Close()
 			return handoff.Internal(err, "find webhooks")
 		}
-		ev, ok := events[trackingID]
-		if !ok {
-			continue
+		if _, ok := events[h.trackingID]; ok {
+			hits = append(hits, h)
 		}
-		body, _ := json.Marshal(webhookPayload{Type: "tracking.event", TrackingID: trackingID,
-			Event: webhookEvent{Sequence: ev.seq, EventCode: ev.e.Code, EventTime: ev.e.Time.UTC().Format(time.RFC3339), Location: ev.e.Location,
-				DetailCode: ev.e.Detail},
-			Summary: webhookStatus{Status: status}})
-		out = append(out, []any{newID("whd_"), "wh|" + hookID + "|" + trackingID + "|" + itoa(ev.seq), MsgTrackingEvent, ChannelShipperWebhook, hookID, "",
-			string(body), StatusPending, now, now})
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return handoff.Internal(err, "find webhooks")
+	}
+	// A Delivered event carries its signed proof of delivery.
+	proofs := map[string]string{}
+	now := micros(d.Now())
+	var out [][]any
+	for _, h := range hits {
+		ev := events[h.trackingID]
+		pod, ok := proofs[h.trackingID]
+		if !ok && ev.e.Code == tracking.Delivered {
+			if pod, err = latestProof(ctx, tx, h.trackingID); err != nil {
+				return err
+			}
+			proofs[h.trackingID] = pod
+		}
+		body, _ := json.Marshal(webhookPayload{Type: "tracking.event", TrackingID: h.trackingID,
+			Event: webhookEvent{Sequence: ev.seq, EventCode: ev.e.Code, EventTime: ev.e.Time.UTC().Format(time.RFC3339), Location: ev.e.Location,
+				DetailCode: ev.e.Detail},
+			Summary: webhookStatus{Status: h.status}, Proof: pod})
+		out = append(out, []any{newID("whd_"), "wh|" + h.hookID + "|" + h.trackingID + "|" + itoa(ev.seq), MsgTrackingEvent, ChannelShipperWebhook, h.hookID, "",
+			string(body), StatusPending, now, now})
 	}
 	if err := d.insertRows(ctx, tx, `INSERT INTO notifications (id, dedupe_key, kind, channel, recipient, lang, data, status, next_attempt_at, created_at) VALUES `,
 		out, ` ON CONFLICT (dedupe_key) DO NOTHING`); err != nil {

@@ -11,9 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/anomaly"
 	"github.com/handoff-dev/handoff/auth"
+	"github.com/handoff-dev/handoff/market"
 	"github.com/handoff-dev/handoff/route"
 	"github.com/handoff-dev/handoff/tracking"
 )
@@ -82,7 +85,7 @@ func (s *Service) ReceiveParcel(ctx context.Context, st *handoff.Principal, trac
 		return nil, handoff.Refuse(handoff.ECONFLICT, handoff.ReasonWrongStage, "The parcel cannot be received now (it is %s).", stageWords(p.Stage))
 	}
 	for i := range a.events {
-		a.events[i].Location, a.events[i].Actor = p.Location(), st.ID
+		a.events[i].Location, a.events[i].Actor = stationPlace(st, p), st.ID
 	}
 	moved, err := s.store.MoveParcel(ctx, Move{TrackingID: p.TrackingID, From: p.Stage, To: to, StationID: st.ID, Events: a.events,
 		Tell: a.tell, LeaveRoute: a.leaveRoute})
@@ -342,6 +345,36 @@ func (s *Service) ListRoutes(ctx context.Context, st *handoff.Principal, date st
 	return s.store.StationRoutes(ctx, st.ID, date)
 }
 
+// Anomalies implements handoff.StationService: the day runs from midnight
+// to midnight in the station's marketplace.
+func (s *Service) Anomalies(ctx context.Context, st *handoff.Principal, date string) (*handoff.AnomalyReport, error) {
+	if err := requireStation(st); err != nil {
+		return nil, err
+	}
+	mkt, ok := market.Lookup(st.Market)
+	if !ok {
+		mkt, _ = market.Lookup("GB")
+	}
+	if date == "" {
+		date = s.store.Today(string(mkt.Code))
+	}
+	day, err := route.ParseDate(date)
+	if err != nil {
+		return nil, handoff.Invalid(handoff.FieldError{Field: "date", Message: err.Error()})
+	}
+	loc, err := time.LoadLocation(mkt.TimeZone)
+	if err != nil {
+		loc = time.UTC
+	}
+	from := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, loc)
+	figures, err := s.store.AnomalyFigures(ctx, st.ID, date, from, from.AddDate(0, 0, 1))
+	if err != nil {
+		return nil, err
+	}
+	medians, flags := anomaly.Review(figures)
+	return &handoff.AnomalyReport{StationID: st.ID, ServiceDate: date, Medians: medians, Flags: flags, Associates: figures}, nil
+}
+
 // MoveStop implements handoff.StationService. A stop moves while its day
 // is not over and a parcel of it is still open.
 func (s *Service) MoveStop(ctx context.Context, st *handoff.Principal, routeID, stopID, plannedTime string) (*handoff.Route, error) {
@@ -395,4 +428,21 @@ func (s *Service) UnlockAssociate(ctx context.Context, st *handoff.Principal, as
 		return err
 	}
 	return s.store.ClearWrongCodes(ctx, da.ID)
+}
+
+// stationPlace is where a parcel's events at a station happen: the
+// station's own town, in its marketplace. A station onboarded without a town
+// falls back to the parcel's town, without the recipient's postcode, which
+// says more about the recipient than about where the parcel is.
+func stationPlace(st *handoff.Principal, p *Parcel) tracking.Location {
+	country := st.Market
+	if country == "" {
+		country = p.Marketplace
+	}
+	if st.City != "" {
+		return tracking.Location{City: st.City, CountryCode: country}
+	}
+	l := p.Location()
+	l.PostalCode = ""
+	return l
 }

@@ -3,8 +3,10 @@ package station
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/anomaly"
 	"github.com/handoff-dev/handoff/tracking"
 )
 
@@ -41,6 +43,9 @@ type Store interface {
 	// StationAssociates returns the associates whose home is the station,
 	// with their wrong-code lock state.
 	StationAssociates(ctx context.Context, stationID string) ([]handoff.AssociateStatus, error)
+	// AnomalyFigures returns the day's counts of the station's associates
+	// who had a route on date or an audited action in [from, to).
+	AnomalyFigures(ctx context.Context, stationID, date string, from, to time.Time) ([]anomaly.Figures, error)
 	// ClearWrongCodes lifts an associate's wrong-code lock and count.
 	ClearWrongCodes(ctx context.Context, associateID string) error
 

@@ -56,12 +56,14 @@ const (
 	DeliveredToHouseholdMember          = "DeliveredToHouseholdMember"
 	DeliveredToNeighbor                 = "DeliveredToNeighbor"
 	DeliveredToCustomer                 = "DeliveredToCustomer"
+	DeliveredWithSignature              = "DeliveredWithSignature" // handed over in person against a signature (and an age check, when asked)
 	OtpNotAvailable                     = "OtpNotAvailable"
 	CustomerUnavailable                 = "CustomerUnavailable"
 	UnableToAccess                      = "UnableToAccess"
 	BusinessClosed                      = "BusinessClosed"
 	AddressNotFound                     = "AddressNotFound"
 	RejectedByRecipientWithVerification = "RejectedByRecipientWithVerification"
+	RejectedAgeNotVerified              = "RejectedAgeNotVerified" // the recipient's ID did not show the minimum age: back to the station
 	Damaged                             = "Damaged"
 )
 
@@ -177,6 +179,10 @@ func Describe(status, detail string) string {
 		return "Delivery attempted: unable to access"
 	case RejectedByRecipientWithVerification:
 		return "Refused by recipient: tampered bag"
+	case RejectedAgeNotVerified:
+		return "Not delivered: the recipient's age could not be verified"
+	case DeliveredWithSignature:
+		return "Delivered against a signature"
 	}
 	switch status {
 	case StatusPreTransit:

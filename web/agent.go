@@ -43,6 +43,7 @@ type caseRow struct {
 type lookupForm struct {
 	TrackingID string
 	Error      string
+	Found      []handoff.ParcelMatch // the parcels a search found, when more than one
 }
 
 // maxClosedRows bounds the closed cases on the queue page: they are there
@@ -117,30 +118,33 @@ func ageWords(d time.Duration) string {
 	return fmt.Sprintf("%d days", int(d/(24*time.Hour)))
 }
 
-// findParcel is the lookup form: it opens the parcel's page, or says on the
-// queue page that there is no such parcel. Spaces and case do not matter,
-// as tracking IDs are read out and typed.
+// findParcel is the search form: by tracking ID, shipper reference,
+// recipient phone or email, each matched exactly once normalised (spaces and
+// case do not matter in a tracking ID, as tracking IDs are read out and
+// typed; a phone number is read by every marketplace's rules). One parcel
+// opens its page; several are listed on the queue page; none says so there.
 func (s *Server) findParcel(w http.ResponseWriter, r *http.Request) {
 	typed := r.URL.Query().Get(fieldTrackingID)
-	id := strings.ToUpper(strings.Join(strings.Fields(typed), ""))
+	q := handoff.ParseParcelQuery(typed)
 	var form lookupForm
 	status := http.StatusBadRequest
 	switch {
-	case id == "":
+	case q.Blank():
 		form.Error = "Enter the tracking ID of the parcel."
-	case len(id) > maxIDLen:
-		form.Error, status = "No parcel has this tracking ID.", http.StatusNotFound
 	default:
-		_, err := s.Photos.AgentParcel(r.Context(), visitorFrom(r.Context()).principal, id)
-		switch handoff.ErrorCode(err) {
-		case "":
-			http.Redirect(w, r, "/agent/parcels/"+url.PathEscape(id), http.StatusSeeOther)
-			return
-		case handoff.ENOTFOUND:
-			form.Error, status = "No parcel has this tracking ID.", http.StatusNotFound
-		default:
+		found, err := s.Contacts.SearchParcels(r.Context(), visitorFrom(r.Context()).principal, q, pageSize)
+		if err != nil {
 			s.fail(w, r, err)
 			return
+		}
+		switch len(found) {
+		case 0:
+			form.Error, status = "No parcel has this tracking ID, reference, phone number or email.", http.StatusNotFound
+		case 1:
+			http.Redirect(w, r, "/agent/parcels/"+url.PathEscape(found[0].TrackingID), http.StatusSeeOther)
+			return
+		default:
+			form.Found, status = found, http.StatusOK
 		}
 	}
 	form.TrackingID = clipField(strings.TrimSpace(typed))
@@ -391,6 +395,11 @@ type agentParcelPage struct {
 	Photo   photoBox
 	Views   []viewRow
 	Cases   []caseRow
+	// Contacts are the recipient's contacts: masked, or in full on the
+	// answer to "show" (Revealed), which the store has logged.
+	Contacts     handoff.RecipientContacts
+	Revealed     bool
+	ContactViews []viewRow
 }
 
 // photoBox says what there is to see of the parcel's delivery photo.
@@ -417,6 +426,12 @@ func (s *Server) agentParcel(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, handoff.NotFound("Parcel"))
 		return
 	}
+	s.agentParcelWith(w, r, id, nil)
+}
+
+// agentParcelWith renders the parcel page, with the recipient's contacts in
+// full when revealed is not nil.
+func (s *Server) agentParcelWith(w http.ResponseWriter, r *http.Request, id string, revealed *handoff.RecipientContacts) {
 	a, err := s.Photos.AgentParcel(r.Context(), visitorFrom(r.Context()).principal, id)
 	if err != nil {
 		s.fail(w, r, err)
@@ -445,7 +460,32 @@ func (s *Server) agentParcel(w http.ResponseWriter, r *http.Request) {
 	for _, c := range a.Cases {
 		page.Cases = append(page.Cases, caseRowOf(c, now, m))
 	}
+	page.Contacts = a.Contacts
+	if revealed != nil {
+		page.Contacts, page.Revealed = *revealed, true
+	}
+	for _, v := range a.ContactViews {
+		page.ContactViews = append(page.ContactViews, viewRow{Who: v.ViewerName, Kind: kindLabels[auth.Kind(v.ViewerKind)], When: formatTime(v.At, m)})
+	}
 	s.render(w, r, http.StatusOK, "agentparcel", newView(r, "Parcel "+a.TrackingID, "home", page))
+}
+
+// revealContacts is "show" on the parcel page: the store logs the look
+// first, and the page then shows the contacts in full, this answer only (a
+// reload masks them again), with the look in the list below them.
+func (s *Server) revealContacts(w http.ResponseWriter, r *http.Request) {
+	id := pathID(r, "trackingId")
+	if id == "" {
+		s.fail(w, r, handoff.NotFound("Parcel"))
+		return
+	}
+	agent := visitorFrom(r.Context()).principal
+	c, err := s.Contacts.RevealContacts(r.Context(), agent, id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.agentParcelWith(w, r, id, c)
 }
 
 // parcelPhoto serves a parcel's photo to customer service, ?size=thumb for
@@ -457,6 +497,21 @@ func (s *Server) parcelPhoto(w http.ResponseWriter, r *http.Request) {
 	s.servePhoto(w, r, func(ctx context.Context, id string, thumb bool) ([]byte, error) {
 		return s.Photos.ParcelPhoto(ctx, visitorFrom(ctx).principal, id, thumb)
 	})
+}
+
+// parcelSignature serves a parcel's drawn signature to customer service; the
+// view is logged like a photo view.
+func (s *Server) parcelSignature(w http.ResponseWriter, r *http.Request) {
+	s.serveSignature(w, r, func(ctx context.Context, id string) ([]byte, error) {
+		return s.Photos.ParcelSignature(ctx, visitorFrom(ctx).principal, id)
+	})
+}
+
+// serveSignature answers the drawn signature fetch returns for the path's
+// tracking ID, as servePhoto does a photo.
+func (s *Server) serveSignature(w http.ResponseWriter, r *http.Request, fetch func(ctx context.Context, id string) ([]byte, error)) {
+	r.URL.RawQuery = "" // one size
+	s.servePhoto(w, r, func(ctx context.Context, id string, _ bool) ([]byte, error) { return fetch(ctx, id) })
 }
 
 // servePhoto answers ?size=thumb|full of the photo fetch returns for the

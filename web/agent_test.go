@@ -31,7 +31,7 @@ func (e *env) photoDelivered(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sqlstoretest.Door(e.db).DeliverParcels(ctx, alex, stopOf(t, rt, book).ID, tracking.DeliveredToPorch, nil, shot); err != nil {
+	if _, err := sqlstoretest.Door(e.db).DeliverParcels(ctx, alex, stopOf(t, rt, book).ID, handoff.Handover{Place: tracking.DeliveredToPorch, Photo: shot}); err != nil {
 		t.Fatal(err)
 	}
 	return book
@@ -51,7 +51,7 @@ func TestAgentParcelPhoto(t *testing.T) {
 			wantRedirect(t, resp, body, "/agent/parcels/"+book)
 			resp, body = agent.get("/agent/parcels?trackingId=HONOSUCHPARCEL")
 			wantStatus(t, resp, body, http.StatusNotFound)
-			wantText(t, "unknown parcel", element(t, body, "trackingId-error", "p"), "No parcel has this tracking ID.")
+			wantText(t, "unknown parcel", element(t, body, "trackingId-error", "p"), "No parcel has this tracking ID, reference, phone number or email.")
 			wantText(t, "unknown parcel", body, `value="HONOSUCHPARCEL"`)
 			resp, body = agent.get("/agent/parcels?trackingId=")
 			wantStatus(t, resp, body, http.StatusBadRequest)

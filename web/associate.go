@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -155,7 +156,11 @@ type stopPage struct {
 	AwaitingCode []string
 	OpenPlain    int // of those, the ones that need no passcode
 	Places       []option
-	Reasons      []option
+	// Relationships and Documents are the choices of the signature and age
+	// check, shown when a parcel here needs them.
+	Relationships []option
+	Documents     []option
+	Reasons       []option
 	// Bagged are the open parcels sealed in a tamper-evident bag, and
 	// Unscanned how many of their bags are still to scan. The expected bag
 	// IDs are never on the page: the scan must come from the bag in hand.
@@ -177,6 +182,13 @@ const (
 	fieldGrant  = "grant"
 	fieldLat    = "lat"
 	fieldLon    = "lon"
+	// The signature and age check of a hand-over (SPEC §7).
+	fieldSigKind     = "signatureKind"  // DRAWN when the pad was used; TYPED without JavaScript
+	fieldSigImage    = "signatureImage" // the pad's PNG, as a data: URL
+	fieldSignerName  = "signerName"
+	fieldSignerRel   = "relationship"
+	fieldIDDocument  = "idDocument"
+	fieldDateOfBirth = "dateOfBirth" // compared with the minimum age, never kept
 )
 
 // stopDetail shows a stop of the associate's route of today. Any other stop,
@@ -223,7 +235,8 @@ func (s *Server) loadStop(r *http.Request, stopID string) (*stopPage, error) {
 	}
 	hours := ""
 	page := &stopPage{Stop: st, Errors: map[string]string{},
-		Places: options(handoff.DeliveryPlaces, placeWords), Reasons: options(handoff.AttemptReasons, attemptReasonWords)}
+		Places: options(handoff.DeliveryPlaces, placeWords), Reasons: options(handoff.AttemptReasons, attemptReasonWords),
+		Relationships: options(handoff.SignerRelationships, relationshipWords), Documents: options(handoff.IDDocumentTypes, documentWords)}
 	if i := slices.IndexFunc(routes, func(rt *handoff.Route) bool { return rt.ID == st.RouteID }); i >= 0 {
 		hours, page.Loaded = routes[i].ContactHours, routes[i].Status == handoff.RouteLoaded
 	}
@@ -236,15 +249,17 @@ func (s *Server) loadStop(r *http.Request, stopID string) (*stopPage, error) {
 		slices.ContainsFunc(st.Parcels, func(p handoff.StopParcel) bool { return p.OTPRequired && p.Outcome == handoff.OutcomeAttempted })
 	page.Verified = st.OTPState == handoff.OTPVerified
 	someByCode := slices.ContainsFunc(st.Parcels, func(p handoff.StopParcel) bool {
-		return p.OTPRequired && p.Outcome == handoff.OutcomeDelivered
+		return p.OTPRequired && (p.Outcome == handoff.OutcomeDelivered || p.PasscodeVerified)
 	})
 	for _, p := range st.Parcels {
-		if p.Outcome == "" && p.OTPRequired && someByCode && page.CodeForm {
+		if p.Outcome == "" && p.OTPRequired && !p.PasscodeVerified && someByCode && page.CodeForm {
 			page.AwaitingCode = append(page.AwaitingCode, p.TrackingID)
 		}
 		if p.Outcome == "" {
 			page.Open++
-			if !p.OTPRequired {
+			// A passcode parcel opened by its code waits to be handed
+			// over with its signature or age check, like a plain one.
+			if !p.OTPRequired || p.PasscodeVerified {
 				page.OpenPlain++
 			}
 			if p.BagRequired {
@@ -276,6 +291,9 @@ func stopFlash(done string, st *handoff.Stop) (flash, alert string) {
 	pending := st.OTPState == handoff.OTPPending
 	switch done {
 	case "verified":
+		if slices.ContainsFunc(st.Parcels, func(p handoff.StopParcel) bool { return p.PasscodeVerified && p.Outcome == "" }) {
+			return "Code correct. Hand over the parcels that need a signature or an ID check with the form below: the code alone does not deliver them.", ""
+		}
 		if st.OTPState == handoff.OTPVerified {
 			return "Code correct: the passcode parcels are delivered.", ""
 		}
@@ -394,11 +412,40 @@ func (s *Server) deliverParcels(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, handoff.Internal(err, "read uploaded photo"))
 		return
 	}
-	if _, err := s.Doors.DeliverParcels(r.Context(), visitorFrom(r.Context()).principal, id, r.PostForm.Get(fieldPlace), nil, shot); err != nil {
+	h := handoff.Handover{Place: r.PostForm.Get(fieldPlace), Photo: shot}
+	if h.Signature, err = formSignature(r.PostForm); err != nil {
+		s.stopRefused(w, r, id, err)
+		return
+	}
+	if doc := r.PostForm.Get(fieldIDDocument); doc != "" {
+		h.IDCheck = &handoff.IDCheck{DocumentType: doc, DateOfBirth: r.PostForm.Get(fieldDateOfBirth)}
+	}
+	if _, err := s.Doors.DeliverParcels(r.Context(), visitorFrom(r.Context()).principal, id, h); err != nil {
 		s.stopRefused(w, r, id, err, fieldPlace, fieldPhoto)
 		return
 	}
 	s.backToStop(w, r, id, "delivered")
+}
+
+// formSignature returns the signature of a delivery form, nil when the
+// form carries none. The drawing pad (signature.js) sends kind DRAWN and the
+// image; without JavaScript the printed name alone is sent as the weaker
+// typed signature, which the page says and the shipper may refuse.
+func formSignature(f url.Values) (*handoff.Signature, error) {
+	kind := f.Get(fieldSigKind)
+	if kind == "" || (kind == handoff.SignatureTyped && strings.TrimSpace(f.Get(fieldSignerName)) == "" && f.Get(fieldSignerRel) == "") {
+		return nil, nil
+	}
+	sig := &handoff.Signature{Kind: kind, SignerName: f.Get(fieldSignerName), Relationship: f.Get(fieldSignerRel)}
+	if kind == handoff.SignatureDrawn {
+		data, ok := strings.CutPrefix(f.Get(fieldSigImage), "data:image/png;base64,")
+		img, err := base64.StdEncoding.DecodeString(data)
+		if !ok || err != nil || len(img) == 0 {
+			return nil, handoff.Errorf(handoff.EINVALID, "Ask the signer to sign on the pad first.")
+		}
+		sig.Image = img
+	}
+	return sig, nil
 }
 
 // formPhoto returns the photo of a delivery form, or nil when none was

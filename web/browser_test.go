@@ -47,8 +47,8 @@ func browserServer(t *testing.T, db *sqlstore.DB) *httptest.Server {
 	log := slog.New(slog.NewTextHandler(&syncBuffer{}, nil))
 	mux := http.NewServeMux()
 	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: stationsOf(db), Doors: sqlstoretest.Door(db), Today: db.Today, Log: log}).Register(mux)
-	(&web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: stationsOf(db), Doors: sqlstoretest.Door(db), Today: db.Today,
-		Recipients: db, Photos: db, Garages: sqlstoretest.Garages(db), Bags: stationsOf(db), Cases: db, Now: func() time.Time { return db.Now() }, Keys: sqlstoretest.Keys(t), Log: log}).Register(mux)
+	(&web.Server{Principals: db, Sessions: db, Contacts: db, Settings: db, Shipments: db, Stations: stationsOf(db), Doors: sqlstoretest.Door(db), Today: db.Today,
+		Recipients: db, Photos: sqlstoretest.Photos(db), Garages: sqlstoretest.Garages(db), Bags: stationsOf(db), Cases: db, Now: func() time.Time { return db.Now() }, Keys: sqlstoretest.Keys(t), Log: log}).Register(mux)
 	srv := httptest.NewServer(mux) // plain HTTP on 127.0.0.1
 	t.Cleanup(srv.Close)
 	return srv

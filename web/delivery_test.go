@@ -553,7 +553,7 @@ func TestAssociateStop(t *testing.T) {
 			resp, body = da.formPost(stopPath+"/verify", token, "code", code)
 			wantStatus(t, resp, body, http.StatusConflict)
 			wantText(t, "verify before loading", element(t, body, "stop-alert", "p"), "Load the route first")
-			if ev, _, _ := e.db.CodeChecks(context.Background(), priya.ID); ev != 0 {
+			if ev, _ := sqlstoretest.CodeChecks(t, e.db, priya.ID); ev != 0 {
 				t.Errorf("%d codes were evaluated before loading", ev)
 			}
 		})
@@ -908,7 +908,7 @@ func TestStopOfAnotherAssociate(t *testing.T) {
 		}
 		resp, body = sam.formPost("/associate/routes/"+rt.ID+"/load", token)
 		wantStatus(t, resp, body, http.StatusNotFound)
-		if ev, _, _ := e.db.CodeChecks(context.Background(), stopOf(t, rt, phone).ID); ev != 0 {
+		if ev, _ := sqlstoretest.CodeChecks(t, e.db, stopOf(t, rt, phone).ID); ev != 0 {
 			t.Errorf("%d codes were evaluated for another associate", ev)
 		}
 		for _, path := range []string{"/associate/stops/stp_nosuchstop0000", "/associate/stops/" + strings.Repeat("x", 100)} {
@@ -1004,7 +1004,7 @@ func TestDeliveryFormsNeedCSRF(t *testing.T) {
 		if routes, _ := e.stations.ListRoutes(ctx, e.seed.Station.Principal, mondayDate); len(routes) != 1 {
 			t.Errorf("%d routes, want the one planned before", len(routes))
 		}
-		if ev, _, _ := e.db.CodeChecks(ctx, stopID); ev != 0 {
+		if ev, _ := sqlstoretest.CodeChecks(t, e.db, stopID); ev != 0 {
 			t.Errorf("%d codes were evaluated", ev)
 		}
 		e.assertNoCode(t, code)

@@ -66,6 +66,7 @@ func (s *Server) registerPortal(page func(pattern string, h http.HandlerFunc)) {
 	rc("POST /portal/signout", s.portalSignout)
 	rc("GET /portal/parcels", s.portalParcels)
 	rc("GET /portal/parcels/{trackingId}/photo", s.portalPhoto)
+	rc("GET /portal/parcels/{trackingId}/signature", s.portalSignature)
 	rc("POST /portal/parcels/{trackingId}/key", s.portalParcelKey)
 	rc("GET /portal/settings", s.portalSettings)
 	rc("POST /portal/settings/photos", s.portalPhotoPref)
@@ -343,40 +344,6 @@ func (s *Server) portalSignout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/portal?signedout=1", http.StatusSeeOther)
 }
 
-// portalTrackPage is the content of the public tracking box.
-type portalTrackPage struct {
-	TrackingID string
-	Status     string // the summary status in words; "" before a search
-	NotFound   bool
-}
-
-// portalTrack answers what anyone holding a tracking ID may know: the summary
-// status, and nothing of the recipient, the address, the timeline, the code,
-// the bag or the photo. The form is a GET: it changes nothing, and a search
-// can be bookmarked.
-func (s *Server) portalTrack(w http.ResponseWriter, r *http.Request) {
-	id := strings.ToUpper(strings.TrimSpace(r.URL.Query().Get("id")))
-	p := &portalTrackPage{TrackingID: clipField(id)}
-	status := http.StatusOK
-	switch {
-	case id == "":
-	case len(id) > maxIDLen:
-		p.NotFound, status = true, http.StatusNotFound
-	default:
-		_, text, err := s.Recipients.PublicStatus(r.Context(), id)
-		switch handoff.ErrorCode(err) {
-		case "":
-			p.Status = text
-		case handoff.ENOTFOUND:
-			p.NotFound, status = true, http.StatusNotFound
-		default:
-			s.fail(w, r, err)
-			return
-		}
-	}
-	s.render(w, r, status, "portal_track", portalView(r, "Track a parcel", p))
-}
-
 // portalParcelsPage is the content of the recipient's parcels page.
 type portalParcelsPage struct {
 	Contact string
@@ -401,6 +368,9 @@ type portalParcel struct {
 	// KeyChoice offers the per-parcel key delivery choice: the viewer is the
 	// recipient, has a garage, and the parcel is still to be delivered.
 	KeyChoice bool
+	// Check is the signature (and age check) taken when the parcel was
+	// handed over, nil when none was; the recipient sees who signed.
+	Check *handoff.DoorCheckInfo
 }
 
 // portalFinished are the summary statuses after which nothing more will
@@ -430,8 +400,14 @@ func (s *Server) portalParcels(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, p := range ps {
 		pp := portalParcel{RecipientParcel: p}
-		for _, e := range p.Events {
-			pp.Events = append(pp.Events, portalEventView(e))
+		// Newest first, and a line that only repeats the one before it
+		// left out, as on the public tracking page.
+		for i := len(p.Events) - 1; i >= 0; i-- {
+			row := portalEventView(p.Events[i])
+			if n := len(pp.Events); n > 0 && pp.Events[n-1].Event == row.Event && pp.Events[n-1].Detail == row.Detail && pp.Events[n-1].Place == row.Place {
+				continue
+			}
+			pp.Events = append(pp.Events, row)
 		}
 		delivered := p.Status == tracking.StatusDelivered
 		pp.KeyChoice = !p.AsBuyer && len(garages) > 0 && !slices.Contains(portalFinished, p.Status)
@@ -443,6 +419,12 @@ func (s *Server) portalParcels(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			pp.Photo, pp.NoPhoto = portalPhotoShown(info, delivered)
+			if delivered {
+				if pp.Check, err = s.Photos.DoorCheck(ctx, p.TrackingID); err != nil {
+					s.fail(w, r, err)
+					return
+				}
+			}
 			if pp.Photo != nil && pp.Photo.TakenAt != nil && len(p.Events) > 0 {
 				m, _ := market.Lookup(p.Events[len(p.Events)-1].Location.CountryCode)
 				pp.PhotoWhen = formatTime(*pp.Photo.TakenAt, m)
@@ -459,7 +441,7 @@ func (s *Server) portalParcels(w http.ResponseWriter, r *http.Request) {
 func portalEventView(e tracking.Event) historyRow {
 	m, _ := market.Lookup(e.Location.CountryCode)
 	row := historyRow{Time: e.Time, When: formatTime(e.Time, m), Event: historyEventWords(e.Code),
-		Detail: detailWords(e.Detail), Place: place(e.Location)}
+		Detail: detailWords(e.Detail), Place: townOf(e.Location)}
 	if !strings.EqualFold(e.Note, row.Event) {
 		row.Note = e.Note
 	}
@@ -491,6 +473,14 @@ func portalPhotoShown(info *handoff.PhotoInfo, delivered bool) (*handoff.PhotoIn
 func (s *Server) portalPhoto(w http.ResponseWriter, r *http.Request) {
 	s.servePhoto(w, r, func(ctx context.Context, id string, thumb bool) ([]byte, error) {
 		return s.Photos.RecipientPhoto(ctx, recipientFrom(ctx).contact, id, thumb)
+	})
+}
+
+// portalSignature serves the drawn signature of one of the recipient's
+// parcels (their own views are not logged).
+func (s *Server) portalSignature(w http.ResponseWriter, r *http.Request) {
+	s.serveSignature(w, r, func(ctx context.Context, id string) ([]byte, error) {
+		return s.Photos.RecipientSignature(ctx, recipientFrom(ctx).contact, id)
 	})
 }
 

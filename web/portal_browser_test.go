@@ -42,8 +42,8 @@ func portalServer(t *testing.T, db *sqlstore.DB) (*httptest.Server, *notify.Work
 	mux := http.NewServeMux()
 	srv := httptest.NewUnstartedServer(mux)
 	dev := notify.NewDevOutbox(100)
-	(&web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: stationsOf(db), Doors: sqlstoretest.Door(db), Today: db.Today,
-		Recipients: db, Photos: db, Garages: sqlstoretest.Garages(db), Bags: stationsOf(db), Cases: db,
+	(&web.Server{Principals: db, Sessions: db, Contacts: db, Settings: db, Shipments: db, Stations: stationsOf(db), Doors: sqlstoretest.Door(db), Today: db.Today,
+		Recipients: db, Photos: sqlstoretest.Photos(db), Garages: sqlstoretest.Garages(db), Bags: stationsOf(db), Cases: db,
 		PublicURL: "http://" + srv.Listener.Addr().String(), DevOutbox: true, Keys: sqlstoretest.Keys(t), Log: log}).Register(mux)
 	mux.Handle("GET /dev/outbox", dev)
 	srv.Start()
@@ -158,7 +158,7 @@ func TestBrowserPortal(t *testing.T) {
 
 		// The cable is left at the porch with a photo: the page shows it.
 		stop := stopOf(t, rt, cable)
-		if _, err := sqlstoretest.Door(db).DeliverParcels(ctx, da, stop.ID, tracking.DeliveredToPorch, nil, photoFile(t, "gps-orientation6.jpg")); err != nil {
+		if _, err := sqlstoretest.Door(db).DeliverParcels(ctx, da, stop.ID, handoff.Handover{Place: tracking.DeliveredToPorch, Photo: photoFile(t, "gps-orientation6.jpg")}); err != nil {
 			t.Fatal(err)
 		}
 		img := `#parcel-` + cable + ` img.pod-thumb`

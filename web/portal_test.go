@@ -58,7 +58,7 @@ func newPortal(t *testing.T, engine string, dev bool) *portalEnv {
 	frozen, ticks := db.Now, new(atomic.Int64)
 	db.Now = func() time.Time { return frozen().Add(time.Duration(ticks.Add(1)) * time.Microsecond) }
 	box := notify.NewDevOutbox(100)
-	return &portalEnv{env: e, outbox: box, worker: &notify.Worker{Store: db, Log: db.Log,
+	return &portalEnv{env: e, outbox: box, worker: &notify.Worker{Store: db, Log: db.Log, PublicURL: portalBase,
 		Senders: map[string]notify.Sender{notify.Email: box, notify.SMS: box},
 		Unseal:  func(p, s string) ([]byte, error) { return db.Keys.Open("message/"+p, s, nil) }}}
 }
@@ -408,10 +408,10 @@ func TestPortalPhoto(t *testing.T) {
 			t.Fatal(err)
 		}
 		shot := photoFile(t, "gps-orientation6.jpg")
-		if _, err := sqlstoretest.Door(p.db).DeliverParcels(ctx, da, stopOf(t, rt, book).ID, tracking.DeliveredToPorch, nil, shot); err != nil {
+		if _, err := sqlstoretest.Door(p.db).DeliverParcels(ctx, da, stopOf(t, rt, book).ID, handoff.Handover{Place: tracking.DeliveredToPorch, Photo: shot}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := sqlstoretest.Door(p.db).DeliverParcels(ctx, da, stopOf(t, rt, cheap).ID, tracking.DeliveredToPorch, nil, nil); err != nil {
+		if _, err := sqlstoretest.Door(p.db).DeliverParcels(ctx, da, stopOf(t, rt, cheap).ID, handoff.Handover{Place: tracking.DeliveredToPorch}); err != nil {
 			t.Fatal(err)
 		}
 
@@ -465,8 +465,10 @@ func TestPortalPhoto(t *testing.T) {
 	})
 }
 
-// TestTrackShowsStatusOnly: a tracking ID alone shows the status and
-// nothing private; the bag ID and code are on the recipient's own page.
+// TestTrackShowsStatusOnly: a tracking ID alone shows where the parcel is
+// and when it comes (status, progress, timeline by town, the expected day
+// and window, what to have ready) and nothing private; the bag ID and code
+// are on the recipient's own page.
 func TestTrackShowsStatusOnly(t *testing.T) {
 	eachEngine(t, func(t *testing.T, engine string) {
 		p := newPortal(t, engine, true)
@@ -496,7 +498,13 @@ func TestTrackShowsStatusOnly(t *testing.T) {
 		wantStatus(t, resp, body, http.StatusOK)
 		wantText(t, "the public status", element(t, body, "track-status", "p"), "Out for delivery")
 		wantText(t, "the invitation", element(t, body, "track-invite", "p"), `href="/portal"`)
-		private := []string{code, "Priya", "Shah", "Mare Street", "E8 1HR", batch.Bags[0].Printed, "Label created", "Demo Gadgets", "London"}
+		wantText(t, "the expected day", element(t, body, "track-expected", "p"), "Monday 23 November, between")
+		wantText(t, "what to have ready", element(t, body, "track-ready", "section"), "A passcode", "sealed bag")
+		timeline := element(t, body, "track-timeline", "ol")
+		if i, j := strings.Index(timeline, "Out for delivery"), strings.Index(timeline, "Label created"); i < 0 || j < 0 || i > j {
+			t.Errorf("the timeline is not newest first:\n%s", timeline)
+		}
+		private := []string{code, "Priya", "Shah", "Mare Street", "E8 1HR", batch.Bags[0].Printed, "Demo Gadgets"}
 		for _, s := range private {
 			if strings.Contains(body, s) {
 				t.Errorf("the public tracking page shows %q", s)
@@ -679,13 +687,21 @@ func TestPortalGarageOpenGarage(t *testing.T) {
 			// The opener answers slowly: the switch lands while the server
 			// is still opening the door for the associate.
 			og.Set(0, false, 300*time.Millisecond)
+			arrived := make(chan string, 16)
+			og.Notify(arrived)
 			sqlstoretest.Garages(p.db).Timeouts.Call = 2 * time.Second
 			opened := make(chan error, 1)
 			go func() {
 				_, err := sqlstoretest.Garages(p.db).OpenGarage(ctx, da, stopOf(t, rt, book).ID, nil)
 				opened <- err
 			}()
-			time.Sleep(100 * time.Millisecond)
+			// The server is talking to the door when its first request
+			// reaches the opener.
+			select {
+			case <-arrived:
+			case err := <-opened:
+				t.Fatalf("the open ended before it reached the opener: %v", err)
+			}
 			p.later(time.Minute)
 			resp, body = tom.formPost("/portal/garages/"+g.ID+"/key", token, "on", "0")
 			_, body = tom.follow(resp, body)
@@ -811,6 +827,10 @@ func TestPortalGarageSimulator(t *testing.T) {
 		_, body = tom.get("/portal/parcels")
 		card := element(t, body, "parcel-"+book, "li")
 		wantText(t, "the parcel", card, "<strong>Delivered to garage</strong>", "Garage opened", "Garage closed")
+		// The garage's steps are placed in its town, not just its country.
+		if i := strings.Index(card, "Garage opened"); i < 0 || !strings.Contains(card[i:i+strings.Index(card[i:], "</li>")], "London, GB") {
+			t.Errorf("the garage's steps have no town:\n%s", card)
+		}
 		if strings.Contains(card, "key-choice") {
 			t.Error("a delivered parcel still offers key delivery")
 		}

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"fmt"
+	"html"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
+	"github.com/handoff-dev/handoff/locale"
 	"github.com/handoff-dev/handoff/market"
 	"github.com/handoff-dev/handoff/money"
 	"github.com/handoff-dev/handoff/route"
@@ -26,6 +29,8 @@ var files embed.FS
 // view is what every page template gets: the shared layout reads the common
 // fields, the page's own content reads Data.
 type view struct {
+	Lang    string // the page's language: see langOf
+	Path    string // the page's own path and query, for the language chooser to come back to
 	Title   string
 	Visitor *handoff.Principal // nil when nobody is signed in
 	CSRF    string             // the token for forms, "" when not signed in
@@ -117,9 +122,103 @@ func (s *Server) static(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
 }
 
+// T translates a catalogue key into the page's language (package locale);
+// a key the catalogue lacks reads as itself, in English.
+func (v view) T(key string, args ...any) string { return locale.T(v.Lang, key, args...) }
+
+// Languages offers the languages of the chooser, each in itself.
+// Footer is the page's footer: the product line and the language chooser,
+// which comes back to this page.
+func (v view) Footer() template.HTML {
+	f := footers[v.Lang]
+	return template.HTML(f[0] + html.EscapeString(v.Path) + f[1])
+}
+
+// AnonymousNav is the header's links for a visitor who is not signed in.
+func (v view) AnonymousNav() template.HTML { return anonymousNav[v.Lang] }
+
+// footers and anonymousNav are made once per language: every page
+// has them, and each action a template runs costs more than the text it
+// writes (a flood of refused sign-ins renders thousands of pages).
+var footers, anonymousNav = func() (map[string][2]string, map[string]template.HTML) {
+	foot, nav := map[string][2]string{}, map[string]template.HTML{}
+	for _, cur := range locale.Languages() {
+		var b strings.Builder
+		for _, l := range locale.Languages() {
+			sel := ""
+			if l == cur {
+				sel = " selected"
+			}
+			fmt.Fprintf(&b, `<option value="%s" lang="%s"%s>%s</option>`, l, l, sel, html.EscapeString(locale.Names[l]))
+		}
+		t := func(key string) string { return html.EscapeString(locale.T(cur, key)) }
+		foot[cur] = [2]string{`<footer class="foot">
+  <span>handoff · ` + t("secure last-mile delivery") + `</span>
+  <form method="get" action="/lang" class="lang-choice">
+    <input type="hidden" name="next" value="`, `">
+    <label for="lang-select">` + t("Language") + `</label>
+    <select id="lang-select" name="lang">` + b.String() + `</select>
+    <button type="submit" class="link">` + t("Change") + `</button>
+  </form>
+</footer>`}
+		nav[cur] = template.HTML(fmt.Sprintf(`<a href="/track">%s</a> <a href="/portal">%s</a> <a href="/signin">%s</a>`,
+			html.EscapeString(locale.T(cur, "Track a parcel")), html.EscapeString(locale.T(cur, "Your parcels")), html.EscapeString(locale.T(cur, "Staff sign-in"))))
+	}
+	return foot, nav
+}()
+
+// langCookie keeps the language a person chose, for a year.
+const langCookie = "handoff_lang"
+
+// langOf returns the language of a request's pages: the one the person
+// chose (the cookie the chooser sets), else the best of their browser's
+// Accept-Language, else English.
+func langOf(r *http.Request) string {
+	chosen := ""
+	if c, err := r.Cookie(langCookie); err == nil {
+		chosen = c.Value
+	}
+	return locale.Match(chosen, r.Header.Get("Accept-Language"))
+}
+
+// chooseLanguage keeps the language chosen in the footer's chooser and goes
+// back to the page it was chosen on (a path of this site only).
+func (s *Server) chooseLanguage(w http.ResponseWriter, r *http.Request) {
+	lang := r.URL.Query().Get("lang")
+	if !locale.Supported(lang) {
+		s.renderError(w, r, http.StatusBadRequest, "Not valid", "No such language.")
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true, Secure: r.TLS != nil,
+		SameSite: http.SameSiteLaxMode})
+	next := safeNext(r.URL.Query().Get("next"))
+	if next == "" {
+		next = "/"
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// chooserPath is where the language chooser comes back to: the page with its
+// query, less a ?next= (the sign-in page's), which the page itself checks
+// and the chooser need not carry.
+func chooserPath(r *http.Request) string {
+	if r.URL.RawQuery == "" {
+		return r.URL.EscapedPath()
+	}
+	q := r.URL.Query()
+	if len(q) == 0 {
+		return r.URL.EscapedPath()
+	}
+	q.Del("next")
+	if len(q) == 0 {
+		return r.URL.EscapedPath()
+	}
+	return r.URL.EscapedPath() + "?" + q.Encode()
+}
+
 // newView starts the view of a page for the request's visitor, if any.
 func newView(r *http.Request, title, nav string, data any) view {
-	v := view{Title: title, Nav: nav, Data: data}
+	v := view{Title: title, Nav: nav, Data: data, Lang: langOf(r), Path: chooserPath(r)}
 	if vis := visitorFrom(r.Context()); vis != nil {
 		v.Visitor, v.CSRF = vis.principal, vis.csrf
 	}
@@ -145,6 +244,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Language", v.Lang)
+	w.Header().Add("Vary", "Accept-Language")
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }

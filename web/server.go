@@ -62,6 +62,9 @@ type Server struct {
 	Bags handoff.BagService
 	// Cases serves customer service's case queue.
 	Cases handoff.CaseService
+	// Contacts serves customer service's parcel search and the logged
+	// reveal of a recipient's contacts.
+	Contacts handoff.ContactService
 	// Now is the clock the customer-service queue measures the age of a
 	// case by; nil means the system clock. Tests set the store's.
 	Now func() time.Time
@@ -101,8 +104,8 @@ func (s *Server) Register(mux *http.ServeMux) {
 	if s.Stations == nil || s.Doors == nil || s.Today == nil {
 		panic("web: Server.Stations, Doors and Today must be set for the station and associate pages")
 	}
-	if s.Bags == nil || s.Cases == nil || s.Photos == nil || s.Garages == nil {
-		panic("web: Server.Bags, Cases, Photos and Garages must be set for the bag, garage and customer-service pages")
+	if s.Bags == nil || s.Cases == nil || s.Photos == nil || s.Garages == nil || s.Contacts == nil {
+		panic("web: Server.Bags, Cases, Photos, Garages and Contacts must be set for the bag, garage and customer-service pages")
 	}
 	if s.Now == nil {
 		s.Now = time.Now
@@ -118,9 +121,11 @@ func (s *Server) Register(mux *http.ServeMux) {
 	}
 	// "GET /" would match every path; {$} keeps the landing page to "/" alone.
 	page("GET /{$}", s.landing)
+	page("GET /lang", s.chooseLanguage)
 	page("GET /signin", s.signinForm)
 	page("POST /signin", s.signin)
 	page("POST /signout", s.signout)
+	page("GET /docs", s.apiReference)
 
 	page("GET /shipments", s.as(auth.KindShipper, s.shipmentList))
 	page("GET /shipments/{shipmentId}", s.as(auth.KindShipper, s.shipmentDetail))
@@ -162,6 +167,8 @@ func (s *Server) Register(mux *http.ServeMux) {
 	cs("GET /agent/parcels", s.findParcel)
 	cs("GET /agent/parcels/{trackingId}", s.agentParcel)
 	cs("GET /agent/parcels/{trackingId}/photo", s.parcelPhoto)
+	cs("GET /agent/parcels/{trackingId}/signature", s.parcelSignature)
+	cs("POST /agent/parcels/{trackingId}/contacts", s.revealContacts)
 
 	s.registerPortal(page)
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/locale"
 	"github.com/handoff-dev/handoff/market"
 	"github.com/handoff-dev/handoff/money"
 )
@@ -58,13 +59,28 @@ func (s *Server) settingsForm(w http.ResponseWriter, r *http.Request) {
 		Categories: strings.Join(set.TamperEvidentBag.Categories, ", "),
 		Saved:      r.URL.Query().Get("saved") == "1",
 	}
+	lang := langOf(r)
 	for _, m := range market.All() {
 		page.Thresholds = append(page.Thresholds, thresholdField{
-			Market: string(m.Code), Currency: m.Currency, Default: defaultThreshold(m),
-			Value: fixedDecimals(money.Amount{Minor: set.OTPThreshold(m), Currency: m.Currency}),
+			Market: string(m.Code), Currency: m.Currency, Default: locale.FormatDecimal(lang, defaultThreshold(m)),
+			Value: locale.FormatDecimal(lang, fixedDecimals(money.Amount{Minor: set.OTPThreshold(m), Currency: m.Currency})),
 		})
 	}
 	s.render(w, r, http.StatusOK, "settings", newView(r, "Settings", "settings", page))
+}
+
+// thresholdInput reads a threshold as typed: with a comma as the decimal
+// mark when the page's language or the marketplace's writes one ("12,50" on
+// a French page, or in the FR row), in plain form for the store. What is not
+// a number goes to the store as typed, for it to name the field.
+func thresholdInput(lang string, m market.Market, typed string) string {
+	if lang == locale.EN {
+		lang = locale.ForMarket(string(m.Code))
+	}
+	if plain, err := locale.ParseDecimal(lang, typed); err == nil {
+		return plain
+	}
+	return typed
 }
 
 func defaultThreshold(m market.Market) string {
@@ -96,10 +112,11 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request) {
 	sd := alloc(&patch.SecureDelivery)
 	sd.OTPEnabled, sd.PhoneDigitsFallback = &page.OTP, &page.Fallback
 	markets := market.All()
+	lang := langOf(r)
 	for _, m := range markets {
 		v := strings.TrimSpace(f.Get(thresholdName(m)))
-		page.Thresholds = append(page.Thresholds, thresholdField{Market: string(m.Code), Currency: m.Currency, Default: defaultThreshold(m), Value: v})
-		sd.Thresholds = append(sd.Thresholds, handoff.Threshold{Marketplace: string(m.Code), Value: handoff.Decimal(v), Unit: m.Currency})
+		page.Thresholds = append(page.Thresholds, thresholdField{Market: string(m.Code), Currency: m.Currency, Default: locale.FormatDecimal(lang, defaultThreshold(m)), Value: v})
+		sd.Thresholds = append(sd.Thresholds, handoff.Threshold{Marketplace: string(m.Code), Value: handoff.Decimal(thresholdInput(lang, m, v)), Unit: m.Currency})
 	}
 	cats := []string{}
 	for _, c := range strings.Split(page.Categories, ",") {

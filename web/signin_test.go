@@ -223,7 +223,10 @@ func signinFlood(t *testing.T, engine string) {
 	if peak.footprint-base.footprint > floodMaxFootprint {
 		t.Errorf("the footprint grew %.1f MiB under the flood, want under %.0f MiB", mib(peak.footprint-base.footprint), mib(floodMaxFootprint))
 	}
-	if p99 > floodMaxP99 {
+	switch {
+	case raceDetector:
+		t.Logf("unrelated call p99 %v: not held to %v under the race detector", p99, floodMaxP99)
+	case p99 > floodMaxP99:
 		t.Errorf("unrelated call p99 %v under the flood, want under %v", p99, floodMaxP99)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/anomaly"
 )
 
 // stationPage is the content of the station's home: the routes of one
@@ -20,6 +21,7 @@ type stationPage struct {
 	DateError  string
 	Routes     []routeRow
 	Associates []handoff.AssociateStatus
+	Flags      []flagRow // figures of the day that deserve a look, most outstanding first
 	Flash      string
 	Receive    receiveForm
 	Plan       planForm
@@ -107,6 +109,11 @@ func (s *Server) loadStation(r *http.Request, date string) (*stationPage, error)
 	if err != nil {
 		return nil, err
 	}
+	rep, err := s.Stations.Anomalies(ctx, st, date)
+	if err != nil {
+		return nil, err
+	}
+	page.Flags = flagRows(rep)
 	for _, rt := range routes {
 		page.Routes = append(page.Routes, routeRow{
 			ID: rt.ID, Associate: associateName(as, rt.AssociateID), Status: codeWords(routeStatusWords, rt.Status),
@@ -114,6 +121,39 @@ func (s *Server) loadStation(r *http.Request, date string) (*stationPage, error)
 		})
 	}
 	return page, nil
+}
+
+// flagRow is one figure of an associate that stands out from the station.
+type flagRow struct{ AssociateID, Name, What string }
+
+// maxFlagRows bounds the flags the board shows; the API has them all.
+const maxFlagRows = 5
+
+// flagRows words the report's top flags for the board.
+func flagRows(rep *handoff.AnomalyReport) []flagRow {
+	var out []flagRow
+	for _, f := range rep.Flags {
+		if len(out) == maxFlagRows {
+			break
+		}
+		var what string
+		switch f.Metric {
+		case anomaly.OtpNotAvailableRate:
+			what = fmt.Sprintf("%.0f%% of passcode stops ended without the code (%d stops); station median %.0f%%", 100*f.Value, f.Events, 100*f.Median)
+		case anomaly.FallbackRate:
+			what = fmt.Sprintf("%.0f%% of code entries used the phone-digits fallback (%d); station median %.0f%%", 100*f.Value, f.Events, 100*f.Median)
+		case anomaly.BagMismatches:
+			what = fmt.Sprintf("%d bag scans that matched no parcel; station median %g", f.Events, f.Median)
+		case anomaly.Refusals:
+			what = fmt.Sprintf("%d tampered bags refused; station median %g", f.Events, f.Median)
+		case anomaly.GarageNotClosed:
+			what = fmt.Sprintf("%d garage doors that did not close; station median %g", f.Events, f.Median)
+		default:
+			what = fmt.Sprintf("%s: %g (station median %g)", f.Metric, f.Value, f.Median)
+		}
+		out = append(out, flagRow{AssociateID: f.AssociateID, Name: f.Name, What: what})
+	}
+	return out
 }
 
 // firstFieldMessage returns the message of an EINVALID error's first field,

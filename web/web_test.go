@@ -95,8 +95,8 @@ func newEnvWith(t *testing.T, engine string, prepare func(*sqlstore.DB), wrap ..
 	log := slog.New(slog.NewTextHandler(e.log, nil))
 	db.Log = log
 	sqlstoretest.Garages(db).Log = log
-	ws := &web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: e.stations, Doors: sqlstoretest.Door(db), Today: db.Today,
-		Recipients: db, Photos: db, Garages: sqlstoretest.Garages(db), Bags: e.stations, Cases: db, Now: func() time.Time { return db.Now() }, Keys: sqlstoretest.Keys(t), Log: log}
+	ws := &web.Server{Principals: db, Sessions: db, Contacts: db, Settings: db, Shipments: db, Stations: e.stations, Doors: sqlstoretest.Door(db), Today: db.Today,
+		Recipients: db, Photos: sqlstoretest.Photos(db), Garages: sqlstoretest.Garages(db), Bags: e.stations, Cases: db, Now: func() time.Time { return db.Now() }, Keys: sqlstoretest.Keys(t), Log: log}
 	for _, w := range wrap {
 		w(ws)
 	}
@@ -704,7 +704,7 @@ func TestSettings(t *testing.T) {
 			msg    string
 		}{
 			{"not a number", map[string]string{"threshold_GB": "abc"}, "threshold_GB", "The threshold must be a decimal number."},
-			{"comma decimal", map[string]string{"threshold_FR": "99,50"}, "threshold_FR", "The threshold must be a decimal number."},
+			{"two decimal commas", map[string]string{"threshold_FR": "99,5,0"}, "threshold_FR", "The threshold must be a decimal number."},
 			{"negative", map[string]string{"threshold_IN": "-5"}, "threshold_IN", "The threshold must not be negative."},
 			{"too many decimals", map[string]string{"threshold_IT": "1.234"}, "threshold_IT", "The threshold has more decimals than the currency allows."},
 			{"empty", map[string]string{"threshold_ES": ""}, "threshold_ES", "The threshold is required."},

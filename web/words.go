@@ -148,6 +148,23 @@ var placeWords = map[string]string{
 	tracking.DeliveredToCustomer:        "the customer in person",
 }
 
+// relationshipWords name each of handoff.SignerRelationships, as the
+// signer says who they are.
+var relationshipWords = map[string]string{
+	"RECIPIENT":        "The recipient",
+	"HOUSEHOLD_MEMBER": "Someone in the household",
+	"NEIGHBOUR":        "A neighbour",
+	"OTHER":            "Someone else",
+}
+
+// documentWords name each of handoff.IDDocumentTypes.
+var documentWords = map[string]string{
+	"PASSPORT":         "Passport",
+	"DRIVING_LICENCE":  "Driving licence",
+	"NATIONAL_ID_CARD": "National ID card",
+	"RESIDENCE_PERMIT": "Residence permit",
+}
+
 // attemptReasonWords name each reason of handoff.AttemptReasons, as the
 // associate picks one for a failed attempt.
 var attemptReasonWords = map[string]string{

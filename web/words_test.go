@@ -16,6 +16,8 @@ func TestWordsForEveryCode(t *testing.T) {
 		words map[string]string
 	}{
 		{"delivery place", handoff.DeliveryPlaces, placeWords},
+		{"signer relationship", handoff.SignerRelationships, relationshipWords},
+		{"ID document", handoff.IDDocumentTypes, documentWords},
 		{"attempt reason", handoff.AttemptReasons, attemptReasonWords},
 		{"stage", []string{handoff.StageLabel, handoff.StageStation, handoff.StageRouted, handoff.StageOut, handoff.StageAwaitingReturn,
 			handoff.StageDelivered, handoff.StageReturning, handoff.StageHeld}, stageWords},

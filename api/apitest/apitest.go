@@ -9,6 +9,7 @@ package apitest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -217,6 +218,41 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	rt.t.Helper()
 	Check(rt.t, req, res)
 	return res, nil
+}
+
+// NewRequest returns an API request: body, unless nil, as JSON (a string or
+// []byte as it is, anything else marshalled), the bearer token unless empty,
+// and hdr as header name, value pairs. It fails only on a malformed method
+// or URL.
+func NewRequest(ctx context.Context, method, url, token string, body any, hdr ...string) (*http.Request, error) {
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	return req, nil
 }
 
 // Client returns an http.Client whose every response is checked.

@@ -38,10 +38,15 @@ type config struct {
 	RequestTimeout time.Duration
 	DBMaxConns     int
 	DrainDelay     time.Duration
-	Policy         handoff.Policy
-	Channels       channelConfig
-	Photos         photoConfig
-	Retention      sqlstore.Retention
+	// GarageSweep is how often the garage sweeper runs; GarageStepDeadline,
+	// when positive, how long a node may drive one door step before the
+	// sweeper takes it over (0: derived from the device timeouts).
+	GarageSweep        time.Duration
+	GarageStepDeadline time.Duration
+	Policy             handoff.Policy
+	Channels           channelConfig
+	Photos             photoConfig
+	Retention          sqlstore.Retention
 	// AllowHTTPWebhooks is HANDOFF_ALLOW_HTTP_WEBHOOKS: shippers may register
 	// plain-http webhook endpoints (always allowed with --demo).
 	AllowHTTPWebhooks string
@@ -89,6 +94,8 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", 30*time.Second, "deadline of a request's work, database waits included; past it the answer is 503 (env HANDOFF_REQUEST_TIMEOUT)")
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", 0, "database connections per node; 0 for 8 on SQLite, 32 on PostgreSQL (env HANDOFF_DB_MAX_CONNS)")
 	fs.DurationVar(&c.DrainDelay, "drain-delay", 5*time.Second, "on SIGTERM, how long /readyz fails while requests are still served, before the listener closes (env HANDOFF_DRAIN_DELAY)")
+	fs.DurationVar(&c.GarageSweep, "garage-sweep-interval", 30*time.Second, "how often garage grants past their time or step deadline are settled (env HANDOFF_GARAGE_SWEEP_INTERVAL)")
+	fs.DurationVar(&c.GarageStepDeadline, "garage-step-deadline", 0, "how long a node may drive one garage door step before the sweeper reads the door and takes over; 0 derives it from the device timeouts (2m20s) (env HANDOFF_GARAGE_STEP_DEADLINE)")
 	if err := setFromEnv(fs, getenv); err != nil {
 		return nil, err
 	}
@@ -115,8 +122,11 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 	if c.ReadTimeout <= 0 || c.UploadMinRate < 1 || c.MaxInFlight < 1 || c.RequestTimeout <= 0 {
 		return nil, errors.New("--read-timeout, --upload-min-rate, --max-in-flight and --request-timeout must be positive")
 	}
-	if c.DBMaxConns < 0 || c.DrainDelay < 0 {
-		return nil, errors.New("--db-max-conns and --drain-delay must not be negative")
+	if c.DBMaxConns < 0 || c.DrainDelay < 0 || c.GarageStepDeadline < 0 {
+		return nil, errors.New("--db-max-conns, --drain-delay and --garage-step-deadline must not be negative")
+	}
+	if c.GarageSweep <= 0 {
+		return nil, errors.New("--garage-sweep-interval must be positive")
 	}
 	if c.Policy.MaxFailedDays < 1 || c.Policy.WrongCodeLimit < 1 || c.Policy.WrongCodeWindow <= 0 {
 		return nil, errors.New("--max-failed-days, --wrong-code-limit and --wrong-code-window must be positive")
@@ -156,6 +166,8 @@ var envFlags = []struct{ flag, env string }{
 	{"request-timeout", "HANDOFF_REQUEST_TIMEOUT"},
 	{"db-max-conns", "HANDOFF_DB_MAX_CONNS"},
 	{"drain-delay", "HANDOFF_DRAIN_DELAY"},
+	{"garage-sweep-interval", "HANDOFF_GARAGE_SWEEP_INTERVAL"},
+	{"garage-step-deadline", "HANDOFF_GARAGE_STEP_DEADLINE"},
 }
 
 // setFromEnv sets each of envFlags from its variable when that is set;

@@ -14,12 +14,14 @@ import (
 
 // newGarages builds in-garage delivery from its own dependencies: the store
 // for its atomic steps, the keys that seal openers' credentials, the
-// delivery window, and whether openers may be on private addresses.
-func newGarages(db *sqlstore.DB, keys *keyring.Ring, log *slog.Logger, window route.Hours, allowPrivate bool) *keydelivery.Service {
+// delivery window, whether openers may be on private addresses, and the
+// step deadline (0: derived from the device timeouts).
+func newGarages(db *sqlstore.DB, keys *keyring.Ring, log *slog.Logger, window route.Hours, allowPrivate bool, stepDeadline time.Duration) *keydelivery.Service {
 	g := keydelivery.New(db, keys, log)
 	g.Now = func() time.Time { return db.Now() }
 	g.Window = window
 	g.Timeouts.AllowPrivate = allowPrivate
+	g.StepDeadline = stepDeadline
 	return g
 }
 

@@ -75,16 +75,23 @@ func missingKeys(ids []string, why string) error {
 		strings.Join(ids, ", "), why, flagDataLoss)
 }
 
+// storeFlags returns the flag set of a command that opens the data
+// directory and the database, with those two flags on it.
+func storeFlags(name string, stderr io.Writer, getenv func(string) string) (fs *flag.FlagSet, dataDir, db *string) {
+	fs = flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir = fs.String("data-dir", envOr(getenv, "HANDOFF_DATA_DIR", "./handoff-data"), "data directory holding keys.json (env HANDOFF_DATA_DIR)")
+	db = fs.String("db", getenv("HANDOFF_DB"), "database: empty for SQLite in the data dir, or a postgres:// URL (env HANDOFF_DB)")
+	return fs, dataDir, db
+}
+
 // keysCommand runs "handoff keys rotate|init".
 func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 || (args[0] != "rotate" && args[0] != "init") {
 		fmt.Fprint(stderr, usage)
 		return errUsage
 	}
-	fs := flag.NewFlagSet("keys "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("data-dir", envOr(getenv, "HANDOFF_DATA_DIR", "./handoff-data"), "data directory holding keys.json (env HANDOFF_DATA_DIR)")
-	dbURL := fs.String("db", getenv("HANDOFF_DB"), "database: empty for SQLite in the data dir, or a postgres:// URL (env HANDOFF_DB)")
+	fs, dir, dbURL := storeFlags("keys "+args[0], stderr, getenv)
 	lost := fs.Bool(flagDataLoss, false, "keys init: accept that what the recorded keys derived or sealed is lost")
 	if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 0 {
 		return errUsage

@@ -4,6 +4,9 @@
 //	handoff serve [--demo] [--addr 127.0.0.1:8080] [--data-dir ./handoff-data] [--db postgres://…]
 //	handoff keys rotate [--data-dir …]
 //	handoff keys init --i-know-existing-data-is-lost [--data-dir …] [--db …]
+//	handoff proof verify FILE --jwks FILE|URL
+//	handoff audit verify [--db …] | audit verify --file log.jsonl
+//	handoff audit export --from 2026-11-01 --to 2026-12-01 [--out log.jsonl] [--db …]
 //	handoff loadtest --url http://127.0.0.1:8080 --admin-token … [--parcels 2000]
 //
 // Every flag has an environment fallback (HANDOFF_ADDR, HANDOFF_DATA_DIR,
@@ -46,6 +49,13 @@ Usage:
   handoff keys init --i-know-existing-data-is-lost [flags]
                                make this node's keys the only ones the database
                                depends on, after keys were lost
+  handoff proof verify FILE --jwks FILE|URL
+                               verify proofs of delivery offline against the
+                               server's published keys (/.well-known/jwks.json)
+  handoff audit verify [flags] walk the tamper-evident audit log and name the
+                               first broken entry of each chain (--file: an export)
+  handoff audit export --from T --to T [--out FILE]
+                               write the entries of [from, to) as JSON lines
   handoff loadtest [flags]     drive a running server through a delivery day
                                and report what each request cost it
   handoff help                 show this
@@ -68,6 +78,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return serve(ctx, cfg, stdout, stderr)
 	case "keys":
 		return keysCommand(ctx, args[1:], stdout, stderr, getenv)
+	case "proof":
+		return proofCommand(ctx, args[1:], stdout, stderr, os.Stdin)
+	case "audit":
+		return auditCommand(ctx, args[1:], stdout, stderr, getenv)
 	case "loadtest":
 		return loadtestCommand(ctx, args[1:], stdout, stderr, getenv)
 	case "help", "-h", "--help":

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -32,6 +33,10 @@ func TestParseServe(t *testing.T) {
 	if got := fmt.Sprint(c.TrustedProxies); got != "[10.0.0.7/32 192.168.0.0/16 10.1.2.3/32]" {
 		t.Errorf("trusted proxies = %s", got)
 	}
+	c, err = parseServe(nil, io.Discard, env(map[string]string{"HANDOFF_GARAGE_SWEEP_INTERVAL": "250ms", "HANDOFF_GARAGE_STEP_DEADLINE": "3s"}))
+	if err != nil || c.GarageSweep != 250*time.Millisecond || c.GarageStepDeadline != 3*time.Second {
+		t.Errorf("garage sweep settings: %+v, %v", c, err)
+	}
 	// Flags win over the environment.
 	c, _ = parseServe([]string{"--addr", "127.0.0.1:1"}, io.Discard, env(map[string]string{"HANDOFF_ADDR": "127.0.0.1:2"}))
 	if c.Addr != "127.0.0.1:1" {
@@ -43,6 +48,8 @@ func TestParseServe(t *testing.T) {
 		"bad hours":         {"HANDOFF_CONTACT_HOURS": "20:00-08:00"},
 		"bad days":          {"HANDOFF_WORKING_DAYS": "funday"},
 		"bad proxies":       {"HANDOFF_TRUSTED_PROXIES": "10.0.0.1, proxy.local"},
+		"no garage sweep":   {"HANDOFF_GARAGE_SWEEP_INTERVAL": "0s"},
+		"bad step deadline": {"HANDOFF_GARAGE_STEP_DEADLINE": "soon"},
 	} {
 		if _, err := parseServe(nil, io.Discard, env(e)); err == nil {
 			t.Errorf("%s accepted", name)
@@ -94,9 +101,21 @@ func TestGracefulShutdown(t *testing.T) {
 		resc <- res
 	}()
 	bw.Write([]byte(`{"name": "In`))
-	time.Sleep(200 * time.Millisecond) // the request is in flight
-	stop()                             // SIGTERM
-	time.Sleep(200 * time.Millisecond)
+	// The request is in flight once the server counts it.
+	waitFor(t, "the request to be in flight", func() bool {
+		_, metrics, _ := get(base, "/metrics", "")
+		return strings.Contains(metrics, "handoff_http_requests_in_flight 2") // it, and this scrape
+	})
+	stop() // SIGTERM
+	// The server is shutting down once it takes no new connection.
+	addr := strings.TrimPrefix(base, "http://")
+	waitFor(t, "the listener to close", func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
 	bw.Write([]byte(`flight Ltd"}`))
 	bw.Close()
 	res := <-resc
@@ -153,6 +172,19 @@ func TestDemo(t *testing.T) {
 			t.Errorf("GET %s: %v %v", path, res, err)
 		}
 	}
+	// Pages and the OpenAPI document come gzip-compressed to a client that
+	// accepts it (Go's transport asks, and reports what it unpacked).
+	for _, path := range []string{"/signin", "/track", "/v1/openapi.json"} {
+		res, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if !res.Uncompressed {
+			t.Errorf("GET %s was not compressed", path)
+		}
+	}
 	req, _ := http.NewRequest("GET", base+"/v1/shipments", nil)
 	req.Header.Set("Authorization", "Bearer "+key)
 	res, err := client.Do(req)
@@ -181,5 +213,16 @@ func TestDemo(t *testing.T) {
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after ten seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond) // polling, bounded by the deadline
 	}
 }

@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/photo"
-	"github.com/handoff-dev/handoff/sqlstore"
 )
 
 // photoConfig says where photos are kept and for how long.
@@ -49,13 +49,13 @@ func (c *photoConfig) store(ctx context.Context, dataDir string) (photo.Store, e
 
 // purgePhotos deletes expired photos now and then every interval until ctx
 // ends. Several nodes may run it: the store leases what each deletes.
-func purgePhotos(ctx context.Context, db *sqlstore.DB, log *slog.Logger, every time.Duration) {
+func purgePhotos(ctx context.Context, photos handoff.PhotoService, log *slog.Logger, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		total := 0
 		for {
-			n, err := db.PurgeExpiredPhotos(ctx, 200)
+			n, err := photos.PurgeExpiredPhotos(ctx, 200)
 			total += n
 			if err != nil {
 				if ctx.Err() == nil {

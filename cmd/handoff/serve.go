@@ -14,6 +14,7 @@ import (
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/api"
 	"github.com/handoff-dev/handoff/auth"
+	"github.com/handoff-dev/handoff/deliveryphoto"
 	"github.com/handoff-dev/handoff/demo"
 	"github.com/handoff-dev/handoff/door"
 	"github.com/handoff-dev/handoff/keydelivery"
@@ -24,6 +25,7 @@ import (
 	"github.com/handoff-dev/handoff/sqlstore"
 	"github.com/handoff-dev/handoff/station"
 	"github.com/handoff-dev/handoff/web"
+	"github.com/klauspost/compress/gzhttp"
 )
 
 // writeTimeout bounds a request from its headers to the end of its
@@ -35,6 +37,7 @@ type app struct {
 	db       *sqlstore.DB
 	stations *station.Service
 	garages  *keydelivery.Service
+	photos   *deliveryphoto.Service
 	handler  http.Handler
 	health   *observe.Health
 	log      *slog.Logger
@@ -68,8 +71,15 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	}
 	db.Log = log
 	db.Keys = keys
+	// Before this node signs a proof of delivery, every node can publish
+	// its key.
+	if err := db.PublishProofKeys(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	db.Policy = c.Policy
-	if db.Photos, err = c.Photos.store(ctx, c.DataDir); err != nil {
+	blobs, err := c.Photos.store(ctx, c.DataDir)
+	if err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -83,19 +93,20 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	// Shippers' webhooks always go to their own endpoints, dev outbox or not.
 	db.AllowHTTPWebhooks = c.Demo || getenvBool(c.AllowHTTPWebhooks)
 	private := c.Demo || getenvBool(c.AllowPrivateNetwork)
-	garages := newGarages(db, keys, log, c.Policy.ContactHours, private)
+	garages := newGarages(db, keys, log, c.Policy.ContactHours, private, c.GarageStepDeadline)
 	db.AllowPrivateWebhooks = private
 	senders[notify.ShipperWebhook] = &notify.ShipperWebhooks{Resolve: db.ResolveWebhook, AllowPrivate: private}
-	worker := &notify.Worker{Store: db, Senders: senders, Log: log,
-		Unseal: func(purpose, sealed string) ([]byte, error) { return keys.Open("message/"+purpose, sealed, nil) }}
-
 	publicURL := c.Channels.PublicURL
 	if publicURL == "" {
 		publicURL = "http://" + c.Addr
 	}
 
+	worker := &notify.Worker{Store: db, Senders: senders, Log: log, PublicURL: publicURL,
+		Unseal: func(purpose, sealed string) ([]byte, error) { return keys.Open("message/"+purpose, sealed, nil) }}
+
 	metrics := observe.NewMetrics()
-	doors := door.New(db, keys, db.Photos, photo.Limits{MaxBytes: c.Photos.MaxBytes, MaxPixels: c.Photos.MaxPixels}, &db.Policy, func() time.Time { return db.Now() }, db.Today, log)
+	photos := deliveryphoto.New(db, blobs, func() time.Time { return db.Now() }, log)
+	doors := door.New(db, keys, blobs, photo.Limits{MaxBytes: c.Photos.MaxBytes, MaxPixels: c.Photos.MaxPixels}, &db.Policy, func() time.Time { return db.Now() }, db.Today, log)
 	doors.OnCodeCheck = metrics.CodeCheck
 	worker.Observe = metrics.Message
 	health := &observe.Health{Ping: db.Ping, Checks: []observe.Check{{Name: "database disk", Run: db.Writable}}}
@@ -107,9 +118,9 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	mux.Handle("GET /metrics", metrics.Handler())
 	pace := limit.Pace{Read: c.ReadTimeout, Write: writeTimeout, MinRate: c.UploadMinRate}
 	stations := station.NewService(db, db.Policy)
-	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: stations, Doors: doors, Outbox: db, Bags: stations, Cases: db, Photos: db, Garages: garages, Webhooks: db, Today: db.Today, AdminToken: c.AdminToken, Log: log, Pace: pace}).Register(mux)
-	(&web.Server{Principals: db, Sessions: db, Settings: db, Shipments: db, Stations: stations, Doors: doors, Today: db.Today,
-		Recipients: db, Photos: db, Garages: garages, Bags: stations, Cases: db, PublicURL: publicURL, DevOutbox: dev != nil, Keys: keys, TrustedProxies: c.TrustedProxies, Log: log, Pace: pace}).Register(mux)
+	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: stations, Doors: doors, Outbox: db, Bags: stations, Cases: db, Photos: photos, Garages: garages, Webhooks: db, Proofs: db, Today: db.Today, AdminToken: c.AdminToken, Log: log, Pace: pace}).Register(mux)
+	(&web.Server{Principals: db, Sessions: db, Contacts: db, Settings: db, Shipments: db, Stations: stations, Doors: doors, Today: db.Today,
+		Recipients: db, Photos: photos, Garages: garages, Bags: stations, Cases: db, PublicURL: publicURL, DevOutbox: dev != nil, Keys: keys, TrustedProxies: c.TrustedProxies, Log: log, Pace: pace}).Register(mux)
 	if dev != nil {
 		mux.Handle("GET /dev/outbox", dev)
 		log.Info("no email or SMS provider configured: messages go only to the dev outbox page, which answers only this machine at a loopback address",
@@ -119,7 +130,7 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 		Refuse: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			api.WriteError(w, r, log, handoff.Errorf(handoff.EUNAVAILABLE, "The server is at its limit of requests; try again shortly."))
 		})}
-	return &app{db: db, stations: stations, garages: garages, handler: metrics.Middleware(log, gate.Handler(mux)), health: health, log: log, worker: worker, devOutbox: dev != nil}, nil
+	return &app{db: db, stations: stations, garages: garages, photos: photos, handler: metrics.Middleware(log, gate.Handler(compress(mux))), health: health, log: log, worker: worker, devOutbox: dev != nil}, nil
 }
 
 // localDirs are the directories of local data the node writes: the SQLite
@@ -189,8 +200,8 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	wctx, stopWorker := context.WithCancel(context.Background())
 	workerDone := make(chan struct{})
 	go func() { a.worker.Run(wctx); close(workerDone) }()
-	go purgePhotos(wctx, a.db, a.log, 10*time.Minute)
-	go sweepGarages(wctx, a.garages, a.log, 30*time.Second)
+	go purgePhotos(wctx, a.photos, a.log, 10*time.Minute)
+	go sweepGarages(wctx, a.garages, a.log, c.GarageSweep)
 	go pruneRetained(wctx, a.db, a.log, time.Hour, c.Retention)
 	defer func() { stopWorker(); <-workerDone }()
 	select {
@@ -254,4 +265,14 @@ func printDemo(w io.Writer, base, adminToken string, s *demo.Seeded, day *demo.D
 	fmt.Fprintf(&b, "  API description: %s/v1/openapi.json\n", base)
 	fmt.Fprintf(&b, "\nThese credentials are shown only now; start with --demo again for new ones.\n\n")
 	io.WriteString(w, b.String())
+}
+
+// compress serves pages, JSON and the OpenAPI document gzip-compressed to
+// clients that accept it; images, already compressed, go as they are.
+func compress(h http.Handler) http.Handler {
+	wrap, err := gzhttp.NewWrapper(gzhttp.ExceptContentTypes([]string{"image/jpeg", "image/png", "image/webp", "image/gif"}))
+	if err != nil {
+		panic(err) // the options are fixed
+	}
+	return wrap(h)
 }

@@ -21,16 +21,28 @@ type FakeOpenGarage struct {
 	Hang     time.Duration // every answer waits this long
 	Commands []string
 	Srv      *httptest.Server
+	arrived  chan string // see Notify
+
+	travel    time.Duration // how long the door takes to move
+	target    int           // where a moving door is going
+	arrives   time.Time     // when it gets there; zero when it is still
+	commanded chan string
 }
 
 // StartOpenGarage runs a fake OpenGarage on 127.0.0.1.
 func StartOpenGarage(t testing.TB, key string) *FakeOpenGarage {
 	t.Helper()
-	f := &FakeOpenGarage{Key: key}
+	f := &FakeOpenGarage{Key: key, commanded: make(chan string, 16)}
 	f.Srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
-		hang := f.Hang
+		hang, arrived := f.Hang, f.arrived
 		f.mu.Unlock()
+		if arrived != nil {
+			select {
+			case arrived <- r.URL.Path:
+			default:
+			}
+		}
 		if hang > 0 {
 			select {
 			case <-time.After(hang):
@@ -40,6 +52,7 @@ func StartOpenGarage(t testing.TB, key string) *FakeOpenGarage {
 		}
 		f.mu.Lock()
 		defer f.mu.Unlock()
+		f.settle()
 		switch r.URL.Path {
 		case "/jc":
 			json.NewEncoder(w).Encode(map[string]any{"dist": 120, "door": f.Door, "vehicle": 0, "rcnt": 3, "name": "OG"})
@@ -50,12 +63,12 @@ func StartOpenGarage(t testing.TB, key string) *FakeOpenGarage {
 			}
 			switch {
 			case r.URL.Query().Get("open") == "1":
-				f.Commands = append(f.Commands, "open")
-				f.Door = 1
+				f.command("open", 1)
 			case r.URL.Query().Get("close") == "1":
-				f.Commands = append(f.Commands, "close")
-				if !f.Stuck {
-					f.Door = 0
+				if f.Stuck {
+					f.command("close", f.Door)
+				} else {
+					f.command("close", 0)
 				}
 			}
 			json.NewEncoder(w).Encode(map[string]any{"result": 1})
@@ -114,17 +127,71 @@ func StartHomeAssistant(t testing.TB, token, entity string) *FakeHomeAssistant {
 	return f
 }
 
+// command records a command and sets the door moving to target (at once
+// when the door has no travel time); f.mu is held.
+func (f *FakeOpenGarage) command(name string, target int) {
+	f.Commands = append(f.Commands, name)
+	select {
+	case f.commanded <- name:
+	default: // nobody is listening
+	}
+	if f.travel == 0 {
+		f.Door = target
+		return
+	}
+	f.target, f.arrives = target, time.Now().Add(f.travel)
+}
+
+// settle ends a move whose time is up; f.mu is held.
+func (f *FakeOpenGarage) settle() {
+	if !f.arrives.IsZero() && !time.Now().Before(f.arrives) {
+		f.Door, f.arrives = f.target, time.Time{}
+	}
+}
+
 // Set changes the door, whether it sticks open and how long answers hang.
 func (f *FakeOpenGarage) Set(door int, stuck bool, hang time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.Door, f.Stuck, f.Hang = door, stuck, hang
+	f.Door, f.Stuck, f.Hang, f.arrives = door, stuck, hang, time.Time{}
 }
+
+// Notify makes the opener tell ch the path of every request as it arrives,
+// before any Hang: a test waits on it to act while the server is talking to
+// the door. Sends never block; a full channel misses one.
+func (f *FakeOpenGarage) Notify(ch chan string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.arrived = ch
+}
+
+// SetTravel makes the door take d to move after a command: until then it
+// reads as before, as a real door's sensor does while the door moves.
+func (f *FakeOpenGarage) SetTravel(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.travel = d
+}
+
+// Arrive ends a move at once, as if its travel time were up.
+func (f *FakeOpenGarage) Arrive() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.arrives.IsZero() {
+		f.Door, f.arrives = f.target, time.Time{}
+	}
+}
+
+// Commanded receives each command ("open", "close") as the device takes
+// it, so that a test can act while the door moves. Commands nobody reads
+// beyond the first 16 are not queued.
+func (f *FakeOpenGarage) Commanded() <-chan string { return f.commanded }
 
 // Snapshot returns the door and the commands received so far.
 func (f *FakeOpenGarage) Snapshot() (door int, commands []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.settle()
 	return f.Door, append([]string(nil), f.Commands...)
 }
 

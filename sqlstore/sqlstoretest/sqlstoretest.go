@@ -18,6 +18,7 @@ import (
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
+	"github.com/handoff-dev/handoff/deliveryphoto"
 	"github.com/handoff-dev/handoff/door"
 	"github.com/handoff-dev/handoff/keydelivery"
 	"github.com/handoff-dev/handoff/keyring"
@@ -61,13 +62,34 @@ func Nodes(tb testing.TB, engine string, n int) []*sqlstore.DB {
 		if err != nil {
 			tb.Fatalf("open %s: %v", engine, err)
 		}
-		db.Keys, db.Photos = keys, photos
+		db.Keys = keys
 		db.AllowPrivateWebhooks = true
 		garages.Store(db, newGarages(db))
-		tb.Cleanup(func() { garages.Delete(db); db.Close() })
+		raw.Store(db, dsn)
+		blobs.Store(db, photos)
+		tb.Cleanup(func() { garages.Delete(db); raw.Delete(db); blobs.Delete(db); db.Close() })
 		out = append(out, db)
 	}
 	return out
+}
+
+// blobs holds the photo store of each open test store: one directory for
+// all the nodes of a database, as the nodes of a server share theirs.
+var blobs sync.Map // *sqlstore.DB → photo.Store
+
+// Blobs returns the photo store of a store Open or Nodes returned.
+func Blobs(db *sqlstore.DB) photo.Store {
+	b, ok := blobs.Load(db)
+	if !ok {
+		panic("sqlstoretest: Blobs of a store not opened by sqlstoretest")
+	}
+	return b.(photo.Store)
+}
+
+// Photos returns the photo service over db and its photo store, as
+// cmd/handoff wires it.
+func Photos(db *sqlstore.DB) *deliveryphoto.Service {
+	return deliveryphoto.New(db, Blobs(db), func() time.Time { return db.Now() }, db.Log)
 }
 
 // garages holds the garage service of each open test store.
@@ -217,7 +239,7 @@ func ContactCode(tb testing.TB, db *sqlstore.DB, contact string) string {
 // store's keys, photos, policy and clock (changes a test makes to db.Policy or
 // db.Now hold for the service too).
 func Door(db *sqlstore.DB) *door.Service {
-	return door.New(db, db.Keys, db.Photos, photo.DefaultLimits, &db.Policy, func() time.Time { return db.Now() }, db.Today, db.Log)
+	return door.New(db, db.Keys, Blobs(db), photo.DefaultLimits, &db.Policy, func() time.Time { return db.Now() }, db.Today, db.Log)
 }
 
 // QueueSMS queues n "shipped" text messages, one to each of n different

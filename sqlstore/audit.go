@@ -1,0 +1,142 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/audit"
+)
+
+// This file keeps the tamper-evident audit log (package audit). Security-
+// relevant store operations call appendAudit in their own transaction, so
+// an action and its entry are committed together or not at all.
+
+// ChainSystem is the chain of actions no account took (the server's own).
+const ChainSystem = "system"
+
+// appendAudit appends e to its chain — e.Chain, or else the actor's own
+// chain — at the store's time, in the caller's transaction. Bumping the
+// chain's head is a conditional UPDATE that locks the head row until commit
+// (PostgreSQL; SQLite has one writer), so two nodes appending to one chain
+// take turns, and each entry links to the one committed before it.
+func (d *DB) appendAudit(ctx context.Context, tx *sql.Tx, e audit.Entry) error {
+	if e.Chain == "" {
+		e.Chain = e.Actor
+	}
+	if e.Chain == "" {
+		e.Chain = ChainSystem
+	}
+	at := micros(d.Now())
+	e.At = audit.Stamp(fromMicros(at))
+	const bump = `UPDATE audit_heads SET seq = seq + 1 WHERE chain = $1 RETURNING seq, hash`
+	err := d.txQueryRow(ctx, tx, bump, e.Chain).Scan(&e.Seq, &e.PrevHash)
+	if errors.Is(err, sql.ErrNoRows) {
+		// A new chain: of two nodes starting it at once, the second waits
+		// for the first's head row and then bumps it.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_heads (chain, seq, hash) VALUES ($1, 0, '') ON CONFLICT (chain) DO NOTHING`, e.Chain); err != nil {
+			return handoff.Internal(err, "start audit chain")
+		}
+		err = d.txQueryRow(ctx, tx, bump, e.Chain).Scan(&e.Seq, &e.PrevHash)
+	}
+	if err != nil {
+		return handoff.Internal(err, "audit head")
+	}
+	e.Hash = e.Sum()
+	if _, err := d.txExec(ctx, tx, `INSERT INTO audit_log (chain, seq, at, action, actor, subject, outcome, detail, prev_hash, hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, e.Chain, e.Seq, at, e.Action, e.Actor, e.Subject, e.Outcome, e.Detail, e.PrevHash, e.Hash); err != nil {
+		return handoff.Internal(err, "append audit")
+	}
+	if _, err := d.txExec(ctx, tx, `UPDATE audit_heads SET hash = $1 WHERE chain = $2`, e.Hash, e.Chain); err != nil {
+		return handoff.Internal(err, "audit head")
+	}
+	return nil
+}
+
+// AppendAudit appends e (see appendAudit) in a transaction of its own, for
+// actions that happen outside the store.
+func (d *DB) AppendAudit(ctx context.Context, e audit.Entry) error {
+	return d.tx(ctx, func(tx *sql.Tx) error { return d.appendAudit(ctx, tx, e) })
+}
+
+// auditPage is how many entries a walk reads at a time.
+const auditPage = 1000
+
+// eachAudit calls fn with the entries whose time is in [from, to) (all
+// when both are zero), in order of chain and seq, a page at a time.
+func (d *DB) eachAudit(ctx context.Context, from, to time.Time, fn func(audit.Entry) error) error {
+	lo, hi := int64(-1<<62), int64(1<<62)
+	if !from.IsZero() {
+		lo = micros(from)
+	}
+	if !to.IsZero() {
+		hi = micros(to)
+	}
+	chain, seq := "", int64(-1)
+	for {
+		rows, err := d.db.QueryContext(ctx, `SELECT chain, seq, at, action, actor, subject, outcome, detail, prev_hash, hash FROM audit_log
+			WHERE (chain, seq) > ($1, $2) AND at >= $3 AND at < $4 ORDER BY chain, seq LIMIT `+itoa(auditPage), chain, seq, lo, hi)
+		if err != nil {
+			return handoff.Internal(err, "read audit log")
+		}
+		n := 0
+		for rows.Next() {
+			var e audit.Entry
+			var at int64
+			if err := rows.Scan(&e.Chain, &e.Seq, &at, &e.Action, &e.Actor, &e.Subject, &e.Outcome, &e.Detail, &e.PrevHash, &e.Hash); err != nil {
+				rows.Close()
+				return handoff.Internal(err, "read audit log")
+			}
+			e.At = audit.Stamp(fromMicros(at))
+			if err := fn(e); err != nil {
+				rows.Close()
+				return err
+			}
+			chain, seq = e.Chain, e.Seq
+			n++
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return handoff.Internal(err, "read audit log")
+		}
+		if n < auditPage {
+			return nil
+		}
+	}
+}
+
+// VerifyAudit walks the whole audit log and compares each chain with its
+// head; the walker holds the first broken link of each chain, if any.
+func (d *DB) VerifyAudit(ctx context.Context) (*audit.Walker, error) {
+	w := &audit.Walker{}
+	if err := d.eachAudit(ctx, time.Time{}, time.Time{}, func(e audit.Entry) error { w.Add(e); return nil }); err != nil {
+		return nil, err
+	}
+	rows, err := d.db.QueryContext(ctx, `SELECT chain, seq, hash FROM audit_heads WHERE seq > 0`)
+	if err != nil {
+		return nil, handoff.Internal(err, "read audit heads")
+	}
+	defer rows.Close()
+	heads := map[string]audit.Head{}
+	for rows.Next() {
+		var c string
+		var h audit.Head
+		if err := rows.Scan(&c, &h.Seq, &h.Hash); err != nil {
+			return nil, handoff.Internal(err, "read audit heads")
+		}
+		heads[c] = h
+	}
+	if err := rows.Err(); err != nil {
+		return nil, handoff.Internal(err, "read audit heads")
+	}
+	w.End(heads)
+	return w, nil
+}
+
+// ExportAudit calls fn with the entries whose time is in [from, to), in
+// order of chain and seq, for an auditor to re-verify.
+func (d *DB) ExportAudit(ctx context.Context, from, to time.Time, fn func(audit.Entry) error) error {
+	return d.eachAudit(ctx, from, to, fn)
+}
