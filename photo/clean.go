@@ -102,16 +102,38 @@ func CleanContext(ctx context.Context, data []byte, lim Limits) (*Cleaned, error
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%w (%w)", ErrBusy, ctx.Err())
 	}
-	img, _, err := image.Decode(bytes.NewReader(data))
-	if err != nil {
-		return nil, ErrCorrupt
-	}
+	// A JPEG that is upright already is kept as it was compressed, without
+	// its metadata (stripJPEG); one that must be turned, or any other
+	// format, is decoded and encoded again, which leaves every kind of
+	// metadata behind.
+	orientation := 1
 	if format == "jpeg" {
-		img = Orient(img, Orientation(data))
+		orientation = Orientation(data)
 	}
-	var full bytes.Buffer
-	if err := jpeg.Encode(&full, img, &jpeg.Options{Quality: 85}); err != nil {
-		return nil, fmt.Errorf("photo: encode: %w", err)
+	var kept []byte
+	if upright := orientation <= 1 || orientation > 8; upright && format == "jpeg" {
+		kept, _ = stripJPEG(data)
+	}
+	var img image.Image
+	if kept != nil {
+		img, err = jpeg.Decode(bytes.NewReader(kept))
+		switch img.(type) {
+		case *image.YCbCr, *image.Gray:
+		default: // CMYK, or it did not decode: the whole way
+			kept = nil
+		}
+	}
+	if kept == nil {
+		if img, _, err = image.Decode(bytes.NewReader(data)); err != nil {
+			return nil, ErrCorrupt
+		}
+	}
+	full := bytes.NewBuffer(kept)
+	if kept == nil {
+		img = Orient(img, orientation)
+		if err := jpeg.Encode(full, img, &jpeg.Options{Quality: 85}); err != nil {
+			return nil, fmt.Errorf("photo: encode: %w", err)
+		}
 	}
 	b := img.Bounds()
 	scale := math.Min(1, float64(ThumbSize)/float64(max(b.Dx(), b.Dy())))
