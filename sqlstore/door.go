@@ -775,12 +775,12 @@ func (d *DB) Deliver(ctx context.Context, dl door.Delivery) error {
 			if i < 0 || (open[i].otp && !open[i].codeOK) {
 				return handoff.Errorf(handoff.ECONFLICT, "Parcel %s is already settled.", p.TrackingID)
 			}
-			if err := recordDoorCheck(ctx, tx, p.TrackingID, dl.AssociateID, dl.At, dl.Signature, dl.AgeCheck, true); err != nil {
+			if err := d.recordDoorCheck(ctx, tx, p.TrackingID, dl.AssociateID, dl.At, dl.Signature, dl.AgeCheck, true); err != nil {
 				return err
 			}
 			switch {
 			case dl.Photo != nil:
-				if _, err := insertPhoto(ctx, tx, p.TrackingID, photoDelivery, dl.Photo, dl.AssociateID, dl.At); err != nil {
+				if _, err := d.insertPhoto(ctx, tx, p.TrackingID, photoDelivery, dl.Photo, dl.AssociateID, dl.At); err != nil {
 					return err
 				}
 			case p.NoPhotoReason != "":
@@ -891,7 +891,7 @@ func (d *DB) RecordRefusal(ctx context.Context, rf door.Refusal) ([]string, erro
 			if rf.AgeCheck != nil {
 				// Refused for age, the parcel goes back in its intact bag.
 				auditDetail = "document=" + rf.AgeCheck.DocumentType + " minimumAge=" + itoa(rf.AgeCheck.MinimumAge)
-				if err := recordDoorCheck(ctx, tx, p.TrackingID, rf.AssociateID, rf.At, nil, rf.AgeCheck, false); err != nil {
+				if err := d.recordDoorCheck(ctx, tx, p.TrackingID, rf.AssociateID, rf.At, nil, rf.AgeCheck, false); err != nil {
 					return err
 				}
 			} else if err := d.settleBag(ctx, tx, p.TrackingID, handoff.BagRefused); err != nil {
@@ -944,9 +944,9 @@ const (
 )
 
 // insertPhoto records a stored image of a parcel and returns its ID.
-func insertPhoto(ctx context.Context, tx *sql.Tx, trackingID, kind string, p *door.StoredPhoto, by string, at time.Time) (string, error) {
+func (d *DB) insertPhoto(ctx context.Context, tx *sql.Tx, trackingID, kind string, p *door.StoredPhoto, by string, at time.Time) (string, error) {
 	id := newID("ph_")
-	if _, err := tx.ExecContext(ctx, `INSERT INTO photos (id, tracking_id, blob_key, thumb_key, width, height, taken_by, taken_at, expires_at, sha256, kind)
+	if _, err := d.txExec(ctx, tx, `INSERT INTO photos (id, tracking_id, blob_key, thumb_key, width, height, taken_by, taken_at, expires_at, sha256, kind)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, id, trackingID, p.Blob, p.Thumb, p.Width, p.Height,
 		by, micros(at), micros(p.ExpiresAt), p.SHA256, kind); err != nil {
 		return "", handoff.Internal(err, "record "+kind)
@@ -956,7 +956,7 @@ func insertPhoto(ctx context.Context, tx *sql.Tx, trackingID, kind string, p *do
 
 // recordDoorCheck records the signature and age check a parcel was handed
 // over (verified) or refused against; nothing when there were none.
-func recordDoorCheck(ctx context.Context, tx *sql.Tx, trackingID, by string, at time.Time, sig *door.SignatureTaken, age *door.AgeCheck, verified bool) error {
+func (d *DB) recordDoorCheck(ctx context.Context, tx *sql.Tx, trackingID, by string, at time.Time, sig *door.SignatureTaken, age *door.AgeCheck, verified bool) error {
 	if sig == nil && age == nil {
 		return nil
 	}
@@ -966,7 +966,7 @@ func recordDoorCheck(ctx context.Context, tx *sql.Tx, trackingID, by string, at 
 		kind, name, rel = sig.Kind, sig.SignerName, sig.Relationship
 		if sig.Image != nil {
 			var err error
-			if photoID, err = insertPhoto(ctx, tx, trackingID, photoSignature, sig.Image, by, at); err != nil {
+			if photoID, err = d.insertPhoto(ctx, tx, trackingID, photoSignature, sig.Image, by, at); err != nil {
 				return err
 			}
 			sum = sig.Image.SHA256
