@@ -34,7 +34,7 @@ type config struct {
 	// 503); RequestTimeout is each one's deadline; DBMaxConns sizes the
 	// database pool (0: the engine's default); DrainDelay is how long
 	// readiness fails before the listener closes on SIGTERM.
-	MaxInFlight    int
+	MaxInFlight int
 	// MemoryLimitMiB is the Go runtime's soft memory limit in MiB (0: none;
 	// GOMEMLIMIT, when set, wins).
 	MemoryLimitMiB int
