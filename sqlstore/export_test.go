@@ -2,8 +2,10 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
 	"time"
 
+	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
 )
 
@@ -26,4 +28,44 @@ func (d *DB) AddPhotos(ctx context.Context, trackingID string, n int, expires ti
 		}
 	}
 	return nil
+}
+
+// SearchPlan returns how the database would run customer service's search
+// for q: SQLite's EXPLAIN QUERY PLAN details, or PostgreSQL's EXPLAIN lines
+// with sequential scans priced out (so that one still chosen means no index
+// could serve).
+func (d *DB) SearchPlan(ctx context.Context, q handoff.ParcelQuery) ([]string, error) {
+	query, args := searchSQL(q, 50)
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	explain := "EXPLAIN QUERY PLAN "
+	col := 3
+	if d.Engine == Postgres {
+		if _, err := tx.ExecContext(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+			return nil, err
+		}
+		explain, col = "EXPLAIN ", 0
+	}
+	rows, err := tx.QueryContext(ctx, explain+query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var out []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		out = append(out, fmt.Sprint(vals[col]))
+	}
+	return out, rows.Err()
 }

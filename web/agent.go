@@ -123,7 +123,7 @@ func closedAt(c handoff.Case) time.Time {
 // caseRowOf puts a case into lang's words, its times in m's zone (UTC for
 // the queue, which spans marketplaces).
 func caseRowOf(c handoff.Case, now time.Time, m market.Market, lang string) caseRow {
-	row := caseRow{Case: c, Kind: locale.T(lang, codeWords(caseKindWords, c.Kind)), Opened: locale.When(lang, c.OpenedAt, string(m.Code))}
+	row := caseRow{Case: c, Kind: locale.T(lang, codeWords(caseKindWords, c.Kind)), Opened: staffWhen(lang, c.OpenedAt, string(m.Code))}
 	if c.ClosedAt != nil {
 		row.Age = locale.T(lang, "open %s", ageIn(lang, c.ClosedAt.Sub(c.OpenedAt)))
 		row.Outcome = locale.T(lang, codeWords(caseOutcomeWords, c.Outcome))
@@ -131,6 +131,13 @@ func caseRowOf(c handoff.Case, now time.Time, m market.Market, lang string) case
 		row.Age = ageIn(lang, now.Sub(c.OpenedAt))
 	}
 	return row
+}
+
+// staffWhen writes an instant for customer service in lang and in the
+// marketplace's zone (UTC for none), naming the zone, as staff read times
+// from several countries: "Monday 23 November 2026, 10:00 GMT".
+func staffWhen(lang string, t time.Time, marketplace string) string {
+	return locale.When(lang, t, marketplace) + " " + t.In(locale.Zone(marketplace)).Format("MST")
 }
 
 // ageWords says a duration the way a queue does: "5 min", "3 h", "2 days".
@@ -252,7 +259,7 @@ func (n *actorNames) name(id string) string {
 func history(events []tracking.Event, m market.Market, names *actorNames, lang string) []historyRow {
 	out := make([]historyRow, 0, len(events))
 	for _, e := range events {
-		row := historyRow{Time: e.Time, When: locale.When(lang, e.Time, string(m.Code)), Event: locale.T(lang, historyEventWords(e.Code)),
+		row := historyRow{Time: e.Time, When: staffWhen(lang, e.Time, string(m.Code)), Event: locale.T(lang, historyEventWords(e.Code)),
 			Detail: locale.T(lang, detailWords(e.Detail)), Place: place(e.Location), Actor: names.name(e.Actor)}
 		if e.Note != row.Event {
 			row.Note = e.Note
@@ -389,10 +396,10 @@ func (s *Server) loadCase(r *http.Request) (*casePage, error) {
 	page := &casePage{Row: caseRowOf(*c, s.Now(), m, lang), OpenedBy: names.name(c.OpenedBy), ClosedBy: names.name(c.ClosedBy),
 		Events: history(c.Events, m, names, lang), Outcomes: outcomes, Form: closeForm{Errors: map[string]string{}}}
 	if c.ClosedAt != nil {
-		page.Closed = locale.When(lang, *c.ClosedAt, string(m.Code))
+		page.Closed = staffWhen(lang, *c.ClosedAt, string(m.Code))
 	}
 	for _, n := range c.Notes {
-		page.Notes = append(page.Notes, noteRow{Who: n.AuthorName, When: locale.When(lang, n.At, string(m.Code)), Body: n.Body})
+		page.Notes = append(page.Notes, noteRow{Who: n.AuthorName, When: staffWhen(lang, n.At, string(m.Code)), Body: n.Body})
 	}
 	for _, b := range c.Bags {
 		cb := caseBag{Printed: b.Printed, BatchID: b.BatchID, State: codeWords(bagStateWords, b.State), SealedBy: names.name(b.SealedBy), Note: b.Note}
@@ -575,19 +582,19 @@ func (s *Server) loadAgentParcel(r *http.Request, id string) (*agentParcelPage, 
 	if p := a.Photo; p != nil {
 		switch {
 		case p.RemovedAt != nil:
-			page.Photo.Removed = locale.When(lang, *p.RemovedAt, mkt)
+			page.Photo.Removed = staffWhen(lang, *p.RemovedAt, mkt)
 		case p.TakenAt != nil:
 			page.Photo.Stored = true
 		case p.SkippedReason != "":
 			page.Photo.Skipped = locale.T(lang, codeWords(noPhotoWords, p.SkippedReason))
 		}
 		if p.TakenAt != nil {
-			page.Photo.Taken, page.Photo.TakenBy = locale.When(lang, *p.TakenAt, mkt), names.name(p.TakenBy)
+			page.Photo.Taken, page.Photo.TakenBy = staffWhen(lang, *p.TakenAt, mkt), names.name(p.TakenBy)
 		}
 	}
 	for _, v := range a.PhotoViews {
 		page.Views = append(page.Views, viewRow{Who: v.ViewerName, Kind: locale.T(lang, kindLabels[auth.Kind(v.ViewerKind)]),
-			When: locale.When(lang, v.At, mkt), Image: locale.T(lang, imageWords[v.Image])})
+			When: staffWhen(lang, v.At, mkt), Image: locale.T(lang, imageWords[v.Image])})
 	}
 	if dc := a.DoorCheck; page.Photo.Stored || dc != nil && dc.SignatureKind == "DRAWN" && dc.SignatureRemovedAt == nil {
 		page.ShowsImages = true
@@ -599,7 +606,7 @@ func (s *Server) loadAgentParcel(r *http.Request, id string) (*agentParcelPage, 
 	page.Contacts = a.Contacts
 	for _, v := range a.ContactViews {
 		page.ContactViews = append(page.ContactViews, viewRow{Who: v.ViewerName, Kind: locale.T(lang, kindLabels[auth.Kind(v.ViewerKind)]),
-			When: locale.When(lang, v.At, mkt), Reason: v.Reason})
+			When: staffWhen(lang, v.At, mkt), Reason: v.Reason})
 	}
 	return page, nil
 }

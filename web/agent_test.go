@@ -66,7 +66,8 @@ func TestAgentParcelPhoto(t *testing.T) {
 			"Delivered to porch, with a photo", "No case about this parcel.")
 		photo := element(t, body, "photo", "section")
 		wantText(t, "photo", photo, `src="/agent/parcels/`+book+`/photo?size=thumb"`, `href="/agent/parcels/`+book+`/photo?size=full"`,
-			"Taken 23 Nov 2026, 10:00 GMT by Alex Driver (delivery associate).", "is logged with your name", "Nobody has viewed it yet.")
+			"Taken Monday 23 November 2026, 10:00 GMT by Alex Driver (delivery associate).", "are logged with your name as they load",
+			"Nobody had viewed an image of this parcel before this page.")
 
 		for _, size := range []string{"thumb", "full"} {
 			resp, body := agent.get(path + "/photo?size=" + size)
@@ -99,7 +100,7 @@ func TestAgentParcelPhoto(t *testing.T) {
 
 		_, body = agent.get(path)
 		views := element(t, body, "photo-views", "table")
-		wantText(t, "view log", views, "Casey Support", "customer service", "23 Nov 2026, 10:00 GMT")
+		wantText(t, "view log", views, "Casey Support", "customer service", "Delivery photo", "Monday 23 November 2026, 10:00 GMT")
 		if n := strings.Count(views, "<tr>"); n != 3 { // the header and two views
 			t.Errorf("the view log has %d rows, want the two views:\n%s", n-1, views)
 		}
