@@ -169,6 +169,9 @@ var customerService = []entry{
 		"Né il numero del documento né la data di nascita vengono conservati.", "No se guarda ni el número del documento ni la fecha de nacimiento."},
 
 	// Accounts, as the logs name them.
+	{"by %s", "par %s", "da %s", "por %s"},
+	{"the recipient", "le destinataire", "il destinatario", "el destinatario"},
+	{"the operator", "l'opérateur", "l'operatore", "el operador"},
 	{"shipper", "expéditeur", "mittente", "remitente"},
 	{"station", "agence", "filiale", "estación"},
 	{"delivery associate", "livreur", "corriere", "repartidor"},

@@ -210,7 +210,7 @@ type historyRow struct {
 	Detail string
 	Note   string // "" when it only repeats the event
 	Place  string
-	Actor  string
+	Actor  string // "by Alex Driver (delivery associate)", or ""
 }
 
 // actorNames names the actors of a page's history, asking the store once
@@ -236,9 +236,9 @@ func (n *actorNames) name(id string) string {
 	case "system":
 		return "handoff"
 	case "recipient":
-		return "the recipient"
+		return locale.T(langOf(n.r), "the recipient")
 	case "operator":
-		return "the operator"
+		return locale.T(langOf(n.r), "the operator")
 	}
 	if v, ok := n.seen[id]; ok {
 		return v
@@ -247,7 +247,7 @@ func (n *actorNames) name(id string) string {
 	p, err := n.s.Principals.FindPrincipal(n.r.Context(), id)
 	switch {
 	case err == nil:
-		v = p.Name + " (" + kindLabels[p.Kind] + ")"
+		v = p.Name + " (" + locale.T(langOf(n.r), kindLabels[p.Kind]) + ")"
 	case handoff.ErrorCode(err) != handoff.ENOTFOUND:
 		n.s.Log.WarnContext(n.r.Context(), "name an actor", "actor", id, "err", err)
 	}
@@ -259,9 +259,13 @@ func (n *actorNames) name(id string) string {
 func history(events []tracking.Event, m market.Market, names *actorNames, lang string) []historyRow {
 	out := make([]historyRow, 0, len(events))
 	for _, e := range events {
-		row := historyRow{Time: e.Time, When: staffWhen(lang, e.Time, string(m.Code)), Event: locale.T(lang, historyEventWords(e.Code)),
-			Detail: locale.T(lang, detailWords(e.Detail)), Place: place(e.Location), Actor: names.name(e.Actor)}
-		if e.Note != row.Event {
+		event := historyEventWords(e.Code)
+		row := historyRow{Time: e.Time, When: staffWhen(lang, e.Time, string(m.Code)), Event: locale.T(lang, event),
+			Detail: locale.T(lang, detailWords(e.Detail)), Place: place(e.Location)}
+		if who := names.name(e.Actor); who != "" {
+			row.Actor = locale.T(lang, "by %s", who)
+		}
+		if e.Note != event {
 			row.Note = e.Note
 		}
 		out = append(out, row)
