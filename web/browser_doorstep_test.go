@@ -272,7 +272,7 @@ func TestBrowserPhotoSeenByCustomerService(t *testing.T) {
 			t.Errorf("the parcel's history lacks the delivery:\n%s", h)
 		}
 		c.fitsPhone("the parcel page")
-		c.shot("agent-parcel")
+		c.shot("cs-parcel-photo")
 
 		c.do("open the photo", markStale(), chromedp.Click(chromedp.ID("photo-full")), freshCSS("img"))
 		if w := c.imageShown("img"); w == 0 {
@@ -286,6 +286,6 @@ func TestBrowserPhotoSeenByCustomerService(t *testing.T) {
 		if n := c.eval(`String(document.querySelectorAll("#photo-views tbody tr").length)`); n != "2" {
 			t.Errorf("the view log lists %s views, want the thumbnail and the full photo", n)
 		}
-		c.shot("agent-photo-log")
+		c.shot("cs-photo-log")
 	})
 }
