@@ -444,14 +444,8 @@ func (s *Server) closeCase(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/agent/cases/"+url.PathEscape(id)+"?done=closed", http.StatusSeeOther)
 		return
 	}
-	code := handoff.ErrorCode(err)
-	if code != handoff.EINVALID && code != handoff.ECONFLICT {
-		s.fail(w, r, err)
-		return
-	}
-	page, lerr := s.loadCase(r)
-	if lerr != nil {
-		s.fail(w, r, lerr)
+	page, status, ok := refused(s, w, r, err, s.loadCase)
+	if !ok {
 		return
 	}
 	page.Form.Outcome, page.Form.Note = outcome, note
@@ -466,7 +460,24 @@ func (s *Server) closeCase(w http.ResponseWriter, r *http.Request) {
 	if len(page.Form.Errors) == 0 {
 		page.Form.Alert = handoff.ErrorMessage(err)
 	}
-	s.renderCase(w, r, pageStatus[code].status, page)
+	s.renderCase(w, r, status, page)
+}
+
+// refused loads the page a refused form is shown again on, for an error the
+// form says in words (EINVALID at its field, ECONFLICT); ok is false, and
+// the answer written, for any other error or when the page cannot load.
+func refused[P any](s *Server, w http.ResponseWriter, r *http.Request, err error, load func(*http.Request) (P, error)) (page P, status int, ok bool) {
+	code := handoff.ErrorCode(err)
+	if code != handoff.EINVALID && code != handoff.ECONFLICT {
+		s.fail(w, r, err)
+		return page, 0, false
+	}
+	page, lerr := load(r)
+	if lerr != nil {
+		s.fail(w, r, lerr)
+		return page, 0, false
+	}
+	return page, pageStatus[code].status, true
 }
 
 // addCaseNote adds a note to an open case, from the case's page or from the
@@ -484,25 +495,19 @@ func (s *Server) addCaseNote(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/agent/cases/"+url.PathEscape(id)+"?done=noted#notes", http.StatusSeeOther)
 		return
 	}
-	code := handoff.ErrorCode(err)
-	if code != handoff.EINVALID && code != handoff.ECONFLICT {
-		s.fail(w, r, err)
-		return
-	}
-	page, lerr := s.loadCase(r)
-	if lerr != nil {
-		s.fail(w, r, lerr)
+	page, status, ok := refused(s, w, r, err, s.loadCase)
+	if !ok {
 		return
 	}
 	page.NoteForm.Note = note
 	page.NoteForm.Error = locale.T(langOf(r), handoff.ErrorMessage(err))
-	if code == handoff.EINVALID {
+	if status == http.StatusBadRequest {
 		page.NoteForm.Error = locale.T(langOf(r), "Write the note: what was said or done.")
 		if len([]rune(note)) > 2000 {
 			page.NoteForm.Error = locale.T(langOf(r), "The note must be at most 2000 characters.")
 		}
 	}
-	s.renderCase(w, r, pageStatus[code].status, page)
+	s.renderCase(w, r, status, page)
 }
 
 // agentParcelPage is the content of customer service's page of a parcel.
@@ -555,12 +560,7 @@ type viewRow struct {
 // agentParcel shows a parcel's whole history, its photo (each view of
 // which is logged) with the log of those views, and its cases.
 func (s *Server) agentParcel(w http.ResponseWriter, r *http.Request) {
-	id := pathID(r, "trackingId")
-	if id == "" {
-		s.fail(w, r, handoff.NotFound("Parcel"))
-		return
-	}
-	page, err := s.loadAgentParcel(r, id)
+	page, err := s.loadAgentParcel(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -571,8 +571,13 @@ func (s *Server) agentParcel(w http.ResponseWriter, r *http.Request) {
 	s.renderAgentParcel(w, r, http.StatusOK, page)
 }
 
-// loadAgentParcel fills the parcel page, the recipient's contacts masked.
-func (s *Server) loadAgentParcel(r *http.Request, id string) (*agentParcelPage, error) {
+// loadAgentParcel fills the page of the path's parcel, the recipient's
+// contacts masked.
+func (s *Server) loadAgentParcel(r *http.Request) (*agentParcelPage, error) {
+	id := pathID(r, "trackingId")
+	if id == "" {
+		return nil, handoff.NotFound("Parcel")
+	}
 	a, err := s.Photos.AgentParcel(r.Context(), visitorFrom(r.Context()).principal, id)
 	if err != nil {
 		return nil, err
@@ -629,27 +634,23 @@ func (s *Server) renderAgentParcel(w http.ResponseWriter, r *http.Request, statu
 // look in the list below them. Without a reason nothing is shown or logged.
 func (s *Server) revealContacts(w http.ResponseWriter, r *http.Request) {
 	id := pathID(r, "trackingId")
-	if id == "" {
-		s.fail(w, r, handoff.NotFound("Parcel"))
-		return
-	}
 	reason := r.PostForm.Get(fieldReason)
 	c, err := s.Contacts.RevealContacts(r.Context(), visitorFrom(r.Context()).principal, id, reason)
-	if err != nil && handoff.ErrorCode(err) != handoff.EINVALID {
-		s.fail(w, r, err)
-		return
-	}
-	page, lerr := s.loadAgentParcel(r, id)
-	if lerr != nil {
-		s.fail(w, r, lerr)
-		return
-	}
 	if err != nil {
+		page, status, ok := refused(s, w, r, err, s.loadAgentParcel)
+		if !ok {
+			return
+		}
 		page.Reveal = parcelForm{Value: reason, Error: locale.T(langOf(r), "Say why you need the contacts, for example \"recipient on the phone, no delivery\".")}
 		if len([]rune(strings.TrimSpace(reason))) > 200 {
 			page.Reveal.Error = locale.T(langOf(r), "The reason must be at most 200 characters.")
 		}
-		s.renderAgentParcel(w, r, http.StatusBadRequest, page)
+		s.renderAgentParcel(w, r, status, page)
+		return
+	}
+	page, err := s.loadAgentParcel(r)
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	page.Contacts, page.Revealed = *c, true
@@ -661,35 +662,25 @@ func (s *Server) revealContacts(w http.ResponseWriter, r *http.Request) {
 // field, the summary kept.
 func (s *Server) openCase(w http.ResponseWriter, r *http.Request) {
 	id := pathID(r, "trackingId")
-	if id == "" {
-		s.fail(w, r, handoff.NotFound("Parcel"))
-		return
-	}
 	summary := r.PostForm.Get(fieldSummary)
 	c, err := s.Cases.OpenCase(r.Context(), visitorFrom(r.Context()).principal, id, summary)
 	if err == nil {
 		http.Redirect(w, r, "/agent/cases/"+url.PathEscape(c.ID)+"?done=opened", http.StatusSeeOther)
 		return
 	}
-	code := handoff.ErrorCode(err)
-	if code != handoff.EINVALID && code != handoff.ECONFLICT {
-		s.fail(w, r, err)
-		return
-	}
-	page, lerr := s.loadAgentParcel(r, id)
-	if lerr != nil {
-		s.fail(w, r, lerr)
+	page, status, ok := refused(s, w, r, err, s.loadAgentParcel)
+	if !ok {
 		return
 	}
 	lang := langOf(r)
 	page.Open = parcelForm{Value: summary, Error: locale.T(lang, handoff.ErrorMessage(err))}
-	if code == handoff.EINVALID {
+	if status == http.StatusBadRequest {
 		page.Open.Error = locale.T(lang, "Say what the case is about, for example \"recipient says the parcel did not arrive\".")
 		if len([]rune(strings.TrimSpace(summary))) > 500 {
 			page.Open.Error = locale.T(lang, "The summary must be at most 500 characters.")
 		}
 	}
-	s.renderAgentParcel(w, r, pageStatus[code].status, page)
+	s.renderAgentParcel(w, r, status, page)
 }
 
 // parcelPhoto serves a parcel's photo to customer service, ?size=thumb for
