@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/handoff-dev/handoff"
@@ -15,6 +14,30 @@ func (d *DB) PruneGuards(ctx context.Context) error { return d.pruneGuards(ctx) 
 func (d *DB) GuardRows(ctx context.Context) (n int) {
 	d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM signin_guard`).Scan(&n)
 	return n
+}
+
+// TraceStatements tells fn the text of every statement the store prepares or
+// runs from now on.
+func (d *DB) TraceStatements(fn func(string)) { d.faults.trace.Store(&fn) }
+
+// Explain returns SQLite's query plan of a statement, one line per step,
+// with every parameter NULL.
+func (d *DB) Explain(ctx context.Context, query string, params int) ([]string, error) {
+	rows, err := d.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, make([]any, params)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			return nil, err
+		}
+		out = append(out, detail)
+	}
+	return out, rows.Err()
 }
 
 // AddPhotos records n photos of a parcel, kept until expires, as n
@@ -31,41 +54,34 @@ func (d *DB) AddPhotos(ctx context.Context, trackingID string, n int, expires ti
 }
 
 // SearchPlan returns how the database would run customer service's search
-// for q: SQLite's EXPLAIN QUERY PLAN details, or PostgreSQL's EXPLAIN lines
+// for q: SQLite's plan as Explain gives it, or PostgreSQL's EXPLAIN lines
 // with sequential scans priced out (so that one still chosen means no index
 // could serve).
 func (d *DB) SearchPlan(ctx context.Context, q handoff.ParcelQuery) ([]string, error) {
 	query, args := searchSQL(q, 50)
+	if d.Engine != Postgres {
+		return d.Explain(ctx, query, len(args))
+	}
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
-	explain := "EXPLAIN QUERY PLAN "
-	col := 3
-	if d.Engine == Postgres {
-		if _, err := tx.ExecContext(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
-			return nil, err
-		}
-		explain, col = "EXPLAIN ", 0
+	if _, err := tx.ExecContext(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+		return nil, err
 	}
-	rows, err := tx.QueryContext(ctx, explain+query, args...)
+	rows, err := tx.QueryContext(ctx, "EXPLAIN "+query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	cols, _ := rows.Columns()
 	var out []string
 	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		var line string
+		if err := rows.Scan(&line); err != nil {
 			return nil, err
 		}
-		out = append(out, fmt.Sprint(vals[col]))
+		out = append(out, line)
 	}
 	return out, rows.Err()
 }
