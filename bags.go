@@ -64,6 +64,7 @@ const (
 	CaseTamper       = "tamper"        // the recipient refused a bag whose seal was broken
 	CaseScanMismatch = "scan_mismatch" // a bag scanned at the door did not match
 	CaseGarage       = "garage"        // a garage door did not close after a delivery
+	CaseEnquiry      = "enquiry"       // opened by customer service about a parcel
 	CaseOpen         = "open"
 	CaseClosed       = "closed"
 )
@@ -107,6 +108,9 @@ type Case struct {
 	OpenedAt   time.Time  `json:"openedAt"`
 	ClosedBy   string     `json:"closedBy,omitempty"`
 	ClosedAt   *time.Time `json:"closedAt,omitempty"`
+	// Notes are customer service's notes while the case was open, oldest
+	// first; filled by FindCase.
+	Notes []CaseNote `json:"notes,omitempty"`
 
 	// The history, filled by FindCase.
 	Events   []tracking.Event `json:"-"`
@@ -148,4 +152,20 @@ type CaseService interface {
 	FindCase(ctx context.Context, agent *Principal, caseID string) (*Case, error)
 	// CloseCase closes an open case with an outcome.
 	CloseCase(ctx context.Context, agent *Principal, caseID, outcome, note string) (*Case, error)
+	// OpenCase opens an enquiry about a parcel with a summary of what the
+	// caller said. EINVALID (field "summary") without one, ENOTFOUND for an
+	// unknown parcel, ECONFLICT while an enquiry about it is open.
+	OpenCase(ctx context.Context, agent *Principal, trackingID, summary string) (*Case, error)
+	// AddCaseNote adds a note to an open case and returns the case.
+	// EINVALID (field "note") for an empty one, ENOTFOUND for an unknown
+	// case, ECONFLICT for a closed one.
+	AddCaseNote(ctx context.Context, agent *Principal, caseID, note string) (*Case, error)
+}
+
+// CaseNote is one note customer service added to a case.
+type CaseNote struct {
+	AuthorID   string    `json:"authorId"`
+	AuthorName string    `json:"authorName"`
+	Body       string    `json:"body"`
+	At         time.Time `json:"at"`
 }

@@ -70,9 +70,9 @@ type AgentParcel struct {
 	Cases      []Case           `json:"cases"`
 	// Contacts are the recipient's contacts, masked; the full ones come
 	// only from ContactService.RevealContacts, which logs the look.
-	Contacts RecipientContacts `json:"-"`
+	Contacts RecipientContacts `json:"contacts"`
 	// ContactViews are the staff who revealed the contacts, oldest first.
-	ContactViews []PhotoView `json:"-"`
+	ContactViews []ContactView `json:"contactViews"`
 }
 
 // PhotoService shows photos to the people allowed to see them, logging every

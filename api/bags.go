@@ -30,6 +30,10 @@ func (s *Server) registerBags(mux *http.ServeMux) {
 	s.handle(mux, "GET /v1/cases", cs(s.listCases))
 	s.handle(mux, "GET /v1/cases/{caseId}", cs(s.getCase))
 	s.handle(mux, "POST /v1/cases/{caseId}/close", cs(s.closeCase))
+	s.handle(mux, "POST /v1/cases/{caseId}/notes", cs(s.addCaseNote))
+	s.handle(mux, "POST /v1/parcels/{trackingId}/cases", cs(s.openCase))
+	s.handle(mux, "GET /v1/parcels", cs(s.searchParcels))
+	s.handle(mux, "POST /v1/parcels/{trackingId}/contacts", cs(s.revealContacts))
 }
 
 type batchRequest struct {
@@ -196,4 +200,80 @@ func (s *Server) closeCase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	WriteJSON(w, http.StatusOK, caseOut(c))
+}
+
+// openCase opens customer service's enquiry about a parcel.
+func (s *Server) openCase(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Summary string `json:"summary"`
+	}
+	if err := Decode(w, r, &req); err != nil {
+		WriteError(w, r, s.Log, err)
+		return
+	}
+	c, err := s.Cases.OpenCase(r.Context(), PrincipalFrom(r.Context()), r.PathValue("trackingId"), req.Summary)
+	if err != nil {
+		WriteError(w, r, s.Log, err)
+		return
+	}
+	WriteJSON(w, http.StatusCreated, caseOut(c))
+}
+
+// addCaseNote adds customer service's note to an open case.
+func (s *Server) addCaseNote(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Note string `json:"note"`
+	}
+	if err := Decode(w, r, &req); err != nil {
+		WriteError(w, r, s.Log, err)
+		return
+	}
+	c, err := s.Cases.AddCaseNote(r.Context(), PrincipalFrom(r.Context()), r.PathValue("caseId"), req.Note)
+	if err != nil {
+		WriteError(w, r, s.Log, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, caseOut(c))
+}
+
+// maxSearchResults bounds one search's answer.
+const maxSearchResults = 50
+
+// searchParcels is customer service's search: ?q= a tracking ID, order
+// reference, phone number or email, matched exactly once normalised.
+func (s *Server) searchParcels(w http.ResponseWriter, r *http.Request) {
+	typed := r.URL.Query().Get("q")
+	q := handoff.ParseParcelQuery(typed)
+	if q.Blank() {
+		msg := "is required: a tracking ID, order reference, phone number or email"
+		if len(typed) > 200 {
+			msg = "must be at most 200 characters"
+		}
+		WriteError(w, r, s.Log, handoff.Invalid(handoff.FieldError{Field: "q", Message: msg}))
+		return
+	}
+	found, err := s.Contacts.SearchParcels(r.Context(), PrincipalFrom(r.Context()), q, maxSearchResults)
+	if err != nil {
+		WriteError(w, r, s.Log, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"parcels": found})
+}
+
+// revealContacts answers a parcel's recipient contacts in full, for a
+// reason; the store logs the look first.
+func (s *Server) revealContacts(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Reason string `json:"reason"`
+	}
+	if err := Decode(w, r, &req); err != nil {
+		WriteError(w, r, s.Log, err)
+		return
+	}
+	c, err := s.Contacts.RevealContacts(r.Context(), PrincipalFrom(r.Context()), r.PathValue("trackingId"), req.Reason)
+	if err != nil {
+		WriteError(w, r, s.Log, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, c)
 }

@@ -28,6 +28,7 @@ type Server struct {
 	Outbox     notify.Admin
 	Bags       handoff.BagService
 	Cases      handoff.CaseService
+	Contacts   handoff.ContactService
 	Photos     handoff.PhotoService
 	Garages    handoff.GarageService
 	Webhooks   handoff.WebhookService

@@ -70,7 +70,9 @@ const (
 	ActionBagScan       = "bag_scan"       // outcome matched or mismatch
 	ActionRefusal       = "parcel_refused" // a tampered bag refused at the door
 	ActionPhotoView     = "photo_view"
-	ActionContactView   = "contact_view"      // customer service revealed a parcel's recipient contacts
+	ActionContactView   = "contact_view"      // customer service revealed a parcel's recipient contacts (the reason is in contact_views)
+	ActionCaseOpen      = "case_opened"       // customer service opened an enquiry; detail the case
+	ActionCaseNote      = "case_note"         // customer service noted on a case; detail the case
 	ActionGarage        = "garage_"           // + the garage log's step: requested, opened, closed, revoked, key_delivery_off…
 	ActionSignin        = "staff_signin"      // outcome ok or failed
 	ActionSettings      = "settings_change"   // detail the patch

@@ -100,3 +100,28 @@ func LastDigits(e164 string, n int) string {
 	}
 	return e164[len(e164)-n:]
 }
+
+// Mask returns a number with all but enough to recognise it hidden, for
+// showing to staff who have not asked to see it: the country code, the
+// first digit of the national number and the last three digits of an E.164
+// mobile ("+44 7••• •••123"); the last three digits of anything else.
+func Mask(number string) string {
+	digits := strings.Map(func(c rune) rune {
+		if c >= '0' && c <= '9' {
+			return c
+		}
+		return -1
+	}, number)
+	if len(digits) < 6 {
+		return "•••"
+	}
+	last := digits[len(digits)-3:]
+	if strings.HasPrefix(number, "+") {
+		for _, r := range rules {
+			if national, ok := strings.CutPrefix(digits, r.cc); ok && len(national) > 4 {
+				return "+" + r.cc + " " + national[:1] + "••• •••" + last
+			}
+		}
+	}
+	return "••• •••" + last
+}

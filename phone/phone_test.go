@@ -141,3 +141,18 @@ func FuzzMobile(f *testing.F) {
 		}
 	})
 }
+
+func TestMask(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"+447700900123", "+44 7••• •••123"},
+		{"+33612345678", "+33 6••• •••678"},
+		{"+393123456789", "+39 3••• •••789"},
+		{"020 7946 0018", "••• •••018"}, // a landline as the label wrote it
+		{"12", "•••"},
+		{"", "•••"},
+	} {
+		if got := Mask(c.in); got != c.want {
+			t.Errorf("Mask(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

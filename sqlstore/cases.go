@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/audit"
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/tracking"
 )
@@ -119,7 +120,107 @@ func (d *DB) FindCase(ctx context.Context, agent *handoff.Principal, caseID stri
 		s.At = fromMicros(at)
 		c.Scans = append(c.Scans, s)
 	}
-	return &c, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, handoff.Internal(err, "scans")
+	}
+	if c.Notes, err = caseNotes(ctx, d.db, c.ID); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// caseNotes lists a case's notes, oldest first.
+func caseNotes(ctx context.Context, q querier, caseID string) ([]handoff.CaseNote, error) {
+	rows, err := q.QueryContext(ctx, `SELECT author_id, author_name, body, at FROM case_notes WHERE case_id = $1 ORDER BY at, id`, caseID)
+	if err != nil {
+		return nil, handoff.Internal(err, "case notes")
+	}
+	defer rows.Close()
+	var out []handoff.CaseNote
+	for rows.Next() {
+		var n handoff.CaseNote
+		var at int64
+		if err := rows.Scan(&n.AuthorID, &n.AuthorName, &n.Body, &at); err != nil {
+			return nil, handoff.Internal(err, "case notes")
+		}
+		n.At = fromMicros(at)
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// OpenCase implements handoff.CaseService. One enquiry per parcel is open
+// at a time, which a unique index holds even when two agents press "open"
+// at once.
+func (d *DB) OpenCase(ctx context.Context, agent *handoff.Principal, trackingID, summary string) (*handoff.Case, error) {
+	if err := requireKind(agent, auth.KindAgent); err != nil {
+		return nil, err
+	}
+	var fe handoff.FieldErrors
+	handoff.Text{Max: 500, Required: true, Multiline: true}.Check(&fe, "summary", &summary)
+	if err := fe.Err(); err != nil {
+		return nil, err
+	}
+	id := newID("case_")
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := findParcel(ctx, tx, trackingID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO cases (id, kind, tracking_id, status, summary, opened_by, opened_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			id, handoff.CaseEnquiry, trackingID, handoff.CaseOpen, summary, agent.ID, micros(d.Now()))
+		if isUnique(err) {
+			return handoff.Errorf(handoff.ECONFLICT, "An enquiry about this parcel is already open; add a note to it.")
+		}
+		if err != nil {
+			return handoff.Internal(err, "open case")
+		}
+		return d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionCaseOpen, Actor: agent.ID, Subject: trackingID, Outcome: audit.OutcomeOK, Detail: "case=" + id})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d.FindCase(ctx, agent, id)
+}
+
+// AddCaseNote implements handoff.CaseService. The note is written only
+// while the case is open: the INSERT reads the case's status itself rather
+// than trusting an earlier check.
+func (d *DB) AddCaseNote(ctx context.Context, agent *handoff.Principal, caseID, note string) (*handoff.Case, error) {
+	if err := requireKind(agent, auth.KindAgent); err != nil {
+		return nil, err
+	}
+	var fe handoff.FieldErrors
+	handoff.Text{Max: 2000, Required: true, Multiline: true}.Check(&fe, "note", &note)
+	if err := fe.Err(); err != nil {
+		return nil, err
+	}
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO case_notes (id, case_id, author_id, author_name, body, at)
+			SELECT $1, id, $2, $3, $4, $5 FROM cases WHERE id = $6 AND status = $7`,
+			newID("cn_"), agent.ID, agent.Name, note, micros(d.Now()), caseID, handoff.CaseOpen)
+		if err != nil {
+			return handoff.Internal(err, "add case note")
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return handoff.Internal(err, "add case note")
+		}
+		var status, trackingID string
+		err = tx.QueryRowContext(ctx, `SELECT status, tracking_id FROM cases WHERE id = $1`, caseID).Scan(&status, &trackingID)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return handoff.NotFound("Case")
+		case err != nil:
+			return handoff.Internal(err, "find case")
+		case n == 0:
+			return handoff.Errorf(handoff.ECONFLICT, "The case is closed; notes are added while it is open.")
+		}
+		return d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionCaseNote, Actor: agent.ID, Subject: trackingID, Outcome: audit.OutcomeOK, Detail: "case=" + caseID})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d.FindCase(ctx, agent, caseID)
 }
 
 // CloseCase implements handoff.CaseService. Closing a tamper case decides

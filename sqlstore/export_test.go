@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
 )
 
@@ -50,4 +51,37 @@ func (d *DB) AddPhotos(ctx context.Context, trackingID string, n int, expires ti
 		}
 	}
 	return nil
+}
+
+// SearchPlan returns how the database would run customer service's search
+// for q: SQLite's plan as Explain gives it, or PostgreSQL's EXPLAIN lines
+// with sequential scans priced out (so that one still chosen means no index
+// could serve).
+func (d *DB) SearchPlan(ctx context.Context, q handoff.ParcelQuery) ([]string, error) {
+	query, args := searchSQL(q, 50)
+	if d.Engine != Postgres {
+		return d.Explain(ctx, query, len(args))
+	}
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, "EXPLAIN "+query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return nil, err
+		}
+		out = append(out, line)
+	}
+	return out, rows.Err()
 }

@@ -1,8 +1,8 @@
 package web
 
 import (
+	"cmp"
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -13,6 +13,7 @@ import (
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/bag"
+	"github.com/handoff-dev/handoff/locale"
 	"github.com/handoff-dev/handoff/market"
 	"github.com/handoff-dev/handoff/tracking"
 )
@@ -25,10 +26,37 @@ import (
 
 // queuePage is the content of customer service's home.
 type queuePage struct {
-	Open   []caseRow
-	Closed []caseRow // the most recently closed first, up to maxClosedRows
+	Open   caseTable
+	Closed caseTable // the most recently closed first, up to maxClosedRows
 	Lookup lookupForm
 }
+
+// caseTable is a table of cases with the language of its headings.
+type caseTable struct {
+	Rows []caseRow
+	Lang string
+}
+
+// T translates the table's words.
+func (t caseTable) T(key string) string { return locale.T(t.Lang, key) }
+
+// searchRow is one parcel the search found, with the recipient's contacts
+// masked.
+type searchRow struct {
+	handoff.ParcelMatch
+	Shipper string
+}
+
+// matchWords name how a search found a parcel.
+var matchWords = map[string]string{
+	handoff.MatchTrackingID: "Tracking ID",
+	handoff.MatchReference:  "Order reference",
+	handoff.MatchPhone:      "Phone number",
+	handoff.MatchEmail:      "Email",
+}
+
+// FoundBy names, in English, how the search found the parcel.
+func (r searchRow) FoundBy() string { return matchWords[r.MatchedBy] }
 
 // caseRow is one case of the queue, or of a parcel's cases.
 type caseRow struct {
@@ -43,7 +71,7 @@ type caseRow struct {
 type lookupForm struct {
 	TrackingID string
 	Error      string
-	Found      []handoff.ParcelMatch // the parcels a search found, when more than one
+	Found      []searchRow // the parcels a search found, but for a tracking ID's one
 }
 
 // maxClosedRows bounds the closed cases on the queue page: they are there
@@ -58,7 +86,7 @@ func (s *Server) caseQueue(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "cases", newView(r, "Customer service", "home", page))
+	s.render(w, r, http.StatusOK, "cases", newView(r, locale.T(langOf(r), "Customer service"), "home", page))
 }
 
 // loadQueue fills the queue page.
@@ -72,14 +100,14 @@ func (s *Server) loadQueue(r *http.Request) (*queuePage, error) {
 	if err != nil {
 		return nil, err
 	}
-	page := &queuePage{}
-	now := s.Now()
+	now, lang := s.Now(), langOf(r)
+	page := &queuePage{Open: caseTable{Lang: lang}, Closed: caseTable{Lang: lang}}
 	for _, c := range open {
-		page.Open = append(page.Open, caseRowOf(c, now, market.Market{}))
+		page.Open.Rows = append(page.Open.Rows, caseRowOf(c, now, market.Market{}, lang))
 	}
 	slices.SortStableFunc(closed, func(a, b handoff.Case) int { return closedAt(b).Compare(closedAt(a)) })
 	for _, c := range closed[:min(len(closed), maxClosedRows)] {
-		page.Closed = append(page.Closed, caseRowOf(c, now, market.Market{}))
+		page.Closed.Rows = append(page.Closed.Rows, caseRowOf(c, now, market.Market{}, lang))
 	}
 	return page, nil
 }
@@ -92,59 +120,76 @@ func closedAt(c handoff.Case) time.Time {
 	return time.Time{}
 }
 
-// caseRowOf puts a case into words, its times in m's zone (UTC for the queue,
-// which spans marketplaces).
-func caseRowOf(c handoff.Case, now time.Time, m market.Market) caseRow {
-	row := caseRow{Case: c, Kind: codeWords(caseKindWords, c.Kind), Opened: formatTime(c.OpenedAt, m)}
+// caseRowOf puts a case into lang's words, its times in m's zone (UTC for
+// the queue, which spans marketplaces).
+func caseRowOf(c handoff.Case, now time.Time, m market.Market, lang string) caseRow {
+	row := caseRow{Case: c, Kind: locale.T(lang, codeWords(caseKindWords, c.Kind)), Opened: staffWhen(lang, c.OpenedAt, string(m.Code))}
 	if c.ClosedAt != nil {
-		row.Age = "open " + ageWords(c.ClosedAt.Sub(c.OpenedAt))
-		row.Outcome = codeWords(caseOutcomeWords, c.Outcome)
+		row.Age = locale.T(lang, "open %s", ageIn(lang, c.ClosedAt.Sub(c.OpenedAt)))
+		row.Outcome = locale.T(lang, codeWords(caseOutcomeWords, c.Outcome))
 	} else {
-		row.Age = ageWords(now.Sub(c.OpenedAt))
+		row.Age = ageIn(lang, now.Sub(c.OpenedAt))
 	}
 	return row
 }
 
+// staffWhen writes an instant for customer service in lang and in the
+// marketplace's zone (UTC for none), naming the zone, as staff read times
+// from several countries: "Monday 23 November 2026, 10:00 GMT".
+func staffWhen(lang string, t time.Time, marketplace string) string {
+	return locale.When(lang, t, marketplace) + " " + t.In(locale.Zone(marketplace)).Format("MST")
+}
+
 // ageWords says a duration the way a queue does: "5 min", "3 h", "2 days".
-func ageWords(d time.Duration) string {
+func ageWords(d time.Duration) string { return ageIn(locale.EN, d) }
+
+// ageIn says a duration in lang the way a queue does.
+func ageIn(lang string, d time.Duration) string {
 	switch {
 	case d < time.Minute:
-		return "under a minute"
+		return locale.T(lang, "under a minute")
 	case d < time.Hour:
-		return fmt.Sprintf("%d min", int(d/time.Minute))
+		return locale.T(lang, "%d min", int(d/time.Minute))
 	case d < 48*time.Hour:
-		return fmt.Sprintf("%d h", int(d/time.Hour))
+		return locale.T(lang, "%d h", int(d/time.Hour))
 	}
-	return fmt.Sprintf("%d days", int(d/(24*time.Hour)))
+	return locale.T(lang, "%d days", int(d/(24*time.Hour)))
 }
 
 // findParcel is the search form: by tracking ID, shipper reference,
 // recipient phone or email, each matched exactly once normalised (spaces and
 // case do not matter in a tracking ID, as tracking IDs are read out and
-// typed; a phone number is read by every marketplace's rules). One parcel
-// opens its page; several are listed on the queue page; none says so there.
+// typed; a phone number is read by each marketplace's rules and matched on
+// that marketplace's parcels). A tracking ID opens its parcel; anything else
+// lists what it found, with the contacts masked, on the queue page.
 func (s *Server) findParcel(w http.ResponseWriter, r *http.Request) {
+	lang := langOf(r)
 	typed := r.URL.Query().Get(fieldTrackingID)
 	q := handoff.ParseParcelQuery(typed)
 	var form lookupForm
 	status := http.StatusBadRequest
 	switch {
 	case q.Blank():
-		form.Error = "Enter the tracking ID of the parcel."
+		form.Error = locale.T(lang, "Enter a tracking ID, order reference, phone number or email.")
 	default:
 		found, err := s.Contacts.SearchParcels(r.Context(), visitorFrom(r.Context()).principal, q, pageSize)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		switch len(found) {
-		case 0:
-			form.Error, status = "No parcel has this tracking ID, reference, phone number or email.", http.StatusNotFound
-		case 1:
+		switch {
+		case len(found) == 0:
+			form.Error, status = locale.T(lang, "No parcel has this tracking ID, reference, phone number or email."), http.StatusNotFound
+		case len(found) == 1 && found[0].MatchedBy == handoff.MatchTrackingID:
 			http.Redirect(w, r, "/agent/parcels/"+url.PathEscape(found[0].TrackingID), http.StatusSeeOther)
 			return
 		default:
-			form.Found, status = found, http.StatusOK
+			names := s.actorNames(r)
+			for _, m := range found {
+				m.StatusText = locale.T(lang, m.StatusText)
+				form.Found = append(form.Found, searchRow{ParcelMatch: m, Shipper: cmp.Or(m.ShipperName, names.name(m.ShipperID))})
+			}
+			status = http.StatusOK
 		}
 	}
 	form.TrackingID = clipField(strings.TrimSpace(typed))
@@ -154,7 +199,7 @@ func (s *Server) findParcel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page.Lookup = form
-	s.render(w, r, status, "cases", newView(r, "Customer service", "home", page))
+	s.render(w, r, status, "cases", newView(r, locale.T(lang, "Customer service"), "home", page))
 }
 
 // historyRow is one event of a parcel's history in words.
@@ -165,7 +210,7 @@ type historyRow struct {
 	Detail string
 	Note   string // "" when it only repeats the event
 	Place  string
-	Actor  string
+	Actor  string // "by Alex Driver (delivery associate)", or ""
 }
 
 // actorNames names the actors of a page's history, asking the store once
@@ -191,9 +236,9 @@ func (n *actorNames) name(id string) string {
 	case "system":
 		return "handoff"
 	case "recipient":
-		return "the recipient"
+		return locale.T(langOf(n.r), "the recipient")
 	case "operator":
-		return "the operator"
+		return locale.T(langOf(n.r), "the operator")
 	}
 	if v, ok := n.seen[id]; ok {
 		return v
@@ -202,7 +247,7 @@ func (n *actorNames) name(id string) string {
 	p, err := n.s.Principals.FindPrincipal(n.r.Context(), id)
 	switch {
 	case err == nil:
-		v = p.Name + " (" + kindLabels[p.Kind] + ")"
+		v = p.Name + " (" + locale.T(langOf(n.r), kindLabels[p.Kind]) + ")"
 	case handoff.ErrorCode(err) != handoff.ENOTFOUND:
 		n.s.Log.WarnContext(n.r.Context(), "name an actor", "actor", id, "err", err)
 	}
@@ -210,13 +255,17 @@ func (n *actorNames) name(id string) string {
 	return v
 }
 
-// history puts a parcel's events into words, with who did each.
-func history(events []tracking.Event, m market.Market, names *actorNames) []historyRow {
+// history puts a parcel's events into lang's words, with who did each.
+func history(events []tracking.Event, m market.Market, names *actorNames, lang string) []historyRow {
 	out := make([]historyRow, 0, len(events))
 	for _, e := range events {
-		row := historyRow{Time: e.Time, When: formatTime(e.Time, m), Event: historyEventWords(e.Code), Detail: detailWords(e.Detail),
-			Place: place(e.Location), Actor: names.name(e.Actor)}
-		if e.Note != row.Event {
+		event := historyEventWords(e.Code)
+		row := historyRow{Time: e.Time, When: staffWhen(lang, e.Time, string(m.Code)), Event: locale.T(lang, event),
+			Detail: locale.T(lang, detailWords(e.Detail)), Place: place(e.Location)}
+		if who := names.name(e.Actor); who != "" {
+			row.Actor = locale.T(lang, "by %s", who)
+		}
+		if e.Note != event {
 			row.Note = e.Note
 		}
 		out = append(out, row)
@@ -248,6 +297,21 @@ type casePage struct {
 	Scans    []scanRow
 	Outcomes []option
 	Form     closeForm
+	Notes    []noteRow
+	NoteForm noteForm
+}
+
+// noteRow is one note on a case.
+type noteRow struct {
+	Who  string
+	When string
+	Body string
+}
+
+// noteForm is the add-a-note form as filled in, with what went wrong.
+type noteForm struct {
+	Note  string
+	Error string
 }
 
 // caseBag is one bag the parcel was sealed in.
@@ -286,10 +350,12 @@ type closeForm struct {
 	Alert   string
 }
 
-// Form field names of the close form.
+// Form field names of the case forms.
 const (
 	fieldOutcome = "outcome"
 	fieldNote    = "note"
+	fieldSummary = "summary"
+	fieldBack    = "back" // "parcel": go back to the parcel's page after a note
 )
 
 // caseDetail shows a case with the parcel's whole history and, while it is
@@ -300,8 +366,16 @@ func (s *Server) caseDetail(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if r.URL.Query().Get("done") == "closed" && page.Row.Case.Status == handoff.CaseClosed {
-		page.Flash = "Case closed: " + page.Row.Outcome + "."
+	lang := langOf(r)
+	switch r.URL.Query().Get("done") {
+	case "closed":
+		if page.Row.Case.Status == handoff.CaseClosed {
+			page.Flash = locale.T(lang, "Case closed: %s.", page.Row.Outcome)
+		}
+	case "opened":
+		page.Flash = locale.T(lang, "Case opened. Add notes as you go; close it with an outcome when it is settled.")
+	case "noted":
+		page.Flash = locale.T(lang, "Note added.")
 	}
 	s.renderCase(w, r, http.StatusOK, page)
 }
@@ -318,10 +392,18 @@ func (s *Server) loadCase(r *http.Request) (*casePage, error) {
 	}
 	m := eventsMarket(c.Events)
 	names := s.actorNames(r)
-	page := &casePage{Row: caseRowOf(*c, s.Now(), m), OpenedBy: names.name(c.OpenedBy), ClosedBy: names.name(c.ClosedBy),
-		Events: history(c.Events, m, names), Outcomes: options(handoff.CaseOutcomes, caseOutcomeWords), Form: closeForm{Errors: map[string]string{}}}
+	lang := langOf(r)
+	outcomes := options(handoff.CaseOutcomes, caseOutcomeWords)
+	for i := range outcomes {
+		outcomes[i].Label = locale.T(lang, outcomes[i].Label)
+	}
+	page := &casePage{Row: caseRowOf(*c, s.Now(), m, lang), OpenedBy: names.name(c.OpenedBy), ClosedBy: names.name(c.ClosedBy),
+		Events: history(c.Events, m, names, lang), Outcomes: outcomes, Form: closeForm{Errors: map[string]string{}}}
 	if c.ClosedAt != nil {
-		page.Closed = formatTime(*c.ClosedAt, m)
+		page.Closed = staffWhen(lang, *c.ClosedAt, string(m.Code))
+	}
+	for _, n := range c.Notes {
+		page.Notes = append(page.Notes, noteRow{Who: n.AuthorName, When: staffWhen(lang, n.At, string(m.Code)), Body: n.Body})
 	}
 	for _, b := range c.Bags {
 		cb := caseBag{Printed: b.Printed, BatchID: b.BatchID, State: codeWords(bagStateWords, b.State), SealedBy: names.name(b.SealedBy), Note: b.Note}
@@ -362,34 +444,77 @@ func (s *Server) closeCase(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/agent/cases/"+url.PathEscape(id)+"?done=closed", http.StatusSeeOther)
 		return
 	}
-	code := handoff.ErrorCode(err)
-	if code != handoff.EINVALID && code != handoff.ECONFLICT {
-		s.fail(w, r, err)
-		return
-	}
-	page, lerr := s.loadCase(r)
-	if lerr != nil {
-		s.fail(w, r, lerr)
+	page, status, ok := refused(s, w, r, err, s.loadCase)
+	if !ok {
 		return
 	}
 	page.Form.Outcome, page.Form.Note = outcome, note
 	for _, fe := range handoff.ErrorFields(err) {
 		switch fe.Field {
 		case "outcome":
-			page.Form.Errors[fieldOutcome] = "Choose what happens to the parcel."
+			page.Form.Errors[fieldOutcome] = locale.T(langOf(r), "Choose what happens to the parcel.")
 		case "note":
-			page.Form.Errors[fieldNote] = fieldSentence("The note", fe.Message)
+			page.Form.Errors[fieldNote] = locale.T(langOf(r), fieldSentence("The note", fe.Message))
 		}
 	}
 	if len(page.Form.Errors) == 0 {
 		page.Form.Alert = handoff.ErrorMessage(err)
 	}
-	s.renderCase(w, r, pageStatus[code].status, page)
+	s.renderCase(w, r, status, page)
+}
+
+// refused loads the page a refused form is shown again on, for an error the
+// form says in words (EINVALID at its field, ECONFLICT); ok is false, and
+// the answer written, for any other error or when the page cannot load.
+func refused[P any](s *Server, w http.ResponseWriter, r *http.Request, err error, load func(*http.Request) (P, error)) (page P, status int, ok bool) {
+	code := handoff.ErrorCode(err)
+	if code != handoff.EINVALID && code != handoff.ECONFLICT {
+		s.fail(w, r, err)
+		return page, 0, false
+	}
+	page, lerr := load(r)
+	if lerr != nil {
+		s.fail(w, r, lerr)
+		return page, 0, false
+	}
+	return page, pageStatus[code].status, true
+}
+
+// addCaseNote adds a note to an open case, from the case's page or from the
+// parcel's (back=parcel), and goes back there; a refused note shows the
+// case's page with the error at the field and the note kept.
+func (s *Server) addCaseNote(w http.ResponseWriter, r *http.Request) {
+	id := pathID(r, "caseId")
+	note := r.PostForm.Get(fieldNote)
+	c, err := s.Cases.AddCaseNote(r.Context(), visitorFrom(r.Context()).principal, id, note)
+	if err == nil {
+		if r.PostForm.Get(fieldBack) == "parcel" {
+			http.Redirect(w, r, "/agent/parcels/"+url.PathEscape(c.TrackingID)+"?done=noted#case-"+url.PathEscape(id), http.StatusSeeOther)
+			return
+		}
+		http.Redirect(w, r, "/agent/cases/"+url.PathEscape(id)+"?done=noted#notes", http.StatusSeeOther)
+		return
+	}
+	page, status, ok := refused(s, w, r, err, s.loadCase)
+	if !ok {
+		return
+	}
+	page.NoteForm.Note = note
+	page.NoteForm.Error = locale.T(langOf(r), handoff.ErrorMessage(err))
+	if status == http.StatusBadRequest {
+		page.NoteForm.Error = locale.T(langOf(r), "Write the note: what was said or done.")
+		if len([]rune(note)) > 2000 {
+			page.NoteForm.Error = locale.T(langOf(r), "The note must be at most 2000 characters.")
+		}
+	}
+	s.renderCase(w, r, status, page)
 }
 
 // agentParcelPage is the content of customer service's page of a parcel.
 type agentParcelPage struct {
 	Parcel  *handoff.AgentParcel
+	Status  string // the parcel's status in the page's language
+	Market  string
 	Shipper string // the shipper's name and kind, or its ID
 	Events  []historyRow
 	Photo   photoBox
@@ -400,6 +525,18 @@ type agentParcelPage struct {
 	Contacts     handoff.RecipientContacts
 	Revealed     bool
 	ContactViews []viewRow
+	Flash        string
+	// ShowsImages is true when the page itself shows the photo or the
+	// signature, each load of which is a logged view.
+	ShowsImages bool
+	Reveal      parcelForm // why the agent asks to see the contacts
+	Open        parcelForm // the summary of a new enquiry
+}
+
+// parcelForm is one of the parcel page's one-field forms as filled in.
+type parcelForm struct {
+	Value string
+	Error string
 }
 
 // photoBox says what there is to see of the parcel's delivery photo.
@@ -411,81 +548,139 @@ type photoBox struct {
 	Skipped string // why none was taken, in words
 }
 
-// viewRow is one logged view of the photo.
+// viewRow is one logged view of the photo, the signature or the contacts.
 type viewRow struct {
-	Who  string
-	Kind string
-	When string
+	Who    string
+	Kind   string
+	When   string
+	Image  string // what was seen: the photo or the signature
+	Reason string // why the contacts were shown
 }
 
 // agentParcel shows a parcel's whole history, its photo (each view of
 // which is logged) with the log of those views, and its cases.
 func (s *Server) agentParcel(w http.ResponseWriter, r *http.Request) {
-	id := pathID(r, "trackingId")
-	if id == "" {
-		s.fail(w, r, handoff.NotFound("Parcel"))
-		return
-	}
-	s.agentParcelWith(w, r, id, nil)
-}
-
-// agentParcelWith renders the parcel page, with the recipient's contacts in
-// full when revealed is not nil.
-func (s *Server) agentParcelWith(w http.ResponseWriter, r *http.Request, id string, revealed *handoff.RecipientContacts) {
-	a, err := s.Photos.AgentParcel(r.Context(), visitorFrom(r.Context()).principal, id)
+	page, err := s.loadAgentParcel(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	if r.URL.Query().Get("done") == "noted" {
+		page.Flash = locale.T(langOf(r), "Note added.")
+	}
+	s.renderAgentParcel(w, r, http.StatusOK, page)
+}
+
+// loadAgentParcel fills the page of the path's parcel, the recipient's
+// contacts masked.
+func (s *Server) loadAgentParcel(r *http.Request) (*agentParcelPage, error) {
+	id := pathID(r, "trackingId")
+	if id == "" {
+		return nil, handoff.NotFound("Parcel")
+	}
+	a, err := s.Photos.AgentParcel(r.Context(), visitorFrom(r.Context()).principal, id)
+	if err != nil {
+		return nil, err
+	}
 	m := eventsMarket(a.Events)
+	mkt := string(m.Code)
+	lang := langOf(r)
 	names := s.actorNames(r)
-	page := &agentParcelPage{Parcel: a, Shipper: names.name(a.ShipperID), Events: history(a.Events, m, names)}
+	page := &agentParcelPage{Parcel: a, Status: locale.T(lang, a.StatusText), Market: mkt, Shipper: names.name(a.ShipperID),
+		Events: history(a.Events, m, names, lang)}
 	if p := a.Photo; p != nil {
 		switch {
 		case p.RemovedAt != nil:
-			page.Photo.Removed = formatTime(*p.RemovedAt, m)
+			page.Photo.Removed = staffWhen(lang, *p.RemovedAt, mkt)
 		case p.TakenAt != nil:
 			page.Photo.Stored = true
 		case p.SkippedReason != "":
-			page.Photo.Skipped = codeWords(noPhotoWords, p.SkippedReason)
+			page.Photo.Skipped = locale.T(lang, codeWords(noPhotoWords, p.SkippedReason))
 		}
 		if p.TakenAt != nil {
-			page.Photo.Taken, page.Photo.TakenBy = formatTime(*p.TakenAt, m), names.name(p.TakenBy)
+			page.Photo.Taken, page.Photo.TakenBy = staffWhen(lang, *p.TakenAt, mkt), names.name(p.TakenBy)
 		}
 	}
 	for _, v := range a.PhotoViews {
-		page.Views = append(page.Views, viewRow{Who: v.ViewerName, Kind: kindLabels[auth.Kind(v.ViewerKind)], When: formatTime(v.At, m)})
+		page.Views = append(page.Views, viewRow{Who: v.ViewerName, Kind: locale.T(lang, kindLabels[auth.Kind(v.ViewerKind)]),
+			When: staffWhen(lang, v.At, mkt), Image: locale.T(lang, imageWords[v.Image])})
+	}
+	if dc := a.DoorCheck; page.Photo.Stored || dc != nil && dc.SignatureKind == "DRAWN" && dc.SignatureRemovedAt == nil {
+		page.ShowsImages = true
 	}
 	now := s.Now()
 	for _, c := range a.Cases {
-		page.Cases = append(page.Cases, caseRowOf(c, now, m))
+		page.Cases = append(page.Cases, caseRowOf(c, now, m, lang))
 	}
 	page.Contacts = a.Contacts
-	if revealed != nil {
-		page.Contacts, page.Revealed = *revealed, true
-	}
 	for _, v := range a.ContactViews {
-		page.ContactViews = append(page.ContactViews, viewRow{Who: v.ViewerName, Kind: kindLabels[auth.Kind(v.ViewerKind)], When: formatTime(v.At, m)})
+		page.ContactViews = append(page.ContactViews, viewRow{Who: v.ViewerName, Kind: locale.T(lang, kindLabels[auth.Kind(v.ViewerKind)]),
+			When: staffWhen(lang, v.At, mkt), Reason: v.Reason})
 	}
-	s.render(w, r, http.StatusOK, "agentparcel", newView(r, "Parcel "+a.TrackingID, "home", page))
+	return page, nil
 }
 
-// revealContacts is "show" on the parcel page: the store logs the look
-// first, and the page then shows the contacts in full, this answer only (a
-// reload masks them again), with the look in the list below them.
+// imageWords name what a logged view saw.
+var imageWords = map[string]string{"delivery": "Delivery photo", "signature": "Signature"}
+
+// renderAgentParcel shows the parcel page.
+func (s *Server) renderAgentParcel(w http.ResponseWriter, r *http.Request, status int, page *agentParcelPage) {
+	s.render(w, r, status, "agentparcel", newView(r, locale.T(langOf(r), "Parcel")+" "+page.Parcel.TrackingID, "home", page))
+}
+
+// revealContacts is "show contact" on the parcel page, with the reason the
+// agent gives: the store logs the look first, and the page then shows the
+// contacts in full, this answer only (a reload masks them again), with the
+// look in the list below them. Without a reason nothing is shown or logged.
 func (s *Server) revealContacts(w http.ResponseWriter, r *http.Request) {
 	id := pathID(r, "trackingId")
-	if id == "" {
-		s.fail(w, r, handoff.NotFound("Parcel"))
+	reason := r.PostForm.Get(fieldReason)
+	c, err := s.Contacts.RevealContacts(r.Context(), visitorFrom(r.Context()).principal, id, reason)
+	if err != nil {
+		page, status, ok := refused(s, w, r, err, s.loadAgentParcel)
+		if !ok {
+			return
+		}
+		page.Reveal = parcelForm{Value: reason, Error: locale.T(langOf(r), "Say why you need the contacts, for example \"recipient on the phone, no delivery\".")}
+		if len([]rune(strings.TrimSpace(reason))) > 200 {
+			page.Reveal.Error = locale.T(langOf(r), "The reason must be at most 200 characters.")
+		}
+		s.renderAgentParcel(w, r, status, page)
 		return
 	}
-	agent := visitorFrom(r.Context()).principal
-	c, err := s.Contacts.RevealContacts(r.Context(), agent, id)
+	page, err := s.loadAgentParcel(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.agentParcelWith(w, r, id, c)
+	page.Contacts, page.Revealed = *c, true
+	s.renderAgentParcel(w, r, http.StatusOK, page)
+}
+
+// openCase opens an enquiry about the parcel from its page and goes to the
+// new case; a missing summary or an enquiry already open is said at the
+// field, the summary kept.
+func (s *Server) openCase(w http.ResponseWriter, r *http.Request) {
+	id := pathID(r, "trackingId")
+	summary := r.PostForm.Get(fieldSummary)
+	c, err := s.Cases.OpenCase(r.Context(), visitorFrom(r.Context()).principal, id, summary)
+	if err == nil {
+		http.Redirect(w, r, "/agent/cases/"+url.PathEscape(c.ID)+"?done=opened", http.StatusSeeOther)
+		return
+	}
+	page, status, ok := refused(s, w, r, err, s.loadAgentParcel)
+	if !ok {
+		return
+	}
+	lang := langOf(r)
+	page.Open = parcelForm{Value: summary, Error: locale.T(lang, handoff.ErrorMessage(err))}
+	if status == http.StatusBadRequest {
+		page.Open.Error = locale.T(lang, "Say what the case is about, for example \"recipient says the parcel did not arrive\".")
+		if len([]rune(strings.TrimSpace(summary))) > 500 {
+			page.Open.Error = locale.T(lang, "The summary must be at most 500 characters.")
+		}
+	}
+	s.renderAgentParcel(w, r, status, page)
 }
 
 // parcelPhoto serves a parcel's photo to customer service, ?size=thumb for

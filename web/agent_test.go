@@ -66,7 +66,8 @@ func TestAgentParcelPhoto(t *testing.T) {
 			"Delivered to porch, with a photo", "No case about this parcel.")
 		photo := element(t, body, "photo", "section")
 		wantText(t, "photo", photo, `src="/agent/parcels/`+book+`/photo?size=thumb"`, `href="/agent/parcels/`+book+`/photo?size=full"`,
-			"Taken 23 Nov 2026, 10:00 GMT by Alex Driver (delivery associate).", "is logged with your name", "Nobody has viewed it yet.")
+			"Taken Monday 23 November 2026, 10:00 GMT by Alex Driver (delivery associate).", "are logged with your name as they load",
+			"Nobody had viewed an image of this parcel before this page.")
 
 		for _, size := range []string{"thumb", "full"} {
 			resp, body := agent.get(path + "/photo?size=" + size)
@@ -99,7 +100,7 @@ func TestAgentParcelPhoto(t *testing.T) {
 
 		_, body = agent.get(path)
 		views := element(t, body, "photo-views", "table")
-		wantText(t, "view log", views, "Casey Support", "customer service", "23 Nov 2026, 10:00 GMT")
+		wantText(t, "view log", views, "Casey Support", "customer service", "Delivery photo", "Monday 23 November 2026, 10:00 GMT")
 		if n := strings.Count(views, "<tr>"); n != 3 { // the header and two views
 			t.Errorf("the view log has %d rows, want the two views:\n%s", n-1, views)
 		}
@@ -146,6 +147,9 @@ func TestBagAndCaseFormsNeedCSRF(t *testing.T) {
 			{da, d.stopPath + "/garage/open", nil},
 			{da, d.stopPath + "/garage/close", []string{"grant", "gg_nosuchgrant00000"}},
 			{agent, "/agent/cases/" + cases[0].ID + "/close", []string{"outcome", "no_action"}},
+			{agent, "/agent/cases/" + cases[0].ID + "/notes", []string{"note", "called"}},
+			{agent, "/agent/parcels/" + d.phone + "/cases", []string{"summary", "did not arrive"}},
+			{agent, "/agent/parcels/" + d.phone + "/contacts", []string{"reason", "caller"}},
 		}
 		for _, tt := range tests {
 			for _, token := range []string{"", foreign} {
@@ -180,8 +184,11 @@ func TestBagAndCaseFormsNeedCSRF(t *testing.T) {
 		if err != nil || st.Parcels[0].BagScanned || st.Parcels[0].Outcome != "" {
 			t.Errorf("a refused form changed the stop: %+v %v", st, err)
 		}
-		if c, err := d.db.FindCase(ctx, d.seed.Agent.Principal, cases[0].ID); err != nil || c.Status != handoff.CaseOpen {
-			t.Errorf("a refused form closed the case: %+v %v", c, err)
+		if c, err := d.db.FindCase(ctx, d.seed.Agent.Principal, cases[0].ID); err != nil || c.Status != handoff.CaseOpen || len(c.Notes) != 0 {
+			t.Errorf("a refused form closed or noted the case: %+v %v", c, err)
+		}
+		if a, err := d.db.AgentParcel(ctx, d.seed.Agent.Principal, d.phone); err != nil || len(a.ContactViews) != 0 || len(a.Cases) != 1 {
+			t.Errorf("a refused form showed the contacts or opened a case: %+v %v", a, err)
 		}
 	})
 }
@@ -226,9 +233,89 @@ func TestBagAndCasePagesByKind(t *testing.T) {
 		_, page := station.get("/station")
 		resp, body := station.formPost(d.stopPath+"/scan", csrf(t, page), "bagId", d.bag.Printed)
 		wantStatus(t, resp, body, http.StatusForbidden)
+		// Customer service's forms and search refuse every other kind, with
+		// their own session's token, and show or change nothing.
+		for _, h := range []struct {
+			b    *browser
+			home string
+		}{{shipper, "/shipments"}, {da, "/associate"}, {station, "/station"}} {
+			b := h.b
+			_, page := b.get(h.home)
+			token := csrf(t, page)
+			for _, f := range [][]string{
+				{"/agent/parcels/" + d.phone + "/contacts", "reason", "curious"},
+				{"/agent/parcels/" + d.phone + "/cases", "summary", "curious"},
+			} {
+				resp, body := b.formPost(f[0], token, f[1], f[2])
+				wantStatus(t, resp, body, http.StatusForbidden)
+				if strings.Contains(body, "+447700900123") {
+					t.Errorf("%s showed the contacts to another kind", f[0])
+				}
+			}
+			resp, body := b.get("/agent/parcels?trackingId=07700900123")
+			wantStatus(t, resp, body, http.StatusForbidden)
+		}
+		if a, err := d.db.AgentParcel(context.Background(), d.seed.Agent.Principal, d.phone); err != nil || len(a.ContactViews) != 0 || len(a.Cases) != 0 {
+			t.Errorf("another kind's form showed the contacts or opened a case: %+v %v", a, err)
+		}
 		// The station's own bag page lists the phone's bag; the station is the
 		// one that sealed it.
 		_, body = station.get("/station/bags")
 		wantText(t, "bag page", body, d.bag.Printed, d.phone)
+	})
+}
+
+// TestAgentCaseForms opens an enquiry and notes it from the pages: a blank
+// summary, a second enquiry while one is open, a blank note and a reveal
+// without a reason are each said at their field with the input kept, and
+// change nothing.
+func TestAgentCaseForms(t *testing.T) {
+	eachEngine(t, func(t *testing.T, engine string) {
+		e := newDay(t, engine)
+		ctx := context.Background()
+		agent := e.signedIn(t, e.seed.Agent)
+		parcel := e.seed.parcel(t, "order-1001-phone")
+		path := "/agent/parcels/" + parcel
+		_, page := agent.get(path)
+		token := csrf(t, page)
+
+		resp, body := agent.formPost(path+"/cases", token, "summary", "   ")
+		wantStatus(t, resp, body, http.StatusBadRequest)
+		wantText(t, "blank summary", element(t, body, "summary-error", "p"), "Say what the case is about")
+		resp, body = agent.formPost(path+"/contacts", token, "reason", "")
+		wantStatus(t, resp, body, http.StatusBadRequest)
+		wantText(t, "no reason", element(t, body, "reason-error", "p"), "Say why you need the contacts")
+		if strings.Contains(body, "+447700900123") {
+			t.Error("the contacts were shown without a reason")
+		}
+
+		resp, body = agent.formPost(path+"/cases", token, "summary", "did not arrive")
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("open: %d\n%s", resp.StatusCode, body)
+		}
+		casePath := resp.Header.Get("Location")
+		casePath = casePath[:strings.Index(casePath, "?")]
+		resp, body = agent.formPost(path+"/cases", token, "summary", "again <b>")
+		wantStatus(t, resp, body, http.StatusConflict)
+		wantText(t, "second enquiry", element(t, body, "summary-error", "p"), "already open")
+		wantText(t, "second enquiry", body, "again <b></textarea>") // kept, and escaped: wantText reads entities as the browser does
+		if !strings.Contains(body, "again &lt;b&gt;") {
+			t.Error("the kept summary is not escaped")
+		}
+
+		resp, body = agent.formPost(casePath+"/notes", token, "note", " ")
+		wantStatus(t, resp, body, http.StatusBadRequest)
+		wantText(t, "blank note", element(t, body, "add-note-error", "p"), "Write the note")
+		resp, body = agent.formPost(casePath+"/notes", token, "note", "called back", "back", "parcel")
+		wantRedirect(t, resp, body, path+"?done=noted#case-"+strings.TrimPrefix(casePath, "/agent/cases/"))
+
+		a, err := e.db.AgentParcel(ctx, e.seed.Agent.Principal, parcel)
+		if err != nil || len(a.Cases) != 1 || len(a.ContactViews) != 0 {
+			t.Fatalf("after the forms: %+v %v", a, err)
+		}
+		c, err := e.db.FindCase(ctx, e.seed.Agent.Principal, a.Cases[0].ID)
+		if err != nil || len(c.Notes) != 1 || c.Notes[0].Body != "called back" || c.Kind != handoff.CaseEnquiry {
+			t.Errorf("the case reads %+v %v", c, err)
+		}
 	})
 }

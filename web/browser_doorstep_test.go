@@ -260,14 +260,19 @@ func TestBrowserPhotoSeenByCustomerService(t *testing.T) {
 		if w := c.imageShown("#photo img.thumb"); w == 0 {
 			t.Fatal("the thumbnail does not render")
 		}
-		if v := c.text("#photo-views"); !strings.Contains(v, "Nobody has viewed it yet") {
-			t.Errorf("before any view the log says %q", v)
+		// The thumbnail just shown is this agent's view: the page does not
+		// claim nobody has seen the photo, it says its own load is logged.
+		if v := c.text("#photo-views"); !strings.Contains(v, "Nobody had viewed an image of this parcel before this page") {
+			t.Errorf("before any earlier view the log says %q", v)
+		}
+		if v := c.text("#views-own"); !strings.Contains(v, "yours are logged with your name as they load") {
+			t.Errorf("the page does not say its own images are logged views: %q", v)
 		}
 		if h := c.text("main"); !strings.Contains(h, "by Alex Driver (delivery associate)") || !strings.Contains(h, "Delivered to porch, with a photo") {
 			t.Errorf("the parcel's history lacks the delivery:\n%s", h)
 		}
 		c.fitsPhone("the parcel page")
-		c.shot("agent-parcel")
+		c.shot("cs-parcel-photo")
 
 		c.do("open the photo", markStale(), chromedp.Click(chromedp.ID("photo-full")), freshCSS("img"))
 		if w := c.imageShown("img"); w == 0 {
@@ -281,6 +286,6 @@ func TestBrowserPhotoSeenByCustomerService(t *testing.T) {
 		if n := c.eval(`String(document.querySelectorAll("#photo-views tbody tr").length)`); n != "2" {
 			t.Errorf("the view log lists %s views, want the thumbnail and the full photo", n)
 		}
-		c.shot("agent-photo-log")
+		c.shot("cs-photo-log")
 	})
 }

@@ -164,6 +164,8 @@ func (s *Server) Register(mux *http.ServeMux) {
 	cs("GET /agent", s.caseQueue)
 	cs("GET /agent/cases/{caseId}", s.caseDetail)
 	cs("POST /agent/cases/{caseId}/close", s.closeCase)
+	cs("POST /agent/cases/{caseId}/notes", s.addCaseNote)
+	cs("POST /agent/parcels/{trackingId}/cases", s.openCase)
 	cs("GET /agent/parcels", s.findParcel)
 	cs("GET /agent/parcels/{trackingId}", s.agentParcel)
 	cs("GET /agent/parcels/{trackingId}/photo", s.parcelPhoto)

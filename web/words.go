@@ -295,6 +295,7 @@ var caseKindWords = map[string]string{
 	handoff.CaseTamper:       "Tampered bag refused",
 	handoff.CaseScanMismatch: "Bag scan mismatch",
 	"garage":                 "Garage door did not close",
+	handoff.CaseEnquiry:      "Enquiry",
 }
 
 // caseOutcomeWords name each of handoff.CaseOutcomes as customer service
