@@ -389,8 +389,19 @@ func TestStationReceiveAndPlan(t *testing.T) {
 
 		var routeID string
 		t.Run("plan", func(t *testing.T) {
+			// A passcode stop before contact hours is a warning at the
+			// field first: nothing is planned until the station confirms.
 			resp, body := b.formPost("/station/routes", token, "associate", alex.ID, "serviceDate", mondayDate, "date", mondayDate,
 				"parcels", phone+" 07:30\r\n"+book+"\r\n")
+			wantStatus(t, resp, body, http.StatusOK)
+			wantText(t, "warning at the parcels", element(t, body, "parcels-warning", "p"),
+				"1 passcode stop would be planned outside contact hours 08:00-20:00")
+			wantText(t, "the typed parcels kept", body, phone+" 07:30", `id="plan-text-anyway"`)
+			if routes, _ := e.stations.ListRoutes(context.Background(), e.seed.Station.Principal, mondayDate); len(routes) != 0 {
+				t.Fatalf("a warned plan stored routes %v", routes)
+			}
+			resp, body = b.formPost("/station/routes", token, "associate", alex.ID, "serviceDate", mondayDate, "date", mondayDate,
+				"parcels", phone+" 07:30\r\n"+book+"\r\n", "confirm", "1")
 			wantStatus(t, resp, body, http.StatusSeeOther)
 			m := routeLinkRE.FindStringSubmatch(resp.Header.Get("Location"))
 			if m == nil {
