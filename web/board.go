@@ -37,9 +37,9 @@ type countTile struct {
 // still to do, as widths in a 0–100 view box.
 type associateBar struct {
 	handoff.AssociateDay
-	Locked             bool
+	Locked              bool
 	DoneW, FailW, ToDoW float64
-	Label              string // the bar in words, for screen readers and as the caption
+	Label               string // the bar in words, for screen readers and as the caption
 }
 
 // flaggedStop is a passcode stop planned outside contact hours.

@@ -399,9 +399,9 @@ type routePage struct {
 
 // stationStop is one stop of the route page with its move form.
 type stationStop struct {
-	Stop  handoff.Stop
-	Flag  string // the contact-hours warning, "" when the time is fine
-	Open  bool   // a parcel is still to be delivered: the stop may be moved
+	Stop    handoff.Stop
+	Flag    string // the contact-hours warning, "" when the time is fine
+	Open    bool   // a parcel is still to be delivered: the stop may be moved
 	Time    string // the move field: the planned time, or what was typed when refused
 	Error   string
 	Warning string // the time typed deserves a second look: confirm or change it
