@@ -122,10 +122,17 @@ var board = []entry{
 		"La parada es ahora la parada %[1]d, a las %[2]s."},
 	{"The postcode", "Le code postal", "Il CAP", "El código postal"},
 	{"What the parcel needs", "Le besoin du colis", "Il requisito del pacco", "Lo que necesita el paquete"},
+	{"No passcode stop outside %s", "Aucun arrêt à code hors de %s", "Nessuna fermata con codice fuori da %s", "Ninguna parada con código fuera de %s"},
 }
 
 // boardPlurals are the board's messages whose words follow a count.
 var boardPlurals = []pluralEntry{
+	{"%d parcels to seal", [2]string{"%d parcel to seal", "%d parcels to seal"}, [2]string{"%d colis à sceller", "%d colis à sceller"},
+		[2]string{"%d pacco da sigillare", "%d pacchi da sigillare"}, [2]string{"%d paquete por precintar", "%d paquetes por precintar"}},
+	{"%[1]d passcode stops outside %[2]s", [2]string{"%[1]d passcode stop outside %[2]s", "%[1]d passcode stops outside %[2]s"},
+		[2]string{"%[1]d arrêt à code hors de %[2]s", "%[1]d arrêts à code hors de %[2]s"},
+		[2]string{"%[1]d fermata con codice fuori da %[2]s", "%[1]d fermate con codice fuori da %[2]s"},
+		[2]string{"%[1]d parada con código fuera de %[2]s", "%[1]d paradas con código fuera de %[2]s"}},
 	{"Route planned with %d stops.", [2]string{"Route planned with %d stop.", "Route planned with %d stops."},
 		[2]string{"Tournée planifiée avec %d arrêt.", "Tournée planifiée avec %d arrêts."},
 		[2]string{"Giro pianificato con %d fermata.", "Giro pianificato con %d fermate."},

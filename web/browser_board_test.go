@@ -169,6 +169,13 @@ func TestBrowserStationBoard(t *testing.T) {
 			t.Errorf("Alex's row after planning: %q", bar)
 		}
 		c.shot("board-after")
+
+		// In French, the board is French.
+		c.do("choose French", chromedp.Navigate(srv.URL+"/lang?lang=fr&next=%2Fstation"), chromedp.WaitVisible(chromedp.ID("count-waiting")))
+		if got := c.text("#board-h"); !strings.Contains(got, "La journée en un coup d'œil") {
+			t.Errorf("the French board's heading is %q", got)
+		}
+		c.shot("board-fr")
 	})
 }
 
