@@ -115,6 +115,7 @@ var board = []entry{
 		"Está fuera del horario de contacto %s: puede que el destinatario no esté para dar el código."},
 	{"The associate", "Le livreur", "Il corriere", "El repartidor"},
 	{"The service date", "La date de tournée", "La data di consegna", "La fecha de reparto"},
+	{"The planned time", "L'heure prévue", "L'orario previsto", "La hora prevista"},
 	{"The first stop's time", "L'heure du premier arrêt", "L'orario della prima fermata", "La hora de la primera parada"},
 	{"The selection", "La sélection", "La selezione", "La selección"},
 	{"The date", "La date", "La data", "La fecha"},

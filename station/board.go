@@ -129,13 +129,9 @@ func (s *Service) PlanWarnings(ctx context.Context, st *handoff.Principal, nr ha
 
 // MoveWarnings implements handoff.StationBoard.
 func (s *Service) MoveWarnings(ctx context.Context, st *handoff.Principal, routeID, stopID, plannedTime string) ([]handoff.TimeWarning, error) {
-	r, err := s.stationRoute(ctx, st, routeID)
+	r, i, err := s.routeStop(ctx, st, routeID, stopID)
 	if err != nil {
 		return nil, err
-	}
-	i := slices.IndexFunc(r.Stops, func(stop handoff.Stop) bool { return stop.ID == stopID })
-	if i < 0 {
-		return nil, handoff.NotFound("Stop")
 	}
 	m, err := route.ParseClock(plannedTime)
 	if err != nil {
@@ -183,13 +179,9 @@ func (s *Service) timeWarnings(mkt, date string, stops []stopTime) []handoff.Tim
 // ReorderStop implements handoff.StationBoard: the order changes until the
 // van is loaded, while the route's day is not over.
 func (s *Service) ReorderStop(ctx context.Context, st *handoff.Principal, routeID, stopID string, up bool) (*handoff.Route, error) {
-	r, err := s.stationRoute(ctx, st, routeID)
+	r, i, err := s.routeStop(ctx, st, routeID, stopID)
 	if err != nil {
 		return nil, err
-	}
-	i := slices.IndexFunc(r.Stops, func(stop handoff.Stop) bool { return stop.ID == stopID })
-	if i < 0 {
-		return nil, handoff.NotFound("Stop")
 	}
 	loaded := handoff.Refuse(handoff.ECONFLICT, handoff.ReasonRouteLoaded, "The van is loaded; the order of the stops can no longer change.")
 	switch {
@@ -213,4 +205,18 @@ func (s *Service) ReorderStop(ctx context.Context, st *handoff.Principal, routeI
 		return nil, loaded
 	}
 	return s.stationRoute(ctx, st, routeID)
+}
+
+// routeStop returns a route of the station and the index of one of its
+// stops, or ENOTFOUND.
+func (s *Service) routeStop(ctx context.Context, st *handoff.Principal, routeID, stopID string) (*handoff.Route, int, error) {
+	r, err := s.stationRoute(ctx, st, routeID)
+	if err != nil {
+		return nil, 0, err
+	}
+	i := slices.IndexFunc(r.Stops, func(stop handoff.Stop) bool { return stop.ID == stopID })
+	if i < 0 {
+		return nil, 0, handoff.NotFound("Stop")
+	}
+	return r, i, nil
 }

@@ -14,22 +14,11 @@ import (
 	"github.com/handoff-dev/handoff/tracking"
 )
 
-// boardLabel creates a parcel of the fixture's shipper for a London
-// recipient (headphones: a passcode above 100 GBP to a mobile, never a bag)
-// and returns its tracking ID.
+// boardLabel creates headphones for a London recipient and returns its
+// tracking ID.
 func boardLabel(t *testing.T, db *sqlstore.DB, seed *fixture, name, line1, postcode, phone, value string) string {
 	t.Helper()
-	sh, _, err := db.CreateShipment(context.Background(), seed.Shipper.Principal.ID, &handoff.ShipmentInput{
-		ShipTo: &handoff.Address{Name: name, AddressLine1: line1, City: "London", PostalCode: postcode, CountryCode: "GB",
-			PhoneNumber: phone, Email: strings.ToLower(strings.Fields(name)[0]) + "@example.com"},
-		ShipFrom: &warehouse,
-		Packages: []handoff.PackageInput{{InsuredValue: &handoff.Money{Value: handoff.Decimal(value), Unit: "GBP"},
-			Items: []handoff.Item{{Description: "Headphones", Quantity: 1, Category: "audio"}}}},
-	}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sh.Packages[0].TrackingID
+	return headphones(t, db, seed, name, line1, postcode, phone, strings.ToLower(strings.Fields(name)[0])+"@example.com", value).TrackingID
 }
 
 // TestBrowserStationBoard drives Chromium through the station's morning on

@@ -483,36 +483,16 @@ func (s *Server) moveStop(w http.ResponseWriter, r *http.Request) {
 		warnings, err = s.Stations.MoveWarnings(r.Context(), st, routeID, stopID, typed)
 	}
 	if err == nil && len(warnings) > 0 {
-		page, lerr := s.stationRoute(r, routeID)
-		if lerr != nil {
-			s.fail(w, r, lerr)
-			return
-		}
-		for i := range page.Stops {
-			if page.Stops[i].Stop.ID == stopID {
-				page.Stops[i].Time = clipField(typed)
-				page.Stops[i].Warning = moveWarningWords(langOf(r), warnings)
-			}
-		}
-		s.render(w, r, http.StatusOK, "route", newView(r, "Route of "+formatDate(page.Route.ServiceDate), "home", page))
+		s.renderStopForm(w, r, http.StatusOK, routeID, stopID, typed, func(st *stationStop) { st.Warning = moveWarningWords(langOf(r), warnings) })
 		return
 	}
 	if err == nil {
 		_, err = s.Stations.MoveStop(r.Context(), st, routeID, stopID, typed)
 	}
 	if handoff.ErrorCode(err) == handoff.EINVALID {
-		page, lerr := s.stationRoute(r, routeID)
-		if lerr != nil {
-			s.fail(w, r, lerr)
-			return
-		}
-		for i := range page.Stops {
-			if page.Stops[i].Stop.ID == stopID {
-				page.Stops[i].Time = clipField(typed)
-				page.Stops[i].Error = fieldSentence("The planned time", firstFieldMessage(err))
-			}
-		}
-		s.render(w, r, http.StatusBadRequest, "route", newView(r, "Route of "+formatDate(page.Route.ServiceDate), "home", page))
+		s.renderStopForm(w, r, http.StatusBadRequest, routeID, stopID, typed, func(st *stationStop) {
+			st.Error = fieldSentence(locale.T(langOf(r), "The planned time"), firstFieldMessage(err))
+		})
 		return
 	}
 	if err != nil {
@@ -520,6 +500,23 @@ func (s *Server) moveStop(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/station/routes/"+url.PathEscape(routeID)+"?moved="+url.QueryEscape(stopID)+"#stop-"+url.PathEscape(stopID), http.StatusSeeOther)
+}
+
+// renderStopForm shows the route page again with what was typed in a
+// stop's move field and, by note, the error or warning next to it.
+func (s *Server) renderStopForm(w http.ResponseWriter, r *http.Request, status int, routeID, stopID, typed string, note func(*stationStop)) {
+	page, err := s.stationRoute(r, routeID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	for i := range page.Stops {
+		if page.Stops[i].Stop.ID == stopID {
+			page.Stops[i].Time = clipField(typed)
+			note(&page.Stops[i])
+		}
+	}
+	s.render(w, r, status, "route", newView(r, "Route of "+formatDate(page.Route.ServiceDate), "home", page))
 }
 
 // unlockAssociate lifts the wrong-code lock of one of the station's
