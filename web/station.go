@@ -113,6 +113,7 @@ func (s *Server) loadStationWith(r *http.Request, date string, f waitingFilter) 
 			return nil, err
 		}
 		page.Date = clipField(date)
+		page.Board.Select = selectForm{ServiceDate: today, Selected: map[string]bool{}}
 		return page, nil
 	}
 	if err != nil {
