@@ -170,6 +170,9 @@ type NewRoute struct {
 	ServiceDate string        `json:"serviceDate"`
 	Parcels     []RouteParcel `json:"parcels"`
 	TrackingIDs []string      `json:"trackingIds,omitempty"` // the short form: parcels without times
+	// StartTime (HH:MM) is when the first stop without a time of its own
+	// is planned; the others follow every quarter of an hour. Default 09:00.
+	StartTime string `json:"startTime,omitempty"`
 }
 
 // Received is the answer to receiving a parcel at a station.
@@ -235,6 +238,7 @@ type StationService interface {
 	// service date ("" for today) that stand out from the station's own
 	// median: evidence for a person to review, never a sanction.
 	Anomalies(ctx context.Context, station *Principal, date string) (*AnomalyReport, error)
+	StationBoard
 }
 
 // AnomalyReport is a station's figures of one service date: each active

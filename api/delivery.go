@@ -27,6 +27,9 @@ func (s *Server) registerDelivery(mux *http.ServeMux) {
 	s.handle(mux, "GET /v1/station/associates", st(s.listAssociates))
 	s.handle(mux, "POST /v1/station/associates/{associateId}/unlock", st(s.unlockAssociate))
 	s.handle(mux, "GET /v1/station/anomalies", st(s.anomalies))
+	s.handle(mux, "GET /v1/station/board", st(s.board))
+	s.handle(mux, "GET /v1/station/waiting", st(s.waiting))
+	s.handle(mux, "POST /v1/station/routes/{routeId}/stops/{stopId}/reorder", st(s.reorderStop))
 
 	s.handle(mux, "GET /v1/associate/itinerary", da(s.itinerary))
 	s.handle(mux, "POST /v1/associate/routes/{routeId}/load", da(s.loadRoute))

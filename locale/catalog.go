@@ -39,16 +39,16 @@ type pluralEntry struct {
 	en, fr, it, es [2]string
 }
 
-var plurals = []pluralEntry{
+var plurals = append([]pluralEntry{
 	{"%d parcels", [2]string{"%d parcel", "%d parcels"}, [2]string{"%d colis", "%d colis"}, [2]string{"%d pacco", "%d pacchi"}, [2]string{"%d paquete", "%d paquetes"}},
-}
+}, boardPlurals...)
 
 // Entries returns the catalogue, for the test that every key has every
 // language.
 func Entries() []entry { return all }
 
 // all is every entry: the days and months, then the pages'.
-var all = append(append(append(append(append(append([]entry{}, entries...), pages...), portal...), work...), workCS...), customerService...)
+var all = append(append(append(append(append(append(append([]entry{}, entries...), pages...), portal...), work...), workCS...), customerService...), board...)
 
 // PluralKeys returns the keys of the plural messages.
 func PluralKeys() []string {

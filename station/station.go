@@ -167,8 +167,25 @@ func nextAttemptDate(wd route.WorkingDays, lastAttempt, today string) string {
 // CreateRoute implements handoff.StationService. Every fault is reported
 // at once, and nothing is stored when there is one.
 func (s *Service) CreateRoute(ctx context.Context, st *handoff.Principal, nr handoff.NewRoute) (*handoff.Route, error) {
-	if err := requireStation(st); err != nil {
+	plan, err := s.planRoute(ctx, st, nr)
+	if err != nil {
 		return nil, err
+	}
+	id, err := s.store.RecordRoute(ctx, plan)
+	var ch *Changed
+	if errors.As(err, &ch) {
+		return nil, handoff.Refuse(handoff.ECONFLICT, handoff.ReasonChanged, "Parcel %s was put on another route meanwhile.", ch.ID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.store.Route(ctx, id)
+}
+
+// planRoute checks a new route and plans its stops, storing nothing.
+func (s *Service) planRoute(ctx context.Context, st *handoff.Principal, nr handoff.NewRoute) (RoutePlan, error) {
+	if err := requireStation(st); err != nil {
+		return RoutePlan{}, err
 	}
 	var fe handoff.FieldErrors
 	parcels := nr.Parcels
@@ -190,13 +207,21 @@ func (s *Service) CreateRoute(ctx context.Context, st *handoff.Principal, nr han
 	if strings.TrimSpace(nr.AssociateID) == "" {
 		fe.Add("associateId", "is required")
 	}
+	start := defaultStart
+	if nr.StartTime != "" {
+		m, err := route.ParseClock(nr.StartTime)
+		if err != nil {
+			fe.Add("startTime", "%s", err.Error())
+		}
+		start = m
+	}
 	if err := fe.Err(); err != nil {
-		return nil, err
+		return RoutePlan{}, err
 	}
 	// The station's own associates, and those not tied to any station.
 	da, err := s.store.FindPrincipal(ctx, nr.AssociateID)
 	if err != nil && handoff.ErrorCode(err) != handoff.ENOTFOUND {
-		return nil, err
+		return RoutePlan{}, err
 	}
 	if err != nil || da.Kind != auth.KindAssociate || (da.StationID != st.ID && da.StationID != "") {
 		fe.Add("associateId", "no such delivery associate at this station")
@@ -212,7 +237,7 @@ func (s *Service) CreateRoute(ctx context.Context, st *handoff.Principal, nr han
 	}
 	found, err := s.store.StationParcels(ctx, ids)
 	if err != nil {
-		return nil, err
+		return RoutePlan{}, err
 	}
 	for i, rp := range parcels {
 		f := fmt.Sprintf("parcels[%d].trackingId", i)
@@ -245,21 +270,13 @@ func (s *Service) CreateRoute(ctx context.Context, st *handoff.Principal, nr han
 		rows = append(rows, p)
 	}
 	if err := fe.Err(); err != nil {
-		return nil, err
+		return RoutePlan{}, err
 	}
 	if today := s.store.Today(plan.Marketplace); nr.ServiceDate < today {
-		return nil, handoff.Invalid(handoff.FieldError{Field: "serviceDate", Message: "is in the past (today is " + today + ")"})
+		return RoutePlan{}, handoff.Invalid(handoff.FieldError{Field: "serviceDate", Message: "is in the past (today is " + today + ")"})
 	}
-	plan.Stops = planStops(rows, planned)
-	id, err := s.store.RecordRoute(ctx, plan)
-	var ch *Changed
-	if errors.As(err, &ch) {
-		return nil, handoff.Refuse(handoff.ECONFLICT, handoff.ReasonChanged, "Parcel %s was put on another route meanwhile.", ch.ID)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return s.store.Route(ctx, id)
+	plan.Stops = planStops(rows, planned, start)
+	return plan, nil
 }
 
 // cannotRoute says why a parcel cannot go on a route of date in
@@ -281,11 +298,15 @@ func (s *Service) cannotRoute(p *Parcel, date, mkt string) string {
 	return ""
 }
 
-// planStops groups parcels into stops, one per recipient and address. A
-// stop's time is the earliest time asked for any of its parcels; without
-// one, stops are spread every quarter of an hour from 09:00. A stop needs
-// the passcode when a parcel of it does.
-func planStops(parcels []*Parcel, planned map[string]int) []PlannedStop {
+// defaultStart is when a route's first stop is planned unless the station
+// says otherwise: 09:00.
+const defaultStart = 9 * 60
+
+// planStops groups parcels into stops, one per recipient and address, in
+// postcode order. A stop's time is the earliest time asked for any of its
+// parcels; without one, stops are spread every quarter of an hour from
+// start. A stop needs the passcode when a parcel of it does.
+func planStops(parcels []*Parcel, planned map[string]int, start int) []PlannedStop {
 	var rps []route.Parcel
 	byID := map[string]*Parcel{}
 	for _, p := range parcels {
@@ -294,17 +315,17 @@ func planStops(parcels []*Parcel, planned map[string]int) []PlannedStop {
 			City: p.ShipTo.City, PostalCode: p.ShipTo.PostalCode, Mobile: p.Mobile, OTP: p.OTPRequired, Bag: p.BagRequired})
 	}
 	var out []PlannedStop
-	for i, g := range route.Group(rps) {
+	for i, g := range route.ByPostcode(route.Group(rps)) {
 		first := byID[g.Parcels[0].TrackingID]
 		ps := PlannedStop{Key: g.Key, Recipient: first.ShipTo, CountryCode: first.Marketplace, Mobile: first.Mobile, Minute: -1, OTPState: handoff.OTPNone}
 		for _, gp := range g.Parcels {
 			ps.TrackingIDs = append(ps.TrackingIDs, gp.TrackingID)
 			if m, ok := planned[gp.TrackingID]; ok && (ps.Minute < 0 || m < ps.Minute) {
-				ps.Minute = m
+				ps.Minute, ps.Asked = m, true
 			}
 		}
 		if ps.Minute < 0 {
-			ps.Minute = min(9*60+15*i, 23*60+59)
+			ps.Minute = min(start+15*i, 23*60+59)
 		}
 		if g.NeedsPasscode() {
 			ps.OTPState = handoff.OTPPending
@@ -351,6 +372,22 @@ func (s *Service) Anomalies(ctx context.Context, st *handoff.Principal, date str
 	if err := requireStation(st); err != nil {
 		return nil, err
 	}
+	date, from, err := s.stationDay(st, date)
+	if err != nil {
+		return nil, err
+	}
+	figures, err := s.store.AnomalyFigures(ctx, st.ID, date, from, from.AddDate(0, 0, 1))
+	if err != nil {
+		return nil, err
+	}
+	medians, flags := anomaly.Review(figures)
+	return &handoff.AnomalyReport{StationID: st.ID, ServiceDate: date, Medians: medians, Flags: flags, Associates: figures}, nil
+}
+
+// stationDay returns a service date of the station ("" for today) and the
+// moment it starts: the day runs from midnight to midnight in the station's
+// marketplace. A date that is not one is EINVALID naming "date".
+func (s *Service) stationDay(st *handoff.Principal, date string) (string, time.Time, error) {
 	mkt, ok := market.Lookup(st.Market)
 	if !ok {
 		mkt, _ = market.Lookup("GB")
@@ -360,19 +397,13 @@ func (s *Service) Anomalies(ctx context.Context, st *handoff.Principal, date str
 	}
 	day, err := route.ParseDate(date)
 	if err != nil {
-		return nil, handoff.Invalid(handoff.FieldError{Field: "date", Message: err.Error()})
+		return "", time.Time{}, handoff.Invalid(handoff.FieldError{Field: "date", Message: err.Error()})
 	}
 	loc, err := time.LoadLocation(mkt.TimeZone)
 	if err != nil {
 		loc = time.UTC
 	}
-	from := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, loc)
-	figures, err := s.store.AnomalyFigures(ctx, st.ID, date, from, from.AddDate(0, 0, 1))
-	if err != nil {
-		return nil, err
-	}
-	medians, flags := anomaly.Review(figures)
-	return &handoff.AnomalyReport{StationID: st.ID, ServiceDate: date, Medians: medians, Flags: flags, Associates: figures}, nil
+	return date, time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, loc), nil
 }
 
 // MoveStop implements handoff.StationService. A stop moves while its day

@@ -48,6 +48,19 @@ type Store interface {
 	AnomalyFigures(ctx context.Context, stationID, date string, from, to time.Time) ([]anomaly.Figures, error)
 	// ClearWrongCodes lifts an associate's wrong-code lock and count.
 	ClearWrongCodes(ctx context.Context, associateID string) error
+	// Clock returns the time now.
+	Clock() time.Time
+	// DayParcels returns the station's parcels of a service date as the
+	// board counts them: those waiting or held now, those that started
+	// back to the shipper in [from, to), and the parcels of the day's routes
+	// by associate, outcome and stage.
+	DayParcels(ctx context.Context, stationID, date string, from, to time.Time) (*DayParcels, error)
+	// WaitingParcels returns the parcels at the station waiting for a
+	// route.
+	WaitingParcels(ctx context.Context, stationID string) ([]handoff.WaitingParcel, error)
+	// SwapStops swaps the places (position and planned time) of two stops
+	// of a route, if the route is still planned; false when it is not.
+	SwapStops(ctx context.Context, routeID, stopA, stopB string) (bool, error)
 
 	// RecordBatch issues n new bags with fresh IDs to a station ("" for
 	// none yet), issued by issuer.
@@ -128,6 +141,7 @@ type PlannedStop struct {
 	Mobile      string
 	Minute      int    // the planned time, in minutes of the day
 	OTPState    string // handoff.OTPNone or handoff.OTPPending
+	Asked       bool   // the time was asked for a parcel, not spread from the start
 	TrackingIDs []string
 }
 
@@ -173,4 +187,20 @@ func (c *Changed) Error() string {
 		what = "bag"
 	}
 	return fmt.Sprintf("%s %s was changed meanwhile", what, c.ID)
+}
+
+// DayParcels are the counts a station's board is made of.
+type DayParcels struct {
+	// Stages counts the parcels at the station now by stage (station,
+	// held), and the returning ones by the day they started back.
+	Stages map[string]int
+	// Routes counts the parcels of the day's routes.
+	Routes []RouteTally
+}
+
+// RouteTally is how many parcels of an associate's routes of the day have
+// an outcome (handoff.Outcome*) and a stage.
+type RouteTally struct {
+	AssociateID, Outcome, Stage string
+	N                           int
 }

@@ -64,9 +64,22 @@ func (e *env) parcel(t *testing.T, ref string) string {
 // passcode flow need no tamper-evident bag.
 func (e *env) label(t *testing.T, name, line1, postcode, phone, value string, wantOTP bool) string {
 	t.Helper()
-	sh, _, err := e.db.CreateShipment(context.Background(), e.seed.Shipper.Principal.ID, &handoff.ShipmentInput{
+	p := headphones(t, e.db, e.seed, name, line1, postcode, phone, "recipient@example.com", value)
+	d := p.Decision
+	if d.OTPRequired != wantOTP || d.BagRequired {
+		t.Fatalf("parcel of %s GBP for %s: passcode %v, bag %v", value, name, d.OTPRequired, d.BagRequired)
+	}
+	return p.TrackingID
+}
+
+// headphones creates a parcel of the fixture's shipper for a London
+// recipient: headphones, which need a passcode above 100 GBP to a mobile and
+// never a bag.
+func headphones(t *testing.T, db *sqlstore.DB, seed *fixture, name, line1, postcode, phone, email, value string) handoff.Package {
+	t.Helper()
+	sh, _, err := db.CreateShipment(context.Background(), seed.Shipper.Principal.ID, &handoff.ShipmentInput{
 		ShipTo: &handoff.Address{Name: name, AddressLine1: line1, City: "London", PostalCode: postcode, CountryCode: "GB",
-			PhoneNumber: phone, Email: "recipient@example.com"},
+			PhoneNumber: phone, Email: email},
 		ShipFrom: &warehouse,
 		Packages: []handoff.PackageInput{{InsuredValue: &handoff.Money{Value: handoff.Decimal(value), Unit: "GBP"},
 			Items: []handoff.Item{{Description: "Headphones", Quantity: 1, Category: "audio"}}}},
@@ -74,11 +87,7 @@ func (e *env) label(t *testing.T, name, line1, postcode, phone, value string, wa
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := sh.Packages[0].Decision
-	if d.OTPRequired != wantOTP || d.BagRequired {
-		t.Fatalf("parcel of %s GBP for %s: passcode %v, bag %v", value, name, d.OTPRequired, d.BagRequired)
-	}
-	return sh.Packages[0].TrackingID
+	return sh.Packages[0]
 }
 
 // priyaOTP labels a parcel for Priya that needs the passcode.
@@ -389,8 +398,19 @@ func TestStationReceiveAndPlan(t *testing.T) {
 
 		var routeID string
 		t.Run("plan", func(t *testing.T) {
+			// A passcode stop before contact hours is a warning at the
+			// field first: nothing is planned until the station confirms.
 			resp, body := b.formPost("/station/routes", token, "associate", alex.ID, "serviceDate", mondayDate, "date", mondayDate,
 				"parcels", phone+" 07:30\r\n"+book+"\r\n")
+			wantStatus(t, resp, body, http.StatusOK)
+			wantText(t, "warning at the parcels", element(t, body, "parcels-warning", "p"),
+				"1 passcode stop would be planned outside contact hours 08:00-20:00")
+			wantText(t, "the typed parcels kept", body, phone+" 07:30", `id="plan-text-anyway"`)
+			if routes, _ := e.stations.ListRoutes(context.Background(), e.seed.Station.Principal, mondayDate); len(routes) != 0 {
+				t.Fatalf("a warned plan stored routes %v", routes)
+			}
+			resp, body = b.formPost("/station/routes", token, "associate", alex.ID, "serviceDate", mondayDate, "date", mondayDate,
+				"parcels", phone+" 07:30\r\n"+book+"\r\n", "confirm", "1")
 			wantStatus(t, resp, body, http.StatusSeeOther)
 			m := routeLinkRE.FindStringSubmatch(resp.Header.Get("Location"))
 			if m == nil {

@@ -138,6 +138,8 @@ func (s *Server) Register(mux *http.ServeMux) {
 	st("POST /station/routes", s.planRoute)
 	st("GET /station/routes/{routeId}", s.routeDetail)
 	st("POST /station/routes/{routeId}/stops/{stopId}/move", s.moveStop)
+	st("POST /station/routes/{routeId}/stops/{stopId}/order", s.reorderStop)
+	st("POST /station/plan", s.planSelected)
 	st("POST /station/associates/{associateId}/unlock", s.unlockAssociate)
 	st("GET /station/bags", s.bagsHome)
 	st("POST /station/bags/batches", s.issueBatch)

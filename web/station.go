@@ -9,6 +9,7 @@ import (
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/anomaly"
+	"github.com/handoff-dev/handoff/locale"
 )
 
 // stationPage is the content of the station's home: the routes of one
@@ -25,6 +26,7 @@ type stationPage struct {
 	Flash      string
 	Receive    receiveForm
 	Plan       planForm
+	Board      boardPage
 }
 
 // routeRow is one route of the station's list.
@@ -55,6 +57,7 @@ type planForm struct {
 	Errors      map[string]string // form field name → message
 	Lines       []string          // messages about single lines of Parcels
 	Other       []string          // messages no field owns
+	Warning     string            // the stops' times deserve a second look: confirm or change them
 }
 
 // Form field names of the station's forms.
@@ -83,6 +86,11 @@ func pathID(r *http.Request, name string) string {
 // the station's marketplace). A date the store refuses is shown as an error
 // next to the date picker, with the forms still there.
 func (s *Server) loadStation(r *http.Request, date string) (*stationPage, error) {
+	return s.loadStationWith(r, date, waitingFilterOf(r.URL.Query()))
+}
+
+// loadStationWith is loadStation with the waiting list filtered by f.
+func (s *Server) loadStationWith(r *http.Request, date string, f waitingFilter) (*stationPage, error) {
 	ctx := r.Context()
 	st := visitorFrom(ctx).principal
 	today := s.Today(st.Market)
@@ -98,8 +106,14 @@ func (s *Server) loadStation(r *http.Request, date string) (*stationPage, error)
 	page.Associates = as
 	routes, err := s.Stations.ListRoutes(ctx, st, date)
 	if handoff.ErrorCode(err) == handoff.EINVALID {
-		page.DateError = fieldSentence("The date", firstFieldMessage(err))
+		page.DateError = fieldSentence(locale.T(langOf(r), "The date"), firstFieldMessage(err))
 		page.Plan.ServiceDate = today
+		page.Date = today
+		if err := s.loadBoard(r, page, nil, f); err != nil {
+			return nil, err
+		}
+		page.Date = clipField(date)
+		page.Board.Select = selectForm{ServiceDate: today, Selected: map[string]bool{}}
 		return page, nil
 	}
 	if err != nil {
@@ -120,6 +134,10 @@ func (s *Server) loadStation(r *http.Request, date string) (*stationPage, error)
 			Stops: len(rt.Stops), Flagged: flaggedStops(rt), ContactHours: rt.ContactHours, Unsealed: len(unsealedParcels(rt, sealed)),
 		})
 	}
+	if err := s.loadBoard(r, page, routes, f); err != nil {
+		return nil, err
+	}
+	page.Board.Select = selectForm{ServiceDate: date, Selected: map[string]bool{}}
 	return page, nil
 }
 
@@ -274,21 +292,31 @@ func (s *Server) planRoute(w http.ResponseWriter, r *http.Request) {
 	if len(lineErrs) > 0 {
 		form.Lines = lineErrs
 	} else {
-		rt, err := s.Stations.CreateRoute(r.Context(), st, handoff.NewRoute{
-			AssociateID: strings.TrimSpace(f.Get(fieldAssociate)), ServiceDate: strings.TrimSpace(f.Get(fieldServiceDate)), Parcels: parcels,
-		})
-		switch code := handoff.ErrorCode(err); code {
-		case "":
+		nr := handoff.NewRoute{AssociateID: strings.TrimSpace(f.Get(fieldAssociate)), ServiceDate: strings.TrimSpace(f.Get(fieldServiceDate)), Parcels: parcels}
+		var warnings []handoff.TimeWarning
+		var err error
+		if f.Get(fieldConfirm) != "1" {
+			warnings, err = s.Stations.PlanWarnings(r.Context(), st, nr)
+		}
+		var rt *handoff.Route
+		if err == nil && len(warnings) > 0 {
+			form.Warning, status = warningWords(langOf(r), warnings), http.StatusOK
+		} else if err == nil {
+			rt, err = s.Stations.CreateRoute(r.Context(), st, nr)
+		}
+		switch code := handoff.ErrorCode(err); {
+		case form.Warning != "":
+		case code == "":
 			http.Redirect(w, r, "/station/routes/"+url.PathEscape(rt.ID)+"?done=planned", http.StatusSeeOther)
 			return
-		case handoff.EINVALID:
+		case code == handoff.EINVALID:
 			for _, fe := range handoff.ErrorFields(err) {
 				form.addError(fe, parcels, lines)
 			}
 			if len(handoff.ErrorFields(err)) == 0 {
 				form.Other = append(form.Other, handoff.ErrorMessage(err))
 			}
-		case handoff.ECONFLICT:
+		case code == handoff.ECONFLICT:
 			// Another request took one of the parcels meanwhile.
 			form.Other, status = append(form.Other, handoff.ErrorMessage(err)), http.StatusConflict
 		default:
@@ -372,11 +400,12 @@ type routePage struct {
 
 // stationStop is one stop of the route page with its move form.
 type stationStop struct {
-	Stop  handoff.Stop
-	Flag  string // the contact-hours warning, "" when the time is fine
-	Open  bool   // a parcel is still to be delivered: the stop may be moved
-	Time  string // the move field: the planned time, or what was typed when refused
-	Error string
+	Stop    handoff.Stop
+	Flag    string // the contact-hours warning, "" when the time is fine
+	Open    bool   // a parcel is still to be delivered: the stop may be moved
+	Time    string // the move field: the planned time, or what was typed when refused
+	Error   string
+	Warning string // the time typed deserves a second look: confirm or change it
 }
 
 // routeDetail shows one of the station's routes, stop by stop.
@@ -388,7 +417,14 @@ func (s *Server) routeDetail(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	if q.Get("done") == "planned" {
-		page.Flash = fmt.Sprintf("Route planned with %d stops.", len(page.Stops))
+		page.Flash = stopsPlanned(langOf(r), len(page.Stops))
+	}
+	if id := q.Get("reordered"); id != "" {
+		for _, st := range page.Stops {
+			if st.Stop.ID == id {
+				page.Flash = locale.T(langOf(r), "The stop is now stop %[1]d, at %[2]s.", st.Stop.Position, st.Stop.PlannedTime)
+			}
+		}
 	}
 	if id := q.Get("moved"); id != "" {
 		for _, st := range page.Stops {
@@ -442,20 +478,22 @@ func (s *Server) moveStop(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	typed := strings.TrimSpace(r.PostForm.Get(fieldPlannedTime))
-	_, err := s.Stations.MoveStop(r.Context(), st, routeID, stopID, typed)
+	var warnings []handoff.TimeWarning
+	var err error
+	if r.PostForm.Get(fieldConfirm) != "1" {
+		warnings, err = s.Stations.MoveWarnings(r.Context(), st, routeID, stopID, typed)
+	}
+	if err == nil && len(warnings) > 0 {
+		s.renderStopForm(w, r, http.StatusOK, routeID, stopID, typed, func(st *stationStop) { st.Warning = moveWarningWords(langOf(r), warnings) })
+		return
+	}
+	if err == nil {
+		_, err = s.Stations.MoveStop(r.Context(), st, routeID, stopID, typed)
+	}
 	if handoff.ErrorCode(err) == handoff.EINVALID {
-		page, lerr := s.stationRoute(r, routeID)
-		if lerr != nil {
-			s.fail(w, r, lerr)
-			return
-		}
-		for i := range page.Stops {
-			if page.Stops[i].Stop.ID == stopID {
-				page.Stops[i].Time = clipField(typed)
-				page.Stops[i].Error = fieldSentence("The planned time", firstFieldMessage(err))
-			}
-		}
-		s.render(w, r, http.StatusBadRequest, "route", newView(r, "Route of "+formatDate(page.Route.ServiceDate), "home", page))
+		s.renderStopForm(w, r, http.StatusBadRequest, routeID, stopID, typed, func(st *stationStop) {
+			st.Error = fieldSentence(locale.T(langOf(r), "The planned time"), firstFieldMessage(err))
+		})
 		return
 	}
 	if err != nil {
@@ -463,6 +501,23 @@ func (s *Server) moveStop(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/station/routes/"+url.PathEscape(routeID)+"?moved="+url.QueryEscape(stopID)+"#stop-"+url.PathEscape(stopID), http.StatusSeeOther)
+}
+
+// renderStopForm shows the route page again with what was typed in a
+// stop's move field and, by note, the error or warning next to it.
+func (s *Server) renderStopForm(w http.ResponseWriter, r *http.Request, status int, routeID, stopID, typed string, note func(*stationStop)) {
+	page, err := s.stationRoute(r, routeID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	for i := range page.Stops {
+		if page.Stops[i].Stop.ID == stopID {
+			page.Stops[i].Time = clipField(typed)
+			note(&page.Stops[i])
+		}
+	}
+	s.render(w, r, status, "route", newView(r, "Route of "+formatDate(page.Route.ServiceDate), "home", page))
 }
 
 // unlockAssociate lifts the wrong-code lock of one of the station's
