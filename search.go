@@ -31,14 +31,22 @@ func ParseParcelQuery(typed string) ParcelQuery {
 	if strings.Contains(s, "@") {
 		q.Email = strings.ToLower(s)
 	}
+	q.Mobiles = mobilesOf(s)
+	return q
+}
+
+// mobilesOf returns s as E.164 in every marketplace where it is a valid
+// mobile number, each once.
+func mobilesOf(s string) []string {
+	var out []string
 	seen := map[string]bool{}
 	for _, m := range market.All() {
 		if e164, err := phone.Mobile(m.Code, s); err == nil && !seen[e164] {
 			seen[e164] = true
-			q.Mobiles = append(q.Mobiles, e164)
+			out = append(out, e164)
 		}
 	}
-	return q
+	return out
 }
 
 // Blank reports whether the query would match nothing.

@@ -200,6 +200,10 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		d.db.Close()
 		return nil, err
 	}
+	if err := d.fillRecipientNames(ctx); err != nil {
+		d.db.Close()
+		return nil, err
+	}
 	return d, nil
 }
 
