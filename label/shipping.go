@@ -8,6 +8,7 @@ import (
 
 	"github.com/boombuler/barcode"
 	"github.com/boombuler/barcode/code128"
+	"github.com/handoff-dev/handoff"
 	pdfapi "github.com/pdfcpu/pdfcpu/pkg/api"
 	pdffont "github.com/pdfcpu/pdfcpu/pkg/font"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
@@ -158,8 +159,20 @@ func render(paper string, pages []page) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// ShippingPDF returns the parcel's label as a one-page 4 × 6 in. PDF.
-func ShippingPDF(l Shipping) ([]byte, error) {
+// ShippingPDF returns the parcels' labels as a 4 × 6 in. PDF, one page each.
+func ShippingPDF(labels ...Shipping) ([]byte, error) {
+	var pages []page
+	for _, l := range labels {
+		p, err := shippingPage(l)
+		if err != nil {
+			return nil, err
+		}
+		pages = append(pages, p)
+	}
+	return render("Photo", pages)
+}
+
+func shippingPage(l Shipping) (page, error) {
 	var p page
 	const left, right = 14.0, labelW - 14
 	y := labelH - 22.0
@@ -194,7 +207,7 @@ func ShippingPDF(l Shipping) ([]byte, error) {
 			if i%2 == 0 {
 				y -= 20
 			}
-			p.rect(x, y-5, w, 17)
+			p.rect(x, y-3, w, 16)
 			m = printable(m)
 			tw, _ := pdffont.TextWidth(m, "Helvetica-Bold", 10)
 			p.c.Text = append(p.c.Text, pdfText{Value: m, Pos: [2]float64{x + (w-tw)/2, y}, Font: pdfFont{Name: "Helvetica-Bold", Size: 10, Col: "#FFFFFF"}})
@@ -204,11 +217,11 @@ func ShippingPDF(l Shipping) ([]byte, error) {
 	// The barcode: 1 in. high, at least ten modules of quiet zone each side.
 	_, n, err := modules(l.TrackingID)
 	if err != nil {
-		return nil, err
+		return p, err
 	}
 	bw := min(right-left-24, float64(n)*1.5)
 	if err := p.barcode(l.TrackingID, (labelW-bw)/2, 64, bw, 72); err != nil {
-		return nil, err
+		return p, err
 	}
 	p.centred("Helvetica-Bold", 18, labelW/2, 42, l.TrackingID)
 	foot := "Shipment " + l.ShipmentID
@@ -219,7 +232,7 @@ func ShippingPDF(l Shipping) ([]byte, error) {
 		foot += "   ref " + l.Reference
 	}
 	p.centred("Helvetica", 7, labelW/2, 18, clipText(foot, 80))
-	return render("Photo", []page{p})
+	return p, nil
 }
 
 // SheetPDF returns the bag labels of ids (printed as printed[i]) as an A4
@@ -249,12 +262,20 @@ func SheetPDF(ids, printed []string) ([]byte, error) {
 	return render("A4", pages)
 }
 
-// ShippingZPL returns the parcel's label for a 4 × 6 in. thermal printer at
-// 203 dpi, in ZPL II: the same content as the PDF, the barcode drawn by the
-// printer (^BC, Code 128) so it is as sharp as its head allows.
-func ShippingZPL(l Shipping) string {
+// ShippingZPL returns the parcels' labels for a 4 × 6 in. thermal printer at
+// 203 dpi, in ZPL II, one ^XA…^XZ format each: the same content as the PDF,
+// the barcode drawn by the printer (^BC, Code 128) so it is as sharp as its
+// head allows.
+func ShippingZPL(labels ...Shipping) string {
 	var b strings.Builder
-	f := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	for _, l := range labels {
+		zplLabel(&b, l)
+	}
+	return b.String()
+}
+
+func zplLabel(b *strings.Builder, l Shipping) {
+	f := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	f("^XA\n^CI28\n^PW%d\n^LL%d\n^LH0,0\n", zplW, zplH)
 	y := 30
 	f("^FO%d,%d^A0N,70,70^FD%s^FS\n", zplW-130, y, zplField(l.Marketplace))
@@ -301,7 +322,6 @@ func ShippingZPL(l Shipping) string {
 	}
 	f("^FO0,%d^FB%d,1,0,C^A0N,22,22^FD%s^FS\n", zplH-55, zplW, zplField(clipText(foot, 80)))
 	f("^XZ\n")
-	return b.String()
 }
 
 // zplField keeps field data from ending the field or starting a command:
@@ -350,4 +370,54 @@ func clipText(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// Marks returns the secure-delivery marks of a package of sh, each put
+// through t (the label's language): passcode, bag, signature, age check, and
+// whether a photo may be taken when it is left at the door.
+func Marks(sh *handoff.Shipment, p handoff.Package, t func(string, ...any) string) []string {
+	var out []string
+	if p.Decision.OTPRequired {
+		out = append(out, t("PASSCODE (OTP)"))
+	}
+	if p.Decision.BagRequired {
+		out = append(out, t("TAMPER-EVIDENT BAG"))
+	}
+	switch sh.Preferences.Signature {
+	case handoff.SignatureAdult:
+		out = append(out, t("ADULT SIGNATURE"))
+	case handoff.SignatureAny:
+		out = append(out, t("SIGNATURE"))
+	}
+	if a := sh.Preferences.MinimumAge; a > 0 {
+		out = append(out, t("AGE CHECK %d+", a))
+	}
+	switch {
+	case sh.Preferences.ConfidentialAddress || sh.Preferences.GiftRegistry:
+		out = append(out, t("NO PHOTO"))
+	case !p.Decision.OTPRequired && sh.Preferences.Signature == "" && sh.Preferences.MinimumAge == 0:
+		out = append(out, t("PHOTO IF LEFT"))
+	}
+	return out
+}
+
+// ForShipment returns the labels of every package of sh, marks and words put
+// through t.
+func ForShipment(sh *handoff.Shipment, t func(string, ...any) string) []Shipping {
+	addr := func(a handoff.Address) []string {
+		city := strings.TrimSpace(a.PostalCode + " " + a.City)
+		if a.StateOrRegion != "" {
+			city += ", " + a.StateOrRegion
+		}
+		return []string{a.Name, a.AddressLine1, a.AddressLine2, city, a.CountryCode, a.PhoneNumber}
+	}
+	var out []Shipping
+	for i, p := range sh.Packages {
+		out = append(out, Shipping{
+			TrackingID: p.TrackingID, ShipmentID: sh.ID, Reference: p.ClientRef, Marketplace: string(sh.Marketplace.Code),
+			Package: fmt.Sprintf("%d/%d", i+1, len(sh.Packages)),
+			From:    addr(sh.ShipFrom)[:5], To: addr(sh.ShipTo), Marks: Marks(sh, p, t),
+		})
+	}
+	return out
 }
