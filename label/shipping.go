@@ -32,6 +32,23 @@ type Shipping struct {
 	// Marks are the secure-delivery marks, each a short capitalised phrase
 	// ("PASSCODE (OTP)", "TAMPER-EVIDENT BAG"), printed inverted.
 	Marks []string
+	// Words are the label's headings in its language; empty ones are
+	// printed in English.
+	Words Words
+}
+
+// Words are the fixed words a label prints.
+type Words struct{ From, ShipTo, Shipment, Package, Ref string }
+
+// or returns the words with English for those missing.
+func (w Words) or() Words {
+	def := func(s, en string) string {
+		if s == "" {
+			return en
+		}
+		return s
+	}
+	return Words{def(w.From, "FROM"), def(w.ShipTo, "SHIP TO"), def(w.Shipment, "Shipment"), def(w.Package, "package"), def(w.Ref, "ref")}
 }
 
 // Label size: 4 × 6 in. as PDF points and as dots of a 203 dpi thermal printer.
@@ -174,11 +191,12 @@ func ShippingPDF(labels ...Shipping) ([]byte, error) {
 
 func shippingPage(l Shipping) (page, error) {
 	var p page
+	words := l.Words.or()
 	const left, right = 14.0, labelW - 14
 	y := labelH - 22.0
 	// Marketplace, large, top right; the sender top left in small print.
 	p.text("Helvetica-Bold", 26, right-44, y-8, l.Marketplace)
-	p.text("Helvetica-Bold", 7, left, y, "FROM")
+	p.text("Helvetica-Bold", 7, left, y, words.From)
 	for _, line := range clipLines(l.From, 5) {
 		y -= 9
 		p.text("Helvetica", 8, left, y, clipText(line, 48))
@@ -186,7 +204,7 @@ func shippingPage(l Shipping) (page, error) {
 	y -= 12
 	p.rect(left, y, right-left, 1.5)
 	y -= 14
-	p.text("Helvetica-Bold", 8, left, y, "SHIP TO")
+	p.text("Helvetica-Bold", 8, left, y, words.ShipTo)
 	for i, line := range clipLines(l.To, 6) {
 		size, font := 12, "Helvetica"
 		if i == 0 {
@@ -207,7 +225,7 @@ func shippingPage(l Shipping) (page, error) {
 			if i%2 == 0 {
 				y -= 20
 			}
-			p.rect(x, y-3, w, 16)
+			p.rect(x, y-4, w, 16)
 			m = printable(m)
 			tw, _ := pdffont.TextWidth(m, "Helvetica-Bold", 10)
 			p.c.Text = append(p.c.Text, pdfText{Value: m, Pos: [2]float64{x + (w-tw)/2, y}, Font: pdfFont{Name: "Helvetica-Bold", Size: 10, Col: "#FFFFFF"}})
@@ -224,13 +242,7 @@ func shippingPage(l Shipping) (page, error) {
 		return p, err
 	}
 	p.centred("Helvetica-Bold", 18, labelW/2, 42, l.TrackingID)
-	foot := "Shipment " + l.ShipmentID
-	if l.Package != "" {
-		foot += "   package " + l.Package
-	}
-	if l.Reference != "" {
-		foot += "   ref " + l.Reference
-	}
+	foot := l.footer(words, "   ")
 	p.centred("Helvetica", 7, labelW/2, 18, clipText(foot, 80))
 	return p, nil
 }
@@ -274,12 +286,26 @@ func ShippingZPL(labels ...Shipping) string {
 	return b.String()
 }
 
+// footer is the label's last line: the shipment, the package and the
+// reference.
+func (l Shipping) footer(words Words, sep string) string {
+	foot := words.Shipment + " " + l.ShipmentID
+	if l.Package != "" {
+		foot += sep + words.Package + " " + l.Package
+	}
+	if l.Reference != "" {
+		foot += sep + words.Ref + " " + l.Reference
+	}
+	return foot
+}
+
 func zplLabel(b *strings.Builder, l Shipping) {
+	words := l.Words.or()
 	f := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	f("^XA\n^CI28\n^PW%d\n^LL%d\n^LH0,0\n", zplW, zplH)
 	y := 30
 	f("^FO%d,%d^A0N,70,70^FD%s^FS\n", zplW-130, y, zplField(l.Marketplace))
-	f("^FO30,%d^A0N,22,22^FDFROM^FS\n", y)
+	f("^FO30,%d^A0N,22,22^FD%s^FS\n", y, zplField(words.From))
 	for _, line := range clipLines(l.From, 5) {
 		y += 26
 		f("^FO30,%d^A0N,24,24^FD%s^FS\n", y, zplField(clipText(line, 48)))
@@ -287,7 +313,7 @@ func zplLabel(b *strings.Builder, l Shipping) {
 	y += 40
 	f("^FO30,%d^GB%d,4,4^FS\n", y, zplW-60)
 	y += 20
-	f("^FO30,%d^A0N,24,24^FDSHIP TO^FS\n", y)
+	f("^FO30,%d^A0N,24,24^FD%s^FS\n", y, zplField(words.ShipTo))
 	for i, line := range clipLines(l.To, 6) {
 		h := 36
 		if i == 0 {
@@ -313,13 +339,7 @@ func zplLabel(b *strings.Builder, l Shipping) {
 	// tracking ID printed larger under it.
 	f("^FO60,%d^BY3^BCN,200,N,N,N^FD%s^FS\n", zplH-340, zplField(l.TrackingID))
 	f("^FO0,%d^FB%d,1,0,C^A0N,50,50^FD%s^FS\n", zplH-125, zplW, zplField(l.TrackingID))
-	foot := "Shipment " + l.ShipmentID
-	if l.Package != "" {
-		foot += "  package " + l.Package
-	}
-	if l.Reference != "" {
-		foot += "  ref " + l.Reference
-	}
+	foot := l.footer(words, "  ")
 	f("^FO0,%d^FB%d,1,0,C^A0N,22,22^FD%s^FS\n", zplH-55, zplW, zplField(clipText(foot, 80)))
 	f("^XZ\n")
 }
@@ -417,6 +437,7 @@ func ForShipment(sh *handoff.Shipment, t func(string, ...any) string) []Shipping
 			TrackingID: p.TrackingID, ShipmentID: sh.ID, Reference: p.ClientRef, Marketplace: string(sh.Marketplace.Code),
 			Package: fmt.Sprintf("%d/%d", i+1, len(sh.Packages)),
 			From:    addr(sh.ShipFrom)[:5], To: addr(sh.ShipTo), Marks: Marks(sh, p, t),
+			Words: Words{From: t("FROM"), ShipTo: t("SHIP TO"), Shipment: t("Shipment"), Package: t("package"), Ref: t("ref")},
 		})
 	}
 	return out
