@@ -9,7 +9,6 @@ import (
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/label"
-	"github.com/handoff-dev/handoff/locale"
 	"github.com/handoff-dev/handoff/tracking"
 )
 
@@ -264,20 +263,12 @@ func (s *Server) shipmentLabels(format string) http.HandlerFunc {
 			WriteError(w, r, s.Log, err)
 			return
 		}
-		lang := locale.ForMarket(string(sh.Marketplace.Code))
-		labels := label.ForShipment(sh, func(k string, a ...any) string { return locale.T(lang, k, a...) })
-		var body []byte
-		switch format {
-		case "pdf":
-			if body, err = label.ShippingPDF(labels...); err != nil {
-				WriteError(w, r, s.Log, handoff.Internal(err, "draw shipping label"))
-				return
-			}
-			w.Header().Set("Content-Type", "application/pdf")
-		default:
-			body = []byte(label.ShippingZPL(labels...))
-			w.Header().Set("Content-Type", "application/zpl; charset=utf-8")
+		body, ctype, err := label.ShipmentLabels(sh, format)
+		if err != nil {
+			WriteError(w, r, s.Log, handoff.Internal(err, "draw shipping label"))
+			return
 		}
+		w.Header().Set("Content-Type", ctype)
 		w.Header().Set("Content-Disposition", `attachment; filename="`+sh.ID+`.`+format+`"`)
 		w.Header().Set("Cache-Control", "private, no-store")
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))

@@ -9,6 +9,7 @@ import (
 	"github.com/boombuler/barcode"
 	"github.com/boombuler/barcode/code128"
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/locale"
 	pdfapi "github.com/pdfcpu/pdfcpu/pkg/api"
 	pdffont "github.com/pdfcpu/pdfcpu/pkg/font"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
@@ -421,9 +422,11 @@ func Marks(sh *handoff.Shipment, p handoff.Package, t func(string, ...any) strin
 	return out
 }
 
-// ForShipment returns the labels of every package of sh, marks and words put
-// through t.
-func ForShipment(sh *handoff.Shipment, t func(string, ...any) string) []Shipping {
+// ForShipment returns the labels of every package of sh, worded in the
+// language of its marketplace, where the label is read.
+func ForShipment(sh *handoff.Shipment) []Shipping {
+	lang := locale.ForMarket(string(sh.Marketplace.Code))
+	t := func(k string, a ...any) string { return locale.T(lang, k, a...) }
 	addr := func(a handoff.Address) []string {
 		city := strings.TrimSpace(a.PostalCode + " " + a.City)
 		if a.StateOrRegion != "" {
@@ -441,4 +444,21 @@ func ForShipment(sh *handoff.Shipment, t func(string, ...any) string) []Shipping
 		})
 	}
 	return out
+}
+
+// Formats of a shipment's labels, as their file extensions.
+const (
+	PDF = "pdf"
+	ZPL = "zpl"
+)
+
+// ShipmentLabels returns the labels of sh in a format (PDF or ZPL) with the
+// body's media type.
+func ShipmentLabels(sh *handoff.Shipment, format string) (body []byte, contentType string, err error) {
+	labels := ForShipment(sh)
+	if format == PDF {
+		body, err = ShippingPDF(labels...)
+		return body, "application/pdf", err
+	}
+	return []byte(ShippingZPL(labels...)), "application/zpl; charset=utf-8", nil
 }

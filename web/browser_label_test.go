@@ -20,6 +20,7 @@ import (
 	"github.com/makiuchi-d/gozxing/oned"
 
 	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
+	"github.com/handoff-dev/handoff/tracking"
 )
 
 // needPdftoppm returns the path of poppler's pdftoppm, which renders a PDF
@@ -213,9 +214,20 @@ func TestBrowserShipperLabel(t *testing.T) {
 			t.Errorf("the unfiltered export has %d rows, want %d", len(rows), len(seed.Shipments)+2)
 		}
 
+		// Two of the fixture's passcode parcels go out: one is delivered at
+		// once, the other after a failed attempt.
+		now := db.Now()
+		sqlstoretest.Happened(t, db, seed.parcel(t, "order-1001-phone"), now, tracking.OutForDelivery, tracking.Delivered)
+		sqlstoretest.Happened(t, db, seed.parcel(t, "order-1003-laptop"), now, tracking.OutForDelivery, tracking.DeliveryAttempted,
+			tracking.OutForDelivery, tracking.Delivered)
+		sqlstoretest.Happened(t, db, seed.parcel(t, "order-1002-book"), now, tracking.PickupDone)
 		c.do("open the dashboard", chromedp.Navigate(srv.URL+"/dashboard"), chromedp.WaitVisible(chromedp.CSS("#by-status svg")))
 		if got := c.text("#by-status h2"); !strings.Contains(got, "(6)") {
 			t.Errorf("the dashboard counts %q parcels this week, want 6", got)
+		}
+		counts := c.eval(`[...document.querySelectorAll("#otp-outcomes .chart-count")].map(e => e.textContent).join(",")`)
+		if counts != "1,1,0" || c.text("#mean-attempts") != "1.5" {
+			t.Errorf("passcode outcomes %s, mean %s; want 1,1,0 and 1.5", counts, c.text("#mean-attempts"))
 		}
 		c.shot("label-dashboard")
 	})

@@ -31,6 +31,7 @@ import (
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/keyring"
+	"github.com/handoff-dev/handoff/label"
 	"github.com/handoff-dev/handoff/limit"
 )
 
@@ -129,8 +130,8 @@ func (s *Server) Register(mux *http.ServeMux) {
 
 	page("GET /shipments", s.as(auth.KindShipper, s.shipmentList))
 	page("GET /shipments/{shipmentId}", s.as(auth.KindShipper, s.shipmentDetail))
-	page("GET /shipments/{shipmentId}/label.pdf", s.as(auth.KindShipper, s.shipmentLabels("pdf")))
-	page("GET /shipments/{shipmentId}/label.zpl", s.as(auth.KindShipper, s.shipmentLabels("zpl")))
+	page("GET /shipments/{shipmentId}/label.pdf", s.as(auth.KindShipper, s.shipmentLabels(label.PDF)))
+	page("GET /shipments/{shipmentId}/label.zpl", s.as(auth.KindShipper, s.shipmentLabels(label.ZPL)))
 	page("GET /shipments/new", s.as(auth.KindShipper, s.labelNew))
 	page("POST /shipments/new", s.as(auth.KindShipper, s.labelCreate))
 	page("GET /shipments/export.csv", s.as(auth.KindShipper, s.exportCSV))

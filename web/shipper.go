@@ -13,7 +13,6 @@ import (
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/label"
-	"github.com/handoff-dev/handoff/locale"
 	"github.com/handoff-dev/handoff/market"
 	"github.com/handoff-dev/handoff/tracking"
 )
@@ -47,6 +46,7 @@ type listPage struct {
 	Parcels  []parcelRow
 	Older    string // link to the next page, "" on the last
 	Paged    bool   // this is not the first page
+	Newest   string // link to the first page of the same filters
 	Filtered bool   // some filter is set
 	Form     url.Values
 	Errors   map[string]string
@@ -95,6 +95,10 @@ func (s *Server) shipmentList(w http.ResponseWriter, r *http.Request) {
 		var pkgs []handoff.PackageView
 		pkgs, err = s.Shipments.ListPackages(r.Context(), f)
 		page.Paged = f.Cursor != ""
+		page.Newest = "/shipments"
+		if enc := f.Query().Encode(); enc != "" {
+			page.Newest += "?" + enc
+		}
 		for _, pk := range pkgs {
 			page.Parcels = append(page.Parcels, parcelRow{
 				TrackingID: pk.TrackingID, ShipmentID: pk.ShipmentID, Reference: pk.ClientRef,
@@ -247,7 +251,8 @@ func (s *Server) ownShipment(r *http.Request) (*handoff.Shipment, error) {
 }
 
 // shipmentLabels serves the shipment's labels, one per package, as a
-// 4 × 6 in. PDF or 203 dpi ZPL, worded in the page's language.
+// 4 × 6 in. PDF or 203 dpi ZPL, worded in the marketplace's language (the
+// API's labels, the same bytes).
 func (s *Server) shipmentLabels(format string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		sh, err := s.ownShipment(r)
@@ -255,19 +260,12 @@ func (s *Server) shipmentLabels(format string) http.HandlerFunc {
 			s.fail(w, r, err)
 			return
 		}
-		lang := langOf(r)
-		labels := label.ForShipment(sh, func(k string, a ...any) string { return locale.T(lang, k, a...) })
-		var body []byte
-		if format == "pdf" {
-			if body, err = label.ShippingPDF(labels...); err != nil {
-				s.fail(w, r, handoff.Internal(err, "draw shipping label"))
-				return
-			}
-			w.Header().Set("Content-Type", "application/pdf")
-		} else {
-			body = []byte(label.ShippingZPL(labels...))
-			w.Header().Set("Content-Type", "application/zpl; charset=utf-8")
+		body, ctype, err := label.ShipmentLabels(sh, format)
+		if err != nil {
+			s.fail(w, r, handoff.Internal(err, "draw shipping label"))
+			return
 		}
+		w.Header().Set("Content-Type", ctype)
 		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.%s"`, sh.ID, format))
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		w.Write(body)
