@@ -226,7 +226,7 @@ func shippingPage(l Shipping) (page, error) {
 			if i%2 == 0 {
 				y -= 20
 			}
-			p.rect(x, y-4, w, 16)
+			p.rect(x, y-1.5, w, 16)
 			m = printable(m)
 			tw, _ := pdffont.TextWidth(m, "Helvetica-Bold", 10)
 			p.c.Text = append(p.c.Text, pdfText{Value: m, Pos: [2]float64{x + (w-tw)/2, y}, Font: pdfFont{Name: "Helvetica-Bold", Size: 10, Col: "#FFFFFF"}})

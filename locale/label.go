@@ -78,6 +78,10 @@ var label = []entry{
 	{"is required", "est obligatoire", "è obbligatorio", "es obligatorio"},
 	{"must be a plain email address like name@example.com", "doit être une simple adresse e-mail comme nom@example.com",
 		"deve essere un semplice indirizzo email come nome@example.com", "debe ser una dirección de email simple como nombre@example.com"},
+	{"must be a decimal number", "doit être un nombre décimal", "deve essere un numero decimale", "debe ser un número decimal"},
+	{"must not be negative", "ne doit pas être négatif", "non deve essere negativo", "no debe ser negativo"},
+	{"has more decimals than the currency allows", "a plus de décimales que la devise n'en permet", "ha più decimali di quanti la valuta ne consenta", "tiene más decimales de los que permite la moneda"},
+	{"is too large", "est trop grand", "è troppo grande", "es demasiado grande"},
 	// The shipment page.
 	{"Shipment", "Envoi", "Spedizione", "Envío"},
 	{"Label created.", "Étiquette créée.", "Etichetta creata.", "Etiqueta creada."},

@@ -131,6 +131,7 @@ func TestBrowserShipperLabel(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`#label-form button[type="submit"]`)),
 			chromedp.WaitVisible(chromedp.CSS("#label-errors")),
 		)
+		c.shot("label-form-errors")
 		if got := c.text(`[id="shipTo.email-error"]`); got == "" {
 			t.Error("no error at the email field")
 		}
