@@ -81,7 +81,7 @@ func (s *Server) labelNew(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	s.render(w, r, http.StatusOK, "labelnew", newView(r, "New label", "new", s.newLabelForm(r, values, newKey())))
+	s.render(w, r, http.StatusOK, "labelnew", newView(r, "New label", "shipments", s.newLabelForm(r, values, newKey())))
 }
 
 // labelCreate makes a label from the form through the service the API's
@@ -112,7 +112,7 @@ func (s *Server) labelCreate(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/shipments/"+sh.ID+"?created=1", http.StatusSeeOther)
 		return
 	}
-	v := newView(r, "New label", "new", nil)
+	v := newView(r, "New label", "shipments", nil)
 	form := s.newLabelForm(r, values, key)
 	switch handoff.ErrorCode(err) {
 	case handoff.EINVALID:
