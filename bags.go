@@ -49,6 +49,15 @@ type BagBatch struct {
 	CreatedAt time.Time `json:"createdAt"`
 }
 
+// LabelIDs returns the batch's bag IDs as barcodes carry them and as they
+// are printed, in order, for its label sheets.
+func (b *BagBatch) LabelIDs() (ids, printed []string) {
+	for _, bg := range b.Bags {
+		ids, printed = append(ids, bg.ID), append(printed, bg.Printed)
+	}
+	return ids, printed
+}
+
 // BagScan is one scan of a bag at a door.
 type BagScan struct {
 	StopID      string    `json:"stopId"`

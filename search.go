@@ -48,6 +48,20 @@ func ParseParcelQuery(typed string) ParcelQuery {
 	return q
 }
 
+// mobilesOf returns s as E.164 in every marketplace where it is a valid
+// mobile number, each once.
+func mobilesOf(s string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, m := range market.All() {
+		if e164, err := phone.Mobile(m.Code, s); err == nil && !seen[e164] {
+			seen[e164] = true
+			out = append(out, e164)
+		}
+	}
+	return out
+}
+
 // Blank reports whether the query would match nothing.
 func (q ParcelQuery) Blank() bool { return q.TrackingID == "" && q.Reference == "" }
 

@@ -465,13 +465,24 @@ func (s *Shipment) Decide(set Settings, hist RecipientHistory) error {
 	return ruleErr
 }
 
-// ShipmentFilter selects a shipper's packages, newest first.
+// ShipmentFilter selects a shipper's packages, newest first. The zero value
+// of each filter field matches every package.
 type ShipmentFilter struct {
 	ShipperID string
 	Limit     int
 	// Cursor continues after the last package of a previous page (its
 	// PackageView.Cursor); "" starts at the newest.
 	Cursor string
+	// Status is a summary status (tracking.Status*).
+	Status string
+	// Secure is a secure-delivery kind (Secure*).
+	Secure string
+	// From and To bound the label's creation time: From ≤ created < To.
+	From, To time.Time
+	// Reference is the start of the shipper's package reference.
+	Reference string
+	// Recipient matches the label's recipient.
+	Recipient RecipientMatch
 }
 
 // PackageView is a package with its shipment's essentials, for lists.
@@ -480,6 +491,7 @@ type PackageView struct {
 	ShipmentID  string
 	Recipient   string
 	City        string
+	PostalCode  string
 	Marketplace string
 	CreatedAt   time.Time
 	// Cursor marks this package's place in the list, for the next page.
@@ -511,4 +523,6 @@ type ShipmentService interface {
 	ListPackages(ctx context.Context, f ShipmentFilter) ([]PackageView, error)
 	// Tracking returns the history of one of the shipper's parcels or ENOTFOUND.
 	Tracking(ctx context.Context, shipperID, trackingID string) (*Tracking, error)
+	// Dashboard counts the shipper's parcels created from ≤ t < to.
+	Dashboard(ctx context.Context, shipperID string, from, to time.Time) (*Dashboard, error)
 }

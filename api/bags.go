@@ -20,6 +20,7 @@ func (s *Server) registerBags(mux *http.ServeMux) {
 	s.handle(mux, "POST /v1/station/bags/batches", st(s.issueBatch))
 	s.handle(mux, "GET /v1/station/bags/batches/{batchId}", st(s.getBatch))
 	s.handle(mux, "GET /v1/station/bags/batches/{batchId}/labels.png", st(s.batchLabels))
+	s.handle(mux, "GET /v1/station/bags/batches/{batchId}/labels.pdf", st(s.batchLabelsPDF))
 	s.handle(mux, "GET /v1/station/bags", st(s.listBags))
 	s.handle(mux, "POST /v1/station/parcels/{trackingId}/seal", st(s.sealParcel))
 	s.handle(mux, "POST /v1/station/bags/{bagId}/void", st(s.voidBag))
@@ -79,10 +80,7 @@ func (s *Server) batchLabels(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, s.Log, err)
 		return
 	}
-	var ids, printed []string
-	for _, bg := range b.Bags {
-		ids, printed = append(ids, bg.ID), append(printed, bg.Printed)
-	}
+	ids, printed := b.LabelIDs()
 	pages := label.Pages(len(ids))
 	page := 1
 	if v := r.URL.Query().Get("page"); v != "" {
@@ -101,6 +99,25 @@ func (s *Server) batchLabels(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "private, max-age=300")
 	w.Header().Set("Content-Disposition", `inline; filename="`+b.ID+`-`+strconv.Itoa(page)+`.png"`)
 	w.Write(png)
+}
+
+// batchLabelsPDF returns every sheet of a batch's bag labels as one A4 PDF.
+func (s *Server) batchLabelsPDF(w http.ResponseWriter, r *http.Request) {
+	b, err := s.Bags.FindBatch(r.Context(), PrincipalFrom(r.Context()), r.PathValue("batchId"))
+	if err != nil {
+		WriteError(w, r, s.Log, err)
+		return
+	}
+	pdf, err := label.SheetPDF(b.LabelIDs())
+	if err != nil {
+		WriteError(w, r, s.Log, handoff.Internal(err, "labels"))
+		return
+	}
+	w.Header().Set("Content-Type", "application/pdf")
+	w.Header().Set("X-Pages", strconv.Itoa(label.Pages(len(b.Bags))))
+	w.Header().Set("Cache-Control", "private, max-age=300")
+	w.Header().Set("Content-Disposition", `inline; filename="`+b.ID+`.pdf"`)
+	w.Write(pdf)
 }
 
 func (s *Server) listBags(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +28,10 @@ func TestBagsEndToEnd(t *testing.T) {
 		png := d.do("GET", "/v1/station/bags/batches/"+batch["batchId"].(string)+"/labels.png", d.stationKey, nil)
 		if png.Status != 200 || png.Header.Get("Content-Type") != "image/png" || len(png.Body) < 1000 {
 			t.Fatalf("labels: %d %s", png.Status, png.Header.Get("Content-Type"))
+		}
+		pdf := d.do("GET", "/v1/station/bags/batches/"+batch["batchId"].(string)+"/labels.pdf", d.stationKey, nil)
+		if pdf.Status != 200 || pdf.Header.Get("Content-Type") != "application/pdf" || !bytes.HasPrefix(pdf.Body, []byte("%PDF-")) || pdf.Header.Get("X-Pages") != "1" {
+			t.Fatalf("labels.pdf: %d %s %s", pdf.Status, pdf.Header.Get("Content-Type"), pdf.Header.Get("X-Pages"))
 		}
 
 		// Sealing is refused for a parcel that needs no bag, a misread ID,

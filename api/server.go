@@ -14,6 +14,7 @@ import (
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
+	"github.com/handoff-dev/handoff/label"
 	"github.com/handoff-dev/handoff/limit"
 	"github.com/handoff-dev/handoff/notify"
 )
@@ -71,6 +72,8 @@ func (s *Server) Register(mux *http.ServeMux) {
 	s.handle(mux, "GET /v1/shipments", s.as(auth.KindShipper, s.listShipments))
 	s.handle(mux, "POST /v1/shipments/eligibility", s.as(auth.KindShipper, s.eligibility))
 	s.handle(mux, "GET /v1/shipments/{shipmentId}", s.as(auth.KindShipper, s.getShipment))
+	s.handle(mux, "GET /v1/shipments/{shipmentId}/label.pdf", s.as(auth.KindShipper, s.shipmentLabels(label.PDF)))
+	s.handle(mux, "GET /v1/shipments/{shipmentId}/label.zpl", s.as(auth.KindShipper, s.shipmentLabels(label.ZPL)))
 	s.handle(mux, "GET /v1/tracking/{trackingId}", s.as(auth.KindShipper, s.getTracking))
 	s.registerDelivery(mux)
 	s.registerBags(mux)

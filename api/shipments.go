@@ -8,6 +8,7 @@ import (
 	"unicode"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/label"
 	"github.com/handoff-dev/handoff/tracking"
 )
 
@@ -154,22 +155,15 @@ type packageListItem struct {
 }
 
 // listShipments lists the shipper's parcels, newest first, a page at a time
-// (?limit=, ?cursor= the nextCursor of the previous page).
+// (?limit=, ?cursor= the nextCursor of the previous page), filtered as
+// handoff.ParseShipmentFilter reads the query.
 func (s *Server) listShipments(w http.ResponseWriter, r *http.Request) {
-	f := handoff.ShipmentFilter{ShipperID: PrincipalFrom(r.Context()).ID, Limit: 50}
-	var fe handoff.FieldErrors
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			fe.Add("limit", "must be a whole number from 1 to 500")
-		}
-		f.Limit = n
-	}
-	f.Cursor = r.URL.Query().Get("cursor")
-	if err := fe.Err(); err != nil {
+	f, err := handoff.ParseShipmentFilter(r.URL.Query(), 50)
+	if err != nil {
 		WriteError(w, r, s.Log, err)
 		return
 	}
+	f.ShipperID = PrincipalFrom(r.Context()).ID
 	pkgs, err := s.Shipments.ListPackages(r.Context(), f)
 	if err != nil {
 		WriteError(w, r, s.Log, err)
@@ -256,4 +250,28 @@ func (s *Server) getTracking(w http.ResponseWriter, r *http.Request) {
 		out.Summary.ProofOfDelivery = podOut(info, "/v1/tracking/"+t.TrackingID+"/photo")
 	}
 	WriteJSON(w, http.StatusOK, out)
+}
+
+// shipmentLabels returns the shipping labels of one of the shipper's
+// shipments, one per package, as a 4 × 6 in. PDF or as ZPL for a 203 dpi
+// thermal printer, in the language of the shipment's marketplace. Another
+// shipper's shipment is ENOTFOUND.
+func (s *Server) shipmentLabels(format string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sh, err := s.Shipments.FindShipment(r.Context(), PrincipalFrom(r.Context()).ID, r.PathValue("shipmentId"))
+		if err != nil {
+			WriteError(w, r, s.Log, err)
+			return
+		}
+		body, ctype, err := label.ShipmentLabels(sh, format)
+		if err != nil {
+			WriteError(w, r, s.Log, handoff.Internal(err, "draw shipping label"))
+			return
+		}
+		w.Header().Set("Content-Type", ctype)
+		w.Header().Set("Content-Disposition", `attachment; filename="`+sh.ID+`.`+format+`"`)
+		w.Header().Set("Cache-Control", "private, no-store")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write(body)
+	}
 }

@@ -242,6 +242,10 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		d.closePools()
 		return nil, err
 	}
+	if err := d.fillRecipientNames(ctx); err != nil {
+		d.closePools()
+		return nil, err
+	}
 	if d.wdb != nil {
 		d.writer = newWriter(d.wdb, &d.faults)
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/eligibility"
@@ -174,6 +175,42 @@ func (d *DB) fillCodeSets(ctx context.Context) error {
 	}
 }
 
+// fillRecipientNames gives shipments made before the recipient filter their
+// normalised recipient name, once.
+func (d *DB) fillRecipientNames(ctx context.Context) error {
+	after := ""
+	for {
+		rows, err := d.db.QueryContext(ctx, `SELECT id, ship_to FROM shipments WHERE recipient_name = '' AND id > $1 ORDER BY id LIMIT 500`, after)
+		if err != nil {
+			return fmt.Errorf("fill recipient names: %w", err)
+		}
+		var ids, names []string
+		for rows.Next() {
+			var id, shipTo string
+			if err := rows.Scan(&id, &shipTo); err != nil {
+				rows.Close()
+				return fmt.Errorf("fill recipient names: %w", err)
+			}
+			var a handoff.Address
+			json.Unmarshal([]byte(shipTo), &a)
+			ids, names = append(ids, id), append(names, handoff.NormaliseName(a.Name))
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("fill recipient names: %w", err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		for i, id := range ids {
+			if _, err := d.db.ExecContext(ctx, `UPDATE shipments SET recipient_name = $1 WHERE id = $2 AND recipient_name = ''`, names[i], id); err != nil {
+				return fmt.Errorf("fill recipient names: %w", err)
+			}
+		}
+		after = ids[len(ids)-1]
+	}
+}
+
 func (d *DB) insertShipment(ctx context.Context, tx *sql.Tx, s *handoff.Shipment) error {
 	shipTo, _ := json.Marshal(s.ShipTo)
 	shipFrom, _ := json.Marshal(s.ShipFrom)
@@ -189,13 +226,13 @@ func (d *DB) insertShipment(ctx context.Context, tx *sql.Tx, s *handoff.Shipment
 	}
 	if _, err := d.txExec(ctx, tx, `INSERT INTO shipments (id, shipper_id, marketplace, payment_type, ship_to, ship_from,
 		recipient_mobile, mobile_state, recipient_email, buyer, buyer_mobile, confidential_address, gift_registry, warnings, created_at, buyer_email, address_key, code_set,
-		signature_required, minimum_age, typed_signature_refused)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+		signature_required, minimum_age, typed_signature_refused, recipient_name)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
 		s.ID, s.ShipperID, string(s.Marketplace.Code), s.PaymentType, string(shipTo), string(shipFrom),
 		s.RecipientMobile, int(s.MobileState), strings.ToLower(s.ShipTo.Email), buyer, s.BuyerMobile,
 		s.Preferences.ConfidentialAddress, s.Preferences.GiftRegistry, string(warnings), micros(s.CreatedAt), buyerEmail, route.AddressKey(s.ShipTo.AddressLine1, s.ShipTo.PostalCode),
 		passcode.Contacts{Mobile: s.RecipientMobile, Email: s.ShipTo.Email, BuyerMobile: s.BuyerMobile, BuyerEmail: buyerEmail}.Set(),
-		s.Preferences.Signature, s.Preferences.MinimumAge, s.TypedSignatureRefused); err != nil {
+		s.Preferences.Signature, s.Preferences.MinimumAge, s.TypedSignatureRefused, handoff.NormaliseName(s.ShipTo.Name)); err != nil {
 		return handoff.Internal(err, "insert shipment")
 	}
 	loc := tracking.Location{City: s.ShipFrom.City, StateOrRegion: s.ShipFrom.StateOrRegion, PostalCode: s.ShipFrom.PostalCode, CountryCode: s.ShipFrom.CountryCode}
@@ -364,11 +401,11 @@ func (d *DB) ListPackages(ctx context.Context, f handoff.ShipmentFilter) ([]hand
 		}
 		before, afterID = n, id
 	}
+	where, args := packageFilter(f, before, afterID)
 	rows, err := d.db.QueryContext(ctx, `SELECT p.tracking_id, p.client_ref, p.insured_minor, p.currency, p.contents, p.otp_required, p.otp_reasons,
 		p.bag_required, p.bag_reasons, p.status, p.detail, p.updated_at, s.id, s.ship_to, s.marketplace, p.created_at
 		FROM packages p JOIN shipments s ON s.id = p.shipment_id
-		WHERE p.shipper_id = $1 AND (p.created_at < $2 OR (p.created_at = $2 AND p.tracking_id > $3))
-		ORDER BY p.created_at DESC, p.tracking_id LIMIT $4`, f.ShipperID, before, afterID, limit)
+		WHERE `+where+` ORDER BY p.created_at DESC, p.tracking_id LIMIT `+strconv.Itoa(limit), args...)
 	if err != nil {
 		return nil, handoff.Internal(err, "list packages")
 	}
@@ -389,13 +426,67 @@ func (d *DB) ListPackages(ctx context.Context, f handoff.ShipmentFilter) ([]hand
 		v.Cursor = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(created, 10) + "_" + v.TrackingID))
 		var a handoff.Address
 		json.Unmarshal([]byte(shipTo), &a)
-		v.Recipient, v.City = a.Name, a.City
+		v.Recipient, v.City, v.PostalCode = a.Name, a.City, a.PostalCode
 		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, handoff.Internal(err, "list packages")
 	}
 	return out, nil
+}
+
+// packageFilter returns the WHERE clause of a shipper's package list and its
+// arguments: the shipper and the cursor, then each filter that is set. Every
+// value travels as an argument; only fixed SQL is joined.
+func packageFilter(f handoff.ShipmentFilter, before int64, afterID string) (string, []any) {
+	args := []any{f.ShipperID, before, afterID}
+	conds := []string{"p.shipper_id = $1", "(p.created_at < $2 OR (p.created_at = $2 AND p.tracking_id > $3))"}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if f.Status != "" {
+		conds = append(conds, "p.status = "+arg(f.Status))
+	}
+	switch f.Secure {
+	case handoff.SecureOTP:
+		conds = append(conds, "p.otp_required")
+	case handoff.SecureBag:
+		conds = append(conds, "p.bag_required")
+	case handoff.SecureSignature:
+		conds = append(conds, "s.signature_required <> ''")
+	case handoff.SecureAge:
+		conds = append(conds, "s.minimum_age > 0")
+	case handoff.SecureNone:
+		conds = append(conds, "NOT p.otp_required AND NOT p.bag_required AND s.signature_required = '' AND s.minimum_age = 0")
+	}
+	if !f.From.IsZero() {
+		conds = append(conds, "p.created_at >= "+arg(micros(f.From)))
+	}
+	if !f.To.IsZero() {
+		conds = append(conds, "p.created_at < "+arg(micros(f.To)))
+	}
+	if f.Reference != "" {
+		// substr rather than LIKE: LIKE ignores case on SQLite, not on
+		// PostgreSQL, and a reference's own % or _ would be wildcards.
+		conds = append(conds, "substr(p.client_ref, 1, "+arg(utf8.RuneCountInString(f.Reference))+") = "+arg(f.Reference))
+	}
+	switch m := f.Recipient; {
+	case m.Email != "":
+		conds = append(conds, "s.recipient_email = "+arg(m.Email))
+	case len(m.Mobiles) > 0:
+		var in []string
+		for _, e164 := range m.Mobiles {
+			in = append(in, arg(e164))
+		}
+		conds = append(conds, "s.recipient_mobile IN ("+strings.Join(in, ", ")+")")
+	case m.Name != "":
+		// Both sides are lower-cased by Go, so LIKE's case rules on either
+		// engine do not matter; the name's own wildcards are escaped.
+		esc := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(m.Name)
+		conds = append(conds, "s.recipient_name LIKE "+arg("%"+esc+"%")+` ESCAPE '\'`)
+	}
+	return strings.Join(conds, " AND "), args
 }
 
 // Tracking implements handoff.ShipmentService.

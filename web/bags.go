@@ -263,10 +263,7 @@ func (s *Server) batchLabels(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	var ids, printed []string
-	for _, bg := range b.Bags {
-		ids, printed = append(ids, bg.ID), append(printed, bg.Printed)
-	}
+	ids, printed := b.LabelIDs()
 	pages := label.Pages(len(ids))
 	n := 1
 	if v := r.URL.Query().Get("page"); v != "" {
@@ -284,6 +281,24 @@ func (s *Server) batchLabels(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(png)))
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`inline; filename="%s-%d.png"`, b.ID, n))
 	w.Write(png)
+}
+
+// batchLabelsPDF serves every sheet of a batch's labels as one A4 PDF.
+func (s *Server) batchLabelsPDF(w http.ResponseWriter, r *http.Request) {
+	b, err := s.stationBatch(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	pdf, err := label.SheetPDF(b.LabelIDs())
+	if err != nil {
+		s.fail(w, r, handoff.Internal(err, "draw label sheets"))
+		return
+	}
+	w.Header().Set("Content-Type", "application/pdf")
+	w.Header().Set("Content-Length", strconv.Itoa(len(pdf)))
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`inline; filename="%s.pdf"`, b.ID))
+	w.Write(pdf)
 }
 
 // sealParcel records a parcel sealed into a bag, both IDs scanned or typed.

@@ -62,6 +62,7 @@ var funcs = template.FuncMap{
 	"status":    parcelStatus,
 	"otpState":  func(code string) string { return codeWords(otpStateWords, code) },
 	"plural":    plural,
+	"dict":      dict,
 }
 
 func mustParsePages() map[string]*template.Template {

@@ -31,6 +31,7 @@ import (
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/keyring"
+	"github.com/handoff-dev/handoff/label"
 	"github.com/handoff-dev/handoff/limit"
 )
 
@@ -129,6 +130,12 @@ func (s *Server) Register(mux *http.ServeMux) {
 
 	page("GET /shipments", s.as(auth.KindShipper, s.shipmentList))
 	page("GET /shipments/{shipmentId}", s.as(auth.KindShipper, s.shipmentDetail))
+	page("GET /shipments/{shipmentId}/label.pdf", s.as(auth.KindShipper, s.shipmentLabels(label.PDF)))
+	page("GET /shipments/{shipmentId}/label.zpl", s.as(auth.KindShipper, s.shipmentLabels(label.ZPL)))
+	page("GET /shipments/new", s.as(auth.KindShipper, s.labelNew))
+	page("POST /shipments/new", s.as(auth.KindShipper, s.labelCreate))
+	page("GET /shipments/export.csv", s.as(auth.KindShipper, s.exportCSV))
+	page("GET /dashboard", s.as(auth.KindShipper, s.dashboard))
 	page("GET /settings", s.as(auth.KindShipper, s.settingsForm))
 	page("POST /settings", s.as(auth.KindShipper, s.saveSettings))
 
@@ -145,6 +152,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	st("POST /station/bags/batches", s.issueBatch)
 	st("GET /station/bags/batches/{batchId}", s.batchDetail)
 	st("GET /station/bags/batches/{batchId}/labels.png", s.batchLabels)
+	st("GET /station/bags/batches/{batchId}/labels.pdf", s.batchLabelsPDF)
 	st("POST /station/bags/seal", s.sealParcel)
 	st("POST /station/bags/void", s.voidBag)
 
