@@ -154,9 +154,12 @@ func (d *DB) RotateWebhookSecret(ctx context.Context, shipperID, id string, over
 	}
 	// One statement, so that two rotations at once each keep the secret
 	// they replaced (SET reads the row as it was).
+	previous := "''"
+	if until > 0 {
+		previous = "sealed_secret"
+	}
 	var created int64
-	err := d.db.QueryRowContext(ctx, `UPDATE shipper_webhooks SET sealed_secret = $1, previous_until = $2,
-		previous_sealed_secret = CASE WHEN $2 > 0 THEN sealed_secret ELSE '' END
+	err := d.db.QueryRowContext(ctx, `UPDATE shipper_webhooks SET sealed_secret = $1, previous_until = $2, previous_sealed_secret = `+previous+`
 		WHERE id = $3 AND shipper_id = $4 AND deleted_at = 0 RETURNING url, created_at`,
 		d.Keys.Seal("webhook", []byte(w.Secret), []byte(id)), until, id, shipperID).Scan(&w.URL, &created)
 	if errors.Is(err, sql.ErrNoRows) {
