@@ -135,6 +135,18 @@ func TestBrowserWebhooks(t *testing.T) {
 		if engine == "sqlite" {
 			c.shot("hooks-webhooks")
 		}
+
+		// In French the page and its log speak French.
+		c.do("switch to French", chromedp.Navigate(srv.URL+"/lang?lang=fr&next=%2Fsettings%2Fwebhooks"), chromedp.WaitVisible(chromedp.CSS(`tr.delivery.pending`)))
+		if main := c.text("main"); !strings.Contains(main, "Journal des envois") || !strings.Contains(main, "Nouvel essai prévu") || strings.Contains(main, "Send test event") {
+			t.Errorf("the French page: %q", main)
+		}
+		if engine == "sqlite" {
+			c.shot("hooks-webhooks-fr")
+		}
+		c.phone()
+		c.do("reload at phone size", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`tr.delivery.pending`)))
+		c.fitsPhone("the webhooks page")
 	})
 }
 
@@ -193,6 +205,9 @@ func TestBrowserAPIKeys(t *testing.T) {
 		if strings.Contains(c.text("main"), "Warehouse printer") {
 			t.Error("the revoked key is still listed")
 		}
+		c.phone()
+		c.do("reload at phone size", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("table.keys")))
+		c.fitsPhone("the API keys page")
 	})
 }
 
@@ -230,6 +245,9 @@ func TestBrowserRulesDryRun(t *testing.T) {
 			c.shot("hooks-rules")
 		}
 		c.do("save", chromedp.Click(chromedp.ID("save-rules")), chromedp.WaitVisible(chromedp.CSS("p.flash")))
+		c.phone()
+		c.do("reload at phone size", chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("name_0")))
+		c.fitsPhone("the passcode rules page")
 		if set, _ := db.Settings(t.Context(), seed.Shipper.Principal.ID); len(set.SecureDelivery.Rules) != 1 || set.SecureDelivery.Rules[0].Name != "Phones" {
 			t.Fatalf("saved rules: %v", set.SecureDelivery.Rules)
 		}
