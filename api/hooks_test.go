@@ -11,6 +11,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/handoff-dev/handoff/api/apitest"
+	"github.com/handoff-dev/handoff/audit"
 	"github.com/handoff-dev/handoff/notify"
 )
 
@@ -202,6 +203,16 @@ func TestAPIKeys(t *testing.T) {
 		}
 		if n := len(e.do("GET", "/v1/account/api-keys", key, nil).JSON(t)["apiKeys"].([]any)); n != 1 {
 			t.Errorf("%d keys listed after revoking one of two", n)
+		}
+		var acts []string
+		e.db.ExportAudit(t0ctx, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), func(en audit.Entry) error {
+			if en.Subject == id {
+				acts = append(acts, en.Action)
+			}
+			return nil
+		})
+		if !slices.Equal(acts, []string{audit.ActionAPIKeyCreated, audit.ActionAPIKeyRevoked}) {
+			t.Errorf("the audit log of the key: %v", acts)
 		}
 	})
 }

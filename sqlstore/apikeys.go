@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/audit"
 	"github.com/handoff-dev/handoff/auth"
 )
 
@@ -50,8 +51,11 @@ func (d *DB) CreateAPIKey(ctx context.Context, principalID, name string) (*hando
 			return handoff.Errorf(handoff.ECONFLICT, "At most %d API keys per account: revoke one first.", handoff.MaxAPIKeys)
 		}
 		var err error
-		k, err = d.insertAPIKey(ctx, tx, principalID, name, auth.NewAPIKey(), d.Now())
-		return err
+		if k, err = d.insertAPIKey(ctx, tx, principalID, name, auth.NewAPIKey(), d.Now()); err != nil {
+			return err
+		}
+		return d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionAPIKeyCreated, Actor: principalID, Subject: k.ID, Outcome: audit.OutcomeOK,
+			Detail: "prefix=" + k.Prefix + " name=" + k.Name})
 	})
 	if err != nil {
 		return nil, err
@@ -87,15 +91,17 @@ func (d *DB) ListAPIKeys(ctx context.Context, principalID string) ([]handoff.API
 // RevokeAPIKey implements handoff.APIKeyService. Every request reads the
 // key's row, so the next one with it is refused.
 func (d *DB) RevokeAPIKey(ctx context.Context, principalID, keyID string) error {
-	res, err := d.db.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND principal_id = $3 AND revoked_at = 0`,
-		micros(d.Now()), keyID, principalID)
-	if err != nil {
-		return handoff.Internal(err, "revoke api key")
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return handoff.NotFound("API key")
-	}
-	return nil
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND principal_id = $3 AND revoked_at = 0`,
+			micros(d.Now()), keyID, principalID)
+		if err != nil {
+			return handoff.Internal(err, "revoke api key")
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return handoff.NotFound("API key")
+		}
+		return d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionAPIKeyRevoked, Actor: principalID, Subject: keyID, Outcome: audit.OutcomeOK})
+	})
 }
 
 // touchAPIKey records a key's use when the last record is older than

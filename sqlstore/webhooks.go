@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/audit"
 	"github.com/handoff-dev/handoff/egress"
 	"github.com/handoff-dev/handoff/tracking"
 )
@@ -55,7 +56,7 @@ func (d *DB) CreateWebhook(ctx context.Context, shipperID, raw string) (*handoff
 			w.ID, shipperID, w.URL, d.Keys.Seal("webhook", []byte(w.Secret), []byte(w.ID)), micros(w.CreatedAt)); err != nil {
 			return handoff.Internal(err, "insert webhook")
 		}
-		return nil
+		return d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionWebhook + "created", Actor: shipperID, Subject: w.ID, Outcome: audit.OutcomeOK})
 	})
 	if err != nil {
 		return nil, err
@@ -89,14 +90,16 @@ func (d *DB) ListWebhooks(ctx context.Context, shipperID string) ([]handoff.Webh
 
 // DeleteWebhook implements handoff.WebhookService.
 func (d *DB) DeleteWebhook(ctx context.Context, shipperID, id string) error {
-	res, err := d.db.ExecContext(ctx, `UPDATE shipper_webhooks SET deleted_at = $1 WHERE id = $2 AND shipper_id = $3 AND deleted_at = 0`, micros(d.Now()), id, shipperID)
-	if err != nil {
-		return handoff.Internal(err, "delete webhook")
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return handoff.NotFound("Webhook")
-	}
-	return nil
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE shipper_webhooks SET deleted_at = $1 WHERE id = $2 AND shipper_id = $3 AND deleted_at = 0`, micros(d.Now()), id, shipperID)
+		if err != nil {
+			return handoff.Internal(err, "delete webhook")
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return handoff.NotFound("Webhook")
+		}
+		return d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionWebhook + "deleted", Actor: shipperID, Subject: id, Outcome: audit.OutcomeOK})
+	})
 }
 
 // newWebhookSecret returns a fresh signing secret in the Standard Webhooks
@@ -159,14 +162,21 @@ func (d *DB) RotateWebhookSecret(ctx context.Context, shipperID, id string, over
 		previous = "sealed_secret"
 	}
 	var created int64
-	err := d.db.QueryRowContext(ctx, `UPDATE shipper_webhooks SET sealed_secret = $1, previous_until = $2, previous_sealed_secret = `+previous+`
-		WHERE id = $3 AND shipper_id = $4 AND deleted_at = 0 RETURNING url, created_at`,
-		d.Keys.Seal("webhook", []byte(w.Secret), []byte(id)), until, id, shipperID).Scan(&w.URL, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, handoff.NotFound("Webhook")
-	}
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `UPDATE shipper_webhooks SET sealed_secret = $1, previous_until = $2, previous_sealed_secret = `+previous+`
+			WHERE id = $3 AND shipper_id = $4 AND deleted_at = 0 RETURNING url, created_at`,
+			d.Keys.Seal("webhook", []byte(w.Secret), []byte(id)), until, id, shipperID).Scan(&w.URL, &created)
+		if errors.Is(err, sql.ErrNoRows) {
+			return handoff.NotFound("Webhook")
+		}
+		if err != nil {
+			return handoff.Internal(err, "rotate webhook secret")
+		}
+		return d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionWebhook + "rotated", Actor: shipperID, Subject: id, Outcome: audit.OutcomeOK,
+			Detail: "overlap=" + overlap.String()})
+	})
 	if err != nil {
-		return nil, handoff.Internal(err, "rotate webhook secret")
+		return nil, err
 	}
 	w.CreatedAt = fromMicros(created)
 	return w, nil
