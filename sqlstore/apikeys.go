@@ -112,7 +112,7 @@ func (d *DB) touchAPIKey(ctx context.Context, id string, lastUsed int64) error {
 	if lastUsed > micros(now.Add(-lastUsedEvery)) {
 		return nil
 	}
-	if _, err := d.db.ExecContext(ctx, `UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND last_used_at < $3`,
+	if _, err := d.exec(ctx, `UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND last_used_at < $3`,
 		micros(now), id, micros(now.Add(-lastUsedEvery))); err != nil {
 		return handoff.Internal(err, "record api key use")
 	}

@@ -30,7 +30,7 @@ func (d *DB) issueProof(ctx context.Context, tx *sql.Tx, s *doorStop, p stopParc
 	var bagID, photoSum string
 	var scanned bool
 	var scannedAt, photoAt int64
-	err := tx.QueryRowContext(ctx, `SELECT pk.shipment_id, pk.shipper_id, pk.client_ref, pk.bag_id, rp.bag_scanned,
+	err := d.txQueryRow(ctx, tx, `SELECT pk.shipment_id, pk.shipper_id, pk.client_ref, pk.bag_id, rp.bag_scanned,
 			COALESCE((SELECT MAX(bs.at) FROM bag_scans bs WHERE bs.stop_id = rp.stop_id AND bs.tracking_id = pk.tracking_id AND bs.matched), 0),
 			COALESCE((SELECT ph.sha256 FROM photos ph WHERE ph.tracking_id = pk.tracking_id AND ph.kind = $3 ORDER BY ph.taken_at DESC, ph.id LIMIT 1), ''),
 			COALESCE((SELECT MAX(ph.taken_at) FROM photos ph WHERE ph.tracking_id = pk.tracking_id AND ph.kind = $3), 0)

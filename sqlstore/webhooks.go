@@ -209,7 +209,7 @@ func (d *DB) SendTestEvent(ctx context.Context, shipperID, id string) (*handoff.
 	now := d.Now()
 	dl := &handoff.WebhookDelivery{ID: newID("whd_"), Type: deliveryTypes[MsgWebhookTest], Status: StatusPending, CreatedAt: now, NextAttemptAt: &now}
 	body, _ := json.Marshal(map[string]any{"type": dl.Type, "timestamp": now.UTC().Format(time.RFC3339), "webhookId": id})
-	if _, err := d.db.ExecContext(ctx, `INSERT INTO notifications (id, dedupe_key, kind, channel, recipient, lang, data, status, next_attempt_at, created_at)
+	if _, err := d.exec(ctx, `INSERT INTO notifications (id, dedupe_key, kind, channel, recipient, lang, data, status, next_attempt_at, created_at)
 		VALUES ($1, $2, $3, $4, $5, '', $6, 'pending', $7, $7)`,
 		dl.ID, "wh|"+id+"|test|"+dl.ID, MsgWebhookTest, ChannelShipperWebhook, id, string(body), micros(now)); err != nil {
 		return nil, handoff.Internal(err, "queue test event")
@@ -266,9 +266,9 @@ type webhookPayload struct {
 	TrackingID string `json:"trackingId"`
 	ShipmentID string `json:"shipmentId"`
 	// Reference is the shipper's own reference of the package.
-	Reference  string        `json:"packageClientReferenceId"`
-	Event      webhookEvent  `json:"event"`
-	Summary    webhookStatus `json:"summary"`
+	Reference string        `json:"packageClientReferenceId"`
+	Event     webhookEvent  `json:"event"`
+	Summary   webhookStatus `json:"summary"`
 	// Proof is the signed proof of delivery (compact JWS), on the
 	// Delivered event.
 	Proof string `json:"proof,omitempty"`
@@ -289,39 +289,63 @@ type webhookStatus struct {
 // queueWebhooks writes one delivery per live webhook of the parcel's shipper
 // for an event, in the event's transaction.
 func (d *DB) queueWebhooks(ctx context.Context, tx *sql.Tx, trackingID string, seq int, e tracking.Event) error {
-	rows, err := d.txQuery(ctx, tx, `SELECT w.id, p.status, p.shipment_id, p.client_ref FROM shipper_webhooks w JOIN packages p ON p.shipper_id = w.shipper_id
-		WHERE p.tracking_id = $1 AND w.deleted_at = 0`, trackingID)
+	return d.queueWebhooksOf(ctx, tx, map[string]loggedEvent{trackingID: {seq, e}}, `p.tracking_id = $1`, trackingID)
+}
+
+// loggedEvent is an event as recorded on its parcel.
+type loggedEvent struct {
+	seq int
+	e   tracking.Event
+}
+
+// queueWebhooksOf writes the deliveries of events, by tracking ID, to the
+// live webhooks of their parcels' shippers; where (on packages p) selects
+// those parcels.
+func (d *DB) queueWebhooksOf(ctx context.Context, tx *sql.Tx, events map[string]loggedEvent, where string, args ...any) error {
+	rows, err := d.txQuery(ctx, tx, `SELECT w.id, p.tracking_id, p.status, p.shipment_id, p.client_ref FROM shipper_webhooks w JOIN packages p ON p.shipper_id = w.shipper_id
+		WHERE `+where+` AND w.deleted_at = 0`, args...)
 	if err != nil {
 		return handoff.Internal(err, "find webhooks")
 	}
-	type hook struct{ id, status, shipment, ref string }
-	var hooks []hook
+	type hit struct{ hookID, trackingID, status, shipment, ref string }
+	var hits []hit
 	for rows.Next() {
-		var h hook
-		if err := rows.Scan(&h.id, &h.status, &h.shipment, &h.ref); err != nil {
+		var h hit
+		if err := rows.Scan(&h.hookID, &h.trackingID, &h.status, &h.shipment, &h.ref); err != nil {
 			rows.Close()
 			return handoff.Internal(err, "find webhooks")
 		}
-		hooks = append(hooks, h)
+		if _, ok := events[h.trackingID]; ok {
+			hits = append(hits, h)
+		}
 	}
 	rows.Close()
-	var pod string
-	if e.Code == tracking.Delivered && len(hooks) > 0 {
-		if pod, err = latestProof(ctx, tx, trackingID); err != nil {
-			return err
-		}
+	if err := rows.Err(); err != nil {
+		return handoff.Internal(err, "find webhooks")
 	}
+	// A Delivered event carries its signed proof of delivery.
+	proofs := map[string]string{}
 	now := micros(d.Now())
-	for _, h := range hooks {
-		at := e.Time.UTC().Format(time.RFC3339)
-		body, _ := json.Marshal(webhookPayload{Type: deliveryTypes[MsgTrackingEvent], Timestamp: at, TrackingID: trackingID, ShipmentID: h.shipment, Reference: h.ref,
-			Event:   webhookEvent{Sequence: seq, EventCode: e.Code, EventTime: at, Location: e.Location, DetailCode: e.Detail},
-			Summary: webhookStatus{Status: h.status}, Proof: pod})
-		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (id, dedupe_key, kind, channel, recipient, lang, data, status, next_attempt_at, created_at)
-			VALUES ($1, $2, $3, $4, $5, '', $6, 'pending', $7, $7) ON CONFLICT (dedupe_key) DO NOTHING`,
-			newID("whd_"), "wh|"+h.id+"|"+trackingID+"|"+itoa(seq), MsgTrackingEvent, ChannelShipperWebhook, h.id, string(body), now); err != nil {
-			return handoff.Internal(err, "queue webhook")
+	var out [][]any
+	for _, h := range hits {
+		ev := events[h.trackingID]
+		pod, ok := proofs[h.trackingID]
+		if !ok && ev.e.Code == tracking.Delivered {
+			if pod, err = latestProof(ctx, tx, h.trackingID); err != nil {
+				return err
+			}
+			proofs[h.trackingID] = pod
 		}
+		at := ev.e.Time.UTC().Format(time.RFC3339)
+		body, _ := json.Marshal(webhookPayload{Type: deliveryTypes[MsgTrackingEvent], Timestamp: at, TrackingID: h.trackingID, ShipmentID: h.shipment, Reference: h.ref,
+			Event:   webhookEvent{Sequence: ev.seq, EventCode: ev.e.Code, EventTime: at, Location: ev.e.Location, DetailCode: ev.e.Detail},
+			Summary: webhookStatus{Status: h.status}, Proof: pod})
+		out = append(out, []any{newID("whd_"), "wh|" + h.hookID + "|" + h.trackingID + "|" + itoa(ev.seq), MsgTrackingEvent, ChannelShipperWebhook, h.hookID, "",
+			string(body), StatusPending, now, now})
+	}
+	if err := d.insertRows(ctx, tx, `INSERT INTO notifications (id, dedupe_key, kind, channel, recipient, lang, data, status, next_attempt_at, created_at) VALUES `,
+		out, ` ON CONFLICT (dedupe_key) DO NOTHING`); err != nil {
+		return handoff.Internal(err, "queue webhook")
 	}
 	return nil
 }

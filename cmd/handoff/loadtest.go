@@ -34,6 +34,7 @@ import (
 // loadConfig is the load test's configuration.
 type loadConfig struct {
 	URL, AdminToken string
+	URLs            []string // the nodes of URL, comma-separated there
 	Parcels         int
 	Concurrency     int
 	Duration        time.Duration
@@ -59,7 +60,7 @@ func parseLoadtest(args []string, stderr io.Writer, getenv func(string) string) 
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c := &loadConfig{}
-	fs.StringVar(&c.URL, "url", envOr(getenv, "HANDOFF_URL", "http://127.0.0.1:8080"), "base URL of the server to drive (env HANDOFF_URL)")
+	fs.StringVar(&c.URL, "url", envOr(getenv, "HANDOFF_URL", "http://127.0.0.1:8080"), "base URL of the server to drive, or of each node of one deployment, comma-separated: requests go to each in turn (env HANDOFF_URL)")
 	fs.StringVar(&c.AdminToken, "admin-token", getenv("HANDOFF_ADMIN_TOKEN"), "the server's admin token (env HANDOFF_ADMIN_TOKEN)")
 	fs.IntVar(&c.Parcels, "parcels", 2000, "parcels in the day")
 	fs.IntVar(&c.Concurrency, "concurrency", 32, "requests in flight at most")
@@ -99,10 +100,23 @@ func parseLoadtest(args []string, stderr io.Writer, getenv func(string) string) 
 			return nil, errors.New("loadtest: shares must be between 0 and 1")
 		}
 	}
-	if _, err := url.Parse(c.URL); err != nil {
-		return nil, fmt.Errorf("loadtest: --url: %w", err)
+	for u := range strings.SplitSeq(c.URL, ",") {
+		if u = strings.TrimRight(strings.TrimSpace(u), "/"); u == "" {
+			continue
+		}
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return nil, fmt.Errorf("loadtest: --url: %q is not an http(s) URL", u)
+		}
+		c.URLs = append(c.URLs, u)
 	}
-	c.URL = strings.TrimRight(c.URL, "/")
+	if len(c.URLs) == 0 {
+		return nil, errors.New("loadtest: --url: no URL given")
+	}
+	c.URL = strings.Join(c.URLs, ",")
+	if len(c.URLs) > 1 && (c.SMSSink == "" || c.SMTPSink == "") {
+		// Each node's dev outbox holds only the messages it sent.
+		return nil, errors.New("loadtest: several nodes need --sms-sink and --smtp-sink, which every node sends to")
+	}
 	if c.Seed == 0 {
 		c.Seed = uint64(time.Now().UnixNano())
 	}
@@ -163,6 +177,7 @@ type loadtest struct {
 	date               string
 	codes              *codeBook
 	photo              []byte
+	turn               atomic.Uint64 // which node the next request goes to
 
 	report loadReport
 }
@@ -618,7 +633,7 @@ func (lt *loadtest) do(ctx context.Context, c *call) (int, error) {
 	if c.body != nil {
 		body = bytes.NewReader(c.body)
 	}
-	req, err := http.NewRequestWithContext(ctx, c.method, lt.cfg.URL+c.path, body)
+	req, err := http.NewRequestWithContext(ctx, c.method, lt.node()+c.path, body)
 	if err != nil {
 		return 0, err
 	}
@@ -785,10 +800,34 @@ type serverStats struct {
 
 // scrape reads the server's process CPU, resident memory and messages
 // sent from its Prometheus metrics.
+// node returns the base URL of the node the next request goes to: each in
+// turn.
+func (lt *loadtest) node() string {
+	urls := lt.cfg.URLs
+	if len(urls) == 1 {
+		return urls[0]
+	}
+	return urls[int(lt.turn.Add(1)%uint64(len(urls)))]
+}
+
+// scrape reads the servers' metrics: the CPU and the messages sent of all
+// nodes together, and the resident memory of the largest.
 func (lt *loadtest) scrape(ctx context.Context) serverStats {
 	var s serverStats
-	req, _ := http.NewRequestWithContext(context.WithoutCancel(ctx), "GET", lt.cfg.URL+"/metrics", nil)
-	res, err := lt.client.Do(req)
+	for _, u := range lt.cfg.URLs {
+		n := scrapeNode(ctx, lt.client, u)
+		s.cpu += n.cpu
+		s.sent += n.sent
+		s.rss = max(s.rss, n.rss)
+	}
+	return s
+}
+
+// scrapeNode reads one node's metrics.
+func scrapeNode(ctx context.Context, client *http.Client, base string) serverStats {
+	var s serverStats
+	req, _ := http.NewRequestWithContext(context.WithoutCancel(ctx), "GET", base+"/metrics", nil)
+	res, err := client.Do(req)
 	if err != nil {
 		return s
 	}
@@ -819,26 +858,36 @@ func (lt *loadtest) scrape(ctx context.Context) serverStats {
 // function is called, which returns the highest sample.
 func (lt *loadtest) watchRSS(ctx context.Context) func() float64 {
 	var peak atomic.Uint64
+	stop := every(ctx, 500*time.Millisecond, func() {
+		if r := uint64(lt.scrape(ctx).rss); r > peak.Load() {
+			peak.Store(r)
+		}
+	})
+	return func() float64 { stop(); return float64(peak.Load()) }
+}
+
+// every runs fn every d until ctx ends or the returned function is called,
+// which returns once fn has run a last time.
+func every(ctx context.Context, d time.Duration, fn func()) func() {
 	done := make(chan struct{})
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
-		t := time.NewTicker(500 * time.Millisecond)
+		t := time.NewTicker(d)
 		defer t.Stop()
 		for {
 			select {
 			case <-done:
+				fn()
 				return
 			case <-ctx.Done():
 				return
 			case <-t.C:
-			}
-			if r := uint64(lt.scrape(ctx).rss); r > peak.Load() {
-				peak.Store(r)
+				fn()
 			}
 		}
 	}()
-	return func() float64 { close(done); <-stopped; return float64(peak.Load()) }
+	return func() { close(done); <-stopped }
 }
 
 // summarise adds up the day.

@@ -60,3 +60,28 @@ func TestLoadtest(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestLoadtestNodes checks how --url names the nodes of one deployment:
+// each must be an http(s) URL, and several need the sinks, since each node's
+// dev outbox holds only its own messages.
+func TestLoadtestNodes(t *testing.T) {
+	parse := func(args ...string) (*loadConfig, error) {
+		return parseLoadtest(args, io.Discard, env(map[string]string{"HANDOFF_ADMIN_TOKEN": testAdmin}))
+	}
+	c, err := parse("--url", "http://127.0.0.1:8080/, http://127.0.0.1:8081", "--sms-sink", "127.0.0.1:9025", "--smtp-sink", "127.0.0.1:9026")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.URLs) != 2 || c.URLs[0] != "http://127.0.0.1:8080" || c.URLs[1] != "http://127.0.0.1:8081" {
+		t.Errorf("nodes %q, want the two base URLs", c.URLs)
+	}
+	if _, err := parse("--url", "http://127.0.0.1:8080,http://127.0.0.1:8081"); err == nil || !strings.Contains(err.Error(), "--sms-sink") {
+		t.Errorf("two nodes without sinks: %v, want a refusal naming the sinks", err)
+	}
+	if _, err := parse("--url", "127.0.0.1:8080"); err == nil {
+		t.Error("a URL without a scheme was accepted")
+	}
+	if c, err := parse("--url", "http://127.0.0.1:8080"); err != nil || len(c.URLs) != 1 {
+		t.Errorf("one node: %v, %v", c, err)
+	}
+}
