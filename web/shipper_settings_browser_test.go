@@ -39,6 +39,28 @@ func hooksServer(t *testing.T, db *sqlstore.DB) (*httptest.Server, *notify.Worke
 	return srv, w
 }
 
+// hooksSession is a shipper signed in to Chromium on hooksServer.
+type hooksSession struct {
+	db     *sqlstore.DB
+	seed   *fixture
+	srv    *httptest.Server
+	worker *notify.Worker
+	c      *chrome
+}
+
+// openAsShipper serves a fresh store of engine, opens path in Chromium, signs
+// the fixture's shipper in and waits for sel.
+func openAsShipper(t *testing.T, engine, path, sel string) hooksSession {
+	t.Helper()
+	db := sqlstoretest.Open(t, engine)
+	seed := newFixture(t, db)
+	srv, w := hooksServer(t, db)
+	c := newChrome(t, srv.URL)
+	c.do("open "+path, chromedp.Navigate(srv.URL+path))
+	c.signIn(seed.Shipper, sel)
+	return hooksSession{db, seed, srv, w, c}
+}
+
 var whsec = regexp.MustCompile(`^whsec_[A-Za-z0-9+/]{43}=$`)
 
 // TestBrowserWebhooks drives shipper central's webhooks page in Chromium:
@@ -51,11 +73,9 @@ var whsec = regexp.MustCompile(`^whsec_[A-Za-z0-9+/]{43}=$`)
 func TestBrowserWebhooks(t *testing.T) {
 	needChromium(t)
 	eachEngine(t, func(t *testing.T, engine string) {
-		db := sqlstoretest.Open(t, engine)
-		seed := newFixture(t, db)
-		srv, worker := hooksServer(t, db)
+		h := openAsShipper(t, engine, "/settings/webhooks", "#url")
+		srv, worker, c := h.srv, h.worker, h.c
 		rc := apitest.NewReceiver(t)
-		c := newChrome(t, srv.URL)
 		deliver := func() apitest.Delivery {
 			t.Helper()
 			if err := worker.Drain(t.Context()); err != nil {
@@ -65,8 +85,6 @@ func TestBrowserWebhooks(t *testing.T) {
 		}
 		value := func(id string) string { return c.eval(`document.getElementById("` + id + `").value`) }
 
-		c.do("open webhooks", chromedp.Navigate(srv.URL+"/settings/webhooks"))
-		c.signIn(seed.Shipper, "#url")
 		c.do("add the receiver",
 			chromedp.SendKeys(chromedp.ID("url"), rc.URL),
 			chromedp.Click(chromedp.CSS(`form[action="/settings/webhooks"] button[type="submit"]`)),
@@ -156,10 +174,8 @@ func TestBrowserWebhooks(t *testing.T) {
 func TestBrowserAPIKeys(t *testing.T) {
 	needChromium(t)
 	eachEngine(t, func(t *testing.T, engine string) {
-		db := sqlstoretest.Open(t, engine)
-		seed := newFixture(t, db)
-		srv, _ := hooksServer(t, db)
-		c := newChrome(t, srv.URL)
+		h := openAsShipper(t, engine, "/settings/api-keys", "#name")
+		srv, c := h.srv, h.c
 		call := func(key string) int {
 			t.Helper()
 			req, _ := http.NewRequestWithContext(t.Context(), "GET", srv.URL+"/v1/account/settings", nil)
@@ -172,8 +188,6 @@ func TestBrowserAPIKeys(t *testing.T) {
 			return res.StatusCode
 		}
 
-		c.do("open API keys", chromedp.Navigate(srv.URL+"/settings/api-keys"))
-		c.signIn(seed.Shipper, "#name")
 		c.do("submit without a name",
 			chromedp.Click(chromedp.CSS(`form[action="/settings/api-keys"] button[type="submit"]`)),
 			chromedp.WaitVisible(chromedp.ID("name-error")))
@@ -217,12 +231,8 @@ func TestBrowserAPIKeys(t *testing.T) {
 func TestBrowserRulesDryRun(t *testing.T) {
 	needChromium(t)
 	eachEngine(t, func(t *testing.T, engine string) {
-		db := sqlstoretest.Open(t, engine)
-		seed := newFixture(t, db)
-		srv, _ := hooksServer(t, db)
-		c := newChrome(t, srv.URL)
-		c.do("open rules", chromedp.Navigate(srv.URL+"/settings/rules"))
-		c.signIn(seed.Shipper, "#name_0")
+		h := openAsShipper(t, engine, "/settings/rules", "#name_0")
+		db, seed, c := h.db, h.seed, h.c
 		c.do("write a broken rule and try it",
 			chromedp.SendKeys(chromedp.ID("name_0"), "Phones"),
 			chromedp.SendKeys(chromedp.ID("expression_0"), "categories >"),
