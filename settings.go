@@ -314,4 +314,9 @@ type SettingsService interface {
 	// UpdateSettings applies the patch atomically and returns the result;
 	// EINVALID with the fields at fault, in which case nothing changed.
 	UpdateSettings(ctx context.Context, shipperID string, p *SettingsPatch) (Settings, error)
+	// PreviewSettings is a dry run: it returns the decision CheckEligibility
+	// would take for the sample label in under the shipper's settings with p
+	// applied, saving nothing. EINVALID names the fields at fault under
+	// "settings." and "shipment.", both checked.
+	PreviewSettings(ctx context.Context, shipperID string, p *SettingsPatch, in *ShipmentInput) (*Shipment, error)
 }

@@ -72,7 +72,7 @@ func newEnvWith(t *testing.T, db *sqlstore.DB, setup func(*api.Server, *http.Ser
 	mux := http.NewServeMux()
 	doors := sqlstoretest.Door(db)
 	stations := stationsOf(db)
-	s := &api.Server{Principals: db, Settings: db, Shipments: db, Stations: stations, Doors: doors, Outbox: db, Bags: stations, Cases: db, Contacts: db, Photos: sqlstoretest.Photos(db), Garages: garages, Webhooks: db, Proofs: db, Today: db.Today, AdminToken: adminToken, Log: log}
+	s := &api.Server{Principals: db, Settings: db, Shipments: db, Stations: stations, Doors: doors, Outbox: db, Bags: stations, Cases: db, Contacts: db, Photos: sqlstoretest.Photos(db), Garages: garages, Webhooks: db, APIKeys: db, Proofs: db, Today: db.Today, AdminToken: adminToken, Log: log}
 	metrics := observe.NewMetrics()
 	srv := httptest.NewUnstartedServer(metrics.Middleware(log, mux))
 	if setup != nil {

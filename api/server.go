@@ -33,6 +33,7 @@ type Server struct {
 	Photos     handoff.PhotoService
 	Garages    handoff.GarageService
 	Webhooks   handoff.WebhookService
+	APIKeys    handoff.APIKeyService
 	Proofs     handoff.ProofService
 	// Today returns the service date now in a marketplace (for defaults).
 	Today func(marketplace string) string
@@ -67,6 +68,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 
 	s.handle(mux, "GET /v1/account/settings", s.as(auth.KindShipper, s.getSettings))
 	s.handle(mux, "PATCH /v1/account/settings", s.as(auth.KindShipper, s.patchSettings))
+	s.handle(mux, "POST /v1/account/settings/preview", s.as(auth.KindShipper, s.previewSettings))
 
 	s.handle(mux, "POST /v1/shipments", s.as(auth.KindShipper, s.createShipment))
 	s.handle(mux, "GET /v1/shipments", s.as(auth.KindShipper, s.listShipments))
@@ -80,6 +82,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	s.registerPhotos(mux)
 	s.registerGarage(mux)
 	s.registerWebhooks(mux)
+	s.registerAPIKeys(mux)
 	s.registerProofs(mux)
 
 	// Anything else under /v1 is a JSON 404 or 405, not the HTML pages' 404.

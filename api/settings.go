@@ -28,3 +28,22 @@ func (s *Server) patchSettings(w http.ResponseWriter, r *http.Request) {
 	}
 	WriteJSON(w, http.StatusOK, set)
 }
+
+// previewSettings is the dry run of a settings change: the decision the
+// sample label would get under the settings with the patch applied.
+func (s *Server) previewSettings(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Settings *handoff.SettingsPatch `json:"settings"`
+		Shipment *handoff.ShipmentInput `json:"shipment"`
+	}
+	if err := Decode(w, r, &req); err != nil {
+		WriteError(w, r, s.Log, err)
+		return
+	}
+	sh, err := s.Settings.PreviewSettings(r.Context(), PrincipalFrom(r.Context()).ID, req.Settings, req.Shipment)
+	if err != nil {
+		WriteError(w, r, s.Log, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, shipmentOut(sh, false))
+}

@@ -124,7 +124,7 @@ func TestShipperWebhooks(t *testing.T) {
 // server call into its own network.
 func TestWebhooksRefusePrivateAddresses(t *testing.T) {
 	ep := startEndpoint(t)
-	s := &notify.ShipperWebhooks{Resolve: func(context.Context, string) (string, []byte, error) { return ep.srv.URL, []byte("k"), nil }}
+	s := &notify.ShipperWebhooks{Resolve: func(context.Context, string) (string, [][]byte, error) { return ep.srv.URL, [][]byte{[]byte("k")}, nil }}
 	if err := s.Send(t0ctx, notify.Message{ID: "whd_1", To: "wh_1", Text: "{}"}); err == nil || !strings.Contains(err.Error(), "not a public address") {
 		t.Fatalf("delivery to %s: %v", ep.srv.URL, err)
 	}

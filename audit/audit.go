@@ -78,6 +78,9 @@ const (
 	ActionSettings      = "settings_change"   // detail the patch
 	ActionKeyAdded      = "secret_key_added"  // a node started with a key the database had not seen: a rotation
 	ActionKeysReset     = "secret_keys_reset" // the operator made the database forget its keys
+	ActionAPIKeyCreated = "api_key_created"   // subject the key's ID, detail its name and prefix
+	ActionAPIKeyRevoked = "api_key_revoked"   // subject the key's ID
+	ActionWebhook       = "webhook_"          // + created, rotated or deleted; subject the webhook's ID
 	OutcomeOK           = "ok"
 	OutcomeFailed       = "failed"
 )

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -332,16 +333,18 @@ func (o *DevOutbox) List() []Delivered {
 const ShipperWebhook = "shipper_webhook"
 
 // ShipperWebhooks delivers tracking events to shippers' endpoints. Each
-// delivery is the queued JSON as it is, signed with the endpoint's secret
-// (Handoff-Signature, as Sign makes it) and carrying its ID in
-// Idempotency-Key. Only a definite refusal ends a delivery: the endpoint was
-// deleted, or it answered 4xx other than 408 and 429. Anything else (our
-// database, the network, 5xx, 408, 429) is retried with backoff, for about
-// two days.
+// delivery is the queued JSON as it is, signed per the Standard Webhooks
+// specification (see SignStandard) with each of the endpoint's live secrets,
+// and, for receivers written before, with Handoff-Signature (as Sign makes
+// it, one v1 per secret) and the delivery's ID in Idempotency-Key. Only a
+// definite refusal ends a delivery: the endpoint was deleted, or it answered
+// 4xx other than 408 and 429. Anything else (our database, the network, 5xx,
+// 408, 429) is retried with backoff, for about two days.
 type ShipperWebhooks struct {
-	// Resolve returns an endpoint's URL and signing secret; an ENOTFOUND
-	// error (see handoff.ErrorCode) means the endpoint is gone.
-	Resolve func(ctx context.Context, webhookID string) (url string, secret []byte, err error)
+	// Resolve returns an endpoint's URL and signing secrets ("whsec_…"),
+	// the current one first; an ENOTFOUND error (see handoff.ErrorCode)
+	// means the endpoint is gone.
+	Resolve func(ctx context.Context, webhookID string) (url string, secrets [][]byte, err error)
 	Client  *http.Client
 	Now     func() time.Time
 	// AllowPrivate lets deliveries reach loopback and private addresses
@@ -372,9 +375,51 @@ func (s *ShipperWebhooks) Name() string { return "shipper-webhook" }
 // while, and an event should still reach it.
 func (s *ShipperWebhooks) MaxAttempts() int { return 48 }
 
+// WebhookKey returns the HMAC key of a "whsec_" secret: the bytes its base64
+// encodes. Secrets are made in standard base64, as the Standard Webhooks
+// libraries read them; early ones were URL-safe without padding.
+func WebhookKey(secret []byte) []byte {
+	b64 := strings.TrimPrefix(string(secret), "whsec_")
+	if k, err := base64.StdEncoding.DecodeString(b64); err == nil {
+		return k
+	}
+	if k, err := base64.RawURLEncoding.DecodeString(b64); err == nil {
+		return k
+	}
+	return secret
+}
+
+// SignStandard returns the webhook-signature header of a delivery per the
+// Standard Webhooks specification: for each secret, "v1," and the base64
+// HMAC-SHA256, under the secret's key, of "<id>.<timestamp>.<body>";
+// space-separated.
+func SignStandard(secrets [][]byte, id string, ts int64, body []byte) string {
+	sigs := make([]string, len(secrets))
+	for i, secret := range secrets {
+		mac := hmac.New(sha256.New, WebhookKey(secret))
+		mac.Write([]byte(id + "." + strconv.FormatInt(ts, 10) + "."))
+		mac.Write(body)
+		sigs[i] = "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	}
+	return strings.Join(sigs, " ")
+}
+
+// signLegacy is Sign with one v1 per secret, current first.
+func signLegacy(secrets [][]byte, body []byte, t time.Time) string {
+	ts := strconv.FormatInt(t.Unix(), 10)
+	parts := []string{"t=" + ts}
+	for _, secret := range secrets {
+		mac := hmac.New(sha256.New, secret)
+		mac.Write([]byte(ts + "."))
+		mac.Write(body)
+		parts = append(parts, "v1="+hex.EncodeToString(mac.Sum(nil)))
+	}
+	return strings.Join(parts, ",")
+}
+
 // Send implements Sender.
 func (s *ShipperWebhooks) Send(ctx context.Context, m Message) error {
-	u, secret, err := s.Resolve(ctx, m.To)
+	u, secrets, err := s.Resolve(ctx, m.To)
 	if handoff.ErrorCode(err) == handoff.ENOTFOUND {
 		return Permanent("webhook %s: endpoint deleted", m.To)
 	}
@@ -390,9 +435,13 @@ func (s *ShipperWebhooks) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return Permanent("webhook: %v", err)
 	}
+	at := now()
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("webhook-id", m.ID)
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(at.Unix(), 10))
+	req.Header.Set("webhook-signature", SignStandard(secrets, m.ID, at.Unix(), body))
 	req.Header.Set("Idempotency-Key", m.ID)
-	req.Header.Set("Handoff-Signature", Sign(secret, body, now()))
+	req.Header.Set("Handoff-Signature", signLegacy(secrets, body, at))
 	// A 4xx is the shipper's answer to this event; the operator can queue a
 	// dead delivery again once the shipper has fixed its endpoint.
 	return doHTTP(client, req, "webhook")

@@ -47,11 +47,11 @@ func TestWebhookRefusalsAndFaults(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			status = c.status
-			s := &notify.ShipperWebhooks{AllowPrivate: true, Resolve: func(context.Context, string) (string, []byte, error) {
+			s := &notify.ShipperWebhooks{AllowPrivate: true, Resolve: func(context.Context, string) (string, [][]byte, error) {
 				if c.resolve != nil {
 					return "", nil, c.resolve
 				}
-				return srv.URL, []byte("secret"), nil
+				return srv.URL, [][]byte{[]byte("secret")}, nil
 			}}
 			err := s.Send(ctx, notify.Message{ID: "whd_1", To: "wh_1", Text: "{}"})
 			if err == nil || notify.IsPermanent(err) != c.permanent {
@@ -121,7 +121,7 @@ func TestWebhookResolveFaultIsRetried(t *testing.T) {
 		shipper, wh, label := webhookShipper(t, db, h.srv.URL)
 		label()
 		down := true
-		resolve := func(ctx context.Context, id string) (string, []byte, error) {
+		resolve := func(ctx context.Context, id string) (string, [][]byte, error) {
 			if down {
 				return "", nil, handoff.Internal(errors.New("FATAL: terminating connection due to administrator command (SQLSTATE 57P01)"), "resolve webhook")
 			}

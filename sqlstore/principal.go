@@ -68,6 +68,9 @@ func (d *DB) CreatePrincipal(ctx context.Context, np handoff.NewPrincipal) (*han
 			p.ID, p.Kind, p.Name, station, p.Market, p.City, auth.Digest(cred.APIKey), pwHash, micros(p.CreatedAt)); err != nil {
 			return handoff.Internal(err, "insert principal")
 		}
+		if _, err := d.insertAPIKey(ctx, tx, p.ID, OnboardingKeyName, cred.APIKey, p.CreatedAt); err != nil {
+			return err
+		}
 		if p.Kind == auth.KindShipper {
 			body, _ := json.Marshal(handoff.DefaultSettings())
 			if _, err := tx.ExecContext(ctx, `INSERT INTO shipper_settings (shipper_id, body, version, updated_at) VALUES ($1, $2, 1, $3)`,
@@ -95,19 +98,31 @@ func scanPrincipal(row interface{ Scan(...any) error }) (*handoff.Principal, err
 	return &p, nil
 }
 
-// AuthenticateAPIKey implements handoff.PrincipalService.
+// AuthenticateAPIKey implements handoff.PrincipalService. Any live key of
+// the principal's authenticates (api_keys; principals.api_key_digest is kept
+// only for its uniqueness), and its use is recorded at most once a minute.
 func (d *DB) AuthenticateAPIKey(ctx context.Context, apiKey string) (*handoff.Principal, error) {
 	if apiKey == "" || len(apiKey) > 200 {
 		return nil, handoff.Errorf(handoff.EUNAUTHORIZED, "A valid API key is required.")
 	}
-	p, err := scanPrincipal(d.queryRow(ctx, `SELECT `+principalCols+` FROM principals WHERE api_key_digest = $1`, auth.Digest(apiKey)))
+	var p handoff.Principal
+	var created, used int64
+	var keyID string
+	err := d.queryRow(ctx, `SELECT p.id, p.kind, p.name, COALESCE(p.station_id, ''), p.market, p.city, p.created_at, k.id, k.last_used_at
+		FROM api_keys k JOIN principals p ON p.id = k.principal_id WHERE k.digest = $1 AND k.revoked_at = 0`, auth.Digest(apiKey)).
+		Scan(&p.ID, &p.Kind, &p.Name, &p.StationID, &p.Market, &p.City, &created, &keyID, &used)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, handoff.Errorf(handoff.EUNAUTHORIZED, "A valid API key is required.")
 	}
 	if err != nil {
 		return nil, handoff.Internal(err, "authenticate api key")
 	}
-	return p, nil
+	p.CreatedAt = fromMicros(created)
+	if err := d.touchAPIKey(ctx, keyID, used); err != nil {
+		// A missed record of use must not refuse a valid key.
+		d.Log.Warn("api key use not recorded", "api_key_id", keyID, "err", err)
+	}
+	return &p, nil
 }
 
 // Sign-in limits, each per window: failures per account ID lock that
@@ -309,9 +324,9 @@ func (d *DB) ListPrincipals(ctx context.Context, kind auth.Kind) ([]*handoff.Pri
 	return out, nil
 }
 
-// ResetCredentials replaces a principal's API key and password with new ones,
-// returned in plain text this once; the old ones stop working at once. It
-// also ends the principal's sessions.
+// ResetCredentials replaces a principal's API keys and password with a new
+// key and password, returned in plain text this once; the old ones, named
+// keys included, stop working at once. It also ends the principal's sessions.
 func (d *DB) ResetCredentials(ctx context.Context, id string) (handoff.Credentials, error) {
 	cred := handoff.Credentials{APIKey: auth.NewAPIKey(), Password: auth.NewPassword()}
 	hash := auth.HashPassword(cred.Password)
@@ -322,6 +337,15 @@ func (d *DB) ResetCredentials(ctx context.Context, id string) (handoff.Credentia
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return handoff.NotFound("Account")
+		}
+		// A reset answers a leak: every key the principal had goes, the
+		// ones it named itself included.
+		now := d.Now()
+		if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE principal_id = $2 AND revoked_at = 0`, micros(now), id); err != nil {
+			return handoff.Internal(err, "revoke api keys")
+		}
+		if _, err := d.insertAPIKey(ctx, tx, id, OnboardingKeyName, cred.APIKey, now); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE principal_id = $1`, id); err != nil {
 			return handoff.Internal(err, "end sessions")

@@ -66,6 +66,10 @@ type Server struct {
 	// Contacts serves customer service's parcel search and the logged
 	// reveal of a recipient's contacts.
 	Contacts handoff.ContactService
+	// Webhooks and APIKeys serve shipper central's webhooks and API keys
+	// pages; without both, those pages are left out.
+	Webhooks handoff.WebhookService
+	APIKeys  handoff.APIKeyService
 	// Now is the clock the customer-service queue measures the age of a
 	// case by; nil means the system clock. Tests set the store's.
 	Now func() time.Time
@@ -138,6 +142,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	page("GET /dashboard", s.as(auth.KindShipper, s.dashboard))
 	page("GET /settings", s.as(auth.KindShipper, s.settingsForm))
 	page("POST /settings", s.as(auth.KindShipper, s.saveSettings))
+	s.registerShipperSettings(page)
 
 	st := func(pattern string, h http.HandlerFunc) { page(pattern, s.as(auth.KindStation, h)) }
 	st("GET /station", s.stationHome)
