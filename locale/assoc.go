@@ -37,6 +37,8 @@ var assoc = []entry{
 	{"Planned at", "Prévu à", "Previsto alle", "Prevista a las"},
 	{"Steps of this stop", "Étapes de cet arrêt", "Passi di questa fermata", "Pasos de esta parada"},
 	{"Bag", "Sac", "Sacchetto", "Bolsa"},
+	{"Bag scan", "Scan du sac", "Scansione del sacchetto", "Escaneo de bolsa"},
+	{"Garage", "Garage", "Garage", "Garaje"},
 	{"Code", "Code", "Codice", "Código"},
 	{"Drop", "Dépôt", "Deposito", "Dejar"},
 	{"Close", "Fermer", "Chiudi", "Cerrar"},

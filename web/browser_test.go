@@ -412,9 +412,9 @@ func TestBrowserAssociate(t *testing.T) {
 		c.do("enter a wrong code",
 			chromedp.SendKeys(chromedp.ID("code"), wrong),
 			chromedp.Click(chromedp.CSS(`form[action$="/verify"] button`)),
-			chromedp.WaitVisible(chromedp.ID("stop-alert")),
+			chromedp.WaitVisible(chromedp.ID("code-error")),
 		)
-		if a := c.text("#stop-alert"); !strings.Contains(a, "Wrong code — 2 attempts left") {
+		if a := c.text("#code-error"); !strings.Contains(a, "Wrong code — 2 attempts left") {
 			t.Errorf("after a wrong code the page says %q", a)
 		}
 		if v := c.eval(`document.getElementById("code").value`); v != "" {
