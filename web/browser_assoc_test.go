@@ -16,6 +16,7 @@ import (
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/label"
+	"github.com/handoff-dev/handoff/sqlstore"
 	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
 	"github.com/handoff-dev/handoff/tracking"
 )
@@ -38,6 +39,43 @@ func barcodePNG(t *testing.T, text string) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// loadVan signs the associate in on the app and loads the route's van.
+func (c *chrome) loadVan(base string, a account, rt *handoff.Route) {
+	c.t.Helper()
+	c.do("open the app", chromedp.Navigate(base+"/associate"))
+	c.signIn(a, `form[action="/associate/routes/`+rt.ID+`/load"] button`)
+	c.do("load the van", chromedp.Click(chromedp.CSS(`form[action$="/load"] button`)), chromedp.WaitVisible(chromedp.CSS(".flash")))
+}
+
+// shipToDana creates a label of one parcel of an item to Dana Reyes, a
+// recipient of the fixture's shipper with a mobile and an email, and returns
+// the parcel.
+func shipToDana(t *testing.T, db *sqlstore.DB, seed *fixture, value, item, category string) handoff.Package {
+	t.Helper()
+	sh, _, err := db.CreateShipment(context.Background(), seed.Shipper.Principal.ID, &handoff.ShipmentInput{
+		ShipTo: &handoff.Address{Name: "Dana Reyes", AddressLine1: "5 Bow Common Lane", City: "London", PostalCode: "E3 4AU", CountryCode: "GB",
+			PhoneNumber: "07700 900888", Email: "dana@example.com"},
+		ShipFrom: &warehouse,
+		Packages: []handoff.PackageInput{{InsuredValue: &handoff.Money{Value: handoff.Decimal(value), Unit: "GBP"},
+			Items: []handoff.Item{{Description: item, Quantity: 1, Category: category}}}},
+	}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sh.Packages[0]
+}
+
+// photoPath returns the path of a phone's photo (EXIF-rotated, with a
+// position) that a file field can be given.
+func photoPath(t *testing.T) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("..", "photo", "testdata", "gps-orientation6.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // fakeCamera is a script that takes away the browser's BarcodeDetector, so
@@ -82,19 +120,10 @@ func TestBrowserAssociateSteps(t *testing.T) {
 		ctx := context.Background()
 		db, seed, ids := browserDay(t, engine, "order-1001-phone", "order-1002-book")
 		phone, book := ids[0], ids[1]
-		sh, _, err := db.CreateShipment(ctx, seed.Shipper.Principal.ID, &handoff.ShipmentInput{
-			ShipTo: &handoff.Address{Name: "Dana Reyes", AddressLine1: "5 Bow Common Lane", City: "London", PostalCode: "E3 4AU", CountryCode: "GB",
-				PhoneNumber: "07700 900888", Email: "dana@example.com"},
-			ShipFrom: &warehouse,
-			Packages: []handoff.PackageInput{{InsuredValue: &handoff.Money{Value: "899", Unit: "GBP"},
-				Items: []handoff.Item{{Description: "Phone", Quantity: 1, Category: "smartphone"}}}},
-		}, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		dana := sh.Packages[0].TrackingID
-		if !sh.Packages[0].Decision.BagRequired {
-			t.Fatalf("Dana's phone should need a bag: %+v", sh.Packages[0].Decision)
+		parcel := shipToDana(t, db, seed, "899", "Phone", "smartphone")
+		dana := parcel.TrackingID
+		if !parcel.Decision.BagRequired {
+			t.Fatalf("Dana's phone should need a bag: %+v", parcel.Decision)
 		}
 		station := seed.Station.Principal
 		if _, err := stationsOf(db).ReceiveParcel(ctx, station, dana); err != nil {
@@ -116,17 +145,12 @@ func TestBrowserAssociateSteps(t *testing.T) {
 			t.Fatalf("stops in another order: %d %d %d", stop1.Position, stop2.Position, stop3.Position)
 		}
 		code := sqlstoretest.ContactCode(t, db, priyaMobile)
-		shot, err := filepath.Abs(filepath.Join("..", "photo", "testdata", "gps-orientation6.jpg"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		shot := photoPath(t)
 		srv := browserServer(t, db)
 		c := newChrome(t, srv.URL)
 
 		c.phone()
-		c.do("open the app", chromedp.Navigate(srv.URL+"/associate"))
-		c.signIn(seed.Associates[0], `form[action="/associate/routes/`+rt.ID+`/load"] button`)
-		c.do("load the van", chromedp.Click(chromedp.CSS(`form[action$="/load"] button`)), chromedp.WaitVisible(chromedp.CSS(".flash")))
+		c.loadVan(srv.URL, seed.Associates[0], rt)
 		if p := c.text("#route-" + rt.ID + " .muted"); !strings.Contains(p, "0 of 3 stops done today") {
 			t.Errorf("the itinerary's progress says %q", p)
 		}

@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -134,9 +133,7 @@ func TestBrowserBagScan(t *testing.T) {
 		}
 
 		c.phone()
-		c.do("open the app", chromedp.Navigate(srv.URL+"/associate"))
-		c.signIn(seed.Associates[0], `form[action="/associate/routes/`+rt.ID+`/load"] button`)
-		c.do("load the van", chromedp.Click(chromedp.CSS(`form[action$="/load"] button`)), chromedp.WaitVisible(chromedp.CSS(".flash")))
+		c.loadVan(srv.URL, seed.Associates[0], rt)
 		c.do("open the stop", chromedp.Click(chromedp.ID("stop-"+stopID)), chromedp.WaitVisible(chromedp.ID("bagId")))
 		if p := c.text("#parcel-" + phone); !strings.Contains(p, "Scan the bag") {
 			t.Errorf("the parcel says %q, want Scan the bag", p)
@@ -223,17 +220,12 @@ func TestBrowserPhotoSeenByCustomerService(t *testing.T) {
 		book := ids[0]
 		rt := planToday(t, db, seed, book)
 		stopID := rt.Stops[0].ID
-		shot, err := filepath.Abs(filepath.Join("..", "photo", "testdata", "gps-orientation6.jpg"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		shot := photoPath(t)
 		srv := browserServer(t, db)
 		c := newChrome(t, srv.URL)
 
 		c.phone()
-		c.do("open the app", chromedp.Navigate(srv.URL+"/associate"))
-		c.signIn(seed.Associates[0], `form[action="/associate/routes/`+rt.ID+`/load"] button`)
-		c.do("load the van", chromedp.Click(chromedp.CSS(`form[action$="/load"] button`)), chromedp.WaitVisible(chromedp.CSS(".flash")))
+		c.loadVan(srv.URL, seed.Associates[0], rt)
 		c.do("open the stop", chromedp.Click(chromedp.ID("stop-"+stopID)), chromedp.WaitVisible(chromedp.ID("place")))
 		c.do("choose the porch",
 			chromedp.SetValue(chromedp.ID("place"), tracking.DeliveredToPorch),

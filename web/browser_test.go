@@ -323,19 +323,9 @@ func TestBrowserAssociate(t *testing.T) {
 		db := sqlstoretest.Open(t, engine)
 		db.Now = func() time.Time { return monday }
 		seed := newFixture(t, db) // a shipper with OTP on, a station, two associates
-		sh, _, err := db.CreateShipment(ctx, seed.Shipper.Principal.ID, &handoff.ShipmentInput{
-			ShipTo: &handoff.Address{Name: "Dana Reyes", AddressLine1: "5 Bow Common Lane", City: "London", PostalCode: "E3 4AU", CountryCode: "GB",
-				PhoneNumber: "07700 900888", Email: "dana@example.com"},
-			ShipFrom: &warehouse,
-			// Headphones need no tamper-evident bag, so the passcode alone
-			// delivers them.
-			Packages: []handoff.PackageInput{{InsuredValue: &handoff.Money{Value: "250", Unit: "GBP"},
-				Items: []handoff.Item{{Description: "Headphones", Quantity: 1, Category: "audio"}}}},
-		}, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		parcel := sh.Packages[0]
+		// Headphones need no tamper-evident bag, so the passcode alone
+		// delivers them.
+		parcel := shipToDana(t, db, seed, "250", "Headphones", "audio")
 		if !parcel.Decision.OTPRequired || parcel.Decision.BagRequired {
 			t.Fatalf("the parcel should need a passcode and no bag: %+v", parcel.Decision)
 		}

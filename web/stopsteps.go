@@ -57,7 +57,7 @@ func stopSteps(p *stopPage, want string) ([]stopStep, string) {
 		add(stepBag, "Bag", bagDone, true)
 	}
 	if hasCode {
-		add(stepCode, "Code", !p.CodeForm, bagDone && p.CodeForm)
+		add(stepCode, "Code", st.OTPState != handoff.OTPPending, bagDone && p.CodeForm)
 	}
 	if st.Needs.Garage {
 		opened := p.GrantID != ""
