@@ -51,7 +51,7 @@ func (s *Service) DeliverParcels(ctx context.Context, da *handoff.Principal, sto
 	if err := bagsScanned(open, ids, false); err != nil {
 		return nil, err
 	}
-	if err := s.garageSettled(ctx, st.ID); err != nil {
+	if err := garageSettled(st); err != nil {
 		return nil, err
 	}
 	underage, err := handoff.CheckHandover(place, st.Date, checks, h.Signature, h.IDCheck)

@@ -29,6 +29,9 @@ type Stop struct {
 	Date        string // the route's service date
 	Market      string
 	RouteStatus string // handoff.Route*
+	// GarageCloseFailed: a garage door at the stop was reported not to
+	// have closed.
+	GarageCloseFailed bool
 }
 
 // Parcel is a parcel of a stop still open on its route.
@@ -41,6 +44,9 @@ type Parcel struct {
 	BagScanned bool              // the bag was scanned at this stop and matched
 	Privacy    string            // why it may not be photographed (handoff.NoPhoto*), ""
 	Check      handoff.DoorCheck // the signature and age check its label asks for
+	// KeyID is the key its code set's code of the stop's day is derived
+	// with, "" when it is not fixed yet (see Store.PasscodeKey).
+	KeyID string
 }
 
 // Guess asks the store to count one entry at a stop and settle it, in one
@@ -50,6 +56,7 @@ type Parcel struct {
 // the third.
 type Guess struct {
 	StopID, AssociateID string
+	Stop                *Stop           // the stop's facts as read before, when the caller has them
 	Method              string          // MethodCode or MethodDigits
 	Matched             map[string]bool // contact sets whose code the entry is; empty when wrong
 	BudgetLimit         int             // wrong entries per associate per window
@@ -71,6 +78,9 @@ type GuessResult struct {
 	AttemptsLeft int
 	Ended        bool // this entry ended the attempt
 	LockedNow    bool // this entry locked the associate's checks
+	// Stop is the stop as the associate sees it after the entry, when the
+	// store read it in the same transaction; nil when not.
+	Stop *handoff.Stop
 }
 
 // Methods of code checks, as recorded.
@@ -174,9 +184,6 @@ type Store interface {
 	AssociateRoutes(ctx context.Context, associateID string, dates ...string) ([]*handoff.Route, error)
 	// RouteByID returns a route, or ENOTFOUND.
 	RouteByID(ctx context.Context, routeID string) (*handoff.Route, error)
-	// GarageCloseFailed reports whether a garage door at the stop was
-	// reported not to have closed.
-	GarageCloseFailed(ctx context.Context, stopID string) (bool, error)
 	// PasscodeKey returns the key ID a contact set's day's code is derived
 	// with, fixing it to the active key the first time.
 	PasscodeKey(ctx context.Context, set, date string) (string, error)
@@ -285,12 +292,8 @@ func requireAssociate(p *handoff.Principal) error {
 
 // garageSettled refuses to finish a stop as a normal delivery while its
 // garage door is reported not to have closed.
-func (s *Service) garageSettled(ctx context.Context, stopID string) error {
-	failed, err := s.Store.GarageCloseFailed(ctx, stopID)
-	if err != nil {
-		return err
-	}
-	if failed {
+func garageSettled(st *Stop) error {
+	if st.GarageCloseFailed {
 		return handoff.Refuse(handoff.EPRECONDITION, handoff.ReasonDoorNotClosed, "The garage door at this stop did not close: the stop cannot be finished as a normal delivery until customer service resolves it.")
 	}
 	return nil

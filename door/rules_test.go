@@ -84,8 +84,11 @@ func TestAcceptsCodes(t *testing.T) {
 }
 
 func TestCodeSets(t *testing.T) {
-	got := codeSets([]Parcel{{OTP: true, CodeSet: "x"}, {OTP: true, CodeSet: "x"}, {CodeSet: "y"}, {OTP: true, CodeSet: "z"}})
-	if len(got) != 2 || !got["x"] || !got["z"] {
-		t.Errorf("sets %v: want the passcode parcels' x and z", got)
+	got := codeSets([]Parcel{{OTP: true, CodeSet: "x"}, {OTP: true, CodeSet: "x", KeyID: "k1"}, {CodeSet: "y"}, {OTP: true, CodeSet: "z"},
+		{OTP: true, CodeSet: "w", CodeOK: true}})
+	_, x := got["x"]
+	_, z := got["z"]
+	if len(got) != 2 || !x || !z || got["x"] != "k1" {
+		t.Errorf("sets %v: want the passcode parcels still waiting for a code, x (with its key k1) and z", got)
 	}
 }

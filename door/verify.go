@@ -35,10 +35,12 @@ func (s *Service) VerifyCode(ctx context.Context, da *handoff.Principal, stopID,
 	}
 	return s.verify(ctx, da, stopID, MethodCode, func(st *Stop, open []Parcel) (map[string]bool, error) {
 		matched := map[string]bool{}
-		for set := range codeSets(open) {
-			kid, err := s.Store.PasscodeKey(ctx, set, st.Date)
-			if err != nil {
-				return nil, err
+		for set, kid := range codeSets(open) {
+			if kid == "" {
+				var err error
+				if kid, err = s.Store.PasscodeKey(ctx, set, st.Date); err != nil {
+					return nil, err
+				}
 			}
 			want, err := passcode.Code(s.Keys, kid, set, st.Date)
 			if err != nil {
@@ -76,16 +78,21 @@ func (s *Service) VerifyPhoneDigits(ctx context.Context, da *handoff.Principal, 
 		if want == "" || !passcode.Equal(digits, want) {
 			return map[string]bool{}, nil
 		}
-		return codeSets(open), nil
+		matched := map[string]bool{}
+		for set := range codeSets(open) {
+			matched[set] = true
+		}
+		return matched, nil
 	})
 }
 
-// codeSets returns the contact sets of the open passcode parcels.
-func codeSets(open []Parcel) map[string]bool {
-	sets := map[string]bool{}
+// codeSets returns the contact sets of the open passcode parcels, each with
+// the key its code is derived with when the store said.
+func codeSets(open []Parcel) map[string]string {
+	sets := map[string]string{}
 	for _, p := range open {
-		if p.OTP && !p.CodeOK {
-			sets[p.CodeSet] = true
+		if p.OTP && !p.CodeOK && sets[p.CodeSet] == "" {
+			sets[p.CodeSet] = p.KeyID
 		}
 	}
 	return sets
@@ -105,7 +112,7 @@ func (s *Service) verify(ctx context.Context, da *handoff.Principal, stopID, met
 	if err := bagsScanned(open, nil, true); err != nil {
 		return nil, err
 	}
-	if err := s.garageSettled(ctx, st.ID); err != nil {
+	if err := garageSettled(st); err != nil {
 		return nil, err
 	}
 	matched, err := match(st, open)
@@ -116,7 +123,7 @@ func (s *Service) verify(ctx context.Context, da *handoff.Principal, stopID, met
 	if method == MethodDigits {
 		detail, note = tracking.DeliveredWithPhoneDigits, "Delivered with the last two digits of the recipient's phone (shipper's opt-in fallback)"
 	}
-	g, err := s.Store.Guess(ctx, Guess{StopID: st.ID, AssociateID: da.ID, Method: method, Matched: matched,
+	g, err := s.Store.Guess(ctx, Guess{StopID: st.ID, AssociateID: da.ID, Stop: st, Method: method, Matched: matched,
 		BudgetLimit: s.Policy.WrongCodeLimit, BudgetWindow: s.Policy.WrongCodeWindow,
 		Detail: detail, Note: note, NextAttempt: s.Policy.WorkingDays.NextAfter(st.Date), At: s.Now()})
 	if err != nil {
@@ -144,7 +151,9 @@ func (s *Service) verify(ctx context.Context, da *handoff.Principal, stopID, met
 	if res.Delivered == nil {
 		res.Delivered = []string{}
 	}
-	res.Stop, err = s.Store.StopView(ctx, st.RouteID, st.ID)
+	if res.Stop = g.Stop; res.Stop == nil {
+		res.Stop, err = s.Store.StopView(ctx, st.RouteID, st.ID)
+	}
 	if err == nil && res.Correct {
 		res.AttemptsLeft = res.Stop.AttemptsLeft
 	}

@@ -115,34 +115,51 @@ func TestEmailsOfABatchShareAConnection(t *testing.T) {
 	})
 }
 
-// TestNoSendAfterTheLeaseIsLost stalls a worker past its lease after its
-// first message, and lets another node claim the rest: the worker does not
-// send them.
+// TestNoSendAfterTheLeaseIsLost stalls a worker past its lease right after
+// the provider accepted its first message, and lets another node claim
+// what is left (the first message too: the stalled worker had not marked
+// it): the worker sends nothing more.
 func TestNoSendAfterTheLeaseIsLost(t *testing.T) {
 	sqlstoretest.EachNodes(t, 2, func(t *testing.T, nodes []*sqlstore.DB) {
 		a, b := nodes[0], nodes[1]
 		sqlstoretest.QueueSMS(t, a, 3)
+		var mu sync.Mutex // the clock is read by the worker's marks too
 		now := time.Now()
-		clock := func() time.Time { return now }
+		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 		a.Now, b.Now = clock, clock
 		p := &slowProvider{got: map[string]int{}}
 		var taken []notify.Queued
-		stall := func(_, outcome string) {
-			if outcome != "sent" || taken != nil {
-				return
-			}
+		stall := &stallingProvider{slowProvider: p, stall: func() {
+			mu.Lock()
 			now = now.Add(2 * time.Minute)
+			mu.Unlock()
 			var err error
 			if taken, err = b.ClaimNotifications(ctx, notify.SMS, 10, time.Minute); err != nil {
 				t.Error(err)
 			}
-		}
-		w := &notify.Worker{Store: a, Senders: map[string]notify.Sender{notify.SMS: p}, Now: clock, Observe: stall, Log: slog.New(slog.DiscardHandler)}
+		}}
+		w := &notify.Worker{Store: a, Senders: map[string]notify.Sender{notify.SMS: stall}, Now: clock, Log: slog.New(slog.DiscardHandler)}
 		if n, err := w.RunOnce(ctx, notify.SMS); err != nil || n != 3 {
 			t.Fatalf("claimed %d: %v", n, err)
 		}
-		if len(p.got) != 1 || len(taken) != 2 {
-			t.Errorf("the stalled worker sent %d, the other node took over %d; want 1 and 2", len(p.got), len(taken))
+		if len(p.got) != 1 || len(taken) != 3 {
+			t.Errorf("the stalled worker sent %d, the other node took over %d; want 1 and 3", len(p.got), len(taken))
 		}
 	})
+}
+
+// stallingProvider is a slowProvider that stalls once, after it accepts
+// the first message.
+type stallingProvider struct {
+	*slowProvider
+	stall func()
+	once  sync.Once
+}
+
+func (p *stallingProvider) Send(ctx context.Context, m notify.Message) error {
+	err := p.slowProvider.Send(ctx, m)
+	if err == nil {
+		p.once.Do(p.stall)
+	}
+	return err
 }

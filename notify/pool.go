@@ -177,7 +177,7 @@ func (p *pool) start(ctx context.Context, wg *sync.WaitGroup) {
 		wg.Add(1)
 		go func(q Queued) {
 			defer wg.Done()
-			p.results <- result{q.To, p.w.deliver(ctx, p.sender, q, timeout)}
+			p.results <- result{q.To, p.w.deliver(ctx, p.sender, q, timeout, nil)}
 		}(wt.q())
 	}
 }

@@ -96,7 +96,9 @@ func (w *Worker) fill() {
 	if w.SendTimeout == 0 {
 		w.SendTimeout = 15 * time.Second
 	}
-	w.SendTimeout = min(w.SendTimeout, w.Lease/2)
+	if w.SendTimeout > w.Lease/2 { // only when it must change: RunOnce calls this from every channel's loop at once
+		w.SendTimeout = w.Lease / 2
+	}
 	if w.Poll == 0 {
 		w.Poll = 500 * time.Millisecond
 	}
@@ -163,9 +165,14 @@ func (w *Worker) RunOnce(ctx context.Context, channel string) (int, error) {
 		defer r.Release()
 	}
 	c := &claim{w: w, batch: batch, until: start.Add(w.Lease), done: map[string]bool{}}
+	// A sent message is marked while the next one goes out, and the batch
+	// ends when every mark has: the store writes marks that arrive together
+	// in one commit instead of one commit (and one fsync) each.
+	var marks sync.WaitGroup
+	defer marks.Wait()
 	for i, q := range batch {
 		if timeout, ok := c.hold(ctx, i); ok {
-			w.deliver(ctx, sender, q, timeout)
+			w.deliver(ctx, sender, q, timeout, &marks)
 		}
 	}
 	return len(batch), nil
@@ -314,9 +321,10 @@ func (w *Worker) links(d *Data, photo string) {
 	}
 }
 
-// deliver builds and sends a claimed message within timeout and settles it.
+// deliver builds and sends a claimed message within timeout and settles it;
+// with marks, a sent message is marked in the background, counted in marks.
 // It returns the send's error.
-func (w *Worker) deliver(ctx context.Context, s Sender, q Queued, timeout time.Duration) error {
+func (w *Worker) deliver(ctx context.Context, s Sender, q Queued, timeout time.Duration, marks *sync.WaitGroup) error {
 	sctx, cancel := context.WithTimeout(ctx, timeout)
 	m, err := w.Build(sctx, q)
 	if err == nil {
@@ -326,12 +334,19 @@ func (w *Worker) deliver(ctx context.Context, s Sender, q Queued, timeout time.D
 	// The rendered text may hold a code: it goes nowhere but the provider.
 	log := w.Log.With("message_id", q.ID, "kind", q.Kind, "channel", q.Channel, "provider", s.Name(), "attempt", q.Attempts)
 	if err == nil {
-		if err := w.Store.MarkSent(ctx, q.ID, q.Token); err != nil {
-			log.Error("notification sent but not marked; it may be sent again with the same ID", "err", err)
+		mark := func() {
+			if err := w.Store.MarkSent(ctx, q.ID, q.Token); err != nil {
+				log.Error("notification sent but not marked; it may be sent again with the same ID", "err", err)
+				return
+			}
+			log.Info("notification sent")
+			w.observe(q.Channel, "sent")
+		}
+		if marks == nil {
+			mark()
 			return nil
 		}
-		log.Info("notification sent")
-		w.observe(q.Channel, "sent")
+		marks.Go(mark)
 		return nil
 	}
 	failure := err

@@ -18,7 +18,6 @@ import (
 	"math"
 	"strconv"
 
-	xdraw "golang.org/x/image/draw"
 	_ "golang.org/x/image/webp" // accepted input format
 )
 
@@ -103,27 +102,135 @@ func CleanContext(ctx context.Context, data []byte, lim Limits) (*Cleaned, error
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%w (%w)", ErrBusy, ctx.Err())
 	}
-	img, _, err := image.Decode(bytes.NewReader(data))
-	if err != nil {
-		return nil, ErrCorrupt
-	}
+	// A JPEG that is upright already is kept as it was compressed, without
+	// its metadata (stripJPEG); one that must be turned, or any other
+	// format, is decoded and encoded again, which leaves every kind of
+	// metadata behind.
+	orientation := 1
 	if format == "jpeg" {
-		img = Orient(img, Orientation(data))
+		orientation = Orientation(data)
 	}
-	var full bytes.Buffer
-	if err := jpeg.Encode(&full, img, &jpeg.Options{Quality: 85}); err != nil {
-		return nil, fmt.Errorf("photo: encode: %w", err)
+	var kept []byte
+	if upright := orientation <= 1 || orientation > 8; upright && format == "jpeg" {
+		kept, _ = stripJPEG(data)
+	}
+	var img image.Image
+	if kept != nil {
+		img, err = jpeg.Decode(bytes.NewReader(kept))
+		switch img.(type) {
+		case *image.YCbCr, *image.Gray:
+		default: // CMYK, or it did not decode: the whole way
+			kept = nil
+		}
+	}
+	if kept == nil {
+		if img, _, err = image.Decode(bytes.NewReader(data)); err != nil {
+			return nil, ErrCorrupt
+		}
+	}
+	full := bytes.NewBuffer(kept)
+	if kept == nil {
+		img = Orient(img, orientation)
+		if err := jpeg.Encode(full, img, &jpeg.Options{Quality: 85}); err != nil {
+			return nil, fmt.Errorf("photo: encode: %w", err)
+		}
 	}
 	b := img.Bounds()
 	scale := math.Min(1, float64(ThumbSize)/float64(max(b.Dx(), b.Dy())))
 	tw, th := max(1, int(float64(b.Dx())*scale)), max(1, int(float64(b.Dy())*scale))
-	small := image.NewRGBA(image.Rect(0, 0, tw, th))
-	xdraw.CatmullRom.Scale(small, small.Bounds(), img, b, xdraw.Src, nil)
+	small := shrink(img, tw, th)
 	var thumb bytes.Buffer
 	if err := jpeg.Encode(&thumb, small, &jpeg.Options{Quality: 80}); err != nil {
 		return nil, fmt.Errorf("photo: encode thumbnail: %w", err)
 	}
 	return &Cleaned{JPEG: full.Bytes(), Thumb: thumb.Bytes(), Width: b.Dx(), Height: b.Dy()}, nil
+}
+
+// shrink returns img scaled down to tw × th by averaging, for each pixel
+// of the thumbnail, the block of the photo's pixels it covers. Each pixel
+// of the photo is read once and converted once, so a thumbnail costs about
+// as much as reading the photo, and it needs no copy of the photo: a
+// kernel scaler (Catmull-Rom) converted a JPEG's YCbCr for every tap of its
+// kernel, and cost more than decoding and re-encoding the photo together.
+func shrink(img image.Image, tw, th int) *image.RGBA {
+	b := img.Bounds()
+	sw, sh := b.Dx(), b.Dy()
+	out := image.NewRGBA(image.Rect(0, 0, tw, th))
+	xmap := make([]int, sw) // the thumbnail's column of each of the photo's
+	for x := range xmap {
+		xmap[x] = x * tw / sw
+	}
+	// The sums of the thumbnail's row being read: three channels and a
+	// count per pixel. A JPEG's pixels are summed as Y, Cb and Cr and
+	// converted once per thumbnail pixel (the conversion is affine, so the
+	// average converts as the pixels would), others as R, G and B.
+	sum := make([]uint32, 4*tw)
+	ycc, _ := img.(*image.YCbCr)
+	hdiv := 1 // luma pixels per chroma sample across
+	if ycc != nil {
+		switch ycc.SubsampleRatio {
+		case image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420:
+			hdiv = 2
+		case image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410:
+			hdiv = 4
+		}
+	}
+	row := -1
+	flush := func() {
+		if row < 0 {
+			return
+		}
+		p := out.Pix[row*out.Stride:]
+		for i := 0; i < tw; i++ {
+			n := max(sum[4*i+3], 1)
+			c0, c1, c2 := uint8(sum[4*i]/n), uint8(sum[4*i+1]/n), uint8(sum[4*i+2]/n)
+			if ycc != nil {
+				c0, c1, c2 = color.YCbCrToRGB(c0, c1, c2)
+			}
+			p[4*i], p[4*i+1], p[4*i+2], p[4*i+3] = c0, c1, c2, 0xff
+		}
+		clear(sum)
+	}
+	add := func(x int, c0, c1, c2 uint8) {
+		i := 4 * xmap[x]
+		sum[i] += uint32(c0)
+		sum[i+1] += uint32(c1)
+		sum[i+2] += uint32(c2)
+		sum[i+3]++
+	}
+	for y := 0; y < sh; y++ {
+		if ty := y * th / sh; ty != row {
+			flush()
+			row = ty
+		}
+		sy := b.Min.Y + y
+		switch m := img.(type) {
+		case *image.YCbCr:
+			yp := m.Y[m.YOffset(b.Min.X, sy):]
+			ci0, cx0 := m.COffset(b.Min.X, sy), b.Min.X/hdiv
+			for x := 0; x < sw; x++ {
+				ci := ci0 + (b.Min.X+x)/hdiv - cx0
+				add(x, yp[x], m.Cb[ci], m.Cr[ci])
+			}
+		case *image.RGBA:
+			p := m.Pix[m.PixOffset(b.Min.X, sy):]
+			for x := 0; x < sw; x++ {
+				add(x, p[4*x], p[4*x+1], p[4*x+2])
+			}
+		case *image.Gray:
+			p := m.Pix[m.PixOffset(b.Min.X, sy):]
+			for x := 0; x < sw; x++ {
+				add(x, p[x], p[x], p[x])
+			}
+		default:
+			for x := 0; x < sw; x++ {
+				c := color.RGBAModel.Convert(img.At(b.Min.X+x, sy)).(color.RGBA)
+				add(x, c.R, c.G, c.B)
+			}
+		}
+	}
+	flush()
+	return out
 }
 
 // bytesPerPixel is what the decoder allocates a pixel for a color model: 8

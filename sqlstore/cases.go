@@ -171,9 +171,9 @@ func (d *DB) CloseCase(ctx context.Context, agent *handoff.Principal, caseID, ou
 		}
 		switch outcome {
 		case "reship":
-			return moveStage(ctx, tx, trackingID, handoff.StageHeld, handoff.StageStation, p.stationID)
+			return d.moveStage(ctx, tx, trackingID, handoff.StageHeld, handoff.StageStation, p.stationID)
 		case "return_to_shipper", "refund":
-			if err := moveStage(ctx, tx, trackingID, handoff.StageHeld, handoff.StageReturning, p.stationID); err != nil {
+			if err := d.moveStage(ctx, tx, trackingID, handoff.StageHeld, handoff.StageReturning, p.stationID); err != nil {
 				return err
 			}
 			_, err := d.appendEvent(ctx, tx, trackingID, tracking.Event{Code: tracking.ReturnInitiated, Time: now, Location: p.location(), Actor: agent.ID,

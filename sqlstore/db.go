@@ -66,7 +66,21 @@ type DB struct {
 
 	faults faults
 
-	stmtMu    sync.Mutex
+	// On SQLite, write transactions run on their own connection, queued
+	// and batched by the writer (see writer.go); wdb is that connection's
+	// pool. On PostgreSQL both are nil and every transaction is d.db's.
+	wdb    *sql.DB
+	writer *writer
+
+	// reads holds the prepared statements of d.db; writes those of the
+	// database transactions run on (wdb's on SQLite, else reads).
+	reads, writes *stmtCache
+}
+
+// stmtCache keeps the prepared statements of hot queries on one pool.
+type stmtCache struct {
+	db        *sql.DB
+	mu        sync.Mutex
 	stmts     map[string]*sql.Stmt
 	preparing map[string]bool
 }
@@ -77,29 +91,29 @@ type DB struct {
 // connection while every connection waits for it would deadlock): the first
 // use starts it in the background and runs the query unprepared. Parsing SQL
 // was a fifth of the cost of creating a label on SQLite.
-func (d *DB) stmt(query string) *sql.Stmt {
-	d.stmtMu.Lock()
-	defer d.stmtMu.Unlock()
-	if s, ok := d.stmts[query]; ok {
+func (c *stmtCache) stmt(query string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.stmts[query]; ok {
 		return s
 	}
-	if d.stmts == nil {
-		d.stmts = map[string]*sql.Stmt{}
-		d.preparing = map[string]bool{}
+	if c.stmts == nil {
+		c.stmts = map[string]*sql.Stmt{}
+		c.preparing = map[string]bool{}
 	}
-	if !d.preparing[query] {
-		d.preparing[query] = true
+	if !c.preparing[query] {
+		c.preparing[query] = true
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			s, err := d.db.PrepareContext(ctx, query)
-			d.stmtMu.Lock()
-			defer d.stmtMu.Unlock()
+			s, err := c.db.PrepareContext(ctx, query)
+			c.mu.Lock()
+			defer c.mu.Unlock()
 			if err != nil {
-				delete(d.preparing, query) // try again on a later use
+				delete(c.preparing, query) // try again on a later use
 				return
 			}
-			d.stmts[query] = s
+			c.stmts[query] = s
 		}()
 	}
 	return nil
@@ -107,7 +121,7 @@ func (d *DB) stmt(query string) *sql.Stmt {
 
 // txExec runs a hot statement in tx, prepared when it can be.
 func (d *DB) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
-	if s := d.stmt(query); s != nil {
+	if s := d.writes.stmt(query); s != nil {
 		return tx.StmtContext(ctx, s).ExecContext(ctx, args...)
 	}
 	return tx.ExecContext(ctx, query, args...)
@@ -115,7 +129,7 @@ func (d *DB) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) 
 
 // txQuery is txExec for a statement returning rows.
 func (d *DB) txQuery(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
-	if s := d.stmt(query); s != nil {
+	if s := d.writes.stmt(query); s != nil {
 		return tx.StmtContext(ctx, s).QueryContext(ctx, args...)
 	}
 	return tx.QueryContext(ctx, query, args...)
@@ -123,10 +137,18 @@ func (d *DB) txQuery(ctx context.Context, tx *sql.Tx, query string, args ...any)
 
 // queryRow runs a hot one-row query outside a transaction.
 func (d *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	if s := d.stmt(query); s != nil {
+	if s := d.reads.stmt(query); s != nil {
 		return s.QueryRowContext(ctx, args...)
 	}
 	return d.db.QueryRowContext(ctx, query, args...)
+}
+
+// query runs a hot query outside a transaction.
+func (d *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s := d.reads.stmt(query); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
+	return d.db.QueryContext(ctx, query, args...)
 }
 
 // itoa formats a small integer for keys.
@@ -134,7 +156,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 // txQueryRow is txExec for a statement returning one row.
 func (d *DB) txQueryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
-	if s := d.stmt(query); s != nil {
+	if s := d.writes.stmt(query); s != nil {
 		return tx.StmtContext(ctx, s).QueryRowContext(ctx, args...)
 	}
 	return tx.QueryRowContext(ctx, query, args...)
@@ -154,7 +176,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	var err error
 	if IsPostgresURL(dsn) {
 		d.Engine = Postgres
-		d.db, err = openMarked("pgx", dsn, &d.faults)
+		d.db, err = openMarked("pgx", dsn, &d.faults, false)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
@@ -172,33 +194,56 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		// acknowledged, so nothing a client was told is stored is lost if
 		// the machine (not just the process) goes down. NORMAL would be
 		// about a quarter faster and could lose the last commits.
-		for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(FULL)"} {
+		// temp_store(MEMORY) keeps the journal of a savepoint (each request
+		// in the writer's batch is one) in memory instead of spilling it to
+		// a temporary file.
+		for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(FULL)", "temp_store(MEMORY)"} {
 			q.Add("_pragma", p)
 		}
 		// Writers take the lock when they begin, so two transactions never
 		// deadlock upgrading a read lock; busy_timeout queues them.
 		q.Set("_txlock", "immediate")
-		d.db, err = openMarked("sqlite", "file:"+dsn+"?"+q.Encode(), &d.faults)
+		d.db, err = openMarked("sqlite", "file:"+dsn+"?"+q.Encode(), &d.faults, false)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
 		d.SetMaxConns(DefaultMaxConns[SQLite])
 		d.db.SetMaxIdleConns(DefaultMaxConns[SQLite]) // connections are cheap and keep their prepared statements
 		d.db.SetConnMaxIdleTime(0)
+		// The writer's statements are not interrupted when a request's
+		// context ends: that would roll back the whole batch, every other
+		// request's changes with it. A request whose context has ended is
+		// not started (see writer.go), and once started its statements
+		// take microseconds: nothing waits for a lock on this connection.
+		if d.wdb, err = openMarked("sqlite", "file:"+dsn+"?"+q.Encode(), &d.faults, true); err != nil {
+			d.db.Close()
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+		d.wdb.SetMaxOpenConns(1)
+		d.wdb.SetMaxIdleConns(1)
+		d.wdb.SetConnMaxIdleTime(0)
+	}
+	d.reads = &stmtCache{db: d.db}
+	d.writes = d.reads
+	if d.wdb != nil {
+		d.writes = &stmtCache{db: d.wdb}
 	}
 	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if err := d.db.PingContext(pctx); err != nil {
-		d.db.Close()
+		d.closePools()
 		return nil, fmt.Errorf("connect %s: %w", d.Engine, err)
 	}
 	if err := d.migrate(ctx); err != nil {
-		d.db.Close()
+		d.closePools()
 		return nil, err
 	}
 	if err := d.fillCodeSets(ctx); err != nil {
-		d.db.Close()
+		d.closePools()
 		return nil, err
+	}
+	if d.wdb != nil {
+		d.writer = newWriter(d.wdb, &d.faults)
 	}
 	return d, nil
 }
@@ -229,18 +274,84 @@ func (d *DB) Writable(context.Context) error {
 	return nil
 }
 
-// Close closes the connection pool.
-func (d *DB) Close() error { return d.db.Close() }
+// Close stops the writer after its batch and closes the connection pools.
+func (d *DB) Close() error {
+	if d.writer != nil {
+		d.writer.close()
+	}
+	return d.closePools()
+}
+
+func (d *DB) closePools() error {
+	if d.wdb != nil {
+		d.wdb.Close()
+	}
+	return d.db.Close()
+}
 
 // Ping reports whether the database answers, for the readiness probe.
 func (d *DB) Ping(ctx context.Context) error { return d.db.PingContext(ctx) }
+
+// Statements returns how many SQL statements the store has run since it
+// opened (transaction control aside), for benchmarks.
+func (d *DB) Statements() uint64 { return d.faults.statements.Load() }
+
+// exec runs a statement that writes, outside any transaction of the
+// caller's: on SQLite through the writer, like every write.
+func (d *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if d.writer == nil {
+		return d.db.ExecContext(ctx, query, args...)
+	}
+	var res sql.Result
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		res, err = d.txExec(ctx, tx, query, args...)
+		return err
+	})
+	return res, err
+}
+
+// writeRow runs a one-row statement that writes (…RETURNING) outside any
+// transaction of the caller's and scans its row into dest; sql.ErrNoRows
+// when it returned none.
+func (d *DB) writeRow(ctx context.Context, dest []any, query string, args ...any) error {
+	if d.writer == nil {
+		return d.db.QueryRowContext(ctx, query, args...).Scan(dest...)
+	}
+	return d.tx(ctx, func(tx *sql.Tx) error { return tx.QueryRowContext(ctx, query, args...).Scan(dest...) })
+}
+
+// writeRows is writeRow for a statement returning any number of rows,
+// each handed to scan.
+func (d *DB) writeRows(ctx context.Context, scan func(*sql.Rows) error, query string, args ...any) error {
+	run := func(rows *sql.Rows, err error) error {
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}
+	if d.writer == nil {
+		return run(d.db.QueryContext(ctx, query, args...))
+	}
+	return d.tx(ctx, func(tx *sql.Tx) error { return run(d.txQuery(ctx, tx, query, args...)) })
+}
 
 // Stats returns the connection pool statistics, for metrics.
 func (d *DB) Stats() sql.DBStats { return d.db.Stats() }
 
 // tx runs fn in a transaction, committing when it returns nil. A failure to
-// commit is returned as an internal error.
+// commit is returned as an internal error. On SQLite the transaction is a
+// part of the writer's next batch; fn must not start another.
 func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if d.writer != nil {
+		return d.writer.do(ctx, fn)
+	}
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return handoff.Internal(err, "begin")

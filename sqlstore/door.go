@@ -6,11 +6,11 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/audit"
-	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/bag"
 	"github.com/handoff-dev/handoff/door"
 	"github.com/handoff-dev/handoff/passcode"
@@ -28,25 +28,18 @@ type doorStop struct {
 	id, routeID, mobile, otpState, associateID, date, market, routeStatus string
 }
 
-// associateStop returns a stop of the associate's route of today, or
-// ENOTFOUND for anything else.
-func (d *DB) associateStop(ctx context.Context, q queryer, da *handoff.Principal, stopID string) (*doorStop, error) {
-	if err := requireKind(da, auth.KindAssociate); err != nil {
-		return nil, err
-	}
-	s, err := findDoorStop(ctx, q, stopID)
-	if err == nil && (s.associateID != da.ID || s.date != d.today(s.market)) {
-		return nil, handoff.NotFound("Stop")
-	}
-	return s, err
-}
+// doorStopQuery reads a stop with its route's facts.
+const doorStopQuery = `SELECT s.id, s.route_id, s.mobile, s.otp_state, r.associate_id, r.service_date, r.marketplace, r.status
+	FROM stops s JOIN routes r ON r.id = s.route_id WHERE s.id = $1`
 
 // findDoorStop returns a stop with its route's facts, or ENOTFOUND.
-func findDoorStop(ctx context.Context, q queryer, stopID string) (*doorStop, error) {
+func (d *DB) findDoorStop(ctx context.Context, stopID string) (*doorStop, error) {
+	return scanDoorStop(d.queryRow(ctx, doorStopQuery, stopID))
+}
+
+func scanDoorStop(row *sql.Row) (*doorStop, error) {
 	var s doorStop
-	err := q.QueryRowContext(ctx, `SELECT s.id, s.route_id, s.mobile, s.otp_state, r.associate_id, r.service_date, r.marketplace, r.status
-		FROM stops s JOIN routes r ON r.id = s.route_id WHERE s.id = $1`, stopID).
-		Scan(&s.id, &s.routeID, &s.mobile, &s.otpState, &s.associateID, &s.date, &s.market, &s.routeStatus)
+	err := row.Scan(&s.id, &s.routeID, &s.mobile, &s.otpState, &s.associateID, &s.date, &s.market, &s.routeStatus)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, handoff.NotFound("Stop")
 	}
@@ -56,43 +49,39 @@ func findDoorStop(ctx context.Context, q queryer, stopID string) (*doorStop, err
 	return &s, nil
 }
 
-// outStop returns a stop of the associate's route of today whose van is
-// loaded: the stops where parcels can be delivered.
-func (d *DB) outStop(ctx context.Context, da *handoff.Principal, stopID string) (*doorStop, error) {
-	s, err := d.associateStop(ctx, d.db, da, stopID)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.actionable(); err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
-// actionable checks that the route is out: parcels can only be delivered from
-// a loaded van.
-func (s *doorStop) actionable() error {
-	if s.routeStatus != handoff.RouteLoaded {
-		return handoff.Errorf(handoff.EPRECONDITION, "Load the route first: its parcels are not out for delivery yet.")
-	}
-	return nil
-}
-
 // passcodeKey returns the key ID a contact set's day's code is derived with,
-// fixing it to the active key the first time it is asked for.
-func (d *DB) passcodeKey(ctx context.Context, q interface {
-	queryer
-	ExecContext(context.Context, string, ...any) (sql.Result, error)
-}, set, date string) (string, error) {
+// fixing it to the active key the first time it is asked for: in tx, or
+// when tx is nil on its own. The key is read first, since it is fixed once
+// (when the code is first sent) and read at every check.
+func (d *DB) passcodeKey(ctx context.Context, tx *sql.Tx, set, date string) (string, error) {
 	if d.Keys == nil {
 		return "", handoff.Internal(nil, "no keyring configured")
 	}
-	if _, err := q.ExecContext(ctx, `INSERT INTO passcode_sets (code_set, service_date, key_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-		set, date, d.Keys.ActiveID()); err != nil {
+	const read = `SELECT key_id FROM passcode_sets WHERE code_set = $1 AND service_date = $2`
+	readKey := func() (string, error) {
+		var kid string
+		if tx != nil {
+			return kid, d.txQueryRow(ctx, tx, read, set, date).Scan(&kid)
+		}
+		return kid, d.queryRow(ctx, read, set, date).Scan(&kid)
+	}
+	kid, err := readKey()
+	if err == nil {
+		return kid, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return "", handoff.Internal(err, "read passcode key")
+	}
+	const fix = `INSERT INTO passcode_sets (code_set, service_date, key_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`
+	if tx != nil {
+		_, err = d.txExec(ctx, tx, fix, set, date, d.Keys.ActiveID())
+	} else {
+		_, err = d.exec(ctx, fix, set, date, d.Keys.ActiveID())
+	}
+	if err != nil {
 		return "", handoff.Internal(err, "fix passcode key")
 	}
-	var kid string
-	if err := q.QueryRowContext(ctx, `SELECT key_id FROM passcode_sets WHERE code_set = $1 AND service_date = $2`, set, date).Scan(&kid); err != nil {
+	if kid, err = readKey(); err != nil {
 		return "", handoff.Internal(err, "read passcode key")
 	}
 	return kid, nil
@@ -104,14 +93,7 @@ func (d *DB) passcodeKey(ctx context.Context, q interface {
 // own contacts, and the check at the door compares against it. Never log or
 // return it to anyone else.
 func (d *DB) Passcode(ctx context.Context, set, date string) (string, error) {
-	return d.passcodeIn(ctx, d.db, set, date)
-}
-
-func (d *DB) passcodeIn(ctx context.Context, q interface {
-	queryer
-	ExecContext(context.Context, string, ...any) (sql.Result, error)
-}, set, date string) (string, error) {
-	kid, err := d.passcodeKey(ctx, q, set, date)
+	kid, err := d.passcodeKey(ctx, nil, set, date)
 	if err != nil {
 		return "", err
 	}
@@ -122,54 +104,58 @@ func (d *DB) passcodeIn(ctx context.Context, q interface {
 	return code, nil
 }
 
+// stopView returns a stop of a route as the associate sees it, or
+// ENOTFOUND.
 func (d *DB) stopView(ctx context.Context, routeID, stopID string) (*handoff.Stop, error) {
-	r, err := d.loadRoute(ctx, d.db, routeID, stopID)
+	s, err := d.loadStop(ctx, nil, stopID)
 	if err != nil {
 		return nil, err
 	}
-	i := slices.IndexFunc(r.Stops, func(s handoff.Stop) bool { return s.ID == stopID })
-	if i < 0 {
+	if s.RouteID != routeID {
 		return nil, handoff.NotFound("Stop")
 	}
-	return &r.Stops[i], nil
+	return s, nil
 }
 
 // claimAssociateGuess takes one guess from the associate's budget, counting it
-// as wrong until shown right. When the budget is spent it returns why
-// (handoff.ReasonAssociateLocked once the station must intervene, else
-// handoff.ReasonTooManyWrong).
-func (d *DB) claimAssociateGuess(ctx context.Context, tx *sql.Tx, associateID string, limit int, window time.Duration, now time.Time) (string, error) {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO associate_guard (associate_id) VALUES ($1) ON CONFLICT DO NOTHING`, associateID); err != nil {
-		return "", handoff.Internal(err, "guard")
-	}
+// as wrong until shown right, in one statement; it returns the wrong
+// entries counted in the window with this one. When the budget is spent it
+// returns why (handoff.ReasonAssociateLocked once the station must
+// intervene, else handoff.ReasonTooManyWrong).
+func (d *DB) claimAssociateGuess(ctx context.Context, tx *sql.Tx, associateID string, limit int, window time.Duration, now time.Time) (int, string, error) {
 	cutoff := micros(now.Add(-window))
 	var n int
-	err := tx.QueryRowContext(ctx, `UPDATE associate_guard SET
-			wrong = CASE WHEN window_start <= $2 THEN 1 ELSE wrong + 1 END,
-			window_start = CASE WHEN window_start <= $2 THEN $3 ELSE window_start END
-		WHERE associate_id = $1 AND locked_at = 0 AND (window_start <= $2 OR wrong < $4) RETURNING wrong`,
+	err := d.txQueryRow(ctx, tx, `INSERT INTO associate_guard (associate_id, window_start, wrong) VALUES ($1, $3, 1)
+		ON CONFLICT (associate_id) DO UPDATE SET
+			wrong = CASE WHEN associate_guard.window_start <= $2 THEN 1 ELSE associate_guard.wrong + 1 END,
+			window_start = CASE WHEN associate_guard.window_start <= $2 THEN $3 ELSE associate_guard.window_start END
+		WHERE associate_guard.locked_at = 0 AND (associate_guard.window_start <= $2 OR associate_guard.wrong < $4) RETURNING wrong`,
 		associateID, cutoff, micros(now), limit).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
 		var locked int64
-		if err := tx.QueryRowContext(ctx, `SELECT locked_at FROM associate_guard WHERE associate_id = $1`, associateID).Scan(&locked); err != nil {
-			return "", handoff.Internal(err, "read guard")
+		if err := d.txQueryRow(ctx, tx, `SELECT locked_at FROM associate_guard WHERE associate_id = $1`, associateID).Scan(&locked); err != nil {
+			return 0, "", handoff.Internal(err, "read guard")
 		}
 		if locked > 0 {
-			return handoff.ReasonAssociateLocked, nil
+			return 0, handoff.ReasonAssociateLocked, nil
 		}
-		return handoff.ReasonTooManyWrong, nil
+		return 0, handoff.ReasonTooManyWrong, nil
 	}
 	if err != nil {
-		return "", handoff.Internal(err, "claim associate guess")
+		return 0, "", handoff.Internal(err, "claim associate guess")
 	}
-	return "", nil
+	return n, "", nil
 }
 
 // lockIfOverBudget locks the associate's checks once the window's wrong codes
 // reach the limit, which flags the associate for the station; true when this
-// call locked them.
-func lockIfOverBudget(ctx context.Context, tx *sql.Tx, associateID string, limit int, window time.Duration, now time.Time) (bool, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE associate_guard SET locked_at = $1 WHERE associate_id = $2 AND locked_at = 0 AND wrong >= $3 AND window_start > $4`,
+// call locked them. counted is the window's wrong entries as the claim left
+// them: below the limit there is nothing to lock.
+func (d *DB) lockIfOverBudget(ctx context.Context, tx *sql.Tx, associateID string, counted, limit int, window time.Duration, now time.Time) (bool, error) {
+	if counted < limit {
+		return false, nil
+	}
+	res, err := d.txExec(ctx, tx, `UPDATE associate_guard SET locked_at = $1 WHERE associate_id = $2 AND locked_at = 0 AND wrong >= $3 AND window_start > $4`,
 		micros(now), associateID, limit, micros(now.Add(-window)))
 	if err != nil {
 		return false, handoff.Internal(err, "lock associate")
@@ -182,14 +168,18 @@ func lockIfOverBudget(ctx context.Context, tx *sql.Tx, associateID string, limit
 type stopParcel struct {
 	trackingID string
 	otp        bool
+	bagged     bool
 	codeSet    string // the contact set whose code opens it (see package passcode)
 	needsCheck bool   // its label asks for a signature or an age check
 	codeOK     bool   // its code was entered; it waits for its check
 	city, pc   string
 }
 
-func openParcels(ctx context.Context, tx *sql.Tx, s *doorStop) ([]stopParcel, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT rp.tracking_id, p.otp_required, sh.code_set, sh.signature_required <> '' OR sh.minimum_age > 0, rp.code_ok,
+// waitsForCode says the parcel needs the passcode and it was not entered yet.
+func (p stopParcel) waitsForCode() bool { return p.otp && !p.codeOK }
+
+func (d *DB) openParcels(ctx context.Context, tx *sql.Tx, s *doorStop) ([]stopParcel, error) {
+	rows, err := d.txQuery(ctx, tx, `SELECT rp.tracking_id, p.otp_required, p.bag_id <> '', sh.code_set, sh.signature_required <> '' OR sh.minimum_age > 0, rp.code_ok,
 		st.city, st.postal_code FROM route_parcels rp
 		JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments sh ON sh.id = p.shipment_id JOIN stops st ON st.id = rp.stop_id
 		WHERE rp.stop_id = $1 AND rp.outcome = '' ORDER BY rp.tracking_id`, s.id)
@@ -200,7 +190,7 @@ func openParcels(ctx context.Context, tx *sql.Tx, s *doorStop) ([]stopParcel, er
 	var out []stopParcel
 	for rows.Next() {
 		var p stopParcel
-		if err := rows.Scan(&p.trackingID, &p.otp, &p.codeSet, &p.needsCheck, &p.codeOK, &p.city, &p.pc); err != nil {
+		if err := rows.Scan(&p.trackingID, &p.otp, &p.bagged, &p.codeSet, &p.needsCheck, &p.codeOK, &p.city, &p.pc); err != nil {
 			return nil, handoff.Internal(err, "scan parcel")
 		}
 		out = append(out, p)
@@ -210,8 +200,8 @@ func openParcels(ctx context.Context, tx *sql.Tx, s *doorStop) ([]stopParcel, er
 
 // settleParcel closes a parcel on the route exactly once; false when it was
 // already settled.
-func settleParcel(ctx context.Context, tx *sql.Tx, routeID, trackingID, outcome string) (bool, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE route_parcels SET outcome = $1 WHERE route_id = $2 AND tracking_id = $3 AND outcome = ''`, outcome, routeID, trackingID)
+func (d *DB) settleParcel(ctx context.Context, tx *sql.Tx, routeID, trackingID, outcome string) (bool, error) {
+	res, err := d.txExec(ctx, tx, `UPDATE route_parcels SET outcome = $1 WHERE route_id = $2 AND tracking_id = $3 AND outcome = ''`, outcome, routeID, trackingID)
 	if err != nil {
 		return false, handoff.Internal(err, "settle parcel")
 	}
@@ -223,15 +213,14 @@ func settleParcel(ctx context.Context, tx *sql.Tx, routeID, trackingID, outcome 
 // its bag to their final states and records the event; false when it was
 // settled meanwhile. Every way of delivering goes through here.
 func (d *DB) deliverParcel(ctx context.Context, tx *sql.Tx, s *doorStop, p stopParcel, actor, detail, note string) (bool, error) {
-	ok, err := settleParcel(ctx, tx, s.routeID, p.trackingID, handoff.OutcomeDelivered)
+	ok, err := d.settleParcel(ctx, tx, s.routeID, p.trackingID, handoff.OutcomeDelivered)
 	if err != nil || !ok {
 		return false, err
 	}
-	if err := moveStage(ctx, tx, p.trackingID, handoff.StageOut, handoff.StageDelivered, ""); err != nil {
-		return false, err
-	}
-	if err := settleBag(ctx, tx, p.trackingID, handoff.BagDelivered); err != nil {
-		return false, err
+	if p.bagged {
+		if err := d.settleBag(ctx, tx, p.trackingID, handoff.BagDelivered); err != nil {
+			return false, err
+		}
 	}
 	now := d.Now()
 	pod, err := d.issueProof(ctx, tx, s, p, detail, now)
@@ -241,7 +230,7 @@ func (d *DB) deliverParcel(ctx context.Context, tx *sql.Tx, s *doorStop, p stopP
 	if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionDelivered, Actor: actor, Subject: p.trackingID, Outcome: detail, Detail: "proof=" + pod}); err != nil {
 		return false, err
 	}
-	_, err = d.appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.Delivered, Detail: detail, Time: now,
+	_, err = d.appendEventMoving(ctx, tx, p.trackingID, handoff.StageOut, handoff.StageDelivered, tracking.Event{Code: tracking.Delivered, Detail: detail, Time: now,
 		Location: tracking.Location{City: p.city, PostalCode: p.pc, CountryCode: s.market}, Actor: actor, Note: note})
 	return err == nil, err
 }
@@ -249,7 +238,7 @@ func (d *DB) deliverParcel(ctx context.Context, tx *sql.Tx, s *doorStop, p stopP
 // completeParcels delivers the stop's open parcels that keep returns true
 // with a detail code, and tells the recipient.
 func (d *DB) completeParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor string, keep func(stopParcel) bool, detail, note string) ([]string, error) {
-	ps, err := openParcels(ctx, tx, s)
+	ps, err := d.openParcels(ctx, tx, s)
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +267,7 @@ func (d *DB) completeParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor
 // OTP ones when otpOnly): they go back to the station, the day counts as a
 // failed day, and the recipient is told what happens next.
 func (d *DB) failParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor string, otpOnly bool, reason, note, next string) ([]string, error) {
-	ps, err := openParcels(ctx, tx, s)
+	ps, err := d.openParcels(ctx, tx, s)
 	if err != nil {
 		return nil, err
 	}
@@ -288,14 +277,14 @@ func (d *DB) failParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor str
 		if otpOnly && !p.otp {
 			continue
 		}
-		ok, err := settleParcel(ctx, tx, s.routeID, p.trackingID, handoff.OutcomeAttempted)
+		ok, err := d.settleParcel(ctx, tx, s.routeID, p.trackingID, handoff.OutcomeAttempted)
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
 			continue
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE packages SET stage = $1, failed_days = failed_days + 1, last_attempt_date = $2
+		res, err := d.txExec(ctx, tx, `UPDATE packages SET stage = $1, failed_days = failed_days + 1, last_attempt_date = $2
 			WHERE tracking_id = $3 AND stage = $4`, handoff.StageAwaitingReturn, s.date, p.trackingID, handoff.StageOut)
 		if err != nil {
 			return nil, handoff.Internal(err, "fail parcel")
@@ -321,8 +310,8 @@ func (d *DB) failParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor str
 }
 
 // settleBag moves a parcel's sealed bag to its final state.
-func settleBag(ctx context.Context, tx *sql.Tx, trackingID, state string) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE bags SET state = $1 WHERE tracking_id = $2 AND state = $3`, state, trackingID, handoff.BagSealed); err != nil {
+func (d *DB) settleBag(ctx context.Context, tx *sql.Tx, trackingID, state string) error {
+	if _, err := d.txExec(ctx, tx, `UPDATE bags SET state = $1 WHERE tracking_id = $2 AND state = $3`, state, trackingID, handoff.BagSealed); err != nil {
 		return handoff.Internal(err, "settle bag")
 	}
 	return nil
@@ -331,24 +320,11 @@ func settleBag(ctx context.Context, tx *sql.Tx, trackingID, state string) error 
 // endPasscodeIfNone settles a stop's pending passcode (to state) once no open
 // parcel there needs it, so no code is re-sent or taken for parcels that are
 // gone.
-func endPasscodeIfNone(ctx context.Context, tx *sql.Tx, stopID, state string) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3 AND NOT EXISTS (
+func (d *DB) endPasscodeIfNone(ctx context.Context, tx *sql.Tx, stopID, state string) error {
+	if _, err := d.txExec(ctx, tx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3 AND NOT EXISTS (
 		SELECT 1 FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id WHERE rp.stop_id = $2 AND rp.outcome = '' AND p.otp_required)`,
 		state, stopID, handoff.OTPPending); err != nil {
 		return handoff.Internal(err, "end passcode")
-	}
-	return nil
-}
-
-// garageSettled refuses to finish a stop as a normal delivery while its
-// garage door is reported not to have closed.
-func (d *DB) garageSettled(ctx context.Context, stopID string) error {
-	var n int
-	if err := d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM garage_grants WHERE stop_id = $1 AND state = $2`, stopID, handoff.GrantCloseFailed).Scan(&n); err != nil {
-		return handoff.Internal(err, "garage state")
-	}
-	if n > 0 {
-		return handoff.Errorf(handoff.EPRECONDITION, "The garage door at this stop did not close: the stop cannot be finished as a normal delivery until customer service resolves it.")
 	}
 	return nil
 }
@@ -394,11 +370,21 @@ func fromDoor(s *door.Stop) *doorStop {
 
 // DoorStop implements door.Store.
 func (d *DB) DoorStop(ctx context.Context, stopID string) (*door.Stop, error) {
-	s, err := findDoorStop(ctx, d.db, stopID)
-	if err != nil {
-		return nil, err
+	var s doorStop
+	var stuck bool
+	err := d.queryRow(ctx, `SELECT s.id, s.route_id, s.mobile, s.otp_state, r.associate_id, r.service_date, r.marketplace, r.status,
+		EXISTS (SELECT 1 FROM garage_grants g WHERE g.stop_id = s.id AND g.state = $2)
+		FROM stops s JOIN routes r ON r.id = s.route_id WHERE s.id = $1`, stopID, handoff.GrantCloseFailed).
+		Scan(&s.id, &s.routeID, &s.mobile, &s.otpState, &s.associateID, &s.date, &s.market, &s.routeStatus, &stuck)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, handoff.NotFound("Stop")
 	}
-	return s.toDoor(), nil
+	if err != nil {
+		return nil, handoff.Internal(err, "find stop")
+	}
+	st := s.toDoor()
+	st.GarageCloseFailed = stuck
+	return st, nil
 }
 
 // StopView implements door.Store.
@@ -408,9 +394,10 @@ func (d *DB) StopView(ctx context.Context, routeID, stopID string) (*handoff.Sto
 
 // OpenParcels implements door.Store.
 func (d *DB) OpenParcels(ctx context.Context, stopID string) ([]door.Parcel, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT rp.tracking_id, p.otp_required, sh.code_set, rp.code_ok, p.bag_id, rp.bag_scanned,
+	rows, err := d.query(ctx, `SELECT rp.tracking_id, p.otp_required, sh.code_set, rp.code_ok, p.bag_id, rp.bag_scanned,
 		sh.signature_required, sh.minimum_age, sh.typed_signature_refused, sh.confidential_address, sh.gift_registry,
-		EXISTS (SELECT 1 FROM recipient_prefs rpf WHERE rpf.photo_opt_out AND rpf.contact IN (sh.recipient_mobile, sh.recipient_email) AND rpf.contact <> '')
+		EXISTS (SELECT 1 FROM recipient_prefs rpf WHERE rpf.photo_opt_out AND rpf.contact IN (sh.recipient_mobile, sh.recipient_email) AND rpf.contact <> ''),
+		COALESCE((SELECT ps.key_id FROM passcode_sets ps JOIN routes r ON r.id = rp.route_id WHERE ps.code_set = sh.code_set AND ps.service_date = r.service_date), '')
 		FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments sh ON sh.id = p.shipment_id
 		WHERE rp.stop_id = $1 AND rp.outcome = '' ORDER BY rp.tracking_id`, stopID)
 	if err != nil {
@@ -422,7 +409,7 @@ func (d *DB) OpenParcels(ctx context.Context, stopID string) ([]door.Parcel, err
 		var p door.Parcel
 		var confidential, registry, optedOut bool
 		if err := rows.Scan(&p.TrackingID, &p.OTP, &p.CodeSet, &p.CodeOK, &p.BagID, &p.BagScanned,
-			&p.Check.Signature, &p.Check.MinimumAge, &p.Check.TypedRefused, &confidential, &registry, &optedOut); err != nil {
+			&p.Check.Signature, &p.Check.MinimumAge, &p.Check.TypedRefused, &confidential, &registry, &optedOut, &p.KeyID); err != nil {
 			return nil, handoff.Internal(err, "scan parcel")
 		}
 		switch {
@@ -455,77 +442,36 @@ func (d *DB) AssociateRoutes(ctx context.Context, associateID string, dates ...s
 
 // RouteByID implements door.Store.
 func (d *DB) RouteByID(ctx context.Context, routeID string) (*handoff.Route, error) {
-	return d.findRoute(ctx, d.db, routeID)
-}
-
-// GarageCloseFailed implements door.Store.
-func (d *DB) GarageCloseFailed(ctx context.Context, stopID string) (bool, error) {
-	var n int
-	if err := d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM garage_grants WHERE stop_id = $1 AND state = $2`, stopID, handoff.GrantCloseFailed).Scan(&n); err != nil {
-		return false, handoff.Internal(err, "garage state")
-	}
-	return n > 0, nil
+	return d.findRoute(ctx, routeID)
 }
 
 // PasscodeKey implements door.Store.
 func (d *DB) PasscodeKey(ctx context.Context, set, date string) (string, error) {
-	return d.passcodeKey(ctx, d.db, set, date)
+	return d.passcodeKey(ctx, nil, set, date)
 }
 
-// LoadVan implements door.Store.
+// LoadVan implements door.Store, in a few statements whatever the route's
+// length: the open parcels move out with their events' sequence in one
+// UPDATE, and their events, webhook deliveries and every stop's messages
+// are each one multi-row insert per maxInList rows.
 func (d *DB) LoadVan(ctx context.Context, routeID, associateID string, at time.Time) (unsealed []string, loaded bool, err error) {
-	r, err := d.findRoute(ctx, d.db, routeID)
-	if err != nil {
-		return nil, false, err
-	}
 	err = d.tx(ctx, func(tx *sql.Tx) error {
 		unsealed, err = queryStrings(ctx, tx, `SELECT p.tracking_id FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id
 			WHERE rp.route_id = $1 AND rp.outcome = '' AND p.bag_required AND p.bag_id = '' ORDER BY p.tracking_id`, routeID)
 		if err != nil || len(unsealed) > 0 {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE routes SET status = $1, loaded_at = $2 WHERE id = $3 AND status = $4`,
-			handoff.RouteLoaded, micros(at), routeID, handoff.RoutePlanned)
+		var date string
+		err := d.txQueryRow(ctx, tx, `UPDATE routes SET status = $1, loaded_at = $2 WHERE id = $3 AND status = $4 RETURNING service_date`,
+			handoff.RouteLoaded, micros(at), routeID, handoff.RoutePlanned).Scan(&date)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
 		if err != nil {
 			return handoff.Internal(err, "load route")
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return nil
-		}
 		loaded = true
-		for _, s := range r.Stops {
-			var ids []string
-			for _, p := range s.Parcels {
-				// A parcel the station took back off this route stays
-				// behind: it has an outcome here, or another route now.
-				if p.Outcome != "" {
-					continue
-				}
-				res, err := tx.ExecContext(ctx, `UPDATE packages SET stage = $1 WHERE tracking_id = $2 AND stage = $3 AND route_id = $4`,
-					handoff.StageOut, p.TrackingID, handoff.StageRouted, routeID)
-				if err != nil {
-					return handoff.Internal(err, "load parcel")
-				}
-				if n, _ := res.RowsAffected(); n != 1 {
-					continue
-				}
-				loc := tracking.Location{City: s.City, PostalCode: s.PostalCode, CountryCode: s.CountryCode}
-				if _, err := d.appendEvent(ctx, tx, p.TrackingID, tracking.Event{Code: tracking.OutForDelivery, Time: at, Location: loc, Actor: associateID,
-					Note: "Out for delivery"}); err != nil {
-					return err
-				}
-				ids = append(ids, p.TrackingID)
-			}
-			data := map[string]any{"serviceDate": r.ServiceDate}
-			if planned, err := route.ParseClock(s.PlannedTime); err == nil {
-				from, to := route.Window(planned)
-				data["windowFrom"], data["windowTo"] = route.FormatClock(from), route.FormatClock(to)
-			}
-			if err := d.enqueue(ctx, tx, MsgOutForDelivery, s.ID, ids, data, r.ServiceDate); err != nil {
-				return err
-			}
-		}
-		return nil
+		return d.sendOut(ctx, tx, routeID, date, associateID, at)
 	})
 	if err != nil || len(unsealed) > 0 {
 		return unsealed, false, err
@@ -533,109 +479,124 @@ func (d *DB) LoadVan(ctx context.Context, routeID, associateID string, at time.T
 	return nil, loaded, nil
 }
 
+// sendOut puts a loaded route's open parcels out for delivery: each moves
+// out with its event, and each stop's recipients are sent the day's code. A
+// parcel the station took back off the route stays behind: it has an
+// outcome there, or another route now.
+func (d *DB) sendOut(ctx context.Context, tx *sql.Tx, routeID, date, associateID string, at time.Time) error {
+	const open = `SELECT tracking_id FROM route_parcels WHERE route_id = $1 AND outcome = ''`
+	type parcel struct {
+		trackingID, stopID, city, pc, country string
+		minute                                int
+	}
+	var parcels []parcel
+	rows, err := d.txQuery(ctx, tx, `SELECT rp.tracking_id, st.id, st.city, st.postal_code, st.country_code, st.planned_minute FROM route_parcels rp JOIN stops st ON st.id = rp.stop_id
+		WHERE rp.route_id = $1 AND rp.outcome = '' ORDER BY st.position, rp.tracking_id`, routeID)
+	if err != nil {
+		return handoff.Internal(err, "route parcels")
+	}
+	for rows.Next() {
+		var p parcel
+		if err := rows.Scan(&p.trackingID, &p.stopID, &p.city, &p.pc, &p.country, &p.minute); err != nil {
+			rows.Close()
+			return handoff.Internal(err, "route parcels")
+		}
+		parcels = append(parcels, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return handoff.Internal(err, "route parcels")
+	}
+	status, _ := tracking.StatusOf(tracking.OutForDelivery)
+	seqs := map[string]int{}
+	rows, err = d.txQuery(ctx, tx, `UPDATE packages SET stage = $1, last_seq = last_seq + 1, status = $2, detail = '', updated_at = $3
+		WHERE stage = $4 AND route_id = $5 AND tracking_id IN (`+strings.Replace(open, "$1", "$5", 1)+`) RETURNING tracking_id, last_seq`,
+		handoff.StageOut, status, micros(at), handoff.StageRouted, routeID)
+	if err != nil {
+		return handoff.Internal(err, "load parcels")
+	}
+	for rows.Next() {
+		var id string
+		var seq int
+		if err := rows.Scan(&id, &seq); err != nil {
+			rows.Close()
+			return handoff.Internal(err, "load parcels")
+		}
+		seqs[id] = seq
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return handoff.Internal(err, "load parcels")
+	}
+	events := map[string]loggedEvent{}
+	var eventRows [][]any
+	for _, p := range parcels {
+		seq, ok := seqs[p.trackingID]
+		if !ok {
+			continue
+		}
+		e := tracking.Event{Code: tracking.OutForDelivery, Time: at, Location: tracking.Location{City: p.city, PostalCode: p.pc, CountryCode: p.country},
+			Actor: associateID, Note: "Out for delivery"}
+		events[p.trackingID] = loggedEvent{seq, e}
+		eventRows = append(eventRows, []any{p.trackingID, seq, e.Code, e.Detail, micros(e.Time), e.Location.City, e.Location.StateOrRegion,
+			e.Location.PostalCode, e.Location.CountryCode, e.Actor, e.Note})
+	}
+	if err := d.insertRows(ctx, tx, `INSERT INTO events (tracking_id, seq, code, detail, at, city, state_or_region, postal_code, country_code, actor, note) VALUES `,
+		eventRows, ""); err != nil {
+		return handoff.Internal(err, "insert events")
+	}
+	if err := d.queueWebhooksOf(ctx, tx, events, `p.tracking_id IN (`+open+`)`, routeID); err != nil {
+		return err
+	}
+	contacts, err := d.readContacts(ctx, tx, `p.tracking_id IN (`+open+`)`, routeID)
+	if err != nil {
+		return err
+	}
+	// Each stop's parcels that went out, in the order of their tracking
+	// IDs, and the stops in the route's order.
+	stopOf := map[string]string{}
+	var stops []string
+	minuteOf := map[string]int{}
+	for _, p := range parcels {
+		if _, out := seqs[p.trackingID]; !out {
+			continue
+		}
+		if len(stops) == 0 || stops[len(stops)-1] != p.stopID {
+			stops = append(stops, p.stopID)
+			minuteOf[p.stopID] = p.minute
+		}
+		stopOf[p.trackingID] = p.stopID
+	}
+	byStop := map[string][]contactRow{}
+	for _, c := range contacts {
+		if stop, ok := stopOf[c.trackingID]; ok {
+			byStop[stop] = append(byStop[stop], c)
+		}
+	}
+	var msgs []message
+	for _, stop := range stops {
+		// Each stop's message names its planned window.
+		from, to := route.Window(minuteOf[stop])
+		data := map[string]any{"serviceDate": date, "windowFrom": route.FormatClock(from), "windowTo": route.FormatClock(to)}
+		msgs = append(msgs, composeMessages(MsgOutForDelivery, stop, byStop[stop], data, date)...)
+	}
+	return d.writeMessages(ctx, tx, msgs)
+}
+
 // Guess implements door.Store. The conditional UPDATEs lock the rows they
 // touch (PostgreSQL) or the database (SQLite) until commit, so racing entries
 // at one stop are settled one after another and each sees what the one
-// before did.
+// before did. An entry that matched no code set is wrong whatever is open at
+// the stop, so its evaluation and its wrong count are one UPDATE.
 func (d *DB) Guess(ctx context.Context, g door.Guess) (*door.GuessResult, error) {
 	res := &door.GuessResult{}
+	wrong := len(g.Matched) == 0
 	err := d.tx(ctx, func(tx *sql.Tx) error {
-		refused, err := d.claimAssociateGuess(ctx, tx, g.AssociateID, g.BudgetLimit, g.BudgetWindow, g.At)
-		if err != nil || refused != "" {
-			res.Refused = refused
-			if err == nil {
-				err = d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionCodeRefused, Actor: g.AssociateID, Subject: g.StopID, Outcome: refused, Detail: "method=" + g.Method})
-			}
+		if err := d.guess(ctx, tx, g, wrong, res); err != nil || res.Refused != "" {
 			return err
 		}
-		err = tx.QueryRowContext(ctx, `UPDATE stops SET guesses = guesses + 1 WHERE id = $1 AND otp_state = $2 AND guesses < $3 RETURNING guesses`,
-			g.StopID, handoff.OTPPending, handoff.MaxCodeGuesses).Scan(new(int))
-		if errors.Is(err, sql.ErrNoRows) {
-			if err := tx.QueryRowContext(ctx, `SELECT otp_state FROM stops WHERE id = $1`, g.StopID).Scan(&res.State); err != nil {
-				return handoff.Internal(err, "read stop")
-			}
-			res.Refused = handoff.ReasonNoAttemptsLeft
-			// Nothing was evaluated: the claimed budget goes back.
-			return errRollback
-		}
-		if err != nil {
-			return handoff.Internal(err, "claim guess")
-		}
-		s, err := findDoorStop(ctx, tx, g.StopID)
-		if err != nil {
-			return err
-		}
-		open, err := openParcels(ctx, tx, s)
-		if err != nil {
-			return err
-		}
-		// Right when the entry is the code of a set that still has an open
-		// passcode parcel here.
-		waiting := func(p stopParcel) bool { return p.otp && !p.codeOK } // still waiting for its code
-		res.Correct = slices.ContainsFunc(open, func(p stopParcel) bool { return waiting(p) && g.Matched[p.codeSet] })
-		if _, err := tx.ExecContext(ctx, `INSERT INTO code_checks (id, stop_id, associate_id, method, correct, at) VALUES ($1, $2, $3, $4, $5, $6)`,
-			newID("chk_"), g.StopID, g.AssociateID, g.Method, res.Correct, micros(g.At)); err != nil {
-			return handoff.Internal(err, "record check")
-		}
-		if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionCodeCheck, Actor: g.AssociateID, Subject: g.StopID,
-			Outcome: map[bool]string{true: "correct", false: "wrong"}[res.Correct], Detail: "method=" + g.Method}); err != nil {
-			return err
-		}
-		if res.Correct {
-			// The entry was counted as wrong when claimed; it was not.
-			if _, err := tx.ExecContext(ctx, `UPDATE associate_guard SET wrong = wrong - 1 WHERE associate_id = $1 AND wrong > 0`, g.AssociateID); err != nil {
-				return handoff.Internal(err, "refund guess")
-			}
-			// A parcel whose label also asks for a signature or an age check
-			// is opened by its code, not delivered: the associate then hands
-			// it over with the check.
-			for _, p := range open {
-				if waiting(p) && g.Matched[p.codeSet] && p.needsCheck {
-					if _, err := tx.ExecContext(ctx, `UPDATE route_parcels SET code_ok = TRUE WHERE stop_id = $1 AND tracking_id = $2`, g.StopID, p.trackingID); err != nil {
-						return handoff.Internal(err, "open parcel by code")
-					}
-				}
-			}
-			if res.Delivered, err = d.completeParcels(ctx, tx, s, g.AssociateID, func(p stopParcel) bool { return waiting(p) && g.Matched[p.codeSet] && !p.needsCheck }, g.Detail, g.Note); err != nil {
-				return err
-			}
-			if slices.ContainsFunc(open, func(p stopParcel) bool { return waiting(p) && !g.Matched[p.codeSet] }) {
-				// Parcels under another code still wait: the stop stays
-				// pending and this right entry used no attempt.
-				if _, err := tx.ExecContext(ctx, `UPDATE stops SET guesses = guesses - 1 WHERE id = $1 AND guesses > 0`, g.StopID); err != nil {
-					return handoff.Internal(err, "refund stop guess")
-				}
-				return nil
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3`, handoff.OTPVerified, g.StopID, handoff.OTPPending); err != nil {
-				return handoff.Internal(err, "verify stop")
-			}
-			return nil
-		}
-		if res.LockedNow, err = lockIfOverBudget(ctx, tx, g.AssociateID, g.BudgetLimit, g.BudgetWindow, g.At); err != nil {
-			return err
-		}
-		if res.LockedNow {
-			if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionAssociateLock, Actor: g.AssociateID, Subject: g.AssociateID}); err != nil {
-				return err
-			}
-		}
-		var wrong int
-		if err := tx.QueryRowContext(ctx, `UPDATE stops SET wrong = wrong + 1 WHERE id = $1 RETURNING wrong`, g.StopID).Scan(&wrong); err != nil {
-			return handoff.Internal(err, "count wrong guess")
-		}
-		res.AttemptsLeft = max(handoff.MaxCodeGuesses-wrong, 0)
-		if wrong < handoff.MaxCodeGuesses {
-			return nil
-		}
-		r, err := tx.ExecContext(ctx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3`, handoff.OTPFailed, g.StopID, handoff.OTPPending)
-		if err != nil {
-			return handoff.Internal(err, "end attempt")
-		}
-		if n, _ := r.RowsAffected(); n == 1 {
-			res.Ended = true
-			_, err = d.failParcels(ctx, tx, s, g.AssociateID, true, tracking.OtpNotAvailable, "Passcode not available: three wrong entries", g.NextAttempt)
-		}
+		var err error
+		res.Stop, err = d.loadStop(ctx, tx, g.StopID)
 		return err
 	})
 	if errors.Is(err, errRollback) {
@@ -647,6 +608,124 @@ func (d *DB) Guess(ctx context.Context, g door.Guess) (*door.GuessResult, error)
 	return res, nil
 }
 
+// guess counts and settles one entry in tx.
+func (d *DB) guess(ctx context.Context, tx *sql.Tx, g door.Guess, wrong bool, res *door.GuessResult) error {
+	counted, refused, err := d.claimAssociateGuess(ctx, tx, g.AssociateID, g.BudgetLimit, g.BudgetWindow, g.At)
+	if err != nil || refused != "" {
+		res.Refused = refused
+		if err == nil {
+			err = d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionCodeRefused, Actor: g.AssociateID, Subject: g.StopID, Outcome: refused, Detail: "method=" + g.Method})
+		}
+		return err
+	}
+	inc := 0
+	if wrong {
+		inc = 1
+	}
+	var stopWrong int
+	err = d.txQueryRow(ctx, tx, `UPDATE stops SET guesses = guesses + 1, wrong = wrong + $4 WHERE id = $1 AND otp_state = $2 AND guesses < $3 RETURNING wrong`,
+		g.StopID, handoff.OTPPending, handoff.MaxCodeGuesses, inc).Scan(&stopWrong)
+	if errors.Is(err, sql.ErrNoRows) {
+		if err := d.txQueryRow(ctx, tx, `SELECT otp_state FROM stops WHERE id = $1`, g.StopID).Scan(&res.State); err != nil {
+			return handoff.Internal(err, "read stop")
+		}
+		res.Refused = handoff.ReasonNoAttemptsLeft
+		// Nothing was evaluated: the claimed budget goes back.
+		return errRollback
+	}
+	if err != nil {
+		return handoff.Internal(err, "claim guess")
+	}
+	var s *doorStop
+	if g.Stop != nil && g.Stop.ID == g.StopID {
+		s = fromDoor(g.Stop) // the route's facts do not change
+	} else if s, err = scanDoorStop(d.txQueryRow(ctx, tx, doorStopQuery, g.StopID)); err != nil {
+		return err
+	}
+	var open []stopParcel
+	if !wrong {
+		if open, err = d.openParcels(ctx, tx, s); err != nil {
+			return err
+		}
+		// Right when the entry is the code of a set that still has an
+		// open passcode parcel here waiting for its code.
+		res.Correct = slices.ContainsFunc(open, func(p stopParcel) bool { return p.waitsForCode() && g.Matched[p.codeSet] })
+	}
+	if _, err := d.txExec(ctx, tx, `INSERT INTO code_checks (id, stop_id, associate_id, method, correct, at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		newID("chk_"), g.StopID, g.AssociateID, g.Method, res.Correct, micros(g.At)); err != nil {
+		return handoff.Internal(err, "record check")
+	}
+	if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionCodeCheck, Actor: g.AssociateID, Subject: g.StopID,
+		Outcome: map[bool]string{true: "correct", false: "wrong"}[res.Correct], Detail: "method=" + g.Method}); err != nil {
+		return err
+	}
+	if res.Correct {
+		return d.rightGuess(ctx, tx, g, s, open, res)
+	}
+	if !wrong {
+		// The sets it matched have nothing open here any more: it
+		// counts as wrong after all.
+		if err := d.txQueryRow(ctx, tx, `UPDATE stops SET wrong = wrong + 1 WHERE id = $1 RETURNING wrong`, g.StopID).Scan(&stopWrong); err != nil {
+			return handoff.Internal(err, "count wrong guess")
+		}
+	}
+	if res.LockedNow, err = d.lockIfOverBudget(ctx, tx, g.AssociateID, counted, g.BudgetLimit, g.BudgetWindow, g.At); err != nil {
+		return err
+	}
+	if res.LockedNow {
+		if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionAssociateLock, Actor: g.AssociateID, Subject: g.AssociateID}); err != nil {
+			return err
+		}
+	}
+	res.AttemptsLeft = max(handoff.MaxCodeGuesses-stopWrong, 0)
+	if stopWrong < handoff.MaxCodeGuesses {
+		return nil
+	}
+	r, err := d.txExec(ctx, tx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3`, handoff.OTPFailed, g.StopID, handoff.OTPPending)
+	if err != nil {
+		return handoff.Internal(err, "end attempt")
+	}
+	if n, _ := r.RowsAffected(); n == 1 {
+		res.Ended = true
+		_, err = d.failParcels(ctx, tx, s, g.AssociateID, true, tracking.OtpNotAvailable, "Passcode not available: three wrong entries", g.NextAttempt)
+	}
+	return err
+}
+
+// rightGuess settles a right entry: the guess claimed from the associate's
+// budget goes back, the open passcode parcels of the matched sets are
+// delivered (or, when their label also asks for a signature or an age
+// check, opened by the code, to be handed over with the check), and the
+// stop is verified unless parcels under another code still wait there
+// (then this entry used none of the stop's attempts).
+func (d *DB) rightGuess(ctx context.Context, tx *sql.Tx, g door.Guess, s *doorStop, open []stopParcel, res *door.GuessResult) error {
+	if _, err := d.txExec(ctx, tx, `UPDATE associate_guard SET wrong = wrong - 1 WHERE associate_id = $1 AND wrong > 0`, g.AssociateID); err != nil {
+		return handoff.Internal(err, "refund guess")
+	}
+	opens := func(p stopParcel) bool { return p.waitsForCode() && g.Matched[p.codeSet] }
+	for _, p := range open {
+		if opens(p) && p.needsCheck {
+			if _, err := d.txExec(ctx, tx, `UPDATE route_parcels SET code_ok = TRUE WHERE stop_id = $1 AND tracking_id = $2`, g.StopID, p.trackingID); err != nil {
+				return handoff.Internal(err, "open parcel by code")
+			}
+		}
+	}
+	var err error
+	if res.Delivered, err = d.completeParcels(ctx, tx, s, g.AssociateID, func(p stopParcel) bool { return opens(p) && !p.needsCheck }, g.Detail, g.Note); err != nil {
+		return err
+	}
+	if slices.ContainsFunc(open, func(p stopParcel) bool { return p.waitsForCode() && !g.Matched[p.codeSet] }) {
+		if _, err := d.txExec(ctx, tx, `UPDATE stops SET guesses = guesses - 1 WHERE id = $1 AND guesses > 0`, g.StopID); err != nil {
+			return handoff.Internal(err, "refund stop guess")
+		}
+		return nil
+	}
+	if _, err := d.txExec(ctx, tx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3`, handoff.OTPVerified, g.StopID, handoff.OTPPending); err != nil {
+		return handoff.Internal(err, "verify stop")
+	}
+	return nil
+}
+
 // errRollback ends a transaction without an error for the caller.
 var errRollback = errors.New("rollback")
 
@@ -655,7 +734,7 @@ func (d *DB) ClaimResend(ctx context.Context, stop *door.Stop, limit int) (bool,
 	ok := false
 	err := d.tx(ctx, func(tx *sql.Tx) error {
 		var n int
-		err := tx.QueryRowContext(ctx, `UPDATE stops SET resends = resends + 1 WHERE id = $1 AND otp_state = $2 AND resends < $3 RETURNING resends`,
+		err := d.txQueryRow(ctx, tx, `UPDATE stops SET resends = resends + 1 WHERE id = $1 AND otp_state = $2 AND resends < $3 RETURNING resends`,
 			stop.ID, handoff.OTPPending, limit).Scan(&n)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
@@ -667,7 +746,7 @@ func (d *DB) ClaimResend(ctx context.Context, stop *door.Stop, limit int) (bool,
 		if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionCodeResend, Actor: stop.AssociateID, Subject: stop.ID, Outcome: audit.OutcomeOK, Detail: "resend=" + itoa(n)}); err != nil {
 			return err
 		}
-		ps, err := openParcels(ctx, tx, fromDoor(stop))
+		ps, err := d.openParcels(ctx, tx, fromDoor(stop))
 		if err != nil {
 			return err
 		}
@@ -686,7 +765,7 @@ func (d *DB) ClaimResend(ctx context.Context, stop *door.Stop, limit int) (bool,
 func (d *DB) Deliver(ctx context.Context, dl door.Delivery) error {
 	s := fromDoor(dl.Stop)
 	return d.tx(ctx, func(tx *sql.Tx) error {
-		open, err := openParcels(ctx, tx, s)
+		open, err := d.openParcels(ctx, tx, s)
 		if err != nil {
 			return err
 		}
@@ -705,7 +784,7 @@ func (d *DB) Deliver(ctx context.Context, dl door.Delivery) error {
 					return err
 				}
 			case p.NoPhotoReason != "":
-				if _, err := tx.ExecContext(ctx, `UPDATE packages SET no_photo_reason = $1 WHERE tracking_id = $2`, p.NoPhotoReason, p.TrackingID); err != nil {
+				if _, err := d.txExec(ctx, tx, `UPDATE packages SET no_photo_reason = $1 WHERE tracking_id = $2`, p.NoPhotoReason, p.TrackingID); err != nil {
 					return handoff.Internal(err, "record no photo")
 				}
 			}
@@ -726,7 +805,7 @@ func (d *DB) Deliver(ctx context.Context, dl door.Delivery) error {
 func (d *DB) FailAttempt(ctx context.Context, a door.Attempt) ([]string, error) {
 	var failed []string
 	err := d.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3`, handoff.OTPFailed, a.Stop.ID, handoff.OTPPending); err != nil {
+		if _, err := d.txExec(ctx, tx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3`, handoff.OTPFailed, a.Stop.ID, handoff.OTPPending); err != nil {
 			return handoff.Internal(err, "end attempt")
 		}
 		var err error
@@ -746,12 +825,12 @@ func (d *DB) FailAttempt(ctx context.Context, a door.Attempt) ([]string, error) 
 func (d *DB) RecordBagScan(ctx context.Context, sc door.Scan) (string, error) {
 	var matched string
 	err := d.tx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT rp.tracking_id FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id
+		err := d.txQueryRow(ctx, tx, `SELECT rp.tracking_id FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id
 			WHERE rp.stop_id = $1 AND rp.outcome = '' AND p.bag_id = $2`, sc.Stop.ID, sc.BagID).Scan(&matched)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return handoff.Internal(err, "match bag")
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO bag_scans (id, stop_id, tracking_id, associate_id, scanned, matched, at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		if _, err := d.txExec(ctx, tx, `INSERT INTO bag_scans (id, stop_id, tracking_id, associate_id, scanned, matched, at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			newID("bs_"), sc.Stop.ID, matched, sc.AssociateID, sc.BagID, matched != "", micros(sc.At)); err != nil {
 			return handoff.Internal(err, "record scan")
 		}
@@ -760,7 +839,7 @@ func (d *DB) RecordBagScan(ctx context.Context, sc door.Scan) (string, error) {
 			return err
 		}
 		if matched != "" {
-			if _, err := tx.ExecContext(ctx, `UPDATE route_parcels SET bag_scanned = TRUE WHERE stop_id = $1 AND tracking_id = $2`, sc.Stop.ID, matched); err != nil {
+			if _, err := d.txExec(ctx, tx, `UPDATE route_parcels SET bag_scanned = TRUE WHERE stop_id = $1 AND tracking_id = $2`, sc.Stop.ID, matched); err != nil {
 				return handoff.Internal(err, "mark scan")
 			}
 			return nil
@@ -792,20 +871,20 @@ func (d *DB) RecordRefusal(ctx context.Context, rf door.Refusal) ([]string, erro
 		var bags []string // the refused bags, which the message names though the parcels no longer carry them
 		for _, p := range rf.Parcels {
 			var bagID, city, pc string
-			err := tx.QueryRowContext(ctx, `SELECT p.bag_id, st.city, st.postal_code FROM route_parcels rp
+			err := d.txQueryRow(ctx, tx, `SELECT p.bag_id, st.city, st.postal_code FROM route_parcels rp
 				JOIN packages p ON p.tracking_id = rp.tracking_id JOIN stops st ON st.id = rp.stop_id
 				WHERE rp.stop_id = $1 AND rp.tracking_id = $2`, rf.Stop.ID, p.TrackingID).Scan(&bagID, &city, &pc)
 			if err != nil {
 				return handoff.Internal(err, "refused parcel")
 			}
-			ok, err := settleParcel(ctx, tx, rf.Stop.RouteID, p.TrackingID, handoff.OutcomeRefused)
+			ok, err := d.settleParcel(ctx, tx, rf.Stop.RouteID, p.TrackingID, handoff.OutcomeRefused)
 			if err != nil {
 				return err
 			}
 			if !ok {
 				continue
 			}
-			if err := moveStage(ctx, tx, p.TrackingID, handoff.StageOut, handoff.StageAwaitingReturn, ""); err != nil {
+			if err := d.moveStage(ctx, tx, p.TrackingID, handoff.StageOut, handoff.StageAwaitingReturn, ""); err != nil {
 				return err
 			}
 			auditDetail := "bag=" + bagID
@@ -815,7 +894,7 @@ func (d *DB) RecordRefusal(ctx context.Context, rf door.Refusal) ([]string, erro
 				if err := recordDoorCheck(ctx, tx, p.TrackingID, rf.AssociateID, rf.At, nil, rf.AgeCheck, false); err != nil {
 					return err
 				}
-			} else if err := settleBag(ctx, tx, p.TrackingID, handoff.BagRefused); err != nil {
+			} else if err := d.settleBag(ctx, tx, p.TrackingID, handoff.BagRefused); err != nil {
 				return err
 			}
 			if _, err := d.appendEvent(ctx, tx, p.TrackingID, tracking.Event{Code: tracking.Rejected, Detail: detail, Time: rf.At,
@@ -833,7 +912,7 @@ func (d *DB) RecordRefusal(ctx context.Context, rf door.Refusal) ([]string, erro
 			if rf.AgeCheck == nil {
 				// The refused bag is evidence; the parcel needs a new one if
 				// it is ever sent again.
-				if _, err := tx.ExecContext(ctx, `UPDATE packages SET bag_id = '' WHERE tracking_id = $1`, p.TrackingID); err != nil {
+				if _, err := d.txExec(ctx, tx, `UPDATE packages SET bag_id = '' WHERE tracking_id = $1`, p.TrackingID); err != nil {
 					return handoff.Internal(err, "unbag parcel")
 				}
 			}
@@ -853,7 +932,7 @@ func (d *DB) RecordRefusal(ctx context.Context, rf door.Refusal) ([]string, erro
 		if err := d.enqueue(ctx, tx, kind, rf.Stop.ID+"|"+detail, ids, data, ""); err != nil {
 			return err
 		}
-		return endPasscodeIfNone(ctx, tx, rf.Stop.ID, handoff.OTPFailed)
+		return d.endPasscodeIfNone(ctx, tx, rf.Stop.ID, handoff.OTPFailed)
 	})
 	return ids, err
 }

@@ -15,6 +15,30 @@ func (d *DB) GuardRows(ctx context.Context) (n int) {
 	return n
 }
 
+// TraceStatements tells fn the text of every statement the store prepares or
+// runs from now on.
+func (d *DB) TraceStatements(fn func(string)) { d.faults.trace.Store(&fn) }
+
+// Explain returns SQLite's query plan of a statement, one line per step,
+// with every parameter NULL.
+func (d *DB) Explain(ctx context.Context, query string, params int) ([]string, error) {
+	rows, err := d.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, make([]any, params)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			return nil, err
+		}
+		out = append(out, detail)
+	}
+	return out, rows.Err()
+}
+
 // AddPhotos records n photos of a parcel, kept until expires, as n
 // unattended deliveries would (the blobs themselves are not written).
 func (d *DB) AddPhotos(ctx context.Context, trackingID string, n int, expires time.Time) error {

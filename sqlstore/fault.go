@@ -76,6 +76,19 @@ func unreachable(err error) bool {
 // faults marks driver errors and remembers when the disk was last full.
 type faults struct {
 	lastFull atomic.Int64 // UnixNano of the last disk-full error, 0 for never
+	// statements counts the statements the connections ran, for
+	// benchmarks: a request's queries are its cost on any engine.
+	statements atomic.Uint64
+	// trace, when set (by tests), is told the text of every statement
+	// prepared or run without preparing.
+	trace atomic.Pointer[func(string)]
+}
+
+// traced tells the trace about a statement's text.
+func (f *faults) traced(query string) {
+	if fn := f.trace.Load(); fn != nil {
+		(*fn)(query)
+	}
 }
 
 // mark returns err marked as unavailable when it is, else err itself. An
@@ -108,7 +121,8 @@ func (f *faults) fullSince() time.Time {
 // errors.
 type connector struct {
 	driver.Connector
-	f *faults
+	f        *faults
+	noCancel bool
 }
 
 func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -116,7 +130,7 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, c.f.mark(ctx, err)
 	}
-	return &conn{Conn: cn, f: c.f}, nil
+	return &conn{Conn: cn, f: c.f, noCancel: c.noCancel}, nil
 }
 
 // dsnConnector is a connector for a driver that has none of its own.
@@ -128,8 +142,10 @@ type dsnConnector struct {
 func (c dsnConnector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
 func (c dsnConnector) Driver() driver.Driver                        { return c.drv }
 
-// openMarked is sql.Open whose connections mark their errors with f.
-func openMarked(driverName, dsn string, f *faults) (*sql.DB, error) {
+// openMarked is sql.Open whose connections mark their errors with f. With
+// noCancel their statements run to the end whatever their context says
+// (database/sql still refuses to start one whose context has ended).
+func openMarked(driverName, dsn string, f *faults, noCancel bool) (*sql.DB, error) {
 	probe, err := sql.Open(driverName, dsn)
 	if err != nil {
 		return nil, err
@@ -142,7 +158,7 @@ func openMarked(driverName, dsn string, f *faults) (*sql.DB, error) {
 			return nil, err
 		}
 	}
-	return sql.OpenDB(&connector{Connector: inner, f: f}), nil
+	return sql.OpenDB(&connector{Connector: inner, f: f, noCancel: noCancel}), nil
 }
 
 // conn forwards to the driver's connection, marking errors. It offers every
@@ -150,7 +166,16 @@ func openMarked(driverName, dsn string, f *faults) (*sql.DB, error) {
 // would when the driver lacks one.
 type conn struct {
 	driver.Conn
-	f *faults
+	f        *faults
+	noCancel bool
+}
+
+// driverCtx is the context the driver is given for a statement.
+func (c *conn) driverCtx(ctx context.Context) context.Context {
+	if c.noCancel {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 func (c *conn) Prepare(query string) (driver.Stmt, error) {
@@ -158,10 +183,11 @@ func (c *conn) Prepare(query string) (driver.Stmt, error) {
 }
 
 func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	c.f.traced(query)
 	var s driver.Stmt
 	var err error
 	if p, ok := c.Conn.(driver.ConnPrepareContext); ok {
-		s, err = p.PrepareContext(ctx, query)
+		s, err = p.PrepareContext(c.driverCtx(ctx), query)
 	} else {
 		s, err = c.Conn.Prepare(query)
 	}
@@ -179,7 +205,7 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	var t driver.Tx
 	var err error
 	if b, ok := c.Conn.(driver.ConnBeginTx); ok {
-		t, err = b.BeginTx(ctx, opts)
+		t, err = b.BeginTx(c.driverCtx(ctx), opts)
 	} else {
 		t, err = c.Conn.Begin() //nolint:staticcheck // the driver has nothing newer
 	}
@@ -194,7 +220,9 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	if !ok {
 		return nil, driver.ErrSkip
 	}
-	res, err := e.ExecContext(ctx, query, args)
+	c.f.statements.Add(1)
+	c.f.traced(query)
+	res, err := e.ExecContext(c.driverCtx(ctx), query, args)
 	return res, c.f.mark(ctx, err)
 }
 
@@ -203,7 +231,9 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	if !ok {
 		return nil, driver.ErrSkip
 	}
-	rs, err := q.QueryContext(ctx, query, args)
+	c.f.statements.Add(1)
+	c.f.traced(query)
+	rs, err := q.QueryContext(c.driverCtx(ctx), query, args)
 	if err != nil {
 		return nil, c.f.mark(ctx, err)
 	}
@@ -246,8 +276,9 @@ type stmt struct {
 func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
 	var res driver.Result
 	var err error
+	s.conn.f.statements.Add(1)
 	if e, ok := s.Stmt.(driver.StmtExecContext); ok {
-		res, err = e.ExecContext(ctx, args)
+		res, err = e.ExecContext(s.conn.driverCtx(ctx), args)
 	} else {
 		res, err = s.Stmt.Exec(values(args)) //nolint:staticcheck // the driver has nothing newer
 	}
@@ -257,8 +288,9 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
 	var rs driver.Rows
 	var err error
+	s.conn.f.statements.Add(1)
 	if q, ok := s.Stmt.(driver.StmtQueryContext); ok {
-		rs, err = q.QueryContext(ctx, args)
+		rs, err = q.QueryContext(s.conn.driverCtx(ctx), args)
 	} else {
 		rs, err = s.Stmt.Query(values(args)) //nolint:staticcheck // the driver has nothing newer
 	}

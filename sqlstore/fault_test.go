@@ -30,7 +30,8 @@ func TestDiskFullIsUnavailable(t *testing.T) {
 	if err := d.db.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.db.ExecContext(ctx, fmt.Sprintf(`PRAGMA max_page_count = %d`, pages)); err != nil {
+	// The writer's connection is the one that writes.
+	if _, err := d.wdb.ExecContext(ctx, fmt.Sprintf(`PRAGMA max_page_count = %d`, pages)); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.Writable(ctx); err != nil {

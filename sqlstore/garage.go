@@ -267,7 +267,7 @@ func (d *DB) RetireGarage(ctx context.Context, garageID string, revoke []grant.T
 
 // ForgetGarage marks an opener removed and wipes its credentials.
 func (d *DB) ForgetGarage(ctx context.Context, garageID string) error {
-	if _, err := d.db.ExecContext(ctx, `UPDATE garages SET removed_at = $1, sealed_config = '' WHERE id = $2`, micros(d.Now()), garageID); err != nil {
+	if _, err := d.exec(ctx, `UPDATE garages SET removed_at = $1, sealed_config = '' WHERE id = $2`, micros(d.Now()), garageID); err != nil {
 		return handoff.Internal(err, "remove garage")
 	}
 	return nil
@@ -491,7 +491,7 @@ func (d *DB) deliverToGarage(ctx context.Context, tx *sql.Tx, s *doorStop, actor
 	if err != nil {
 		return nil, err
 	}
-	if err := endPasscodeIfNone(ctx, tx, s.id, handoff.OTPVerified); err != nil {
+	if err := d.endPasscodeIfNone(ctx, tx, s.id, handoff.OTPVerified); err != nil {
 		return nil, err
 	}
 	return done, nil

@@ -72,6 +72,18 @@ func placeholders(from, n int) string {
 	return strings.Join(p, ", ")
 }
 
+// params is placeholders for the long lists of multi-row statements, which
+// follow every other parameter of theirs: on SQLite, where "$n" is a named
+// parameter that the parser and the driver look up by name (a cost that
+// grows with the square of a statement's parameters), they are the
+// positional "?", which take the numbers after the last one before them.
+func (d *DB) params(from, n int) string {
+	if d.Engine != SQLite {
+		return placeholders(from, n)
+	}
+	return strings.Repeat("?, ", n-1) + "?"
+}
+
 // enqueue writes the messages that an event about the parcels causes, in the
 // caller's transaction, so a message exists exactly when its event does.
 // Messages go only to the label's own phone and email (and, for code
@@ -87,33 +99,50 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 	for i, id := range trackingIDs {
 		args[i] = id
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT p.tracking_id, p.bag_id, p.otp_required, s.recipient_mobile, s.recipient_email, s.buyer, s.buyer_mobile,
+	contacts, err := d.readContacts(ctx, tx, `p.tracking_id IN (`+placeholders(1, len(args))+`)`, args...)
+	if err != nil {
+		return err
+	}
+	return d.writeMessages(ctx, tx, composeMessages(kind, scope, contacts, data, codeDate))
+}
+
+// readContacts returns what messages need of the parcels that match where
+// (a condition on packages p), in the order of their tracking IDs.
+func (d *DB) readContacts(ctx context.Context, tx *sql.Tx, where string, args ...any) ([]contactRow, error) {
+	rows, err := d.txQuery(ctx, tx, `SELECT p.tracking_id, p.bag_id, p.otp_required, s.recipient_mobile, s.recipient_email, s.buyer, s.buyer_mobile,
 		s.code_set, s.ship_to, s.marketplace, ss.body, pr.name, s.payment_type,
 		EXISTS (SELECT 1 FROM photos ph WHERE ph.tracking_id = p.tracking_id)
 		FROM packages p JOIN shipments s ON s.id = p.shipment_id JOIN shipper_settings ss ON ss.shipper_id = p.shipper_id
 		JOIN principals pr ON pr.id = p.shipper_id
-		WHERE p.tracking_id IN (`+placeholders(1, len(args))+`) ORDER BY p.tracking_id`, args...)
+		WHERE `+where+` ORDER BY p.tracking_id`, args...)
 	if err != nil {
-		return handoff.Internal(err, "read contacts")
+		return nil, handoff.Internal(err, "read contacts")
 	}
+	defer rows.Close()
 	var contacts []contactRow
+	settings := map[string]handoff.Settings{} // by body: a route's parcels share a few shippers
 	for rows.Next() {
 		var c contactRow
 		var buyer, shipTo, mkt, body, payment string
 		if err := rows.Scan(&c.trackingID, &c.bagID, &c.otp, &c.mobile, &c.email, &buyer, &c.buyerMobile, &c.codeSet, &shipTo, &mkt, &body,
 			&c.shipper, &payment, &c.photo); err != nil {
-			rows.Close()
-			return handoff.Internal(err, "scan contacts")
+			return nil, handoff.Internal(err, "scan contacts")
 		}
 		// A message to the wrong channels or in the wrong words is worse
 		// than none: a row that cannot be read stops the event.
 		var b handoff.Party
 		c.cod = payment == handoff.CashOnDelivery
 		var a handoff.Address
-		c.settings = handoff.DefaultSettings()
-		if err := errors.Join(unmarshalIf(buyer, &b), json.Unmarshal([]byte(shipTo), &a), json.Unmarshal([]byte(body), &c.settings)); err != nil {
-			rows.Close()
-			return handoff.Internal(err, "read contacts of "+c.trackingID)
+		set, parsed := settings[body]
+		var setErr error
+		if !parsed {
+			set = handoff.DefaultSettings()
+			setErr = json.Unmarshal([]byte(body), &set)
+			settings[body] = set
+		}
+		c.settings = set
+		if err := errors.Join(unmarshalIf(buyer, &b), json.Unmarshal([]byte(shipTo), &a), setErr); err != nil {
+			return nil, handoff.Internal(err, "read contacts of "+c.trackingID)
 		}
 		c.buyerEmail, c.buyerName, c.name = b.Email, b.Name, a.Name
 		m, _ := market.Lookup(mkt)
@@ -123,11 +152,19 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 		}
 		contacts = append(contacts, c)
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
-		return handoff.Internal(err, "read contacts")
+		return nil, handoff.Internal(err, "read contacts")
 	}
+	return contacts, nil
+}
 
+// message is a notification to queue.
+type message struct {
+	kind, dedupe, channel, to, lang, body, codeSet, codeDate string
+}
+
+// composeMessages groups the contacts of one event's parcels into messages.
+func composeMessages(kind, scope string, contacts []contactRow, data map[string]any, codeDate string) []message {
 	// One message per address and code: a code message goes only to the
 	// contacts of the labels whose parcels that code opens (their contact
 	// set), so a recipient whose parcels come under two codes (another
@@ -209,7 +246,7 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 			}
 		}
 	}
-	now := micros(d.Now())
+	out := make([]message, 0, len(order))
 	for _, k := range order {
 		g := groups[k]
 		msg := map[string]any{"trackingIds": g.ids, "recipientName": g.name, "passcode": g.codeSet != "", "toBuyer": g.buyer,
@@ -227,20 +264,47 @@ func (d *DB) enqueue(ctx context.Context, tx *sql.Tx, kind, scope string, tracki
 			msg[name] = v
 		}
 		body, _ := json.Marshal(msg)
-		date, dedupe := "", kind+"|"+scope+"|"+k.channel+"|"+k.to
+		m := message{kind: kind, dedupe: kind + "|" + scope + "|" + k.channel + "|" + k.to, channel: k.channel, to: k.to, lang: g.lang, body: string(body)}
 		if g.codeSet != "" {
-			date, dedupe = codeDate, dedupe+"|"+g.codeSet
-			// Fix the key the day's code is derived with now, so a key
-			// rotated before the message goes out does not change it.
-			if _, err := d.passcodeKey(ctx, tx, g.codeSet, date); err != nil {
-				return err
+			m.codeSet, m.codeDate, m.dedupe = g.codeSet, codeDate, m.dedupe+"|"+g.codeSet
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// writeMessages queues messages in tx. The key each code message's code
+// is derived with is fixed now, so a key rotated before the message goes
+// out does not change it.
+func (d *DB) writeMessages(ctx context.Context, tx *sql.Tx, msgs []message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	type codeDay struct{ set, date string }
+	var keys [][]any
+	seen := map[codeDay]bool{}
+	for _, m := range msgs {
+		if cd := (codeDay{m.codeSet, m.codeDate}); m.codeSet != "" && !seen[cd] {
+			if d.Keys == nil {
+				return handoff.Internal(nil, "no keyring configured")
 			}
+			seen[cd] = true
+			keys = append(keys, []any{m.codeSet, m.codeDate, d.Keys.ActiveID()})
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (id, dedupe_key, kind, channel, recipient, lang, data, passcode_set, passcode_date,
-			status, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $10) ON CONFLICT (dedupe_key) DO NOTHING`,
-			newID("msg_"), dedupe, kind, k.channel, k.to, g.lang, string(body), g.codeSet, date, now); err != nil {
-			return handoff.Internal(err, "enqueue notification")
+	}
+	if len(keys) > 0 {
+		if err := d.insertRows(ctx, tx, `INSERT INTO passcode_sets (code_set, service_date, key_id) VALUES `, keys, ` ON CONFLICT DO NOTHING`); err != nil {
+			return handoff.Internal(err, "fix passcode key")
 		}
+	}
+	now := micros(d.Now())
+	rows := make([][]any, len(msgs))
+	for i, m := range msgs {
+		rows[i] = []any{newID("msg_"), m.dedupe, m.kind, m.channel, m.to, m.lang, m.body, m.codeSet, m.codeDate, StatusPending, now, now}
+	}
+	if err := d.insertRows(ctx, tx, `INSERT INTO notifications (id, dedupe_key, kind, channel, recipient, lang, data, passcode_set, passcode_date,
+		status, next_attempt_at, created_at) VALUES `, rows, ` ON CONFLICT (dedupe_key) DO NOTHING`); err != nil {
+		return handoff.Internal(err, "enqueue notification")
 	}
 	return nil
 }
@@ -282,7 +346,18 @@ func (d *DB) ClaimNotifications(ctx context.Context, channel string, limit int, 
 	if d.Engine == Postgres {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
-	rows, err := d.db.QueryContext(ctx, `WITH picked AS MATERIALIZED (
+	var out []notify.Queued
+	err := d.writeRows(ctx, func(rows *sql.Rows) error {
+		q := notify.Queued{Token: token}
+		var data string
+		var created int64
+		if err := rows.Scan(&q.ID, &q.Kind, &q.Channel, &q.To, &q.Lang, &data, &q.PasscodeSet, &q.PasscodeDate, &q.Attempts, &created); err != nil {
+			return err
+		}
+		q.Data, q.Created = json.RawMessage(data), fromMicros(created)
+		out = append(out, q)
+		return nil
+	}, `WITH picked AS MATERIALIZED (
 			SELECT id AS picked_id FROM notifications
 			WHERE status = 'pending' AND channel = $3 AND next_attempt_at <= $4 AND claimed_until <= $4`+skip+`
 			ORDER BY next_attempt_at, id LIMIT $5`+lock+`)
@@ -290,21 +365,6 @@ func (d *DB) ClaimNotifications(ctx context.Context, channel string, limit int, 
 		FROM picked WHERE id = picked_id AND status = 'pending' AND claimed_until <= $4
 		RETURNING id, kind, channel, recipient, lang, data, passcode_set, passcode_date, attempts, created_at`, args...)
 	if err != nil {
-		return nil, handoff.Internal(err, "claim notifications")
-	}
-	defer rows.Close()
-	var out []notify.Queued
-	for rows.Next() {
-		q := notify.Queued{Token: token}
-		var data string
-		var created int64
-		if err := rows.Scan(&q.ID, &q.Kind, &q.Channel, &q.To, &q.Lang, &data, &q.PasscodeSet, &q.PasscodeDate, &q.Attempts, &created); err != nil {
-			return nil, handoff.Internal(err, "scan notification")
-		}
-		q.Data, q.Created = json.RawMessage(data), fromMicros(created)
-		out = append(out, q)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, handoff.Internal(err, "claim notifications")
 	}
 	// RETURNING keeps no order.
@@ -327,14 +387,24 @@ func (d *DB) RenewNotifications(ctx context.Context, token string, ids []string,
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	return queryStrings(ctx, d.db, `UPDATE notifications SET claimed_until = $1
+	var out []string
+	err := d.writeRows(ctx, func(rows *sql.Rows) error {
+		var id string
+		err := rows.Scan(&id)
+		out = append(out, id)
+		return err
+	}, `UPDATE notifications SET claimed_until = $1
 		WHERE claim_token = $2 AND status = 'pending' AND id IN (`+placeholders(3, len(ids))+`) RETURNING id`, args...)
+	if err != nil {
+		return nil, handoff.Internal(err, "renew notifications")
+	}
+	return out, nil
 }
 
 // settle runs an UPDATE of a claimed message; notify.ErrLeaseLost when the
 // claim is no longer the caller's.
 func (d *DB) settle(ctx context.Context, what, query string, args ...any) error {
-	res, err := d.db.ExecContext(ctx, query, args...)
+	res, err := d.exec(ctx, query, args...)
 	if err != nil {
 		return handoff.Internal(err, what)
 	}
@@ -371,7 +441,7 @@ func (d *DB) ReleaseNotification(ctx context.Context, id, token string, retryAt 
 // DeferRecipient implements notify.Store. Messages claimed meanwhile are
 // left to their claimant.
 func (d *DB) DeferRecipient(ctx context.Context, channel, recipient string, until time.Time) (int, error) {
-	res, err := d.db.ExecContext(ctx, `UPDATE notifications SET next_attempt_at = $1
+	res, err := d.exec(ctx, `UPDATE notifications SET next_attempt_at = $1
 		WHERE status = 'pending' AND channel = $2 AND recipient = $3 AND next_attempt_at < $1 AND claimed_until <= $4`,
 		micros(until), channel, recipient, micros(d.Now()))
 	if err != nil {
@@ -417,7 +487,7 @@ func (d *DB) ListNotifications(ctx context.Context, status string, limit int) ([
 
 // RetryNotification puts a dead message back in the queue.
 func (d *DB) RetryNotification(ctx context.Context, id string) error {
-	res, err := d.db.ExecContext(ctx, `UPDATE notifications SET status = 'pending', attempts = 0, next_attempt_at = $1, claimed_until = 0
+	res, err := d.exec(ctx, `UPDATE notifications SET status = 'pending', attempts = 0, next_attempt_at = $1, claimed_until = 0
 		WHERE id = $2 AND status = 'dead'`, micros(d.Now()), id)
 	if err != nil {
 		return handoff.Internal(err, "retry notification")

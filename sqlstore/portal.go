@@ -136,12 +136,12 @@ func randomDigits(n int) string {
 func (d *DB) claimGuard(ctx context.Context, key string, limit int, window time.Duration) error {
 	now := d.Now()
 	var n int
-	err := d.db.QueryRowContext(ctx, `INSERT INTO signin_guard (account, window_start, failures) VALUES ($1, $3, 1)
+	err := d.writeRow(ctx, []any{&n}, `INSERT INTO signin_guard (account, window_start, failures) VALUES ($1, $3, 1)
 		ON CONFLICT (account) DO UPDATE SET
 			failures = CASE WHEN signin_guard.window_start <= $2 THEN 1 ELSE signin_guard.failures + 1 END,
 			window_start = CASE WHEN signin_guard.window_start <= $2 THEN $3 ELSE signin_guard.window_start END
 		WHERE signin_guard.window_start <= $2 OR signin_guard.failures < $4 RETURNING failures`,
-		key, micros(now.Add(-window)), micros(now), limit).Scan(&n)
+		key, micros(now.Add(-window)), micros(now), limit)
 	if errors.Is(err, sql.ErrNoRows) {
 		e := handoff.Errorf(handoff.ERATELIMITED, "Too many tries; wait a few minutes.")
 		var start int64
@@ -163,8 +163,8 @@ func (d *DB) SigninWithToken(ctx context.Context, token string) (string, *handof
 		return "", nil, bad
 	}
 	var contact string
-	err := d.db.QueryRowContext(ctx, `UPDATE portal_logins SET used_at = $1 WHERE token_digest = $2 AND used_at = 0 AND expires_at > $1 RETURNING contact`,
-		micros(d.Now()), auth.Digest(token)).Scan(&contact)
+	err := d.writeRow(ctx, []any{&contact}, `UPDATE portal_logins SET used_at = $1 WHERE token_digest = $2 AND used_at = 0 AND expires_at > $1 RETURNING contact`,
+		micros(d.Now()), auth.Digest(token))
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil, bad
 	}
@@ -186,9 +186,9 @@ func (d *DB) SigninWithCode(ctx context.Context, raw, code string) (string, *han
 	now := micros(d.Now())
 	for _, contact := range forms {
 		var id, macHex, kid string
-		err := d.db.QueryRowContext(ctx, `UPDATE portal_logins SET attempts = attempts + 1
+		err := d.writeRow(ctx, []any{&id, &macHex, &kid}, `UPDATE portal_logins SET attempts = attempts + 1
 			WHERE id = (SELECT id FROM portal_logins WHERE contact = $1 AND used_at = 0 AND expires_at > $2 ORDER BY created_at DESC LIMIT 1)
-			AND attempts < $3 AND used_at = 0 RETURNING id, code_mac, key_id`, contact, now, portalCodeTries).Scan(&id, &macHex, &kid)
+			AND attempts < $3 AND used_at = 0 RETURNING id, code_mac, key_id`, contact, now, portalCodeTries)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
@@ -200,7 +200,7 @@ func (d *DB) SigninWithCode(ctx context.Context, raw, code string) (string, *han
 		if !ok || !hmac.Equal(got, want) {
 			return "", nil, bad
 		}
-		res, err := d.db.ExecContext(ctx, `UPDATE portal_logins SET used_at = $1 WHERE id = $2 AND used_at = 0`, now, id)
+		res, err := d.exec(ctx, `UPDATE portal_logins SET used_at = $1 WHERE id = $2 AND used_at = 0`, now, id)
 		if err != nil {
 			return "", nil, handoff.Internal(err, "spend sign-in code")
 		}
@@ -216,7 +216,7 @@ func (d *DB) startRecipientSession(ctx context.Context, contact string) (string,
 	token := auth.NewToken()
 	now := d.Now()
 	s := &handoff.RecipientSession{Contact: contact, ExpiresAt: now.Add(portalSessionTTL)}
-	if _, err := d.db.ExecContext(ctx, `INSERT INTO recipient_sessions (digest, contact, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
+	if _, err := d.exec(ctx, `INSERT INTO recipient_sessions (digest, contact, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
 		auth.Digest(token), contact, micros(now), micros(s.ExpiresAt)); err != nil {
 		return "", nil, handoff.Internal(err, "start session")
 	}
@@ -244,7 +244,7 @@ func (d *DB) FindRecipientSession(ctx context.Context, token string) (*handoff.R
 
 // EndRecipientSession implements handoff.RecipientService.
 func (d *DB) EndRecipientSession(ctx context.Context, token string) error {
-	if _, err := d.db.ExecContext(ctx, `DELETE FROM recipient_sessions WHERE digest = $1`, auth.Digest(token)); err != nil {
+	if _, err := d.exec(ctx, `DELETE FROM recipient_sessions WHERE digest = $1`, auth.Digest(token)); err != nil {
 		return handoff.Internal(err, "end session")
 	}
 	return nil

@@ -173,10 +173,10 @@ func (d *DB) AuthenticatePassword(ctx context.Context, id, password, client stri
 	// A success clears the account's count, so an owner who mistyped is not
 	// locked out by their own earlier tries, and gives back the address's
 	// try, so that colleagues behind one address are not either.
-	if _, err := d.db.ExecContext(ctx, `DELETE FROM signin_guard WHERE account = $1`, guardAccount+id); err != nil {
+	if _, err := d.exec(ctx, `DELETE FROM signin_guard WHERE account = $1`, guardAccount+id); err != nil {
 		return nil, handoff.Internal(err, "clear sign-in guard")
 	}
-	if _, err := d.db.ExecContext(ctx, `UPDATE signin_guard SET failures = failures - 1 WHERE account = $1 AND failures > 0`, guardAddress+client); err != nil {
+	if _, err := d.exec(ctx, `UPDATE signin_guard SET failures = failures - 1 WHERE account = $1 AND failures > 0`, guardAddress+client); err != nil {
 		return nil, handoff.Internal(err, "clear sign-in guard")
 	}
 	p.CreatedAt = fromMicros(created)
@@ -216,7 +216,7 @@ const pruneEvery = 256
 // each behind for good.
 func (d *DB) pruneGuards(ctx context.Context) error {
 	cutoff := d.Now().Add(-max(signinWindow, portalSigninWindow))
-	if _, err := d.db.ExecContext(ctx, `DELETE FROM signin_guard WHERE window_start < $1`, micros(cutoff)); err != nil {
+	if _, err := d.exec(ctx, `DELETE FROM signin_guard WHERE window_start < $1`, micros(cutoff)); err != nil {
 		return handoff.Internal(err, "prune sign-in guard")
 	}
 	return nil
@@ -282,7 +282,7 @@ func (d *DB) FindSession(ctx context.Context, token string) (*handoff.Session, e
 
 // DeleteSession implements handoff.SessionService.
 func (d *DB) DeleteSession(ctx context.Context, token string) error {
-	if _, err := d.db.ExecContext(ctx, `DELETE FROM sessions WHERE digest = $1`, auth.Digest(token)); err != nil {
+	if _, err := d.exec(ctx, `DELETE FROM sessions WHERE digest = $1`, auth.Digest(token)); err != nil {
 		return handoff.Internal(err, "delete session")
 	}
 	return nil

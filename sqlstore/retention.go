@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/handoff-dev/handoff"
@@ -40,7 +41,7 @@ func (d *DB) Prune(ctx context.Context, r Retention, limit int) (int, error) {
 		if c.keep <= 0 {
 			continue
 		}
-		res, err := d.db.ExecContext(ctx, `DELETE FROM notifications WHERE id IN (
+		res, err := d.exec(ctx, `DELETE FROM notifications WHERE id IN (
 			SELECT id FROM notifications WHERE status = $1 AND created_at < $2 ORDER BY created_at, id LIMIT $3)`,
 			c.status, micros(now.Add(-c.keep)), limit)
 		if err != nil {
@@ -50,7 +51,7 @@ func (d *DB) Prune(ctx context.Context, r Retention, limit int) (int, error) {
 		total += int(n)
 	}
 	if r.IdempotencyKeys > 0 {
-		res, err := d.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE (shipper_id, idem_key) IN (
+		res, err := d.exec(ctx, `DELETE FROM idempotency_keys WHERE (shipper_id, idem_key) IN (
 			SELECT shipper_id, idem_key FROM idempotency_keys WHERE created_at < $1 ORDER BY created_at LIMIT $2)`,
 			micros(now.Add(-r.IdempotencyKeys)), limit)
 		if err != nil {
@@ -66,16 +67,12 @@ func (d *DB) Prune(ctx context.Context, r Retention, limit int) (int, error) {
 // or already holder's, and reports whether holder has it.
 func (d *DB) TryLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
 	now := d.Now()
-	rows, err := d.db.QueryContext(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3)
+	got := false
+	err := d.writeRows(ctx, func(*sql.Rows) error { got = true; return nil }, `INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3)
 		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
 		WHERE leases.expires_at <= $4 OR leases.holder = excluded.holder
 		RETURNING holder`, name, holder, micros(now.Add(ttl)), micros(now))
 	if err != nil {
-		return false, handoff.Internal(err, "take lease")
-	}
-	defer rows.Close()
-	got := rows.Next()
-	if err := rows.Err(); err != nil {
 		return false, handoff.Internal(err, "take lease")
 	}
 	return got, nil
@@ -84,7 +81,7 @@ func (d *DB) TryLease(ctx context.Context, name, holder string, ttl time.Duratio
 // ReleaseLease frees holder's lease before it expires; it does nothing to
 // another holder's.
 func (d *DB) ReleaseLease(ctx context.Context, name, holder string) error {
-	if _, err := d.db.ExecContext(ctx, `UPDATE leases SET expires_at = 0 WHERE name = $1 AND holder = $2`, name, holder); err != nil {
+	if _, err := d.exec(ctx, `UPDATE leases SET expires_at = 0 WHERE name = $1 AND holder = $2`, name, holder); err != nil {
 		return handoff.Internal(err, "release lease")
 	}
 	return nil

@@ -222,17 +222,38 @@ func (d *DB) insertShipment(ctx context.Context, tx *sql.Tx, s *handoff.Shipment
 // summary with one UPDATE (which also locks the row on PostgreSQL) and inserts
 // the event with the number it got. It returns the event's sequence number.
 func (d *DB) appendEvent(ctx context.Context, tx *sql.Tx, trackingID string, e tracking.Event) (int, error) {
+	return d.appendEventMoving(ctx, tx, trackingID, "", "", e)
+}
+
+// appendEventMoving is appendEvent that also moves the parcel from stage
+// from to stage to in the same UPDATE (when from is not ""), failing with
+// ECONFLICT when it is no longer in from (someone else moved it).
+func (d *DB) appendEventMoving(ctx context.Context, tx *sql.Tx, trackingID, from, to string, e tracking.Event) (int, error) {
 	status, changes := tracking.StatusOf(e.Code)
+	// The UPDATE says too whether the parcel's shipper has a webhook, so
+	// that the deliveries are looked for only then.
+	const returning = ` RETURNING last_seq, EXISTS (SELECT 1 FROM shipper_webhooks w WHERE w.shipper_id = packages.shipper_id AND w.deleted_at = 0)`
 	var seq int
+	var hooks bool
 	var err error
-	if changes {
+	switch {
+	case from != "" && changes:
+		err = d.txQueryRow(ctx, tx, `UPDATE packages SET stage = $1, last_seq = last_seq + 1, status = $2, detail = $3, updated_at = $4
+			WHERE tracking_id = $5 AND stage = $6`+returning, to, status, e.Detail, micros(e.Time), trackingID, from).Scan(&seq, &hooks)
+	case from != "":
+		err = d.txQueryRow(ctx, tx, `UPDATE packages SET stage = $1, last_seq = last_seq + 1, updated_at = $2
+			WHERE tracking_id = $3 AND stage = $4`+returning, to, micros(e.Time), trackingID, from).Scan(&seq, &hooks)
+	case changes:
 		err = d.txQueryRow(ctx, tx, `UPDATE packages SET last_seq = last_seq + 1, status = $1, detail = $2, updated_at = $3
-			WHERE tracking_id = $4 RETURNING last_seq`, status, e.Detail, micros(e.Time), trackingID).Scan(&seq)
-	} else {
+			WHERE tracking_id = $4`+returning, status, e.Detail, micros(e.Time), trackingID).Scan(&seq, &hooks)
+	default:
 		err = d.txQueryRow(ctx, tx, `UPDATE packages SET last_seq = last_seq + 1, updated_at = $1
-			WHERE tracking_id = $2 RETURNING last_seq`, micros(e.Time), trackingID).Scan(&seq)
+			WHERE tracking_id = $2`+returning, micros(e.Time), trackingID).Scan(&seq, &hooks)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
+		if from != "" {
+			return 0, handoff.Errorf(handoff.ECONFLICT, "The parcel was changed by someone else; try again.")
+		}
 		return 0, handoff.NotFound("Package")
 	}
 	if err != nil {
@@ -244,8 +265,10 @@ func (d *DB) appendEvent(ctx context.Context, tx *sql.Tx, trackingID string, e t
 		e.Location.CountryCode, e.Actor, e.Note); err != nil {
 		return 0, handoff.Internal(err, "insert event")
 	}
-	if err := d.queueWebhooks(ctx, tx, trackingID, seq, e); err != nil {
-		return 0, err
+	if hooks {
+		if err := d.queueWebhooks(ctx, tx, trackingID, seq, e); err != nil {
+			return 0, err
+		}
 	}
 	return seq, nil
 }

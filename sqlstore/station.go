@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/audit"
@@ -65,24 +66,56 @@ func (d *DB) today(mkt string) string {
 // StationParcel implements station.Store: the parcel with the bag it is
 // in and the facts of its newest tamper case.
 func (d *DB) StationParcel(ctx context.Context, trackingID string) (*station.Parcel, error) {
-	var p station.Parcel
-	var shipTo string
-	err := d.db.QueryRowContext(ctx, `SELECT p.tracking_id, p.stage, p.station_id, s.marketplace, p.last_attempt_date, p.failed_days,
-		p.otp_required, p.bag_required, p.bag_id, s.ship_to, s.recipient_mobile,
-		COALESCE((SELECT c.status FROM cases c WHERE c.tracking_id = p.tracking_id AND c.kind = $2 ORDER BY c.opened_at DESC, c.id LIMIT 1), ''),
-		COALESCE((SELECT c.outcome FROM cases c WHERE c.tracking_id = p.tracking_id AND c.kind = $2 ORDER BY c.opened_at DESC, c.id LIMIT 1), ''),
-		EXISTS (SELECT 1 FROM route_parcels rp WHERE rp.tracking_id = p.tracking_id AND rp.outcome = $3)
-		FROM packages p JOIN shipments s ON s.id = p.shipment_id WHERE p.tracking_id = $1`, trackingID, handoff.CaseTamper, handoff.OutcomeRefused).
-		Scan(&p.TrackingID, &p.Stage, &p.StationID, &p.Marketplace, &p.LastAttempt, &p.FailedDays, &p.OTPRequired, &p.BagRequired, &p.BagID,
-			&shipTo, &p.Mobile, &p.TamperCase, &p.TamperOutcome, &p.Refused)
-	if errors.Is(err, sql.ErrNoRows) {
+	ps, err := d.StationParcels(ctx, []string{trackingID})
+	if err != nil {
+		return nil, err
+	}
+	p, ok := ps[trackingID]
+	if !ok {
 		return nil, handoff.NotFound("Parcel")
 	}
-	if err != nil {
-		return nil, handoff.Internal(err, "find parcel")
+	return p, nil
+}
+
+// StationParcels implements station.Store, in one query for each
+// maxInList parcels.
+func (d *DB) StationParcels(ctx context.Context, trackingIDs []string) (map[string]*station.Parcel, error) {
+	out := map[string]*station.Parcel{}
+	for ids := range slices.Chunk(trackingIDs, maxInList) {
+		args := []any{handoff.CaseTamper, handoff.OutcomeRefused}
+		for _, id := range ids {
+			args = append(args, id)
+		}
+		query := d.query // one parcel's query is prepared once; lists vary in length
+		if len(ids) > 1 {
+			query = d.db.QueryContext
+		}
+		rows, err := query(ctx, `SELECT p.tracking_id, p.stage, p.station_id, s.marketplace, p.last_attempt_date, p.failed_days,
+			p.otp_required, p.bag_required, p.bag_id, s.ship_to, s.recipient_mobile,
+			COALESCE((SELECT c.status FROM cases c WHERE c.tracking_id = p.tracking_id AND c.kind = $1 ORDER BY c.opened_at DESC, c.id LIMIT 1), ''),
+			COALESCE((SELECT c.outcome FROM cases c WHERE c.tracking_id = p.tracking_id AND c.kind = $1 ORDER BY c.opened_at DESC, c.id LIMIT 1), ''),
+			EXISTS (SELECT 1 FROM route_parcels rp WHERE rp.tracking_id = p.tracking_id AND rp.outcome = $2)
+			FROM packages p JOIN shipments s ON s.id = p.shipment_id WHERE p.tracking_id IN (`+d.params(3, len(ids))+`)`, args...)
+		if err != nil {
+			return nil, handoff.Internal(err, "find parcels")
+		}
+		for rows.Next() {
+			var p station.Parcel
+			var shipTo string
+			if err := rows.Scan(&p.TrackingID, &p.Stage, &p.StationID, &p.Marketplace, &p.LastAttempt, &p.FailedDays, &p.OTPRequired, &p.BagRequired, &p.BagID,
+				&shipTo, &p.Mobile, &p.TamperCase, &p.TamperOutcome, &p.Refused); err != nil {
+				rows.Close()
+				return nil, handoff.Internal(err, "find parcels")
+			}
+			json.Unmarshal([]byte(shipTo), &p.ShipTo)
+			out[p.TrackingID] = &p
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, handoff.Internal(err, "find parcels")
+		}
 	}
-	json.Unmarshal([]byte(shipTo), &p.ShipTo)
-	return &p, nil
+	return out, nil
 }
 
 // MoveParcel implements station.Store.
@@ -91,19 +124,19 @@ func (d *DB) MoveParcel(ctx context.Context, m station.Move) (*station.Moved, er
 	err := d.tx(ctx, func(tx *sql.Tx) error {
 		if m.LeaveRoute {
 			var routeID string
-			if err := tx.QueryRowContext(ctx, `SELECT route_id FROM packages WHERE tracking_id = $1`, m.TrackingID).Scan(&routeID); err != nil {
+			if err := d.txQueryRow(ctx, tx, `SELECT route_id FROM packages WHERE tracking_id = $1`, m.TrackingID).Scan(&routeID); err != nil {
 				return handoff.Internal(err, "read route")
 			}
-			if _, err := settleParcel(ctx, tx, routeID, m.TrackingID, handoff.OutcomeReturned); err != nil {
+			if _, err := d.settleParcel(ctx, tx, routeID, m.TrackingID, handoff.OutcomeReturned); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE packages SET last_attempt_date = (SELECT r.service_date FROM routes r WHERE r.id = $1)
+			if _, err := d.txExec(ctx, tx, `UPDATE packages SET last_attempt_date = (SELECT r.service_date FROM routes r WHERE r.id = $1)
 				WHERE tracking_id = $2 AND EXISTS (SELECT 1 FROM route_parcels rp JOIN stops st ON st.id = rp.stop_id
 					WHERE rp.route_id = $1 AND rp.tracking_id = $2 AND (st.guesses > 0 OR st.resends > 0))`, routeID, m.TrackingID); err != nil {
 				return handoff.Internal(err, "record attempt day")
 			}
 		}
-		ok, err := moveStageIf(ctx, tx, m.TrackingID, m.From, m.To, m.StationID)
+		ok, err := d.moveStageIf(ctx, tx, m.TrackingID, m.From, m.To, m.StationID)
 		if err != nil {
 			return err
 		}
@@ -126,7 +159,7 @@ func (d *DB) MoveParcel(ctx context.Context, m station.Move) (*station.Moved, er
 				return err
 			}
 		}
-		if err := tx.QueryRowContext(ctx, `SELECT status, last_attempt_date FROM packages WHERE tracking_id = $1`, m.TrackingID).
+		if err := d.txQueryRow(ctx, tx, `SELECT status, last_attempt_date FROM packages WHERE tracking_id = $1`, m.TrackingID).
 			Scan(&out.Status, &out.LastAttempt); err != nil {
 			return handoff.Internal(err, "read parcel")
 		}
@@ -141,8 +174,8 @@ func (d *DB) MoveParcel(ctx context.Context, m station.Move) (*station.Moved, er
 // moveStage moves a parcel from one stage to another (and to a station, when
 // stationID is not empty), failing with ECONFLICT when it is no longer in the
 // expected stage (someone else moved it).
-func moveStage(ctx context.Context, tx *sql.Tx, trackingID, from, to, stationID string) error {
-	ok, err := moveStageIf(ctx, tx, trackingID, from, to, stationID)
+func (d *DB) moveStage(ctx context.Context, tx *sql.Tx, trackingID, from, to, stationID string) error {
+	ok, err := d.moveStageIf(ctx, tx, trackingID, from, to, stationID)
 	if err == nil && !ok {
 		err = handoff.Errorf(handoff.ECONFLICT, "The parcel was changed by someone else; try again.")
 	}
@@ -152,8 +185,8 @@ func moveStage(ctx context.Context, tx *sql.Tx, trackingID, from, to, stationID 
 // moveStageIf moves a parcel from one stage to another (and to a station,
 // when stationID is not empty) by a conditional update; false when it is no
 // longer in the expected stage.
-func moveStageIf(ctx context.Context, tx *sql.Tx, trackingID, from, to, stationID string) (bool, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE packages SET stage = $1, station_id = CASE WHEN $2 = '' THEN station_id ELSE $2 END
+func (d *DB) moveStageIf(ctx context.Context, tx *sql.Tx, trackingID, from, to, stationID string) (bool, error) {
+	res, err := d.txExec(ctx, tx, `UPDATE packages SET stage = $1, station_id = CASE WHEN $2 = '' THEN station_id ELSE $2 END
 		WHERE tracking_id = $3 AND stage = $4`, to, stationID, trackingID, from)
 	if err != nil {
 		return false, handoff.Internal(err, "move parcel")
@@ -162,34 +195,45 @@ func moveStageIf(ctx context.Context, tx *sql.Tx, trackingID, from, to, stationI
 	return n == 1, nil
 }
 
-// RecordRoute implements station.Store.
+// RecordRoute implements station.Store, in a few statements whatever the
+// route's length: the stops, the route's parcels and their moves are each
+// written by one statement for each maxInList rows.
 func (d *DB) RecordRoute(ctx context.Context, plan station.RoutePlan) (string, error) {
 	id := newID("rt_")
+	var stops, parcels [][]any
+	var ids []string
+	for i, s := range plan.Stops {
+		stopID := newID("stp_")
+		stops = append(stops, []any{stopID, id, i + 1, s.Key, s.Recipient.Name, s.Recipient.AddressLine1, s.Recipient.AddressLine2, s.Recipient.City,
+			s.Recipient.PostalCode, s.CountryCode, s.Mobile, s.Minute, s.OTPState})
+		for _, trackingID := range s.TrackingIDs {
+			parcels = append(parcels, []any{id, trackingID, stopID})
+			ids = append(ids, trackingID)
+		}
+	}
 	err := d.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO routes (id, station_id, associate_id, service_date, marketplace, status, created_at)
+		if _, err := d.txExec(ctx, tx, `INSERT INTO routes (id, station_id, associate_id, service_date, marketplace, status, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, plan.StationID, plan.AssociateID, plan.ServiceDate, plan.Marketplace, plan.Status, micros(d.Now())); err != nil {
 			return handoff.Internal(err, "insert route")
 		}
-		for i, s := range plan.Stops {
-			stopID := newID("stp_")
-			if _, err := tx.ExecContext(ctx, `INSERT INTO stops (id, route_id, position, stop_key, recipient_name, address_line1, address_line2, city,
-				postal_code, country_code, mobile, planned_minute, otp_state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-				stopID, id, i+1, s.Key, s.Recipient.Name, s.Recipient.AddressLine1, s.Recipient.AddressLine2, s.Recipient.City,
-				s.Recipient.PostalCode, s.CountryCode, s.Mobile, s.Minute, s.OTPState); err != nil {
-				return handoff.Internal(err, "insert stop")
+		if err := d.insertRows(ctx, tx, `INSERT INTO stops (id, route_id, position, stop_key, recipient_name, address_line1, address_line2, city,
+			postal_code, country_code, mobile, planned_minute, otp_state) VALUES `, stops, ""); err != nil {
+			return handoff.Internal(err, "insert stops")
+		}
+		if err := d.insertRows(ctx, tx, `INSERT INTO route_parcels (route_id, tracking_id, stop_id) VALUES `, parcels, ""); err != nil {
+			return handoff.Internal(err, "insert route parcels")
+		}
+		for chunk := range slices.Chunk(ids, maxInList) {
+			args := []any{plan.To, id, plan.From}
+			for _, t := range chunk {
+				args = append(args, t)
 			}
-			for _, trackingID := range s.TrackingIDs {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO route_parcels (route_id, tracking_id, stop_id) VALUES ($1, $2, $3)`, id, trackingID, stopID); err != nil {
-					return handoff.Internal(err, "insert route parcel")
-				}
-				res, err := tx.ExecContext(ctx, `UPDATE packages SET stage = $1, route_id = $2 WHERE tracking_id = $3 AND stage = $4`,
-					plan.To, id, trackingID, plan.From)
-				if err != nil {
-					return handoff.Internal(err, "route parcel")
-				}
-				if n, _ := res.RowsAffected(); n != 1 {
-					return &station.Changed{ID: trackingID}
-				}
+			res, err := tx.ExecContext(ctx, `UPDATE packages SET stage = $1, route_id = $2 WHERE stage = $3 AND tracking_id IN (`+d.params(4, len(chunk))+`)`, args...)
+			if err != nil {
+				return handoff.Internal(err, "route parcels")
+			}
+			if n, _ := res.RowsAffected(); int(n) != len(chunk) {
+				return d.firstUnmoved(ctx, tx, chunk, plan.To, id)
 			}
 		}
 		return nil
@@ -200,23 +244,65 @@ func (d *DB) RecordRoute(ctx context.Context, plan station.RoutePlan) (string, e
 	return id, nil
 }
 
-// findRoute loads a route with its stops and parcels.
-func (d *DB) findRoute(ctx context.Context, q interface {
-	queryer
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, routeID string) (*handoff.Route, error) {
-	return d.loadRoute(ctx, q, routeID, "")
+// firstUnmoved returns *station.Changed naming the first of ids that is not
+// in stage on the route: one that was no longer where the plan found it.
+func (d *DB) firstUnmoved(ctx context.Context, tx *sql.Tx, ids []string, stage, routeID string) error {
+	args := []any{stage, routeID}
+	for _, t := range ids {
+		args = append(args, t)
+	}
+	moved, err := queryStrings(ctx, tx, `SELECT tracking_id FROM packages WHERE stage = $1 AND route_id = $2 AND tracking_id IN (`+d.params(3, len(ids))+`)`, args...)
+	if err != nil {
+		return err
+	}
+	for _, t := range ids {
+		if !slices.Contains(moved, t) {
+			return &station.Changed{ID: t}
+		}
+	}
+	return handoff.Internal(nil, "route parcels: a parcel was moved twice")
 }
 
-// loadRoute loads a route with its stops and parcels; with stopID set, only
-// that stop (the associate's hot path must not read a whole route).
-func (d *DB) loadRoute(ctx context.Context, q interface {
-	queryer
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, routeID, stopID string) (*handoff.Route, error) {
+// maxInList bounds the values of one statement's IN list or VALUES rows,
+// well within both engines' limits on parameters.
+const maxInList = 200
+
+// insertRows inserts rows of values with head ("INSERT INTO t (…) VALUES ",
+// without parameters of its own) and tail (an ON CONFLICT clause, or ""),
+// in one statement for each maxInList rows; a statement of one row is
+// prepared once and reused.
+func (d *DB) insertRows(ctx context.Context, tx *sql.Tx, head string, rows [][]any, tail string) error {
+	for chunk := range slices.Chunk(rows, maxInList) {
+		var b strings.Builder
+		b.WriteString(head)
+		var args []any
+		for i, r := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(" + d.params(len(args)+1, len(r)) + ")")
+			args = append(args, r...)
+		}
+		b.WriteString(tail)
+		var err error
+		if len(chunk) == 1 {
+			_, err = d.txExec(ctx, tx, b.String(), args...)
+		} else {
+			_, err = tx.ExecContext(ctx, b.String(), args...)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// findRoute loads a route with its stops and parcels: three queries, one
+// for each level, whatever the route's length.
+func (d *DB) findRoute(ctx context.Context, routeID string) (*handoff.Route, error) {
 	r := &handoff.Route{ID: routeID, Stops: []handoff.Stop{}}
 	var created int64
-	err := q.QueryRowContext(ctx, `SELECT station_id, associate_id, service_date, marketplace, status, created_at FROM routes WHERE id = $1`, routeID).
+	err := d.queryRow(ctx, `SELECT station_id, associate_id, service_date, marketplace, status, created_at FROM routes WHERE id = $1`, routeID).
 		Scan(&r.StationID, &r.AssociateID, &r.ServiceDate, &r.Marketplace, &r.Status, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, handoff.NotFound("Route")
@@ -227,65 +313,143 @@ func (d *DB) loadRoute(ctx context.Context, q interface {
 	r.CreatedAt = fromMicros(created)
 	r.ContactHours = d.Policy.ContactHours.String()
 
-	rows, err := q.QueryContext(ctx, `SELECT id, position, recipient_name, address_line1, address_line2, city, postal_code, country_code,
-		planned_minute, otp_state, wrong, resends FROM stops WHERE route_id = $1 AND ($2 = '' OR id = $2) ORDER BY position`, routeID, stopID)
+	v := d.newStopViews()
+	rows, err := d.query(ctx, `SELECT `+stopViewCols+` FROM stops s WHERE s.route_id = $1 ORDER BY s.position`, routeID)
 	if err != nil {
 		return nil, handoff.Internal(err, "list stops")
 	}
-	idx := map[string]int{}
 	for rows.Next() {
-		var s handoff.Stop
-		var minute, wrong, resends int
-		if err := rows.Scan(&s.ID, &s.Position, &s.RecipientName, &s.AddressLine1, &s.AddressLine2, &s.City, &s.PostalCode, &s.CountryCode,
-			&minute, &s.OTPState, &wrong, &resends); err != nil {
+		if err := v.scanStop(rows, r.Status); err != nil {
 			rows.Close()
 			return nil, handoff.Internal(err, "scan stop")
 		}
-		s.RouteID = routeID
-		s.PlannedTime = route.FormatClock(minute)
-		s.Needs.Passcode = s.OTPState != handoff.OTPNone
-		// Only a stop still waiting for its code can be moved, so only such
-		// a stop is flagged.
-		s.OutsideContactHours = s.OTPState == handoff.OTPPending && !d.Policy.ContactHours.Contains(minute)
-		s.RouteStatus = r.Status
-		if s.OTPState == handoff.OTPPending {
-			s.AttemptsLeft = max(handoff.MaxCodeGuesses-wrong, 0)
-			s.ResendsLeft = max(handoff.MaxResends-resends, 0)
-		}
-		s.Parcels = []handoff.StopParcel{}
-		if s.OutsideContactHours {
-			r.Flagged++
-		}
-		idx[s.ID] = len(r.Stops)
-		r.Stops = append(r.Stops, s)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, handoff.Internal(err, "list stops")
 	}
+	if err := v.readParcels(d.query(ctx, stopParcelsQuery+`rp.route_id = $1 ORDER BY rp.tracking_id`, routeID)); err != nil {
+		return nil, err
+	}
+	r.Stops = v.finish()
+	for _, s := range r.Stops {
+		if s.OutsideContactHours {
+			r.Flagged++
+		}
+	}
+	return r, nil
+}
 
-	rows, err = q.QueryContext(ctx, `SELECT rp.stop_id, rp.tracking_id, rp.outcome, rp.bag_scanned, rp.code_ok, p.otp_required, p.bag_required, p.stage, p.status, p.detail,
-		s.signature_required, s.minimum_age, s.typed_signature_refused, s.confidential_address OR s.gift_registry OR EXISTS (SELECT 1 FROM recipient_prefs rpf WHERE rpf.photo_opt_out
-			AND rpf.contact IN (s.recipient_mobile, s.recipient_email) AND rpf.contact <> ''), ss.body
-		FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments s ON s.id = p.shipment_id
-		JOIN shipper_settings ss ON ss.shipper_id = p.shipper_id
-		WHERE rp.route_id = $1 AND ($2 = '' OR rp.stop_id = $2) ORDER BY rp.tracking_id`, routeID, stopID)
+// loadStop loads one stop as the associate sees it, by its ID: the
+// associate's hot paths answer with it, so its cost is the stop's, never the
+// route's.
+//
+// In tx (when not nil) it reads what the transaction has written: the
+// answer of a write, on the connection that wrote it, whose cache of pages
+// is still good (another connection reads them again after every commit).
+func (d *DB) loadStop(ctx context.Context, tx *sql.Tx, stopID string) (*handoff.Stop, error) {
+	queryRow, query := d.queryRow, d.query
+	if tx != nil {
+		queryRow = func(ctx context.Context, q string, args ...any) *sql.Row { return d.txQueryRow(ctx, tx, q, args...) }
+		query = func(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+			return d.txQuery(ctx, tx, q, args...)
+		}
+	}
+	v := d.newStopViews()
+	err := v.scanStop(queryRow(ctx, `SELECT `+stopViewCols+`, r.status FROM stops s JOIN routes r ON r.id = s.route_id WHERE s.id = $1`, stopID), "")
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, handoff.NotFound("Stop")
+	}
 	if err != nil {
-		return nil, handoff.Internal(err, "list route parcels")
+		return nil, handoff.Internal(err, "find stop")
+	}
+	if err := v.readParcels(query(ctx, stopParcelsQuery+`rp.stop_id = $1 ORDER BY rp.tracking_id`, stopID)); err != nil {
+		return nil, err
+	}
+	return &v.finish()[0], nil
+}
+
+// stopViewCols are the columns of a stop (alias s) its view is made of.
+const stopViewCols = `s.id, s.route_id, s.position, s.recipient_name, s.address_line1, s.address_line2, s.city, s.postal_code, s.country_code,
+	s.planned_minute, s.otp_state, s.wrong, s.resends`
+
+// stopParcelsQuery selects the parcels of stops with what their views need:
+// whether a photo may be taken, the shipper's settings, and whether an open
+// parcel's recipient has a garage opener there with key delivery on (for
+// everything or for that parcel). It ends in the WHERE clause's column.
+const stopParcelsQuery = `SELECT rp.stop_id, rp.tracking_id, rp.outcome, rp.bag_scanned, rp.code_ok, p.otp_required, p.bag_required, p.stage, p.status, p.detail,
+	s.signature_required, s.minimum_age, s.typed_signature_refused, s.confidential_address OR s.gift_registry OR EXISTS (SELECT 1 FROM recipient_prefs rpf WHERE rpf.photo_opt_out
+		AND rpf.contact IN (s.recipient_mobile, s.recipient_email) AND rpf.contact <> ''), ss.body,
+	rp.outcome = '' AND EXISTS (SELECT 1 FROM garages g WHERE g.contact IN (s.recipient_mobile, s.recipient_email) AND g.contact <> ''
+		AND g.address_key = s.address_key AND g.removed_at = 0
+		AND (g.key_delivery OR EXISTS (SELECT 1 FROM garage_parcels gp WHERE gp.tracking_id = p.tracking_id AND gp.garage_id = g.id)))
+	FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments s ON s.id = p.shipment_id
+	JOIN shipper_settings ss ON ss.shipper_id = p.shipper_id
+	WHERE `
+
+// stopViews assembles stops as the associate sees them from their rows and
+// their parcels' rows.
+type stopViews struct {
+	policy   *handoff.Policy
+	stops    []handoff.Stop
+	idx      map[string]int
+	fallback map[string]bool             // the phone-digits fallback, by stop: every passcode parcel's shipper allows it
+	settings map[string]handoff.Settings // by settings body, read once
+}
+
+func (d *DB) newStopViews() *stopViews {
+	return &stopViews{policy: &d.Policy, idx: map[string]int{}, fallback: map[string]bool{}, settings: map[string]handoff.Settings{}}
+}
+
+// scanStop adds a stop from a row of stopViewCols on a route of status, or
+// when status is "", of stopViewCols and the route's status.
+func (v *stopViews) scanStop(row interface{ Scan(...any) error }, status string) error {
+	s := handoff.Stop{RouteStatus: status}
+	var minute, wrong, resends int
+	dest := []any{&s.ID, &s.RouteID, &s.Position, &s.RecipientName, &s.AddressLine1, &s.AddressLine2, &s.City, &s.PostalCode, &s.CountryCode,
+		&minute, &s.OTPState, &wrong, &resends}
+	if status == "" {
+		dest = append(dest, &s.RouteStatus)
+	}
+	if err := row.Scan(dest...); err != nil {
+		return err
+	}
+	s.PlannedTime = route.FormatClock(minute)
+	s.Needs.Passcode = s.OTPState != handoff.OTPNone
+	// Only a stop still waiting for its code can be moved, so only such
+	// a stop is flagged.
+	s.OutsideContactHours = s.OTPState == handoff.OTPPending && !v.policy.ContactHours.Contains(minute)
+	if s.OTPState == handoff.OTPPending {
+		s.AttemptsLeft = max(handoff.MaxCodeGuesses-wrong, 0)
+		s.ResendsLeft = max(handoff.MaxResends-resends, 0)
+	}
+	s.Parcels = []handoff.StopParcel{}
+	v.idx[s.ID] = len(v.stops)
+	v.stops = append(v.stops, s)
+	return nil
+}
+
+// readParcels adds the parcels of stopParcelsQuery's rows to their stops.
+func (v *stopViews) readParcels(rows *sql.Rows, err error) error {
+	if err != nil {
+		return handoff.Internal(err, "list stop parcels")
 	}
 	defer rows.Close()
-	fallback := map[string]bool{}
 	for rows.Next() {
 		var stopID, body string
 		var sp handoff.StopParcel
-		var private bool
+		var private, garage bool
 		if err := rows.Scan(&stopID, &sp.TrackingID, &sp.Outcome, &sp.BagScanned, &sp.PasscodeVerified, &sp.OTPRequired, &sp.BagRequired, &sp.Stage, &sp.Status, &sp.DetailCode,
-			&sp.Signature, &sp.MinimumAge, &sp.TypedSignatureRefused, &private, &body); err != nil {
-			return nil, handoff.Internal(err, "scan route parcel")
+			&sp.Signature, &sp.MinimumAge, &sp.TypedSignatureRefused, &private, &body, &garage); err != nil {
+			return handoff.Internal(err, "scan stop parcel")
 		}
 		check := handoff.DoorCheck{Signature: sp.Signature, MinimumAge: sp.MinimumAge}
 		sp.MinimumAge = check.Age()
-		s := &r.Stops[idx[stopID]]
+		i, ok := v.idx[stopID]
+		if !ok {
+			continue
+		}
+		s := &v.stops[i]
 		s.Parcels = append(s.Parcels, sp)
 		if sp.BagRequired {
 			s.Needs.BagScan = true
@@ -295,32 +459,41 @@ func (d *DB) loadRoute(ctx context.Context, q interface {
 		if !sp.OTPRequired && !private && !check.Needed() {
 			s.Needs.Photo = true
 		}
-		if sp.OTPRequired {
-			var set handoff.Settings
+		if !sp.OTPRequired && !garage {
+			continue
+		}
+		set, ok := v.settings[body]
+		if !ok {
 			json.Unmarshal([]byte(body), &set)
-			ok, seen := fallback[stopID]
-			fallback[stopID] = set.SecureDelivery.PhoneDigitsFallback && (ok || !seen)
+			v.settings[body] = set
+		}
+		if sp.OTPRequired {
+			allowed, seen := v.fallback[stopID]
+			v.fallback[stopID] = set.SecureDelivery.PhoneDigitsFallback && (allowed || !seen)
+		}
+		// A parcel handed over in person (a signature or an age check) is
+		// never left in a garage.
+		if garage && !check.Needed() && (!sp.OTPRequired || set.SecureDelivery.GarageSatisfiesOTP) {
+			s.Needs.Garage = true
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, handoff.Internal(err, "list route parcels")
+		return handoff.Internal(err, "list stop parcels")
 	}
-	for id, ok := range fallback {
-		r.Stops[idx[id]].PhoneDigitsAllowed = ok
+	return nil
+}
+
+// finish returns the stops.
+func (v *stopViews) finish() []handoff.Stop {
+	for id, ok := range v.fallback {
+		v.stops[v.idx[id]].PhoneDigitsAllowed = ok
 	}
-	for i := range r.Stops {
-		gps, err := d.garageParcels(ctx, q, r.Stops[i].ID)
-		if err != nil {
-			return nil, err
-		}
-		r.Stops[i].Needs.Garage = slices.ContainsFunc(gps, func(g garageParcel) bool { return g.otpOK && !g.inPerson })
-	}
-	return r, nil
+	return v.stops
 }
 
 // Route implements station.Store.
 func (d *DB) Route(ctx context.Context, routeID string) (*handoff.Route, error) {
-	return d.findRoute(ctx, d.db, routeID)
+	return d.findRoute(ctx, routeID)
 }
 
 // StationRoutes implements station.Store.
@@ -335,7 +508,7 @@ func (d *DB) routesWhere(ctx context.Context, where string, args ...any) ([]*han
 	}
 	out := []*handoff.Route{}
 	for _, id := range ids {
-		r, err := d.findRoute(ctx, d.db, id)
+		r, err := d.findRoute(ctx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -346,7 +519,7 @@ func (d *DB) routesWhere(ctx context.Context, where string, args ...any) ([]*han
 
 // SetStopTime implements station.Store.
 func (d *DB) SetStopTime(ctx context.Context, routeID, stopID string, minute int) (bool, error) {
-	res, err := d.db.ExecContext(ctx, `UPDATE stops SET planned_minute = $1 WHERE id = $2 AND route_id = $3
+	res, err := d.exec(ctx, `UPDATE stops SET planned_minute = $1 WHERE id = $2 AND route_id = $3
 		AND EXISTS (SELECT 1 FROM route_parcels WHERE stop_id = $2 AND outcome = $4)`, minute, stopID, routeID, handoff.OutcomeOpen)
 	if err != nil {
 		return false, handoff.Internal(err, "move stop")

@@ -87,7 +87,7 @@ func (d *DB) ListWebhooks(ctx context.Context, shipperID string) ([]handoff.Webh
 
 // DeleteWebhook implements handoff.WebhookService.
 func (d *DB) DeleteWebhook(ctx context.Context, shipperID, id string) error {
-	res, err := d.db.ExecContext(ctx, `UPDATE shipper_webhooks SET deleted_at = $1 WHERE id = $2 AND shipper_id = $3 AND deleted_at = 0`, micros(d.Now()), id, shipperID)
+	res, err := d.exec(ctx, `UPDATE shipper_webhooks SET deleted_at = $1 WHERE id = $2 AND shipper_id = $3 AND deleted_at = 0`, micros(d.Now()), id, shipperID)
 	if err != nil {
 		return handoff.Internal(err, "delete webhook")
 	}
@@ -142,38 +142,63 @@ type webhookStatus struct {
 // queueWebhooks writes one delivery per live webhook of the parcel's shipper
 // for an event, in the event's transaction.
 func (d *DB) queueWebhooks(ctx context.Context, tx *sql.Tx, trackingID string, seq int, e tracking.Event) error {
-	rows, err := d.txQuery(ctx, tx, `SELECT w.id, p.status FROM shipper_webhooks w JOIN packages p ON p.shipper_id = w.shipper_id
-		WHERE p.tracking_id = $1 AND w.deleted_at = 0`, trackingID)
+	return d.queueWebhooksOf(ctx, tx, map[string]loggedEvent{trackingID: {seq, e}}, `p.tracking_id = $1`, trackingID)
+}
+
+// loggedEvent is an event as recorded on its parcel.
+type loggedEvent struct {
+	seq int
+	e   tracking.Event
+}
+
+// queueWebhooksOf writes the deliveries of events, by tracking ID, to the
+// live webhooks of their parcels' shippers; where (on packages p) selects
+// those parcels.
+func (d *DB) queueWebhooksOf(ctx context.Context, tx *sql.Tx, events map[string]loggedEvent, where string, args ...any) error {
+	rows, err := d.txQuery(ctx, tx, `SELECT w.id, p.tracking_id, p.status FROM shipper_webhooks w JOIN packages p ON p.shipper_id = w.shipper_id
+		WHERE `+where+` AND w.deleted_at = 0`, args...)
 	if err != nil {
 		return handoff.Internal(err, "find webhooks")
 	}
-	type hook struct{ id, status string }
-	var hooks []hook
+	type hit struct{ hookID, trackingID, status string }
+	var hits []hit
 	for rows.Next() {
-		var h hook
-		if err := rows.Scan(&h.id, &h.status); err != nil {
+		var h hit
+		if err := rows.Scan(&h.hookID, &h.trackingID, &h.status); err != nil {
 			rows.Close()
 			return handoff.Internal(err, "find webhooks")
 		}
-		hooks = append(hooks, h)
+		if _, ok := events[h.trackingID]; ok {
+			hits = append(hits, h)
+		}
 	}
 	rows.Close()
-	var pod string
-	if e.Code == tracking.Delivered && len(hooks) > 0 {
-		if pod, err = latestProof(ctx, tx, trackingID); err != nil {
-			return err
-		}
+	if err := rows.Err(); err != nil {
+		return handoff.Internal(err, "find webhooks")
 	}
+	// A Delivered event carries its signed proof of delivery.
+	proofs := map[string]string{}
 	now := micros(d.Now())
-	for _, h := range hooks {
-		body, _ := json.Marshal(webhookPayload{Type: "tracking.event", TrackingID: trackingID,
-			Event:   webhookEvent{Sequence: seq, EventCode: e.Code, EventTime: e.Time.UTC().Format(time.RFC3339), Location: e.Location, DetailCode: e.Detail},
-			Summary: webhookStatus{Status: h.status}, Proof: pod})
-		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (id, dedupe_key, kind, channel, recipient, lang, data, status, next_attempt_at, created_at)
-			VALUES ($1, $2, $3, $4, $5, '', $6, 'pending', $7, $7) ON CONFLICT (dedupe_key) DO NOTHING`,
-			newID("whd_"), "wh|"+h.id+"|"+trackingID+"|"+itoa(seq), MsgTrackingEvent, ChannelShipperWebhook, h.id, string(body), now); err != nil {
-			return handoff.Internal(err, "queue webhook")
+	var out [][]any
+	for _, h := range hits {
+		ev := events[h.trackingID]
+		pod, ok := proofs[h.trackingID]
+		if !ok && ev.e.Code == tracking.Delivered {
+			if pod, err = latestProof(ctx, tx, h.trackingID); err != nil {
+				return err
+			}
+			proofs[h.trackingID] = pod
 		}
+		body, _ := json.Marshal(webhookPayload{Type: "tracking.event", TrackingID: h.trackingID,
+			Event: webhookEvent{Sequence: ev.seq, EventCode: ev.e.Code, EventTime: ev.e.Time.UTC().Format(time.RFC3339), Location: ev.e.Location,
+				DetailCode: ev.e.Detail},
+			Summary: webhookStatus{Status: h.status}, Proof: pod})
+		out = append(out, []any{newID("whd_"), "wh|" + h.hookID + "|" + h.trackingID + "|" + itoa(ev.seq), MsgTrackingEvent, ChannelShipperWebhook, h.hookID, "",
+			string(body), StatusPending, now, now})
+	}
+	if err := d.insertRows(ctx, tx, `INSERT INTO notifications (id, dedupe_key, kind, channel, recipient, lang, data, status, next_attempt_at, created_at) VALUES `,
+		out, ` ON CONFLICT (dedupe_key) DO NOTHING`); err != nil {
+		return handoff.Internal(err, "queue webhook")
 	}
 	return nil
 }

@@ -206,6 +206,14 @@ func (s *Service) CreateRoute(ctx context.Context, st *handoff.Principal, nr han
 	var rows []*Parcel
 	planned := map[string]int{}
 	seen := map[string]bool{}
+	ids := make([]string, len(parcels))
+	for i, rp := range parcels {
+		ids[i] = rp.TrackingID
+	}
+	found, err := s.store.StationParcels(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
 	for i, rp := range parcels {
 		f := fmt.Sprintf("parcels[%d].trackingId", i)
 		if len(nr.TrackingIDs) > 0 {
@@ -223,12 +231,10 @@ func (s *Service) CreateRoute(ctx context.Context, st *handoff.Principal, nr han
 			}
 			planned[rp.TrackingID] = m
 		}
-		p, err := s.store.StationParcel(ctx, rp.TrackingID)
-		if handoff.ErrorCode(err) == handoff.ENOTFOUND || (err == nil && !visibleTo(p, st)) {
+		p, ok := found[rp.TrackingID]
+		if !ok || !visibleTo(p, st) {
 			fe.Add(f, "no such parcel at this station")
 			continue
-		} else if err != nil {
-			return nil, err
 		}
 		if msg := s.cannotRoute(p, nr.ServiceDate, plan.Marketplace); msg != "" {
 			fe.Add(f, "%s", msg)

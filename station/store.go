@@ -22,6 +22,9 @@ type Store interface {
 	// StationParcel returns what the station's rules read of a parcel, or
 	// ENOTFOUND.
 	StationParcel(ctx context.Context, trackingID string) (*Parcel, error)
+	// StationParcels is StationParcel for many parcels at once, by
+	// tracking ID; the missing are not in the map.
+	StationParcels(ctx context.Context, trackingIDs []string) (map[string]*Parcel, error)
 	// MoveParcel makes a move in one transaction: the parcel changes stage
 	// only if it is still in m.From, else *Changed.
 	MoveParcel(ctx context.Context, m Move) (*Moved, error)

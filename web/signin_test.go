@@ -37,6 +37,9 @@ const (
 	// connections live in the same process.
 	floodMaxFootprint = 256 << 20
 	floodMaxP99       = 100 * time.Millisecond // an unrelated API call's p99
+	// floodSlowdown bounds the p99 under the flood by the p99 without it,
+	// when the machine is so busy that this is more than floodMaxP99.
+	floodSlowdown = 10
 )
 
 // memory is what the runtime says of the process's memory.
@@ -120,12 +123,20 @@ func signinFlood(t *testing.T, engine string) {
 		}
 		return time.Since(start), nil
 	}
-	// Warm the connection pool and the unrelated path before measuring.
-	for range 3 {
-		if _, err := unrelated(); err != nil {
+	// Warm the connection pool and the unrelated path, then measure it
+	// without the flood: on a machine busy with other work the call is
+	// slower anyway, and the flood is held to what it adds.
+	var quiet []time.Duration
+	for range 200 {
+		d, err := unrelated()
+		if err != nil {
 			t.Fatal(err)
 		}
+		quiet = append(quiet, d)
 	}
+	slices.Sort(quiet)
+	quietP99 := quiet[len(quiet)*99/100-1]
+	maxP99 := max(floodMaxP99, floodSlowdown*quietP99)
 
 	runtime.GC()
 	debug.FreeOSMemory()
@@ -225,9 +236,9 @@ func signinFlood(t *testing.T, engine string) {
 	}
 	switch {
 	case raceDetector:
-		t.Logf("unrelated call p99 %v: not held to %v under the race detector", p99, floodMaxP99)
-	case p99 > floodMaxP99:
-		t.Errorf("unrelated call p99 %v under the flood, want under %v", p99, floodMaxP99)
+		t.Logf("unrelated call p99 %v (%v without the flood): not held to %v under the race detector", p99, quietP99, maxP99)
+	case p99 > maxP99:
+		t.Errorf("unrelated call p99 %v under the flood (%v without it), want under %v", p99, quietP99, maxP99)
 	}
 }
 

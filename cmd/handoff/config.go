@@ -35,6 +35,9 @@ type config struct {
 	// database pool (0: the engine's default); DrainDelay is how long
 	// readiness fails before the listener closes on SIGTERM.
 	MaxInFlight    int
+	// MemoryLimitMiB is the Go runtime's soft memory limit in MiB (0: none;
+	// GOMEMLIMIT, when set, wins).
+	MemoryLimitMiB int
 	RequestTimeout time.Duration
 	DBMaxConns     int
 	DrainDelay     time.Duration
@@ -90,6 +93,7 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 	fs.DurationVar(&c.ShutdownIn, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on SIGTERM")
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", 30*time.Second, "time to read a request, headers and body (env HANDOFF_READ_TIMEOUT); a photo upload gets more by its size")
 	fs.Int64Var(&c.UploadMinRate, "upload-min-rate", 16<<10, "slowest photo upload let through, in bytes per second: an upload may take --read-timeout plus its size at this rate (env HANDOFF_UPLOAD_MIN_RATE)")
+	fs.IntVar(&c.MemoryLimitMiB, "memory-limit", 192, "soft memory limit of the Go heap in MiB, which the collector works to keep under so that garbage of a busy moment does not stay resident; 0 for none, GOMEMLIMIT wins when set (env HANDOFF_MEMORY_LIMIT)")
 	fs.IntVar(&c.MaxInFlight, "max-in-flight", 128, "requests served at once; more are answered 503 with Retry-After (env HANDOFF_MAX_IN_FLIGHT)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", 30*time.Second, "deadline of a request's work, database waits included; past it the answer is 503 (env HANDOFF_REQUEST_TIMEOUT)")
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", 0, "database connections per node; 0 for 8 on SQLite, 32 on PostgreSQL (env HANDOFF_DB_MAX_CONNS)")
@@ -122,8 +126,8 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 	if c.ReadTimeout <= 0 || c.UploadMinRate < 1 || c.MaxInFlight < 1 || c.RequestTimeout <= 0 {
 		return nil, errors.New("--read-timeout, --upload-min-rate, --max-in-flight and --request-timeout must be positive")
 	}
-	if c.DBMaxConns < 0 || c.DrainDelay < 0 || c.GarageStepDeadline < 0 {
-		return nil, errors.New("--db-max-conns, --drain-delay and --garage-step-deadline must not be negative")
+	if c.DBMaxConns < 0 || c.DrainDelay < 0 || c.GarageStepDeadline < 0 || c.MemoryLimitMiB < 0 {
+		return nil, errors.New("--db-max-conns, --drain-delay, --garage-step-deadline and --memory-limit must not be negative")
 	}
 	if c.GarageSweep <= 0 {
 		return nil, errors.New("--garage-sweep-interval must be positive")
@@ -163,6 +167,7 @@ var envFlags = []struct{ flag, env string }{
 	{"read-timeout", "HANDOFF_READ_TIMEOUT"},
 	{"upload-min-rate", "HANDOFF_UPLOAD_MIN_RATE"},
 	{"max-in-flight", "HANDOFF_MAX_IN_FLIGHT"},
+	{"memory-limit", "HANDOFF_MEMORY_LIMIT"},
 	{"request-timeout", "HANDOFF_REQUEST_TIMEOUT"},
 	{"db-max-conns", "HANDOFF_DB_MAX_CONNS"},
 	{"drain-delay", "HANDOFF_DRAIN_DELAY"},

@@ -819,26 +819,36 @@ func (lt *loadtest) scrape(ctx context.Context) serverStats {
 // function is called, which returns the highest sample.
 func (lt *loadtest) watchRSS(ctx context.Context) func() float64 {
 	var peak atomic.Uint64
+	stop := every(ctx, 500*time.Millisecond, func() {
+		if r := uint64(lt.scrape(ctx).rss); r > peak.Load() {
+			peak.Store(r)
+		}
+	})
+	return func() float64 { stop(); return float64(peak.Load()) }
+}
+
+// every runs fn every d until ctx ends or the returned function is called,
+// which returns once fn has run a last time.
+func every(ctx context.Context, d time.Duration, fn func()) func() {
 	done := make(chan struct{})
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
-		t := time.NewTicker(500 * time.Millisecond)
+		t := time.NewTicker(d)
 		defer t.Stop()
 		for {
 			select {
 			case <-done:
+				fn()
 				return
 			case <-ctx.Done():
 				return
 			case <-t.C:
-			}
-			if r := uint64(lt.scrape(ctx).rss); r > peak.Load() {
-				peak.Store(r)
+				fn()
 			}
 		}
 	}()
-	return func() float64 { close(done); <-stopped; return float64(peak.Load()) }
+	return func() { close(done); <-stopped }
 }
 
 // summarise adds up the day.

@@ -72,25 +72,8 @@ func (b *codeBook) poll(ctx context.Context, lt *loadtest) func() {
 	if lt.cfg.SMSSink != "" || lt.cfg.SMTPSink != "" {
 		return func() {}
 	}
-	done := make(chan struct{})
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			b.readOutbox(ctx, lt)
-			select {
-			case <-done:
-				b.readOutbox(ctx, lt)
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return func() { close(done); <-stopped }
+	b.readOutbox(ctx, lt)
+	return every(ctx, 100*time.Millisecond, func() { b.readOutbox(ctx, lt) })
 }
 
 func (b *codeBook) readOutbox(ctx context.Context, lt *loadtest) {

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -152,6 +154,9 @@ func (c *config) localDirs() []string {
 func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	if c.Demo && c.AdminToken == "" {
 		c.AdminToken = "adm_" + auth.Random(32)
+	}
+	if c.MemoryLimitMiB > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(c.MemoryLimitMiB) << 20)
 	}
 	a, err := build(ctx, c, stderr)
 	if err != nil {

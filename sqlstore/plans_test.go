@@ -1,0 +1,177 @@
+package sqlstore_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/auth"
+	"github.com/handoff-dev/handoff/notify"
+	"github.com/handoff-dev/handoff/sqlstore"
+	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
+	"github.com/handoff-dev/handoff/station"
+)
+
+// growingTables are the tables that grow with the parcels, the days or the
+// messages: a hot query must find its rows in them through an index, so that
+// its cost stays that of the parcel or stop at hand as they grow.
+var growingTables = []string{"shipments", "packages", "events", "idempotency_keys", "routes", "stops", "route_parcels", "code_checks",
+	"notifications", "passcode_sets", "bags", "bag_scans", "cases", "photos", "garage_grants", "garage_parcels", "recipient_prefs", "garages"}
+
+// TestHotQueriesUseIndexes runs a delivery day through the store — labels,
+// receiving, a route planned and loaded, wrong and right codes, a re-send,
+// deliveries, a failed attempt, the messages sent — and asks SQLite for the
+// plan of every statement it ran: none may read a growing table whole.
+func TestHotQueriesUseIndexes(t *testing.T) {
+	db := sqlstoretest.Open(t, sqlstore.SQLite)
+	db.Now = func() time.Time { return time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC) }
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	db.TraceStatements(func(q string) {
+		mu.Lock()
+		seen[q] = true
+		mu.Unlock()
+	})
+	day(t, db)
+
+	mu.Lock()
+	queries := slices.Sorted(func(yield func(string) bool) {
+		for q := range seen {
+			if !yield(q) {
+				return
+			}
+		}
+	})
+	mu.Unlock()
+	scan := regexp.MustCompile(`^SCAN (\w+)`)
+	for _, q := range queries {
+		verb := strings.ToUpper(strings.Fields(q)[0])
+		if !slices.Contains([]string{"SELECT", "UPDATE", "INSERT", "DELETE", "WITH"}, verb) {
+			continue
+		}
+		plan, err := db.Explain(ctx, q, countParams(q))
+		if err != nil {
+			t.Errorf("explain %s: %v", q, err)
+			continue
+		}
+		for _, step := range plan {
+			m := scan.FindStringSubmatch(step)
+			if m != nil && slices.Contains(growingTables, m[1]) {
+				t.Errorf("%s reads all of %s:\n%s\n%s", verb, m[1], strings.Join(plan, "\n"), q)
+			}
+		}
+	}
+	if len(queries) < 30 {
+		t.Errorf("only %d statements were seen", len(queries))
+	}
+}
+
+// countParams returns how many parameters a statement takes: its highest
+// $n, and then its positional ?s.
+func countParams(q string) int {
+	n := 0
+	for _, m := range regexp.MustCompile(`\$(\d+)`).FindAllStringSubmatch(q, -1) {
+		k, _ := strconv.Atoi(m[1])
+		n = max(n, k)
+	}
+	return n + strings.Count(q, "?")
+}
+
+// day runs a small delivery day through the store and the services.
+func day(t *testing.T, db *sqlstore.DB) {
+	t.Helper()
+	shipper, _ := mustShipper(t, db)
+	enableOTP(t, db, shipper.ID)
+	st, _, err := db.CreatePrincipal(ctx, handoff.NewPrincipal{Kind: auth.KindStation, Name: "Hub", Market: "GB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	da, _, err := db.CreatePrincipal(ctx, handoff.NewPrincipal{Kind: auth.KindAssociate, Name: "Dee", StationID: st.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stations := station.NewService(db, db.Policy)
+	var ids, mobiles []string
+	for i := range 6 {
+		in := gbShipment("150")
+		if i%2 == 1 {
+			in = gbShipment("20") // no passcode
+		}
+		in.Packages[0].Items[0].Category = "books" // no bag
+		mobile := fmt.Sprintf("077009%05d", i)
+		in.ShipTo.PhoneNumber, in.ShipTo.AddressLine1 = mobile, fmt.Sprintf("%d High St", i)
+		s, _, err := db.CreateShipment(ctx, shipper.ID, in, fmt.Sprint("key-", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := db.CreateShipment(ctx, shipper.ID, in, fmt.Sprint("key-", i)); err != nil { // a replay
+			t.Fatal(err)
+		}
+		id := s.Packages[0].TrackingID
+		if _, err := stations.ReceiveParcel(ctx, st, id); err != nil {
+			t.Fatal(err)
+		}
+		ids, mobiles = append(ids, id), append(mobiles, mobile)
+	}
+	r, err := stations.CreateRoute(ctx, st, handoff.NewRoute{AssociateID: da.ID, ServiceDate: "2026-11-23", TrackingIDs: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doors := sqlstoretest.Door(db)
+	if _, err := doors.LoadRoute(ctx, da, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	w := &notify.Worker{Store: db, Senders: map[string]notify.Sender{notify.SMS: accept{}, notify.Email: accept{}}, Log: slog.New(slog.DiscardHandler)}
+	if err := w.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range r.Stops {
+		switch {
+		case s.Needs.Passcode && i == 0:
+			if _, err := doors.RecordAttempt(ctx, da, s.ID, "CustomerUnavailable"); err != nil {
+				t.Fatal(err)
+			}
+		case s.Needs.Passcode:
+			if _, err := doors.ResendCode(ctx, da, s.ID); err != nil {
+				t.Fatal(err)
+			}
+			code := sqlstoretest.ContactCode(t, db, "+44"+strings.TrimPrefix(mobiles[slices.Index(ids, s.Parcels[0].TrackingID)], "0"))
+			wrong := fmt.Sprintf("%06d", (mustAtoi(code)+1)%1000000)
+			if res, err := doors.VerifyCode(ctx, da, s.ID, wrong); err != nil || res.Correct {
+				t.Fatalf("wrong code: %+v, %v", res, err)
+			}
+			if res, err := doors.VerifyCode(ctx, da, s.ID, code); err != nil || !res.Correct {
+				t.Fatalf("right code: %+v, %v", res, err)
+			}
+		default:
+			if _, err := doors.DeliverParcels(ctx, da, s.ID, handoff.Handover{Place: "DeliveredToCustomer"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := w.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stations.FindRoute(ctx, st, r.ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustAtoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
+// accept is a provider that takes every message.
+type accept struct{}
+
+func (accept) Send(context.Context, notify.Message) error { return nil }
+func (accept) Name() string                               { return "accept" }
