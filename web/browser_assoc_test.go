@@ -231,6 +231,7 @@ func TestBrowserAssociateSteps(t *testing.T) {
 		// the step keeps the place chosen (the page is not reloaded).
 		photoStep := c.location()
 		c.do("send without a photo",
+			chromedp.WaitReady(chromedp.CSS(`form[data-upload][data-ready]`)),
 			chromedp.Click(chromedp.CSS(`form[action$="/deliver"] button[type=submit]`)),
 			chromedp.WaitVisible(chromedp.ID("photo-error")),
 		)
