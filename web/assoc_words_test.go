@@ -37,6 +37,12 @@ func assocWords() []string {
 		tracking.RejectedAgeNotVerified, tracking.DeliveredWithSignature} {
 		words = append(words, tracking.Describe("", d))
 	}
+	for _, msg := range []string{"an unattended delivery needs a photo of the parcel where it was left",
+		"is taken only for an unattended delivery (porch, door step, mail room)", "is not a JPEG, PNG or WebP image",
+		"the image is damaged or incomplete"} {
+		words = append(words, fieldSentence("The photo", msg)) // the store's refusals of a photo, as stopRefused says them
+	}
+	words = append(words, "The photo is too large: take it again at a lower resolution, or choose a smaller one.")
 	return append(words, // stopFlash's messages
 		"Code correct. Hand over the parcels that need a signature or an ID check at the next step: the code alone does not deliver them.",
 		"Code correct: the passcode parcels are delivered.",

@@ -604,7 +604,12 @@ func (s *Server) deliveryRefused(w http.ResponseWriter, r *http.Request, stopID 
 // stopRefusedAt is stopRefused with prep, when not nil, setting up the step
 // the page shows before the refusal is placed.
 func (s *Server) stopRefusedAt(w http.ResponseWriter, r *http.Request, stopID string, err error, prep func(*stopPage), fields ...string) {
-	if !inPlace(err) {
+	code := handoff.ErrorCode(err)
+	fe := handoff.ErrorFields(err)
+	// A photo over the size or pixel limits is said at its field too: the
+	// associate takes another.
+	tooLarge := code == handoff.ETOOLARGE && len(fe) == 1 && slices.Contains(fields, fe[0].Field)
+	if !inPlace(err) && !tooLarge {
 		s.fail(w, r, err)
 		return
 	}
@@ -616,9 +621,11 @@ func (s *Server) stopRefusedAt(w http.ResponseWriter, r *http.Request, stopID st
 	if prep != nil {
 		prep(page)
 	}
-	code := handoff.ErrorCode(err)
-	fe := handoff.ErrorFields(err)
+	status := pageStatus[code].status
 	switch {
+	case tooLarge:
+		page.Errors[fe[0].Field] = "The photo is too large: take it again at a lower resolution, or choose a smaller one."
+		status = http.StatusRequestEntityTooLarge
 	case code == handoff.EINVALID && len(fe) == 1 && slices.Contains(fields, fe[0].Field) && fieldWords[fe[0].Field] != "":
 		page.Errors[fe[0].Field] = fieldWords[fe[0].Field]
 		if fe[0].Field == fieldPlace {
@@ -629,7 +636,7 @@ func (s *Server) stopRefusedAt(w http.ResponseWriter, r *http.Request, stopID st
 	default:
 		page.Alert = handoff.ErrorMessage(err)
 	}
-	s.renderStop(w, r, pageStatus[code].status, page)
+	s.renderStop(w, r, status, page)
 }
 
 // scanBag checks the bag ID scanned or typed at the door against the stop's

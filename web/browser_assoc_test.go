@@ -245,6 +245,9 @@ func TestBrowserAssociateSteps(t *testing.T) {
 			chromedp.SetUploadFiles(chromedp.ID("photo"), []string{shot}),
 			chromedp.WaitVisible(chromedp.ID("photo-preview")),
 		)
+		if n := c.eval(`String(document.querySelectorAll("#photo-error, #photo[aria-invalid]").length)`); n != "0" {
+			t.Error("the refusal of no photo still shows once a photo is chosen")
+		}
 		c.fitsPhone("the photo step")
 		c.shot("assoc-photo")
 		// The upload shows its progress: note when the bar appears.

@@ -39,7 +39,15 @@
     });
   }
   if (file) {
-    file.addEventListener("change", showPreview);
+    file.addEventListener("change", function () {
+      // A new photo answers the refusal of the last one.
+      var said = document.getElementById(file.id + "-error");
+      if (said) {
+        said.remove();
+      }
+      file.removeAttribute("aria-invalid");
+      showPreview();
+    });
     showPreview();
   }
 
