@@ -9,6 +9,7 @@ import (
 	"image/draw"
 	"image/png"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -65,6 +66,14 @@ func shipToDana(t *testing.T, db *sqlstore.DB, seed *fixture, value, item, categ
 		t.Fatal(err)
 	}
 	return sh.Packages[0]
+}
+
+// jsText returns the visible text of the first element matching a CSS
+// selector, read by a script in the page: unlike a DOM query by node, it
+// cannot meet the node IDs of a page that was just replaced.
+func (c *chrome) jsText(sel string) string {
+	c.t.Helper()
+	return c.eval(`(e => e ? e.innerText.trim() : "(no ` + strings.ReplaceAll(sel, "`", "") + `)")(document.querySelector(` + strconv.Quote(sel) + `))`)
 }
 
 // photoPath returns the path of a phone's photo (EXIF-rotated, with a
@@ -151,7 +160,7 @@ func TestBrowserAssociateSteps(t *testing.T) {
 
 		c.phone()
 		c.loadVan(srv.URL, seed.Associates[0], rt)
-		if p := c.text("#route-" + rt.ID + " .muted"); !strings.Contains(p, "0 of 3 stops done today") {
+		if p := c.jsText("#route-" + rt.ID + " .muted"); !strings.Contains(p, "0 of 3 stops done today") {
 			t.Errorf("the itinerary's progress says %q", p)
 		}
 
@@ -174,7 +183,7 @@ func TestBrowserAssociateSteps(t *testing.T) {
 			chromedp.Click(chromedp.CSS("[data-scan-start]")),
 			freshCSS("#stop-flash"),
 		)
-		if f := c.text("#stop-flash"); !strings.Contains(f, "Bag scanned") {
+		if f := c.jsText("#stop-flash"); !strings.Contains(f, "Bag scanned") {
 			t.Fatalf("after the camera scan the flash says %q", f)
 		}
 		if got := c.eval(`[sessionStorage.getItem("camera"), sessionStorage.getItem("zxing")].join(" ")`); got != "asked loaded" {
@@ -195,13 +204,13 @@ func TestBrowserAssociateSteps(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`form[action$="/verify"] button`)),
 			freshCSS("#next-stop"),
 		)
-		if p := c.text("#day-progress"); p != "1 of 3 stops done today" {
+		if p := c.jsText("#day-progress"); p != "1 of 3 stops done today" {
 			t.Errorf("the day's progress says %q", p)
 		}
-		if n := c.text("#next-stop"); !strings.Contains(n, "Next stop") || !strings.Contains(n, "Tom Baker") {
+		if n := c.jsText("#next-stop"); !strings.Contains(n, "Next stop") || !strings.Contains(n, "Tom Baker") {
 			t.Errorf("the next-stop button says %q", n)
 		}
-		if p := c.text("#parcel-" + phone); !strings.Contains(p, "Delivered with OTP") {
+		if p := c.jsText("#parcel-" + phone); !strings.Contains(p, "Delivered with OTP") {
 			t.Errorf("the phone shows %q", p)
 		}
 		if h := c.eval(`String(document.getElementById("next-stop").getBoundingClientRect().height >= 64)`); h != "true" {
@@ -221,7 +230,7 @@ func TestBrowserAssociateSteps(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`#deliver button[type=submit]`)),
 			freshCSS("#photo"),
 		)
-		if p := c.text("#chosen-place"); p != "the porch" {
+		if p := c.jsText("#chosen-place"); p != "the porch" {
 			t.Errorf("the photo step says the place is %q", p)
 		}
 		if got := c.eval(`document.getElementById("photo").accept + " " + document.getElementById("photo").getAttribute("capture")`); got != "image/* environment" {
@@ -235,11 +244,11 @@ func TestBrowserAssociateSteps(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`form[action$="/deliver"] button[type=submit]`)),
 			chromedp.WaitVisible(chromedp.ID("photo-error")),
 		)
-		if e := c.text("#photo-error"); !strings.Contains(e, "needs a photo") {
+		if e := c.jsText("#photo-error"); !strings.Contains(e, "needs a photo") {
 			t.Errorf("without a photo the field says %q", e)
 		}
-		if got := c.location(); got != photoStep || c.text("#chosen-place") != "the porch" {
-			t.Errorf("after the refusal the page is %q, place %q", got, c.text("#chosen-place"))
+		if got := c.location(); got != photoStep || c.jsText("#chosen-place") != "the porch" {
+			t.Errorf("after the refusal the page is %q, place %q", got, c.jsText("#chosen-place"))
 		}
 		c.do("take the photo",
 			chromedp.SetUploadFiles(chromedp.ID("photo"), []string{shot}),
@@ -253,13 +262,13 @@ func TestBrowserAssociateSteps(t *testing.T) {
 		// The upload shows its progress: note when the bar appears.
 		c.eval(`(b => { new MutationObserver(() => { if (!b.hidden) sessionStorage.setItem("progress", "shown"); }).observe(b, {attributes: true}); return ""; })(document.querySelector("[data-upload-progress]"))`)
 		c.do("send it", markStale(), chromedp.Click(chromedp.CSS(`form[action$="/deliver"] button[type=submit]`)), freshCSS("#next-stop"))
-		if p := c.text("#parcel-" + book); !strings.Contains(p, "Delivered to porch") {
+		if p := c.jsText("#parcel-" + book); !strings.Contains(p, "Delivered to porch") {
 			t.Errorf("the book shows %q", p)
 		}
 		if got := c.eval(`String(sessionStorage.getItem("progress"))`); got != "shown" {
 			t.Error("the upload showed no progress")
 		}
-		if p := c.text("#day-progress"); p != "2 of 3 stops done today" {
+		if p := c.jsText("#day-progress"); p != "2 of 3 stops done today" {
 			t.Errorf("the day's progress says %q", p)
 		}
 
@@ -267,7 +276,7 @@ func TestBrowserAssociateSteps(t *testing.T) {
 		c.do("go to stop 3", markStale(), chromedp.Click(chromedp.ID("next-stop")), freshCSS("#problems"))
 		c.do("open the problems", chromedp.Click(chromedp.CSS("#problems summary")), chromedp.WaitVisible(chromedp.CSS(`#refuse button`)))
 		c.do("refuse", markStale(), chromedp.Click(chromedp.CSS(`#refuse button`)), freshCSS("#confirm-yes"))
-		if q := c.text("#confirm"); !strings.Contains(q, "Record the refusal?") || !strings.Contains(q, dana) {
+		if q := c.jsText("#confirm"); !strings.Contains(q, "Record the refusal?") || !strings.Contains(q, dana) {
 			t.Errorf("the question says %q", q)
 		}
 		recorded := func() bool {
@@ -295,19 +304,19 @@ func TestBrowserAssociateSteps(t *testing.T) {
 		if !recorded() {
 			t.Fatal("the confirmed refusal is not recorded")
 		}
-		if p := c.text("#parcel-" + dana); !strings.Contains(p, "Refused by recipient") {
+		if p := c.jsText("#parcel-" + dana); !strings.Contains(p, "Refused by recipient") {
 			t.Errorf("Dana's parcel shows %q", p)
 		}
-		if p := c.text("#day-progress"); p != "3 of 3 stops done today" {
+		if p := c.jsText("#day-progress"); p != "3 of 3 stops done today" {
 			t.Errorf("the day's progress says %q", p)
 		}
-		if n := c.text("#next-stop"); !strings.Contains(n, "Back to today's deliveries") {
+		if n := c.jsText("#next-stop"); !strings.Contains(n, "Back to today's deliveries") {
 			t.Errorf("the last stop offers %q", n)
 		}
 
 		// The same steps in French.
 		c.do("choose French", chromedp.Navigate(srv.URL+"/lang?lang=fr&next=/associate/stops/"+stop1.ID), chromedp.WaitVisible(chromedp.ID("next-stop")))
-		if h := c.text("#done-h") + " " + c.text("#day-progress"); h != "Arrêt terminé 3 arrêts faits sur 3 aujourd'hui" {
+		if h := c.jsText("#done-h") + " " + c.jsText("#day-progress"); h != "Arrêt terminé 3 arrêts faits sur 3 aujourd'hui" {
 			t.Errorf("in French the finished stop says %q", h)
 		}
 		c.shot("assoc-done-fr")
