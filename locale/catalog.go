@@ -48,7 +48,7 @@ var plurals = append([]pluralEntry{
 func Entries() []entry { return all }
 
 // all is every entry: the days and months, then the pages'.
-var all = append(append(append(append(append(append(append(append(append([]entry{}, entries...), pages...), portal...), work...), workCS...), customerService...), board...), label...), hooks...)
+var all = append(append(append(append(append(append(append(append(append(append([]entry{}, entries...), pages...), portal...), work...), workCS...), customerService...), board...), label...), hooks...), assoc...)
 
 // PluralKeys returns the keys of the plural messages.
 func PluralKeys() []string {

@@ -143,7 +143,7 @@ func TestBagAndCaseFormsNeedCSRF(t *testing.T) {
 			{station, "/station/bags/seal", []string{"trackingId", laptop, "bagId", d.bag.Printed}},
 			{station, "/station/bags/void", []string{"bagId", d.other.Printed, "reason", "torn"}},
 			{da, d.stopPath + "/scan", []string{"bagId", d.bag.Printed}},
-			{da, d.stopPath + "/refuse", []string{"trackingId", d.phone}},
+			{da, d.stopPath + "/refuse", []string{"trackingId", d.phone, "confirm", "yes"}},
 			{da, d.stopPath + "/garage/open", nil},
 			{da, d.stopPath + "/garage/close", []string{"grant", "gg_nosuchgrant00000"}},
 			{agent, "/agent/cases/" + cases[0].ID + "/close", []string{"outcome", "no_action"}},

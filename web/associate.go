@@ -12,6 +12,8 @@ import (
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/bag"
+	"github.com/handoff-dev/handoff/locale"
+	"github.com/handoff-dev/handoff/route"
 	"github.com/handoff-dev/handoff/tracking"
 )
 
@@ -34,7 +36,9 @@ type itineraryRoute struct {
 	Status  string
 	Planned bool // the van is not loaded yet
 	Flagged int  // passcode stops planned outside contact hours, still to do
-	Stops   []stopCard
+	// Finished is how many stops have no parcel open any more.
+	Finished int
+	Stops    []stopCard
 }
 
 // stopCard is one stop of the itinerary.
@@ -67,6 +71,7 @@ func (s *Server) loadItinerary(r *http.Request) (*itineraryPage, error) {
 	page := &itineraryPage{}
 	for _, rt := range routes {
 		ir := itineraryRoute{Route: rt, Status: codeWords(routeStatusWords, rt.Status), Planned: rt.Status == handoff.RoutePlanned, Flagged: flaggedStops(rt)}
+		ir.Finished, _ = routeProgress(rt, 0)
 		for _, st := range rt.Stops {
 			ir.Stops = append(ir.Stops, stopCard{Stop: st, Flag: contactFlag(st, rt.ContactHours, false), Progress: progress(st)})
 		}
@@ -169,6 +174,27 @@ type stopPage struct {
 	ScanTyped string // the bag ID as typed, shown back after a misread
 	Garage    bool   // the stop's garage can be opened from here
 	GrantID   string // the garage grant opened from this page, to close
+
+	// The steps of the stop (stopsteps.go) and the one on screen.
+	Steps []stopStep
+	Step  string
+	Want  string // the step the address or a refused form asks for
+	// Place is the delivery place chosen at the place step, kept for the
+	// photo step and after a refused delivery; Form the other inputs of a
+	// refused delivery form, shown again.
+	Place      string
+	PlaceName  string
+	Unattended bool // Place is one where a photo is taken
+	Form       url.Values
+	// Confirm is the action awaiting confirmation ("refuse" or "attempt"),
+	// with what it would record: nothing is recorded before the second POST.
+	Confirm       string
+	ConfirmIDs    []string
+	ConfirmReason option
+	// The route's progress, for the "next stop" of a finished stop.
+	RouteStops    int
+	RouteFinished int
+	Next          *handoff.Stop
 }
 
 // Form field names of the stop's forms.
@@ -180,8 +206,11 @@ const (
 	fieldPhoto  = "photo"
 	fieldRefuse = "trackingId" // the refused parcels, one value each
 	fieldGrant  = "grant"
-	fieldLat    = "lat"
-	fieldLon    = "lon"
+	// fieldConfirm is "yes" on the second POST of a refusal or a failed
+	// attempt, the one that records it.
+	fieldConfirm = "confirm"
+	fieldLat     = "lat"
+	fieldLon     = "lon"
 	// The signature and age check of a hand-over (SPEC §7).
 	fieldSigKind     = "signatureKind"  // DRAWN when the pad was used; TYPED without JavaScript
 	fieldSigImage    = "signatureImage" // the pad's PNG, as a data: URL
@@ -201,6 +230,12 @@ func (s *Server) stopDetail(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	page.Flash, page.Alert = stopFlash(q.Get("done"), page.Stop)
+	page.Want, page.Place = q.Get("step"), q.Get(fieldPlace)
+	// A wrong entry is said at the field it was typed in, which the page
+	// offers again while attempts are left.
+	if field, msg := wrongEntry(langOf(r), q.Get("done"), page.Stop); msg != "" {
+		page.Errors[field] = msg
+	}
 	// After opening the garage the page carries its grant, for the close
 	// form: the store answers only by grant ID, and keeping it in the
 	// address lets a reload or a step back still close the door. The store
@@ -239,6 +274,8 @@ func (s *Server) loadStop(r *http.Request, stopID string) (*stopPage, error) {
 		Relationships: options(handoff.SignerRelationships, relationshipWords), Documents: options(handoff.IDDocumentTypes, documentWords)}
 	if i := slices.IndexFunc(routes, func(rt *handoff.Route) bool { return rt.ID == st.RouteID }); i >= 0 {
 		hours, page.Loaded = routes[i].ContactHours, routes[i].Status == handoff.RouteLoaded
+		page.RouteStops = len(routes[i].Stops)
+		page.RouteFinished, page.Next = routeProgress(routes[i], st.Position)
 	}
 	page.Flag = contactFlag(*st, hours, false)
 	page.CodeForm = page.Loaded && st.Needs.Passcode && st.OTPState == handoff.OTPPending
@@ -276,7 +313,21 @@ func (s *Server) loadStop(r *http.Request, stopID string) (*stopPage, error) {
 
 // renderStop shows the stop page.
 func (s *Server) renderStop(w http.ResponseWriter, r *http.Request, status int, page *stopPage) {
-	title := fmt.Sprintf("Stop %d: %s", page.Stop.Position, page.Stop.RecipientName)
+	if page.Place != "" && !slices.Contains(handoff.DeliveryPlaces, page.Place) {
+		page.Errors[fieldPlace] = fieldWords[fieldPlace]
+		page.Place, page.Want = "", stepPlace
+	}
+	if page.Place != "" {
+		page.PlaceName = codeWords(placeWords, page.Place)
+		page.Unattended = slices.Contains(handoff.UnattendedPlaces, page.Place)
+	}
+	page.Steps, page.Step = stopSteps(page, page.Want)
+	lang := langOf(r)
+	page.Flash, page.Alert = locale.T(lang, page.Flash), locale.T(lang, page.Alert)
+	for k, v := range page.Errors {
+		page.Errors[k] = locale.T(lang, v)
+	}
+	title := locale.T(lang, "Stop %d: %s", page.Stop.Position, page.Stop.RecipientName)
 	s.render(w, r, status, "stop", newView(r, title, "home", page))
 }
 
@@ -292,7 +343,7 @@ func stopFlash(done string, st *handoff.Stop) (flash, alert string) {
 	switch done {
 	case "verified":
 		if slices.ContainsFunc(st.Parcels, func(p handoff.StopParcel) bool { return p.PasscodeVerified && p.Outcome == "" }) {
-			return "Code correct. Hand over the parcels that need a signature or an ID check with the form below: the code alone does not deliver them.", ""
+			return "Code correct. Hand over the parcels that need a signature or an ID check at the next step: the code alone does not deliver them.", ""
 		}
 		if st.OTPState == handoff.OTPVerified {
 			return "Code correct: the passcode parcels are delivered.", ""
@@ -303,14 +354,6 @@ func stopFlash(done string, st *handoff.Stop) (flash, alert string) {
 	case "digits":
 		if st.OTPState == handoff.OTPVerified {
 			return "Phone digits accepted: the passcode parcels are delivered, recorded as the weaker fallback.", ""
-		}
-	case "wrong", "wrongdigits":
-		if pending && st.AttemptsLeft < handoff.MaxCodeGuesses {
-			what := "code"
-			if done == "wrongdigits" {
-				what = "digits"
-			}
-			return "", fmt.Sprintf("Wrong %s — %s left.", what, plural(st.AttemptsLeft, "attempt"))
 		}
 	case "ended":
 		if st.OTPState == handoff.OTPFailed {
@@ -342,6 +385,46 @@ func stopFlash(done string, st *handoff.Stop) (flash, alert string) {
 		}
 	}
 	return "", ""
+}
+
+// wrongEntry returns the field and the words of a wrong code or digits
+// (?done=wrong, wrongdigits), when the stop still waits for a code after
+// wrong entries; "" otherwise, so a crafted link claims nothing.
+func wrongEntry(lang, done string, st *handoff.Stop) (field, msg string) {
+	if st.OTPState != handoff.OTPPending || st.AttemptsLeft >= handoff.MaxCodeGuesses {
+		return "", ""
+	}
+	field = fieldCode
+	key, one := "Wrong code — %d attempts left.", "Wrong code — 1 attempt left."
+	if done == "wrongdigits" {
+		field, key, one = fieldDigits, "Wrong digits — %d attempts left.", "Wrong digits — 1 attempt left."
+	} else if done != "wrong" {
+		return "", ""
+	}
+	return field, countWords(lang, st.AttemptsLeft, one, key)
+}
+
+// countWords says a count in a language: the catalogue's sentence for one,
+// else its sentence for n.
+func countWords(lang string, n int, one, other string) string {
+	if n == 1 {
+		return locale.T(lang, one)
+	}
+	return locale.T(lang, other, n)
+}
+
+// Counted says a count in the page's language, for templates:
+// {{$.Counted n "1 attempt left." "%d attempts left."}}.
+func (v view) Counted(n int, one, other string) string { return countWords(v.Lang, n, one, other) }
+
+// RouteDay writes a service date (YYYY-MM-DD) with its weekday and year in
+// the page's language, or the text as it is when it is no date.
+func (v view) RouteDay(date string) string {
+	t, err := route.ParseDate(date)
+	if err != nil {
+		return date
+	}
+	return locale.LongDate(v.Lang, t)
 }
 
 // plural writes a count with its noun: "1 attempt", "2 attempts".
@@ -414,14 +497,14 @@ func (s *Server) deliverParcels(w http.ResponseWriter, r *http.Request) {
 	}
 	h := handoff.Handover{Place: r.PostForm.Get(fieldPlace), Photo: shot}
 	if h.Signature, err = formSignature(r.PostForm); err != nil {
-		s.stopRefused(w, r, id, err)
+		s.deliveryRefused(w, r, id, err)
 		return
 	}
 	if doc := r.PostForm.Get(fieldIDDocument); doc != "" {
 		h.IDCheck = &handoff.IDCheck{DocumentType: doc, DateOfBirth: r.PostForm.Get(fieldDateOfBirth)}
 	}
 	if _, err := s.Doors.DeliverParcels(r.Context(), visitorFrom(r.Context()).principal, id, h); err != nil {
-		s.stopRefused(w, r, id, err, fieldPlace, fieldPhoto)
+		s.deliveryRefused(w, r, id, err)
 		return
 	}
 	s.backToStop(w, r, id, "delivered")
@@ -466,6 +549,14 @@ func formPhoto(r *http.Request) ([]byte, error) {
 // delivered, with the reason chosen.
 func (s *Server) recordAttempt(w http.ResponseWriter, r *http.Request) {
 	id := pathID(r, "stopId")
+	if reason := r.PostForm.Get(fieldReason); r.PostForm.Get(fieldConfirm) != "yes" && slices.Contains(handoff.AttemptReasons, reason) {
+		// Asked first: the form comes back as a question, and only its
+		// confirmation records the attempt.
+		s.confirmStop(w, r, id, "attempt", func(p *stopPage) {
+			p.ConfirmReason = option{Value: reason, Label: codeWords(attemptReasonWords, reason)}
+		})
+		return
+	}
 	if _, err := s.Doors.RecordAttempt(r.Context(), visitorFrom(r.Context()).principal, id, r.PostForm.Get(fieldReason)); err != nil {
 		s.stopRefused(w, r, id, err, fieldReason)
 		return
@@ -494,7 +585,31 @@ var fieldWords = map[string]string{
 // top for a refusal of the stop's state. A stop that is not the associate's
 // is the 404 page, and a fault of ours the 500 page.
 func (s *Server) stopRefused(w http.ResponseWriter, r *http.Request, stopID string, err error, fields ...string) {
-	if !inPlace(err) {
+	s.stopRefusedAt(w, r, stopID, err, nil, fields...)
+}
+
+// deliveryRefused shows the hand-over step again after a refused delivery,
+// with the place and the other inputs as they were sent, the refusal next
+// to its field: only the photo must be chosen again, as no browser lets a
+// page fill in a file.
+func (s *Server) deliveryRefused(w http.ResponseWriter, r *http.Request, stopID string, err error) {
+	s.stopRefusedAt(w, r, stopID, err, func(p *stopPage) {
+		p.Place, p.Form, p.Want = r.PostForm.Get(fieldPlace), r.PostForm, stepPhoto
+		if !p.Stop.Needs.Photo || p.Place == "" {
+			p.Want = stepPlace
+		}
+	}, fieldPlace, fieldPhoto)
+}
+
+// stopRefusedAt is stopRefused with prep, when not nil, setting up the step
+// the page shows before the refusal is placed.
+func (s *Server) stopRefusedAt(w http.ResponseWriter, r *http.Request, stopID string, err error, prep func(*stopPage), fields ...string) {
+	code := handoff.ErrorCode(err)
+	fe := handoff.ErrorFields(err)
+	// A photo over the size or pixel limits is said at its field too: the
+	// associate takes another.
+	tooLarge := code == handoff.ETOOLARGE && len(fe) == 1 && slices.Contains(fields, fe[0].Field)
+	if !inPlace(err) && !tooLarge {
 		s.fail(w, r, err)
 		return
 	}
@@ -503,17 +618,25 @@ func (s *Server) stopRefused(w http.ResponseWriter, r *http.Request, stopID stri
 		s.fail(w, r, lerr)
 		return
 	}
-	code := handoff.ErrorCode(err)
-	fe := handoff.ErrorFields(err)
+	if prep != nil {
+		prep(page)
+	}
+	status := pageStatus[code].status
 	switch {
+	case tooLarge:
+		page.Errors[fe[0].Field] = "The photo is too large: take it again at a lower resolution, or choose a smaller one."
+		status = http.StatusRequestEntityTooLarge
 	case code == handoff.EINVALID && len(fe) == 1 && slices.Contains(fields, fe[0].Field) && fieldWords[fe[0].Field] != "":
 		page.Errors[fe[0].Field] = fieldWords[fe[0].Field]
+		if fe[0].Field == fieldPlace {
+			page.Place, page.Want = "", stepPlace
+		}
 	case code == handoff.EINVALID && len(fe) == 1 && slices.Contains(fields, fe[0].Field):
 		page.Errors[fe[0].Field] = fieldSentence("The "+fe[0].Field, fe[0].Message)
 	default:
 		page.Alert = handoff.ErrorMessage(err)
 	}
-	s.renderStop(w, r, pageStatus[code].status, page)
+	s.renderStop(w, r, status, page)
 }
 
 // scanBag checks the bag ID scanned or typed at the door against the stop's
@@ -550,8 +673,9 @@ func (s *Server) scanBag(w http.ResponseWriter, r *http.Request) {
 		page.ScanTyped = clipField(typed)
 	case code == handoff.ECONFLICT:
 		// The only conflict of a scan: the bag is not the one sealed at
-		// the station. The store has recorded it and opened a case.
-		page.Alert = "This bag does not belong to this parcel. Do not deliver; it has been reported."
+		// the station. The store has recorded it and opened a case. It is
+		// said at the field, where the associate scans the next bag.
+		page.Errors[fieldBagID] = "This bag does not belong to this parcel. Do not deliver; it has been reported."
 	default:
 		page.Alert = handoff.ErrorMessage(err)
 	}
@@ -581,6 +705,15 @@ func (s *Server) refuseParcels(w http.ResponseWriter, r *http.Request) {
 	var err error
 	if len(ids) == 0 {
 		err = handoff.Invalid(handoff.FieldError{Field: "trackingIds", Message: "choose the parcels the recipient refuses"})
+	} else if r.PostForm.Get(fieldConfirm) != "yes" {
+		// Asked first, naming the parcels; the store checks them when the
+		// confirmation comes.
+		if page, lerr := s.loadStop(r, id); lerr == nil && page.Loaded && !bagged(page, ids) {
+			err = handoff.Invalid(handoff.FieldError{Field: "trackingIds", Message: "choose among the bagged parcels open here"})
+		} else {
+			s.confirmStop(w, r, id, "refuse", func(p *stopPage) { p.ConfirmIDs = ids })
+			return
+		}
 	} else {
 		_, err = s.Doors.RefuseParcels(r.Context(), visitorFrom(r.Context()).principal, id, ids)
 	}
@@ -604,4 +737,38 @@ func (s *Server) refuseParcels(w http.ResponseWriter, r *http.Request) {
 		page.Alert = handoff.ErrorMessage(err)
 	}
 	s.renderStop(w, r, pageStatus[code].status, page)
+}
+
+// confirmStop shows the stop's page asking to confirm a refusal or a failed
+// attempt: the same form again, with confirm=yes, and a way back. Nothing
+// is recorded until it is sent.
+func (s *Server) confirmStop(w http.ResponseWriter, r *http.Request, stopID, action string, prep func(*stopPage)) {
+	page, err := s.loadStop(r, stopID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !page.Loaded || page.Open == 0 {
+		// Nothing to confirm: the stop's state answers as the action would.
+		page.Alert = "Nothing is open at this stop any more."
+		if !page.Loaded {
+			page.Alert = "Load the van first: the parcels of this route are not out for delivery yet."
+		}
+		s.renderStop(w, r, http.StatusConflict, page)
+		return
+	}
+	page.Confirm = action
+	prep(page)
+	s.renderStop(w, r, http.StatusOK, page)
+}
+
+// bagged reports whether every parcel named is a bagged parcel still open
+// at the stop: what the refusal form offers.
+func bagged(page *stopPage, ids []string) bool {
+	for _, id := range ids {
+		if !slices.ContainsFunc(page.Bagged, func(p handoff.StopParcel) bool { return p.TrackingID == id }) {
+			return false
+		}
+	}
+	return true
 }

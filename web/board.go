@@ -81,7 +81,6 @@ const (
 	fieldNeeds     = "needs"
 	fieldParcel    = "parcel" // one per ticked parcel
 	fieldStartTime = "startTime"
-	fieldConfirm   = "confirm" // "1": the station saw the warnings and goes ahead
 )
 
 // loadBoard fills the board part of page for its date, with the waiting

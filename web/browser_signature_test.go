@@ -64,10 +64,13 @@ func TestBrowserAdultSignature(t *testing.T) {
 		c := newChrome(t, srv.URL)
 
 		c.phone()
-		c.do("open the app", chromedp.Navigate(srv.URL+"/associate"))
-		c.signIn(seed.Associates[0], `form[action="/associate/routes/`+rt.ID+`/load"] button`)
-		c.do("load the van", chromedp.Click(chromedp.CSS(`form[action$="/load"] button`)), chromedp.WaitVisible(chromedp.CSS(".flash")))
+		c.loadVan(srv.URL, seed.Associates[0], rt)
+		// The hand-over is one step with the place, the pad and the age
+		// check: a parcel handed over against a signature takes no photo.
 		c.do("open the stop", chromedp.Click(chromedp.ID("stop-"+stopID)), chromedp.WaitVisible(chromedp.ID("signature-pad")))
+		if cur := c.eval(`document.querySelector("#steps [aria-current=step]").dataset.step`); cur != "place" {
+			t.Errorf("the stop opens on step %q", cur)
+		}
 		if v := c.eval(`String(document.getElementById("signature-typed").hidden)`); v != "true" {
 			t.Errorf("with the pad, the typed-name note shows (hidden=%s)", v)
 		}

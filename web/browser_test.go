@@ -323,19 +323,9 @@ func TestBrowserAssociate(t *testing.T) {
 		db := sqlstoretest.Open(t, engine)
 		db.Now = func() time.Time { return monday }
 		seed := newFixture(t, db) // a shipper with OTP on, a station, two associates
-		sh, _, err := db.CreateShipment(ctx, seed.Shipper.Principal.ID, &handoff.ShipmentInput{
-			ShipTo: &handoff.Address{Name: "Dana Reyes", AddressLine1: "5 Bow Common Lane", City: "London", PostalCode: "E3 4AU", CountryCode: "GB",
-				PhoneNumber: "07700 900888", Email: "dana@example.com"},
-			ShipFrom: &warehouse,
-			// Headphones need no tamper-evident bag, so the passcode alone
-			// delivers them.
-			Packages: []handoff.PackageInput{{InsuredValue: &handoff.Money{Value: "250", Unit: "GBP"},
-				Items: []handoff.Item{{Description: "Headphones", Quantity: 1, Category: "audio"}}}},
-		}, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		parcel := sh.Packages[0]
+		// Headphones need no tamper-evident bag, so the passcode alone
+		// delivers them.
+		parcel := shipToDana(t, db, seed, "250", "Headphones", "audio")
 		if !parcel.Decision.OTPRequired || parcel.Decision.BagRequired {
 			t.Fatalf("the parcel should need a passcode and no bag: %+v", parcel.Decision)
 		}
@@ -412,9 +402,9 @@ func TestBrowserAssociate(t *testing.T) {
 		c.do("enter a wrong code",
 			chromedp.SendKeys(chromedp.ID("code"), wrong),
 			chromedp.Click(chromedp.CSS(`form[action$="/verify"] button`)),
-			chromedp.WaitVisible(chromedp.ID("stop-alert")),
+			chromedp.WaitVisible(chromedp.ID("code-error")),
 		)
-		if a := c.text("#stop-alert"); !strings.Contains(a, "Wrong code — 2 attempts left") {
+		if a := c.text("#code-error"); !strings.Contains(a, "Wrong code — 2 attempts left") {
 			t.Errorf("after a wrong code the page says %q", a)
 		}
 		if v := c.eval(`document.getElementById("code").value`); v != "" {

@@ -595,8 +595,24 @@ func TestAssociateStop(t *testing.T) {
 			resp, body := da.get(stopPath)
 			wantStatus(t, resp, body, http.StatusOK)
 			wantText(t, "stop page", body, `inputmode="numeric"`, `autocomplete="one-time-code"`, `pattern="[0-9]{6}"`,
-				"3 attempts left", "Re-send code to the recipient", "3 re-sends left today", "Delivered to…", "Could not deliver",
-				">the porch<", ">Customer not available<", "Out for delivery", "Passcode parcels are not included")
+				"3 attempts left", "Re-send code to the recipient", "3 re-sends left today", "Could not deliver",
+				">Customer not available<", "Out for delivery")
+			// One step at a time: the code first, the place and the photo
+			// on their own steps, which the page links to.
+			wantText(t, "the code step", element(t, body, "steps", "ol"), `data-step="code" aria-current="step"`, `data-step="place"`, `data-step="photo"`)
+			if strings.Contains(body, `name="place"`) {
+				t.Error("the code step also shows the place step's form")
+			}
+			_, body = da.get(stopPath + "?step=place")
+			wantText(t, "place step", element(t, body, "deliver-h", "section"), "Delivered to…", ">the porch<", `name="step" value="photo"`)
+			if strings.Contains(body, `name="code"`) {
+				t.Error("the place step also shows the code form")
+			}
+			_, body = da.get(stopPath + "?step=photo&place=" + tracking.DeliveredToPorch)
+			wantText(t, "photo step", element(t, body, "deliver-h", "section"), "the porch", "Passcode parcels are not included",
+				`name="place" value="`+tracking.DeliveredToPorch+`"`)
+			_, body = da.get(stopPath + "?step=photo&place=Moon")
+			wantText(t, "a place that is none", element(t, body, "place-error", "p"), "Choose where you left the parcels.")
 			if strings.Contains(body, "Weaker fallback") || strings.Contains(body, `name="digits"`) {
 				t.Error("the phone-digits fallback is offered although the shipper has not allowed it")
 			}
@@ -631,7 +647,7 @@ func TestAssociateStop(t *testing.T) {
 			resp, body := da.formPost(stopPath+"/verify", token, "code", wrongCode(code))
 			wantRedirect(t, resp, body, stopPath+"?done=wrong")
 			_, body = da.follow(resp, body)
-			wantText(t, "after a wrong code", element(t, body, "stop-alert", "p"), "Wrong code — 2 attempts left.")
+			wantText(t, "after a wrong code", element(t, body, "code-error", "p"), "Wrong code — 2 attempts left.")
 			wantText(t, "after a wrong code", body, "2 attempts left. The recipient")
 		})
 
@@ -659,8 +675,10 @@ func TestAssociateStop(t *testing.T) {
 
 		t.Run("deliver the rest", func(t *testing.T) {
 			_, body := da.get(stopPath)
+			wantText(t, "after the code, the place", element(t, body, "steps", "ol"), `data-step="place" aria-current="step"`)
+			_, body = da.get(stopPath + "?step=photo&place=" + tracking.DeliveredToPorch)
 			wantText(t, "deliver form", element(t, body, "deliver-h", "section"), `enctype="multipart/form-data"`, `type="file"`,
-				`name="photo"`, `accept="image/jpeg,image/png,image/webp"`, `capture="environment"`)
+				`name="photo"`, `accept="image/*"`, `capture="environment"`)
 			// Left at the porch, the parcel needs its photo; a file that is no
 			// image is refused next to the field.
 			resp, body := da.formUpload(stopPath+"/deliver", token, "", "place", tracking.DeliveredToPorch)
@@ -669,6 +687,10 @@ func TestAssociateStop(t *testing.T) {
 			resp, body = da.formUpload(stopPath+"/deliver", token, "not-an-image.jpg", "place", tracking.DeliveredToPorch)
 			wantStatus(t, resp, body, http.StatusBadRequest)
 			wantText(t, "not an image", element(t, body, "photo-error", "p"), "is not a JPEG, PNG or WebP image")
+			// The refused form comes back on the photo step with the place
+			// chosen, asking only for the photo again.
+			wantText(t, "the place kept", element(t, body, "deliver-h", "section"), `name="place" value="`+tracking.DeliveredToPorch+`"`,
+				"Take or choose the photo again")
 			if got := e.stage(t, casing); got != "OutForDelivery/" {
 				t.Fatalf("a refused delivery moved the case: %s", got)
 			}
@@ -690,7 +712,15 @@ func TestAssociateStop(t *testing.T) {
 
 		t.Run("could not deliver", func(t *testing.T) {
 			path := "/associate/stops/" + ana.ID
+			// The first POST asks; nothing is recorded until it is confirmed.
 			resp, body := da.formPost(path+"/attempt", token, "reason", tracking.CustomerUnavailable)
+			wantStatus(t, resp, body, http.StatusOK)
+			wantText(t, "the question", element(t, body, "confirm", "section"), "Record a failed attempt?", "Customer not available",
+				`name="confirm" value="yes"`, `name="reason" value="`+tracking.CustomerUnavailable+`"`)
+			if got := e.stage(t, headphones); got != "OutForDelivery/" {
+				t.Fatalf("asking recorded the attempt: %s", got)
+			}
+			resp, body = da.formPost(path+"/attempt", token, "reason", tracking.CustomerUnavailable, "confirm", "yes")
 			wantRedirect(t, resp, body, path+"?done=attempted")
 			_, body = da.follow(resp, body)
 			wantText(t, "after the attempt", body, "Failed attempt recorded: bring the parcels back to the station.",
@@ -887,7 +917,7 @@ func TestPhoneDigitsFallback(t *testing.T) {
 		resp, body = da.formPost(stopPath+"/digits", token, "digits", "11")
 		wantRedirect(t, resp, body, stopPath+"?done=wrongdigits")
 		_, body = da.follow(resp, body)
-		wantText(t, "wrong digits", element(t, body, "stop-alert", "p"), "Wrong digits — 2 attempts left.")
+		wantText(t, "wrong digits", element(t, body, "digits-error", "p"), "Wrong digits — 2 attempts left.")
 		resp, body = da.formPost(stopPath+"/digits", token, "digits", "23")
 		wantRedirect(t, resp, body, stopPath+"?done=digits")
 		_, body = da.follow(resp, body)
@@ -921,7 +951,7 @@ func TestStopOfAnotherAssociate(t *testing.T) {
 		}
 		for _, post := range [][]string{
 			{"/verify", "code", code}, {"/digits", "digits", "23"}, {"/resend"}, {"/deliver", "place", tracking.DeliveredToPorch},
-			{"/attempt", "reason", tracking.CustomerUnavailable},
+			{"/attempt", "reason", tracking.CustomerUnavailable}, {"/attempt", "reason", tracking.CustomerUnavailable, "confirm", "yes"},
 		} {
 			resp, body := sam.formPost(stopPath+post[0], token, post[1:]...)
 			wantStatus(t, resp, body, http.StatusNotFound)
@@ -975,7 +1005,7 @@ func TestDeliveryFormsNeedCSRF(t *testing.T) {
 			{da, "/associate/routes/" + rt.ID + "/load", nil},
 			{da, "/associate/stops/" + stopID + "/verify", []string{"code", code}},
 			{da, "/associate/stops/" + stopID + "/resend", nil},
-			{da, "/associate/stops/" + stopID + "/attempt", []string{"reason", tracking.CustomerUnavailable}},
+			{da, "/associate/stops/" + stopID + "/attempt", []string{"reason", tracking.CustomerUnavailable, "confirm", "yes"}},
 		}
 		t.Run("photo form without a token", func(t *testing.T) {
 			resp, body := da.formUpload("/associate/stops/"+stopID+"/deliver", "", "plain.png", "place", tracking.DeliveredToPorch)

@@ -70,7 +70,14 @@ func TestBagScanAtDoor(t *testing.T) {
 		wantText(t, "scan form", scan, "Scan bag", `action="`+d.stopPath+`/scan"`, `name="bagId"`, `autocomplete="off"`,
 			`data-scan-start hidden`, "Scan with camera", `<script src="/static/scan.js?v=`)
 		wantText(t, "the phone", element(t, body, "parcel-"+d.phone, "li"), "Scan the bag")
-		wantText(t, "code hint", body, "Scan the bag first")
+		// The bag comes first: the code is not offered before it matches.
+		wantText(t, "the bag step", element(t, body, "steps", "ol"), `data-step="bag" aria-current="step"`, `data-step="code"`)
+		if strings.Contains(body, `name="code"`) {
+			t.Error("the code form is offered before the bag is scanned")
+		}
+		if _, b := da.get(d.stopPath + "?step=code"); strings.Contains(b, `name="code"`) {
+			t.Error("?step=code offers the code form before the bag is scanned")
+		}
 		wantText(t, "refuse form", element(t, body, "refuse", "section"), "Recipient refuses: seal broken", `value="`+d.phone+`"`)
 		token := csrf(t, body)
 
@@ -102,7 +109,7 @@ func TestBagScanAtDoor(t *testing.T) {
 		t.Run("another bag", func(t *testing.T) {
 			resp, body := da.formPost(d.stopPath+"/scan", token, "bagId", d.other.Printed)
 			wantStatus(t, resp, body, http.StatusConflict)
-			wantText(t, "mismatch", element(t, body, "stop-alert", "p"), "This bag does not belong to this parcel. Do not deliver; it has been reported.")
+			wantText(t, "mismatch", element(t, body, "bagId-error", "p"), "This bag does not belong to this parcel. Do not deliver; it has been reported.")
 			wantText(t, "still to scan", element(t, body, "parcel-"+d.phone, "li"), "Scan the bag")
 			d.noBagID(t, "the mismatch", body)
 			if strings.Contains(element(t, body, "scan", "section"), `value="`+d.other.Printed+`"`) {
@@ -169,7 +176,17 @@ func TestRefusalHeldAndClosed(t *testing.T) {
 		wantStatus(t, resp, body, http.StatusBadRequest)
 		wantText(t, "another parcel", element(t, body, "refuse-error", "p"), "Choose the parcels the recipient refuses")
 
+		// The refusal is asked first and recorded only when confirmed.
 		resp, body = da.formPost(d.stopPath+"/refuse", token, "trackingId", d.phone)
+		wantStatus(t, resp, body, http.StatusOK)
+		wantText(t, "the question", element(t, body, "confirm", "section"), "Record the refusal?", d.phone, `name="confirm" value="yes"`)
+		if cs, _ := d.db.ListCases(context.Background(), d.seed.Agent.Principal, ""); len(cs) != 0 {
+			t.Fatalf("asking opened cases: %+v", cs)
+		}
+		if _, b := da.get(d.stopPath); strings.Contains(element(t, b, "parcel-"+d.phone, "li"), "Refused") {
+			t.Fatal("asking refused the parcel")
+		}
+		resp, body = da.formPost(d.stopPath+"/refuse", token, "trackingId", d.phone, "confirm", "yes")
 		wantRedirect(t, resp, body, d.stopPath+"?done=refused")
 		_, body = da.follow(resp, body)
 		wantText(t, "after the refusal", element(t, body, "stop-flash", "p"), "Refusal recorded: bring the refused parcels back to the station in their bags.")
@@ -326,17 +343,22 @@ func TestGarageAtDoor(t *testing.T) {
 				t.Fatalf("the door is %v", door)
 			}
 			closePath = resp.Header.Get("Location")
-			for range 2 { // a reload still offers the close
+			for range 2 { // a reload still offers the drop, then the close
 				_, body = da.get(closePath)
 				panel := element(t, body, "garage", "section")
-				wantText(t, "open garage", panel, "Opened from this page.", "Close garage", `name="grant" value="`+m[2]+`"`)
+				wantText(t, "open garage", panel, "The garage is open.", "The parcels are inside", "step=garage-close")
 				if strings.Contains(panel, "/garage/open") {
 					t.Error("the open form is offered while the garage is open")
 				}
+				_, body = da.get(strings.TrimSuffix(closePath, "#garage") + "&step=garage-close")
+				panel = element(t, body, "garage", "section")
+				wantText(t, "close step", panel, "Close garage", `name="grant" value="`+m[2]+`"`)
 			}
 			// Back at the stop from the itinerary, without the link: the open
 			// door is still offered to close.
 			_, body = da.get(g.stopPath)
+			wantText(t, "back from the itinerary", element(t, body, "garage", "section"), "The parcels are inside")
+			_, body = da.get(g.stopPath + "?step=garage-close")
 			wantText(t, "back from the itinerary", element(t, body, "garage", "section"), "Close garage", `name="grant" value="`+m[2]+`"`)
 			resp, body = open()
 			wantStatus(t, resp, body, http.StatusConflict)
