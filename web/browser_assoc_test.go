@@ -148,7 +148,9 @@ func TestBrowserAssociateSteps(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		rt := planToday(t, db, seed, phone, book, dana)
+		// Routes are planned in postcode order; the station puts these
+		// three in the order the test walks them.
+		rt := inOrder(t, db, seed, planToday(t, db, seed, phone, book, dana), phone, book, dana)
 		stop1, stop2, stop3 := stopOf(t, rt, phone), stopOf(t, rt, book), stopOf(t, rt, dana)
 		if stop1.Position != 1 || stop2.Position != 2 || stop3.Position != 3 {
 			t.Fatalf("stops in another order: %d %d %d", stop1.Position, stop2.Position, stop3.Position)
@@ -321,4 +323,19 @@ func TestBrowserAssociateSteps(t *testing.T) {
 		}
 		c.shot("assoc-done-fr")
 	})
+}
+
+// inOrder moves the stops of the parcels ids to the route's first
+// positions, in that order, as the station does with its Earlier buttons.
+func inOrder(t *testing.T, db *sqlstore.DB, seed *fixture, rt *handoff.Route, ids ...string) *handoff.Route {
+	t.Helper()
+	for i, id := range ids {
+		for stopOf(t, rt, id).Position > i+1 {
+			var err error
+			if rt, err = stationsOf(db).ReorderStop(context.Background(), seed.Station.Principal, rt.ID, stopOf(t, rt, id).ID, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return rt
 }
