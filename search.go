@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/handoff-dev/handoff/market"
 	"github.com/handoff-dev/handoff/phone"
@@ -106,7 +107,10 @@ func (c RecipientContacts) Masked() RecipientContacts {
 		m.Phone = phone.Mask(c.Phone)
 	}
 	if at := strings.LastIndex(c.Email, "@"); at > 0 {
-		m.Email = c.Email[:1] + "•••" + c.Email[at:]
+		// The first letter, not the first byte: an address may start
+		// with "é" or "渡", whose first byte alone is not text.
+		_, n := utf8.DecodeRuneInString(c.Email)
+		m.Email = c.Email[:n] + "•••" + c.Email[at:]
 	}
 	return m
 }

@@ -141,9 +141,12 @@ func destination(next string, k auth.Kind) string {
 
 // clipField shortens what a visitor typed before it is shown back, so a
 // pasted essay does not fill the page.
-func clipField(s string) string {
-	if r := []rune(s); len(r) > 64 {
-		return string(r[:64])
+func clipField(s string) string { return clipRunes(s, 64) }
+
+// clipRunes shortens s to at most n characters.
+func clipRunes(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n])
 	}
 	return s
 }

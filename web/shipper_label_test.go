@@ -129,3 +129,51 @@ func TestShipmentListFilters(t *testing.T) {
 		wantStatus(t, resp, body, http.StatusBadRequest)
 	})
 }
+
+// TestLabelFormKeepsLongFields: the form takes what the API takes. An
+// address or description longer than the page's 64-character echo limit
+// makes a label with it whole, and one longer than the API allows is
+// refused at its field, never cut short into a label.
+func TestLabelFormKeepsLongFields(t *testing.T) {
+	eachEngine(t, func(t *testing.T, engine string) {
+		e := newEnv(t, engine)
+		b := e.signedIn(t, e.seed.Shipper)
+		_, body := b.get("/shipments/new")
+		long := "Flat 12, The Old Grain Warehouse, 145 Upper Riverside Quay Street North" // 71 characters
+		contents := strings.Repeat("Noise-cancelling headphones, black; ", 3)             // 108 characters
+		form := url.Values{"csrf": {csrf(t, body)}, "key": {keyRE.FindStringSubmatch(body)[1]},
+			"shipTo.name": {"Ola Nordmann"}, "shipTo.addressLine1": {long}, "shipTo.postalCode": {"E8 1HR"}, "shipTo.city": {"London"},
+			"shipTo.countryCode": {"GB"}, "shipTo.phoneNumber": {"07700 900123"}, "shipTo.email": {"ola@example.com"},
+			"packages[0].insuredValue.value": {"20"}, "packages[0].packageClientReferenceId": {"LONG-1"},
+			"packages[0].items[0].description": {contents},
+			"shipFrom.name":                    {"Shop"}, "shipFrom.addressLine1": {"1 Dock Road"}, "shipFrom.postalCode": {"E16 1AA"}, "shipFrom.city": {"London"},
+			"shipFrom.countryCode": {"GB"}}
+		resp, body := b.post("/shipments/new", form)
+		wantStatus(t, resp, body, http.StatusSeeOther)
+		id := strings.TrimSuffix(strings.TrimPrefix(resp.Header.Get("Location"), "/shipments/"), "?created=1")
+		sh, err := e.db.FindShipment(context.Background(), e.seed.Shipper.Principal.ID, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := sh.ShipTo.AddressLine1; got != long {
+			t.Errorf("address line stored as %q, typed %q", got, long)
+		}
+		if got := sh.Packages[0].Items[0].Description; got != strings.TrimSpace(contents) {
+			t.Errorf("contents stored as %q, typed %q", got, contents)
+		}
+
+		_, body = b.get("/shipments/new")
+		form.Set("csrf", csrf(t, body))
+		form.Set("key", keyRE.FindStringSubmatch(body)[1])
+		form.Set("packages[0].packageClientReferenceId", "LONG-2")
+		form.Set("shipTo.addressLine1", strings.Repeat("x", handoff.MaxTextLen+40))
+		resp, body = b.post("/shipments/new", form)
+		wantStatus(t, resp, body, http.StatusBadRequest)
+		if !strings.Contains(body, `id="shipTo.addressLine1-error"`) {
+			t.Errorf("an address longer than the API takes is not refused at its field:\n%s", body)
+		}
+		if pkgs, _ := e.db.ListPackages(context.Background(), handoff.ShipmentFilter{ShipperID: e.seed.Shipper.Principal.ID, Reference: "LONG-2", Limit: 10}); len(pkgs) != 0 {
+			t.Errorf("a refused label was made: %d packages", len(pkgs))
+		}
+	})
+}

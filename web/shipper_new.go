@@ -92,8 +92,12 @@ func (s *Server) labelNew(w http.ResponseWriter, r *http.Request) {
 func (s *Server) labelCreate(w http.ResponseWriter, r *http.Request) {
 	pf := r.PostForm
 	values := url.Values{}
+	// Each input goes to the service as typed, up to one character more
+	// than any field takes: clipField's 64 would cut a longer address or
+	// description short and make a label of the rest without a word, where
+	// the API takes up to handoff.MaxTextLen and refuses more at its field.
 	for _, name := range labelFields {
-		values.Set(name, clipField(strings.TrimSpace(pf.Get(name))))
+		values.Set(name, clipRunes(strings.TrimSpace(pf.Get(name)), handoff.MaxTextLen+1))
 	}
 	for _, c := range []string{"deliveryPreferences.confidentialAddress", "deliveryPreferences.giftRegistry"} {
 		if pf.Get(c) != "" {
