@@ -43,6 +43,9 @@ func (d *DB) CreateAPIKey(ctx context.Context, principalID, name string) (*hando
 	}
 	var k *handoff.APIKey
 	err := d.tx(ctx, func(tx *sql.Tx) error {
+		if err := d.lockPrincipal(ctx, tx, principalID); err != nil {
+			return err
+		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM api_keys WHERE principal_id = $1 AND revoked_at = 0`, principalID).Scan(&n); err != nil {
 			return handoff.Internal(err, "count api keys")
@@ -115,6 +118,19 @@ func (d *DB) touchAPIKey(ctx context.Context, id string, lastUsed int64) error {
 	if _, err := d.exec(ctx, `UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND last_used_at < $3`,
 		micros(now), id, micros(now.Add(-lastUsedEvery))); err != nil {
 		return handoff.Internal(err, "record api key use")
+	}
+	return nil
+}
+
+// lockPrincipal holds the account's row until tx ends, so that a limit
+// counted next (webhooks, API keys) holds when two requests of one account
+// race on PostgreSQL; SQLite's writes are one at a time already.
+func (d *DB) lockPrincipal(ctx context.Context, tx *sql.Tx, id string) error {
+	if d.Engine != Postgres {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM principals WHERE id = $1 FOR UPDATE`, id); err != nil {
+		return handoff.Internal(err, "lock account")
 	}
 	return nil
 }

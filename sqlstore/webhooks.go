@@ -45,6 +45,9 @@ func (d *DB) CreateWebhook(ctx context.Context, shipperID, raw string) (*handoff
 	}
 	w := &handoff.Webhook{ID: newID("wh_"), URL: raw, CreatedAt: d.Now(), Secret: newWebhookSecret()}
 	err = d.tx(ctx, func(tx *sql.Tx) error {
+		if err := d.lockPrincipal(ctx, tx, shipperID); err != nil {
+			return err
+		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM shipper_webhooks WHERE shipper_id = $1 AND deleted_at = 0`, shipperID).Scan(&n); err != nil {
 			return handoff.Internal(err, "count webhooks")

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -142,9 +143,16 @@ func (s *Server) addWebhook(w http.ResponseWriter, r *http.Request) {
 // rotateWebhook gives an endpoint a new secret and shows it once.
 func (s *Server) rotateWebhook(w http.ResponseWriter, r *http.Request) {
 	p := visitorFrom(r.Context()).principal
-	hours, err := strconv.Atoi(r.PostForm.Get("overlap"))
-	if err != nil || hours < 0 || hours > int(handoff.MaxSecretOverlap/time.Hour) {
-		hours = int(handoff.DefaultSecretOverlap / time.Hour)
+	hours := int(handoff.DefaultSecretOverlap / time.Hour)
+	if v := r.PostForm.Get("overlap"); v != "" {
+		// The form offers only allowed choices; anything else is refused,
+		// as the API refuses it, rather than replaced.
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > int(handoff.MaxSecretOverlap/time.Hour) {
+			s.fail(w, r, handoff.Invalid(handoff.FieldError{Field: "overlap", Message: fmt.Sprintf("must be a whole number of hours from 0 to %d", int(handoff.MaxSecretOverlap/time.Hour))}))
+			return
+		}
+		hours = n
 	}
 	wh, err := s.Webhooks.RotateWebhookSecret(r.Context(), p.ID, r.PathValue("webhookId"), time.Duration(hours)*time.Hour)
 	if err != nil {

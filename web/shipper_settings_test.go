@@ -48,6 +48,22 @@ func TestShipperSettingsForms(t *testing.T) {
 		}
 		id := hooks[0].ID
 
+		// An overlap the form does not offer is refused, not replaced, and
+		// the secret is not rotated.
+		res, body = b.post("/settings/webhooks/"+id+"/rotate", url.Values{"csrf": {tok}, "overlap": {"999"}})
+		wantStatus(t, res, body, 400)
+		if strings.Contains(body, `id="webhook-secret"`) {
+			t.Errorf("a refused rotation showed a new secret")
+		}
+		if again, _ := e.db.ListWebhooks(t.Context(), e.seed.Shipper.Principal.ID); len(again) != 1 || again[0].PreviousSecretUntil != nil {
+			t.Errorf("a refused rotation rotated the secret: %+v", again)
+		}
+		res, body = b.post("/settings/webhooks/"+id+"/rotate", url.Values{"csrf": {tok}, "overlap": {"0"}})
+		wantStatus(t, res, body, 200)
+		if !strings.Contains(body, `id="webhook-secret"`) {
+			t.Errorf("an allowed rotation showed no new secret:\n%s", body)
+		}
+
 		// Another shipper's webhook and key are not found.
 		other := e.signedIn(t, e.seed.Station) // not a shipper: refused outright
 		res, body = other.post("/settings/webhooks/"+id+"/rotate", url.Values{"csrf": {tok}})
