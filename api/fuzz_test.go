@@ -12,6 +12,7 @@ import (
 	"github.com/handoff-dev/handoff/api"
 	"github.com/handoff-dev/handoff/api/apitest"
 	"github.com/handoff-dev/handoff/auth"
+	"github.com/handoff-dev/handoff/shipperhooks"
 	"github.com/handoff-dev/handoff/sqlstore"
 	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
 )
@@ -21,7 +22,7 @@ func handlerOn(tb testing.TB, db *sqlstore.DB) (http.Handler, string) {
 	tb.Helper()
 	mux := http.NewServeMux()
 	stations := stationsOf(db)
-	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: stations, Doors: sqlstoretest.Door(db), Bags: stations, Cases: db, Contacts: db, Photos: sqlstoretest.Photos(db), Garages: sqlstoretest.Garages(db), Webhooks: db, Proofs: db, Outbox: db, Today: db.Today, AdminToken: adminToken, Log: slog.New(slog.DiscardHandler)}).Register(mux)
+	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: stations, Doors: sqlstoretest.Door(db), Bags: stations, Cases: db, Contacts: db, Photos: sqlstoretest.Photos(db), Garages: sqlstoretest.Garages(db), Webhooks: shipperhooks.New(db, false, true), Proofs: db, Outbox: db, Today: db.Today, AdminToken: adminToken, Log: slog.New(slog.DiscardHandler)}).Register(mux)
 	_, cred, err := db.CreatePrincipal(t0ctx, handoff.NewPrincipal{Kind: auth.KindShipper, Name: "Fuzz"})
 	if err != nil {
 		tb.Fatal(err)

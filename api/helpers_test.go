@@ -15,6 +15,7 @@ import (
 	"github.com/handoff-dev/handoff/door"
 	"github.com/handoff-dev/handoff/keydelivery"
 	"github.com/handoff-dev/handoff/observe"
+	"github.com/handoff-dev/handoff/shipperhooks"
 	"github.com/handoff-dev/handoff/sqlstore"
 	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
 	"github.com/handoff-dev/handoff/station"
@@ -27,6 +28,7 @@ const adminToken = "test-admin-token-0123456789"
 type env struct {
 	t       *testing.T
 	db      *sqlstore.DB
+	hooks   *shipperhooks.Service // which webhook URLs may be registered
 	door    *door.Service
 	garages *keydelivery.Service
 	srv     *httptest.Server
@@ -72,7 +74,8 @@ func newEnvWith(t *testing.T, db *sqlstore.DB, setup func(*api.Server, *http.Ser
 	mux := http.NewServeMux()
 	doors := sqlstoretest.Door(db)
 	stations := stationsOf(db)
-	s := &api.Server{Principals: db, Settings: db, Shipments: db, Stations: stations, Doors: doors, Outbox: db, Bags: stations, Cases: db, Contacts: db, Photos: sqlstoretest.Photos(db), Garages: garages, Webhooks: db, APIKeys: db, Proofs: db, Today: db.Today, AdminToken: adminToken, Log: log}
+	hooks := shipperhooks.New(db, false, true)
+	s := &api.Server{Principals: db, Settings: db, Shipments: db, Stations: stations, Doors: doors, Outbox: db, Bags: stations, Cases: db, Contacts: db, Photos: sqlstoretest.Photos(db), Garages: garages, Webhooks: hooks, APIKeys: db, Proofs: db, Today: db.Today, AdminToken: adminToken, Log: log}
 	metrics := observe.NewMetrics()
 	srv := httptest.NewUnstartedServer(metrics.Middleware(log, mux))
 	if setup != nil {
@@ -81,7 +84,7 @@ func newEnvWith(t *testing.T, db *sqlstore.DB, setup func(*api.Server, *http.Ser
 	s.Register(mux)
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &env{t: t, db: db, door: doors, garages: garages, srv: srv, logs: logs, client: apitest.Client(t)}
+	return &env{t: t, db: db, hooks: hooks, door: doors, garages: garages, srv: srv, logs: logs, client: apitest.Client(t)}
 }
 
 // stationsOf returns the station's service over db, with db's policy.

@@ -45,7 +45,7 @@ var standardSecret = regexp.MustCompile(`^whsec_[A-Za-z0-9+/]{43}=$`)
 // overlap a delivery verifies with either secret.
 func TestWebhookStandardSignatures(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
-		e.db.AllowHTTPWebhooks = true
+		e.hooks.AllowHTTP = true
 		_, key := e.shipper()
 		_, other := e.shipper()
 		rc := apitest.NewReceiver(t)

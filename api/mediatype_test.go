@@ -12,7 +12,7 @@ import (
 func TestNewBodiesDocumentTheirRefusals(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		d := newDay(t, e, monday)
-		e.db.AllowHTTPWebhooks = true
+		e.hooks.AllowHTTP = true
 		r := e.do("POST", "/v1/account/webhooks", d.shipperKey, map[string]any{"url": "http://127.0.0.1:9/x"})
 		if r.Status != 201 {
 			t.Fatalf("webhook: %d %s", r.Status, r.Body)

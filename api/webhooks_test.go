@@ -73,7 +73,7 @@ func TestShipperWebhooks(t *testing.T) {
 		ep := startEndpoint(t)
 		// https only, unless the server allows http.
 		problem(t, e.do("POST", "/v1/account/webhooks", key, map[string]any{"url": ep.srv.URL}), 400, "url")
-		e.db.AllowHTTPWebhooks = true
+		e.hooks.AllowHTTP = true
 		r := e.do("POST", "/v1/account/webhooks", key, map[string]any{"url": ep.srv.URL})
 		if r.Status != 201 {
 			t.Fatalf("create: %d %s", r.Status, r.Body)
@@ -141,8 +141,8 @@ func TestWebhooksRefusePrivateAddresses(t *testing.T) {
 func TestWebhookPrivateTarget(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		_, key := e.shipper()
-		e.db.AllowHTTPWebhooks = true
-		e.db.AllowPrivateWebhooks = false
+		e.hooks.AllowHTTP = true
+		e.hooks.AllowPrivate = false
 		for _, u := range []string{"http://127.0.0.1:9/hook", "https://10.1.2.3/hook", "https://192.168.0.7/", "https://[::1]:8443/hook",
 			"http://169.254.169.254/latest/meta-data/", "https://localhost/hook", "https://0.0.0.0/"} {
 			p := problem(t, e.do("POST", "/v1/account/webhooks", key, map[string]any{"url": u}), 400, "url")
@@ -153,7 +153,7 @@ func TestWebhookPrivateTarget(t *testing.T) {
 		if r := e.do("POST", "/v1/account/webhooks", key, map[string]any{"url": "https://203.0.113.10/hook"}); r.Status != 201 {
 			t.Errorf("a public address: %d %s", r.Status, r.Body)
 		}
-		e.db.AllowPrivateWebhooks = true
+		e.hooks.AllowPrivate = true
 		if r := e.do("POST", "/v1/account/webhooks", key, map[string]any{"url": "http://127.0.0.1:9/hook"}); r.Status != 201 {
 			t.Errorf("loopback on a server that allows private networks: %d %s", r.Status, r.Body)
 		}

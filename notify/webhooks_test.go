@@ -92,7 +92,6 @@ func (h *hook) got() []string {
 // delivery.
 func webhookShipper(t *testing.T, db *sqlstore.DB, url string) (string, string, func()) {
 	t.Helper()
-	db.AllowHTTPWebhooks = true
 	p, _, err := db.CreatePrincipal(ctx, handoff.NewPrincipal{Kind: auth.KindShipper, Name: "Shop"})
 	if err != nil {
 		t.Fatal(err)

@@ -50,14 +50,6 @@ type DB struct {
 	// Policy holds the configurable delivery rules.
 	Policy handoff.Policy
 
-	// AllowHTTPWebhooks lets shippers register plain-http endpoints (demos,
-	// tests); production requires https.
-	AllowHTTPWebhooks bool
-	// AllowPrivateWebhooks lets shippers register endpoints on loopback or
-	// private addresses (HANDOFF_ALLOW_PRIVATE_NETWORK, demos, tests); the
-	// sender must be allowed them too.
-	AllowPrivateWebhooks bool
-
 	// Passwords bounds how many sign-in checks this node runs at once;
 	// Open sizes it with auth.GateSize.
 	Passwords *auth.Gate

@@ -7,13 +7,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/audit"
-	"github.com/handoff-dev/handoff/egress"
 	"github.com/handoff-dev/handoff/tracking"
 )
 
@@ -26,25 +23,12 @@ const MsgTrackingEvent = "tracking_event"
 // MaxWebhooks bounds the endpoints of one shipper.
 const MaxWebhooks = 10
 
-// CreateWebhook implements handoff.WebhookService.
+// CreateWebhook implements handoff.WebhookService's store part: it keeps an
+// endpoint whose URL the use-case (package shipperhooks) accepted, within
+// the shipper's limit.
 func (d *DB) CreateWebhook(ctx context.Context, shipperID, raw string) (*handoff.Webhook, error) {
-	raw = strings.TrimSpace(raw)
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || len(raw) > 2000:
-		return nil, handoff.Invalid(handoff.FieldError{Field: "url", Message: "must be an absolute https URL"})
-	case u.Scheme == "http" && !d.AllowHTTPWebhooks:
-		return nil, handoff.Invalid(handoff.FieldError{Field: "url", Message: "must use https"})
-	case u.User != nil:
-		return nil, handoff.Invalid(handoff.FieldError{Field: "url", Message: "must not carry credentials; the signature authenticates us"})
-	}
-	if !d.AllowPrivateWebhooks {
-		if err := egress.CheckHost(ctx, u.Hostname()); err != nil {
-			return nil, handoff.Invalid(handoff.FieldError{Field: "url", Message: "must reach a public address (" + err.Error() + ")"})
-		}
-	}
 	w := &handoff.Webhook{ID: newID("wh_"), URL: raw, CreatedAt: d.Now(), Secret: newWebhookSecret()}
-	err = d.tx(ctx, func(tx *sql.Tx) error {
+	err := d.tx(ctx, func(tx *sql.Tx) error {
 		if err := d.lockPrincipal(ctx, tx, shipperID); err != nil {
 			return err
 		}

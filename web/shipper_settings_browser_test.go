@@ -15,6 +15,7 @@ import (
 	"github.com/handoff-dev/handoff/api"
 	"github.com/handoff-dev/handoff/api/apitest"
 	"github.com/handoff-dev/handoff/notify"
+	"github.com/handoff-dev/handoff/shipperhooks"
 	"github.com/handoff-dev/handoff/sqlstore"
 	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
 	"github.com/handoff-dev/handoff/web"
@@ -25,12 +26,12 @@ import (
 // demo does), and the worker that delivers them.
 func hooksServer(t *testing.T, db *sqlstore.DB) (*httptest.Server, *notify.Worker) {
 	t.Helper()
-	db.AllowHTTPWebhooks, db.AllowPrivateWebhooks = true, true
+	hooks := shipperhooks.New(db, true, true)
 	log := slog.New(slog.NewTextHandler(&syncBuffer{}, nil))
 	mux := http.NewServeMux()
-	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: stationsOf(db), Doors: sqlstoretest.Door(db), Webhooks: db, APIKeys: db, Today: db.Today, Log: log}).Register(mux)
+	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: stationsOf(db), Doors: sqlstoretest.Door(db), Webhooks: hooks, APIKeys: db, Today: db.Today, Log: log}).Register(mux)
 	(&web.Server{Principals: db, Sessions: db, Contacts: db, Settings: db, Shipments: db, Stations: stationsOf(db), Doors: sqlstoretest.Door(db), Today: db.Today,
-		Recipients: db, Photos: sqlstoretest.Photos(db), Garages: sqlstoretest.Garages(db), Bags: stationsOf(db), Cases: db, Webhooks: db, APIKeys: db,
+		Recipients: db, Photos: sqlstoretest.Photos(db), Garages: sqlstoretest.Garages(db), Bags: stationsOf(db), Cases: db, Webhooks: hooks, APIKeys: db,
 		Now: func() time.Time { return db.Now() }, Keys: sqlstoretest.Keys(t), Log: log}).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
+	"github.com/handoff-dev/handoff/shipperhooks"
 	"github.com/handoff-dev/handoff/sqlstore"
 	"github.com/handoff-dev/handoff/web"
 )
@@ -14,8 +15,7 @@ import (
 // withHooks gives the pages the webhooks and API keys services.
 func withHooks(s *web.Server) {
 	db := s.Settings.(*sqlstore.DB)
-	db.AllowHTTPWebhooks, db.AllowPrivateWebhooks = true, true
-	s.Webhooks, s.APIKeys = db, db
+	s.Webhooks, s.APIKeys = shipperhooks.New(db, true, true), db
 }
 
 // TestShipperSettingsForms posts the webhooks, API keys and rules forms as

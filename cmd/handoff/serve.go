@@ -24,6 +24,7 @@ import (
 	"github.com/handoff-dev/handoff/notify"
 	"github.com/handoff-dev/handoff/observe"
 	"github.com/handoff-dev/handoff/photo"
+	"github.com/handoff-dev/handoff/shipperhooks"
 	"github.com/handoff-dev/handoff/sqlstore"
 	"github.com/handoff-dev/handoff/station"
 	"github.com/handoff-dev/handoff/web"
@@ -93,10 +94,9 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 		return nil, err
 	}
 	// Shippers' webhooks always go to their own endpoints, dev outbox or not.
-	db.AllowHTTPWebhooks = c.Demo || getenvBool(c.AllowHTTPWebhooks)
 	private := c.Demo || getenvBool(c.AllowPrivateNetwork)
 	garages := newGarages(db, keys, log, c.Policy.ContactHours, private, c.GarageStepDeadline)
-	db.AllowPrivateWebhooks = private
+	hooks := shipperhooks.New(db, c.Demo || getenvBool(c.AllowHTTPWebhooks), private)
 	senders[notify.ShipperWebhook] = &notify.ShipperWebhooks{Resolve: db.ResolveWebhook, AllowPrivate: private}
 	publicURL := c.Channels.PublicURL
 	if publicURL == "" {
@@ -120,9 +120,9 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	mux.Handle("GET /metrics", metrics.Handler())
 	pace := limit.Pace{Read: c.ReadTimeout, Write: writeTimeout, MinRate: c.UploadMinRate}
 	stations := station.NewService(db, db.Policy)
-	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: stations, Doors: doors, Outbox: db, Bags: stations, Cases: db, Contacts: db, Photos: photos, Garages: garages, Webhooks: db, APIKeys: db, Proofs: db, Today: db.Today, AdminToken: c.AdminToken, Log: log, Pace: pace}).Register(mux)
+	(&api.Server{Principals: db, Settings: db, Shipments: db, Stations: stations, Doors: doors, Outbox: db, Bags: stations, Cases: db, Contacts: db, Photos: photos, Garages: garages, Webhooks: hooks, APIKeys: db, Proofs: db, Today: db.Today, AdminToken: c.AdminToken, Log: log, Pace: pace}).Register(mux)
 	(&web.Server{Principals: db, Sessions: db, Contacts: db, Settings: db, Shipments: db, Stations: stations, Doors: doors, Today: db.Today,
-		Recipients: db, Photos: photos, Garages: garages, Bags: stations, Cases: db, Webhooks: db, APIKeys: db, PublicURL: publicURL, DevOutbox: dev != nil, Keys: keys, TrustedProxies: c.TrustedProxies, Log: log, Pace: pace}).Register(mux)
+		Recipients: db, Photos: photos, Garages: garages, Bags: stations, Cases: db, Webhooks: hooks, APIKeys: db, PublicURL: publicURL, DevOutbox: dev != nil, Keys: keys, TrustedProxies: c.TrustedProxies, Log: log, Pace: pace}).Register(mux)
 	if dev != nil {
 		mux.Handle("GET /dev/outbox", dev)
 		log.Info("no email or SMS provider configured: messages go only to the dev outbox page, which answers only this machine at a loopback address",

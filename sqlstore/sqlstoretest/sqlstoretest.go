@@ -63,7 +63,6 @@ func Nodes(tb testing.TB, engine string, n int) []*sqlstore.DB {
 			tb.Fatalf("open %s: %v", engine, err)
 		}
 		db.Keys = keys
-		db.AllowPrivateWebhooks = true
 		garages.Store(db, newGarages(db))
 		raw.Store(db, dsn)
 		blobs.Store(db, photos)
