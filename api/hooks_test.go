@@ -12,13 +12,14 @@ import (
 
 	"github.com/handoff-dev/handoff/api/apitest"
 	"github.com/handoff-dev/handoff/audit"
+	"github.com/handoff-dev/handoff/egress"
 	"github.com/handoff-dev/handoff/notify"
 )
 
 // hookWorker delivers the shipper webhooks the store has queued.
 func hookWorker(e *env) *notify.Worker {
 	return &notify.Worker{Store: e.db, Now: e.db.Now, Log: slog.New(slog.DiscardHandler),
-		Senders: map[string]notify.Sender{notify.ShipperWebhook: &notify.ShipperWebhooks{Resolve: e.db.ResolveWebhook, AllowPrivate: true}}}
+		Senders: map[string]notify.Sender{notify.ShipperWebhook: &notify.ShipperWebhooks{Resolve: e.db.ResolveWebhook, Client: egress.Client(15*time.Second, true)}}}
 }
 
 // deliveries reads a webhook's delivery log through the API.

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/handoff-dev/handoff/egress"
 	"github.com/handoff-dev/handoff/notify"
 )
 
@@ -89,7 +90,7 @@ func TestShipperWebhooks(t *testing.T) {
 		// A label is an event; the endpoint fails twice, then acknowledges.
 		ep.failNext.Store(2)
 		id := e.do("POST", "/v1/shipments", key, shipment("GB", "GBP", "20", "")).JSON(t)["packages"].([]any)[0].(map[string]any)["trackingId"].(string)
-		w := &notify.Worker{Store: e.db, Senders: map[string]notify.Sender{notify.ShipperWebhook: &notify.ShipperWebhooks{Resolve: e.db.ResolveWebhook, AllowPrivate: true}},
+		w := &notify.Worker{Store: e.db, Senders: map[string]notify.Sender{notify.ShipperWebhook: &notify.ShipperWebhooks{Resolve: e.db.ResolveWebhook, Client: egress.Client(15*time.Second, true)}},
 			Now: e.db.Now, Log: slog.New(slog.DiscardHandler)}
 		clock := time.Now()
 		for range 3 {
@@ -124,7 +125,7 @@ func TestShipperWebhooks(t *testing.T) {
 // server call into its own network.
 func TestWebhooksRefusePrivateAddresses(t *testing.T) {
 	ep := startEndpoint(t)
-	s := &notify.ShipperWebhooks{Resolve: func(context.Context, string) (string, [][]byte, error) { return ep.srv.URL, [][]byte{[]byte("k")}, nil }}
+	s := &notify.ShipperWebhooks{Client: egress.Client(15*time.Second, false), Resolve: func(context.Context, string) (string, [][]byte, error) { return ep.srv.URL, [][]byte{[]byte("k")}, nil }}
 	if err := s.Send(t0ctx, notify.Message{ID: "whd_1", To: "wh_1", Text: "{}"}); err == nil || !strings.Contains(err.Error(), "not a public address") {
 		t.Fatalf("delivery to %s: %v", ep.srv.URL, err)
 	}

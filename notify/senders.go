@@ -22,7 +22,6 @@ import (
 	"github.com/wneessen/go-mail/smtp"
 
 	"github.com/handoff-dev/handoff"
-	"github.com/handoff-dev/handoff/egress"
 )
 
 // SMTPConfig configures the email channel.
@@ -345,27 +344,12 @@ type ShipperWebhooks struct {
 	// the current one first; an ENOTFOUND error (see handoff.ErrorCode)
 	// means the endpoint is gone.
 	Resolve func(ctx context.Context, webhookID string) (url string, secrets [][]byte, err error)
-	Client  *http.Client
-	Now     func() time.Time
-	// AllowPrivate lets deliveries reach loopback and private addresses
-	// (tests, demos). Otherwise a shipper's URL cannot be used to make the
-	// server call into its own network.
-	AllowPrivate bool
-
-	once   sync.Once
-	client *http.Client
-}
-
-// httpClient returns the client deliveries use: the configured one, or one
-// that reaches public addresses only.
-func (s *ShipperWebhooks) httpClient() *http.Client {
-	s.once.Do(func() {
-		s.client = s.Client
-		if s.client == nil {
-			s.client = egress.Client(15*time.Second, s.AllowPrivate)
-		}
-	})
-	return s.client
+	// Client makes the deliveries; required. It is the network adapter's
+	// (egress.Client): it reaches public addresses only unless private
+	// networks are allowed, so that a shipper's URL cannot make the server
+	// call into its own network.
+	Client *http.Client
+	Now    func() time.Time
 }
 
 // Name implements Sender.
@@ -426,7 +410,10 @@ func (s *ShipperWebhooks) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return fmt.Errorf("webhook %s: %w", m.To, err)
 	}
-	client, now := s.httpClient(), s.Now
+	client, now := s.Client, s.Now
+	if client == nil {
+		return errors.New("webhook: no HTTP client configured")
+	}
 	if now == nil {
 		now = time.Now
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
+	"github.com/handoff-dev/handoff/egress"
 	"github.com/handoff-dev/handoff/notify"
 	"github.com/handoff-dev/handoff/sqlstore"
 	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
@@ -47,7 +48,7 @@ func TestWebhookRefusalsAndFaults(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			status = c.status
-			s := &notify.ShipperWebhooks{AllowPrivate: true, Resolve: func(context.Context, string) (string, [][]byte, error) {
+			s := &notify.ShipperWebhooks{Client: egress.Client(15*time.Second, true), Resolve: func(context.Context, string) (string, [][]byte, error) {
 				if c.resolve != nil {
 					return "", nil, c.resolve
 				}
@@ -129,7 +130,7 @@ func TestWebhookResolveFaultIsRetried(t *testing.T) {
 		now := time.Now()
 		db.Now = func() time.Time { return now }
 		w := &notify.Worker{Store: db, Now: db.Now, Log: slog.New(slog.DiscardHandler),
-			Senders: map[string]notify.Sender{notify.ShipperWebhook: &notify.ShipperWebhooks{Resolve: resolve, AllowPrivate: true}}}
+			Senders: map[string]notify.Sender{notify.ShipperWebhook: &notify.ShipperWebhooks{Resolve: resolve, Client: egress.Client(15*time.Second, true)}}}
 		if err := w.Drain(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -199,7 +200,7 @@ func TestHangingEndpointHoldsOnlyItself(t *testing.T) {
 		fineLabel()
 		arrived := make(chan struct{}, 1)
 		w := &notify.Worker{Store: db, Log: slog.New(slog.DiscardHandler), SendTimeout: 30 * time.Second, Poll: 20 * time.Millisecond,
-			Senders: map[string]notify.Sender{notify.ShipperWebhook: &notify.ShipperWebhooks{Resolve: db.ResolveWebhook, AllowPrivate: true}},
+			Senders: map[string]notify.Sender{notify.ShipperWebhook: &notify.ShipperWebhooks{Resolve: db.ResolveWebhook, Client: egress.Client(15*time.Second, true)}},
 			Observe: func(_, outcome string) {
 				if outcome == "sent" {
 					arrived <- struct{}{}
@@ -244,7 +245,7 @@ func TestFailingEndpointIsPaused(t *testing.T) {
 		outcomes := make(chan string, 2*queued)
 		w := &notify.Worker{Store: db, Log: slog.New(slog.DiscardHandler), Poll: 20 * time.Millisecond,
 			Endpoints: notify.EndpointLimits{PerEndpoint: 1, BreakAfter: 3, CoolDown: time.Hour},
-			Senders:   map[string]notify.Sender{notify.ShipperWebhook: &notify.ShipperWebhooks{Resolve: db.ResolveWebhook, AllowPrivate: true}},
+			Senders:   map[string]notify.Sender{notify.ShipperWebhook: &notify.ShipperWebhooks{Resolve: db.ResolveWebhook, Client: egress.Client(15*time.Second, true)}},
 			Observe:   func(_, outcome string) { outcomes <- outcome }}
 		rctx, cancel := context.WithTimeout(ctx, time.Minute)
 		done := make(chan struct{})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/handoff-dev/handoff/api"
 	"github.com/handoff-dev/handoff/api/apitest"
+	"github.com/handoff-dev/handoff/egress"
 	"github.com/handoff-dev/handoff/notify"
 	"github.com/handoff-dev/handoff/shipperhooks"
 	"github.com/handoff-dev/handoff/sqlstore"
@@ -36,7 +37,7 @@ func hooksServer(t *testing.T, db *sqlstore.DB) (*httptest.Server, *notify.Worke
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	w := &notify.Worker{Store: db, Now: db.Now, Log: log,
-		Senders: map[string]notify.Sender{notify.ShipperWebhook: &notify.ShipperWebhooks{Resolve: db.ResolveWebhook, AllowPrivate: true}}}
+		Senders: map[string]notify.Sender{notify.ShipperWebhook: &notify.ShipperWebhooks{Resolve: db.ResolveWebhook, Client: egress.Client(15*time.Second, true)}}}
 	return srv, w
 }
 

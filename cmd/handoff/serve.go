@@ -19,6 +19,7 @@ import (
 	"github.com/handoff-dev/handoff/deliveryphoto"
 	"github.com/handoff-dev/handoff/demo"
 	"github.com/handoff-dev/handoff/door"
+	"github.com/handoff-dev/handoff/egress"
 	"github.com/handoff-dev/handoff/keydelivery"
 	"github.com/handoff-dev/handoff/limit"
 	"github.com/handoff-dev/handoff/notify"
@@ -97,7 +98,7 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 	private := c.Demo || getenvBool(c.AllowPrivateNetwork)
 	garages := newGarages(db, keys, log, c.Policy.ContactHours, private, c.GarageStepDeadline)
 	hooks := shipperhooks.New(db, c.Demo || getenvBool(c.AllowHTTPWebhooks), private)
-	senders[notify.ShipperWebhook] = &notify.ShipperWebhooks{Resolve: db.ResolveWebhook, AllowPrivate: private}
+	senders[notify.ShipperWebhook] = &notify.ShipperWebhooks{Resolve: db.ResolveWebhook, Client: egress.Client(15*time.Second, private)}
 	publicURL := c.Channels.PublicURL
 	if publicURL == "" {
 		publicURL = "http://" + c.Addr
