@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/photo"
 	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
 )
 
@@ -69,9 +70,9 @@ func TestPhotoOnDelivery(t *testing.T) {
 				t.Errorf("%s: %v", file, p)
 			}
 		}
-		e.door.PhotoLimits.MaxBytes = 100
+		e.door.Cleaner = photo.Limits{MaxBytes: 100, MaxPixels: photo.DefaultLimits.MaxPixels}
 		problem(t, d.deliverWithPhoto(stopID, "DeliveredToPorch", "gps-orientation6.jpg"), 413, "photo")
-		e.door.PhotoLimits.MaxBytes = 10 << 20
+		e.door.Cleaner = photo.Limits{MaxBytes: 10 << 20, MaxPixels: photo.DefaultLimits.MaxPixels}
 		if n := photoFiles(t, e); n != 0 {
 			t.Fatalf("%d files stored after refused uploads", n)
 		}

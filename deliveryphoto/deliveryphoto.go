@@ -9,12 +9,12 @@ package deliveryphoto
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"time"
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
-	"github.com/handoff-dev/handoff/photo"
 )
 
 // Record is a stored photo of a parcel.
@@ -51,16 +51,23 @@ type Store interface {
 	MarkPhotoDeleted(ctx context.Context, photoID string, at time.Time) error
 }
 
+// Blobs reads and deletes image bytes (the photo store); a missing one is an
+// error that is fs.ErrNotExist.
+type Blobs interface {
+	Get(ctx context.Context, key string) ([]byte, error)
+	Delete(ctx context.Context, key string) error
+}
+
 // Service implements handoff.PhotoService.
 type Service struct {
 	Store Store
-	Blobs photo.Store // nil when photo storage is not configured
+	Blobs Blobs // nil when photo storage is not configured
 	Now   func() time.Time
 	Log   *slog.Logger
 }
 
 // New returns the photo service over store and the blob store.
-func New(store Store, blobs photo.Store, now func() time.Time, log *slog.Logger) *Service {
+func New(store Store, blobs Blobs, now func() time.Time, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -163,7 +170,7 @@ func (s *Service) bytes(ctx context.Context, p *Record, thumb bool) ([]byte, err
 		key = p.Thumb
 	}
 	b, err := s.Blobs.Get(ctx, key)
-	if errors.Is(err, photo.ErrNotFound) {
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, handoff.Errorf(handoff.EGONE, "The photo is no longer stored.")
 	}
 	if err != nil {

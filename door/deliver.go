@@ -14,7 +14,6 @@ import (
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/bag"
-	"github.com/handoff-dev/handoff/photo"
 	"github.com/handoff-dev/handoff/tracking"
 )
 
@@ -194,18 +193,18 @@ func (s *Service) storePhoto(ctx context.Context, data []byte, now time.Time, fi
 	if s.Photos == nil {
 		return nil, handoff.Errorf(handoff.EUNAVAILABLE, "Photo storage is not configured.")
 	}
-	shot, err := photo.CleanContext(ctx, data, s.PhotoLimits)
+	full, thumb, width, height, err := s.Cleaner.CleanImage(ctx, data)
 	if err != nil {
 		return nil, photoRefused(err, field)
 	}
 	base := auth.Random(32)
-	sum := sha256.Sum256(shot.JPEG)
-	p := &StoredPhoto{Blob: base + ".jpg", Thumb: base + ".thumb.jpg", Width: shot.Width, Height: shot.Height,
+	sum := sha256.Sum256(full)
+	p := &StoredPhoto{Blob: base + ".jpg", Thumb: base + ".thumb.jpg", Width: width, Height: height,
 		ExpiresAt: now.Add(s.Policy.PhotoRetention), SHA256: hex.EncodeToString(sum[:])}
-	if err := s.Photos.Put(ctx, p.Blob, shot.JPEG); err != nil {
+	if err := s.Photos.Put(ctx, p.Blob, full); err != nil {
 		return nil, handoff.Internal(err, "store photo")
 	}
-	if err := s.Photos.Put(ctx, p.Thumb, shot.Thumb); err != nil {
+	if err := s.Photos.Put(ctx, p.Thumb, thumb); err != nil {
 		s.Photos.Delete(ctx, p.Blob)
 		return nil, handoff.Internal(err, "store thumbnail")
 	}
@@ -322,16 +321,18 @@ func (s *Service) RefuseParcels(ctx context.Context, da *handoff.Principal, stop
 	return s.Store.StopView(ctx, st.RouteID, st.ID)
 }
 
-// photoRefused turns a refusal of photo.CleanContext into the client's
+// photoRefused turns a refusal of the Cleaner into the client's
 // error, naming the field (photo or signature.image) and, for a photo too big in bytes or pixels,
 // the limit: 413 for those, 503 when no decoder came free in time (the
 // server is busy, the photo may be fine), 400 for anything else.
 func photoRefused(err error, name string) error {
 	field := []handoff.FieldError{{Field: name, Message: err.Error()}}
+	var tooLarge interface{ TooLarge() bool }
+	var busy interface{ Busy() bool }
 	switch {
-	case errors.Is(err, photo.ErrTooLarge), errors.Is(err, photo.ErrTooManyPixel):
+	case errors.As(err, &tooLarge) && tooLarge.TooLarge():
 		return &handoff.Error{Code: handoff.ETOOLARGE, Message: name + ": " + err.Error(), Fields: field}
-	case errors.Is(err, photo.ErrBusy):
+	case errors.As(err, &busy) && busy.Busy():
 		return &handoff.Error{Code: handoff.EUNAVAILABLE, Message: "The server is busy with other photos; try again shortly.", Err: err}
 	}
 	return handoff.Invalid(field...)

@@ -17,7 +17,6 @@ import (
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/passcode"
-	"github.com/handoff-dev/handoff/photo"
 )
 
 // Stop is what the door's rules need to know of a stop and its route.
@@ -212,12 +211,25 @@ type Store interface {
 	RecordRefusal(ctx context.Context, r Refusal) ([]string, error)
 }
 
+// Cleaner validates an uploaded image and returns it without its metadata,
+// upright, with a thumbnail (the images adapter, package photo). A refusal
+// may say TooLarge() or Busy() (see photoRefused).
+type Cleaner interface {
+	CleanImage(ctx context.Context, data []byte) (jpeg, thumb []byte, width, height int, err error)
+}
+
+// Blobs keeps image bytes under keys (the photo store).
+type Blobs interface {
+	Put(ctx context.Context, key string, data []byte) error
+	Delete(ctx context.Context, key string) error
+}
+
 // Service implements handoff.DoorService.
 type Service struct {
-	Store       Store
-	Keys        passcode.Subkeys
-	Photos      photo.Store // nil when photo storage is not configured
-	PhotoLimits photo.Limits
+	Store   Store
+	Keys    passcode.Subkeys
+	Photos  Blobs   // nil when photo storage is not configured
+	Cleaner Cleaner // the images adapter: photo.Limits
 	// Policy is the server's delivery policy, shared with the other
 	// services.
 	Policy *handoff.Policy
@@ -230,12 +242,12 @@ type Service struct {
 
 // New returns the door service over store, with the keys codes are derived
 // with, the photo store and limits, and the shared policy and clock.
-func New(store Store, keys passcode.Subkeys, photos photo.Store, limits photo.Limits, policy *handoff.Policy,
+func New(store Store, keys passcode.Subkeys, photos Blobs, cleaner Cleaner, policy *handoff.Policy,
 	now func() time.Time, today func(string) string, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{Store: store, Keys: keys, Photos: photos, PhotoLimits: limits, Policy: policy, Now: now, Today: today, Log: log}
+	return &Service{Store: store, Keys: keys, Photos: photos, Cleaner: cleaner, Policy: policy, Now: now, Today: today, Log: log}
 }
 
 var _ handoff.DoorService = (*Service)(nil)

@@ -9,7 +9,6 @@ package photo
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -32,17 +31,43 @@ type Limits struct {
 // at most 96 MiB.
 var DefaultLimits = Limits{MaxBytes: 15 << 20, MaxPixels: 24_000_000}
 
-// Errors of Clean; their text is meant for the person uploading.
+// Errors of Clean; their text is meant for the person uploading. Callers
+// that do not import this package tell them apart by the methods
+// TooLarge() and Busy() (errors.As to an interface with that method).
 var (
-	ErrEmpty        = errors.New("no photo was sent")
-	ErrTooLarge     = errors.New("the photo is larger than allowed")
-	ErrNotImage     = errors.New("is not a JPEG, PNG or WebP image")
-	ErrTooManyPixel = errors.New("the photo has more pixels than allowed")
-	ErrCorrupt      = errors.New("the image is damaged or incomplete")
+	ErrEmpty        error = &refusal{text: "no photo was sent"}
+	ErrTooLarge     error = &refusal{text: "the photo is larger than allowed", tooLarge: true}
+	ErrNotImage     error = &refusal{text: "is not a JPEG, PNG or WebP image"}
+	ErrTooManyPixel error = &refusal{text: "the photo has more pixels than allowed", tooLarge: true}
+	ErrCorrupt      error = &refusal{text: "the image is damaged or incomplete"}
 	// ErrBusy is returned when no decoder came free before the caller's
 	// context ended: the server is busy, not the photo wrong.
-	ErrBusy = errors.New("the server is busy with other photos; try again shortly")
+	ErrBusy error = &refusal{text: "the server is busy with other photos; try again shortly", busy: true}
 )
+
+// refusal is an upload Clean refuses.
+type refusal struct {
+	text           string
+	tooLarge, busy bool
+}
+
+func (r *refusal) Error() string { return r.text }
+
+// TooLarge says the upload is over the limits in bytes or pixels.
+func (r *refusal) TooLarge() bool { return r.tooLarge }
+
+// Busy says no decoder came free in time: the photo may be fine.
+func (r *refusal) Busy() bool { return r.busy }
+
+// CleanImage is CleanContext within l, for services that declare the
+// cleaning they need as an interface (door.Cleaner).
+func (l Limits) CleanImage(ctx context.Context, data []byte) (jpeg, thumb []byte, width, height int, err error) {
+	c, err := CleanContext(ctx, data, l)
+	if err != nil {
+		return nil, nil, 0, 0, err
+	}
+	return c.JPEG, c.Thumb, c.Width, c.Height, nil
+}
 
 // Cleaned is a photo ready to store.
 type Cleaned struct {

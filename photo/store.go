@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -25,7 +26,7 @@ type Store interface {
 }
 
 // ErrNotFound is returned by Get for a key with no blob.
-var ErrNotFound = errors.New("photo: not found")
+var ErrNotFound = fmt.Errorf("photo: not found: %w", fs.ErrNotExist)
 
 // keyRe is the form of every key: random, no path tricks possible.
 var keyRe = regexp.MustCompile(`^[a-z0-9]{20,64}(\.thumb)?\.jpg$`)
