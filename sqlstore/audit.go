@@ -31,6 +31,29 @@ func (d *DB) appendAudit(ctx context.Context, tx *sql.Tx, e audit.Entry) error {
 	}
 	at := micros(d.Now())
 	e.At = audit.Stamp(fromMicros(at))
+	const insert = `INSERT INTO audit_log (chain, seq, at, action, actor, subject, outcome, detail, prev_hash, hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+	// The head this node last wrote is most often still the head: then
+	// the entry is linked to it and the head moved on in one conditional
+	// UPDATE, which changes nothing unless the row still holds that very
+	// head (another node's append, a rolled-back one, moves it), and on
+	// PostgreSQL locks it until commit like the bump below.
+	if h, ok := d.heads.get(e.Chain); ok {
+		e.Seq, e.PrevHash = h.seq+1, h.hash
+		e.Hash = e.Sum()
+		res, err := d.txExec(ctx, tx, `UPDATE audit_heads SET seq = $1, hash = $2 WHERE chain = $3 AND seq = $4 AND hash = $5`,
+			e.Seq, e.Hash, e.Chain, h.seq, h.hash)
+		if err != nil {
+			return handoff.Internal(err, "audit head")
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 1 {
+			if _, err := d.txExec(ctx, tx, insert, e.Chain, e.Seq, at, e.Action, e.Actor, e.Subject, e.Outcome, e.Detail, e.PrevHash, e.Hash); err != nil {
+				return handoff.Internal(err, "append audit")
+			}
+			d.heads.put(e.Chain, auditHead{e.Seq, e.Hash})
+			return nil
+		}
+	}
 	const bump = `UPDATE audit_heads SET seq = seq + 1 WHERE chain = $1 RETURNING seq, hash`
 	err := d.txQueryRow(ctx, tx, bump, e.Chain).Scan(&e.Seq, &e.PrevHash)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -45,14 +68,20 @@ func (d *DB) appendAudit(ctx context.Context, tx *sql.Tx, e audit.Entry) error {
 		return handoff.Internal(err, "audit head")
 	}
 	e.Hash = e.Sum()
-	if _, err := d.txExec(ctx, tx, `INSERT INTO audit_log (chain, seq, at, action, actor, subject, outcome, detail, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, e.Chain, e.Seq, at, e.Action, e.Actor, e.Subject, e.Outcome, e.Detail, e.PrevHash, e.Hash); err != nil {
+	if _, err := d.txExec(ctx, tx, insert, e.Chain, e.Seq, at, e.Action, e.Actor, e.Subject, e.Outcome, e.Detail, e.PrevHash, e.Hash); err != nil {
 		return handoff.Internal(err, "append audit")
 	}
 	if _, err := d.txExec(ctx, tx, `UPDATE audit_heads SET hash = $1 WHERE chain = $2`, e.Hash, e.Chain); err != nil {
 		return handoff.Internal(err, "audit head")
 	}
+	d.heads.put(e.Chain, auditHead{e.Seq, e.Hash})
 	return nil
+}
+
+// auditHead is an audit chain's head: its last entry's number and hash.
+type auditHead struct {
+	seq  int64
+	hash string
 }
 
 // AppendAudit appends e (see appendAudit) in a transaction of its own, for

@@ -54,3 +54,47 @@ func TestAuditChainHoldsWithTwoNodes(t *testing.T) {
 		}
 	})
 }
+
+// An append whose transaction rolls back leaves nothing in the chain, and
+// the appends after it, on its node and on another, link to what was
+// committed — also when the other node commits the very entry number the
+// rolled-back one had taken.
+func TestAuditChainAfterRollback(t *testing.T) {
+	sqlstoretest.EachNodes(t, 2, func(t *testing.T, nodes []*sqlstore.DB) {
+		a, b := nodes[0], nodes[1]
+		entry := func(subject string) audit.Entry {
+			return audit.Entry{Chain: "rollback", Action: audit.ActionCodeCheck, Actor: "da_test", Subject: subject}
+		}
+		steps := []struct {
+			db       *sqlstore.DB
+			subject  string
+			rollback bool
+		}{
+			{a, "1", false}, {a, "2", false}, // a knows the head
+			{a, "gone", true},       // a's guess of the head is now one ahead
+			{a, "3", false},         // a's own next append
+			{a, "gone-again", true}, // ahead again
+			{b, "4", false},         // b commits the entry number a had taken
+			{a, "5", false},         // a must link to b's entry, not its own guess
+			{b, "6", false}, {a, "7", false},
+		}
+		for _, s := range steps {
+			var err error
+			if s.rollback {
+				err = s.db.AppendAuditRolledBack(ctx, entry(s.subject))
+			} else {
+				err = s.db.AppendAudit(ctx, entry(s.subject))
+			}
+			if err != nil {
+				t.Fatalf("append %s: %v", s.subject, err)
+			}
+		}
+		w, err := a.VerifyAudit(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(w.Breaks) > 0 || w.Entries != 7 || w.Chains != 1 {
+			t.Errorf("after rolled-back appends: %d entries in %d chains, breaks %v; want 7 entries in 1 chain, whole", w.Entries, w.Chains, w.Breaks)
+		}
+	})
+}

@@ -55,6 +55,19 @@ type DB struct {
 	Passwords *auth.Gate
 	// guardClaims counts this node's sign-in claims, to prune now and then.
 	guardClaims atomic.Uint64
+	// keyIDs remembers the key each contact set's code is derived with on
+	// a day. A set's key for a day is fixed the first time it is stored and
+	// never changed or removed (passcode_sets is only inserted into), so a
+	// remembered ID is right on every node; only what was read outside a
+	// transaction, and so is committed, is remembered. A morning's messages
+	// and checks read each set's key once instead of once each.
+	keyIDs memo[[2]string, string]
+	// heads remembers the head this node last wrote to each audit chain. It
+	// is only a guess that saves reading the head: appendAudit moves a head
+	// from a remembered one only when the row still holds it, so a guess
+	// left behind by a rolled-back transaction or overtaken by another node
+	// costs a miss, never a broken chain.
+	heads memo[string, auditHead]
 
 	faults faults
 
@@ -67,6 +80,31 @@ type DB struct {
 	// reads holds the prepared statements of d.db; writes those of the
 	// database transactions run on (wdb's on SQLite, else reads).
 	reads, writes *stmtCache
+}
+
+// memo remembers up to memoSize values of this node's, and starts afresh
+// when full; the zero value is empty and ready.
+type memo[K comparable, V any] struct {
+	mu sync.Mutex
+	m  map[K]V
+}
+
+const memoSize = 1 << 16
+
+func (c *memo[K, V]) get(k K) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[k]
+	return v, ok
+}
+
+func (c *memo[K, V]) put(k K, v V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= memoSize {
+		c.m = make(map[K]V)
+	}
+	c.m[k] = v
 }
 
 // stmtCache keeps the prepared statements of hot queries on one pool.

@@ -57,6 +57,11 @@ func (d *DB) passcodeKey(ctx context.Context, tx *sql.Tx, set, date string) (str
 	if d.Keys == nil {
 		return "", handoff.Internal(nil, "no keyring configured")
 	}
+	if tx == nil {
+		if kid, ok := d.keyIDs.get([2]string{set, date}); ok {
+			return kid, nil
+		}
+	}
 	const read = `SELECT key_id FROM passcode_sets WHERE code_set = $1 AND service_date = $2`
 	readKey := func() (string, error) {
 		var kid string
@@ -67,6 +72,9 @@ func (d *DB) passcodeKey(ctx context.Context, tx *sql.Tx, set, date string) (str
 	}
 	kid, err := readKey()
 	if err == nil {
+		if tx == nil {
+			d.keyIDs.put([2]string{set, date}, kid) // committed, so fixed for good
+		}
 		return kid, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
@@ -83,6 +91,9 @@ func (d *DB) passcodeKey(ctx context.Context, tx *sql.Tx, set, date string) (str
 	}
 	if kid, err = readKey(); err != nil {
 		return "", handoff.Internal(err, "read passcode key")
+	}
+	if tx == nil {
+		d.keyIDs.put([2]string{set, date}, kid)
 	}
 	return kid, nil
 }
@@ -236,11 +247,15 @@ func (d *DB) deliverParcel(ctx context.Context, tx *sql.Tx, s *doorStop, p stopP
 }
 
 // completeParcels delivers the stop's open parcels that keep returns true
-// with a detail code, and tells the recipient.
-func (d *DB) completeParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor string, keep func(stopParcel) bool, detail, note string) ([]string, error) {
-	ps, err := d.openParcels(ctx, tx, s)
-	if err != nil {
-		return nil, err
+// with a detail code, and tells the recipient. ps are the stop's open
+// parcels when tx has read them already (nil: read them): a parcel settled
+// meanwhile is skipped by deliverParcel's conditional UPDATE either way.
+func (d *DB) completeParcels(ctx context.Context, tx *sql.Tx, s *doorStop, ps []stopParcel, actor string, keep func(stopParcel) bool, detail, note string) ([]string, error) {
+	if ps == nil {
+		var err error
+		if ps, err = d.openParcels(ctx, tx, s); err != nil {
+			return nil, err
+		}
 	}
 	done := []string{}
 	for _, p := range ps {
@@ -711,7 +726,7 @@ func (d *DB) rightGuess(ctx context.Context, tx *sql.Tx, g door.Guess, s *doorSt
 		}
 	}
 	var err error
-	if res.Delivered, err = d.completeParcels(ctx, tx, s, g.AssociateID, func(p stopParcel) bool { return opens(p) && !p.needsCheck }, g.Detail, g.Note); err != nil {
+	if res.Delivered, err = d.completeParcels(ctx, tx, s, open, g.AssociateID, func(p stopParcel) bool { return opens(p) && !p.needsCheck }, g.Detail, g.Note); err != nil {
 		return err
 	}
 	if slices.ContainsFunc(open, func(p stopParcel) bool { return p.waitsForCode() && !g.Matched[p.codeSet] }) {

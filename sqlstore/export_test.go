@@ -2,9 +2,12 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/audit"
 	"github.com/handoff-dev/handoff/auth"
 )
 
@@ -84,4 +87,23 @@ func (d *DB) SearchPlan(ctx context.Context, q handoff.ParcelQuery) ([]string, e
 		out = append(out, line)
 	}
 	return out, rows.Err()
+}
+
+// AppendAuditRolledBack appends e in a transaction that then rolls back,
+// as a request that fails after auditing does.
+func (d *DB) AppendAuditRolledBack(ctx context.Context, e audit.Entry) error {
+	errRolledBack := errors.New("rolled back on purpose")
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		if err := d.appendAudit(ctx, tx, e); err != nil {
+			return err
+		}
+		return errRolledBack
+	})
+	if errors.Is(err, errRolledBack) {
+		return nil
+	}
+	if err == nil {
+		return errors.New("the transaction committed")
+	}
+	return err
 }

@@ -486,7 +486,7 @@ func (d *DB) grantStop(ctx context.Context, tx *sql.Tx, stopID string) (*doorSto
 // OTP parcel among them is there only because its shipper lets the garage
 // stand in for the code, so the stop's passcode is settled too.
 func (d *DB) deliverToGarage(ctx context.Context, tx *sql.Tx, s *doorStop, actor string, ids []string) ([]string, error) {
-	done, err := d.completeParcels(ctx, tx, s, actor, func(p stopParcel) bool { return slices.Contains(ids, p.trackingID) },
+	done, err := d.completeParcels(ctx, tx, s, nil, actor, func(p stopParcel) bool { return slices.Contains(ids, p.trackingID) },
 		tracking.DeliveredToGarage, "Delivered to garage")
 	if err != nil {
 		return nil, err
