@@ -34,6 +34,10 @@ type Store interface {
 	// MarkSent settles a claimed message as sent; ErrLeaseLost, changing
 	// nothing, when the claim is no longer the caller's.
 	MarkSent(ctx context.Context, id, token string) error
+	// MarkSentAll is MarkSent for several messages claimed under one token,
+	// in one statement; it returns those it marked (the others' claims were
+	// lost).
+	MarkSentAll(ctx context.Context, token string, ids []string) ([]string, error)
 	// MarkFailed records a failed attempt: retry at retryAt, or dead;
 	// ErrLeaseLost as MarkSent.
 	MarkFailed(ctx context.Context, id, token, lastErr string, retryAt time.Time, dead bool) error
@@ -166,16 +170,85 @@ func (w *Worker) RunOnce(ctx context.Context, channel string) (int, error) {
 	}
 	c := &claim{w: w, batch: batch, until: start.Add(w.Lease), done: map[string]bool{}}
 	// A sent message is marked while the next one goes out, and the batch
-	// ends when every mark has: the store writes marks that arrive together
-	// in one commit instead of one commit (and one fsync) each.
-	var marks sync.WaitGroup
-	defer marks.Wait()
+	// ends when every mark has: the marks that wait together are written
+	// in one statement and one commit instead of one each.
+	m := w.startMarker(ctx, sender.Name(), len(batch))
+	defer m.wait()
 	for i, q := range batch {
 		if timeout, ok := c.hold(ctx, i); ok {
-			w.deliver(ctx, sender, q, timeout, &marks)
+			w.deliver(ctx, sender, q, timeout, m)
 		}
 	}
 	return len(batch), nil
+}
+
+// marker marks the messages of one claim sent as they go out, all those
+// waiting together in one statement.
+type marker struct {
+	w        *Worker
+	ctx      context.Context
+	provider string
+	sent     chan Queued
+	done     chan struct{}
+}
+
+func (w *Worker) startMarker(ctx context.Context, provider string, n int) *marker {
+	m := &marker{w: w, ctx: ctx, provider: provider, sent: make(chan Queued, n), done: make(chan struct{})}
+	go m.run()
+	return m
+}
+
+// add queues a sent message for marking; the channel holds the whole claim,
+// so it never blocks the sending.
+func (m *marker) add(q Queued) { m.sent <- q }
+
+// wait returns when every message added has been marked (or its mark
+// failed and was logged).
+func (m *marker) wait() {
+	close(m.sent)
+	<-m.done
+}
+
+func (m *marker) run() {
+	defer close(m.done)
+	for q := range m.sent {
+		group := []Queued{q}
+	more:
+		for {
+			select {
+			case r, ok := <-m.sent:
+				if !ok {
+					break more
+				}
+				group = append(group, r)
+			default:
+				break more
+			}
+		}
+		m.mark(group)
+	}
+}
+
+// mark settles a group of messages sent under one claim.
+func (m *marker) mark(group []Queued) {
+	w := m.w
+	ids := make([]string, len(group))
+	for i, q := range group {
+		ids[i] = q.ID
+	}
+	marked, err := w.Store.MarkSentAll(m.ctx, group[0].Token, ids)
+	for _, q := range group {
+		log := w.Log.With("message_id", q.ID, "kind", q.Kind, "channel", q.Channel, "provider", m.provider, "attempt", q.Attempts)
+		switch {
+		case err != nil:
+			log.Error("notification sent but not marked; it may be sent again with the same ID", "err", err)
+		case !slices.Contains(marked, q.ID):
+			log.Error("notification sent but not marked; it may be sent again with the same ID", "err", ErrLeaseLost)
+		default:
+			log.Info("notification sent")
+			w.observe(q.Channel, "sent")
+		}
+	}
 }
 
 // claim is a batch claimed together under one token.
@@ -324,7 +397,7 @@ func (w *Worker) links(d *Data, photo string) {
 // deliver builds and sends a claimed message within timeout and settles it;
 // with marks, a sent message is marked in the background, counted in marks.
 // It returns the send's error.
-func (w *Worker) deliver(ctx context.Context, s Sender, q Queued, timeout time.Duration, marks *sync.WaitGroup) error {
+func (w *Worker) deliver(ctx context.Context, s Sender, q Queued, timeout time.Duration, marks *marker) error {
 	sctx, cancel := context.WithTimeout(ctx, timeout)
 	m, err := w.Build(sctx, q)
 	if err == nil {
@@ -346,7 +419,7 @@ func (w *Worker) deliver(ctx context.Context, s Sender, q Queued, timeout time.D
 			mark()
 			return nil
 		}
-		marks.Go(mark)
+		marks.add(q)
 		return nil
 	}
 	failure := err

@@ -422,6 +422,28 @@ func (d *DB) MarkSent(ctx context.Context, id, token string) error {
 		WHERE id = $2 AND claim_token = $3 AND status = 'pending'`, micros(d.Now()), id, token)
 }
 
+// MarkSentAll implements notify.Store.
+func (d *DB) MarkSentAll(ctx context.Context, token string, ids []string) ([]string, error) {
+	var out []string
+	for chunk := range slices.Chunk(ids, maxInList) {
+		args := []any{micros(d.Now()), token}
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		err := d.writeRows(ctx, func(rows *sql.Rows) error {
+			var id string
+			err := rows.Scan(&id)
+			out = append(out, id)
+			return err
+		}, `UPDATE notifications SET status = 'sent', sent_at = $1, claimed_until = 0, last_error = ''
+			WHERE claim_token = $2 AND status = 'pending' AND id IN (`+placeholders(3, len(chunk))+`) RETURNING id`, args...)
+		if err != nil {
+			return out, handoff.Internal(err, "mark sent")
+		}
+	}
+	return out, nil
+}
+
 // MarkFailed implements notify.Store.
 func (d *DB) MarkFailed(ctx context.Context, id, token, lastErr string, retryAt time.Time, dead bool) error {
 	status := StatusPending

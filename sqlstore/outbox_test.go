@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -62,6 +63,45 @@ func TestLostClaimSettlesNothing(t *testing.T) {
 		}
 		if err := b.MarkSent(ctx, q.ID, second[0].Token); err != nil {
 			t.Errorf("mark sent by the holder: %v", err)
+		}
+	})
+}
+
+// TestMarkSentAllMarksOnlyHeldClaims marks three messages sent in one call
+// after another node took one of them over: the two still held are marked,
+// the lost one is left to its new claimant, and marking again marks nothing.
+func TestMarkSentAllMarksOnlyHeldClaims(t *testing.T) {
+	sqlstoretest.EachNodes(t, 2, func(t *testing.T, nodes []*sqlstore.DB) {
+		a, b := nodes[0], nodes[1]
+		sqlstoretest.QueueSMS(t, a, 3)
+		first, err := a.ClaimNotifications(ctx, "sms", 10, time.Second)
+		if err != nil || len(first) != 3 {
+			t.Fatalf("first claim: %d, %v", len(first), err)
+		}
+		// b takes over one message after the lease, as a node would.
+		if err := a.ReleaseNotification(ctx, first[2].ID, first[2].Token, time.Now().Add(-time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		second, err := b.ClaimNotifications(ctx, "sms", 10, time.Minute)
+		if err != nil || len(second) != 1 || second[0].ID != first[2].ID {
+			t.Fatalf("claim of the released message: %v, %v", second, err)
+		}
+		ids := []string{first[0].ID, first[1].ID, first[2].ID}
+		marked, err := a.MarkSentAll(ctx, first[0].Token, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(marked)
+		want := []string{first[0].ID, first[1].ID}
+		slices.Sort(want)
+		if !slices.Equal(marked, want) {
+			t.Errorf("marked %v, want the two still held %v", marked, want)
+		}
+		if again, err := a.MarkSentAll(ctx, first[0].Token, ids); err != nil || len(again) != 0 {
+			t.Errorf("marking again marked %v, %v", again, err)
+		}
+		if err := b.MarkSent(ctx, second[0].ID, second[0].Token); err != nil {
+			t.Errorf("the new claimant could not mark its message: %v", err)
 		}
 	})
 }
