@@ -177,10 +177,15 @@ func CleanContext(ctx context.Context, data []byte, lim Limits) (*Cleaned, error
 // as much as reading the photo, and it needs no copy of the photo: a
 // kernel scaler (Catmull-Rom) converted a JPEG's YCbCr for every tap of its
 // kernel, and cost more than decoding and re-encoding the photo together.
-func shrink(img image.Image, tw, th int) *image.RGBA {
+//
+// A JPEG's thumbnail is YCbCr at full chroma resolution, which the encoder
+// takes as it is: converting to RGB here and back to YCbCr there cost a
+// fifth of a thumbnail.
+func shrink(img image.Image, tw, th int) image.Image {
 	b := img.Bounds()
 	sw, sh := b.Dx(), b.Dy()
-	out := image.NewRGBA(image.Rect(0, 0, tw, th))
+	var out *image.RGBA
+	var outYCC *image.YCbCr
 	xmap := make([]int, sw) // the thumbnail's column of each of the photo's
 	for x := range xmap {
 		xmap[x] = x * tw / sw
@@ -191,6 +196,11 @@ func shrink(img image.Image, tw, th int) *image.RGBA {
 	// average converts as the pixels would), others as R, G and B.
 	sum := make([]uint32, 4*tw)
 	ycc, _ := img.(*image.YCbCr)
+	if ycc != nil {
+		outYCC = image.NewYCbCr(image.Rect(0, 0, tw, th), image.YCbCrSubsampleRatio444)
+	} else {
+		out = image.NewRGBA(image.Rect(0, 0, tw, th))
+	}
 	hdiv := 1 // luma pixels per chroma sample across
 	if ycc != nil {
 		switch ycc.SubsampleRatio {
@@ -205,14 +215,18 @@ func shrink(img image.Image, tw, th int) *image.RGBA {
 		if row < 0 {
 			return
 		}
-		p := out.Pix[row*out.Stride:]
-		for i := 0; i < tw; i++ {
-			n := max(sum[4*i+3], 1)
-			c0, c1, c2 := uint8(sum[4*i]/n), uint8(sum[4*i+1]/n), uint8(sum[4*i+2]/n)
-			if ycc != nil {
-				c0, c1, c2 = color.YCbCrToRGB(c0, c1, c2)
+		if outYCC != nil {
+			yp, cb, cr := outYCC.Y[row*outYCC.YStride:], outYCC.Cb[row*outYCC.CStride:], outYCC.Cr[row*outYCC.CStride:]
+			for i := 0; i < tw; i++ {
+				n := max(sum[4*i+3], 1)
+				yp[i], cb[i], cr[i] = uint8(sum[4*i]/n), uint8(sum[4*i+1]/n), uint8(sum[4*i+2]/n)
 			}
-			p[4*i], p[4*i+1], p[4*i+2], p[4*i+3] = c0, c1, c2, 0xff
+		} else {
+			p := out.Pix[row*out.Stride:]
+			for i := 0; i < tw; i++ {
+				n := max(sum[4*i+3], 1)
+				p[4*i], p[4*i+1], p[4*i+2], p[4*i+3] = uint8(sum[4*i]/n), uint8(sum[4*i+1]/n), uint8(sum[4*i+2]/n), 0xff
+			}
 		}
 		clear(sum)
 	}
@@ -255,6 +269,9 @@ func shrink(img image.Image, tw, th int) *image.RGBA {
 		}
 	}
 	flush()
+	if outYCC != nil {
+		return outYCC
+	}
 	return out
 }
 
