@@ -66,3 +66,38 @@ func TestGateFull(t *testing.T) {
 		t.Errorf("after everyone left: %d slots, %d waiting", len(g.slots), len(g.room))
 	}
 }
+
+// New passwords are hashed a few at a time: while every slot is taken a
+// caller whose caller leaves gets its context's error, and a waiter gets
+// its hash once a slot is free.
+func TestHashPasswordTakesTurns(t *testing.T) {
+	ctx := context.Background()
+	for range cap(hashSlots) {
+		hashSlots <- struct{}{} // every slot busy
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if h, err := HashPasswordContext(cancelled, "pw"); !errors.Is(err, context.Canceled) || h != "" {
+		t.Errorf("with every slot taken and the caller gone: %q, %v", h, err)
+	}
+	done := make(chan string, 1)
+	go func() {
+		h, err := HashPasswordContext(ctx, "correct horse")
+		if err != nil {
+			t.Error(err)
+		}
+		done <- h
+	}()
+	<-hashSlots // one slot comes free
+	if h := <-done; !checks(h, "correct horse") {
+		t.Errorf("the waiter's hash does not check: %q", h)
+	}
+	for len(hashSlots) > 0 {
+		<-hashSlots
+	}
+}
+
+func checks(hash, password string) bool {
+	ok, err := CheckPassword(hash, password)
+	return ok && err == nil
+}

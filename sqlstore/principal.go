@@ -48,8 +48,11 @@ func (d *DB) CreatePrincipal(ctx context.Context, np handoff.NewPrincipal) (*han
 	}
 	p := &handoff.Principal{ID: newID(prefix), Kind: np.Kind, Name: name, StationID: np.StationID, Market: mkt, City: city, CreatedAt: d.Now()}
 	cred := handoff.Credentials{APIKey: auth.NewAPIKey(), Password: auth.NewPassword()}
-	pwHash := auth.HashPassword(cred.Password)
-	err := d.tx(ctx, func(tx *sql.Tx) error {
+	pwHash, err := hashPassword(ctx, cred.Password)
+	if err != nil {
+		return nil, handoff.Credentials{}, err
+	}
+	err = d.tx(ctx, func(tx *sql.Tx) error {
 		if p.StationID != "" {
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM principals WHERE id = $1 AND kind = $2`, p.StationID, auth.KindStation).Scan(&n); err != nil {
@@ -329,8 +332,11 @@ func (d *DB) ListPrincipals(ctx context.Context, kind auth.Kind) ([]*handoff.Pri
 // keys included, stop working at once. It also ends the principal's sessions.
 func (d *DB) ResetCredentials(ctx context.Context, id string) (handoff.Credentials, error) {
 	cred := handoff.Credentials{APIKey: auth.NewAPIKey(), Password: auth.NewPassword()}
-	hash := auth.HashPassword(cred.Password)
-	err := d.tx(ctx, func(tx *sql.Tx) error {
+	hash, err := hashPassword(ctx, cred.Password)
+	if err != nil {
+		return handoff.Credentials{}, err
+	}
+	err = d.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE principals SET api_key_digest = $1, password_hash = $2 WHERE id = $3`, auth.Digest(cred.APIKey), hash, id)
 		if err != nil {
 			return handoff.Internal(err, "reset credentials")
@@ -356,4 +362,16 @@ func (d *DB) ResetCredentials(ctx context.Context, id string) (handoff.Credentia
 		return handoff.Credentials{}, err
 	}
 	return cred, nil
+}
+
+// hashPassword hashes a new password when its turn comes (see
+// auth.HashPasswordContext); a request that cannot wait longer is told the
+// server is busy.
+func hashPassword(ctx context.Context, password string) (string, error) {
+	hash, err := auth.HashPasswordContext(ctx, password)
+	if err != nil {
+		return "", &handoff.Error{Code: handoff.EUNAVAILABLE, RetryAfter: time.Second, Err: err,
+			Message: "Too many accounts are being set up right now; try again in a few seconds."}
+	}
+	return hash, nil
 }
