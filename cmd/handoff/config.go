@@ -38,6 +38,9 @@ type config struct {
 	// MemoryLimitMiB is the Go runtime's soft memory limit in MiB (0: none;
 	// GOMEMLIMIT, when set, wins).
 	MemoryLimitMiB int
+	// CPUProfile, when set, is where the server writes a CPU profile of
+	// its whole run when it stops.
+	CPUProfile     string
 	RequestTimeout time.Duration
 	DBMaxConns     int
 	DrainDelay     time.Duration
@@ -94,6 +97,7 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", 30*time.Second, "time to read a request, headers and body (env HANDOFF_READ_TIMEOUT); a photo upload gets more by its size")
 	fs.Int64Var(&c.UploadMinRate, "upload-min-rate", 16<<10, "slowest photo upload let through, in bytes per second: an upload may take --read-timeout plus its size at this rate (env HANDOFF_UPLOAD_MIN_RATE)")
 	fs.IntVar(&c.MemoryLimitMiB, "memory-limit", 192, "soft memory limit of the Go heap in MiB, which the collector works to keep under so that garbage of a busy moment does not stay resident; 0 for none, GOMEMLIMIT wins when set (env HANDOFF_MEMORY_LIMIT)")
+	fs.StringVar(&c.CPUProfile, "cpu-profile", "", "write a CPU profile of the server's run to this file when it stops, to see where its time goes under a load test (go tool pprof reads it)")
 	fs.IntVar(&c.MaxInFlight, "max-in-flight", 128, "requests served at once; more are answered 503 with Retry-After (env HANDOFF_MAX_IN_FLIGHT)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", 30*time.Second, "deadline of a request's work, database waits included; past it the answer is 503 (env HANDOFF_REQUEST_TIMEOUT)")
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", 0, "database connections per node; 0 for 8 on SQLite, 32 on PostgreSQL (env HANDOFF_DB_MAX_CONNS)")
