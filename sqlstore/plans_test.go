@@ -175,3 +175,55 @@ type accept struct{}
 
 func (accept) Send(context.Context, notify.Message) error { return nil }
 func (accept) Name() string                               { return "accept" }
+
+// TestOutboxSettlesByID asks SQLite for the plans of the statements that
+// settle and renew a claim of many messages by their IDs, as the worker
+// runs them: each must find the messages by their IDs, never read through
+// the backlog of pending messages (an index on status would, and did).
+func TestOutboxSettlesByID(t *testing.T) {
+	db := sqlstoretest.Open(t, sqlstore.SQLite)
+	sqlstoretest.QueueSMS(t, db, 25)
+	claimed, err := db.ClaimNotifications(ctx, "sms", 20, time.Minute)
+	if err != nil || len(claimed) != 20 {
+		t.Fatalf("claim: %d, %v", len(claimed), err)
+	}
+	var ids []string
+	for _, q := range claimed {
+		ids = append(ids, q.ID)
+	}
+	var mu sync.Mutex
+	var seen []string
+	db.TraceStatements(func(q string) {
+		mu.Lock()
+		seen = append(seen, q)
+		mu.Unlock()
+	})
+	if held, err := db.RenewNotifications(ctx, claimed[0].Token, ids, time.Minute); err != nil || len(held) != 20 {
+		t.Fatalf("renew: %d, %v", len(held), err)
+	}
+	if marked, err := db.MarkSentAll(ctx, claimed[0].Token, ids); err != nil || len(marked) != 20 {
+		t.Fatalf("mark: %d, %v", len(marked), err)
+	}
+	db.TraceStatements(func(string) {})
+	mu.Lock()
+	statements := slices.Clone(seen)
+	mu.Unlock()
+	checked := 0
+	for _, q := range statements {
+		if !strings.Contains(q, "id IN (") {
+			continue
+		}
+		plan, err := db.Explain(ctx, q, countParams(q))
+		if err != nil {
+			t.Fatalf("explain %s: %v", q, err)
+		}
+		steps := strings.Join(plan, "\n")
+		if !strings.Contains(steps, "(id=?)") || strings.Contains(steps, "status=?") {
+			t.Errorf("settling by IDs does not look the IDs up:\n%s\n%s", steps, q)
+		}
+		checked++
+	}
+	if checked < 2 {
+		t.Errorf("only %d statements by IDs were seen, want the renewal and the mark", checked)
+	}
+}
