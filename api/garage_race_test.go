@@ -89,39 +89,71 @@ func TestGarageRevocationRacesTheOpenStep(t *testing.T) {
 }
 
 // TestGarageRevocationRacesTheRequest: the associate's request writes its
-// pending grant at the moment the recipient switches key delivery off.
-// Either the request is refused, or its grant is there for the revocation
-// to end: never a live grant left behind after the switch committed.
+// pending grant at the moment the recipient switches key delivery off, for
+// the whole garage or for the parcel. Either the request is refused, or its
+// grant is there for the revocation to end: never a live grant left behind
+// after the switch committed.
 func TestGarageRevocationRacesTheRequest(t *testing.T) {
-	eachEnv(t, func(t *testing.T, e *env) {
-		g := newGarageDay(t, e)
-		refused := 0
-		for i := range garageRaceRounds {
-			id := fmt.Sprintf("gg_askrace%03d", i)
-			rec := handoff.GrantRecord{GarageGrant: handoff.GarageGrant{ID: id, StopID: g.stopID, State: handoff.GrantPending,
-				TrackingIDs: []string{g.parcel}, ExpiresAt: g.db.Now().Add(g.garages.GrantTTL)}, GarageID: g.garageID, AssociateID: g.da1}
-			g.switchOn(t)
-			var askErr, offErr error
-			race(func() {
-				askErr = g.db.AddGrant(t0ctx, rec, handoff.GrantMove{Step: "requested", Event: tracking.GarageAccessRequested,
-					Note: "Garage access requested by the associate", Detail: "requested", Actor: g.da1, Notify: true})
-			}, func() {
-				_, offErr = g.switchOff()
-			})
-			if offErr != nil {
-				t.Fatalf("round %d: the switch answered %v", i, offErr)
-			}
-			if askErr != nil {
-				if handoff.ErrorReason(askErr) != grant.ReasonKeyDeliveryOff {
-					t.Fatalf("round %d: the request answered %v", i, askErr)
+	for _, c := range []struct {
+		name string
+		on   func(g *garageDay) error
+		off  func(g *garageDay) error
+	}{
+		{name: "garage", on: func(g *garageDay) error {
+			_, err := g.db.SwitchKeyDelivery(t0ctx, g.garageID, true, nil, g.db.Now(), "")
+			return err
+		}, off: func(g *garageDay) error {
+			_, err := g.switchOff()
+			return err
+		}},
+		{name: "parcel", on: func(g *garageDay) error {
+			_, err := g.db.SwitchParcelKeyDelivery(t0ctx, garageContact, g.parcel, g.garageID, true, nil, g.db.Now(), "")
+			return err
+		}, off: func(g *garageDay) error {
+			_, err := g.db.SwitchParcelKeyDelivery(t0ctx, garageContact, g.parcel, g.garageID, false, grant.Transitions(grant.Revoke),
+				g.db.Now().Add(g.garages.StepBound()), "switched off in a race")
+			return err
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			eachEnv(t, func(t *testing.T, e *env) {
+				g := newGarageDay(t, e)
+				if c.name == "parcel" {
+					if _, err := g.switchOff(); err != nil {
+						t.Fatal(err)
+					}
 				}
-				refused++
-				continue
-			}
-			if st := g.grantState(t, id); st != handoff.GrantRevoked {
-				t.Fatalf("round %d: grant %s after key delivery was switched off, want revoked", i, st)
-			}
-		}
-		t.Logf("%d of %d requests refused, the rest revoked", refused, garageRaceRounds)
-	})
+				refused := 0
+				for i := range garageRaceRounds {
+					id := fmt.Sprintf("gg_askrace%03d", i)
+					rec := handoff.GrantRecord{GarageGrant: handoff.GarageGrant{ID: id, StopID: g.stopID, State: handoff.GrantPending,
+						TrackingIDs: []string{g.parcel}, ExpiresAt: g.db.Now().Add(g.garages.GrantTTL)}, GarageID: g.garageID, AssociateID: g.da1}
+					if err := c.on(g); err != nil {
+						t.Fatal(err)
+					}
+					var askErr, offErr error
+					race(func() {
+						askErr = g.db.AddGrant(t0ctx, rec, handoff.GrantMove{Step: "requested", Event: tracking.GarageAccessRequested,
+							Note: "Garage access requested by the associate", Detail: "requested", Actor: g.da1, Notify: true})
+					}, func() {
+						offErr = c.off(g)
+					})
+					if offErr != nil {
+						t.Fatalf("round %d: the switch answered %v", i, offErr)
+					}
+					if askErr != nil {
+						if handoff.ErrorReason(askErr) != grant.ReasonKeyDeliveryOff {
+							t.Fatalf("round %d: the request answered %v", i, askErr)
+						}
+						refused++
+						continue
+					}
+					if st := g.grantState(t, id); st != handoff.GrantRevoked {
+						t.Fatalf("round %d: grant %s after key delivery was switched off, want revoked", i, st)
+					}
+				}
+				t.Logf("%d of %d requests refused, the rest revoked", refused, garageRaceRounds)
+			})
+		})
+	}
 }
