@@ -176,9 +176,16 @@ func TestGarageRevocationWins(t *testing.T) {
 			}
 		}()
 		wg.Wait()
+		// The open call succeeded before the switch, or was refused
+		// (403: switched off meanwhile; 409: nothing eligible any more);
+		// never a 500, which is the database failing one of the two.
+		if openStatus != 200 && openStatus != 403 && openStatus != 409 {
+			t.Fatalf("open answered %d", openStatus)
+		}
 		// Whatever the order, once key delivery is off the door ends closed
-		// and nothing is delivered to the garage.
-		if door, _ := g.og.Snapshot(); door != 0 && openStatus != 200 {
+		// and nothing is delivered to the garage: a door that opened before
+		// the switch was closed by it.
+		if door, _ := g.og.Snapshot(); door != 0 {
 			t.Fatalf("door left open (open answered %d)", openStatus)
 		}
 		// A request after the switch is refused (409: either the one grant

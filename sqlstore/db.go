@@ -391,13 +391,18 @@ func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return handoff.Internal(err, "begin")
 	}
 	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
+	err = fn(tx)
+	if err == nil {
+		if err = tx.Commit(); err != nil {
+			err = handoff.Internal(err, "commit")
+		}
 	}
-	if err := tx.Commit(); err != nil {
-		return handoff.Internal(err, "commit")
+	if code := rolledBack(err); code != "" {
+		// Answered 503, which is not logged as a fault: two transactions
+		// took locks in opposite orders, which is one.
+		d.Log.WarnContext(ctx, "transaction rolled back by the database", "sqlstate", code, "err", err)
 	}
-	return nil
+	return err
 }
 
 // isUnique reports whether err is a unique-constraint violation on either engine.

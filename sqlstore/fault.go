@@ -22,7 +22,9 @@ import (
 // ours: every connection is wrapped so that a driver error meaning "cannot
 // reach the database" or "no room to write" comes out marked with
 // handoff.ErrUnavailable, whichever store method (and handoff.Internal call)
-// it passes through. The HTTP layer answers those 503 with Retry-After.
+// it passes through; so does a transaction PostgreSQL rolled back to break
+// a deadlock, which may be tried again. The HTTP layer answers those 503
+// with Retry-After.
 
 // unavailable is a driver error marked as handoff.ErrUnavailable.
 type unavailable struct {
@@ -73,6 +75,21 @@ func unreachable(err error) bool {
 	return errors.As(err, &te) && te.Timeout()
 }
 
+// rolledBack returns the SQLSTATE of a PostgreSQL error that rolled the
+// transaction back to let another go on — deadlock_detected (40P01) or
+// serialization_failure (40001) — and "" for any other error. Nothing of
+// the transaction was written, so the client may try again: it is marked
+// unavailable (503, Retry-After) rather than left a 500. The store's
+// transactions take their locks in one order so that it should not happen
+// (see lockGarage); the tx that meets one logs it.
+func rolledBack(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001") {
+		return pe.Code
+	}
+	return ""
+}
+
 // faults marks driver errors and remembers when the disk was last full.
 type faults struct {
 	lastFull atomic.Int64 // UnixNano of the last disk-full error, 0 for never
@@ -103,7 +120,7 @@ func (f *faults) mark(ctx context.Context, err error) error {
 	case diskFull(err):
 		f.lastFull.Store(time.Now().UnixNano())
 		return &unavailable{err: err, full: true}
-	case unreachable(err), ctx != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case unreachable(err), rolledBack(err) != "", ctx != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return &unavailable{err: err}
 	}
 	return err

@@ -67,6 +67,8 @@ func TestFaultMarks(t *testing.T) {
 		{nil, &pgconn.PgError{Code: "08006"}, true},         // connection_failure
 		{nil, fmt.Errorf("dial: %w", errConnRefused), true}, // the server is down
 		{deadline, errors.New("interrupted"), true},         // no answer in the request's time
+		{nil, &pgconn.PgError{Code: "40P01"}, true},         // deadlock_detected: rolled back, may be tried again
+		{nil, &pgconn.PgError{Code: "40001"}, true},         // serialization_failure: likewise
 		{nil, &pgconn.PgError{Code: "23505"}, false},        // a unique violation is ours to handle
 		{nil, errors.New("syntax error"), false},            // a fault of ours
 		{context.Background(), context.Canceled, false},     // the client went away

@@ -148,11 +148,50 @@ func (d *DB) GarageSteps(ctx context.Context, contact string) ([]handoff.GarageE
 	return out, rows.Err()
 }
 
+// Lock order. On PostgreSQL, every transaction of a garage's key delivery
+// takes what it locks in this order: the garage's row (lockGarage, or the
+// UPDATE of it that switches key delivery), then its grants' rows, then the
+// garage's audit chain head (garageEvent), then the parcels' rows (their
+// tracking events). A transaction that took the audit head and then waited
+// for a grant row, while a grant step held that row and waited for the
+// head, was a deadlock: PostgreSQL killed one of them, and the associate's
+// open call answered 500 with the door left to the sweeper.
+
+// lockGarage holds a garage's row until tx ends, shared or not: a request
+// for a grant holds it shared while it reads whether key delivery is on and
+// writes its grant, and a switch holds it alone while it changes that and
+// revokes, so each sees the other's commit (a grant written is revoked, or
+// the switch is seen and the request refused). The switches that UPDATE the
+// garage's row hold it by that. SQLite's writes are one at a time already.
+func (d *DB) lockGarage(ctx context.Context, tx *sql.Tx, garageID string, shared bool) error {
+	if d.Engine != Postgres {
+		return nil
+	}
+	mode := "FOR NO KEY UPDATE" // the lock an UPDATE of the row takes
+	if shared {
+		mode = "FOR SHARE"
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM garages WHERE id = $1 `+mode, garageID); err != nil {
+		return handoff.Internal(err, "lock garage")
+	}
+	return nil
+}
+
 // revokeGrants applies a revocation's moves to every grant of a garage, in
 // the caller's transaction, so that a grant not yet opened can never open
 // and one whose door is open or opening is handed to whoever closes it. It
 // returns the grants it moved, each with the state it was in.
 func (d *DB) revokeGrants(ctx context.Context, tx *sql.Tx, garageID string, moves []grant.Transition, until time.Time, why string) ([]handoff.GrantRecord, error) {
+	out, err := d.takeGrants(ctx, tx, garageID, moves, until)
+	if err != nil {
+		return nil, err
+	}
+	return out, d.logRevoked(ctx, tx, garageID, out, why)
+}
+
+// takeGrants is the first half of revokeGrants: the moves, which lock the
+// grants' rows, and nothing that locks after them.
+func (d *DB) takeGrants(ctx context.Context, tx *sql.Tx, garageID string, moves []grant.Transition, until time.Time) ([]handoff.GrantRecord, error) {
 	var out []handoff.GrantRecord
 	for _, m := range moves {
 		rows, err := tx.QueryContext(ctx, `UPDATE garage_grants SET state = $1, step_until = $2 WHERE garage_id = $3 AND state = $4
@@ -176,23 +215,31 @@ func (d *DB) revokeGrants(ctx context.Context, tx *sql.Tx, garageID string, move
 			return nil, handoff.Internal(err, "revoke grants")
 		}
 	}
-	for _, g := range out {
+	return out, nil
+}
+
+// logRevoked is the second half of revokeGrants: the records of the grants
+// it moved, in the garage's log and chain and in their parcels' tracking.
+func (d *DB) logRevoked(ctx context.Context, tx *sql.Tx, garageID string, revoked []handoff.GrantRecord, why string) error {
+	for _, g := range revoked {
 		if err := d.garageEvent(ctx, tx, garageID, g.ID, "revoked", why, d.Now()); err != nil {
-			return nil, err
+			return err
 		}
 		for _, t := range g.TrackingIDs {
 			if _, err := d.appendEvent(ctx, tx, t, tracking.Event{Code: tracking.GarageAccessRevoked, Time: d.Now(), Actor: "recipient", Note: "Garage access withdrawn: " + why}); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // SwitchKeyDelivery switches key delivery for all of a garage's eligible
 // parcels. Switching it off forgets per-parcel choices and applies revoke to
 // the garage's grants in the same transaction, so a request after it is
-// refused even if it started before; it returns the grants it ended.
+// refused even if it started before; it returns the grants it ended. The
+// grants are taken before the switch is logged (see lockGarage on the
+// order); the log still reads the switch, then the revocations.
 func (d *DB) SwitchKeyDelivery(ctx context.Context, garageID string, on bool, revoke []grant.Transition, until time.Time, why string) ([]handoff.GrantRecord, error) {
 	var ended []handoff.GrantRecord
 	err := d.tx(ctx, func(tx *sql.Tx) error {
@@ -205,12 +252,18 @@ func (d *DB) SwitchKeyDelivery(ctx context.Context, garageID string, on bool, re
 		if _, err := tx.ExecContext(ctx, `DELETE FROM garage_parcels WHERE garage_id = $1`, garageID); err != nil {
 			return handoff.Internal(err, "key delivery")
 		}
+		taken, err := d.takeGrants(ctx, tx, garageID, revoke, until)
+		if err != nil {
+			return err
+		}
 		if err := d.garageEvent(ctx, tx, garageID, "", "key_delivery_off", "", d.Now()); err != nil {
 			return err
 		}
-		var err error
-		ended, err = d.revokeGrants(ctx, tx, garageID, revoke, until, why)
-		return err
+		if err := d.logRevoked(ctx, tx, garageID, taken, why); err != nil {
+			return err
+		}
+		ended = taken
+		return nil
 	})
 	return ended, err
 }
@@ -229,6 +282,9 @@ func (d *DB) SwitchParcelKeyDelivery(ctx context.Context, contact, trackingID, g
 	}
 	var ended []handoff.GrantRecord
 	err := d.tx(ctx, func(tx *sql.Tx) error {
+		if err := d.lockGarage(ctx, tx, garageID, false); err != nil {
+			return err
+		}
 		if on {
 			_, err := tx.ExecContext(ctx, `INSERT INTO garage_parcels (tracking_id, garage_id, created_at) VALUES ($1, $2, $3)
 				ON CONFLICT (tracking_id) DO UPDATE SET garage_id = excluded.garage_id`, trackingID, garageID, micros(d.Now()))
@@ -362,6 +418,12 @@ func (d *DB) KeyParcels(ctx context.Context, stopID string) ([]grant.Parcel, err
 // database however requests race (ECONFLICT).
 func (d *DB) AddGrant(ctx context.Context, g handoff.GrantRecord, step handoff.GrantMove) error {
 	return d.tx(ctx, func(tx *sql.Tx) error {
+		// Held until commit, and taken before the INSERT reads key
+		// delivery: a switch that committed meanwhile is seen, and one
+		// still to come waits for this grant and revokes it.
+		if err := d.lockGarage(ctx, tx, g.GarageID, true); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO garage_grants (id, garage_id, associate_id, stop_id, tracking_ids, state, created_at, expires_at)
 			SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM garages g WHERE g.id = $2 AND g.removed_at = 0
 				AND (g.key_delivery OR EXISTS (SELECT 1 FROM garage_parcels gp WHERE gp.garage_id = g.id AND gp.tracking_id = $9)))`,
