@@ -227,3 +227,25 @@ func TestOutboxSettlesByID(t *testing.T) {
 		t.Errorf("only %d statements by IDs were seen, want the renewal and the mark", checked)
 	}
 }
+
+// TestStartupBackfillsReadOnlyWhatTheyFill asks SQLite for the plans of the
+// queries the store runs at every start to fill older shipments' columns:
+// they must find the rows still to fill through an index, not read every
+// shipment, or a node with a million parcels takes seconds to start.
+func TestStartupBackfillsReadOnlyWhatTheyFill(t *testing.T) {
+	db := sqlstoretest.Open(t, sqlstore.SQLite)
+	for _, q := range []string{
+		`SELECT id, recipient_mobile, recipient_email, buyer_mobile, buyer_email FROM shipments WHERE code_set = '' LIMIT 500`,
+		`SELECT id, ship_to FROM shipments WHERE recipient_name = '' AND id > $1 ORDER BY id LIMIT 500`,
+	} {
+		plan, err := db.Explain(ctx, q, countParams(q))
+		if err != nil {
+			t.Fatalf("explain %s: %v", q, err)
+		}
+		// Reading a partial index whole is reading only the rows to fill.
+		steps := strings.Join(plan, "\n")
+		if !strings.Contains(steps, "shipments USING INDEX shipments_") || !strings.Contains(steps, "_unfilled") {
+			t.Errorf("a start-up backfill reads the shipments without its index:\n%s\n%s", steps, q)
+		}
+	}
+}
