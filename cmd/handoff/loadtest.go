@@ -165,11 +165,15 @@ type ltRoute struct {
 
 // loadtest is one run.
 type loadtest struct {
-	cfg    *loadConfig
-	out    io.Writer
-	client *http.Client
-	rng    *rand.Rand
-	run    string // distinguishes this run's recipients and keys from earlier runs'
+	cfg *loadConfig
+	out io.Writer
+	// progress is told, while the run goes on, each phase's progress every
+	// progressEvery and its outcome when it ends, so that a long day is not
+	// silent until its report.
+	progress io.Writer
+	client   *http.Client
+	rng      *rand.Rand
+	run      string // distinguishes this run's recipients and keys from earlier runs'
 
 	shippers, stations []account
 	rcpts              []*recipient
@@ -224,7 +228,7 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	lt := &loadtest{cfg: cfg, out: stdout, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed>>1|1)), codes: newCodeBook(),
+	lt := &loadtest{cfg: cfg, out: stdout, progress: stderr, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed>>1|1)), codes: newCodeBook(),
 		client: &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{MaxIdleConns: cfg.Concurrency * 2, MaxIdleConnsPerHost: cfg.Concurrency * 2,
 			IdleConnTimeout: time.Minute}}}
 	lt.run = strconv.Itoa(10 + int(cfg.Seed%90))
@@ -692,6 +696,12 @@ func (lt *loadtest) phase(ctx context.Context, name string, n int, next func(i i
 		idx      atomic.Int64
 		wg       sync.WaitGroup
 	)
+	stopTicking := lt.tick(name, func() string {
+		mu.Lock()
+		done := len(lat)
+		mu.Unlock()
+		return fmt.Sprintf("%d of %d requests, %.0f/s", done, n, float64(done)/time.Since(start).Seconds())
+	})
 	for range min(lt.cfg.Concurrency, n) {
 		wg.Add(1)
 		go func() {
@@ -738,7 +748,48 @@ func (lt *loadtest) phase(ctx context.Context, name string, n int, next func(i i
 		res.CPUPerRequest = res.CPUSeconds / float64(res.Requests) * 1e6
 	}
 	res.MessagesSent = int(after.sent - before.sent)
+	stopTicking()
+	lt.say("%s: %d requests in %.1fs, p99 %.0f ms, %.0f µs of server CPU each, %d errors", name, res.Requests, res.Seconds, res.P99ms, res.CPUPerRequest, errorCount(res.Errors))
 	return res
+}
+
+// progressEvery is how often a phase in progress says how far it got.
+const progressEvery = 10 * time.Second
+
+// say writes one progress line.
+func (lt *loadtest) say(format string, args ...any) {
+	if lt.progress != nil {
+		fmt.Fprintf(lt.progress, "loadtest: "+format+"\n", args...)
+	}
+}
+
+// tick says how far the phase name got, as status tells, every
+// progressEvery until the returned function is called.
+func (lt *loadtest) tick(name string, status func() string) (stop func()) {
+	done := make(chan struct{})
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		t := time.NewTicker(progressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				lt.say("%s: %s", name, status())
+			}
+		}
+	}()
+	return func() { close(done); <-ended }
+}
+
+func errorCount(errs map[string]int) int {
+	n := 0
+	for _, c := range errs {
+		n += c
+	}
+	return n
 }
 
 func quantileMs(sorted []time.Duration, q float64) float64 {
@@ -765,6 +816,11 @@ func (lt *loadtest) drain(ctx context.Context, name string) {
 	var pending struct {
 		Notifications []json.RawMessage `json:"notifications"`
 	}
+	var waiting atomic.Int64
+	stopTicking := lt.tick(name, func() string {
+		return fmt.Sprintf("%d messages sent, %d or more still waiting", int(lt.scrape(ctx).sent-before.sent), waiting.Load())
+	})
+	defer stopTicking()
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		pending.Notifications = nil
 		if _, err := lt.do(ctx, &call{method: "GET", path: "/v1/admin/notifications?status=pending", token: lt.cfg.AdminToken, want: 200, into: &pending}); err != nil {
@@ -772,6 +828,7 @@ func (lt *loadtest) drain(ctx context.Context, name string) {
 		} else if len(pending.Notifications) == 0 {
 			break
 		}
+		waiting.Store(int64(len(pending.Notifications)))
 		select {
 		case <-ctx.Done():
 		case <-time.After(200 * time.Millisecond):
@@ -790,6 +847,7 @@ func (lt *loadtest) drain(ctx context.Context, name string) {
 		res.CPUPerUnit = res.CPUSeconds / float64(res.Units) * 1e6
 		res.PerSecond = float64(res.Units) / res.Seconds
 	}
+	lt.say("%s: %d messages in %.1fs, %.0f µs of server CPU each", name, res.MessagesSent, res.Seconds, res.CPUPerUnit)
 }
 
 // serverStats are the figures the load test reads from /metrics.
