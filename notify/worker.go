@@ -395,7 +395,8 @@ func (w *Worker) links(d *Data, photo string) {
 }
 
 // deliver builds and sends a claimed message within timeout and settles it;
-// with marks, a sent message is marked in the background, counted in marks.
+// with marks, a sent message is handed to marks to be marked with the others
+// sent meanwhile.
 // It returns the send's error.
 func (w *Worker) deliver(ctx context.Context, s Sender, q Queued, timeout time.Duration, marks *marker) error {
 	sctx, cancel := context.WithTimeout(ctx, timeout)

@@ -38,6 +38,8 @@ type config struct {
 	// MemoryLimitMiB is the Go runtime's soft memory limit in MiB (0: none;
 	// GOMEMLIMIT, when set, wins).
 	MemoryLimitMiB int
+	// GCPercent is the Go collector's GOGC (GOGC, when set, wins).
+	GCPercent int
 	// CPUProfile, when set, is where the server writes a CPU profile of
 	// its whole run when it stops.
 	CPUProfile     string
@@ -97,6 +99,7 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 	fs.DurationVar(&c.ReadTimeout, "read-timeout", 30*time.Second, "time to read a request, headers and body (env HANDOFF_READ_TIMEOUT); a photo upload gets more by its size")
 	fs.Int64Var(&c.UploadMinRate, "upload-min-rate", 16<<10, "slowest photo upload let through, in bytes per second: an upload may take --read-timeout plus its size at this rate (env HANDOFF_UPLOAD_MIN_RATE)")
 	fs.IntVar(&c.MemoryLimitMiB, "memory-limit", 192, "soft memory limit of the Go heap in MiB, which the collector works to keep under so that garbage of a busy moment does not stay resident; 0 for none, GOMEMLIMIT wins when set (env HANDOFF_MEMORY_LIMIT)")
+	fs.IntVar(&c.GCPercent, "gc-percent", 200, "how far the Go heap grows past what is live before the collector runs again, in percent; 0 for Go's default of 100; --memory-limit caps the heap either way, GOGC wins when set (env HANDOFF_GC_PERCENT)")
 	fs.StringVar(&c.CPUProfile, "cpu-profile", "", "write a CPU profile of the server's run to this file when it stops, to see where its time goes under a load test (go tool pprof reads it)")
 	fs.IntVar(&c.MaxInFlight, "max-in-flight", 128, "requests served at once; more are answered 503 with Retry-After (env HANDOFF_MAX_IN_FLIGHT)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", 30*time.Second, "deadline of a request's work, database waits included; past it the answer is 503 (env HANDOFF_REQUEST_TIMEOUT)")
@@ -130,8 +133,8 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 	if c.ReadTimeout <= 0 || c.UploadMinRate < 1 || c.MaxInFlight < 1 || c.RequestTimeout <= 0 {
 		return nil, errors.New("--read-timeout, --upload-min-rate, --max-in-flight and --request-timeout must be positive")
 	}
-	if c.DBMaxConns < 0 || c.DrainDelay < 0 || c.GarageStepDeadline < 0 || c.MemoryLimitMiB < 0 {
-		return nil, errors.New("--db-max-conns, --drain-delay, --garage-step-deadline and --memory-limit must not be negative")
+	if c.DBMaxConns < 0 || c.DrainDelay < 0 || c.GarageStepDeadline < 0 || c.MemoryLimitMiB < 0 || c.GCPercent < 0 {
+		return nil, errors.New("--db-max-conns, --drain-delay, --garage-step-deadline, --memory-limit and --gc-percent must not be negative")
 	}
 	if c.GarageSweep <= 0 {
 		return nil, errors.New("--garage-sweep-interval must be positive")
@@ -172,6 +175,7 @@ var envFlags = []struct{ flag, env string }{
 	{"upload-min-rate", "HANDOFF_UPLOAD_MIN_RATE"},
 	{"max-in-flight", "HANDOFF_MAX_IN_FLIGHT"},
 	{"memory-limit", "HANDOFF_MEMORY_LIMIT"},
+	{"gc-percent", "HANDOFF_GC_PERCENT"},
 	{"request-timeout", "HANDOFF_REQUEST_TIMEOUT"},
 	{"db-max-conns", "HANDOFF_DB_MAX_CONNS"},
 	{"drain-delay", "HANDOFF_DRAIN_DELAY"},

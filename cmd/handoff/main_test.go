@@ -37,6 +37,14 @@ func TestParseServe(t *testing.T) {
 	if err != nil || c.GarageSweep != 250*time.Millisecond || c.GarageStepDeadline != 3*time.Second {
 		t.Errorf("garage sweep settings: %+v, %v", c, err)
 	}
+	c, err = parseServe(nil, io.Discard, env(nil))
+	if err != nil || c.GCPercent != 200 || c.MemoryLimitMiB != 192 {
+		t.Errorf("memory defaults: gc %d%%, limit %d MiB, %v", c.GCPercent, c.MemoryLimitMiB, err)
+	}
+	c, err = parseServe(nil, io.Discard, env(map[string]string{"HANDOFF_GC_PERCENT": "0"}))
+	if err != nil || c.GCPercent != 0 {
+		t.Errorf("HANDOFF_GC_PERCENT=0 (Go's default): %d, %v", c.GCPercent, err)
+	}
 	// Flags win over the environment.
 	c, _ = parseServe([]string{"--addr", "127.0.0.1:1"}, io.Discard, env(map[string]string{"HANDOFF_ADDR": "127.0.0.1:2"}))
 	if c.Addr != "127.0.0.1:1" {
@@ -50,6 +58,8 @@ func TestParseServe(t *testing.T) {
 		"bad proxies":       {"HANDOFF_TRUSTED_PROXIES": "10.0.0.1, proxy.local"},
 		"no garage sweep":   {"HANDOFF_GARAGE_SWEEP_INTERVAL": "0s"},
 		"bad step deadline": {"HANDOFF_GARAGE_STEP_DEADLINE": "soon"},
+		"negative gc":       {"HANDOFF_GC_PERCENT": "-1"},
+		"bad gc":            {"HANDOFF_GC_PERCENT": "lots"},
 	} {
 		if _, err := parseServe(nil, io.Discard, env(e)); err == nil {
 			t.Errorf("%s accepted", name)

@@ -160,6 +160,12 @@ func serve(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	if c.MemoryLimitMiB > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(int64(c.MemoryLimitMiB) << 20)
 	}
+	// Collecting at twice the live heap instead of Go's once cost 9 % less
+	// CPU over a load-test day, for 15–30 MB more at the peak, which the
+	// memory limit still bounds.
+	if c.GCPercent > 0 && os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(c.GCPercent)
+	}
 	if c.CPUProfile != "" {
 		f, err := os.Create(c.CPUProfile)
 		if err != nil {
