@@ -126,11 +126,18 @@ func (d *DB) touchAPIKey(ctx context.Context, id string, lastUsed int64) error {
 // counted next (webhooks, API keys) holds when two requests of one account
 // race on PostgreSQL; SQLite's writes are one at a time already.
 func (d *DB) lockPrincipal(ctx context.Context, tx *sql.Tx, id string) error {
+	return d.lockRow(ctx, tx, `SELECT 1 FROM principals WHERE id = $1 FOR UPDATE`, id, "lock account")
+}
+
+// lockRow runs lock, a SELECT … FOR UPDATE/SHARE of the row with ID id, in
+// tx on PostgreSQL, which holds the row until tx ends; on SQLite, whose
+// writes are one at a time already, it does nothing.
+func (d *DB) lockRow(ctx context.Context, tx *sql.Tx, lock, id, what string) error {
 	if d.Engine != Postgres {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM principals WHERE id = $1 FOR UPDATE`, id); err != nil {
-		return handoff.Internal(err, "lock account")
+	if _, err := tx.ExecContext(ctx, lock, id); err != nil {
+		return handoff.Internal(err, what)
 	}
 	return nil
 }

@@ -164,17 +164,11 @@ func (d *DB) GarageSteps(ctx context.Context, contact string) ([]handoff.GarageE
 // the switch is seen and the request refused). The switches that UPDATE the
 // garage's row hold it by that. SQLite's writes are one at a time already.
 func (d *DB) lockGarage(ctx context.Context, tx *sql.Tx, garageID string, shared bool) error {
-	if d.Engine != Postgres {
-		return nil
-	}
-	mode := "FOR NO KEY UPDATE" // the lock an UPDATE of the row takes
+	lock := `SELECT 1 FROM garages WHERE id = $1 FOR NO KEY UPDATE` // the lock an UPDATE of the row takes
 	if shared {
-		mode = "FOR SHARE"
+		lock = `SELECT 1 FROM garages WHERE id = $1 FOR SHARE`
 	}
-	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM garages WHERE id = $1 `+mode, garageID); err != nil {
-		return handoff.Internal(err, "lock garage")
-	}
-	return nil
+	return d.lockRow(ctx, tx, lock, garageID, "lock garage")
 }
 
 // revokeGrants applies a revocation's moves to every grant of a garage, in
