@@ -31,8 +31,20 @@ func (d *DB) appendAudit(ctx context.Context, tx *sql.Tx, e audit.Entry) error {
 	}
 	at := micros(d.Now())
 	e.At = audit.Stamp(fromMicros(at))
-	const insert = `INSERT INTO audit_log (chain, seq, at, action, actor, subject, outcome, detail, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+	if err := d.advanceHead(ctx, tx, &e); err != nil {
+		return err
+	}
+	if _, err := d.txExec(ctx, tx, `INSERT INTO audit_log (chain, seq, at, action, actor, subject, outcome, detail, prev_hash, hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, e.Chain, e.Seq, at, e.Action, e.Actor, e.Subject, e.Outcome, e.Detail, e.PrevHash, e.Hash); err != nil {
+		return handoff.Internal(err, "append audit")
+	}
+	d.heads.put(e.Chain, auditHead{e.Seq, e.Hash})
+	return nil
+}
+
+// advanceHead gives e its number, the hash it links to and its own hash,
+// and moves its chain's head to it in tx.
+func (d *DB) advanceHead(ctx context.Context, tx *sql.Tx, e *audit.Entry) error {
 	// The head this node last wrote is most often still the head: then
 	// the entry is linked to it and the head moved on in one conditional
 	// UPDATE, which changes nothing unless the row still holds that very
@@ -47,10 +59,6 @@ func (d *DB) appendAudit(ctx context.Context, tx *sql.Tx, e audit.Entry) error {
 			return handoff.Internal(err, "audit head")
 		}
 		if n, err := res.RowsAffected(); err == nil && n == 1 {
-			if _, err := d.txExec(ctx, tx, insert, e.Chain, e.Seq, at, e.Action, e.Actor, e.Subject, e.Outcome, e.Detail, e.PrevHash, e.Hash); err != nil {
-				return handoff.Internal(err, "append audit")
-			}
-			d.heads.put(e.Chain, auditHead{e.Seq, e.Hash})
 			return nil
 		}
 	}
@@ -68,13 +76,9 @@ func (d *DB) appendAudit(ctx context.Context, tx *sql.Tx, e audit.Entry) error {
 		return handoff.Internal(err, "audit head")
 	}
 	e.Hash = e.Sum()
-	if _, err := d.txExec(ctx, tx, insert, e.Chain, e.Seq, at, e.Action, e.Actor, e.Subject, e.Outcome, e.Detail, e.PrevHash, e.Hash); err != nil {
-		return handoff.Internal(err, "append audit")
-	}
 	if _, err := d.txExec(ctx, tx, `UPDATE audit_heads SET hash = $1 WHERE chain = $2`, e.Hash, e.Chain); err != nil {
 		return handoff.Internal(err, "audit head")
 	}
-	d.heads.put(e.Chain, auditHead{e.Seq, e.Hash})
 	return nil
 }
 
