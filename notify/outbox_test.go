@@ -168,3 +168,96 @@ func (p *stallingProvider) Send(ctx context.Context, m notify.Message) error {
 	}
 	return err
 }
+
+// markCounter counts the worker's marks and tells each one.
+type markCounter struct {
+	notify.Store
+	mu     sync.Mutex
+	groups [][]string
+	marked chan struct{}
+}
+
+func (m *markCounter) MarkSentAll(ctx context.Context, token string, ids []string) ([]string, error) {
+	out, err := m.Store.MarkSentAll(ctx, token, ids)
+	m.mu.Lock()
+	m.groups = append(m.groups, ids)
+	m.mu.Unlock()
+	select {
+	case m.marked <- struct{}{}:
+	default:
+	}
+	return out, err
+}
+
+// gateProvider accepts every message at once, except that it holds the
+// message numbered hold until release is closed.
+type gateProvider struct {
+	mu      sync.Mutex
+	got     []string
+	hold    int
+	release chan struct{}
+}
+
+func (p *gateProvider) Name() string { return "gate" }
+
+func (p *gateProvider) Send(ctx context.Context, m notify.Message) error {
+	p.mu.Lock()
+	n := len(p.got)
+	p.mu.Unlock()
+	if n == p.hold && p.release != nil {
+		select {
+		case <-p.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.got = append(p.got, m.ID)
+	return nil
+}
+
+// TestSentMessagesAreMarkedTogether: the messages of a claim that go out
+// quickly are marked sent in one statement, not one each; and a message
+// does not wait for the rest of its claim to be marked: while a later send
+// hangs, the ones before it are marked.
+func TestSentMessagesAreMarkedTogether(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		sqlstoretest.QueueSMS(t, db, 10)
+		store := &markCounter{Store: db, marked: make(chan struct{}, 1)}
+		p := &gateProvider{hold: -1}
+		w := &notify.Worker{Store: store, Senders: map[string]notify.Sender{notify.SMS: p}, Log: slog.New(slog.DiscardHandler), Batch: 10}
+		if n, err := w.RunOnce(ctx, notify.SMS); err != nil || n != 10 {
+			t.Fatalf("claimed %d, %v; want 10", n, err)
+		}
+		if len(p.got) != 10 || len(store.groups) != 1 || len(store.groups[0]) != 10 {
+			t.Fatalf("sent %d, marked in %d statements (%v); want 10 in one", len(p.got), len(store.groups), store.groups)
+		}
+		if left := len(mustList(t, db, sqlstore.StatusPending)); left != 0 {
+			t.Errorf("%d messages left pending", left)
+		}
+
+		// The fourth send of the next claim hangs until the first three
+		// are marked.
+		sqlstoretest.QueueSMS(t, db, 6)
+		store.groups, store.marked = nil, make(chan struct{}, 1)
+		p = &gateProvider{hold: 3, release: make(chan struct{})}
+		w.Senders = map[string]notify.Sender{notify.SMS: p}
+		go func() {
+			select {
+			case <-store.marked:
+			case <-time.After(time.Minute):
+			}
+			close(p.release)
+		}()
+		if n, err := w.RunOnce(ctx, notify.SMS); err != nil || n != 6 {
+			t.Fatalf("claimed %d, %v; want 6", n, err)
+		}
+		if len(store.groups) < 2 || len(store.groups[0]) != 3 {
+			t.Errorf("marked in groups %v; want the first three before the fourth was sent", store.groups)
+		}
+		if left := len(mustList(t, db, sqlstore.StatusPending)); left != 0 {
+			t.Errorf("%d messages left pending", left)
+		}
+	})
+}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
@@ -103,15 +104,15 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := s.send(ctx, msg)
-	var se *mail.SendError
-	if err != nil && errors.As(err, &se) && se.Reason == mail.ErrConnCheck {
+	if errors.Is(err, errStale) {
 		// The server closed the kept connection while it was idle; nothing
-		// of this message was sent on it.
+		// of this message was accepted on it.
 		err = s.send(ctx, msg)
 	}
 	if err != nil {
 		// A 5xx reply is a refusal of this message; anything else may pass.
-		if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 {
+		var te *textproto.Error
+		if errors.As(err, &te) && te.Code >= 500 {
 			return Permanent("smtp: %v", err)
 		}
 		return fmt.Errorf("smtp: %w", err)
@@ -132,12 +133,120 @@ func (s *SMTP) send(ctx context.Context, msg *mail.Msg) error {
 	}
 	conn := s.conn
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	err := s.client.SendWithSMTPClient(conn, msg)
+	err := transact(conn, msg)
 	if !stop() || err != nil {
 		conn.Close()
 		s.conn = nil
 	}
 	return err
+}
+
+// errStale is a kept connection found closed before the server answered
+// anything of a message.
+var errStale = errors.New("the server closed the connection")
+
+// transact runs one mail transaction (RFC 5321) on c: MAIL, RCPT, DATA and
+// the message. When the server offers PIPELINING (RFC 2920) the three
+// commands go out in one write and their replies are read together, so a
+// message costs two round trips instead of six: go-mail's own send checks
+// the connection with NOOP first and ends with RSET, neither of which a
+// completed transaction needs (its end resets the session). Without
+// PIPELINING each command waits for its reply.
+func transact(c *smtp.Client, msg *mail.Msg) error {
+	from, err := msg.GetSender(false)
+	if err != nil {
+		return Permanent("smtp from: %v", err)
+	}
+	rcpts, err := msg.GetRecipients()
+	if err != nil {
+		return Permanent("smtp to: %v", err)
+	}
+	mailCmd := "MAIL FROM:" + from
+	if ok, _ := c.Extension("SMTPUTF8"); ok && !isASCII(from+strings.Join(rcpts, "")) {
+		mailCmd += " SMTPUTF8"
+	}
+	cmds := []string{mailCmd}
+	for _, r := range rcpts {
+		cmds = append(cmds, "RCPT TO:"+r)
+	}
+	cmds = append(cmds, "DATA")
+	for _, cmd := range cmds {
+		if strings.ContainsAny(cmd, "\r\n") {
+			return Permanent("smtp: an address holds a line break")
+		}
+	}
+	expect := func(i int) int {
+		switch {
+		case i == 0:
+			return 250
+		case i == len(cmds)-1:
+			return 354
+		default:
+			return 25 // 250 or 251
+		}
+	}
+	t := c.Text
+	pipelined, _ := c.Extension("PIPELINING")
+	if pipelined {
+		for _, cmd := range cmds {
+			t.W.WriteString(cmd)
+			t.W.WriteString("\r\n")
+		}
+		if err := t.W.Flush(); err != nil {
+			return fmt.Errorf("%w: %w", errStale, err)
+		}
+	}
+	var first error
+	for i, cmd := range cmds {
+		if !pipelined {
+			if err := t.PrintfLine("%s", cmd); err != nil {
+				if i == 0 {
+					return fmt.Errorf("%w: %w", errStale, err)
+				}
+				return err
+			}
+		}
+		_, _, err := t.ReadResponse(expect(i))
+		var te *textproto.Error
+		switch {
+		case err == nil:
+		case i == 0 && !errors.As(err, &te):
+			// No reply at all to the first command: the server had gone.
+			return fmt.Errorf("%w: %w", errStale, err)
+		case !errors.As(err, &te):
+			return err
+		case first == nil:
+			first = fmt.Errorf("%s: %w", strings.Fields(cmd)[0], err)
+			if !pipelined {
+				return first
+			}
+		}
+	}
+	if first != nil {
+		// The commands after the refused one were refused as out of
+		// sequence; the connection is closed after any failure.
+		return first
+	}
+	w := t.DotWriter()
+	if _, err := msg.WriteTo(w); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if _, _, err := t.ReadResponse(250); err != nil {
+		return fmt.Errorf("end of data: %w", err)
+	}
+	return nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // Release implements Reuser: it ends the kept connection with QUIT.

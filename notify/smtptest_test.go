@@ -22,6 +22,7 @@ type mailbox struct {
 	msgs     []received
 	sessions int // connections the server accepted
 	addr     string
+	refuse   map[string]*smtp.SMTPError // RCPT replies by recipient
 }
 
 type received struct {
@@ -42,7 +43,15 @@ type session struct {
 
 func (s *session) AuthPlain(string, string) error              { return nil }
 func (s *session) Mail(from string, _ *smtp.MailOptions) error { s.from = from; return nil }
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error   { s.to = to; return nil }
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.box.mu.Lock()
+	defer s.box.mu.Unlock()
+	if e, ok := s.box.refuse[to]; ok {
+		return e
+	}
+	s.to = to
+	return nil
+}
 func (s *session) Reset()                                      {}
 func (s *session) Logout() error                               { return nil }
 

@@ -1,0 +1,201 @@
+package notify_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/handoff-dev/handoff/notify"
+)
+
+// scripted is an SMTP server on 127.0.0.1 that does not offer PIPELINING
+// (go-smtp always does), answers RCPT for refused with the reply given, and
+// closes each connection after close messages (0: never), as a server
+// does with a connection left idle.
+type scripted struct {
+	refuse map[string]string // recipient → reply line
+	close  int
+
+	mu       sync.Mutex
+	sessions int
+	got      []string // recipients of the messages accepted
+	commands []string
+	addr     string
+}
+
+func startScripted(t *testing.T, s *scripted) *scripted {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.addr = ln.Addr().String()
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.sessions++
+			s.mu.Unlock()
+			go s.serve(c)
+		}
+	}()
+	return s
+}
+
+func (s *scripted) serve(c net.Conn) {
+	defer c.Close()
+	r, w := bufio.NewReader(c), bufio.NewWriter(c)
+	reply := func(line string) { w.WriteString(line + "\r\n"); w.Flush() }
+	reply("220 scripted ESMTP")
+	var to string
+	done := 0
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		line = strings.TrimRight(line, "\r\n")
+		s.mu.Lock()
+		s.commands = append(s.commands, strings.Fields(line+" x")[0])
+		s.mu.Unlock()
+		switch verb := strings.ToUpper(strings.Fields(line + " x")[0]); verb {
+		case "EHLO":
+			w.WriteString("250-scripted\r\n250 8BITMIME\r\n")
+			w.Flush()
+		case "HELO", "NOOP", "RSET":
+			reply("250 OK")
+		case "MAIL":
+			to = ""
+			reply("250 OK")
+		case "RCPT":
+			to = strings.TrimSuffix(strings.TrimPrefix(line[len("RCPT TO:"):], "<"), ">")
+			if r, ok := s.refuse[to]; ok {
+				to = ""
+				reply(r)
+				continue
+			}
+			reply("250 OK")
+		case "DATA":
+			if to == "" {
+				reply("503 no valid recipients")
+				continue
+			}
+			reply("354 go ahead")
+			for {
+				l, err := r.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if l == ".\r\n" {
+					break
+				}
+			}
+			s.mu.Lock()
+			s.got = append(s.got, to)
+			s.mu.Unlock()
+			reply("250 queued")
+			if done++; s.close > 0 && done >= s.close {
+				return
+			}
+		case "QUIT":
+			reply("221 bye")
+			return
+		default:
+			reply("502 unknown")
+		}
+	}
+}
+
+func newSMTP(t *testing.T, addr string) *notify.SMTP {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(addr)
+	var p int
+	fmt.Sscan(port, &p)
+	s, err := notify.NewSMTP(notify.SMTPConfig{Host: host, Port: p, From: "parcels@example.com", TLS: "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func email(id, to string) notify.Message {
+	return notify.Message{ID: id, Kind: "out_for_delivery", Channel: notify.Email, To: to, Subject: "Your parcel", Text: "It comes today.\n.\nA line with a dot."}
+}
+
+// TestSMTPPipelinesOneConnection sends a claim's emails over one
+// connection to a server that offers PIPELINING, each once and whole (a
+// line of a single dot included), and refuses for good what the server
+// refuses with 5xx.
+func TestSMTPPipelinesOneConnection(t *testing.T) {
+	box := startSMTP(t)
+	s := newSMTP(t, box.addr)
+	defer s.Release()
+	for i, to := range []string{"a@example.com", "b@example.com", "c@example.com"} {
+		if err := s.Send(context.Background(), email(fmt.Sprint("msg_", i), to)); err != nil {
+			t.Fatalf("send to %s: %v", to, err)
+		}
+	}
+	got := box.all()
+	if len(got) != 3 || box.sessions != 1 { // sessions: no send is running
+		t.Fatalf("%d emails over %d connections, want 3 over 1", len(got), box.sessions)
+	}
+	for i, m := range got {
+		if m.From != "parcels@example.com" || m.MessageID != fmt.Sprintf("<msg_%d@handoff>", i) || !strings.Contains(strings.ReplaceAll(m.Body, "\r\n", "\n"), "\n.\nA line with a dot.") {
+			t.Errorf("email %d: %+v", i, m)
+		}
+	}
+	box.mu.Lock()
+	box.refuse = map[string]*smtp.SMTPError{"gone@example.com": {Code: 550, Message: "no such user"}}
+	box.mu.Unlock()
+	if err := s.Send(context.Background(), email("msg_x", "gone@example.com")); err == nil || !notify.IsPermanent(err) {
+		t.Errorf("a refused recipient: %v, want a permanent failure", err)
+	}
+	if err := s.Send(context.Background(), email("msg_y", "d@example.com")); err != nil {
+		t.Errorf("the next email after a refusal: %v", err)
+	}
+	if n := len(box.all()); n != 4 {
+		t.Errorf("%d emails accepted, want 4", n)
+	}
+}
+
+// TestSMTPWithoutPipelining sends command by command to a server that does
+// not offer PIPELINING; tells a refusal for good (5xx) from one that may
+// pass (4xx); and, when the server has closed the kept connection, sends on
+// a new one, once.
+func TestSMTPWithoutPipelining(t *testing.T) {
+	srv := startScripted(t, &scripted{close: 2, refuse: map[string]string{
+		"gone@example.com": "550 5.1.1 no such user", "full@example.com": "452 4.2.2 mailbox full"}})
+	s := newSMTP(t, srv.addr)
+	defer s.Release()
+	for i, to := range []string{"a@example.com", "b@example.com", "c@example.com"} {
+		if err := s.Send(context.Background(), email(fmt.Sprint("msg_", i), to)); err != nil {
+			t.Fatalf("send to %s: %v", to, err)
+		}
+	}
+	if err := s.Send(context.Background(), email("msg_g", "gone@example.com")); err == nil || !notify.IsPermanent(err) {
+		t.Errorf("550: %v, want a permanent failure", err)
+	}
+	if err := s.Send(context.Background(), email("msg_f", "full@example.com")); err == nil || notify.IsPermanent(err) {
+		t.Errorf("452: %v, want a failure that may pass", err)
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if strings.Join(srv.got, " ") != "a@example.com b@example.com c@example.com" || srv.sessions < 2 {
+		t.Errorf("accepted %v over %d connections; want a, b, c, the third on a second connection", srv.got, srv.sessions)
+	}
+	for _, c := range srv.commands {
+		if c == "NOOP" || c == "RSET" {
+			t.Errorf("the client sent %s; a completed transaction needs neither", c)
+		}
+	}
+}
