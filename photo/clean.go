@@ -18,6 +18,8 @@ import (
 	"strconv"
 
 	_ "golang.org/x/image/webp" // accepted input format
+
+	"github.com/handoff-dev/handoff/photo/internal/jpegscale"
 )
 
 // Limits bound what is accepted.
@@ -139,9 +141,18 @@ func CleanContext(ctx context.Context, data []byte, lim Limits) (*Cleaned, error
 	if upright := orientation <= 1 || orientation > 8; upright && format == "jpeg" {
 		kept, _ = stripJPEG(data)
 	}
+	// The photo kept as it was compressed is decoded only for its
+	// thumbnail, so at the smallest scale that still has the thumbnail's
+	// pixels (jpegscale reads and checks every coefficient as image/jpeg
+	// does); any other is decoded in full to be encoded again.
 	var img image.Image
+	w, h := cfg.Width, cfg.Height
 	if kept != nil {
-		img, err = jpeg.Decode(bytes.NewReader(kept))
+		if shift := thumbShift(w, h); shift > 0 {
+			img, err = jpegscale.DecodeScaled(bytes.NewReader(kept), shift)
+		} else {
+			img, err = jpeg.Decode(bytes.NewReader(kept))
+		}
 		switch img.(type) {
 		case *image.YCbCr, *image.Gray:
 		default: // CMYK, or it did not decode: the whole way
@@ -159,16 +170,30 @@ func CleanContext(ctx context.Context, data []byte, lim Limits) (*Cleaned, error
 		if err := jpeg.Encode(full, img, &jpeg.Options{Quality: 85}); err != nil {
 			return nil, fmt.Errorf("photo: encode: %w", err)
 		}
+		w, h = img.Bounds().Dx(), img.Bounds().Dy()
 	}
-	b := img.Bounds()
-	scale := math.Min(1, float64(ThumbSize)/float64(max(b.Dx(), b.Dy())))
-	tw, th := max(1, int(float64(b.Dx())*scale)), max(1, int(float64(b.Dy())*scale))
-	small := shrink(img, tw, th)
+	scale := math.Min(1, float64(ThumbSize)/float64(max(w, h)))
+	tw, th := max(1, int(float64(w)*scale)), max(1, int(float64(h)*scale))
+	small := img
+	if b := img.Bounds(); b.Dx() != tw || b.Dy() != th {
+		small = shrink(img, tw, th)
+	}
 	var thumb bytes.Buffer
 	if err := jpeg.Encode(&thumb, small, &jpeg.Options{Quality: 80}); err != nil {
 		return nil, fmt.Errorf("photo: encode thumbnail: %w", err)
 	}
-	return &Cleaned{JPEG: full.Bytes(), Thumb: thumb.Bytes(), Width: b.Dx(), Height: b.Dy()}, nil
+	return &Cleaned{JPEG: full.Bytes(), Thumb: thumb.Bytes(), Width: w, Height: h}, nil
+}
+
+// thumbShift is the most a w × h JPEG can be scaled down by in decoding
+// (1<<shift, up to 8) and still be at least ThumbSize on its longer side.
+func thumbShift(w, h int) uint {
+	long := max(w, h)
+	shift := uint(0)
+	for shift < 3 && (long+(1<<(shift+1))-1)>>(shift+1) >= ThumbSize {
+		shift++
+	}
+	return shift
 }
 
 // shrink returns img scaled down to tw × th by averaging, for each pixel
