@@ -8,17 +8,19 @@ func (d *decoder) scaledSize() (w, h int) {
 	return (d.width + r) >> d.shift, (d.height + r) >> d.shift
 }
 
-// cosines[k][x*k+u] is C(u)·A(u)·cos((2x+1)uπ/2k) for a k-point inverse
-// DCT (k = 4 or 2), C(0) = 1/√2 and C(u) = 1 otherwise. A(u) is the mean of
-// the 8-point transform's cosine of frequency u over the 8/k pixels an
-// output pixel stands for, relative to its value at their centre, so that
+// cos4 and cos2 hold C(u)·A(u)·cos((2x+1)uπ/2k) at [x*k+u] for a k-point
+// inverse DCT (k = 4, 2), C(0) = 1/√2 and C(u) = 1 otherwise. A(u) is the
+// mean of the 8-point transform's cosine of frequency u over the 8/k pixels
+// an output pixel stands for, relative to its value at their centre, so that
 // each frequency kept comes out as the average of those pixels would have
 // it, not as their centre would.
-var cosines = map[int][]float32{4: cosTable(4), 2: cosTable(2)}
+var (
+	cos4 = cosTable(4)
+	cos2 = cosTable(2)
+)
 
-func cosTable(k int) []float32 {
+func cosTable(k int) (t [16]float32) {
 	f := 8 / k // pixels an output pixel stands for, across
-	t := make([]float32, k*k)
 	for u := range k {
 		c := 1.0
 		if u == 0 {
@@ -36,7 +38,16 @@ func cosTable(k int) []float32 {
 	return t
 }
 
-// reduced writes the dequantized block b (natural order) as k×k pixels,
+// zig is unzig's inverse: the zig-zag index of a coefficient's natural one.
+var zig = func() (z [blockSize]int) {
+	for i, n := range unzig {
+		z[n] = i
+	}
+	return z
+}()
+
+// reduced writes the block b (natural order, not dequantized: only the
+// coefficients it uses are, by qt) as k×k pixels,
 // k = 8>>shift, level-shifted and clipped, to dst. The pixel at (x, y) is
 // the average of the 8/k × 8/k pixels it stands for as the k×k lowest
 // frequencies of the block make them:
@@ -47,30 +58,48 @@ func cosTable(k int) []float32 {
 // (there its cosines are what the 8-point transform's are), each frequency
 // weighted by A, with the higher frequencies left out. For k = 1 it is the
 // DC coefficient over 8, the block's average exactly.
-func reduced(b *block, shift uint, dst []byte, stride int) {
-	k := 8 >> shift
-	if k == 1 {
-		dst[0] = clip(float32(b[0])/8 + 128)
-		return
-	}
-	t := cosines[k]
-	var rows [16]float32 // rows[v*k+x]: the row pass, per frequency row v
-	for v := range k {
-		for x := range k {
-			var s float32
-			for u := range k {
-				s += t[x*k+u] * float32(b[v*8+u])
+func reduced(b *block, qt *block, shift uint, dst []byte, stride int) {
+	// F is the dequantized coefficient of natural index n.
+	F := func(n int) float32 { return float32(b[n] * qt[zig[n]]) }
+	switch shift {
+	case 3:
+		dst[0] = clip(F(0)/8 + 128)
+	case 2:
+		t := &cos2
+		// Rows of frequencies (v) first, then columns; a row of zeros,
+		// most of a photo's, costs nothing.
+		var r [4]float32 // r[v*2+x]
+		for v := range 2 {
+			f0, f1 := F(v*8), F(v*8+1)
+			if f0 == 0 && f1 == 0 {
+				continue
 			}
-			rows[v*k+x] = s
+			r[v*2] = t[0]*f0 + t[1]*f1
+			r[v*2+1] = t[2]*f0 + t[3]*f1
 		}
-	}
-	for y := range k {
-		for x := range k {
-			var s float32
-			for v := range k {
-				s += t[y*k+v] * rows[v*k+x]
+		for y := range 2 {
+			c0, c1 := t[y*2]/4, t[y*2+1]/4
+			dst[y*stride] = clip(c0*r[0] + c1*r[2] + 128)
+			dst[y*stride+1] = clip(c0*r[1] + c1*r[3] + 128)
+		}
+	default:
+		t := &cos4
+		var r [16]float32 // r[v*4+x]
+		for v := range 4 {
+			f0, f1, f2, f3 := F(v*8), F(v*8+1), F(v*8+2), F(v*8+3)
+			if f0 == 0 && f1 == 0 && f2 == 0 && f3 == 0 {
+				continue
 			}
-			dst[y*stride+x] = clip(s/4 + 128)
+			for x := range 4 {
+				r[v*4+x] = t[x*4]*f0 + t[x*4+1]*f1 + t[x*4+2]*f2 + t[x*4+3]*f3
+			}
+		}
+		for y := range 4 {
+			c0, c1, c2, c3 := t[y*4]/4, t[y*4+1]/4, t[y*4+2]/4, t[y*4+3]/4
+			row := dst[y*stride : y*stride+4]
+			for x := range 4 {
+				row[x] = clip(c0*r[x] + c1*r[4+x] + c2*r[8+x] + c3*r[12+x] + 128)
+			}
 		}
 	}
 }

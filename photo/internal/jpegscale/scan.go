@@ -467,9 +467,6 @@ func (d *decoder) reconstructProgressiveImage() error {
 // to the image.
 func (d *decoder) reconstructBlock(b *block, bx, by, compIndex int) error {
 	qt := &d.quant[d.comp[compIndex].tq]
-	for zig := 0; zig < blockSize; zig++ {
-		b[unzig[zig]] *= qt[zig]
-	}
 	n := 8 >> d.shift
 	dst, stride := []byte(nil), 0
 	if d.nComp == 1 {
@@ -489,8 +486,11 @@ func (d *decoder) reconstructBlock(b *block, bx, by, compIndex int) error {
 		}
 	}
 	if d.shift > 0 {
-		reduced(b, d.shift, dst, stride)
+		reduced(b, qt, d.shift, dst, stride)
 		return nil
+	}
+	for zig := 0; zig < blockSize; zig++ {
+		b[unzig[zig]] *= qt[zig]
 	}
 	idct(b)
 	// Level shift by +128, clip to [0, 255], and write to dst.
