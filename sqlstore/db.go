@@ -376,6 +376,25 @@ func (d *DB) writeRows(ctx context.Context, scan func(*sql.Rows) error, query st
 	return d.tx(ctx, func(tx *sql.Tx) error { return run(d.txQuery(ctx, tx, query, args...)) })
 }
 
+// writeStrings is writeRows for a statement returning one string a row.
+// A statement that writes never runs on the read pool on SQLite: it would
+// wait for the writer's lock in SQLite's sleeping busy handler (hundreds of
+// milliseconds under load, found for the garage sweeps) and, once it had
+// it, make the writer's next batch wait in turn.
+func (d *DB) writeStrings(ctx context.Context, query string, args ...any) ([]string, error) {
+	var out []string
+	err := d.writeRows(ctx, func(rows *sql.Rows) error {
+		var s string
+		err := rows.Scan(&s)
+		out = append(out, s)
+		return err
+	}, query, args...)
+	if err != nil {
+		return nil, handoff.Internal(err, "write")
+	}
+	return out, nil
+}
+
 // Stats returns the connection pool statistics, for metrics.
 func (d *DB) Stats() sql.DBStats { return d.db.Stats() }
 

@@ -601,7 +601,7 @@ func (d *DB) MoveDueGrants(ctx context.Context, from, to string, now, until time
 	if !until.IsZero() {
 		untilMicros = micros(until)
 	}
-	ids, err := queryStrings(ctx, d.db, `UPDATE garage_grants SET state = $1, step_until = $2 WHERE state = $3 AND expires_at <= $4 RETURNING id`,
+	ids, err := d.writeStrings(ctx, `UPDATE garage_grants SET state = $1, step_until = $2 WHERE state = $3 AND expires_at <= $4 RETURNING id`,
 		to, untilMicros, from, micros(now))
 	if err != nil {
 		return nil, err
@@ -620,7 +620,7 @@ func (d *DB) ClaimStaleGrants(ctx context.Context, states []string, now, until t
 	for _, s := range states {
 		args = append(args, s)
 	}
-	ids, err := queryStrings(ctx, d.db, `UPDATE garage_grants SET step_until = $1 WHERE step_until <= $2 AND state IN (`+placeholders(3, len(states))+`) RETURNING id`, args...)
+	ids, err := d.writeStrings(ctx, `UPDATE garage_grants SET step_until = $1 WHERE step_until <= $2 AND state IN (`+placeholders(3, len(states))+`) RETURNING id`, args...)
 	if err != nil {
 		return nil, err
 	}

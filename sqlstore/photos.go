@@ -192,7 +192,7 @@ func (d *DB) LeaseExpiredPhotos(ctx context.Context, limit int, now, until time.
 
 // MarkPhotoDeleted implements deliveryphoto.Store.
 func (d *DB) MarkPhotoDeleted(ctx context.Context, photoID string, at time.Time) error {
-	if _, err := d.db.ExecContext(ctx, `UPDATE photos SET deleted_at = $1 WHERE id = $2 AND deleted_at = 0`, micros(at), photoID); err != nil {
+	if _, err := d.exec(ctx, `UPDATE photos SET deleted_at = $1 WHERE id = $2 AND deleted_at = 0`, micros(at), photoID); err != nil {
 		return handoff.Internal(err, "mark photo deleted")
 	}
 	return nil

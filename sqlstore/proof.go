@@ -142,7 +142,7 @@ func (d *DB) PublishProofKeys(ctx context.Context) error {
 	now := micros(d.Now())
 	for _, id := range d.Keys.IDs() {
 		pub, _ := proof.PublicKey(d.Keys, id)
-		if _, err := d.db.ExecContext(ctx, `INSERT INTO proof_keys (key_id, public_key, created_at) VALUES ($1, $2, $3) ON CONFLICT (key_id) DO NOTHING`,
+		if _, err := d.exec(ctx, `INSERT INTO proof_keys (key_id, public_key, created_at) VALUES ($1, $2, $3) ON CONFLICT (key_id) DO NOTHING`,
 			id, base64.RawURLEncoding.EncodeToString(pub), now); err != nil {
 			return handoff.Internal(err, "publish proof key")
 		}
