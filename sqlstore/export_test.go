@@ -107,3 +107,23 @@ func (d *DB) AppendAuditRolledBack(ctx context.Context, e audit.Entry) error {
 	}
 	return err
 }
+
+// InsertPasscodeSets inserts n rows into passcode_sets in one transaction
+// through insertRows, and returns the statements it ran.
+func (d *DB) InsertPasscodeSets(ctx context.Context, prefix string, n int) (statements int, err error) {
+	rows := make([][]any, n)
+	for i := range rows {
+		rows[i] = []any{prefix + itoa(i), "2026-12-01", "k1"}
+	}
+	before := d.Statements()
+	err = d.tx(ctx, func(tx *sql.Tx) error {
+		return d.insertRows(ctx, tx, `INSERT INTO passcode_sets (code_set, service_date, key_id) VALUES `, rows, ` ON CONFLICT DO NOTHING`)
+	})
+	return int(d.Statements() - before), err
+}
+
+// CountPasscodeSets counts the rows of passcode_sets whose set starts with prefix.
+func (d *DB) CountPasscodeSets(ctx context.Context, prefix string) (n int, err error) {
+	err = d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM passcode_sets WHERE code_set LIKE $1`, prefix+"%").Scan(&n)
+	return n, err
+}

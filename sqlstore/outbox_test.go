@@ -2,6 +2,8 @@ package sqlstore_test
 
 import (
 	"errors"
+	"fmt"
+	"math/bits"
 	"slices"
 	"testing"
 	"time"
@@ -102,6 +104,28 @@ func TestMarkSentAllMarksOnlyHeldClaims(t *testing.T) {
 		}
 		if err := b.MarkSent(ctx, second[0].ID, second[0].Token); err != nil {
 			t.Errorf("the new claimant could not mark its message: %v", err)
+		}
+	})
+}
+
+// TestInsertRowsAnyNumber inserts from 1 to 401 rows at once: every row is
+// written, in as many statements as the binary digits of their number
+// (plus one per 128 beyond), each of which is prepared once.
+func TestInsertRowsAnyNumber(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		for _, n := range []int{1, 2, 3, 7, 128, 129, 255, 401} {
+			prefix := fmt.Sprintf("set%d-", n)
+			stmts, err := db.InsertPasscodeSets(ctx, prefix, n)
+			if err != nil {
+				t.Fatalf("%d rows: %v", n, err)
+			}
+			want := n/128 + bits.OnesCount(uint(n%128))
+			if stmts != want {
+				t.Errorf("%d rows in %d statements, want %d", n, stmts, want)
+			}
+			if got, err := db.CountPasscodeSets(ctx, prefix); err != nil || got != n {
+				t.Errorf("%d rows inserted, %d found (%v)", n, got, err)
+			}
 		}
 	})
 }

@@ -269,10 +269,19 @@ const maxInList = 200
 
 // insertRows inserts rows of values with head ("INSERT INTO t (…) VALUES ",
 // without parameters of its own) and tail (an ON CONFLICT clause, or ""),
-// in one statement for each maxInList rows; a statement of one row is
-// prepared once and reused.
+// in statements of 128, 64, …, 2 or 1 rows (the binary digits of their
+// number), each prepared once and reused: a statement of any number of rows
+// was parsed again at every use, and parsing a row of a message into the
+// outbox cost more than writing it. A kind of insert has at most eight
+// statements, and n rows take at most about log2(n) + n/128 of them.
 func (d *DB) insertRows(ctx context.Context, tx *sql.Tx, head string, rows [][]any, tail string) error {
-	for chunk := range slices.Chunk(rows, maxInList) {
+	for len(rows) > 0 {
+		n := maxInsertRows
+		for n > len(rows) {
+			n /= 2
+		}
+		chunk := rows[:n]
+		rows = rows[n:]
 		var b strings.Builder
 		b.WriteString(head)
 		var args []any
@@ -284,18 +293,16 @@ func (d *DB) insertRows(ctx context.Context, tx *sql.Tx, head string, rows [][]a
 			args = append(args, r...)
 		}
 		b.WriteString(tail)
-		var err error
-		if len(chunk) == 1 {
-			_, err = d.txExec(ctx, tx, b.String(), args...)
-		} else {
-			_, err = tx.ExecContext(ctx, b.String(), args...)
-		}
-		if err != nil {
+		if _, err := d.txExec(ctx, tx, b.String(), args...); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// maxInsertRows is the most rows insertRows puts in one statement: a power
+// of two within maxInList.
+const maxInsertRows = 128
 
 // findRoute loads a route with its stops and parcels: three queries, one
 // for each level, whatever the route's length.
