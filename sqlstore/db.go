@@ -181,6 +181,10 @@ func (d *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 	return d.db.QueryContext(ctx, query, args...)
 }
 
+// sqlLiteral writes a constant of the code as an SQL string literal, for a
+// value a query must not bind (see StationParcels). Never for input.
+func sqlLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
 // itoa formats a small integer for keys.
 func itoa(n int) string { return strconv.Itoa(n) }
 

@@ -616,11 +616,15 @@ func (d *DB) ClaimStaleGrants(ctx context.Context, states []string, now, until t
 	if len(states) == 0 {
 		return nil, nil
 	}
-	args := []any{micros(until), micros(now)}
-	for _, s := range states {
-		args = append(args, s)
+	// The states are written into the query, not bound: garage_grants_live
+	// is a partial index on state IN (…), and bound states would make
+	// SQLite prepare the statement again at every run (see StationParcels).
+	lits := make([]string, len(states))
+	for i, s := range states {
+		lits[i] = sqlLiteral(s)
 	}
-	ids, err := d.writeStrings(ctx, `UPDATE garage_grants SET step_until = $1 WHERE step_until <= $2 AND state IN (`+placeholders(3, len(states))+`) RETURNING id`, args...)
+	ids, err := d.writeStrings(ctx, `UPDATE garage_grants SET step_until = $1 WHERE step_until <= $2 AND state IN (`+strings.Join(lits, ", ")+`) RETURNING id`,
+		micros(until), micros(now))
 	if err != nil {
 		return nil, err
 	}
