@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"image/jpeg"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -95,9 +96,25 @@ func TestPhotoOnDelivery(t *testing.T) {
 		_, other := e.shipper()
 		problem(t, d.do("GET", "/v1/tracking/"+plain+"/photo", other, nil), 404, "")
 
+		// The photo is stored alone; its thumbnail is made when first
+		// asked for, kept, and served from the store after that.
+		if n := photoFiles(t, e); n != 1 {
+			t.Fatalf("%d files stored with the photo, want the photo alone", n)
+		}
 		// Customer service sees it; every staff view is logged and shown.
-		if r := d.do("GET", "/v1/parcels/"+plain+"/photo?size=thumb", cs, nil); r.Status != 200 {
-			t.Fatalf("agent photo: %d", r.Status)
+		r := d.do("GET", "/v1/parcels/"+plain+"/photo?size=thumb", cs, nil)
+		if r.Status != 200 || r.Header.Get("Content-Type") != "image/jpeg" {
+			t.Fatalf("agent photo: %d %s", r.Status, r.Header.Get("Content-Type"))
+		}
+		// The photo (40 × 20, turned upright) is smaller than a thumbnail.
+		if cfg, err := jpeg.DecodeConfig(bytes.NewReader(r.Body)); err != nil || cfg.Width != 20 || cfg.Height != 40 {
+			t.Fatalf("thumbnail: %d × %d, %v; want the upright photo's 20 × 40", cfg.Width, cfg.Height, err)
+		}
+		if n := photoFiles(t, e); n != 2 {
+			t.Fatalf("%d files after the first thumbnail, want the photo and its thumbnail", n)
+		}
+		if again := d.do("GET", "/v1/parcels/"+plain+"/photo?size=thumb", cs, nil); again.Status != 200 || !bytes.Equal(again.Body, r.Body) {
+			t.Fatalf("thumbnail again: %d, same bytes %v", again.Status, bytes.Equal(again.Body, r.Body))
 		}
 		view := d.do("GET", "/v1/parcels/"+plain, cs, nil).JSON(t)
 		views := view["photoViews"].([]any)
@@ -105,7 +122,7 @@ func TestPhotoOnDelivery(t *testing.T) {
 		for _, v := range views {
 			kinds[v.(map[string]any)["viewerKind"]]++
 		}
-		if len(views) != 2 || kinds["agent"] != 1 || kinds["shipper"] != 1 {
+		if len(views) != 3 || kinds["agent"] != 2 || kinds["shipper"] != 1 {
 			t.Errorf("photo views = %v", views)
 		}
 

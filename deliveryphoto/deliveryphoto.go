@@ -1,7 +1,8 @@
 // Package deliveryphoto is the use-case service of proof-of-delivery photos
 // once they are taken (SPEC §3): who may see a parcel's photo, the log of
-// every staff view, and deleting photos at the end of their retention. It
-// reads and deletes the images in the blob store (package photo) and keeps
+// every staff view, thumbnails made when first asked for, and deleting
+// photos at the end of their retention. It reads, writes and deletes the
+// images in the blob store (package photo) and keeps
 // the records through a store it declares here (Store; package sqlstore
 // implements it). Taking a photo is the door's (package door).
 package deliveryphoto
@@ -51,27 +52,36 @@ type Store interface {
 	MarkPhotoDeleted(ctx context.Context, photoID string, at time.Time) error
 }
 
-// Blobs reads and deletes image bytes (the photo store); a missing one is an
-// error that is fs.ErrNotExist.
+// Blobs reads, writes and deletes image bytes (the photo store); a missing
+// one is an error that is fs.ErrNotExist.
 type Blobs interface {
 	Get(ctx context.Context, key string) ([]byte, error)
+	Put(ctx context.Context, key string, data []byte) error
 	Delete(ctx context.Context, key string) error
+}
+
+// Thumbnailer makes the thumbnail of a stored photo (the images adapter,
+// package photo). A refusal may say Busy(): no decoder came free in time.
+type Thumbnailer interface {
+	Thumbnail(ctx context.Context, photo []byte) ([]byte, error)
 }
 
 // Service implements handoff.PhotoService.
 type Service struct {
-	Store Store
-	Blobs Blobs // nil when photo storage is not configured
-	Now   func() time.Time
-	Log   *slog.Logger
+	Store  Store
+	Blobs  Blobs // nil when photo storage is not configured
+	Thumbs Thumbnailer
+	Now    func() time.Time
+	Log    *slog.Logger
 }
 
-// New returns the photo service over store and the blob store.
-func New(store Store, blobs Blobs, now func() time.Time, log *slog.Logger) *Service {
+// New returns the photo service over store and the blob store, making
+// thumbnails with thumbs.
+func New(store Store, blobs Blobs, thumbs Thumbnailer, now func() time.Time, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{Store: store, Blobs: blobs, Now: now, Log: log}
+	return &Service{Store: store, Blobs: blobs, Thumbs: thumbs, Now: now, Log: log}
 }
 
 var _ handoff.PhotoService = (*Service)(nil)
@@ -165,10 +175,14 @@ func (s *Service) bytes(ctx context.Context, p *Record, thumb bool) ([]byte, err
 	if s.Blobs == nil {
 		return nil, handoff.Errorf(handoff.EUNAVAILABLE, "Photo storage is not configured.")
 	}
-	key := p.Blob
 	if thumb {
-		key = p.Thumb
+		return s.thumbnail(ctx, p)
 	}
+	return s.blob(ctx, p.Blob)
+}
+
+// blob reads a photo's bytes: EGONE when they are missing.
+func (s *Service) blob(ctx context.Context, key string) ([]byte, error) {
 	b, err := s.Blobs.Get(ctx, key)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, handoff.Errorf(handoff.EGONE, "The photo is no longer stored.")
@@ -177,6 +191,50 @@ func (s *Service) bytes(ctx context.Context, p *Record, thumb bool) ([]byte, err
 		return nil, handoff.Internal(err, "read photo")
 	}
 	return b, nil
+}
+
+// thumbnail reads a photo's thumbnail, or makes it from the photo and keeps
+// it under its key when it is the first asked for (a photo is stored
+// without one: most are never looked at). The photo's retention may end
+// while its thumbnail is made: the thumbnail is written before the photo
+// is looked for again, and the purge deletes the photo before the
+// thumbnail, so either the purge deletes this thumbnail or it is deleted
+// here; none outlives its photo.
+func (s *Service) thumbnail(ctx context.Context, p *Record) ([]byte, error) {
+	b, err := s.Blobs.Get(ctx, p.Thumb)
+	if err == nil {
+		return b, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, handoff.Internal(err, "read thumbnail")
+	}
+	full, err := s.blob(ctx, p.Blob)
+	if err != nil {
+		return nil, err
+	}
+	if s.Thumbs == nil {
+		return nil, handoff.Errorf(handoff.EUNAVAILABLE, "Thumbnails are not configured.")
+	}
+	thumb, err := s.Thumbs.Thumbnail(ctx, full)
+	var busy interface{ Busy() bool }
+	switch {
+	case errors.As(err, &busy) && busy.Busy():
+		return nil, &handoff.Error{Code: handoff.EUNAVAILABLE, Message: "The server is busy with other photos; try again shortly.", Err: err}
+	case err != nil:
+		return nil, handoff.Internal(err, "make thumbnail")
+	}
+	if err := s.Blobs.Put(ctx, p.Thumb, thumb); err != nil {
+		// Served all the same, and made again next time.
+		s.Log.Warn("keep thumbnail", "photo", p.ID, "err", err)
+		return thumb, nil
+	}
+	if _, err := s.Blobs.Get(ctx, p.Blob); errors.Is(err, fs.ErrNotExist) {
+		if err := s.Blobs.Delete(ctx, p.Thumb); err != nil {
+			s.Log.Warn("delete thumbnail of a purged photo", "photo", p.ID, "err", err)
+		}
+		return nil, handoff.Errorf(handoff.EGONE, "The photo is no longer stored.")
+	}
+	return thumb, nil
 }
 
 // PhotoInfo implements handoff.PhotoService.
@@ -207,6 +265,7 @@ func (s *Service) PurgeExpiredPhotos(ctx context.Context, limit int) (int, error
 	}
 	n := 0
 	for _, p := range batch {
+		// The photo first, then its thumbnail (see thumbnail).
 		if err := errors.Join(s.Blobs.Delete(ctx, p.Blob), s.Blobs.Delete(ctx, p.Thumb)); err != nil {
 			s.Log.Error("photo purge: delete failed; will retry after the lease", "photo_id", p.ID, "err", err)
 			continue

@@ -187,13 +187,14 @@ func plainTargets(open []Parcel, trackingIDs []string) ([]Parcel, error) {
 }
 
 // storePhoto cleans a delivery photo or a drawn signature (EXIF stripped,
-// re-encoded, with a thumbnail) and puts it in the photo store; field names
-// the image in a refusal.
+// upright) and puts it in the photo store; field names the image in a
+// refusal. Its thumbnail's key is fixed now, and the thumbnail is made
+// there when first asked for (deliveryphoto).
 func (s *Service) storePhoto(ctx context.Context, data []byte, now time.Time, field string) (*StoredPhoto, error) {
 	if s.Photos == nil {
 		return nil, handoff.Errorf(handoff.EUNAVAILABLE, "Photo storage is not configured.")
 	}
-	full, thumb, width, height, err := s.Cleaner.CleanImage(ctx, data)
+	full, width, height, err := s.Cleaner.CleanImage(ctx, data)
 	if err != nil {
 		return nil, photoRefused(err, field)
 	}
@@ -203,10 +204,6 @@ func (s *Service) storePhoto(ctx context.Context, data []byte, now time.Time, fi
 		ExpiresAt: now.Add(s.Policy.PhotoRetention), SHA256: hex.EncodeToString(sum[:])}
 	if err := s.Photos.Put(ctx, p.Blob, full); err != nil {
 		return nil, handoff.Internal(err, "store photo")
-	}
-	if err := s.Photos.Put(ctx, p.Thumb, thumb); err != nil {
-		s.Photos.Delete(ctx, p.Blob)
-		return nil, handoff.Internal(err, "store thumbnail")
 	}
 	return p, nil
 }

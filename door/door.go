@@ -212,10 +212,11 @@ type Store interface {
 }
 
 // Cleaner validates an uploaded image and returns it without its metadata,
-// upright, with a thumbnail (the images adapter, package photo). A refusal
-// may say TooLarge() or Busy() (see photoRefused).
+// upright (the images adapter, package photo); its thumbnail is made when
+// first asked for (deliveryphoto). A refusal may say TooLarge() or Busy()
+// (see photoRefused).
 type Cleaner interface {
-	CleanImage(ctx context.Context, data []byte) (jpeg, thumb []byte, width, height int, err error)
+	CleanImage(ctx context.Context, data []byte) (jpeg []byte, width, height int, err error)
 }
 
 // Blobs keeps image bytes under keys (the photo store).

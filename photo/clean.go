@@ -1,9 +1,9 @@
 // Package photo handles proof-of-delivery photos: it accepts only real JPEG,
 // PNG or WebP images within size and pixel limits, turns them upright by
 // their EXIF orientation, and re-encodes them so that no metadata survives
-// (no location, no device, nothing), with a thumbnail beside. Blobs are kept
-// behind one interface, in a local directory or S3-compatible storage, under
-// unguessable keys.
+// (no location, no device, nothing); a thumbnail is made when first asked
+// for. Blobs are kept behind one interface, in a local directory or
+// S3-compatible storage, under unguessable keys.
 package photo
 
 import (
@@ -61,14 +61,47 @@ func (r *refusal) TooLarge() bool { return r.tooLarge }
 // Busy says no decoder came free in time: the photo may be fine.
 func (r *refusal) Busy() bool { return r.busy }
 
-// CleanImage is CleanContext within l, for services that declare the
-// cleaning they need as an interface (door.Cleaner).
-func (l Limits) CleanImage(ctx context.Context, data []byte) (jpeg, thumb []byte, width, height int, err error) {
-	c, err := CleanContext(ctx, data, l)
+// CleanImage validates and cleans an upload as CleanContext does, within l,
+// for services that declare the cleaning they need as an interface
+// (door.Cleaner), but makes no thumbnail: most delivery photos are never
+// looked at, and a thumbnail is made when one is first asked for
+// (Thumbnail). A JPEG kept as it was compressed is still read to its last
+// coefficient, at an eighth of its size, so that a damaged one is refused
+// here and not when someone looks at it.
+func (l Limits) CleanImage(ctx context.Context, data []byte) (jpeg []byte, width, height int, err error) {
+	c, err := clean(ctx, data, l, false)
 	if err != nil {
-		return nil, nil, 0, 0, err
+		return nil, 0, 0, err
 	}
-	return c.JPEG, c.Thumb, c.Width, c.Height, nil
+	return c.JPEG, c.Width, c.Height, nil
+}
+
+// Thumbnail makes the thumbnail of a photo CleanImage cleaned (an upright
+// JPEG without metadata), within l and the decoders, as CleanContext makes
+// it; when ctx ends before a decoder is free it returns ErrBusy.
+func (l Limits) Thumbnail(ctx context.Context, cleaned []byte) ([]byte, error) {
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(cleaned))
+	if err != nil {
+		return nil, ErrCorrupt
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > int64(l.MaxPixels) {
+		return nil, ErrTooManyPixel
+	}
+	release, err := acquireDecoder(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	var img image.Image
+	if shift := thumbShift(cfg.Width, cfg.Height); shift > 0 {
+		img, err = jpegscale.DecodeScaled(bytes.NewReader(cleaned), shift)
+	}
+	if img == nil || err != nil { // small, or a kind jpegscale leaves to image/jpeg
+		if img, err = jpeg.Decode(bytes.NewReader(cleaned)); err != nil {
+			return nil, ErrCorrupt
+		}
+	}
+	return thumbnail(img, cfg.Width, cfg.Height)
 }
 
 // Cleaned is a photo ready to store.
@@ -103,6 +136,22 @@ func Clean(data []byte, lim Limits) (*Cleaned, error) {
 // decoders; when ctx ends first it returns ErrBusy. Refusals wrap the errors
 // above and name the limit.
 func CleanContext(ctx context.Context, data []byte, lim Limits) (*Cleaned, error) {
+	return clean(ctx, data, lim, true)
+}
+
+// acquireDecoder waits for one of the MaxDecodes decoders, or for ctx to
+// end (ErrBusy); it returns how to give the decoder back.
+func acquireDecoder(ctx context.Context) (release func(), err error) {
+	select {
+	case decoders <- struct{}{}:
+		return func() { <-decoders }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w (%w)", ErrBusy, ctx.Err())
+	}
+}
+
+// clean is CleanContext, with the thumbnail only when withThumb.
+func clean(ctx context.Context, data []byte, lim Limits, withThumb bool) (*Cleaned, error) {
 	if len(data) == 0 {
 		return nil, ErrEmpty
 	}
@@ -123,12 +172,11 @@ func CleanContext(ctx context.Context, data []byte, lim Limits) (*Cleaned, error
 		return nil, fmt.Errorf("%w: %s at %d bits per channel; the limit is %s (%s at 16 bits)",
 			ErrTooManyPixel, megapixels(pixels), bitsPerChannel(depth), megapixels(int64(lim.MaxPixels)), megapixels(int64(lim.MaxPixels)/2))
 	}
-	select {
-	case decoders <- struct{}{}:
-		defer func() { <-decoders }()
-	case <-ctx.Done():
-		return nil, fmt.Errorf("%w (%w)", ErrBusy, ctx.Err())
+	release, err := acquireDecoder(ctx)
+	if err != nil {
+		return nil, err
 	}
+	defer release()
 	// A JPEG that is upright already is kept as it was compressed, without
 	// its metadata (stripJPEG); one that must be turned, or any other
 	// format, is decoded and encoded again, which leaves every kind of
@@ -141,14 +189,19 @@ func CleanContext(ctx context.Context, data []byte, lim Limits) (*Cleaned, error
 	if upright := orientation <= 1 || orientation > 8; upright && format == "jpeg" {
 		kept, _ = stripJPEG(data)
 	}
-	// The photo kept as it was compressed is decoded only for its
-	// thumbnail, so at the smallest scale that still has the thumbnail's
-	// pixels (jpegscale reads and checks every coefficient as image/jpeg
-	// does); any other is decoded in full to be encoded again.
+	// The photo kept as it was compressed is decoded only to be checked
+	// and for its thumbnail, so at the smallest scale that still has the
+	// thumbnail's pixels, or at an eighth without one (jpegscale reads and
+	// checks every coefficient as image/jpeg does); any other is decoded
+	// in full to be encoded again.
 	var img image.Image
 	w, h := cfg.Width, cfg.Height
 	if kept != nil {
-		if shift := thumbShift(w, h); shift > 0 {
+		shift := uint(3)
+		if withThumb {
+			shift = thumbShift(w, h)
+		}
+		if shift > 0 {
 			img, err = jpegscale.DecodeScaled(bytes.NewReader(kept), shift)
 		} else {
 			img, err = jpeg.Decode(bytes.NewReader(kept))
@@ -172,6 +225,18 @@ func CleanContext(ctx context.Context, data []byte, lim Limits) (*Cleaned, error
 		}
 		w, h = img.Bounds().Dx(), img.Bounds().Dy()
 	}
+	c := &Cleaned{JPEG: full.Bytes(), Width: w, Height: h}
+	if withThumb {
+		if c.Thumb, err = thumbnail(img, w, h); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// thumbnail encodes img, a w × h photo decoded at its size or scaled down
+// by decoding, as a thumbnail of ThumbSize on its longer side.
+func thumbnail(img image.Image, w, h int) ([]byte, error) {
 	scale := math.Min(1, float64(ThumbSize)/float64(max(w, h)))
 	tw, th := max(1, int(float64(w)*scale)), max(1, int(float64(h)*scale))
 	small := img
@@ -182,7 +247,7 @@ func CleanContext(ctx context.Context, data []byte, lim Limits) (*Cleaned, error
 	if err := jpeg.Encode(&thumb, small, &jpeg.Options{Quality: 80}); err != nil {
 		return nil, fmt.Errorf("photo: encode thumbnail: %w", err)
 	}
-	return &Cleaned{JPEG: full.Bytes(), Thumb: thumb.Bytes(), Width: w, Height: h}, nil
+	return thumb.Bytes(), nil
 }
 
 // thumbShift is the most a w × h JPEG can be scaled down by in decoding

@@ -2,6 +2,8 @@ package photo
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"image/jpeg"
 	"math"
 	"testing"
@@ -70,5 +72,48 @@ func TestThumbnailFromScaledDecode(t *testing.T) {
 				t.Errorf("%d×%d: thumbnail %.1f levels of %c from the full decode averaged down", c.w, c.h, mean, "RGB"[i])
 			}
 		}
+	}
+}
+
+// TestCleanImageLeavesTheThumbnailForLater: CleanImage keeps an upright
+// JPEG as it was and makes no thumbnail; Thumbnail, given what CleanImage
+// kept, makes the thumbnail Clean would have made, byte for byte. A JPEG
+// damaged in its coefficients is still refused at the upload, although
+// CleanImage decodes it only at an eighth of its size.
+func TestCleanImageLeavesTheThumbnailForLater(t *testing.T) {
+	ctx := context.Background()
+	for _, size := range [][2]int{{640, 480}, {1280, 960}, {500, 333}, {200, 100}} {
+		data := scene(t, size[0], size[1])
+		kept, w, h, err := DefaultLimits.CleanImage(ctx, data)
+		if err != nil || !bytes.Equal(kept, data) || w != size[0] || h != size[1] {
+			t.Fatalf("%v: CleanImage = %d bytes (kept %v), %d×%d, %v", size, len(kept), bytes.Equal(kept, data), w, h, err)
+		}
+		thumb, err := DefaultLimits.Thumbnail(ctx, kept)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := Clean(data, DefaultLimits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(thumb, want.Thumb) {
+			t.Errorf("%v: the thumbnail made later differs from Clean's", size)
+		}
+	}
+
+	// Damage a coefficient of the last MCU row: the header and the first
+	// rows decode, the rest does not.
+	data := scene(t, 640, 480)
+	bad := bytes.Clone(data[:len(data)*9/10])
+	bad = append(bad, bytes.Repeat([]byte{0xff, 0x00}, 40)...)
+	bad = append(bad, 0xff, 0xd9)
+	if _, _, _, err := DefaultLimits.CleanImage(ctx, bad); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("damaged JPEG: %v, want ErrCorrupt", err)
+	}
+	if _, err := DefaultLimits.Thumbnail(ctx, []byte("not a jpeg")); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Thumbnail of garbage: %v, want ErrCorrupt", err)
+	}
+	if _, err := (Limits{MaxBytes: 1 << 20, MaxPixels: 1000}).Thumbnail(ctx, data); !errors.Is(err, ErrTooManyPixel) {
+		t.Errorf("Thumbnail over the pixel limit: %v, want ErrTooManyPixel", err)
 	}
 }

@@ -109,8 +109,9 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 		Unseal: func(purpose, sealed string) ([]byte, error) { return keys.Open("message/"+purpose, sealed, nil) }}
 
 	metrics := observe.NewMetrics()
-	photos := deliveryphoto.New(db, blobs, func() time.Time { return db.Now() }, log)
-	doors := door.New(db, keys, blobs, photo.Limits{MaxBytes: c.Photos.MaxBytes, MaxPixels: c.Photos.MaxPixels}, &db.Policy, func() time.Time { return db.Now() }, db.Today, log)
+	limits := photo.Limits{MaxBytes: c.Photos.MaxBytes, MaxPixels: c.Photos.MaxPixels}
+	photos := deliveryphoto.New(db, blobs, limits, func() time.Time { return db.Now() }, log)
+	doors := door.New(db, keys, blobs, limits, &db.Policy, func() time.Time { return db.Now() }, db.Today, log)
 	doors.OnCodeCheck = metrics.CodeCheck
 	worker.Observe = metrics.Message
 	health := &observe.Health{Ping: db.Ping, Checks: []observe.Check{{Name: "database disk", Run: db.Writable}}}

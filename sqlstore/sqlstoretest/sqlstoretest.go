@@ -88,7 +88,7 @@ func Blobs(db *sqlstore.DB) photo.Store {
 // Photos returns the photo service over db and its photo store, as
 // cmd/handoff wires it.
 func Photos(db *sqlstore.DB) *deliveryphoto.Service {
-	return deliveryphoto.New(db, Blobs(db), func() time.Time { return db.Now() }, db.Log)
+	return deliveryphoto.New(db, Blobs(db), photo.DefaultLimits, func() time.Time { return db.Now() }, db.Log)
 }
 
 // garages holds the garage service of each open test store.
