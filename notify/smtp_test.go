@@ -66,7 +66,7 @@ func (s *scripted) serve(c net.Conn) {
 		}
 		line = strings.TrimRight(line, "\r\n")
 		s.mu.Lock()
-		s.commands = append(s.commands, strings.Fields(line+" x")[0])
+		s.commands = append(s.commands, strings.Fields(line + " x")[0])
 		s.mu.Unlock()
 		switch verb := strings.ToUpper(strings.Fields(line + " x")[0]); verb {
 		case "EHLO":

@@ -52,8 +52,8 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	s.to = to
 	return nil
 }
-func (s *session) Reset()                                      {}
-func (s *session) Logout() error                               { return nil }
+func (s *session) Reset()        {}
+func (s *session) Logout() error { return nil }
 
 func (s *session) Data(r io.Reader) error {
 	msg, err := mail.ReadMessage(r)
