@@ -231,7 +231,15 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		// temp_store(MEMORY) keeps the journal of a savepoint (each request
 		// in the writer's batch is one) in memory instead of spilling it to
 		// a temporary file.
-		for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(FULL)", "temp_store(MEMORY)"} {
+		// wal_autocheckpoint(10000): the writer copies the log into the
+		// database every 10,000 pages (about 40 MB) rather than every 1,000,
+		// so a page written by many commits in a row (an index's right edge,
+		// a route's stops) is copied once instead of every few dozen
+		// parcels: a delivery day costs about 5 % less CPU, measured with
+		// handoff loadtest. journal_size_limit brings the log back to 64 MB
+		// after a burst made it longer.
+		for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(FULL)", "temp_store(MEMORY)",
+			"wal_autocheckpoint(10000)", "journal_size_limit(67108864)"} {
 			q.Add("_pragma", p)
 		}
 		// Writers take the lock when they begin, so two transactions never
