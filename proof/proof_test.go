@@ -29,7 +29,7 @@ func record() proof.Record {
 		Photo:    &proof.Photo{SHA256: strings.Repeat("ab", 32), TakenAt: "2026-11-23T10:00:00Z"}, AssociateID: "pr_da", RouteID: "rt_1"}
 }
 
-func ring(t *testing.T) *keyring.Ring {
+func ring(t testing.TB) *keyring.Ring {
 	t.Helper()
 	r, err := keyring.New(keyring.Generate(time.Now()))
 	if err != nil {
@@ -165,6 +165,19 @@ func TestPDFOpensWithOnePageOfTheFacts(t *testing.T) {
 	for _, want := range []string{"Proof of delivery", "HOABC", "order-7", "DeliveredToPorch", "B123", strings.Repeat("ab", 32)[:64], kid, " re\n"} {
 		if !strings.Contains(content, want) {
 			t.Errorf("the page does not show %q", want)
+		}
+	}
+}
+
+// BenchmarkSign measures signing one delivery's proof record, as each
+// delivery does.
+func BenchmarkSign(b *testing.B) {
+	r := ring(b)
+	rec := record()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := proof.Sign(r, rec); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
