@@ -120,7 +120,6 @@ func (d *DB) readContacts(ctx context.Context, tx *sql.Tx, where string, args ..
 	}
 	defer rows.Close()
 	var contacts []contactRow
-	settings := map[string]handoff.Settings{} // by body: a route's parcels share a few shippers
 	for rows.Next() {
 		var c contactRow
 		var buyer, shipTo, mkt, body, payment string
@@ -133,13 +132,7 @@ func (d *DB) readContacts(ctx context.Context, tx *sql.Tx, where string, args ..
 		var b handoff.Party
 		c.cod = payment == handoff.CashOnDelivery
 		var a handoff.Address
-		set, parsed := settings[body]
-		var setErr error
-		if !parsed {
-			set = handoff.DefaultSettings()
-			setErr = json.Unmarshal([]byte(body), &set)
-			settings[body] = set
-		}
+		set, setErr := decodeSettings(body)
 		c.settings = set
 		if err := errors.Join(unmarshalIf(buyer, &b), json.Unmarshal([]byte(shipTo), &a), setErr); err != nil {
 			return nil, handoff.Internal(err, "read contacts of "+c.trackingID)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"sync"
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/audit"
@@ -16,21 +17,57 @@ func (d *DB) Settings(ctx context.Context, shipperID string) (handoff.Settings, 
 	return s, err
 }
 
-// settingsIn reads settings in a transaction through the statement cache.
-func (d *DB) settingsIn(ctx context.Context, tx *sql.Tx, shipperID string) (handoff.Settings, error) {
+// settingsIn reads a shipper's settings in a transaction through the
+// statement cache, and whether the shipper has a webhook (a new label's
+// first event is then delivered to it).
+func (d *DB) settingsIn(ctx context.Context, tx *sql.Tx, shipperID string) (set handoff.Settings, hooks bool, err error) {
 	var body string
-	err := d.txQueryRow(ctx, tx, `SELECT body FROM shipper_settings WHERE shipper_id = $1`, shipperID).Scan(&body)
+	err = d.txQueryRow(ctx, tx, `SELECT body, EXISTS (SELECT 1 FROM shipper_webhooks w WHERE w.shipper_id = $1 AND w.deleted_at = 0)
+		FROM shipper_settings WHERE shipper_id = $1`, shipperID).Scan(&body, &hooks)
 	if errors.Is(err, sql.ErrNoRows) {
-		return handoff.Settings{}, handoff.NotFound("Shipper")
+		return handoff.Settings{}, false, handoff.NotFound("Shipper")
 	}
 	if err != nil {
-		return handoff.Settings{}, handoff.Internal(err, "find settings")
+		return handoff.Settings{}, false, handoff.Internal(err, "find settings")
 	}
-	s := handoff.DefaultSettings()
-	if err := json.Unmarshal([]byte(body), &s); err != nil {
-		return handoff.Settings{}, handoff.Internal(err, "decode settings")
+	if set, err = decodeSettings(body); err != nil {
+		return handoff.Settings{}, false, handoff.Internal(err, "decode settings")
 	}
-	return s, nil
+	return set, hooks, nil
+}
+
+// decoded holds shipper settings as decoded from their stored body, by
+// body: every label and every message reads its shipper's settings, and a
+// body always decodes the same. Its values are shared: read them, never
+// change them.
+var decoded = struct {
+	sync.Mutex
+	m map[string]handoff.Settings
+}{m: map[string]handoff.Settings{}}
+
+// maxDecoded bounds decoded; past it, it starts again empty.
+const maxDecoded = 1024
+
+// decodeSettings returns the settings a stored body holds, over the
+// defaults. The result is shared: read it, never change it.
+func decodeSettings(body string) (handoff.Settings, error) {
+	decoded.Lock()
+	set, ok := decoded.m[body]
+	decoded.Unlock()
+	if ok {
+		return set, nil
+	}
+	set = handoff.DefaultSettings()
+	if err := json.Unmarshal([]byte(body), &set); err != nil {
+		return handoff.Settings{}, err
+	}
+	decoded.Lock()
+	if len(decoded.m) >= maxDecoded {
+		clear(decoded.m)
+	}
+	decoded.m[body] = set
+	decoded.Unlock()
+	return set, nil
 }
 
 type queryer interface {

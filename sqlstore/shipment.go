@@ -122,14 +122,14 @@ func (d *DB) CreateShipment(ctx context.Context, shipperID string, in *handoff.S
 				return nil
 			}
 		}
-		set, err := d.settingsIn(ctx, tx, shipperID)
+		set, hooks, err := d.settingsIn(ctx, tx, shipperID)
 		if err != nil {
 			return err
 		}
 		if err := d.decide(ctx, tx, s, set); err != nil {
 			return err
 		}
-		return d.insertShipment(ctx, tx, s)
+		return d.insertShipment(ctx, tx, s, hooks)
 	})
 	if err != nil {
 		return nil, false, err
@@ -211,7 +211,7 @@ func (d *DB) fillRecipientNames(ctx context.Context) error {
 	}
 }
 
-func (d *DB) insertShipment(ctx context.Context, tx *sql.Tx, s *handoff.Shipment) error {
+func (d *DB) insertShipment(ctx context.Context, tx *sql.Tx, s *handoff.Shipment, hooks bool) error {
 	shipTo, _ := json.Marshal(s.ShipTo)
 	shipFrom, _ := json.Marshal(s.ShipFrom)
 	warnings, _ := json.Marshal(s.Warnings)
@@ -237,18 +237,21 @@ func (d *DB) insertShipment(ctx context.Context, tx *sql.Tx, s *handoff.Shipment
 	}
 	loc := tracking.Location{City: s.ShipFrom.City, StateOrRegion: s.ShipFrom.StateOrRegion, PostalCode: s.ShipFrom.PostalCode, CountryCode: s.ShipFrom.CountryCode}
 	for i, p := range s.Packages {
+		// Each parcel is inserted with its first event already counted
+		// (last_seq 1) and summed up, so that event is written as it is,
+		// without the UPDATE that appendEvent would make of the new row.
+		first := tracking.Event{Code: tracking.ReadyForReceive, Time: s.CreatedAt, Location: loc, Actor: s.ShipperID, Note: "Label created"}
+		status, _ := tracking.StatusOf(first.Code)
 		c, _ := json.Marshal(contents{Weight: p.Weight, Dimensions: p.Dimensions, Items: p.Items})
 		if _, err := d.txExec(ctx, tx, `INSERT INTO packages (tracking_id, shipment_id, shipper_id, position, client_ref, insured_minor, currency,
 			contents, otp_required, otp_reasons, bag_required, bag_reasons, status, detail, last_seq, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, '', 0, $14, $14)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, '', 1, $14, $14)`,
 			p.TrackingID, s.ID, s.ShipperID, i, p.ClientRef, p.InsuredValue.Minor, p.InsuredValue.Currency, string(c),
 			p.Decision.OTPRequired, strings.Join(p.Decision.OTPReasons, ","), p.Decision.BagRequired, strings.Join(p.Decision.BagReasons, ","),
-			p.Status, micros(s.CreatedAt)); err != nil {
+			status, micros(s.CreatedAt)); err != nil {
 			return handoff.Internal(err, "insert package")
 		}
-		if _, err := d.appendEvent(ctx, tx, p.TrackingID, tracking.Event{
-			Code: tracking.ReadyForReceive, Time: s.CreatedAt, Location: loc, Actor: s.ShipperID, Note: "Label created",
-		}); err != nil {
+		if err := d.logEvents(ctx, tx, p.TrackingID, 1, hooks, first); err != nil {
 			return err
 		}
 	}
@@ -296,18 +299,31 @@ func (d *DB) appendEventMoving(ctx context.Context, tx *sql.Tx, trackingID, from
 	if err != nil {
 		return 0, handoff.Internal(err, "bump package sequence")
 	}
-	if _, err := d.txExec(ctx, tx, `INSERT INTO events (tracking_id, seq, code, detail, at, city, state_or_region, postal_code, country_code, actor, note)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		trackingID, seq, e.Code, e.Detail, micros(e.Time), e.Location.City, e.Location.StateOrRegion, e.Location.PostalCode,
-		e.Location.CountryCode, e.Actor, e.Note); err != nil {
-		return 0, handoff.Internal(err, "insert event")
+	return seq, d.logEvents(ctx, tx, trackingID, seq, hooks, e)
+}
+
+// logEvents inserts a parcel's events, numbered from first on, in one
+// statement, and queues their webhook deliveries when the parcel's shipper
+// has webhooks (hooks).
+func (d *DB) logEvents(ctx context.Context, tx *sql.Tx, trackingID string, first int, hooks bool, es ...tracking.Event) error {
+	rows := make([][]any, len(es))
+	for i, e := range es {
+		rows[i] = []any{trackingID, first + i, e.Code, e.Detail, micros(e.Time), e.Location.City, e.Location.StateOrRegion, e.Location.PostalCode,
+			e.Location.CountryCode, e.Actor, e.Note}
 	}
-	if hooks {
-		if err := d.queueWebhooks(ctx, tx, trackingID, seq, e); err != nil {
-			return 0, err
+	if err := d.insertRows(ctx, tx, `INSERT INTO events (tracking_id, seq, code, detail, at, city, state_or_region, postal_code, country_code, actor, note) VALUES `,
+		rows, ""); err != nil {
+		return handoff.Internal(err, "insert event")
+	}
+	if !hooks {
+		return nil
+	}
+	for i, e := range es {
+		if err := d.queueWebhooks(ctx, tx, trackingID, first+i, e); err != nil {
+			return err
 		}
 	}
-	return seq, nil
+	return nil
 }
 
 // FindShipment implements handoff.ShipmentService.

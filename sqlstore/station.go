@@ -139,17 +139,34 @@ func (d *DB) MoveParcel(ctx context.Context, m station.Move) (*station.Moved, er
 				return handoff.Internal(err, "record attempt day")
 			}
 		}
-		ok, err := d.moveStageIf(ctx, tx, m.TrackingID, m.From, m.To, m.StationID)
-		if err != nil {
-			return err
+		// One UPDATE moves the parcel, counts its events and sums them up
+		// (the last event that changes the status sets it), then the events
+		// are written with the numbers it gave them.
+		now := d.Now()
+		events := slices.Clone(m.Events)
+		status, detail := "", ""
+		for i := range events {
+			events[i].Time = now
+			if st, ok := tracking.StatusOf(events[i].Code); ok {
+				status, detail = st, events[i].Detail
+			}
 		}
-		if !ok {
+		var last int
+		var hooks bool
+		err := d.txQueryRow(ctx, tx, `UPDATE packages SET stage = $1, station_id = CASE WHEN $2 = '' THEN station_id ELSE $2 END,
+			last_seq = last_seq + $5, status = CASE WHEN $6 = '' THEN status ELSE $6 END, detail = CASE WHEN $6 = '' THEN detail ELSE $7 END,
+			updated_at = CASE WHEN $5 > 0 THEN $8 ELSE updated_at END
+			WHERE tracking_id = $3 AND stage = $4
+			RETURNING last_seq, status, last_attempt_date, EXISTS (SELECT 1 FROM shipper_webhooks w WHERE w.shipper_id = packages.shipper_id AND w.deleted_at = 0)`,
+			m.To, m.StationID, m.TrackingID, m.From, len(events), status, detail, micros(now)).Scan(&last, &out.Status, &out.LastAttempt, &hooks)
+		if errors.Is(err, sql.ErrNoRows) {
 			return &station.Changed{ID: m.TrackingID}
 		}
-		now := d.Now()
-		for _, e := range m.Events {
-			e.Time = now
-			if _, err := d.appendEvent(ctx, tx, m.TrackingID, e); err != nil {
+		if err != nil {
+			return handoff.Internal(err, "move parcel")
+		}
+		if len(events) > 0 {
+			if err := d.logEvents(ctx, tx, m.TrackingID, last-len(events)+1, hooks, events...); err != nil {
 				return err
 			}
 		}
@@ -161,10 +178,6 @@ func (d *DB) MoveParcel(ctx context.Context, m station.Move) (*station.Moved, er
 			if err := d.enqueue(ctx, tx, kind, m.TrackingID, []string{m.TrackingID}, nil, ""); err != nil {
 				return err
 			}
-		}
-		if err := d.txQueryRow(ctx, tx, `SELECT status, last_attempt_date FROM packages WHERE tracking_id = $1`, m.TrackingID).
-			Scan(&out.Status, &out.LastAttempt); err != nil {
-			return handoff.Internal(err, "read parcel")
 		}
 		return nil
 	})
