@@ -33,15 +33,16 @@ const (
 	KindRecipient Kind = "recipient"
 )
 
-// token alphabet: Crockford-like base32 without look-alike letters.
-const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+// Alphabet is the tokens' and IDs' alphabet: Crockford-like base32 without
+// look-alike letters, in ASCII order.
+const Alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
 
 // Random returns n characters of uniformly random lowercase base32.
 func Random(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	for i := range b {
-		b[i] = alphabet[b[i]&31]
+		b[i] = Alphabet[b[i]&31]
 	}
 	return string(b)
 }

@@ -127,3 +127,7 @@ func (d *DB) CountPasscodeSets(ctx context.Context, prefix string) (n int, err e
 	err = d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM passcode_sets WHERE code_set LIKE $1`, prefix+"%").Scan(&n)
 	return n, err
 }
+
+// NewIDAt and NewTrackingID let tests see the IDs the store makes.
+func NewIDAt(prefix string, t time.Time) string { return newIDAt(prefix, t) }
+func NewTrackingID() string                     { return newTrackingID() }

@@ -22,8 +22,27 @@ var idPrefix = map[auth.Kind]string{
 	auth.KindAgent:     "cs_",
 }
 
-// newID returns prefix followed by 16 random base32 characters (80 bits).
-func newID(prefix string) string { return prefix + auth.Random(16) }
+// newID returns prefix followed by the time in milliseconds (9 characters
+// of auth's base32 alphabet, which is in ASCII order) and 16 random
+// characters (80 bits). IDs made later sort after earlier ones, so a new
+// row's key lands at the right edge of its indexes instead of on a random
+// page of them, which grows costly once the tables outgrow the cache: with
+// 100,000 parcels stored, a 5,000-parcel day cost 10 % less CPU and loading
+// a van 36 % less (handoff loadtest, interleaved). The random part is what
+// makes an ID unguessable, as before; the time part tells no more than when
+// the object was made.
+func newID(prefix string) string { return newIDAt(prefix, time.Now()) }
+
+func newIDAt(prefix string, t time.Time) string {
+	ms := uint64(t.UnixMilli())
+	var b [9 + 16]byte
+	for i := 8; i >= 0; i-- {
+		b[i] = auth.Alphabet[ms&31]
+		ms >>= 5
+	}
+	copy(b[9:], auth.Random(16))
+	return prefix + string(b[:])
+}
 
 // CreatePrincipal implements handoff.PrincipalService.
 func (d *DB) CreatePrincipal(ctx context.Context, np handoff.NewPrincipal) (*handoff.Principal, handoff.Credentials, error) {

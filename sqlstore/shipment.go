@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/auth"
 	"github.com/handoff-dev/handoff/eligibility"
 	"github.com/handoff-dev/handoff/market"
 	"github.com/handoff-dev/handoff/money"
@@ -24,8 +25,10 @@ import (
 
 // newTrackingID returns "HO" and 12 random characters (60 bits) from an
 // alphabet without look-alikes, so an ID read out on the phone survives.
+// Unlike newID it carries no time: a tracking ID is printed on the parcel,
+// and the next one must not be guessable from it.
 func newTrackingID() string {
-	return "HO" + strings.ToUpper(newID("")[:12])
+	return "HO" + strings.ToUpper(auth.Random(12))
 }
 
 // CheckEligibility implements handoff.ShipmentService.
