@@ -419,12 +419,11 @@ type stopViews struct {
 	policy   *handoff.Policy
 	stops    []handoff.Stop
 	idx      map[string]int
-	fallback map[string]bool             // the phone-digits fallback, by stop: every passcode parcel's shipper allows it
-	settings map[string]handoff.Settings // by settings body, read once
+	fallback map[string]bool // the phone-digits fallback, by stop: every passcode parcel's shipper allows it
 }
 
 func (d *DB) newStopViews() *stopViews {
-	return &stopViews{policy: &d.Policy, idx: map[string]int{}, fallback: map[string]bool{}, settings: map[string]handoff.Settings{}}
+	return &stopViews{policy: &d.Policy, idx: map[string]int{}, fallback: map[string]bool{}}
 }
 
 // scanStop adds a stop from a row of stopViewCols on a route of status, or
@@ -488,11 +487,7 @@ func (v *stopViews) readParcels(rows *sql.Rows, err error) error {
 		if !sp.OTPRequired && !garage {
 			continue
 		}
-		set, ok := v.settings[body]
-		if !ok {
-			json.Unmarshal([]byte(body), &set)
-			v.settings[body] = set
-		}
+		set, _ := decodeSettings(body)
 		if sp.OTPRequired {
 			allowed, seen := v.fallback[stopID]
 			v.fallback[stopID] = set.SecureDelivery.PhoneDigitsFallback && (allowed || !seen)
