@@ -76,6 +76,8 @@ type DB struct {
 	// pool. On PostgreSQL both are nil and every transaction is d.db's.
 	wdb    *sql.DB
 	writer *writer
+	ckpt   *checkpointer // copies the log into the database beside the writer
+	cdb    *sql.DB       // the checkpointer's connection
 
 	// reads holds the prepared statements of d.db; writes those of the
 	// database transactions run on (wdb's on SQLite, else reads).
@@ -231,13 +233,11 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		// temp_store(MEMORY) keeps the journal of a savepoint (each request
 		// in the writer's batch is one) in memory instead of spilling it to
 		// a temporary file.
-		// wal_autocheckpoint(10000): the writer copies the log into the
-		// database every 10,000 pages (about 40 MB) rather than every 1,000,
-		// so a page written by many commits in a row (an index's right edge,
-		// a route's stops) is copied once instead of every few dozen
-		// parcels: a delivery day costs about 5 % less CPU, measured with
-		// handoff loadtest. journal_size_limit brings the log back to 64 MB
-		// after a burst made it longer.
+		// The log is copied into the database by the checkpointer, beside
+		// the writer (see checkpoint.go); wal_autocheckpoint(10000) has
+		// the writer copy it itself only past 10,000 pages (about 40 MB),
+		// when the checkpointer fell behind. journal_size_limit brings the
+		// log back to 64 MB after a burst made it longer.
 		for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(FULL)", "temp_store(MEMORY)",
 			"wal_autocheckpoint(10000)", "journal_size_limit(67108864)"} {
 			q.Add("_pragma", p)
@@ -264,6 +264,15 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		d.wdb.SetMaxOpenConns(1)
 		d.wdb.SetMaxIdleConns(1)
 		d.wdb.SetConnMaxIdleTime(0)
+		// The checkpointer's own connection: no request waits for it, and
+		// its statements are not the requests' (Statements, the trace).
+		if d.cdb, err = sql.Open("sqlite", "file:"+dsn+"?"+q.Encode()); err != nil {
+			d.closePools()
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+		d.cdb.SetMaxOpenConns(1)
+		d.cdb.SetMaxIdleConns(1)
+		d.cdb.SetConnMaxIdleTime(0)
 	}
 	d.reads = &stmtCache{db: d.db}
 	d.writes = d.reads
@@ -289,7 +298,8 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return nil, err
 	}
 	if d.wdb != nil {
-		d.writer = newWriter(d.wdb, &d.faults)
+		d.ckpt = newCheckpointer(d.cdb, func() *slog.Logger { return d.Log })
+		d.writer = newWriter(d.wdb, &d.faults, d.ckpt.committed)
 	}
 	return d, nil
 }
@@ -325,12 +335,18 @@ func (d *DB) Close() error {
 	if d.writer != nil {
 		d.writer.close()
 	}
+	if d.ckpt != nil {
+		d.ckpt.close()
+	}
 	return d.closePools()
 }
 
 func (d *DB) closePools() error {
 	if d.wdb != nil {
 		d.wdb.Close()
+	}
+	if d.cdb != nil {
+		d.cdb.Close()
 	}
 	return d.db.Close()
 }

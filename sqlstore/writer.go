@@ -29,6 +29,9 @@ type writer struct {
 	jobs   chan *writeJob
 	quit   chan struct{}
 	done   chan struct{}
+	// committed, when set, is called after each commit (the checkpointer's
+	// kick); it must not block.
+	committed func()
 }
 
 // writeJob is one request's transaction.
@@ -48,8 +51,8 @@ const (
 // errClosed answers requests after the store was closed.
 var errClosed = errors.New("the store is closed")
 
-func newWriter(db *sql.DB, f *faults) *writer {
-	w := &writer{db: db, faults: f, jobs: make(chan *writeJob), quit: make(chan struct{}), done: make(chan struct{})}
+func newWriter(db *sql.DB, f *faults, committed func()) *writer {
+	w := &writer{db: db, faults: f, jobs: make(chan *writeJob), quit: make(chan struct{}), done: make(chan struct{}), committed: committed}
 	go w.run()
 	return w
 }
@@ -148,6 +151,9 @@ func (w *writer) batch(first *writeJob) {
 			r.j.res <- handoff.Internal(err, "commit")
 		}
 		return
+	}
+	if w.committed != nil {
+		w.committed()
 	}
 	for _, r := range ran {
 		r.j.res <- r.err

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 )
 
 func openSQLite(t *testing.T) *DB {
@@ -105,5 +106,40 @@ func TestWriterSkipsAnEndedRequest(t *testing.T) {
 	ran := false
 	if err := d.tx(ctx, func(*sql.Tx) error { ran = true; return nil }); err == nil || ran {
 		t.Errorf("ran %v, err %v", ran, err)
+	}
+}
+
+// TestCheckpointerCopiesTheLog: after commits, the checkpointer copies the
+// log into the database on its own connection, beside the writer, so the
+// writer's batches do not wait for the copy.
+func TestCheckpointerCopiesTheLog(t *testing.T) {
+	d := openSQLite(t)
+	ctx := context.Background()
+	runs := make(chan [2]int, 64)
+	ran := func(logged, copied int) {
+		select {
+		case runs <- [2]int{logged, copied}:
+		default:
+		}
+	}
+	d.ckpt.ran.Store(&ran)
+	for i := range 50 {
+		if err := d.tx(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES ($1, 'test', 0)`, fmt.Sprint("ckpt-", i))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case r := <-runs:
+			if r[0] > 0 && r[1] == r[0] {
+				return // the whole log, with the commits, is in the database
+			}
+		case <-deadline:
+			t.Fatal("no checkpoint copied the log into the database within 30 s of the commits")
+		}
 	}
 }
