@@ -106,7 +106,8 @@ func (s *Service) DeliverParcels(ctx context.Context, da *handoff.Principal, sto
 		}
 		d.Parcels = append(d.Parcels, dp)
 	}
-	if err := s.Store.Deliver(ctx, d); err != nil {
+	view, err := s.Store.Deliver(ctx, d)
+	if err != nil {
 		for _, p := range []*StoredPhoto{d.Photo, d.imageOf()} {
 			if p != nil {
 				s.Photos.Delete(ctx, p.Blob)
@@ -115,7 +116,7 @@ func (s *Service) DeliverParcels(ctx context.Context, da *handoff.Principal, sto
 		}
 		return nil, err
 	}
-	return s.Store.StopView(ctx, st.RouteID, st.ID)
+	return view, nil
 }
 
 // imageOf returns the stored image of the delivery's signature, nil when
