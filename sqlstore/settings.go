@@ -57,8 +57,8 @@ func decodeSettings(body string) (handoff.Settings, error) {
 	if ok {
 		return set, nil
 	}
-	set = handoff.DefaultSettings()
-	if err := json.Unmarshal([]byte(body), &set); err != nil {
+	set, err := parseSettings(body)
+	if err != nil {
 		return handoff.Settings{}, err
 	}
 	decoded.Lock()
@@ -67,6 +67,15 @@ func decodeSettings(body string) (handoff.Settings, error) {
 	}
 	decoded.m[body] = set
 	decoded.Unlock()
+	return set, nil
+}
+
+// parseSettings decodes a stored settings body over the defaults.
+func parseSettings(body string) (handoff.Settings, error) {
+	set := handoff.DefaultSettings()
+	if err := json.Unmarshal([]byte(body), &set); err != nil {
+		return handoff.Settings{}, err
+	}
 	return set, nil
 }
 
@@ -84,11 +93,12 @@ func findSettings(ctx context.Context, q queryer, shipperID string) (handoff.Set
 	if err != nil {
 		return handoff.Settings{}, 0, handoff.Internal(err, "find settings")
 	}
-	s := handoff.DefaultSettings()
-	if err := json.Unmarshal([]byte(body), &s); err != nil {
+	// Decoded afresh, not shared: callers of the service may change it.
+	set, err := parseSettings(body)
+	if err != nil {
 		return handoff.Settings{}, 0, handoff.Internal(err, "decode settings")
 	}
-	return s, version, nil
+	return set, version, nil
 }
 
 // UpdateSettings implements handoff.SettingsService. The write is conditional
