@@ -158,6 +158,18 @@ const gsm7 = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤
 // gsm7ext are the characters that cost two septets (escape + char).
 const gsm7ext = "^{}\\[~]|€"
 
+// gsmASCII marks the ASCII characters of the GSM alphabet or its extension,
+// which most of a text is: FoldGSM keeps them without searching the
+// alphabets.
+var gsmASCII = func() (t [utf8.RuneSelf]bool) {
+	for _, r := range gsm7 + gsm7ext {
+		if r < utf8.RuneSelf {
+			t[r] = true
+		}
+	}
+	return t
+}()
+
 // gsmPunct replaces typographic punctuation the alphabet lacks.
 var gsmPunct = strings.NewReplacer("’", "'", "‘", "'", "“", "\"", "”", "\"", "–", "-", "—", "-", "…", "...", "\u00a0", " ", "\u202f", " ")
 
@@ -168,8 +180,9 @@ var gsmPunct = strings.NewReplacer("’", "'", "‘", "'", "“", "\"", "”", "
 func FoldGSM(text string) string {
 	text = gsmPunct.Replace(text)
 	var b strings.Builder
+	b.Grow(len(text))
 	for _, r := range text {
-		if strings.ContainsRune(gsm7, r) || strings.ContainsRune(gsm7ext, r) {
+		if r < utf8.RuneSelf && gsmASCII[r] || strings.ContainsRune(gsm7, r) || strings.ContainsRune(gsm7ext, r) {
 			b.WriteRune(r)
 			continue
 		}

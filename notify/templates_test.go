@@ -199,3 +199,21 @@ func TestFoldGSM(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRender measures rendering an out-for-delivery message with its
+// code, as a text and as an email.
+func BenchmarkRender(b *testing.B) {
+	d := Data{TrackingIDs: []string{"HO7Q2K9M4X1P3R"}, RecipientName: "Ada Lovelace", Shipper: "Acme", NeedsCode: true,
+		Passcode: "482913", ServiceDate: "2026-11-23", WindowFrom: "10:00", WindowTo: "12:00", BagIDs: []string{"B-1234-5678"},
+		TrackURL: "https://handoff.example/track?id=HO7Q2K9M4X1P3R", PortalURL: "https://handoff.example/portal"}
+	for _, ch := range []string{SMS, Email} {
+		b.Run(ch, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := Render("out_for_delivery", "en", ch, d); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

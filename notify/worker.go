@@ -79,7 +79,13 @@ type Worker struct {
 	// SendTimeout bounds one send (default 15 seconds, at most Lease/2).
 	SendTimeout time.Duration
 	Poll        time.Duration // default 500ms
-	Batch       int           // default 20
+	// Batch is how many messages one claim takes (default 100). A claim
+	// and its mark are a store write each, shared by the whole batch, so
+	// the batch sets what they cost a message: 20 a claim cost 96 µs of
+	// CPU a message, 100 cost 62 µs (BenchmarkSendMessage). Sends within a
+	// batch go one after another, and the lease is renewed for those still
+	// waiting whenever a send could outlive it (see claim.hold).
+	Batch int
 	// Endpoints bounds the sending of shippers' webhooks.
 	Endpoints EndpointLimits
 
@@ -107,7 +113,7 @@ func (w *Worker) fill() {
 		w.Poll = 500 * time.Millisecond
 	}
 	if w.Batch == 0 {
-		w.Batch = 20
+		w.Batch = 100
 	}
 	if w.Now == nil {
 		w.Now = time.Now
