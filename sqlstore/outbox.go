@@ -466,8 +466,17 @@ func (d *DB) ReleaseNotification(ctx context.Context, id, token string, retryAt 
 // DeferRecipient implements notify.Store. Messages claimed meanwhile are
 // left to their claimant.
 func (d *DB) DeferRecipient(ctx context.Context, channel, recipient string, until time.Time) (int, error) {
+	// Webhook endpoints are the recipients held back (see notify's pool):
+	// their messages are found through the index of webhook deliveries by
+	// recipient, which the planner takes only for the channel written out,
+	// and only when the pending term (pendingByID) does not offer it the
+	// channel's whole backlog of pending messages instead.
+	where := `status = 'pending' AND channel = $2`
+	if channel == ChannelShipperWebhook {
+		where = pendingByID + ` AND channel = $2 AND ` + webhookChannel
+	}
 	res, err := d.exec(ctx, `UPDATE notifications SET next_attempt_at = $1
-		WHERE status = 'pending' AND channel = $2 AND recipient = $3 AND next_attempt_at < $1 AND claimed_until <= $4`,
+		WHERE `+where+` AND recipient = $3 AND next_attempt_at < $1 AND claimed_until <= $4`,
 		micros(until), channel, recipient, micros(d.Now()))
 	if err != nil {
 		return 0, handoff.Internal(err, "defer notifications")

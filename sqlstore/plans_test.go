@@ -249,3 +249,51 @@ func TestStartupBackfillsReadOnlyWhatTheyFill(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookDeliveriesByRecipientUseTheirIndex asks SQLite for the plans of
+// the statements that read a webhook's deliveries by their recipient, as the
+// store runs them: the delivery log and the holding back of a failing
+// endpoint must go through the index of webhook deliveries, which texts and
+// emails are not in, and never read the outbox through.
+func TestWebhookDeliveriesByRecipientUseTheirIndex(t *testing.T) {
+	db := sqlstoretest.Open(t, sqlstore.SQLite)
+	shipper, _ := mustShipper(t, db)
+	wh, err := db.CreateWebhook(ctx, shipper.ID, "https://hooks.example.com/in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var seen []string
+	db.TraceStatements(func(q string) {
+		mu.Lock()
+		seen = append(seen, q)
+		mu.Unlock()
+	})
+	if _, err := db.ListDeliveries(ctx, shipper.ID, wh.ID, 10); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.DeferRecipient(ctx, sqlstore.ChannelShipperWebhook, wh.ID, db.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	db.TraceStatements(func(string) {})
+	mu.Lock()
+	statements := slices.Clone(seen)
+	mu.Unlock()
+	checked := 0
+	for _, q := range statements {
+		if !strings.Contains(q, "FROM notifications") && !strings.HasPrefix(q, "UPDATE notifications") {
+			continue
+		}
+		plan, err := db.Explain(ctx, q, countParams(q))
+		if err != nil {
+			t.Fatalf("explain %s: %v", q, err)
+		}
+		if steps := strings.Join(plan, "\n"); !strings.Contains(steps, "USING INDEX notifications_webhook_recipient (recipient=?)") {
+			t.Errorf("webhook deliveries are read without their index:\n%s\n%s", steps, q)
+		}
+		checked++
+	}
+	if checked != 2 {
+		t.Errorf("%d statements on notifications were seen, want the delivery log's and the deferral's", checked)
+	}
+}

@@ -17,6 +17,12 @@ import (
 // ChannelShipperWebhook is the outbox channel of shipper webhook deliveries.
 const ChannelShipperWebhook = "shipper_webhook"
 
+// webhookChannel is the condition of the index of webhook deliveries by
+// recipient (migration 026), written out: a partial index serves only a
+// statement whose own condition names its channel as a literal, not as a
+// parameter.
+const webhookChannel = `channel = '` + ChannelShipperWebhook + `'`
+
 // MsgTrackingEvent is the kind of a webhook delivery.
 const MsgTrackingEvent = "tracking_event"
 
@@ -213,7 +219,7 @@ func (d *DB) ListDeliveries(ctx context.Context, shipperID, id string, limit int
 		limit = 50
 	}
 	rows, err := d.db.QueryContext(ctx, `SELECT id, kind, data, status, attempts, last_error, created_at, next_attempt_at, sent_at FROM notifications
-		WHERE recipient = $1 AND channel = $2 ORDER BY created_at DESC, id DESC LIMIT $3`, id, ChannelShipperWebhook, limit)
+		WHERE recipient = $1 AND `+webhookChannel+` ORDER BY created_at DESC, id DESC LIMIT $2`, id, limit)
 	if err != nil {
 		return nil, handoff.Internal(err, "list deliveries")
 	}
