@@ -52,9 +52,9 @@ type Sender interface {
 // caller's: its lease ended and another worker claimed the message.
 var ErrLeaseLost = errors.New("the claim on the message was lost")
 
-// Reuser is a Sender that keeps its connection open from one message to the
-// next (SMTP); the worker calls Release after each batch, so no connection is
-// held while the queue is idle.
+// Reuser is a Sender that keeps its connections open from one message to the
+// next (SMTP); the worker calls Release after a batch that left the queue
+// empty, so no connection is held while the queue is idle.
 type Reuser interface {
 	Release()
 }

@@ -38,16 +38,17 @@ type SMTPConfig struct {
 	Timeout time.Duration
 }
 
-// SMTP sends email through an SMTP server with go-mail. It keeps one
-// connection open from a message to the next until the worker releases it at
-// the end of a batch, so a batch costs one handshake (TLS, AUTH), not one
-// each.
+// SMTP sends email through an SMTP server with go-mail. It keeps its
+// connections open from a message to the next until the worker releases them
+// at the end of a batch, so a batch costs one handshake (TLS, AUTH) per
+// connection, not one per message. Messages sent side by side (the worker's
+// Concurrency) each take a connection of their own.
 type SMTP struct {
 	cfg    SMTPConfig
 	client *mail.Client
 
 	mu   sync.Mutex
-	conn *smtp.Client // nil when closed
+	idle []*smtp.Client // open connections no send is using
 }
 
 // NewSMTP returns an SMTP sender; it fails for an incomplete configuration.
@@ -101,13 +102,11 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	msg.Subject(m.Subject)
 	msg.SetMessageIDWithValue(m.ID + "@handoff")
 	msg.SetBodyString(mail.TypeTextPlain, m.Text)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	err := s.send(ctx, msg)
+	err := s.send(ctx, msg, s.take())
 	if errors.Is(err, errStale) {
 		// The server closed the kept connection while it was idle; nothing
 		// of this message was accepted on it.
-		err = s.send(ctx, msg)
+		err = s.send(ctx, msg, nil)
 	}
 	if err != nil {
 		// A 5xx reply is a refusal of this message; anything else may pass.
@@ -120,25 +119,46 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	return nil
 }
 
-// send sends msg on the kept connection, dialling one if there is none. The
-// connection is cut when ctx ends, so a send keeps to the worker's deadline;
-// after any failure it is closed, as the session's state is unknown.
-func (s *SMTP) send(ctx context.Context, msg *mail.Msg) error {
-	if s.conn == nil {
-		conn, err := s.client.DialToSMTPClientWithContext(ctx)
-		if err != nil {
+// take returns an idle kept connection, or nil when there is none.
+func (s *SMTP) take() *smtp.Client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.idle)
+	if n == 0 {
+		return nil
+	}
+	conn := s.idle[n-1]
+	s.idle = s.idle[:n-1]
+	return conn
+}
+
+// send sends msg on conn, or on a new connection when conn is nil, and keeps
+// the connection for the next message. The connection is cut when ctx ends,
+// so a send keeps to the worker's deadline; after any failure it is closed,
+// as the session's state is unknown.
+func (s *SMTP) send(ctx context.Context, msg *mail.Msg, conn *smtp.Client) error {
+	if conn == nil {
+		var err error
+		if conn, err = s.client.DialToSMTPClientWithContext(ctx); err != nil {
 			return fmt.Errorf("dial: %w", err)
 		}
-		s.conn = conn
 	}
-	conn := s.conn
+	// Each message gets the whole timeout: a connection kept for many
+	// messages would otherwise run out of the one it was dialled with.
+	if err := conn.UpdateDeadline(s.cfg.Timeout); err != nil {
+		conn.Close()
+		return fmt.Errorf("%w: %w", errStale, err)
+	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	err := transact(conn, msg)
 	if !stop() || err != nil {
 		conn.Close()
-		s.conn = nil
+		return err
 	}
-	return err
+	s.mu.Lock()
+	s.idle = append(s.idle, conn)
+	s.mu.Unlock()
+	return nil
 }
 
 // errStale is a kept connection found closed before the server answered
@@ -249,14 +269,15 @@ func isASCII(s string) bool {
 	return true
 }
 
-// Release implements Reuser: it ends the kept connection with QUIT.
+// Release implements Reuser: it ends the kept connections with QUIT.
 func (s *SMTP) Release() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.conn != nil {
-		s.client.CloseWithSMTPClient(s.conn)
-		s.conn.Close()
-		s.conn = nil
+	idle := s.idle
+	s.idle = nil
+	s.mu.Unlock()
+	for _, conn := range idle {
+		s.client.CloseWithSMTPClient(conn)
+		conn.Close()
 	}
 }
 

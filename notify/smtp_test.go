@@ -199,3 +199,45 @@ func TestSMTPWithoutPipelining(t *testing.T) {
 		}
 	}
 }
+
+// TestSMTPSendsSideBySide sends from four goroutines at once: each email
+// arrives once and whole, over at most four connections (one per send in
+// flight), which the next emails use again instead of dialling.
+func TestSMTPSendsSideBySide(t *testing.T) {
+	box := startSMTP(t)
+	s := newSMTP(t, box.addr)
+	defer s.Release()
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 5 {
+				errs <- s.Send(context.Background(), email(fmt.Sprintf("msg_%d_%d", g, i), fmt.Sprintf("r%d@example.com", g)))
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Send(context.Background(), email("msg_last", "z@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	got := box.all()
+	ids := map[string]bool{}
+	for _, m := range got {
+		ids[m.MessageID] = true
+	}
+	if len(got) != 21 || len(ids) != 21 {
+		t.Fatalf("%d emails (%d different) accepted, want 21", len(got), len(ids))
+	}
+	box.mu.Lock()
+	sessions := box.sessions
+	box.mu.Unlock()
+	if sessions < 1 || sessions > 4 {
+		t.Errorf("%d connections for 4 senders, want at most 4", sessions)
+	}
+}

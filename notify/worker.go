@@ -79,6 +79,12 @@ type Worker struct {
 	// SendTimeout bounds one send (default 15 seconds, at most Lease/2).
 	SendTimeout time.Duration
 	Poll        time.Duration // default 500ms
+	// Concurrency is how many messages of a channel are sent at once
+	// (default 1, one after another). A provider's answer takes its round
+	// trip: at 100 ms a message, one at a time is 10 a second, and a
+	// morning's codes would take hours to go out. Messages to one
+	// recipient still go one after another, in the order they were queued.
+	Concurrency int
 	// Batch is how many messages one claim takes (default 100). A claim
 	// and its mark are a store write each, shared by the whole batch, so
 	// the batch sets what they cost a message: 20 a claim cost 96 µs of
@@ -114,6 +120,9 @@ func (w *Worker) fill() {
 	}
 	if w.Batch == 0 {
 		w.Batch = 100
+	}
+	if w.Concurrency < 1 {
+		w.Concurrency = 1
 	}
 	if w.Now == nil {
 		w.Now = time.Now
@@ -171,7 +180,9 @@ func (w *Worker) RunOnce(ctx context.Context, channel string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if r, ok := sender.(Reuser); ok {
+	if r, ok := sender.(Reuser); ok && len(batch) < w.Batch {
+		// The queue is empty after this batch: the connections go. While
+		// full batches follow each other, they stay open for the next.
 		defer r.Release()
 	}
 	c := &claim{w: w, batch: batch, until: start.Add(w.Lease), done: map[string]bool{}}
@@ -180,12 +191,50 @@ func (w *Worker) RunOnce(ctx context.Context, channel string) (int, error) {
 	// in one statement and one commit instead of one each.
 	m := w.startMarker(ctx, sender.Name(), len(batch))
 	defer m.wait()
-	for i, q := range batch {
+	send := func(i int) {
 		if timeout, ok := c.hold(ctx, i); ok {
-			w.deliver(ctx, sender, q, timeout, m)
+			w.deliver(ctx, sender, batch[i], timeout, m)
 		}
 	}
+	if w.Concurrency == 1 {
+		for i := range batch {
+			send(i)
+		}
+		return len(batch), nil
+	}
+	// Each recipient's messages go in order on one goroutine; up to
+	// Concurrency recipients at once.
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, w.Concurrency)
+	for _, group := range byRecipient(batch) {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			for _, i := range group {
+				send(i)
+			}
+		})
+	}
+	wg.Wait()
 	return len(batch), nil
+}
+
+// byRecipient groups the indexes of a batch's messages by recipient, each
+// group in the batch's order, the groups in the order of their first
+// message.
+func byRecipient(batch []Queued) [][]int {
+	at := map[string]int{}
+	var groups [][]int
+	for i, q := range batch {
+		g, ok := at[q.To]
+		if !ok {
+			g = len(groups)
+			at[q.To] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	return groups
 }
 
 // marker marks the messages of one claim sent, in groups: it waits until
@@ -283,6 +332,7 @@ func (m *marker) mark(group []Queued) {
 
 // claim is a batch claimed together under one token.
 type claim struct {
+	mu    sync.Mutex // hold is called by the sends of a batch side by side
 	w     *Worker
 	batch []Queued
 	until time.Time       // the lease's end as this worker reckons it: early, as it read the clock before the store did
@@ -295,6 +345,8 @@ type claim struct {
 // lease cannot be renewed: another worker may then send it, so this one must
 // not start.
 func (c *claim) hold(ctx context.Context, i int) (time.Duration, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	w, q := c.w, c.batch[i]
 	margin := (w.Lease - w.SendTimeout) / 2 // for settling the message and clocks that differ between nodes
 	now := w.Now()

@@ -35,6 +35,9 @@ type config struct {
 	// database pool (0: the engine's default); DrainDelay is how long
 	// readiness fails before the listener closes on SIGTERM.
 	MaxInFlight int
+	// SendConcurrency is how many texts, and how many emails, a node sends
+	// at once (the notify worker's Concurrency).
+	SendConcurrency int
 	// MemoryLimitMiB is the Go runtime's soft memory limit in MiB (0: none;
 	// GOMEMLIMIT, when set, wins).
 	MemoryLimitMiB int
@@ -102,6 +105,7 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 	fs.IntVar(&c.GCPercent, "gc-percent", 200, "how far the Go heap grows past what is live before the collector runs again, in percent; 0 for Go's default of 100; --memory-limit caps the heap either way, GOGC wins when set (env HANDOFF_GC_PERCENT)")
 	fs.StringVar(&c.CPUProfile, "cpu-profile", "", "write a CPU profile of the server's run to this file when it stops, to see where its time goes under a load test (go tool pprof reads it)")
 	fs.IntVar(&c.MaxInFlight, "max-in-flight", 128, "requests served at once; more are answered 503 with Retry-After (env HANDOFF_MAX_IN_FLIGHT)")
+	fs.IntVar(&c.SendConcurrency, "send-concurrency", 32, "texts, and emails, a node sends at once, each waiting for its provider's answer; a recipient's messages still go one after another (env HANDOFF_SEND_CONCURRENCY)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", 30*time.Second, "deadline of a request's work, database waits included; past it the answer is 503 (env HANDOFF_REQUEST_TIMEOUT)")
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", 0, "database connections per node; 0 for 8 on SQLite, 32 on PostgreSQL (env HANDOFF_DB_MAX_CONNS)")
 	fs.DurationVar(&c.DrainDelay, "drain-delay", 5*time.Second, "on SIGTERM, how long /readyz fails while requests are still served, before the listener closes (env HANDOFF_DRAIN_DELAY)")
@@ -130,8 +134,8 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (*c
 	if c.Photos.RetentionDays < 1 || c.Photos.MaxBytes < 1 || c.Photos.MaxPixels < 1 {
 		return nil, errors.New("--photo-retention-days, --photo-max-bytes and --photo-max-pixels must be positive")
 	}
-	if c.ReadTimeout <= 0 || c.UploadMinRate < 1 || c.MaxInFlight < 1 || c.RequestTimeout <= 0 {
-		return nil, errors.New("--read-timeout, --upload-min-rate, --max-in-flight and --request-timeout must be positive")
+	if c.ReadTimeout <= 0 || c.UploadMinRate < 1 || c.MaxInFlight < 1 || c.RequestTimeout <= 0 || c.SendConcurrency < 1 {
+		return nil, errors.New("--read-timeout, --upload-min-rate, --max-in-flight, --request-timeout and --send-concurrency must be positive")
 	}
 	if c.DBMaxConns < 0 || c.DrainDelay < 0 || c.GarageStepDeadline < 0 || c.MemoryLimitMiB < 0 || c.GCPercent < 0 {
 		return nil, errors.New("--db-max-conns, --drain-delay, --garage-step-deadline, --memory-limit and --gc-percent must not be negative")
@@ -174,6 +178,7 @@ var envFlags = []struct{ flag, env string }{
 	{"read-timeout", "HANDOFF_READ_TIMEOUT"},
 	{"upload-min-rate", "HANDOFF_UPLOAD_MIN_RATE"},
 	{"max-in-flight", "HANDOFF_MAX_IN_FLIGHT"},
+	{"send-concurrency", "HANDOFF_SEND_CONCURRENCY"},
 	{"memory-limit", "HANDOFF_MEMORY_LIMIT"},
 	{"gc-percent", "HANDOFF_GC_PERCENT"},
 	{"request-timeout", "HANDOFF_REQUEST_TIMEOUT"},

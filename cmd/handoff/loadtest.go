@@ -42,17 +42,18 @@ type loadConfig struct {
 	RouteSize       int
 	Stations        int
 	Shippers        int
-	OTPShare        float64 // recipients whose parcels need the passcode
-	MultiShare      float64 // recipients who get two parcels
-	WrongShare      float64 // passcode stops where a wrong code is entered first
-	ResendShare     float64 // passcode stops where the code is re-sent
-	FailShare       float64 // stops where the attempt fails
-	PhotoShare      float64 // plain stops left at the porch with a photo
-	ReplayShare     float64 // labels sent again with the same idempotency key
-	WrongLimit      int     // the server's --wrong-code-limit
-	SMSSink         string  // where the server's SMS webhook posts, when set
-	SMTPSink        string  // where the server's SMTP sender connects, when set
-	JSON            string  // file the report is written to
+	OTPShare        float64       // recipients whose parcels need the passcode
+	MultiShare      float64       // recipients who get two parcels
+	WrongShare      float64       // passcode stops where a wrong code is entered first
+	ResendShare     float64       // passcode stops where the code is re-sent
+	FailShare       float64       // stops where the attempt fails
+	PhotoShare      float64       // plain stops left at the porch with a photo
+	ReplayShare     float64       // labels sent again with the same idempotency key
+	WrongLimit      int           // the server's --wrong-code-limit
+	SMSSink         string        // where the server's SMS webhook posts, when set
+	SMTPSink        string        // where the server's SMTP sender connects, when set
+	SinkLatency     time.Duration // how long the sinks take to answer each message, as a provider across a network does
+	JSON            string        // file the report is written to
 	Seed            uint64
 }
 
@@ -79,6 +80,7 @@ func parseLoadtest(args []string, stderr io.Writer, getenv func(string) string) 
 	fs.IntVar(&c.WrongLimit, "wrong-code-limit", 10, "the server's --wrong-code-limit: each associate enters fewer wrong codes than this")
 	fs.StringVar(&c.SMSSink, "sms-sink", "", "listen here for the server's SMS webhook (serve --sms-provider webhook --sms-webhook-url http://ADDR/sms) and read codes from it")
 	fs.StringVar(&c.SMTPSink, "smtp-sink", "", "listen here as the server's SMTP server (serve --smtp-host/--smtp-port ADDR --smtp-tls none)")
+	fs.DurationVar(&c.SinkLatency, "sink-latency", 0, "how long the sinks take to answer each message, as a provider across a network does (e.g. 100ms), to size --send-concurrency")
 	fs.StringVar(&c.JSON, "json", "", "also write the report as JSON to this file")
 	fs.Uint64Var(&c.Seed, "seed", 0, "random seed (0: from the clock)")
 	if err := fs.Parse(args); err != nil {
@@ -236,6 +238,7 @@ func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	if lt.photo, err = samplePhoto(); err != nil {
 		return err
 	}
+	lt.codes.latency = cfg.SinkLatency
 	stopSinks, err := lt.codes.listen(cfg.SMSSink, cfg.SMTPSink)
 	if err != nil {
 		return err

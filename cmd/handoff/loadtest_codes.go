@@ -36,6 +36,22 @@ type codeBook struct {
 	mu    sync.Mutex
 	codes map[string]string
 	seen  map[string]bool // dev outbox message IDs already read
+	// latency is how long the sinks take to answer each message.
+	latency time.Duration
+}
+
+// answerLater waits the sinks' latency, as a provider's answer takes its
+// round trip across a network.
+func (b *codeBook) answerLater(ctx context.Context) {
+	if b.latency <= 0 {
+		return
+	}
+	t := time.NewTimer(b.latency)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 func newCodeBook() *codeBook { return &codeBook{codes: map[string]string{}, seen: map[string]bool{}} }
@@ -136,6 +152,7 @@ func (b *codeBook) serveSMS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.read(m.Kind, m.To, m.Text)
+	b.answerLater(r.Context())
 	w.WriteHeader(http.StatusAccepted)
 }
 
@@ -173,6 +190,7 @@ func (s *sinkSession) Data(r io.Reader) error {
 	if strings.Contains(strings.ToLower(subject+string(text)), "code") {
 		s.b.read("", strings.ToLower(s.to), string(text))
 	}
+	s.b.answerLater(context.Background())
 	return nil
 }
 

@@ -38,8 +38,12 @@ func TestParseServe(t *testing.T) {
 		t.Errorf("garage sweep settings: %+v, %v", c, err)
 	}
 	c, err = parseServe(nil, io.Discard, env(nil))
-	if err != nil || c.GCPercent != 200 || c.MemoryLimitMiB != 192 {
-		t.Errorf("memory defaults: gc %d%%, limit %d MiB, %v", c.GCPercent, c.MemoryLimitMiB, err)
+	if err != nil || c.GCPercent != 200 || c.MemoryLimitMiB != 192 || c.SendConcurrency != 32 {
+		t.Errorf("defaults: gc %d%%, limit %d MiB, %d sends at once, %v", c.GCPercent, c.MemoryLimitMiB, c.SendConcurrency, err)
+	}
+	c, err = parseServe(nil, io.Discard, env(map[string]string{"HANDOFF_SEND_CONCURRENCY": "1"}))
+	if err != nil || c.SendConcurrency != 1 {
+		t.Errorf("HANDOFF_SEND_CONCURRENCY=1 (one at a time): %d, %v", c.SendConcurrency, err)
 	}
 	c, err = parseServe(nil, io.Discard, env(map[string]string{"HANDOFF_GC_PERCENT": "0"}))
 	if err != nil || c.GCPercent != 0 {
@@ -60,6 +64,8 @@ func TestParseServe(t *testing.T) {
 		"bad step deadline": {"HANDOFF_GARAGE_STEP_DEADLINE": "soon"},
 		"negative gc":       {"HANDOFF_GC_PERCENT": "-1"},
 		"bad gc":            {"HANDOFF_GC_PERCENT": "lots"},
+		"no sends at once":  {"HANDOFF_SEND_CONCURRENCY": "0"},
+		"bad sends at once": {"HANDOFF_SEND_CONCURRENCY": "many"},
 	} {
 		if _, err := parseServe(nil, io.Discard, env(e)); err == nil {
 			t.Errorf("%s accepted", name)

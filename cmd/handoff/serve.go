@@ -105,7 +105,7 @@ func build(ctx context.Context, c *config, stderr io.Writer) (*app, error) {
 		publicURL = "http://" + c.Addr
 	}
 
-	worker := &notify.Worker{Store: db, Senders: senders, Log: log, PublicURL: publicURL,
+	worker := &notify.Worker{Store: db, Senders: senders, Log: log, PublicURL: publicURL, Concurrency: c.SendConcurrency,
 		Unseal: func(purpose, sealed string) ([]byte, error) { return keys.Open("message/"+purpose, sealed, nil) }}
 
 	metrics := observe.NewMetrics()
