@@ -300,6 +300,21 @@ type Twilio struct {
 	cfg TwilioConfig
 }
 
+// maxProviderConns is how many connections to an SMS provider stay open
+// between messages: as many as the worker sends at once (its Concurrency,
+// 32 as served) and then some. Go's default keeps 2, so all but two of the
+// sends in flight would open a connection, TLS handshake and all, for
+// every message.
+const maxProviderConns = 64
+
+// providerClient is the HTTP client of an SMS provider: a 15-second
+// deadline per message, and connections kept for the next ones.
+func providerClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = maxProviderConns
+	return &http.Client{Timeout: 15 * time.Second, Transport: t}
+}
+
 // NewTwilio returns a Twilio sender; it fails for an incomplete configuration.
 func NewTwilio(cfg TwilioConfig) (*Twilio, error) {
 	if cfg.AccountSID == "" || cfg.AuthToken == "" || cfg.From == "" {
@@ -309,7 +324,7 @@ func NewTwilio(cfg TwilioConfig) (*Twilio, error) {
 		cfg.BaseURL = "https://api.twilio.com"
 	}
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 15 * time.Second}
+		cfg.Client = providerClient()
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	return &Twilio{cfg: cfg}, nil
@@ -359,7 +374,7 @@ func NewWebhook(cfg WebhookConfig) (*Webhook, error) {
 		return nil, fmt.Errorf("webhook: a URL and a secret of at least 16 bytes are required")
 	}
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 15 * time.Second}
+		cfg.Client = providerClient()
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

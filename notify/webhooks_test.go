@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -273,4 +274,52 @@ func TestFailingEndpointIsPaused(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSMSWebhookKeepsConnectionsForConcurrentSends sends 16 texts at a
+// time, four rounds, through the SMS webhook sender as served (its own HTTP
+// client): the connections of the first round carry the next ones, instead
+// of all but two being opened again for every message.
+func TestSMSWebhookKeepsConnectionsForConcurrentSends(t *testing.T) {
+	var conns atomic.Int64
+	var got atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		got.Add(1)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	s, err := notify.NewWebhook(notify.WebhookConfig{URL: srv.URL + "/sms", Secret: []byte("0123456789abcdef0123")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 4 {
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for i := range 16 {
+			wg.Go(func() {
+				errs <- s.Send(context.Background(), notify.Message{ID: fmt.Sprintf("msg_%d_%d", round, i), Kind: "shipped", Channel: notify.SMS,
+					To: fmt.Sprintf("+4477009%05d", i), Text: "Your parcel is on its way"})
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if got.Load() != 64 {
+		t.Fatalf("%d texts arrived, want 64", got.Load())
+	}
+	if n := conns.Load(); n > 16 {
+		t.Errorf("64 texts, 16 at a time, took %d connections; want at most 16", n)
+	}
 }
