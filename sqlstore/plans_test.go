@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -262,11 +263,13 @@ func TestWebhookDeliveriesByRecipientUseTheirIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A statement may be told more than once (prepared, then run), and on
+	// more than one connection: each text is checked once.
 	var mu sync.Mutex
-	var seen []string
+	seen := map[string]bool{}
 	db.TraceStatements(func(q string) {
 		mu.Lock()
-		seen = append(seen, q)
+		seen[q] = true
 		mu.Unlock()
 	})
 	if _, err := db.ListDeliveries(ctx, shipper.ID, wh.ID, 10); err != nil {
@@ -277,11 +280,13 @@ func TestWebhookDeliveriesByRecipientUseTheirIndex(t *testing.T) {
 	}
 	db.TraceStatements(func(string) {})
 	mu.Lock()
-	statements := slices.Clone(seen)
+	statements := slices.Sorted(maps.Keys(seen))
 	mu.Unlock()
 	checked := 0
 	for _, q := range statements {
-		if !strings.Contains(q, "FROM notifications") && !strings.HasPrefix(q, "UPDATE notifications") {
+		// The two that read the outbox by recipient; other work the store
+		// does on its own meanwhile is not this test's.
+		if !strings.Contains(q, "notifications") || !strings.Contains(q, "recipient = $") {
 			continue
 		}
 		plan, err := db.Explain(ctx, q, countParams(q))
@@ -294,6 +299,6 @@ func TestWebhookDeliveriesByRecipientUseTheirIndex(t *testing.T) {
 		checked++
 	}
 	if checked != 2 {
-		t.Errorf("%d statements on notifications were seen, want the delivery log's and the deferral's", checked)
+		t.Errorf("%d different statements by recipient on notifications were seen, want the delivery log's and the deferral's", checked)
 	}
 }
