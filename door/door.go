@@ -44,25 +44,35 @@ type Parcel struct {
 	Privacy    string            // why it may not be photographed (handoff.NoPhoto*), ""
 	Check      handoff.DoorCheck // the signature and age check its label asks for
 	// KeyID is the key its code set's code of the stop's day is derived
-	// with, "" when it is not fixed yet (see Store.PasscodeKey).
+	// with, "" when it is not fixed yet (the store fixes it for Guess).
 	KeyID string
 }
 
 // Guess asks the store to count one entry at a stop and settle it, in one
-// transaction: claim one of the associate's wrong-code budget and one of the
-// stop's evaluations, record the check, then deliver the open passcode
+// transaction: read the stop and its open parcels, have the door decide the
+// entry (Decide), claim one of the associate's wrong-code budget and one of
+// the stop's evaluations, record the check, then deliver the open passcode
 // parcels of the matched sets or count a wrong entry, ending the attempt at
 // the third.
 type Guess struct {
 	StopID, AssociateID string
-	Stop                *Stop           // the stop's facts as read before, when the caller has them
-	Method              string          // MethodCode or MethodDigits
-	Matched             map[string]bool // contact sets whose code the entry is; empty when wrong
-	BudgetLimit         int             // wrong entries per associate per window
-	BudgetWindow        time.Duration
-	Detail, Note        string // of the Delivered event when right
-	NextAttempt         string // the next working day, for the failed message
-	At                  time.Time
+	Method              string // MethodCode or MethodDigits
+	// Decide is the door's rules on the entry, given the stop and its open
+	// parcels as the transaction reads them, each open passcode parcel with
+	// the key of its code (KeyID, fixed by then). An error refuses the
+	// entry: nothing is written and Guess returns it. Decide must not call
+	// the store.
+	Decide       func(st *Stop, open []Parcel) (*Verdict, error)
+	BudgetLimit  int // wrong entries per associate per window
+	BudgetWindow time.Duration
+	Detail, Note string // of the Delivered event when right
+	At           time.Time
+}
+
+// Verdict is the door's decision on an entry (Guess.Decide).
+type Verdict struct {
+	Matched     map[string]bool // contact sets whose code the entry is; empty when wrong
+	NextAttempt string          // the next working day, for the failed message
 }
 
 // GuessResult is the store's answer to a Guess.
@@ -183,16 +193,14 @@ type Store interface {
 	AssociateRoutes(ctx context.Context, associateID string, dates ...string) ([]*handoff.Route, error)
 	// RouteByID returns a route, or ENOTFOUND.
 	RouteByID(ctx context.Context, routeID string) (*handoff.Route, error)
-	// PasscodeKey returns the key ID a contact set's day's code is derived
-	// with, fixing it to the active key the first time.
-	PasscodeKey(ctx context.Context, set, date string) (string, error)
 
 	// LoadVan puts a planned route's open parcels out for delivery and
 	// queues the day's messages; it loads nothing and returns the unsealed
 	// parcels when one that needs a bag has none, and loaded false when the
 	// route is not planned any more.
 	LoadVan(ctx context.Context, routeID, associateID string, at time.Time) (unsealed []string, loaded bool, err error)
-	// Guess counts and settles one entry at a stop.
+	// Guess counts and settles one entry at a stop, as g.Decide decides
+	// it on what the transaction reads.
 	Guess(ctx context.Context, g Guess) (*GuessResult, error)
 	// ClaimResend counts one re-send of a pending stop's code, up to limit,
 	// and queues it to the contacts of the stop's open passcode parcels;
@@ -265,10 +273,19 @@ func (s *Service) associateStop(ctx context.Context, da *handoff.Principal, stop
 	if err != nil {
 		return nil, err
 	}
-	if st.AssociateID != da.ID || st.Date != s.Today(st.Market) {
-		return nil, handoff.NotFound("Stop")
+	if err := s.ownStop(da, st); err != nil {
+		return nil, err
 	}
 	return st, nil
+}
+
+// ownStop refuses, as ENOTFOUND, a stop that is not on the associate's
+// route of today.
+func (s *Service) ownStop(da *handoff.Principal, st *Stop) error {
+	if st.AssociateID != da.ID || st.Date != s.Today(st.Market) {
+		return handoff.NotFound("Stop")
+	}
+	return nil
 }
 
 // outStop returns a stop of the associate's route of today whose van is
@@ -278,10 +295,18 @@ func (s *Service) outStop(ctx context.Context, da *handoff.Principal, stopID str
 	if err != nil {
 		return nil, err
 	}
-	if st.RouteStatus != handoff.RouteLoaded {
-		return nil, handoff.Refuse(handoff.EPRECONDITION, handoff.ReasonRouteNotLoaded, "Load the route first: its parcels are not out for delivery yet.")
+	if err := loaded(st); err != nil {
+		return nil, err
 	}
 	return st, nil
+}
+
+// loaded refuses a stop whose route's van is not loaded yet.
+func loaded(st *Stop) error {
+	if st.RouteStatus != handoff.RouteLoaded {
+		return handoff.Refuse(handoff.EPRECONDITION, handoff.ReasonRouteNotLoaded, "Load the route first: its parcels are not out for delivery yet.")
+	}
+	return nil
 }
 
 // openAt returns a stop of the associate's loaded route of today with its

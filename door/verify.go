@@ -37,10 +37,7 @@ func (s *Service) VerifyCode(ctx context.Context, da *handoff.Principal, stopID,
 		matched := map[string]bool{}
 		for set, kid := range codeSets(open) {
 			if kid == "" {
-				var err error
-				if kid, err = s.Store.PasscodeKey(ctx, set, st.Date); err != nil {
-					return nil, err
-				}
+				return nil, handoff.Internal(nil, "passcode key not fixed")
 			}
 			want, err := passcode.Code(s.Keys, kid, set, st.Date)
 			if err != nil {
@@ -87,7 +84,7 @@ func (s *Service) VerifyPhoneDigits(ctx context.Context, da *handoff.Principal, 
 }
 
 // codeSets returns the contact sets of the open passcode parcels, each with
-// the key its code is derived with when the store said.
+// the key its code is derived with.
 func codeSets(open []Parcel) map[string]string {
 	sets := map[string]string{}
 	for _, p := range open {
@@ -98,34 +95,46 @@ func codeSets(open []Parcel) map[string]string {
 	return sets
 }
 
-// verify runs one entry: the stop must be waiting for a code, its bags
-// scanned and its garage settled; match says which contact sets the entry
-// opens; the store then counts and settles it atomically.
+// verify runs one entry: the stop must be the associate's of today, its
+// van loaded, waiting for a code, its bags scanned and its garage settled;
+// match says which contact sets the entry opens. These rules are decided
+// in the store's transaction, on the stop and parcels it reads there, and
+// the store then counts and settles the entry atomically.
 func (s *Service) verify(ctx context.Context, da *handoff.Principal, stopID, method string, match func(*Stop, []Parcel) (map[string]bool, error)) (*handoff.VerifyResult, error) {
-	st, open, err := s.openAt(ctx, da, stopID)
-	if err != nil {
-		return nil, err
-	}
-	if err := acceptsCodes(st.OTPState); err != nil {
-		return nil, err
-	}
-	if err := bagsScanned(open, nil, true); err != nil {
-		return nil, err
-	}
-	if err := garageSettled(st); err != nil {
-		return nil, err
-	}
-	matched, err := match(st, open)
-	if err != nil {
+	if err := requireAssociate(da); err != nil {
 		return nil, err
 	}
 	detail, note := tracking.DeliveredWithOTP, "Delivered with OTP"
 	if method == MethodDigits {
 		detail, note = tracking.DeliveredWithPhoneDigits, "Delivered with the last two digits of the recipient's phone (shipper's opt-in fallback)"
 	}
-	g, err := s.Store.Guess(ctx, Guess{StopID: st.ID, AssociateID: da.ID, Stop: st, Method: method, Matched: matched,
+	var st *Stop
+	g, err := s.Store.Guess(ctx, Guess{StopID: stopID, AssociateID: da.ID, Method: method,
+		Decide: func(stop *Stop, open []Parcel) (*Verdict, error) {
+			st = stop
+			if err := s.ownStop(da, stop); err != nil {
+				return nil, err
+			}
+			if err := loaded(stop); err != nil {
+				return nil, err
+			}
+			if err := acceptsCodes(stop.OTPState); err != nil {
+				return nil, err
+			}
+			if err := bagsScanned(open, nil, true); err != nil {
+				return nil, err
+			}
+			if err := garageSettled(stop); err != nil {
+				return nil, err
+			}
+			matched, err := match(stop, open)
+			if err != nil {
+				return nil, err
+			}
+			return &Verdict{Matched: matched, NextAttempt: s.Policy.WorkingDays.NextAfter(stop.Date)}, nil
+		},
 		BudgetLimit: s.Policy.WrongCodeLimit, BudgetWindow: s.Policy.WrongCodeWindow,
-		Detail: detail, Note: note, NextAttempt: s.Policy.WorkingDays.NextAfter(st.Date), At: s.Now()})
+		Detail: detail, Note: note, At: s.Now()})
 	if err != nil {
 		return nil, err
 	}

@@ -28,18 +28,16 @@ type doorStop struct {
 	id, routeID, mobile, otpState, associateID, date, market, routeStatus string
 }
 
-// doorStopQuery reads a stop with its route's facts.
-const doorStopQuery = `SELECT s.id, s.route_id, s.mobile, s.otp_state, r.associate_id, r.service_date, r.marketplace, r.status
-	FROM stops s JOIN routes r ON r.id = s.route_id WHERE s.id = $1`
+// doorStopQuery reads a stop with its route's facts, and whether a garage
+// door there was reported not to have closed.
+const doorStopQuery = `SELECT s.id, s.route_id, s.mobile, s.otp_state, r.associate_id, r.service_date, r.marketplace, r.status,
+		EXISTS (SELECT 1 FROM garage_grants g WHERE g.stop_id = s.id AND g.state = $2)
+		FROM stops s JOIN routes r ON r.id = s.route_id WHERE s.id = $1`
 
-// findDoorStop returns a stop with its route's facts, or ENOTFOUND.
-func (d *DB) findDoorStop(ctx context.Context, stopID string) (*doorStop, error) {
-	return scanDoorStop(d.queryRow(ctx, doorStopQuery, stopID))
-}
-
-func scanDoorStop(row *sql.Row) (*doorStop, error) {
-	var s doorStop
-	err := row.Scan(&s.id, &s.routeID, &s.mobile, &s.otpState, &s.associateID, &s.date, &s.market, &s.routeStatus)
+// scanDoorStop scans a row of doorStopQuery, or returns ENOTFOUND.
+func scanDoorStop(row *sql.Row) (*door.Stop, error) {
+	var s door.Stop
+	err := row.Scan(&s.ID, &s.RouteID, &s.Mobile, &s.OTPState, &s.AssociateID, &s.Date, &s.Market, &s.RouteStatus, &s.GarageCloseFailed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, handoff.NotFound("Stop")
 	}
@@ -371,13 +369,7 @@ func queryStrings(ctx context.Context, q interface {
 
 var _ door.Store = (*DB)(nil)
 
-// toDoor gives a stop's facts to the door service.
-func (s *doorStop) toDoor() *door.Stop {
-	return &door.Stop{ID: s.id, RouteID: s.routeID, Mobile: s.mobile, OTPState: s.otpState, AssociateID: s.associateID,
-		Date: s.date, Market: s.market, RouteStatus: s.routeStatus}
-}
-
-// fromDoor is the inverse of toDoor, for the helpers shared with the garage.
+// fromDoor gives the store's helpers a stop as the door read it.
 func fromDoor(s *door.Stop) *doorStop {
 	return &doorStop{id: s.ID, routeID: s.RouteID, mobile: s.Mobile, otpState: s.OTPState, associateID: s.AssociateID,
 		date: s.Date, market: s.Market, routeStatus: s.RouteStatus}
@@ -385,21 +377,7 @@ func fromDoor(s *door.Stop) *doorStop {
 
 // DoorStop implements door.Store.
 func (d *DB) DoorStop(ctx context.Context, stopID string) (*door.Stop, error) {
-	var s doorStop
-	var stuck bool
-	err := d.queryRow(ctx, `SELECT s.id, s.route_id, s.mobile, s.otp_state, r.associate_id, r.service_date, r.marketplace, r.status,
-		EXISTS (SELECT 1 FROM garage_grants g WHERE g.stop_id = s.id AND g.state = $2)
-		FROM stops s JOIN routes r ON r.id = s.route_id WHERE s.id = $1`, stopID, handoff.GrantCloseFailed).
-		Scan(&s.id, &s.routeID, &s.mobile, &s.otpState, &s.associateID, &s.date, &s.market, &s.routeStatus, &stuck)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, handoff.NotFound("Stop")
-	}
-	if err != nil {
-		return nil, handoff.Internal(err, "find stop")
-	}
-	st := s.toDoor()
-	st.GarageCloseFailed = stuck
-	return st, nil
+	return scanDoorStop(d.queryRow(ctx, doorStopQuery, stopID, handoff.GrantCloseFailed))
 }
 
 // StopView implements door.Store.
@@ -409,23 +387,36 @@ func (d *DB) StopView(ctx context.Context, routeID, stopID string) (*handoff.Sto
 
 // OpenParcels implements door.Store.
 func (d *DB) OpenParcels(ctx context.Context, stopID string) ([]door.Parcel, error) {
-	rows, err := d.query(ctx, `SELECT rp.tracking_id, p.otp_required, sh.code_set, rp.code_ok, p.bag_id, rp.bag_scanned,
+	open, _, err := scanOpenParcels(d.query(ctx, openParcelsQuery, stopID))
+	return open, err
+}
+
+// openParcelsQuery reads the parcels of a stop still open on its route, with
+// what the door's rules need of them and what settling them needs.
+const openParcelsQuery = `SELECT rp.tracking_id, p.otp_required, sh.code_set, rp.code_ok, p.bag_id, rp.bag_scanned,
 		sh.signature_required, sh.minimum_age, sh.typed_signature_refused, sh.confidential_address, sh.gift_registry,
 		EXISTS (SELECT 1 FROM recipient_prefs rpf WHERE rpf.photo_opt_out AND rpf.contact IN (sh.recipient_mobile, sh.recipient_email) AND rpf.contact <> ''),
-		COALESCE((SELECT ps.key_id FROM passcode_sets ps JOIN routes r ON r.id = rp.route_id WHERE ps.code_set = sh.code_set AND ps.service_date = r.service_date), '')
-		FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments sh ON sh.id = p.shipment_id
-		WHERE rp.stop_id = $1 AND rp.outcome = '' ORDER BY rp.tracking_id`, stopID)
+		COALESCE((SELECT ps.key_id FROM passcode_sets ps JOIN routes r ON r.id = rp.route_id WHERE ps.code_set = sh.code_set AND ps.service_date = r.service_date), ''),
+		st.city, st.postal_code
+		FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments sh ON sh.id = p.shipment_id JOIN stops st ON st.id = rp.stop_id
+		WHERE rp.stop_id = $1 AND rp.outcome = '' ORDER BY rp.tracking_id`
+
+// scanOpenParcels scans the rows of openParcelsQuery, as the door sees them
+// and as the store settles them.
+func scanOpenParcels(rows *sql.Rows, err error) ([]door.Parcel, []stopParcel, error) {
 	if err != nil {
-		return nil, handoff.Internal(err, "open parcels")
+		return nil, nil, handoff.Internal(err, "open parcels")
 	}
 	defer rows.Close()
 	var out []door.Parcel
+	var sps []stopParcel
 	for rows.Next() {
 		var p door.Parcel
 		var confidential, registry, optedOut bool
+		var city, pc string
 		if err := rows.Scan(&p.TrackingID, &p.OTP, &p.CodeSet, &p.CodeOK, &p.BagID, &p.BagScanned,
-			&p.Check.Signature, &p.Check.MinimumAge, &p.Check.TypedRefused, &confidential, &registry, &optedOut, &p.KeyID); err != nil {
-			return nil, handoff.Internal(err, "scan parcel")
+			&p.Check.Signature, &p.Check.MinimumAge, &p.Check.TypedRefused, &confidential, &registry, &optedOut, &p.KeyID, &city, &pc); err != nil {
+			return nil, nil, handoff.Internal(err, "scan parcel")
 		}
 		switch {
 		case confidential:
@@ -436,11 +427,13 @@ func (d *DB) OpenParcels(ctx context.Context, stopID string) ([]door.Parcel, err
 			p.Privacy = handoff.NoPhotoOptedOut
 		}
 		out = append(out, p)
+		sps = append(sps, stopParcel{trackingID: p.TrackingID, otp: p.OTP, bagged: p.BagID != "", codeSet: p.CodeSet,
+			needsCheck: p.Check.Needed(), codeOK: p.CodeOK, city: city, pc: pc})
 	}
 	if err := rows.Err(); err != nil {
-		return nil, handoff.Internal(err, "open parcels")
+		return nil, nil, handoff.Internal(err, "open parcels")
 	}
-	return out, nil
+	return out, sps, nil
 }
 
 // AssociateRoutes implements door.Store.
@@ -458,11 +451,6 @@ func (d *DB) AssociateRoutes(ctx context.Context, associateID string, dates ...s
 // RouteByID implements door.Store.
 func (d *DB) RouteByID(ctx context.Context, routeID string) (*handoff.Route, error) {
 	return d.findRoute(ctx, routeID)
-}
-
-// PasscodeKey implements door.Store.
-func (d *DB) PasscodeKey(ctx context.Context, set, date string) (string, error) {
-	return d.passcodeKey(ctx, nil, set, date)
 }
 
 // LoadVan implements door.Store, in a few statements whatever the route's
@@ -598,19 +586,41 @@ func (d *DB) sendOut(ctx context.Context, tx *sql.Tx, routeID, date, associateID
 	return d.writeMessages(ctx, tx, msgs)
 }
 
-// Guess implements door.Store. The conditional UPDATEs lock the rows they
-// touch (PostgreSQL) or the database (SQLite) until commit, so racing entries
-// at one stop are settled one after another and each sees what the one
-// before did. An entry that matched no code set is wrong whatever is open at
-// the stop, so its evaluation and its wrong count are one UPDATE.
+// Guess implements door.Store. The stop and its open parcels are read in
+// the transaction, on the writer's connection, whose cache holds the pages
+// the last commits wrote: read before it on a reader they cost a code check
+// two more statements on a cold cache. The conditional UPDATEs lock the rows
+// they touch (PostgreSQL) or the database (SQLite) until commit, so racing
+// entries at one stop are settled one after another and each sees what the
+// one before did. An entry that matched no code set is wrong whatever is
+// open at the stop, so its evaluation and its wrong count are one UPDATE.
 func (d *DB) Guess(ctx context.Context, g door.Guess) (*door.GuessResult, error) {
 	res := &door.GuessResult{}
-	wrong := len(g.Matched) == 0
 	err := d.tx(ctx, func(tx *sql.Tx) error {
-		if err := d.guess(ctx, tx, g, wrong, res); err != nil || res.Refused != "" {
+		st, err := scanDoorStop(d.txQueryRow(ctx, tx, doorStopQuery, g.StopID, handoff.GrantCloseFailed))
+		if err != nil {
 			return err
 		}
-		var err error
+		open, sps, err := scanOpenParcels(d.txQuery(ctx, tx, openParcelsQuery, st.ID))
+		if err != nil {
+			return err
+		}
+		// A code that was never sent has no key yet: fixed now, as its
+		// message will be.
+		for i := range open {
+			if p := &open[i]; p.OTP && !p.CodeOK && p.KeyID == "" {
+				if p.KeyID, err = d.passcodeKey(ctx, tx, p.CodeSet, st.Date); err != nil {
+					return err
+				}
+			}
+		}
+		v, err := g.Decide(st, open)
+		if err != nil {
+			return err
+		}
+		if err := d.guess(ctx, tx, g, fromDoor(st), sps, v, res); err != nil || res.Refused != "" {
+			return err
+		}
 		res.Stop, err = d.loadStop(ctx, tx, g.StopID)
 		return err
 	})
@@ -623,8 +633,9 @@ func (d *DB) Guess(ctx context.Context, g door.Guess) (*door.GuessResult, error)
 	return res, nil
 }
 
-// guess counts and settles one entry in tx.
-func (d *DB) guess(ctx context.Context, tx *sql.Tx, g door.Guess, wrong bool, res *door.GuessResult) error {
+// guess counts and settles one entry in tx, at stop s whose open parcels
+// are open, as the door decided it.
+func (d *DB) guess(ctx context.Context, tx *sql.Tx, g door.Guess, s *doorStop, open []stopParcel, v *door.Verdict, res *door.GuessResult) error {
 	counted, refused, err := d.claimAssociateGuess(ctx, tx, g.AssociateID, g.BudgetLimit, g.BudgetWindow, g.At)
 	if err != nil || refused != "" {
 		res.Refused = refused
@@ -633,6 +644,7 @@ func (d *DB) guess(ctx context.Context, tx *sql.Tx, g door.Guess, wrong bool, re
 		}
 		return err
 	}
+	wrong := len(v.Matched) == 0
 	inc := 0
 	if wrong {
 		inc = 1
@@ -651,20 +663,10 @@ func (d *DB) guess(ctx context.Context, tx *sql.Tx, g door.Guess, wrong bool, re
 	if err != nil {
 		return handoff.Internal(err, "claim guess")
 	}
-	var s *doorStop
-	if g.Stop != nil && g.Stop.ID == g.StopID {
-		s = fromDoor(g.Stop) // the route's facts do not change
-	} else if s, err = scanDoorStop(d.txQueryRow(ctx, tx, doorStopQuery, g.StopID)); err != nil {
-		return err
-	}
-	var open []stopParcel
 	if !wrong {
-		if open, err = d.openParcels(ctx, tx, s); err != nil {
-			return err
-		}
 		// Right when the entry is the code of a set that still has an
 		// open passcode parcel here waiting for its code.
-		res.Correct = slices.ContainsFunc(open, func(p stopParcel) bool { return p.waitsForCode() && g.Matched[p.codeSet] })
+		res.Correct = slices.ContainsFunc(open, func(p stopParcel) bool { return p.waitsForCode() && v.Matched[p.codeSet] })
 	}
 	if _, err := d.txExec(ctx, tx, `INSERT INTO code_checks (id, stop_id, associate_id, method, correct, at) VALUES ($1, $2, $3, $4, $5, $6)`,
 		newID("chk_"), g.StopID, g.AssociateID, g.Method, res.Correct, micros(g.At)); err != nil {
@@ -675,7 +677,7 @@ func (d *DB) guess(ctx context.Context, tx *sql.Tx, g door.Guess, wrong bool, re
 		return err
 	}
 	if res.Correct {
-		return d.rightGuess(ctx, tx, g, s, open, res)
+		return d.rightGuess(ctx, tx, g, s, open, v.Matched, res)
 	}
 	if !wrong {
 		// The sets it matched have nothing open here any more: it
@@ -702,7 +704,7 @@ func (d *DB) guess(ctx context.Context, tx *sql.Tx, g door.Guess, wrong bool, re
 	}
 	if n, _ := r.RowsAffected(); n == 1 {
 		res.Ended = true
-		_, err = d.failParcels(ctx, tx, s, g.AssociateID, true, tracking.OtpNotAvailable, "Passcode not available: three wrong entries", g.NextAttempt)
+		_, err = d.failParcels(ctx, tx, s, g.AssociateID, true, tracking.OtpNotAvailable, "Passcode not available: three wrong entries", v.NextAttempt)
 	}
 	return err
 }
@@ -713,11 +715,11 @@ func (d *DB) guess(ctx context.Context, tx *sql.Tx, g door.Guess, wrong bool, re
 // check, opened by the code, to be handed over with the check), and the
 // stop is verified unless parcels under another code still wait there
 // (then this entry used none of the stop's attempts).
-func (d *DB) rightGuess(ctx context.Context, tx *sql.Tx, g door.Guess, s *doorStop, open []stopParcel, res *door.GuessResult) error {
+func (d *DB) rightGuess(ctx context.Context, tx *sql.Tx, g door.Guess, s *doorStop, open []stopParcel, matched map[string]bool, res *door.GuessResult) error {
 	if _, err := d.txExec(ctx, tx, `UPDATE associate_guard SET wrong = wrong - 1 WHERE associate_id = $1 AND wrong > 0`, g.AssociateID); err != nil {
 		return handoff.Internal(err, "refund guess")
 	}
-	opens := func(p stopParcel) bool { return p.waitsForCode() && g.Matched[p.codeSet] }
+	opens := func(p stopParcel) bool { return p.waitsForCode() && matched[p.codeSet] }
 	for _, p := range open {
 		if opens(p) && p.needsCheck {
 			if _, err := d.txExec(ctx, tx, `UPDATE route_parcels SET code_ok = TRUE WHERE stop_id = $1 AND tracking_id = $2`, g.StopID, p.trackingID); err != nil {
@@ -729,7 +731,7 @@ func (d *DB) rightGuess(ctx context.Context, tx *sql.Tx, g door.Guess, s *doorSt
 	if res.Delivered, err = d.completeParcels(ctx, tx, s, open, g.AssociateID, func(p stopParcel) bool { return opens(p) && !p.needsCheck }, g.Detail, g.Note); err != nil {
 		return err
 	}
-	if slices.ContainsFunc(open, func(p stopParcel) bool { return p.waitsForCode() && !g.Matched[p.codeSet] }) {
+	if slices.ContainsFunc(open, func(p stopParcel) bool { return p.waitsForCode() && !matched[p.codeSet] }) {
 		if _, err := d.txExec(ctx, tx, `UPDATE stops SET guesses = guesses - 1 WHERE id = $1 AND guesses > 0`, g.StopID); err != nil {
 			return handoff.Internal(err, "refund stop guess")
 		}
