@@ -62,8 +62,15 @@ func NewMetrics() *Metrics {
 	}, []string{"channel", "outcome"})
 	m.Registry.MustRegister(m.requests, m.latency, m.inflight, m.checks, m.messages,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if c := cpuCounter(); c != nil {
+		m.Registry.MustRegister(c)
+	}
 	return m
 }
+
+// CPUMetric is the process's CPU time to the microsecond, where the
+// platform can tell it.
+const CPUMetric = "handoff_process_cpu_seconds_total"
 
 // Handler serves /metrics.
 func (m *Metrics) Handler() http.Handler {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,5 +85,30 @@ func TestLoadtestNodes(t *testing.T) {
 	}
 	if c, err := parse("--url", "http://127.0.0.1:8080"); err != nil || len(c.URLs) != 1 {
 		t.Errorf("one node: %v, %v", c, err)
+	}
+}
+
+// TestScrapePrefersFineCPU checks that the load test reads the server's CPU
+// to the microsecond when the server offers it, whichever line comes first,
+// and falls back to the 10 ms ticks of process_cpu_seconds_total.
+func TestScrapePrefersFineCPU(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		want       float64
+	}{
+		{"fine first", "handoff_process_cpu_seconds_total 12.345678\nprocess_cpu_seconds_total 12.34\n", 12.345678},
+		{"ticks first", "process_cpu_seconds_total 12.34\nhandoff_process_cpu_seconds_total 12.345678\n", 12.345678},
+		{"ticks only", "# HELP process_cpu_seconds_total x\nprocess_cpu_seconds_total 12.34\n", 12.34},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.WriteString(w, tc.body+"process_resident_memory_bytes 1.048576e+06\n")
+			}))
+			defer srv.Close()
+			s := scrapeNode(context.Background(), srv.Client(), srv.URL)
+			if s.cpu != tc.want || s.rss != 1<<20 {
+				t.Errorf("cpu %v rss %v, want cpu %v rss %v", s.cpu, s.rss, tc.want, 1<<20)
+			}
+		})
 	}
 }
