@@ -597,7 +597,14 @@ func (d *DB) sendOut(ctx context.Context, tx *sql.Tx, routeID, date, associateID
 func (d *DB) Guess(ctx context.Context, g door.Guess) (*door.GuessResult, error) {
 	res := &door.GuessResult{}
 	err := d.tx(ctx, func(tx *sql.Tx) error {
-		st, err := scanDoorStop(d.txQueryRow(ctx, tx, doorStopQuery, g.StopID, handoff.GrantCloseFailed))
+		lock := doorStopQuery
+		if d.Engine == Postgres {
+			// Entries racing at one stop are decided one after another,
+			// each on what the one before left; SQLite's writes are one
+			// at a time already.
+			lock += " FOR UPDATE OF s"
+		}
+		st, err := scanDoorStop(d.txQueryRow(ctx, tx, lock, g.StopID, handoff.GrantCloseFailed))
 		if err != nil {
 			return err
 		}
