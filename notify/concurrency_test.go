@@ -1,10 +1,13 @@
 package notify_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -181,5 +184,57 @@ func TestWorkerKeepsARecipientsOrder(t *testing.T) {
 	}
 	if len(store.marked) != 6 {
 		t.Errorf("%d of 6 messages marked sent", len(store.marked))
+	}
+}
+
+// refusing is a provider that refuses one recipient for good and takes the
+// others.
+type refusing struct{ to string }
+
+func (refusing) Name() string { return "refusing" }
+func (r refusing) Send(_ context.Context, m notify.Message) error {
+	if m.To == r.to {
+		return notify.Permanent("number not in service")
+	}
+	return nil
+}
+
+// TestWorkerLogsEachMessage: every message leaves one line in the log by
+// its ID, kind, channel, provider and attempt, sent at INFO and dead at
+// ERROR with the provider's reason, and never its text or recipient.
+func TestWorkerLogsEachMessage(t *testing.T) {
+	var buf bytes.Buffer
+	store := &batchStore{batch: queued("+447700900001", "+447700900002")}
+	w := &notify.Worker{Store: store, Senders: map[string]notify.Sender{notify.SMS: refusing{to: "+447700900002"}},
+		Log: slog.New(slog.NewJSONHandler(&buf, nil))}
+	if _, err := w.RunOnce(ctx, notify.SMS); err != nil {
+		t.Fatal(err)
+	}
+	lines := map[string]map[string]any{}
+	for line := range strings.Lines(buf.String()) {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if strings.Contains(line, "+4477009000") || strings.Contains(line, "HO0000000") {
+			t.Errorf("a log line holds the message's recipient or text: %s", line)
+		}
+		if id, ok := rec["message_id"].(string); ok {
+			lines[id] = rec
+		}
+	}
+	want := map[string][2]string{"msg_00": {"INFO", "notification sent"}, "msg_01": {"ERROR", "notification dead"}}
+	for id, lm := range want {
+		rec, ok := lines[id]
+		if !ok {
+			t.Fatalf("no log line for %s in:\n%s", id, buf.String())
+		}
+		if rec["level"] != lm[0] || rec["msg"] != lm[1] || rec["kind"] != "shipped" || rec["channel"] != notify.SMS ||
+			rec["provider"] != "refusing" || rec["attempt"] != float64(1) {
+			t.Errorf("%s logged %v, want %s %q with its kind, channel, provider and attempt", id, rec, lm[0], lm[1])
+		}
+	}
+	if err, _ := lines["msg_01"]["err"].(string); !strings.Contains(err, "not in service") {
+		t.Errorf("the dead message's line says %q, want the provider's reason", err)
 	}
 }

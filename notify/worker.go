@@ -317,17 +317,29 @@ func (m *marker) mark(group []Queued) {
 	}
 	marked, err := w.Store.MarkSentAll(m.ctx, group[0].Token, ids)
 	for _, q := range group {
-		log := w.Log.With("message_id", q.ID, "kind", q.Kind, "channel", q.Channel, "provider", m.provider, "attempt", q.Attempts)
 		switch {
 		case err != nil:
-			log.Error("notification sent but not marked; it may be sent again with the same ID", "err", err)
+			w.logMessage(m.ctx, slog.LevelError, "notification sent but not marked; it may be sent again with the same ID", q, m.provider, slog.Any("err", err))
 		case !slices.Contains(marked, q.ID):
-			log.Error("notification sent but not marked; it may be sent again with the same ID", "err", ErrLeaseLost)
+			w.logMessage(m.ctx, slog.LevelError, "notification sent but not marked; it may be sent again with the same ID", q, m.provider, slog.Any("err", ErrLeaseLost))
 		default:
-			log.Info("notification sent")
+			w.logMessage(m.ctx, slog.LevelInfo, "notification sent", q, m.provider)
 			w.observe(q.Channel, "sent")
 		}
 	}
+}
+
+// logMessage logs what happened to a message by its ID, kind, channel,
+// provider and attempt, never its text (which may hold a code). Its
+// attributes are put together only when the level is logged: a logger made
+// With them for every message cost more than the rest of its log line.
+func (w *Worker) logMessage(ctx context.Context, level slog.Level, msg string, q Queued, provider string, extra ...slog.Attr) {
+	if !w.Log.Enabled(ctx, level) {
+		return
+	}
+	attrs := append([]slog.Attr{slog.String("message_id", q.ID), slog.String("kind", q.Kind), slog.String("channel", q.Channel),
+		slog.String("provider", provider), slog.Int("attempt", q.Attempts)}, extra...)
+	w.Log.LogAttrs(ctx, level, msg, attrs...)
 }
 
 // claim is a batch claimed together under one token.
@@ -488,14 +500,13 @@ func (w *Worker) deliver(ctx context.Context, s Sender, q Queued, timeout time.D
 	}
 	cancel()
 	// The rendered text may hold a code: it goes nowhere but the provider.
-	log := w.Log.With("message_id", q.ID, "kind", q.Kind, "channel", q.Channel, "provider", s.Name(), "attempt", q.Attempts)
 	if err == nil {
 		mark := func() {
 			if err := w.Store.MarkSent(ctx, q.ID, q.Token); err != nil {
-				log.Error("notification sent but not marked; it may be sent again with the same ID", "err", err)
+				w.logMessage(ctx, slog.LevelError, "notification sent but not marked; it may be sent again with the same ID", q, s.Name(), slog.Any("err", err))
 				return
 			}
-			log.Info("notification sent")
+			w.logMessage(ctx, slog.LevelInfo, "notification sent", q, s.Name())
 			w.observe(q.Channel, "sent")
 		}
 		if marks == nil {
@@ -525,15 +536,15 @@ func (w *Worker) deliver(ctx context.Context, s Sender, q Queued, timeout time.D
 	}
 	retryAt := w.Now().Add(backoff(q.Attempts))
 	if err := w.Store.MarkFailed(ctx, q.ID, q.Token, msg, retryAt, dead); err != nil {
-		log.Error("notification failure not recorded", "err", err)
+		w.logMessage(ctx, slog.LevelError, "notification failure not recorded", q, s.Name(), slog.Any("err", err))
 		return failure
 	}
 	if dead {
 		w.observe(q.Channel, "dead")
-		log.Error("notification dead", "err", msg)
+		w.logMessage(ctx, slog.LevelError, "notification dead", q, s.Name(), slog.String("err", msg))
 	} else {
 		w.observe(q.Channel, "retry")
-		log.Warn("notification failed; will retry", "err", msg, "retry_at", retryAt)
+		w.logMessage(ctx, slog.LevelWarn, "notification failed; will retry", q, s.Name(), slog.String("err", msg), slog.Time("retry_at", retryAt))
 	}
 	return failure
 }
