@@ -226,6 +226,14 @@ func TestPasscodeDeliveryEndToEnd(t *testing.T) {
 		// No code is taken before the bag is scanned.
 		problem(t, d.do("POST", "/v1/associate/stops/"+stopID+"/verify", d.da1Key, map[string]any{"code": mondayCode}), 409, "")
 		d.scan(stopID, bagID)
+		// Out for delivery, the stop is still nobody else's: another
+		// associate's entries are not found and use none of its attempts
+		// (the owner's three below still count down from three).
+		problem(t, d.do("POST", "/v1/associate/stops/"+stopID+"/verify", d.da2Key, map[string]any{"code": mondayCode}), 404, "")
+		problem(t, d.do("POST", "/v1/associate/stops/"+stopID+"/phone-digits", d.da2Key, map[string]any{"digits": mobile[len(mobile)-2:]}), 404, "")
+		if n, _ := sqlstoretest.CodeChecks(t, e.db, stopID); n != 0 {
+			t.Fatalf("another associate's entries were evaluated %d times", n)
+		}
 		for i, left := range []float64{2, 1, 0} {
 			r := d.do("POST", "/v1/associate/stops/"+stopID+"/verify", d.da1Key, map[string]any{"code": wrongCode(mondayCode, i)})
 			p := problem(t, r, 422, "")

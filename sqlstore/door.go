@@ -597,14 +597,16 @@ func (d *DB) sendOut(ctx context.Context, tx *sql.Tx, routeID, date, associateID
 func (d *DB) Guess(ctx context.Context, g door.Guess) (*door.GuessResult, error) {
 	res := &door.GuessResult{}
 	err := d.tx(ctx, func(tx *sql.Tx) error {
-		lock := doorStopQuery
+		// Only the associate's own stop is read, and so locked: another
+		// associate's entry finds nothing (ENOTFOUND) and holds nothing.
+		lock := doorStopQuery + ` AND r.associate_id = $3`
 		if d.Engine == Postgres {
 			// Entries racing at one stop are decided one after another,
 			// each on what the one before left; SQLite's writes are one
 			// at a time already.
 			lock += " FOR UPDATE OF s"
 		}
-		st, err := scanDoorStop(d.txQueryRow(ctx, tx, lock, g.StopID, handoff.GrantCloseFailed))
+		st, err := scanDoorStop(d.txQueryRow(ctx, tx, lock, g.StopID, handoff.GrantCloseFailed, g.AssociateID))
 		if err != nil {
 			return err
 		}
@@ -613,11 +615,24 @@ func (d *DB) Guess(ctx context.Context, g door.Guess) (*door.GuessResult, error)
 			return err
 		}
 		// A code that was never sent has no key yet: fixed now, as its
-		// message will be.
-		for i := range open {
-			if p := &open[i]; p.OTP && !p.CodeOK && p.KeyID == "" {
-				if p.KeyID, err = d.passcodeKey(ctx, tx, p.CodeSet, st.Date); err != nil {
-					return err
+		// message will be, once per set and in the sets' order, so that
+		// two stops fixing the same sets on PostgreSQL never wait for
+		// each other crosswise.
+		var unfixed []string
+		for _, p := range open {
+			if p.OTP && !p.CodeOK && p.KeyID == "" {
+				unfixed = append(unfixed, p.CodeSet)
+			}
+		}
+		slices.Sort(unfixed)
+		for _, set := range slices.Compact(unfixed) {
+			kid, err := d.passcodeKey(ctx, tx, set, st.Date)
+			if err != nil {
+				return err
+			}
+			for i := range open {
+				if open[i].CodeSet == set {
+					open[i].KeyID = kid
 				}
 			}
 		}
