@@ -38,7 +38,7 @@ func TestParseServe(t *testing.T) {
 		t.Errorf("garage sweep settings: %+v, %v", c, err)
 	}
 	c, err = parseServe(nil, io.Discard, env(nil))
-	if err != nil || c.GCPercent != 200 || c.MemoryLimitMiB != 192 || c.SendConcurrency != 32 {
+	if err != nil || c.GCPercent != 400 || c.MemoryLimitMiB != 160 || c.SendConcurrency != 32 {
 		t.Errorf("defaults: gc %d%%, limit %d MiB, %d sends at once, %v", c.GCPercent, c.MemoryLimitMiB, c.SendConcurrency, err)
 	}
 	c, err = parseServe(nil, io.Discard, env(map[string]string{"HANDOFF_SEND_CONCURRENCY": "1"}))
