@@ -69,26 +69,29 @@ func (s *Service) ReceiveParcel(ctx context.Context, st *handoff.Principal, trac
 	if err := requireStation(st); err != nil {
 		return nil, err
 	}
-	p, err := s.store.StationParcel(ctx, trackingID)
-	if err != nil {
-		return nil, err
-	}
-	if !visibleTo(p, st) {
-		return nil, handoff.NotFound("Parcel")
-	}
-	a := arrive(p, st.Name, s.policy.MaxFailedDays)
-	to, ok := handoff.NextStage(p.Stage, a.action)
-	switch {
-	case !ok && p.Stage == handoff.StageStation:
-		return nil, handoff.Refuse(handoff.ECONFLICT, handoff.ReasonWrongStage, "The parcel is already at the station.")
-	case !ok:
-		return nil, handoff.Refuse(handoff.ECONFLICT, handoff.ReasonWrongStage, "The parcel cannot be received now (it is %s).", stageWords(p.Stage))
-	}
-	for i := range a.events {
-		a.events[i].Location, a.events[i].Actor = stationPlace(st, p), st.ID
-	}
-	moved, err := s.store.MoveParcel(ctx, Move{TrackingID: p.TrackingID, From: p.Stage, To: to, StationID: st.ID, Events: a.events,
-		Tell: a.tell, LeaveRoute: a.leaveRoute})
+	// The parcel is read in the move's own transaction and the rules
+	// decide on that very row: nobody can move it in between.
+	var p *Parcel
+	var to string
+	moved, err := s.store.MoveParcel(ctx, trackingID, func(parcel *Parcel) (*Move, error) {
+		p = parcel
+		if !visibleTo(p, st) {
+			return nil, handoff.NotFound("Parcel")
+		}
+		a := arrive(p, st.Name, s.policy.MaxFailedDays)
+		var ok bool
+		to, ok = handoff.NextStage(p.Stage, a.action)
+		switch {
+		case !ok && p.Stage == handoff.StageStation:
+			return nil, handoff.Refuse(handoff.ECONFLICT, handoff.ReasonWrongStage, "The parcel is already at the station.")
+		case !ok:
+			return nil, handoff.Refuse(handoff.ECONFLICT, handoff.ReasonWrongStage, "The parcel cannot be received now (it is %s).", stageWords(p.Stage))
+		}
+		for i := range a.events {
+			a.events[i].Location, a.events[i].Actor = stationPlace(st, p), st.ID
+		}
+		return &Move{TrackingID: p.TrackingID, From: p.Stage, To: to, StationID: st.ID, Events: a.events, Tell: a.tell, LeaveRoute: a.leaveRoute}, nil
+	})
 	var ch *Changed
 	if errors.As(err, &ch) {
 		return nil, handoff.Refuse(handoff.ECONFLICT, handoff.ReasonChanged, msgChanged)

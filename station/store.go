@@ -25,9 +25,12 @@ type Store interface {
 	// StationParcels is StationParcel for many parcels at once, by
 	// tracking ID; the missing are not in the map.
 	StationParcels(ctx context.Context, trackingIDs []string) (map[string]*Parcel, error)
-	// MoveParcel makes a move in one transaction: the parcel changes stage
-	// only if it is still in m.From, else *Changed.
-	MoveParcel(ctx context.Context, m Move) (*Moved, error)
+	// MoveParcel makes a move in one transaction: it reads the parcel
+	// there (ENOTFOUND when there is none) and makes the move decide
+	// returns for it; an error from decide is returned and nothing is
+	// written. The parcel changes stage only if it is still in the move's
+	// From, else *Changed. decide must not call the store.
+	MoveParcel(ctx context.Context, trackingID string, decide func(*Parcel) (*Move, error)) (*Moved, error)
 	// RecordRoute stores a planned route and moves its parcels from
 	// plan.From to plan.To in one transaction, or returns *Changed naming a
 	// parcel that was no longer in plan.From. It returns the route's ID.
