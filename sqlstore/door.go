@@ -23,11 +23,6 @@ import (
 // that it holds however many requests race on however many nodes. What may
 // happen at the door is decided in package door.
 
-// doorStop is a stop with the route facts the checks need.
-type doorStop struct {
-	id, routeID, mobile, otpState, associateID, date, market, routeStatus string
-}
-
 // doorStopQuery reads a stop with its route's facts, and whether a garage
 // door there was reported not to have closed.
 const doorStopQuery = `SELECT s.id, s.route_id, s.mobile, s.otp_state, r.associate_id, r.service_date, r.marketplace, r.status,
@@ -187,11 +182,11 @@ type stopParcel struct {
 // waitsForCode says the parcel needs the passcode and it was not entered yet.
 func (p stopParcel) waitsForCode() bool { return p.otp && !p.codeOK }
 
-func (d *DB) openParcels(ctx context.Context, tx *sql.Tx, s *doorStop) ([]stopParcel, error) {
+func (d *DB) openParcels(ctx context.Context, tx *sql.Tx, s *door.Stop) ([]stopParcel, error) {
 	rows, err := d.txQuery(ctx, tx, `SELECT rp.tracking_id, p.otp_required, p.bag_id <> '', sh.code_set, sh.signature_required <> '' OR sh.minimum_age > 0, rp.code_ok,
 		st.city, st.postal_code FROM route_parcels rp
 		JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments sh ON sh.id = p.shipment_id JOIN stops st ON st.id = rp.stop_id
-		WHERE rp.stop_id = $1 AND rp.outcome = '' ORDER BY rp.tracking_id`, s.id)
+		WHERE rp.stop_id = $1 AND rp.outcome = '' ORDER BY rp.tracking_id`, s.ID)
 	if err != nil {
 		return nil, handoff.Internal(err, "open parcels")
 	}
@@ -221,8 +216,8 @@ func (d *DB) settleParcel(ctx context.Context, tx *sql.Tx, routeID, trackingID, 
 // deliverParcel settles one open parcel of a stop as delivered, moves it and
 // its bag to their final states and records the event; false when it was
 // settled meanwhile. Every way of delivering goes through here.
-func (d *DB) deliverParcel(ctx context.Context, tx *sql.Tx, s *doorStop, p stopParcel, actor, detail, note string) (bool, error) {
-	ok, err := d.settleParcel(ctx, tx, s.routeID, p.trackingID, handoff.OutcomeDelivered)
+func (d *DB) deliverParcel(ctx context.Context, tx *sql.Tx, s *door.Stop, p stopParcel, actor, detail, note string) (bool, error) {
+	ok, err := d.settleParcel(ctx, tx, s.RouteID, p.trackingID, handoff.OutcomeDelivered)
 	if err != nil || !ok {
 		return false, err
 	}
@@ -240,7 +235,7 @@ func (d *DB) deliverParcel(ctx context.Context, tx *sql.Tx, s *doorStop, p stopP
 		return false, err
 	}
 	_, err = d.appendEventMoving(ctx, tx, p.trackingID, handoff.StageOut, handoff.StageDelivered, tracking.Event{Code: tracking.Delivered, Detail: detail, Time: now,
-		Location: tracking.Location{City: p.city, PostalCode: p.pc, CountryCode: s.market}, Actor: actor, Note: note})
+		Location: tracking.Location{City: p.city, PostalCode: p.pc, CountryCode: s.Market}, Actor: actor, Note: note})
 	return err == nil, err
 }
 
@@ -248,7 +243,7 @@ func (d *DB) deliverParcel(ctx context.Context, tx *sql.Tx, s *doorStop, p stopP
 // with a detail code, and tells the recipient. ps are the stop's open
 // parcels when tx has read them already (nil: read them): a parcel settled
 // meanwhile is skipped by deliverParcel's conditional UPDATE either way.
-func (d *DB) completeParcels(ctx context.Context, tx *sql.Tx, s *doorStop, ps []stopParcel, actor string, keep func(stopParcel) bool, detail, note string) ([]string, error) {
+func (d *DB) completeParcels(ctx context.Context, tx *sql.Tx, s *door.Stop, ps []stopParcel, actor string, keep func(stopParcel) bool, detail, note string) ([]string, error) {
 	if ps == nil {
 		var err error
 		if ps, err = d.openParcels(ctx, tx, s); err != nil {
@@ -269,7 +264,7 @@ func (d *DB) completeParcels(ctx context.Context, tx *sql.Tx, s *doorStop, ps []
 		}
 	}
 	if len(done) > 0 {
-		if err := d.enqueue(ctx, tx, MsgDelivered, s.id+"|"+detail, done, map[string]any{"detailCode": detail}, ""); err != nil {
+		if err := d.enqueue(ctx, tx, MsgDelivered, s.ID+"|"+detail, done, map[string]any{"detailCode": detail}, ""); err != nil {
 			return nil, err
 		}
 	}
@@ -279,7 +274,7 @@ func (d *DB) completeParcels(ctx context.Context, tx *sql.Tx, s *doorStop, ps []
 // failParcels records a failed attempt for the stop's open parcels (only the
 // OTP ones when otpOnly): they go back to the station, the day counts as a
 // failed day, and the recipient is told what happens next.
-func (d *DB) failParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor string, otpOnly bool, reason, note, next string) ([]string, error) {
+func (d *DB) failParcels(ctx context.Context, tx *sql.Tx, s *door.Stop, actor string, otpOnly bool, reason, note, next string) ([]string, error) {
 	ps, err := d.openParcels(ctx, tx, s)
 	if err != nil {
 		return nil, err
@@ -290,7 +285,7 @@ func (d *DB) failParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor str
 		if otpOnly && !p.otp {
 			continue
 		}
-		ok, err := d.settleParcel(ctx, tx, s.routeID, p.trackingID, handoff.OutcomeAttempted)
+		ok, err := d.settleParcel(ctx, tx, s.RouteID, p.trackingID, handoff.OutcomeAttempted)
 		if err != nil {
 			return nil, err
 		}
@@ -298,7 +293,7 @@ func (d *DB) failParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor str
 			continue
 		}
 		res, err := d.txExec(ctx, tx, `UPDATE packages SET stage = $1, failed_days = failed_days + 1, last_attempt_date = $2
-			WHERE tracking_id = $3 AND stage = $4`, handoff.StageAwaitingReturn, s.date, p.trackingID, handoff.StageOut)
+			WHERE tracking_id = $3 AND stage = $4`, handoff.StageAwaitingReturn, s.Date, p.trackingID, handoff.StageOut)
 		if err != nil {
 			return nil, handoff.Internal(err, "fail parcel")
 		}
@@ -306,16 +301,16 @@ func (d *DB) failParcels(ctx context.Context, tx *sql.Tx, s *doorStop, actor str
 			return nil, handoff.Errorf(handoff.ECONFLICT, "The parcel was changed by someone else; try again.")
 		}
 		if _, err := d.appendEvent(ctx, tx, p.trackingID, tracking.Event{Code: tracking.DeliveryAttempted, Detail: reason, Time: now,
-			Location: tracking.Location{City: p.city, PostalCode: p.pc, CountryCode: s.market}, Actor: actor, Note: note}); err != nil {
+			Location: tracking.Location{City: p.city, PostalCode: p.pc, CountryCode: s.Market}, Actor: actor, Note: note}); err != nil {
 			return nil, err
 		}
 		failed = append(failed, p.trackingID)
 	}
 	if len(failed) > 0 {
-		if err := d.enqueue(ctx, tx, MsgAttemptFailed, s.id+"|"+reason, failed, map[string]any{"detailCode": reason, "nextAttemptDate": next}, ""); err != nil {
+		if err := d.enqueue(ctx, tx, MsgAttemptFailed, s.ID+"|"+reason, failed, map[string]any{"detailCode": reason, "nextAttemptDate": next}, ""); err != nil {
 			return nil, err
 		}
-		if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionAttemptFailed, Actor: actor, Subject: s.id, Outcome: reason}); err != nil {
+		if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionAttemptFailed, Actor: actor, Subject: s.ID, Outcome: reason}); err != nil {
 			return nil, err
 		}
 	}
@@ -368,12 +363,6 @@ func queryStrings(ctx context.Context, q interface {
 // The door's store (door.Store).
 
 var _ door.Store = (*DB)(nil)
-
-// fromDoor gives the store's helpers a stop as the door read it.
-func fromDoor(s *door.Stop) *doorStop {
-	return &doorStop{id: s.ID, routeID: s.RouteID, mobile: s.Mobile, otpState: s.OTPState, associateID: s.AssociateID,
-		date: s.Date, market: s.Market, routeStatus: s.RouteStatus}
-}
 
 // DoorStop implements door.Store.
 func (d *DB) DoorStop(ctx context.Context, stopID string) (*door.Stop, error) {
@@ -640,7 +629,7 @@ func (d *DB) Guess(ctx context.Context, g door.Guess) (*door.GuessResult, error)
 		if err != nil {
 			return err
 		}
-		if err := d.guess(ctx, tx, g, fromDoor(st), sps, v, res); err != nil || res.Refused != "" {
+		if err := d.guess(ctx, tx, g, st, sps, v, res); err != nil || res.Refused != "" {
 			return err
 		}
 		res.Stop, err = d.loadStop(ctx, tx, g.StopID)
@@ -657,7 +646,7 @@ func (d *DB) Guess(ctx context.Context, g door.Guess) (*door.GuessResult, error)
 
 // guess counts and settles one entry in tx, at stop s whose open parcels
 // are open, as the door decided it.
-func (d *DB) guess(ctx context.Context, tx *sql.Tx, g door.Guess, s *doorStop, open []stopParcel, v *door.Verdict, res *door.GuessResult) error {
+func (d *DB) guess(ctx context.Context, tx *sql.Tx, g door.Guess, s *door.Stop, open []stopParcel, v *door.Verdict, res *door.GuessResult) error {
 	counted, refused, err := d.claimAssociateGuess(ctx, tx, g.AssociateID, g.BudgetLimit, g.BudgetWindow, g.At)
 	if err != nil || refused != "" {
 		res.Refused = refused
@@ -737,7 +726,7 @@ func (d *DB) guess(ctx context.Context, tx *sql.Tx, g door.Guess, s *doorStop, o
 // check, opened by the code, to be handed over with the check), and the
 // stop is verified unless parcels under another code still wait there
 // (then this entry used none of the stop's attempts).
-func (d *DB) rightGuess(ctx context.Context, tx *sql.Tx, g door.Guess, s *doorStop, open []stopParcel, matched map[string]bool, res *door.GuessResult) error {
+func (d *DB) rightGuess(ctx context.Context, tx *sql.Tx, g door.Guess, s *door.Stop, open []stopParcel, matched map[string]bool, res *door.GuessResult) error {
 	if _, err := d.txExec(ctx, tx, `UPDATE associate_guard SET wrong = wrong - 1 WHERE associate_id = $1 AND wrong > 0`, g.AssociateID); err != nil {
 		return handoff.Internal(err, "refund guess")
 	}
@@ -785,7 +774,7 @@ func (d *DB) ClaimResend(ctx context.Context, stop *door.Stop, limit int) (bool,
 		if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionCodeResend, Actor: stop.AssociateID, Subject: stop.ID, Outcome: audit.OutcomeOK, Detail: "resend=" + itoa(n)}); err != nil {
 			return err
 		}
-		ps, err := d.openParcels(ctx, tx, fromDoor(stop))
+		ps, err := d.openParcels(ctx, tx, stop)
 		if err != nil {
 			return err
 		}
@@ -805,7 +794,7 @@ func (d *DB) ClaimResend(ctx context.Context, stop *door.Stop, limit int) (bool,
 // delivery just wrote: read afterwards on a reader it cost about 150 µs
 // more (handoff loadtest).
 func (d *DB) Deliver(ctx context.Context, dl door.Delivery) (*handoff.Stop, error) {
-	s := fromDoor(dl.Stop)
+	s := dl.Stop
 	var view *handoff.Stop
 	err := d.tx(ctx, func(tx *sql.Tx) error {
 		open, err := d.openParcels(ctx, tx, s)
@@ -840,10 +829,10 @@ func (d *DB) Deliver(ctx context.Context, dl door.Delivery) (*handoff.Stop, erro
 			}
 			ids = append(ids, p.TrackingID)
 		}
-		if err := d.enqueue(ctx, tx, MsgDelivered, s.id+"|"+dl.Detail, ids, map[string]any{"detailCode": dl.Detail}, ""); err != nil {
+		if err := d.enqueue(ctx, tx, MsgDelivered, s.ID+"|"+dl.Detail, ids, map[string]any{"detailCode": dl.Detail}, ""); err != nil {
 			return err
 		}
-		view, err = d.loadStop(ctx, tx, s.id)
+		view, err = d.loadStop(ctx, tx, s.ID)
 		return err
 	})
 	if err != nil {
@@ -860,7 +849,7 @@ func (d *DB) FailAttempt(ctx context.Context, a door.Attempt) ([]string, error) 
 			return handoff.Internal(err, "end attempt")
 		}
 		var err error
-		failed, err = d.failParcels(ctx, tx, fromDoor(a.Stop), a.AssociateID, false, a.Reason, a.Note, a.NextAttempt)
+		failed, err = d.failParcels(ctx, tx, a.Stop, a.AssociateID, false, a.Reason, a.Note, a.NextAttempt)
 		if err == nil && len(failed) == 0 {
 			return errRollback
 		}

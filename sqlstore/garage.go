@@ -11,6 +11,7 @@ import (
 
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/audit"
+	"github.com/handoff-dev/handoff/door"
 	"github.com/handoff-dev/handoff/grant"
 	"github.com/handoff-dev/handoff/route"
 	"github.com/handoff-dev/handoff/tracking"
@@ -504,7 +505,7 @@ func (d *DB) grantRecords(ctx context.Context, tx *sql.Tx, garageID, grantID, st
 		}
 		for _, id := range ids {
 			if _, err := d.appendEvent(ctx, tx, id, tracking.Event{Code: m.Event, Time: now, Actor: m.Actor, Note: m.Note,
-				Location: tracking.Location{City: town, CountryCode: s.market}}); err != nil {
+				Location: tracking.Location{City: town, CountryCode: s.Market}}); err != nil {
 				return nil, err
 			}
 		}
@@ -527,27 +528,20 @@ func (d *DB) grantRecords(ctx context.Context, tx *sql.Tx, garageID, grantID, st
 
 // grantStop returns the stop of a grant with the route facts delivering
 // needs, whoever drives the step (the associate or the sweeper).
-func (d *DB) grantStop(ctx context.Context, tx *sql.Tx, stopID string) (*doorStop, error) {
-	var s doorStop
-	err := tx.QueryRowContext(ctx, `SELECT s.id, s.route_id, s.mobile, s.otp_state, r.associate_id, r.service_date, r.marketplace, r.status
-		FROM stops s JOIN routes r ON r.id = s.route_id WHERE s.id = $1`, stopID).
-		Scan(&s.id, &s.routeID, &s.mobile, &s.otpState, &s.associateID, &s.date, &s.market, &s.routeStatus)
-	if err != nil {
-		return nil, handoff.Internal(err, "grant stop")
-	}
-	return &s, nil
+func (d *DB) grantStop(ctx context.Context, tx *sql.Tx, stopID string) (*door.Stop, error) {
+	return scanDoorStop(d.txQueryRow(ctx, tx, doorStopQuery, stopID, handoff.GrantCloseFailed))
 }
 
 // deliverToGarage delivers the grant's parcels with DeliveredToGarage. An
 // OTP parcel among them is there only because its shipper lets the garage
 // stand in for the code, so the stop's passcode is settled too.
-func (d *DB) deliverToGarage(ctx context.Context, tx *sql.Tx, s *doorStop, actor string, ids []string) ([]string, error) {
+func (d *DB) deliverToGarage(ctx context.Context, tx *sql.Tx, s *door.Stop, actor string, ids []string) ([]string, error) {
 	done, err := d.completeParcels(ctx, tx, s, nil, actor, func(p stopParcel) bool { return slices.Contains(ids, p.trackingID) },
 		tracking.DeliveredToGarage, "Delivered to garage")
 	if err != nil {
 		return nil, err
 	}
-	if err := d.endPasscodeIfNone(ctx, tx, s.id, handoff.OTPVerified); err != nil {
+	if err := d.endPasscodeIfNone(ctx, tx, s.ID, handoff.OTPVerified); err != nil {
 		return nil, err
 	}
 	return done, nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/handoff-dev/handoff"
+	"github.com/handoff-dev/handoff/door"
 	"github.com/handoff-dev/handoff/proof"
 	"github.com/handoff-dev/handoff/tracking"
 )
@@ -20,13 +21,13 @@ import (
 
 // issueProof signs and stores the proof of a parcel being delivered now by
 // detail at stop s, and returns its ID.
-func (d *DB) issueProof(ctx context.Context, tx *sql.Tx, s *doorStop, p stopParcel, detail string, at time.Time) (string, error) {
+func (d *DB) issueProof(ctx context.Context, tx *sql.Tx, s *door.Stop, p stopParcel, detail string, at time.Time) (string, error) {
 	if d.Keys == nil {
 		return "", handoff.Internal(nil, "no keyring configured")
 	}
 	rec := proof.Record{Issuer: proof.Issuer, ID: newID("pod_"), IssuedAt: at.Unix(), Subject: p.trackingID, TrackingID: p.trackingID,
-		DeliveredAt: stamp(at), Method: detail, AssociateID: s.associateID, RouteID: s.routeID,
-		Location: tracking.Location{City: p.city, PostalCode: p.pc, CountryCode: s.market}}
+		DeliveredAt: stamp(at), Method: detail, AssociateID: s.AssociateID, RouteID: s.RouteID,
+		Location: tracking.Location{City: p.city, PostalCode: p.pc, CountryCode: s.Market}}
 	var bagID, photoSum string
 	var scanned bool
 	var scannedAt, photoAt int64
@@ -35,7 +36,7 @@ func (d *DB) issueProof(ctx context.Context, tx *sql.Tx, s *doorStop, p stopParc
 			COALESCE((SELECT ph.sha256 FROM photos ph WHERE ph.tracking_id = pk.tracking_id AND ph.kind = $3 ORDER BY ph.taken_at DESC, ph.id LIMIT 1), ''),
 			COALESCE((SELECT MAX(ph.taken_at) FROM photos ph WHERE ph.tracking_id = pk.tracking_id AND ph.kind = $3), 0)
 		FROM packages pk JOIN route_parcels rp ON rp.tracking_id = pk.tracking_id AND rp.route_id = $2 WHERE pk.tracking_id = $1`,
-		p.trackingID, s.routeID, photoDelivery).
+		p.trackingID, s.RouteID, photoDelivery).
 		Scan(&rec.Recipient.ShipmentID, &rec.ShipperID, &rec.Recipient.Reference, &bagID, &scanned, &scannedAt, &photoSum, &photoAt)
 	if err != nil {
 		return "", handoff.Internal(err, "proof facts")
@@ -62,7 +63,7 @@ func (d *DB) issueProof(ctx context.Context, tx *sql.Tx, s *doorStop, p stopParc
 		var g proof.Garage
 		var opened, closed int64
 		err := tx.QueryRowContext(ctx, `SELECT id, opened_at, closed_at FROM garage_grants WHERE stop_id = $1 AND closed_at > 0
-			ORDER BY closed_at DESC, id LIMIT 1`, s.id).Scan(&g.GrantID, &opened, &closed)
+			ORDER BY closed_at DESC, id LIMIT 1`, s.ID).Scan(&g.GrantID, &opened, &closed)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return "", handoff.Internal(err, "proof garage")
 		}

@@ -90,8 +90,12 @@ func (d *DB) StationParcels(ctx context.Context, trackingIDs []string) (map[stri
 		if len(ids) > 1 {
 			query = d.db.QueryContext
 		}
-		if err := scanStationParcels(query(ctx, d.stationParcelsQuery(len(ids)), args...))(out); err != nil {
+		ps, err := scanStationParcels(query(ctx, d.stationParcelsQuery(len(ids)), args...))
+		if err != nil {
 			return nil, err
+		}
+		for _, p := range ps {
+			out[p.TrackingID] = p
 		}
 	}
 	return out, nil
@@ -112,29 +116,27 @@ func (d *DB) stationParcelsQuery(n int) string {
 			FROM packages p JOIN shipments s ON s.id = p.shipment_id WHERE p.tracking_id IN (` + d.params(2, n) + `)`
 }
 
-// scanStationParcels returns a function that scans the rows of
-// stationParcelsQuery into out and closes them.
-func scanStationParcels(rows *sql.Rows, err error) func(out map[string]*station.Parcel) error {
-	return func(out map[string]*station.Parcel) error {
-		if err != nil {
-			return handoff.Internal(err, "find parcels")
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var p station.Parcel
-			var shipTo string
-			if err := rows.Scan(&p.TrackingID, &p.Stage, &p.StationID, &p.Marketplace, &p.LastAttempt, &p.FailedDays, &p.OTPRequired, &p.BagRequired, &p.BagID,
-				&shipTo, &p.Mobile, &p.TamperCase, &p.TamperOutcome, &p.Refused); err != nil {
-				return handoff.Internal(err, "find parcels")
-			}
-			json.Unmarshal([]byte(shipTo), &p.ShipTo)
-			out[p.TrackingID] = &p
-		}
-		if err := rows.Err(); err != nil {
-			return handoff.Internal(err, "find parcels")
-		}
-		return nil
+// scanStationParcels scans the rows of stationParcelsQuery and closes them.
+func scanStationParcels(rows *sql.Rows, err error) ([]*station.Parcel, error) {
+	if err != nil {
+		return nil, handoff.Internal(err, "find parcels")
 	}
+	defer rows.Close()
+	var out []*station.Parcel
+	for rows.Next() {
+		var p station.Parcel
+		var shipTo string
+		if err := rows.Scan(&p.TrackingID, &p.Stage, &p.StationID, &p.Marketplace, &p.LastAttempt, &p.FailedDays, &p.OTPRequired, &p.BagRequired, &p.BagID,
+			&shipTo, &p.Mobile, &p.TamperCase, &p.TamperOutcome, &p.Refused); err != nil {
+			return nil, handoff.Internal(err, "find parcels")
+		}
+		json.Unmarshal([]byte(shipTo), &p.ShipTo)
+		out = append(out, &p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, handoff.Internal(err, "find parcels")
+	}
+	return out, nil
 }
 
 // MoveParcel implements station.Store. The parcel is read in the
@@ -149,15 +151,14 @@ func (d *DB) MoveParcel(ctx context.Context, trackingID string, decide func(*sta
 		if d.Engine == Postgres {
 			query += " FOR UPDATE OF p"
 		}
-		ps := map[string]*station.Parcel{}
-		if err := scanStationParcels(d.txQuery(ctx, tx, query, handoff.OutcomeRefused, trackingID))(ps); err != nil {
+		ps, err := scanStationParcels(d.txQuery(ctx, tx, query, handoff.OutcomeRefused, trackingID))
+		if err != nil {
 			return err
 		}
-		p, ok := ps[trackingID]
-		if !ok {
+		if len(ps) == 0 {
 			return handoff.NotFound("Parcel")
 		}
-		m, err := decide(p)
+		m, err := decide(ps[0])
 		if err != nil {
 			return err
 		}
