@@ -599,12 +599,9 @@ func (s *Service) request(da *handoff.Principal, mkt string, at *handoff.Positio
 		m, _ = market.Lookup("GB")
 	}
 	now := s.Now()
-	loc, err := time.LoadLocation(m.TimeZone)
-	if err != nil {
-		loc = time.UTC
-	}
+	loc := m.Location()
 	local := now.In(loc)
-	r := grant.Request{Today: route.Today(now, m.TimeZone), Minute: local.Hour()*60 + local.Minute(), Window: s.Window, At: at, NearMeters: s.NearMeters}
+	r := grant.Request{Today: route.Today(now, loc), Minute: local.Hour()*60 + local.Minute(), Window: s.Window, At: at, NearMeters: s.NearMeters}
 	if da != nil {
 		r.Associate, r.AssociateID = da.Kind == auth.KindAssociate, da.ID
 	}

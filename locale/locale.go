@@ -72,15 +72,8 @@ func ForMarket(code string) string {
 // Zone returns a marketplace's time zone, UTC for an unknown one or a host
 // without the zone data.
 func Zone(code string) *time.Location {
-	m, ok := market.Lookup(code)
-	if !ok {
-		return time.UTC
-	}
-	loc, err := time.LoadLocation(m.TimeZone)
-	if err != nil {
-		return time.UTC
-	}
-	return loc
+	m, _ := market.Lookup(code)
+	return m.Location()
 }
 
 // Printer returns the catalogue's printer for lang (English for one handoff

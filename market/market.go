@@ -1,9 +1,13 @@
 // Package market holds the marketplaces handoff serves and their fixed facts:
 // currency, the default OTP threshold, the local time zone and the language of
-// notifications. It has no I/O.
+// notifications. It has no I/O beyond loading its time zones once.
 package market
 
-import "strings"
+import (
+	"strings"
+	"time"
+	_ "time/tzdata" // marketplace time zones on machines without a zoneinfo database
+)
 
 // Code is a marketplace code, the ISO 3166-1 alpha-2 country of the recipient.
 type Code string
@@ -35,6 +39,30 @@ var markets = []Market{
 	{Code: IT, Currency: "EUR", DefaultThresholdMinor: 100_00, TimeZone: "Europe/Rome", Language: "it", CallingCode: "39"},
 	{Code: ES, Currency: "EUR", DefaultThresholdMinor: 100_00, TimeZone: "Europe/Madrid", Language: "es", CallingCode: "34"},
 	{Code: IN, Currency: "INR", DefaultThresholdMinor: 500_00, TimeZone: "Asia/Kolkata", Language: "en", CallingCode: "91"},
+}
+
+// zones holds each marketplace's time zone, loaded once: time.LoadLocation
+// reads and parses the zone file on every call, which a service date
+// computed per request would pay each time.
+var zones = func() map[Code]*time.Location {
+	out := make(map[Code]*time.Location, len(markets))
+	for _, m := range markets {
+		loc, err := time.LoadLocation(m.TimeZone)
+		if err != nil {
+			loc = time.UTC
+		}
+		out[m.Code] = loc
+	}
+	return out
+}()
+
+// Location returns the marketplace's time zone; UTC for a marketplace
+// handoff does not serve.
+func (m Market) Location() *time.Location {
+	if loc, ok := zones[m.Code]; ok {
+		return loc
+	}
+	return time.UTC
 }
 
 // All returns every marketplace, in a fixed order (GB, FR, IT, ES, IN).

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	_ "time/tzdata" // marketplace time zones on machines without a zoneinfo database
 )
 
 // Parcel is what grouping needs to know of a parcel.
@@ -213,12 +212,7 @@ func (w WorkingDays) NextAfter(date string) string {
 	return ""
 }
 
-// Today returns the service date of now in the time zone (an IANA name);
-// an unknown zone falls back to UTC.
-func Today(now time.Time, tz string) string {
-	loc, err := time.LoadLocation(tz)
-	if err != nil {
-		loc = time.UTC
-	}
+// Today returns the service date of now in the time zone loc.
+func Today(now time.Time, loc *time.Location) string {
 	return now.In(loc).Format(DateLayout)
 }

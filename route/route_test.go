@@ -71,10 +71,19 @@ func TestWorkingDays(t *testing.T) {
 
 func TestToday(t *testing.T) {
 	now := time.Date(2026, 11, 21, 23, 30, 0, 0, time.UTC)
-	if got := Today(now, "Asia/Kolkata"); got != "2026-11-22" {
+	if got := Today(now, mustZone(t, "Asia/Kolkata")); got != "2026-11-22" {
 		t.Errorf("India = %s", got)
 	}
-	if got := Today(now, "Europe/London"); got != "2026-11-21" {
+	if got := Today(now, mustZone(t, "Europe/London")); got != "2026-11-21" {
 		t.Errorf("London = %s", got)
 	}
+}
+
+func mustZone(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
 }

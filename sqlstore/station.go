@@ -60,7 +60,7 @@ func (d *DB) today(mkt string) string {
 	if !ok {
 		m, _ = market.Lookup("GB")
 	}
-	return route.Today(d.Now(), m.TimeZone)
+	return route.Today(d.Now(), m.Location())
 }
 
 // StationParcel implements station.Store: the parcel with the bag it is

@@ -402,11 +402,7 @@ func (s *Service) stationDay(st *handoff.Principal, date string) (string, time.T
 	if err != nil {
 		return "", time.Time{}, handoff.Invalid(handoff.FieldError{Field: "date", Message: err.Error()})
 	}
-	loc, err := time.LoadLocation(mkt.TimeZone)
-	if err != nil {
-		loc = time.UTC
-	}
-	return date, time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, loc), nil
+	return date, time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, mkt.Location()), nil
 }
 
 // MoveStop implements handoff.StationService. A stop moves while its day

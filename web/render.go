@@ -335,28 +335,10 @@ func fixedDecimals(a money.Amount) string {
 	return whole + "." + frac + strings.Repeat("0", exp-len(frac))
 }
 
-// zones caches each marketplace's time zone; a host without the zone data
-// shows UTC rather than failing.
-var zones = func() map[market.Code]*time.Location {
-	out := map[market.Code]*time.Location{}
-	for _, m := range market.All() {
-		loc, err := time.LoadLocation(m.TimeZone)
-		if err != nil {
-			loc = time.UTC
-		}
-		out[m.Code] = loc
-	}
-	return out
-}()
-
 // formatTime writes a time in the marketplace's own zone, as the recipient
 // and the driver there saw it.
 func formatTime(t time.Time, m market.Market) string {
-	loc, ok := zones[m.Code]
-	if !ok {
-		loc = time.UTC
-	}
-	return t.In(loc).Format("2 Jan 2006, 15:04 MST")
+	return t.In(m.Location()).Format("2 Jan 2006, 15:04 MST")
 }
 
 // formatDate writes a service date (YYYY-MM-DD) the way a person says it,
