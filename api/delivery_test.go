@@ -529,6 +529,30 @@ func TestAssociateWrongCodeLimit(t *testing.T) {
 	})
 }
 
+// TestRightCodesSpendNoBudget: only wrong entries count against the
+// associate's budget; a right one needs room in it but takes none.
+func TestRightCodesSpendNoBudget(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		e.db.Policy.WrongCodeLimit = 2
+		d := newDay(t, e, monday)
+		x := d.label("Xi", "1 A St", "07700900001", "500", "books")
+		y := d.label("Yu", "2 B St", "07700900002", "500", "books")
+		z := d.label("Zo", "3 C St", "07700900003", "500", "books")
+		d.receive(x, y, z)
+		rt := d.route("2026-11-23", []any{map[string]any{"trackingId": x}, map[string]any{"trackingId": y}, map[string]any{"trackingId": z}})
+		sx, sy, sz := stopOf(t, rt, x)["stopId"].(string), stopOf(t, rt, y)["stopId"].(string), stopOf(t, rt, z)["stopId"].(string)
+		cx, cy, cz := d.code("+447700900001", "2026-11-23"), d.code("+447700900002", "2026-11-23"), d.code("+447700900003", "2026-11-23")
+		problem(t, d.do("POST", "/v1/associate/stops/"+sx+"/verify", d.da1Key, map[string]any{"code": wrongCode(cx, 1)}), 422, "")
+		if r := d.do("POST", "/v1/associate/stops/"+sy+"/verify", d.da1Key, map[string]any{"code": cy}); r.Status != 200 {
+			t.Fatalf("right code: %d %s", r.Status, r.Body)
+		}
+		// The second wrong entry is still evaluated (the right one took
+		// nothing), and spends the budget.
+		problem(t, d.do("POST", "/v1/associate/stops/"+sz+"/verify", d.da1Key, map[string]any{"code": wrongCode(cz, 2)}), 422, "")
+		problem(t, d.do("POST", "/v1/associate/stops/"+sz+"/verify", d.da1Key, map[string]any{"code": cz}), 423, "")
+	})
+}
+
 func TestResendAndFallback(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		d := newDay(t, e, monday)

@@ -121,20 +121,24 @@ func (d *DB) stopView(ctx context.Context, routeID, stopID string) (*handoff.Sto
 	return s, nil
 }
 
-// claimAssociateGuess takes one guess from the associate's budget, counting it
-// as wrong until shown right, in one statement; it returns the wrong
-// entries counted in the window with this one. When the budget is spent it
+// claimAssociateGuess checks that the associate's budget has room for an
+// entry and, when the entry is wrong, counts it, in one statement; it
+// returns the wrong entries counted in the window with this one. When the budget is spent it
 // returns why (handoff.ReasonAssociateLocked once the station must
 // intervene, else handoff.ReasonTooManyWrong).
-func (d *DB) claimAssociateGuess(ctx context.Context, tx *sql.Tx, associateID string, limit int, window time.Duration, now time.Time) (int, string, error) {
+func (d *DB) claimAssociateGuess(ctx context.Context, tx *sql.Tx, associateID string, wrong bool, limit int, window time.Duration, now time.Time) (int, string, error) {
 	cutoff := micros(now.Add(-window))
+	inc := 0
+	if wrong {
+		inc = 1
+	}
 	var n int
-	err := d.txQueryRow(ctx, tx, `INSERT INTO associate_guard (associate_id, window_start, wrong) VALUES ($1, $3, 1)
+	err := d.txQueryRow(ctx, tx, `INSERT INTO associate_guard (associate_id, window_start, wrong) VALUES ($1, $3, $5)
 		ON CONFLICT (associate_id) DO UPDATE SET
-			wrong = CASE WHEN associate_guard.window_start <= $2 THEN 1 ELSE associate_guard.wrong + 1 END,
+			wrong = CASE WHEN associate_guard.window_start <= $2 THEN $5 ELSE associate_guard.wrong + $5 END,
 			window_start = CASE WHEN associate_guard.window_start <= $2 THEN $3 ELSE associate_guard.window_start END
 		WHERE associate_guard.locked_at = 0 AND (associate_guard.window_start <= $2 OR associate_guard.wrong < $4) RETURNING wrong`,
-		associateID, cutoff, micros(now), limit).Scan(&n)
+		associateID, cutoff, micros(now), limit, inc).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
 		var locked int64
 		if err := d.txQueryRow(ctx, tx, `SELECT locked_at FROM associate_guard WHERE associate_id = $1`, associateID).Scan(&locked); err != nil {
@@ -647,8 +651,14 @@ func (d *DB) Guess(ctx context.Context, g door.Guess) (*door.GuessResult, error)
 // guess counts and settles one entry in tx, at stop s whose open parcels
 // are open, as the door decided it.
 func (d *DB) guess(ctx context.Context, tx *sql.Tx, g door.Guess, s *door.Stop, open []stopParcel, v *door.Verdict, res *door.GuessResult) error {
-	counted, refused, err := d.claimAssociateGuess(ctx, tx, g.AssociateID, g.BudgetLimit, g.BudgetWindow, g.At)
+	// Right when the entry is the code of a set that still has an open
+	// passcode parcel here waiting for its code; anything else counts
+	// against the associate's budget, which even a right entry needs room
+	// in (it is refused once the budget is spent).
+	res.Correct = slices.ContainsFunc(open, func(p stopParcel) bool { return p.waitsForCode() && v.Matched[p.codeSet] })
+	counted, refused, err := d.claimAssociateGuess(ctx, tx, g.AssociateID, !res.Correct, g.BudgetLimit, g.BudgetWindow, g.At)
 	if err != nil || refused != "" {
+		res.Correct = false
 		res.Refused = refused
 		if err == nil {
 			err = d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionCodeRefused, Actor: g.AssociateID, Subject: g.StopID, Outcome: refused, Detail: "method=" + g.Method})
@@ -667,17 +677,12 @@ func (d *DB) guess(ctx context.Context, tx *sql.Tx, g door.Guess, s *door.Stop, 
 		if err := d.txQueryRow(ctx, tx, `SELECT otp_state FROM stops WHERE id = $1`, g.StopID).Scan(&res.State); err != nil {
 			return handoff.Internal(err, "read stop")
 		}
-		res.Refused = handoff.ReasonNoAttemptsLeft
+		res.Refused, res.Correct = handoff.ReasonNoAttemptsLeft, false
 		// Nothing was evaluated: the claimed budget goes back.
 		return errRollback
 	}
 	if err != nil {
 		return handoff.Internal(err, "claim guess")
-	}
-	if !wrong {
-		// Right when the entry is the code of a set that still has an
-		// open passcode parcel here waiting for its code.
-		res.Correct = slices.ContainsFunc(open, func(p stopParcel) bool { return p.waitsForCode() && v.Matched[p.codeSet] })
 	}
 	if _, err := d.txExec(ctx, tx, `INSERT INTO code_checks (id, stop_id, associate_id, method, correct, at) VALUES ($1, $2, $3, $4, $5, $6)`,
 		newID("chk_"), g.StopID, g.AssociateID, g.Method, res.Correct, micros(g.At)); err != nil {
@@ -720,16 +725,13 @@ func (d *DB) guess(ctx context.Context, tx *sql.Tx, g door.Guess, s *door.Stop, 
 	return err
 }
 
-// rightGuess settles a right entry: the guess claimed from the associate's
-// budget goes back, the open passcode parcels of the matched sets are
+// rightGuess settles a right entry (which took nothing from the associate's
+// budget): the open passcode parcels of the matched sets are
 // delivered (or, when their label also asks for a signature or an age
 // check, opened by the code, to be handed over with the check), and the
 // stop is verified unless parcels under another code still wait there
 // (then this entry used none of the stop's attempts).
 func (d *DB) rightGuess(ctx context.Context, tx *sql.Tx, g door.Guess, s *door.Stop, open []stopParcel, matched map[string]bool, res *door.GuessResult) error {
-	if _, err := d.txExec(ctx, tx, `UPDATE associate_guard SET wrong = wrong - 1 WHERE associate_id = $1 AND wrong > 0`, g.AssociateID); err != nil {
-		return handoff.Internal(err, "refund guess")
-	}
 	opens := func(p stopParcel) bool { return p.waitsForCode() && matched[p.codeSet] }
 	for _, p := range open {
 		if opens(p) && p.needsCheck {
