@@ -53,8 +53,9 @@ type Sender interface {
 var ErrLeaseLost = errors.New("the claim on the message was lost")
 
 // Reuser is a Sender that keeps its connections open from one message to the
-// next (SMTP); the worker calls Release after a batch that left the queue
-// empty, so no connection is held while the queue is idle.
+// next (SMTP), and from one batch to the next; the worker calls Release once
+// a whole poll interval went by with nothing due (and when it stops), so no
+// connection is held while the queue is idle.
 type Reuser interface {
 	Release()
 }

@@ -98,7 +98,9 @@ func TestThreeNodesSendEachMessageOnce(t *testing.T) {
 }
 
 // TestEmailsOfABatchShareAConnection sends a batch of emails over one SMTP
-// connection, and the next batch over a new one.
+// connection, and the next batch over that same one while messages keep
+// coming; once nothing is due the connection is closed, and the batch after
+// that opens a new one.
 func TestEmailsOfABatchShareAConnection(t *testing.T) {
 	sqlstoretest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		box, sb := startSMTP(t), startSMS(t)
@@ -112,10 +114,50 @@ func TestEmailsOfABatchShareAConnection(t *testing.T) {
 		if _, err := w.RunOnce(ctx, notify.Email); err != nil {
 			t.Fatal(err)
 		}
+		second := len(box.all())
+		box.mu.Lock()
+		sessions := box.sessions
+		box.mu.Unlock()
+		if first < 2 || second <= first || sessions != 1 {
+			t.Fatalf("%d then %d emails over %d connections, want two batches of at least two over 1", first, second-first, sessions)
+		}
+		// Nothing is due: Drain finds that and lets the connection go.
+		if err := w.Drain(ctx); err != nil {
+			t.Fatal(err)
+		}
+		box.waitClosed(t, 1)
+		if _, err := sqlstoretest.Door(db).ResendCode(ctx, f.associate, f.gbStop); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Drain(ctx); err != nil {
+			t.Fatal(err)
+		}
 		box.mu.Lock()
 		defer box.mu.Unlock()
-		if first < 2 || len(box.msgs) <= first || box.sessions != 2 {
-			t.Errorf("%d then %d emails over %d connections, want two batches of at least two over 2", first, len(box.msgs)-first, box.sessions)
+		if len(box.msgs) <= second || box.sessions != 2 {
+			t.Errorf("a third batch after an idle queue: %d emails over %d connections, want more than %d over 2", len(box.msgs), box.sessions, second)
+		}
+	})
+}
+
+// TestIdleWorkerLetsConnectionsGo runs the worker: once what was due is
+// sent and a poll finds nothing more, it closes its SMTP connection.
+func TestIdleWorkerLetsConnectionsGo(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		box, sb := startSMTP(t), startSMS(t)
+		newFlow(t, db)
+		w := &notify.Worker{Store: db, Senders: senders(t, box, sb), Now: db.Now, Poll: 10 * time.Millisecond, Log: slog.New(slog.DiscardHandler)}
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); w.Run(rctx) }()
+		box.waitClosed(t, 1)
+		cancel()
+		<-done
+		if n := len(box.all()); n < 2 {
+			t.Errorf("%d emails sent before the connection closed, want the queue's (at least 2)", n)
+		}
+		if left := len(mustList(t, db, sqlstore.StatusPending)); left != 0 {
+			t.Errorf("%d messages left pending", left)
 		}
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-smtp"
 )
@@ -21,6 +22,7 @@ type mailbox struct {
 	mu       sync.Mutex
 	msgs     []received
 	sessions int // connections the server accepted
+	closed   chan struct{} // one for each session that ended (QUIT or hang-up)
 	addr     string
 	refuse   map[string]*smtp.SMTPError // RCPT replies by recipient
 }
@@ -53,7 +55,25 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	return nil
 }
 func (s *session) Reset()        {}
-func (s *session) Logout() error { return nil }
+func (s *session) Logout() error {
+	select {
+	case s.box.closed <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// waitClosed waits until n sessions have ended.
+func (m *mailbox) waitClosed(t *testing.T, n int) {
+	t.Helper()
+	for i := range n {
+		select {
+		case <-m.closed:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of %d connections closed", i, n)
+		}
+	}
+}
 
 func (s *session) Data(r io.Reader) error {
 	msg, err := mail.ReadMessage(r)
@@ -82,7 +102,7 @@ func (s *session) Data(r io.Reader) error {
 
 func startSMTP(t *testing.T) *mailbox {
 	t.Helper()
-	box := &mailbox{}
+	box := &mailbox{closed: make(chan struct{}, 1000)}
 	srv := smtp.NewServer(box)
 	srv.Domain = "localhost"
 	srv.AllowInsecureAuth = true

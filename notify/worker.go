@@ -144,13 +144,21 @@ func (w *Worker) Run(ctx context.Context) {
 		}
 		go func() {
 			defer wg.Done()
+			defer w.release(ch)
 			t := time.NewTicker(w.Poll)
 			defer t.Stop()
 			for {
-				for {
+				for first := true; ; first = false {
 					n, err := w.RunOnce(ctx, ch)
 					if err != nil && ctx.Err() == nil {
 						w.Log.Error("notification claim failed", "channel", ch, "err", err)
+					}
+					if n == 0 && first {
+						// A whole poll went by with nothing due: the
+						// kept connections go. While messages keep
+						// coming they stay open from one batch to the
+						// next instead of being dialled again.
+						w.release(ch)
 					}
 					if n == 0 || err != nil {
 						break
@@ -179,11 +187,6 @@ func (w *Worker) RunOnce(ctx context.Context, channel string) (int, error) {
 	batch, err := w.Store.ClaimNotifications(ctx, channel, w.Batch, w.Lease)
 	if err != nil {
 		return 0, err
-	}
-	if r, ok := sender.(Reuser); ok && len(batch) < w.Batch {
-		// The queue is empty after this batch: the connections go. While
-		// full batches follow each other, they stay open for the next.
-		defer r.Release()
 	}
 	c := &claim{w: w, batch: batch, until: start.Add(w.Lease), done: map[string]bool{}}
 	// A sent message is marked while the next one goes out, and the batch
@@ -393,21 +396,31 @@ func (c *claim) hold(ctx context.Context, i int) (time.Duration, bool) {
 	return min(w.SendTimeout, c.until.Sub(now)-margin), true
 }
 
-// Drain runs every channel until nothing is due, for tests and shutdown.
+// Drain runs every channel until nothing is due, for tests and shutdown,
+// and then lets the kept connections go.
 func (w *Worker) Drain(ctx context.Context) error {
 	w.defaults()
 	for ch := range w.Senders {
 		for {
 			n, err := w.RunOnce(ctx, ch)
 			if err != nil {
+				w.release(ch)
 				return err
 			}
 			if n == 0 {
 				break
 			}
 		}
+		w.release(ch)
 	}
 	return nil
+}
+
+// release ends the kept connections of a channel's sender, if it keeps any.
+func (w *Worker) release(channel string) {
+	if r, ok := w.Senders[channel].(Reuser); ok {
+		r.Release()
+	}
 }
 
 // Build renders a queued message, putting in the code only now. A shipper
