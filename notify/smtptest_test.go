@@ -21,7 +21,7 @@ import (
 type mailbox struct {
 	mu       sync.Mutex
 	msgs     []received
-	sessions int // connections the server accepted
+	sessions int           // connections the server accepted
 	closed   chan struct{} // one for each session that ended (QUIT or hang-up)
 	addr     string
 	refuse   map[string]*smtp.SMTPError // RCPT replies by recipient
@@ -54,7 +54,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	s.to = to
 	return nil
 }
-func (s *session) Reset()        {}
+func (s *session) Reset() {}
 func (s *session) Logout() error {
 	select {
 	case s.box.closed <- struct{}{}:
