@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
@@ -215,5 +216,21 @@ func BenchmarkRender(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkBuild measures building a queued out-for-delivery email as the
+// worker does before sending it: decoding its data, adding the links and
+// rendering it.
+func BenchmarkBuild(b *testing.B) {
+	q := Queued{ID: "msg_1", Kind: "out_for_delivery", Channel: Email, To: "ada@example.com", Lang: "en",
+		Data: []byte(`{"trackingIds":["HO7Q2K9M4X1P3R"],"recipientName":"Ada Lovelace","buyerName":"","shipper":"Acme","needsCode":true,` +
+			`"cod":false,"photo":"","serviceDate":"2026-11-23","windowFrom":"10:00","windowTo":"12:00","bagIds":["B-1234-5678"],"toBuyer":false}`)}
+	w := &Worker{PublicURL: "https://handoff.example"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := w.Build(context.Background(), q); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
