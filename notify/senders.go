@@ -11,7 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"mime/quotedprintable"
 	"net/http"
+	netmail "net/mail"
 	"net/textproto"
 	"net/url"
 	"strconv"
@@ -45,6 +48,7 @@ type SMTPConfig struct {
 // Concurrency) each take a connection of their own.
 type SMTP struct {
 	cfg    SMTPConfig
+	from   *netmail.Address // cfg.From, parsed
 	client *mail.Client
 
 	mu   sync.Mutex
@@ -55,6 +59,10 @@ type SMTP struct {
 func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
 	if cfg.Host == "" || cfg.From == "" {
 		return nil, fmt.Errorf("smtp: host and from are required")
+	}
+	from, err := netmail.ParseAddress(cfg.From)
+	if err != nil {
+		return nil, fmt.Errorf("smtp: from: %w", err)
 	}
 	if cfg.Port == 0 {
 		cfg.Port = 587
@@ -83,7 +91,7 @@ func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("smtp: %w", err)
 	}
-	return &SMTP{cfg: cfg, client: c}, nil
+	return &SMTP{cfg: cfg, from: from, client: c}, nil
 }
 
 // Name implements Sender.
@@ -92,17 +100,12 @@ func (s *SMTP) Name() string { return "smtp" }
 // Send implements Sender. The Message-ID is derived from the message ID, so a
 // retried message is recognisable as the same one.
 func (s *SMTP) Send(ctx context.Context, m Message) error {
-	msg := mail.NewMsg()
-	if err := msg.From(s.cfg.From); err != nil {
-		return Permanent("smtp from: %v", err)
-	}
-	if err := msg.To(m.To); err != nil {
+	to, err := netmail.ParseAddress(m.To)
+	if err != nil {
 		return Permanent("smtp to: %v", err)
 	}
-	msg.Subject(m.Subject)
-	msg.SetMessageIDWithValue(m.ID + "@handoff")
-	msg.SetBodyString(mail.TypeTextPlain, m.Text)
-	err := s.send(ctx, msg, s.take())
+	msg := &email{from: s.from, to: to, subject: m.Subject, id: m.ID + "@handoff", text: m.Text, date: time.Now()}
+	err = s.send(ctx, msg, s.take())
 	if errors.Is(err, errStale) {
 		// The server closed the kept connection while it was idle; nothing
 		// of this message was accepted on it.
@@ -136,7 +139,7 @@ func (s *SMTP) take() *smtp.Client {
 // the connection for the next message. The connection is cut when ctx ends,
 // so a send keeps to the worker's deadline; after any failure it is closed,
 // as the session's state is unknown.
-func (s *SMTP) send(ctx context.Context, msg *mail.Msg, conn *smtp.Client) error {
+func (s *SMTP) send(ctx context.Context, msg *email, conn *smtp.Client) error {
 	if conn == nil {
 		var err error
 		if conn, err = s.client.DialToSMTPClientWithContext(ctx); err != nil {
@@ -172,24 +175,13 @@ var errStale = errors.New("the server closed the connection")
 // the connection with NOOP first and ends with RSET, neither of which a
 // completed transaction needs (its end resets the session). Without
 // PIPELINING each command waits for its reply.
-func transact(c *smtp.Client, msg *mail.Msg) error {
-	from, err := msg.GetSender(false)
-	if err != nil {
-		return Permanent("smtp from: %v", err)
-	}
-	rcpts, err := msg.GetRecipients()
-	if err != nil {
-		return Permanent("smtp to: %v", err)
-	}
-	mailCmd := "MAIL FROM:" + from
-	if ok, _ := c.Extension("SMTPUTF8"); ok && !isASCII(from+strings.Join(rcpts, "")) {
+func transact(c *smtp.Client, msg *email) error {
+	from, rcpt := msg.from.Address, msg.to.Address
+	mailCmd := "MAIL FROM:<" + from + ">"
+	if ok, _ := c.Extension("SMTPUTF8"); ok && !isASCII(from+rcpt) {
 		mailCmd += " SMTPUTF8"
 	}
-	cmds := []string{mailCmd}
-	for _, r := range rcpts {
-		cmds = append(cmds, "RCPT TO:"+r)
-	}
-	cmds = append(cmds, "DATA")
+	cmds := []string{mailCmd, "RCPT TO:<" + rcpt + ">", "DATA"}
 	for _, cmd := range cmds {
 		if strings.ContainsAny(cmd, "\r\n") {
 			return Permanent("smtp: an address holds a line break")
@@ -248,7 +240,7 @@ func transact(c *smtp.Client, msg *mail.Msg) error {
 		return first
 	}
 	w := t.DotWriter()
-	if _, err := msg.WriteTo(w); err != nil {
+	if err := msg.writeTo(w); err != nil {
 		return err
 	}
 	if err := w.Close(); err != nil {
@@ -258,6 +250,45 @@ func transact(c *smtp.Client, msg *mail.Msg) error {
 		return fmt.Errorf("end of data: %w", err)
 	}
 	return nil
+}
+
+// email is a plain-text message as it goes over SMTP.
+type email struct {
+	from, to    *netmail.Address
+	subject, id string // id without the angle brackets
+	text        string
+	date        time.Time
+}
+
+// writeTo writes the message (RFC 5322): its headers, the subject and
+// names encoded (RFC 2047) where they are not plain ASCII, and the text in
+// UTF-8, quoted-printable, so no line is too long and no byte is 8-bit.
+// The caller's DATA writer ends lines with CRLF and stuffs leading dots.
+func (e *email) writeTo(w io.Writer) error {
+	var b strings.Builder
+	b.Grow(len(e.text)*11/10 + 400)
+	b.WriteString("Date: ")
+	b.WriteString(e.date.Format(time.RFC1123Z))
+	b.WriteString("\r\nMIME-Version: 1.0\r\nMessage-ID: <")
+	b.WriteString(e.id)
+	b.WriteString(">\r\nSubject: ")
+	// A line break in the subject is encoded with the rest, never a
+	// header of its own.
+	b.WriteString(mime.QEncoding.Encode("UTF-8", e.subject))
+	b.WriteString("\r\nFrom: ")
+	b.WriteString(e.from.String())
+	b.WriteString("\r\nTo: ")
+	b.WriteString(e.to.String())
+	b.WriteString("\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n")
+	qp := quotedprintable.NewWriter(&b)
+	if _, err := io.WriteString(qp, e.text); err != nil {
+		return err
+	}
+	if err := qp.Close(); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 func isASCII(s string) bool {

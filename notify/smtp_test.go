@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"mime"
 	"net"
 	"strings"
 	"sync"
@@ -239,5 +240,43 @@ func TestSMTPSendsSideBySide(t *testing.T) {
 	box.mu.Unlock()
 	if sessions < 1 || sessions > 4 {
 		t.Errorf("%d connections for 4 senders, want at most 4", sessions)
+	}
+}
+
+// TestSMTPHeaders sends words outside ASCII in the subject, the sender's
+// name and the text, and a subject with a line break in it: each arrives
+// as written, and the line break never starts a header of its own.
+func TestSMTPHeaders(t *testing.T) {
+	box := startSMTP(t)
+	host, port, _ := net.SplitHostPort(box.addr)
+	var p int
+	fmt.Sscan(port, &p)
+	s, err := notify.NewSMTP(notify.SMTPConfig{Host: host, Port: p, From: "Colis Rapides Élan <parcels@example.com>", TLS: "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Release()
+	long := strings.Repeat("Votre colis arrive aujourd'hui, entre 10:00 et 12:00. ", 5)
+	m := notify.Message{ID: "msg_h", Kind: "out_for_delivery", Channel: notify.Email, To: "zoé@example.com",
+		Subject: "Élan : HO7Q arrive aujourd’hui\r\nBcc: evil@example.com", Text: "Bonjour Zoé,\n\n" + long + "\n"}
+	if err := s.Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	got := box.all()
+	if len(got) != 1 {
+		t.Fatalf("%d emails, want 1", len(got))
+	}
+	e := got[0]
+	if e.Subject != m.Subject || e.Header.Get("Bcc") != "" || e.To != "zoé@example.com" || e.From != "parcels@example.com" {
+		t.Errorf("subject %q, Bcc %q, to %q, from %q", e.Subject, e.Header.Get("Bcc"), e.To, e.From)
+	}
+	if from, err := (&mime.WordDecoder{}).DecodeHeader(e.Header.Get("From")); err != nil || !strings.Contains(from, "Colis Rapides Élan") {
+		t.Errorf("From header %q (%v), want the sender's name", e.Header.Get("From"), err)
+	}
+	if body := strings.ReplaceAll(e.Body, "\r\n", "\n"); body != m.Text {
+		t.Errorf("body %q, want %q", body, m.Text)
+	}
+	if e.Header.Get("Date") == "" || e.Header.Get("Content-Type") != "text/plain; charset=UTF-8" {
+		t.Errorf("headers %v", e.Header)
 	}
 }

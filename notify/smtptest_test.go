@@ -29,6 +29,7 @@ type mailbox struct {
 
 type received struct {
 	From, To, Subject, MessageID, Body string
+	Header                             mail.Header
 }
 
 func (m *mailbox) NewSession(*smtp.Conn) (smtp.Session, error) {
@@ -95,7 +96,7 @@ func (s *session) Data(r io.Reader) error {
 		body = raw
 	}
 	s.box.mu.Lock()
-	s.box.msgs = append(s.box.msgs, received{From: s.from, To: s.to, Subject: subject, MessageID: msg.Header.Get("Message-Id"), Body: string(body)})
+	s.box.msgs = append(s.box.msgs, received{From: s.from, To: s.to, Subject: subject, MessageID: msg.Header.Get("Message-Id"), Body: string(body), Header: msg.Header})
 	s.box.mu.Unlock()
 	return nil
 }
