@@ -8,6 +8,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 	"text/template"
 	"unicode"
 	"unicode/utf8"
@@ -53,6 +54,14 @@ type Data struct {
 	Link                          string // a portal sign-in link (sign-in messages)
 	Code                          string // a portal sign-in code
 	Note                          string // the garage step
+
+	// Written by Render from the rest, in the message's language (what a
+	// caller puts here is replaced): who the message greets, the service
+	// date ("Monday 23 November") and the next attempt's, likewise. They
+	// are fields of Data itself rather than of a struct embedding it,
+	// because text/template finds a promoted field by a search through
+	// the embedded structs on every use: a quarter of rendering.
+	Name, Day, NextDay string
 }
 
 // IDs joins the tracking IDs for a sentence.
@@ -61,13 +70,31 @@ func (d Data) IDs() string { return strings.Join(d.TrackingIDs, ", ") }
 // Bags joins the bag IDs.
 func (d Data) Bags() string { return strings.Join(d.BagIDs, ", ") }
 
-// view is what a template reads: the data, and the data written out in the
-// message's language.
-type view struct {
-	Data
-	Name    string // who the message greets
-	Day     string // the service date, "Monday 23 November"
-	NextDay string // the next attempt's date, likewise
+// days remembers service dates written out, by language and date: a
+// morning's messages all name the same day, and writing it costs more
+// than the rest of a text.
+var days struct {
+	sync.Mutex
+	m map[[2]string]string
+}
+
+// serviceDay is locale.ServiceDay, remembered.
+func serviceDay(lang, date string) string {
+	if date == "" {
+		return ""
+	}
+	k := [2]string{lang, date}
+	days.Lock()
+	defer days.Unlock()
+	if s, ok := days.m[k]; ok {
+		return s
+	}
+	if days.m == nil || len(days.m) >= 4096 {
+		days.m = map[[2]string]string{}
+	}
+	s := locale.ServiceDay(lang, date)
+	days.m[k] = s
+	return s
 }
 
 // templates are the parsed message templates by "<kind>.<channel>".
@@ -126,7 +153,8 @@ func Render(kind, lang, channel string, d Data) (subject, text string, err error
 	if !locale.Supported(lang) {
 		lang = locale.EN
 	}
-	v := view{Data: d, Name: d.RecipientName, Day: locale.ServiceDay(lang, d.ServiceDate), NextDay: locale.ServiceDay(lang, d.NextAttemptDate)}
+	v := d
+	v.Name, v.Day, v.NextDay = d.RecipientName, serviceDay(lang, d.ServiceDate), serviceDay(lang, d.NextAttemptDate)
 	if d.ToBuyer {
 		v.Name = d.BuyerName
 	}
