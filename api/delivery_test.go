@@ -234,6 +234,11 @@ func TestPasscodeDeliveryEndToEnd(t *testing.T) {
 		if n, _ := sqlstoretest.CodeChecks(t, e.db, stopID); n != 0 {
 			t.Fatalf("another associate's entries were evaluated %d times", n)
 		}
+		// Nor can they hand over its parcels without a code.
+		problem(t, d.do("POST", "/v1/associate/stops/"+stopID+"/deliver", d.da2Key, map[string]any{"place": "DeliveredToCustomer", "trackingIds": []string{plain}}), 404, "")
+		if ev := d.events(plain); ev[len(ev)-1] != "OutForDelivery" {
+			t.Fatalf("after another associate's delivery, the parcel's events are %v", ev)
+		}
 		for i, left := range []float64{2, 1, 0} {
 			r := d.do("POST", "/v1/associate/stops/"+stopID+"/verify", d.da1Key, map[string]any{"code": wrongCode(mondayCode, i)})
 			p := problem(t, r, 422, "")

@@ -29,14 +29,124 @@ import (
 // in person with them (handoff.CheckHandover); when the ID shows the
 // recipient too young, it is refused and goes back to the station.
 func (s *Service) DeliverParcels(ctx context.Context, da *handoff.Principal, stopID string, h handoff.Handover) (*handoff.Stop, error) {
-	place := h.Place
-	if !slices.Contains(handoff.DeliveryPlaces, place) {
+	if !slices.Contains(handoff.DeliveryPlaces, h.Place) {
 		return nil, handoff.Invalid(handoff.FieldError{Field: "place", Message: "must be one of the delivery places (DeliveredToPorch, …)"})
 	}
+	if err := requireAssociate(da); err != nil {
+		return nil, err
+	}
+	if len(h.Photo) > 0 || (h.Signature != nil && h.Signature.Kind == handoff.SignatureDrawn) {
+		return s.deliverWithImages(ctx, da, stopID, h)
+	}
+	// Nothing to store first: the delivery is decided on the stop and its
+	// open parcels as its own transaction reads them.
+	now := s.Now()
+	var young *handover
+	view, err := s.Store.Deliver(ctx, stopID, da.ID, func(st *Stop, open []Parcel) (*Delivery, error) {
+		if err := s.ownStop(da, st); err != nil {
+			return nil, err
+		}
+		if err := loaded(st); err != nil {
+			return nil, err
+		}
+		ho, err := checkHandover(st, open, h)
+		if err != nil {
+			return nil, err
+		}
+		if ho.underage {
+			young = ho
+			return nil, errUnderage
+		}
+		return s.delivery(st, da, h, ho, nil, nil, now), nil
+	})
+	if errors.Is(err, errUnderage) {
+		return nil, s.refuseForAge(ctx, da, young.stop, young.targets, h.IDCheck)
+	}
+	return view, err
+}
+
+// errUnderage is how a delivery's decision asks for the refusal of parcels
+// the recipient's ID showed too young for, instead of the delivery.
+var errUnderage = errors.New("under the minimum age")
+
+// deliverWithImages delivers with a photo or a drawn signature, which are
+// cleaned and stored before the transaction: the stop is checked first, so
+// nothing is stored for a delivery that is refused, and again in the
+// transaction on what it reads.
+func (s *Service) deliverWithImages(ctx context.Context, da *handoff.Principal, stopID string, h handoff.Handover) (*handoff.Stop, error) {
 	st, open, err := s.openAt(ctx, da, stopID)
 	if err != nil {
 		return nil, err
 	}
+	ho, err := checkHandover(st, open, h)
+	if err != nil {
+		return nil, err
+	}
+	if ho.underage {
+		return nil, s.refuseForAge(ctx, da, st, ho.targets, h.IDCheck)
+	}
+	now := s.Now()
+	var photo, image *StoredPhoto
+	if ho.take {
+		if photo, err = s.storePhoto(ctx, h.Photo, now, "photo"); err != nil {
+			return nil, err
+		}
+	}
+	if sig := h.Signature; sig != nil && sig.Kind == handoff.SignatureDrawn {
+		if image, err = s.storePhoto(ctx, sig.Image, now, "signature.image"); err != nil {
+			s.deletePhotos(ctx, photo)
+			return nil, err
+		}
+	}
+	view, err := s.Store.Deliver(ctx, stopID, da.ID, func(st *Stop, open []Parcel) (*Delivery, error) {
+		if err := s.ownStop(da, st); err != nil {
+			return nil, err
+		}
+		if err := loaded(st); err != nil {
+			return nil, err
+		}
+		again, err := checkHandover(st, open, h)
+		if err != nil {
+			return nil, err
+		}
+		if again.underage || again.take != ho.take {
+			return nil, handoff.Errorf(handoff.ECONFLICT, "The stop changed while the delivery was recorded; try again.")
+		}
+		return s.delivery(st, da, h, again, photo, image, now), nil
+	})
+	if err != nil {
+		s.deletePhotos(ctx, photo, image)
+		return nil, err
+	}
+	return view, nil
+}
+
+// deletePhotos removes stored images of a delivery that was not recorded.
+func (s *Service) deletePhotos(ctx context.Context, photos ...*StoredPhoto) {
+	for _, p := range photos {
+		if p != nil {
+			s.Photos.Delete(ctx, p.Blob)
+			s.Photos.Delete(ctx, p.Thumb)
+		}
+	}
+}
+
+// handover is what the door's rules make of a delivery at a stop: the
+// parcels it settles, and whether a photo is taken; or, when the ID shows
+// the recipient too young, the parcels to refuse.
+type handover struct {
+	stop     *Stop
+	targets  []Parcel
+	checks   []handoff.DoorCheck
+	underage bool
+	take     bool
+}
+
+// checkHandover applies the rules of a delivery without a passcode to the
+// stop and its open parcels: which parcels, their bags scanned, the garage
+// settled, the signature or age check their labels ask for, and the photo
+// rule.
+func checkHandover(st *Stop, open []Parcel, h handoff.Handover) (*handover, error) {
 	targets, err := plainTargets(open, h.TrackingIDs)
 	if err != nil {
 		return nil, err
@@ -53,41 +163,37 @@ func (s *Service) DeliverParcels(ctx context.Context, da *handoff.Principal, sto
 	if err := garageSettled(st); err != nil {
 		return nil, err
 	}
-	underage, err := handoff.CheckHandover(place, st.Date, checks, h.Signature, h.IDCheck)
+	underage, err := handoff.CheckHandover(h.Place, st.Date, checks, h.Signature, h.IDCheck)
 	if err != nil {
 		return nil, err
 	}
+	ho := &handover{stop: st, targets: targets, checks: checks, underage: underage}
 	if underage {
-		return nil, s.refuseForAge(ctx, da, st, targets, h.IDCheck)
+		return ho, nil
 	}
-	take, err := handoff.PhotoRule(place, privacy, len(h.Photo) > 0)
-	if err != nil {
+	if ho.take, err = handoff.PhotoRule(h.Place, privacy, len(h.Photo) > 0); err != nil {
 		return nil, err
 	}
-	now := s.Now()
-	d := Delivery{Stop: st, AssociateID: da.ID, Place: place, Detail: place, At: now}
-	if take {
-		if d.Photo, err = s.storePhoto(ctx, h.Photo, now, "photo"); err != nil {
-			return nil, err
-		}
-	}
+	return ho, nil
+}
+
+// delivery is the record of a delivery the rules allowed, with its photo
+// and the image of its signature when they were stored.
+func (s *Service) delivery(st *Stop, da *handoff.Principal, h handoff.Handover, ho *handover, photo, image *StoredPhoto, now time.Time) *Delivery {
+	place := h.Place
+	d := &Delivery{Stop: st, AssociateID: da.ID, Place: place, Detail: place, At: now, Photo: photo}
 	if sig := h.Signature; sig != nil {
 		d.Detail = tracking.DeliveredWithSignature
-		d.Signature = &SignatureTaken{Kind: sig.Kind, SignerName: strings.TrimSpace(sig.SignerName), Relationship: sig.Relationship}
-		if sig.Kind == handoff.SignatureDrawn {
-			if d.Signature.Image, err = s.storePhoto(ctx, sig.Image, now, "signature.image"); err != nil {
-				return nil, err
-			}
-		}
+		d.Signature = &SignatureTaken{Kind: sig.Kind, SignerName: strings.TrimSpace(sig.SignerName), Relationship: sig.Relationship, Image: image}
 	}
 	if h.IDCheck != nil {
 		d.AgeCheck = &AgeCheck{DocumentType: h.IDCheck.DocumentType}
-		for _, c := range checks {
+		for _, c := range ho.checks {
 			d.AgeCheck.MinimumAge = max(d.AgeCheck.MinimumAge, c.Age())
 		}
 	}
 	unattended := slices.Contains(handoff.UnattendedPlaces, place)
-	for _, p := range targets {
+	for _, p := range ho.targets {
 		dp := Delivered{TrackingID: p.TrackingID, Note: tracking.Describe(tracking.StatusDelivered, place)}
 		switch {
 		case d.Photo != nil:
@@ -106,26 +212,7 @@ func (s *Service) DeliverParcels(ctx context.Context, da *handoff.Principal, sto
 		}
 		d.Parcels = append(d.Parcels, dp)
 	}
-	view, err := s.Store.Deliver(ctx, d)
-	if err != nil {
-		for _, p := range []*StoredPhoto{d.Photo, d.imageOf()} {
-			if p != nil {
-				s.Photos.Delete(ctx, p.Blob)
-				s.Photos.Delete(ctx, p.Thumb)
-			}
-		}
-		return nil, err
-	}
-	return view, nil
-}
-
-// imageOf returns the stored image of the delivery's signature, nil when
-// none was drawn.
-func (d *Delivery) imageOf() *StoredPhoto {
-	if d.Signature == nil {
-		return nil
-	}
-	return d.Signature.Image
+	return d
 }
 
 // refuseForAge records the parcels whose minimum age the ID did not show as

@@ -206,10 +206,13 @@ type Store interface {
 	// and queues it to the contacts of the stop's open passcode parcels;
 	// false when the limit is reached or the stop is not pending.
 	ClaimResend(ctx context.Context, stop *Stop, limit int) (bool, error)
-	// Deliver settles the parcels as delivered, with the photo if any, and
-	// returns the stop as the associate sees it after that, read in the
-	// same transaction.
-	Deliver(ctx context.Context, d Delivery) (*handoff.Stop, error)
+	// Deliver reads the associate's stop (ENOTFOUND when it is not theirs)
+	// and its open parcels in one transaction, asks decide what the
+	// delivery is, and settles its parcels as delivered, with the photo if
+	// any; it returns the stop as the associate sees it after that, read
+	// in the same transaction. An error from decide writes nothing and is
+	// returned. decide must not call the store.
+	Deliver(ctx context.Context, stopID, associateID string, decide func(st *Stop, open []Parcel) (*Delivery, error)) (*handoff.Stop, error)
 	// FailAttempt ends the stop's passcode attempt and records the failed
 	// attempt for its open parcels; it returns those it settled.
 	FailAttempt(ctx context.Context, a Attempt) ([]string, error)

@@ -592,18 +592,7 @@ func (d *DB) Guess(ctx context.Context, g door.Guess) (*door.GuessResult, error)
 	err := d.tx(ctx, func(tx *sql.Tx) error {
 		// Only the associate's own stop is read, and so locked: another
 		// associate's entry finds nothing (ENOTFOUND) and holds nothing.
-		lock := doorStopQuery + ` AND r.associate_id = $3`
-		if d.Engine == Postgres {
-			// Entries racing at one stop are decided one after another,
-			// each on what the one before left; SQLite's writes are one
-			// at a time already.
-			lock += " FOR UPDATE OF s"
-		}
-		st, err := scanDoorStop(d.txQueryRow(ctx, tx, lock, g.StopID, handoff.GrantCloseFailed, g.AssociateID))
-		if err != nil {
-			return err
-		}
-		open, sps, err := scanOpenParcels(d.txQuery(ctx, tx, openParcelsQuery, st.ID))
+		st, open, sps, err := d.ownStopAndParcels(ctx, tx, g.StopID, g.AssociateID)
 		if err != nil {
 			return err
 		}
@@ -791,15 +780,19 @@ func (d *DB) ClaimResend(ctx context.Context, stop *door.Stop, limit int) (bool,
 	return ok, err
 }
 
-// Deliver implements door.Store. The stop's view is read at the end of the
-// transaction, on the writer's connection, whose cache holds what the
-// delivery just wrote: read afterwards on a reader it cost about 150 µs
-// more (handoff loadtest).
-func (d *DB) Deliver(ctx context.Context, dl door.Delivery) (*handoff.Stop, error) {
-	s := dl.Stop
+// Deliver implements door.Store. The stop and its open parcels are read in
+// the delivery's own transaction, on the writer's connection, and the door
+// decides on exactly those rows; the stop's view is read at the end, on the
+// same connection, whose cache holds what the delivery just wrote (read
+// afterwards on a reader it cost about 150 µs more, handoff loadtest).
+func (d *DB) Deliver(ctx context.Context, stopID, associateID string, decide func(*door.Stop, []door.Parcel) (*door.Delivery, error)) (*handoff.Stop, error) {
 	var view *handoff.Stop
 	err := d.tx(ctx, func(tx *sql.Tx) error {
-		open, err := d.openParcels(ctx, tx, s)
+		s, parcels, open, err := d.ownStopAndParcels(ctx, tx, stopID, associateID)
+		if err != nil {
+			return err
+		}
+		dl, err := decide(s, parcels)
 		if err != nil {
 			return err
 		}
@@ -841,6 +834,27 @@ func (d *DB) Deliver(ctx context.Context, dl door.Delivery) (*handoff.Stop, erro
 		return nil, err
 	}
 	return view, nil
+}
+
+// ownStopAndParcels reads, in tx, the associate's own stop (ENOTFOUND for
+// another's, which is read no further) and its open parcels, as the door
+// sees them and as the store settles them. On PostgreSQL the stop's row is
+// locked: what is decided at one stop is decided one after another, each
+// on what the one before left; SQLite's writes are one at a time already.
+func (d *DB) ownStopAndParcels(ctx context.Context, tx *sql.Tx, stopID, associateID string) (*door.Stop, []door.Parcel, []stopParcel, error) {
+	q := doorStopQuery + ` AND r.associate_id = $3`
+	if d.Engine == Postgres {
+		q += " FOR UPDATE OF s"
+	}
+	st, err := scanDoorStop(d.txQueryRow(ctx, tx, q, stopID, handoff.GrantCloseFailed, associateID))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	parcels, open, err := scanOpenParcels(d.txQuery(ctx, tx, openParcelsQuery, st.ID))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return st, parcels, open, nil
 }
 
 // FailAttempt implements door.Store.
