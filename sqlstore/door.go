@@ -443,7 +443,7 @@ func (d *DB) AssociateRoutes(ctx context.Context, associateID string, dates ...s
 
 // RouteByID implements door.Store.
 func (d *DB) RouteByID(ctx context.Context, routeID string) (*handoff.Route, error) {
-	return d.findRoute(ctx, routeID)
+	return d.findRoute(ctx, nil, routeID)
 }
 
 // LoadVan implements door.Store, in a few statements whatever the route's

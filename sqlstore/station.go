@@ -80,15 +80,24 @@ func (d *DB) StationParcel(ctx context.Context, trackingID string) (*station.Par
 // StationParcels implements station.Store, in one query for each
 // maxInList parcels.
 func (d *DB) StationParcels(ctx context.Context, trackingIDs []string) (map[string]*station.Parcel, error) {
+	return d.stationParcels(ctx, nil, trackingIDs)
+}
+
+// stationParcels is StationParcels in tx, or on a reader when tx is nil.
+func (d *DB) stationParcels(ctx context.Context, tx *sql.Tx, trackingIDs []string) (map[string]*station.Parcel, error) {
 	out := map[string]*station.Parcel{}
 	for ids := range slices.Chunk(trackingIDs, maxInList) {
 		args := []any{handoff.OutcomeRefused}
 		for _, id := range ids {
 			args = append(args, id)
 		}
-		query := d.query // one parcel's query is prepared once; lists vary in length
+		// One parcel's query is prepared once; lists vary in length.
+		_, query := d.queriers(tx)
 		if len(ids) > 1 {
 			query = d.db.QueryContext
+			if tx != nil {
+				query = tx.QueryContext
+			}
 		}
 		ps, err := scanStationParcels(query(ctx, d.stationParcelsQuery(len(ids)), args...))
 		if err != nil {
@@ -248,10 +257,40 @@ func (d *DB) moveStageIf(ctx context.Context, tx *sql.Tx, trackingID, from, to, 
 	return n == 1, nil
 }
 
-// RecordRoute implements station.Store, in a few statements whatever the
-// route's length: the stops, the route's parcels and their moves are each
-// written by one statement for each maxInList rows.
-func (d *DB) RecordRoute(ctx context.Context, plan station.RoutePlan) (string, error) {
+// RecordRoute implements station.Store: the parcels are read and the
+// route planned in its transaction, on the writer's connection, and the
+// route's view is read there at the end, on pages the transaction just
+// wrote (a reader would fetch them again after the commit). The stops, the
+// route's parcels and their moves are each written by one statement for
+// each maxInList rows, whatever the route's length.
+func (d *DB) RecordRoute(ctx context.Context, trackingIDs []string, plan func(map[string]*station.Parcel) (station.RoutePlan, error)) (*handoff.Route, error) {
+	var view *handoff.Route
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		found, err := d.stationParcels(ctx, tx, trackingIDs)
+		if err != nil {
+			return err
+		}
+		p, err := plan(found)
+		if err != nil {
+			return err
+		}
+		id, err := d.recordRoute(ctx, tx, p)
+		if err != nil {
+			return err
+		}
+		view, err = d.findRoute(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return view, nil
+}
+
+// recordRoute stores a planned route in tx and moves its parcels from
+// plan.From to plan.To, or returns *station.Changed naming a parcel that
+// was no longer in plan.From. It returns the route's ID.
+func (d *DB) recordRoute(ctx context.Context, tx *sql.Tx, plan station.RoutePlan) (string, error) {
 	id := newID("rt_")
 	var stops, parcels [][]any
 	var ids []string
@@ -264,35 +303,29 @@ func (d *DB) RecordRoute(ctx context.Context, plan station.RoutePlan) (string, e
 			ids = append(ids, trackingID)
 		}
 	}
-	err := d.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := d.txExec(ctx, tx, `INSERT INTO routes (id, station_id, associate_id, service_date, marketplace, status, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, plan.StationID, plan.AssociateID, plan.ServiceDate, plan.Marketplace, plan.Status, micros(d.Now())); err != nil {
-			return handoff.Internal(err, "insert route")
+	if _, err := d.txExec(ctx, tx, `INSERT INTO routes (id, station_id, associate_id, service_date, marketplace, status, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, plan.StationID, plan.AssociateID, plan.ServiceDate, plan.Marketplace, plan.Status, micros(d.Now())); err != nil {
+		return "", handoff.Internal(err, "insert route")
+	}
+	if err := d.insertRows(ctx, tx, `INSERT INTO stops (id, route_id, position, stop_key, recipient_name, address_line1, address_line2, city,
+		postal_code, country_code, mobile, planned_minute, otp_state) VALUES `, stops, ""); err != nil {
+		return "", handoff.Internal(err, "insert stops")
+	}
+	if err := d.insertRows(ctx, tx, `INSERT INTO route_parcels (route_id, tracking_id, stop_id) VALUES `, parcels, ""); err != nil {
+		return "", handoff.Internal(err, "insert route parcels")
+	}
+	for chunk := range slices.Chunk(ids, maxInList) {
+		args := []any{plan.To, id, plan.From}
+		for _, t := range chunk {
+			args = append(args, t)
 		}
-		if err := d.insertRows(ctx, tx, `INSERT INTO stops (id, route_id, position, stop_key, recipient_name, address_line1, address_line2, city,
-			postal_code, country_code, mobile, planned_minute, otp_state) VALUES `, stops, ""); err != nil {
-			return handoff.Internal(err, "insert stops")
+		res, err := tx.ExecContext(ctx, `UPDATE packages SET stage = $1, route_id = $2 WHERE stage = $3 AND tracking_id IN (`+d.params(4, len(chunk))+`)`, args...)
+		if err != nil {
+			return "", handoff.Internal(err, "route parcels")
 		}
-		if err := d.insertRows(ctx, tx, `INSERT INTO route_parcels (route_id, tracking_id, stop_id) VALUES `, parcels, ""); err != nil {
-			return handoff.Internal(err, "insert route parcels")
+		if n, _ := res.RowsAffected(); int(n) != len(chunk) {
+			return "", d.firstUnmoved(ctx, tx, chunk, plan.To, id)
 		}
-		for chunk := range slices.Chunk(ids, maxInList) {
-			args := []any{plan.To, id, plan.From}
-			for _, t := range chunk {
-				args = append(args, t)
-			}
-			res, err := tx.ExecContext(ctx, `UPDATE packages SET stage = $1, route_id = $2 WHERE stage = $3 AND tracking_id IN (`+d.params(4, len(chunk))+`)`, args...)
-			if err != nil {
-				return handoff.Internal(err, "route parcels")
-			}
-			if n, _ := res.RowsAffected(); int(n) != len(chunk) {
-				return d.firstUnmoved(ctx, tx, chunk, plan.To, id)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return "", err
 	}
 	return id, nil
 }
@@ -362,10 +395,11 @@ const maxInsertRows = 128
 
 // findRoute loads a route with its stops and parcels: three queries, one
 // for each level, whatever the route's length.
-func (d *DB) findRoute(ctx context.Context, routeID string) (*handoff.Route, error) {
+func (d *DB) findRoute(ctx context.Context, tx *sql.Tx, routeID string) (*handoff.Route, error) {
+	queryRow, query := d.queriers(tx)
 	r := &handoff.Route{ID: routeID, Stops: []handoff.Stop{}}
 	var created int64
-	err := d.queryRow(ctx, `SELECT station_id, associate_id, service_date, marketplace, status, created_at FROM routes WHERE id = $1`, routeID).
+	err := queryRow(ctx, `SELECT station_id, associate_id, service_date, marketplace, status, created_at FROM routes WHERE id = $1`, routeID).
 		Scan(&r.StationID, &r.AssociateID, &r.ServiceDate, &r.Marketplace, &r.Status, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, handoff.NotFound("Route")
@@ -377,7 +411,7 @@ func (d *DB) findRoute(ctx context.Context, routeID string) (*handoff.Route, err
 	r.ContactHours = d.Policy.ContactHours.String()
 
 	v := d.newStopViews()
-	rows, err := d.query(ctx, `SELECT `+stopViewCols+` FROM stops s WHERE s.route_id = $1 ORDER BY s.position`, routeID)
+	rows, err := query(ctx, `SELECT `+stopViewCols+` FROM stops s WHERE s.route_id = $1 ORDER BY s.position`, routeID)
 	if err != nil {
 		return nil, handoff.Internal(err, "list stops")
 	}
@@ -391,7 +425,7 @@ func (d *DB) findRoute(ctx context.Context, routeID string) (*handoff.Route, err
 	if err := rows.Err(); err != nil {
 		return nil, handoff.Internal(err, "list stops")
 	}
-	if err := v.readParcels(d.query(ctx, stopParcelsQuery+`rp.route_id = $1 ORDER BY rp.tracking_id`, routeID)); err != nil {
+	if err := v.readParcels(query(ctx, stopParcelsQuery+`rp.route_id = $1 ORDER BY rp.tracking_id`, routeID)); err != nil {
 		return nil, err
 	}
 	r.Stops = v.finish()
@@ -411,13 +445,7 @@ func (d *DB) findRoute(ctx context.Context, routeID string) (*handoff.Route, err
 // answer of a write, on the connection that wrote it, whose cache of pages
 // is still good (another connection reads them again after every commit).
 func (d *DB) loadStop(ctx context.Context, tx *sql.Tx, stopID string) (*handoff.Stop, error) {
-	queryRow, query := d.queryRow, d.query
-	if tx != nil {
-		queryRow = func(ctx context.Context, q string, args ...any) *sql.Row { return d.txQueryRow(ctx, tx, q, args...) }
-		query = func(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-			return d.txQuery(ctx, tx, q, args...)
-		}
-	}
+	queryRow, query := d.queriers(tx)
 	v := d.newStopViews()
 	err := v.scanStop(queryRow(ctx, `SELECT `+stopViewCols+`, r.status FROM stops s JOIN routes r ON r.id = s.route_id WHERE s.id = $1`, stopID), "")
 	if errors.Is(err, sql.ErrNoRows) {
@@ -430,6 +458,16 @@ func (d *DB) loadStop(ctx context.Context, tx *sql.Tx, stopID string) (*handoff.
 		return nil, err
 	}
 	return &v.finish()[0], nil
+}
+
+// queriers returns how to read in tx, with its prepared statements, or on a
+// reader when tx is nil.
+func (d *DB) queriers(tx *sql.Tx) (queryRow func(context.Context, string, ...any) *sql.Row, query func(context.Context, string, ...any) (*sql.Rows, error)) {
+	if tx == nil {
+		return d.queryRow, d.query
+	}
+	return func(ctx context.Context, q string, args ...any) *sql.Row { return d.txQueryRow(ctx, tx, q, args...) },
+		func(ctx context.Context, q string, args ...any) (*sql.Rows, error) { return d.txQuery(ctx, tx, q, args...) }
 }
 
 // stopViewCols are the columns of a stop (alias s) its view is made of.
@@ -551,7 +589,7 @@ func (v *stopViews) finish() []handoff.Stop {
 
 // Route implements station.Store.
 func (d *DB) Route(ctx context.Context, routeID string) (*handoff.Route, error) {
-	return d.findRoute(ctx, routeID)
+	return d.findRoute(ctx, nil, routeID)
 }
 
 // StationRoutes implements station.Store.
@@ -566,7 +604,7 @@ func (d *DB) routesWhere(ctx context.Context, where string, args ...any) ([]*han
 	}
 	out := []*handoff.Route{}
 	for _, id := range ids {
-		r, err := d.findRoute(ctx, id)
+		r, err := d.findRoute(ctx, nil, id)
 		if err != nil {
 			return nil, err
 		}

@@ -170,25 +170,50 @@ func nextAttemptDate(wd route.WorkingDays, lastAttempt, today string) string {
 // CreateRoute implements handoff.StationService. Every fault is reported
 // at once, and nothing is stored when there is one.
 func (s *Service) CreateRoute(ctx context.Context, st *handoff.Principal, nr handoff.NewRoute) (*handoff.Route, error) {
-	plan, err := s.planRoute(ctx, st, nr)
+	req, err := s.routeRequest(ctx, st, nr)
 	if err != nil {
 		return nil, err
 	}
-	id, err := s.store.RecordRoute(ctx, plan)
+	// The parcels are read, and the route planned, in the transaction that
+	// stores it.
+	r, err := s.store.RecordRoute(ctx, req.ids, req.plan)
 	var ch *Changed
 	if errors.As(err, &ch) {
 		return nil, handoff.Refuse(handoff.ECONFLICT, handoff.ReasonChanged, "Parcel %s was put on another route meanwhile.", ch.ID)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return s.store.Route(ctx, id)
+	return r, err
 }
 
 // planRoute checks a new route and plans its stops, storing nothing.
 func (s *Service) planRoute(ctx context.Context, st *handoff.Principal, nr handoff.NewRoute) (RoutePlan, error) {
-	if err := requireStation(st); err != nil {
+	req, err := s.routeRequest(ctx, st, nr)
+	if err != nil {
 		return RoutePlan{}, err
+	}
+	found, err := s.store.StationParcels(ctx, req.ids)
+	if err != nil {
+		return RoutePlan{}, err
+	}
+	return req.plan(found)
+}
+
+// routeRequest is a new route as asked for, its own fields checked, before
+// its parcels are read.
+type routeRequest struct {
+	s       *Service
+	st      *handoff.Principal
+	nr      handoff.NewRoute
+	parcels []handoff.RouteParcel
+	ids     []string
+	start   int
+	fe      handoff.FieldErrors // what is wrong so far, reported with what the parcels add
+}
+
+// routeRequest checks what a new route asks for that needs none of its
+// parcels: the request's fields, and that the associate is the station's.
+func (s *Service) routeRequest(ctx context.Context, st *handoff.Principal, nr handoff.NewRoute) (*routeRequest, error) {
+	if err := requireStation(st); err != nil {
+		return nil, err
 	}
 	var fe handoff.FieldErrors
 	parcels := nr.Parcels
@@ -219,29 +244,32 @@ func (s *Service) planRoute(ctx context.Context, st *handoff.Principal, nr hando
 		start = m
 	}
 	if err := fe.Err(); err != nil {
-		return RoutePlan{}, err
+		return nil, err
 	}
 	// The station's own associates, and those not tied to any station.
 	da, err := s.store.FindPrincipal(ctx, nr.AssociateID)
 	if err != nil && handoff.ErrorCode(err) != handoff.ENOTFOUND {
-		return RoutePlan{}, err
+		return nil, err
 	}
 	if err != nil || da.Kind != auth.KindAssociate || (da.StationID != st.ID && da.StationID != "") {
 		fe.Add("associateId", "no such delivery associate at this station")
 	}
+	ids := make([]string, len(parcels))
+	for i, rp := range parcels {
+		ids[i] = rp.TrackingID
+	}
+	return &routeRequest{s: s, st: st, nr: nr, parcels: parcels, ids: ids, start: start, fe: fe}, nil
+}
+
+// plan checks the parcels found for the route and plans its stops.
+func (r *routeRequest) plan(found map[string]*Parcel) (RoutePlan, error) {
+	s, st, nr, parcels, start := r.s, r.st, r.nr, r.parcels, r.start
+	fe := append(handoff.FieldErrors(nil), r.fe...)
 	plan := RoutePlan{StationID: st.ID, AssociateID: nr.AssociateID, ServiceDate: nr.ServiceDate, Status: handoff.RoutePlanned, From: handoff.StageStation}
 	plan.To, _ = handoff.NextStage(plan.From, handoff.ActRoute)
 	var rows []*Parcel
 	planned := map[string]int{}
 	seen := map[string]bool{}
-	ids := make([]string, len(parcels))
-	for i, rp := range parcels {
-		ids[i] = rp.TrackingID
-	}
-	found, err := s.store.StationParcels(ctx, ids)
-	if err != nil {
-		return RoutePlan{}, err
-	}
 	for i, rp := range parcels {
 		f := fmt.Sprintf("parcels[%d].trackingId", i)
 		if len(nr.TrackingIDs) > 0 {

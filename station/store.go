@@ -31,10 +31,13 @@ type Store interface {
 	// written. The parcel changes stage only if it is still in the move's
 	// From, else *Changed. decide must not call the store.
 	MoveParcel(ctx context.Context, trackingID string, decide func(*Parcel) (*Move, error)) (*Moved, error)
-	// RecordRoute stores a planned route and moves its parcels from
-	// plan.From to plan.To in one transaction, or returns *Changed naming a
-	// parcel that was no longer in plan.From. It returns the route's ID.
-	RecordRoute(ctx context.Context, plan RoutePlan) (string, error)
+	// RecordRoute makes a route in one transaction: it reads the parcels
+	// there (as StationParcels), asks plan for the route, stores it and
+	// moves its parcels from its From to its To, and returns the route as
+	// the transaction leaves it. An error from plan is returned and nothing
+	// is written; a parcel no longer in From is *Changed. plan must not
+	// call the store (Today aside, which reads nothing stored).
+	RecordRoute(ctx context.Context, trackingIDs []string, plan func(found map[string]*Parcel) (RoutePlan, error)) (*handoff.Route, error)
 	// Route returns a route with its stops and parcels, or ENOTFOUND.
 	Route(ctx context.Context, routeID string) (*handoff.Route, error)
 	// StationRoutes returns a station's routes of a service date, oldest
