@@ -467,7 +467,9 @@ func (d *DB) queriers(tx *sql.Tx) (queryRow func(context.Context, string, ...any
 		return d.queryRow, d.query
 	}
 	return func(ctx context.Context, q string, args ...any) *sql.Row { return d.txQueryRow(ctx, tx, q, args...) },
-		func(ctx context.Context, q string, args ...any) (*sql.Rows, error) { return d.txQuery(ctx, tx, q, args...) }
+		func(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+			return d.txQuery(ctx, tx, q, args...)
+		}
 }
 
 // stopViewCols are the columns of a stop (alias s) its view is made of.
