@@ -534,6 +534,39 @@ func TestAssociateWrongCodeLimit(t *testing.T) {
 	})
 }
 
+// TestLoadOnlyOwnRouteOnce: a route is loaded by its own associate, once;
+// another associate's load is not found and changes nothing.
+func TestLoadOnlyOwnRouteOnce(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		d := newDay(t, e, monday)
+		id := d.label("Lu", "5 E St", "07700900555", "20", "books")
+		d.receive(id)
+		r := d.do("POST", "/v1/station/routes", d.stationKey, map[string]any{"associateId": d.da1, "serviceDate": "2026-11-23", "trackingIds": []string{id}})
+		if r.Status != 201 {
+			t.Fatalf("route: %d %s", r.Status, r.Body)
+		}
+		routeID := r.JSON(t)["routeId"].(string)
+		problem(t, d.do("POST", "/v1/associate/routes/"+routeID+"/load", d.da2Key, nil), 404, "")
+		if ev := d.events(id); slices.Contains(ev, "OutForDelivery") {
+			t.Fatalf("another associate's load put the parcel out: %v", ev)
+		}
+		l := d.do("POST", "/v1/associate/routes/"+routeID+"/load", d.da1Key, nil)
+		if l.Status != 200 || l.JSON(t)["status"] != "loaded" || len(l.JSON(t)["stops"].([]any)) != 1 {
+			t.Fatalf("load: %d %s", l.Status, l.Body)
+		}
+		problem(t, d.do("POST", "/v1/associate/routes/"+routeID+"/load", d.da1Key, nil), 409, "")
+		out := 0
+		for _, m := range sqlstoretest.Notifications(t, e.db, id) {
+			if m.Kind == "out_for_delivery" {
+				out++
+			}
+		}
+		if out != 2 {
+			t.Errorf("%d out-for-delivery messages, want 2 (SMS and email, once)", out)
+		}
+	})
+}
+
 // TestRightCodesSpendNoBudget: only wrong entries count against the
 // associate's budget; a right one needs room in it but takes none.
 func TestRightCodesSpendNoBudget(t *testing.T) {

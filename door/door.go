@@ -98,6 +98,14 @@ const (
 	MethodDigits = "phone_digits"
 )
 
+// RouteHead is what the door's rules read of a route before loading it.
+type RouteHead struct {
+	AssociateID string
+	Date        string // service date
+	Market      string
+	Status      string // handoff.RoutePlanned, …
+}
+
 // Delivery asks the store to deliver parcels at a place in one transaction.
 type Delivery struct {
 	Stop        *Stop
@@ -191,14 +199,15 @@ type Store interface {
 	OpenParcels(ctx context.Context, stopID string) ([]Parcel, error)
 	// AssociateRoutes returns an associate's routes of the given dates.
 	AssociateRoutes(ctx context.Context, associateID string, dates ...string) ([]*handoff.Route, error)
-	// RouteByID returns a route, or ENOTFOUND.
-	RouteByID(ctx context.Context, routeID string) (*handoff.Route, error)
 
-	// LoadVan puts a planned route's open parcels out for delivery and
-	// queues the day's messages; it loads nothing and returns the unsealed
-	// parcels when one that needs a bag has none, and loaded false when the
-	// route is not planned any more.
-	LoadVan(ctx context.Context, routeID, associateID string, at time.Time) (unsealed []string, loaded bool, err error)
+	// LoadVan loads a route in one transaction: it reads the route
+	// (ENOTFOUND when there is none) and asks check whether the associate
+	// may load it (an error from check is returned and nothing written);
+	// then it puts the route's open parcels out for delivery, queues the
+	// day's messages and returns the route as the transaction leaves it.
+	// It loads nothing and returns the unsealed parcels when one that
+	// needs a bag has none. check must not call the store.
+	LoadVan(ctx context.Context, routeID, associateID string, at time.Time, check func(RouteHead) error) (view *handoff.Route, unsealed []string, err error)
 	// Guess counts and settles one entry at a stop, as g.Decide decides
 	// it on what the transaction reads.
 	Guess(ctx context.Context, g Guess) (*GuessResult, error)
@@ -380,24 +389,21 @@ func (s *Service) LoadRoute(ctx context.Context, da *handoff.Principal, routeID 
 	if err := requireAssociate(da); err != nil {
 		return nil, err
 	}
-	r, err := s.Store.RouteByID(ctx, routeID)
-	if err != nil {
-		return nil, err
-	}
-	if r.AssociateID != da.ID || r.ServiceDate != s.Today(r.Marketplace) {
-		return nil, handoff.NotFound("Route")
-	}
-	if r.Status != handoff.RoutePlanned {
-		return nil, handoff.Refuse(handoff.ECONFLICT, handoff.ReasonRouteLoaded, "The route is already loaded.")
-	}
-	unsealed, loaded, err := s.Store.LoadVan(ctx, routeID, da.ID, s.Now())
+	// The route is checked, loaded and read back in one transaction.
+	r, unsealed, err := s.Store.LoadVan(ctx, routeID, da.ID, s.Now(), func(r RouteHead) error {
+		if r.AssociateID != da.ID || r.Date != s.Today(r.Market) {
+			return handoff.NotFound("Route")
+		}
+		if r.Status != handoff.RoutePlanned {
+			return handoff.Refuse(handoff.ECONFLICT, handoff.ReasonRouteLoaded, "The route is already loaded.")
+		}
+		return nil
+	})
 	switch {
 	case err != nil:
 		return nil, err
 	case len(unsealed) > 0:
 		return nil, handoff.Refuse(handoff.EPRECONDITION, handoff.ReasonUnsealed, "These parcels need a tamper-evident bag and are not sealed yet: %s. Seal them at the station first.", joinIDs(unsealed))
-	case !loaded:
-		return nil, handoff.Refuse(handoff.ECONFLICT, handoff.ReasonRouteLoaded, "The route is already loaded.")
 	}
-	return s.Store.RouteByID(ctx, routeID)
+	return r, nil
 }

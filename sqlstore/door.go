@@ -441,38 +441,52 @@ func (d *DB) AssociateRoutes(ctx context.Context, associateID string, dates ...s
 	return d.routesWhere(ctx, `associate_id = $1 AND service_date IN (`+placeholders(2, len(dates))+`)`, args...)
 }
 
-// RouteByID implements door.Store.
-func (d *DB) RouteByID(ctx context.Context, routeID string) (*handoff.Route, error) {
-	return d.findRoute(ctx, nil, routeID)
-}
-
 // LoadVan implements door.Store, in a few statements whatever the route's
 // length: the open parcels move out with their events' sequence in one
 // UPDATE, and their events, webhook deliveries and every stop's messages
-// are each one multi-row insert per maxInList rows.
-func (d *DB) LoadVan(ctx context.Context, routeID, associateID string, at time.Time) (unsealed []string, loaded bool, err error) {
+// are each one multi-row insert per maxInList rows. The route is read
+// before (locked on PostgreSQL, so two loads of one route take turns) and
+// after, in the transaction, on the writer's connection.
+func (d *DB) LoadVan(ctx context.Context, routeID, associateID string, at time.Time, check func(door.RouteHead) error) (view *handoff.Route, unsealed []string, err error) {
 	err = d.tx(ctx, func(tx *sql.Tx) error {
+		q := `SELECT associate_id, service_date, marketplace, status FROM routes WHERE id = $1`
+		if d.Engine == Postgres {
+			q += " FOR UPDATE"
+		}
+		var h door.RouteHead
+		err := d.txQueryRow(ctx, tx, q, routeID).Scan(&h.AssociateID, &h.Date, &h.Market, &h.Status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return handoff.NotFound("Route")
+		}
+		if err != nil {
+			return handoff.Internal(err, "find route")
+		}
+		if err := check(h); err != nil {
+			return err
+		}
 		unsealed, err = queryStrings(ctx, tx, `SELECT p.tracking_id FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id
 			WHERE rp.route_id = $1 AND rp.outcome = '' AND p.bag_required AND p.bag_id = '' ORDER BY p.tracking_id`, routeID)
 		if err != nil || len(unsealed) > 0 {
 			return err
 		}
-		var date string
-		err := d.txQueryRow(ctx, tx, `UPDATE routes SET status = $1, loaded_at = $2 WHERE id = $3 AND status = $4 RETURNING service_date`,
-			handoff.RouteLoaded, micros(at), routeID, handoff.RoutePlanned).Scan(&date)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
+		res, err := d.txExec(ctx, tx, `UPDATE routes SET status = $1, loaded_at = $2 WHERE id = $3 AND status = $4`,
+			handoff.RouteLoaded, micros(at), routeID, handoff.RoutePlanned)
 		if err != nil {
 			return handoff.Internal(err, "load route")
 		}
-		loaded = true
-		return d.sendOut(ctx, tx, routeID, date, associateID, at)
+		if n, _ := res.RowsAffected(); n != 1 {
+			return handoff.Refuse(handoff.ECONFLICT, handoff.ReasonRouteLoaded, "The route is already loaded.")
+		}
+		if err := d.sendOut(ctx, tx, routeID, h.Date, associateID, at); err != nil {
+			return err
+		}
+		view, err = d.findRoute(ctx, tx, routeID)
+		return err
 	})
 	if err != nil || len(unsealed) > 0 {
-		return unsealed, false, err
+		return nil, unsealed, err
 	}
-	return nil, loaded, nil
+	return view, nil, nil
 }
 
 // sendOut puts a loaded route's open parcels out for delivery: each moves
