@@ -54,7 +54,10 @@ func slowPost(t *testing.T, e *env, path, key, contentType string, body []byte, 
 // halfway it is answered 408, saying it was cut off — not that the photo
 // could not be read.
 func TestSlowPhotoUpload(t *testing.T) {
-	pace := limit.Pace{Read: 200 * time.Millisecond, Write: time.Second, MinRate: 500}
+	// Write is the time to answer once a body is in, for every request of
+	// the test (making an associate hashes a password, slow under -race
+	// on a busy machine); only the reading is paced tightly.
+	pace := limit.Pace{Read: 200 * time.Millisecond, Write: 15 * time.Second, MinRate: 500}
 	e := newEnvWith(t, sqlstoretest.Open(t, sqlstore.SQLite), func(s *api.Server, hs *http.Server) {
 		s.Pace = pace
 		hs.ReadTimeout, hs.WriteTimeout = pace.Read, pace.Write
