@@ -43,13 +43,7 @@ func (s *Service) DeliverParcels(ctx context.Context, da *handoff.Principal, sto
 	now := s.Now()
 	var young *handover
 	view, err := s.Store.Deliver(ctx, stopID, da.ID, func(st *Stop, open []Parcel) (*Delivery, error) {
-		if err := s.ownStop(da, st); err != nil {
-			return nil, err
-		}
-		if err := loaded(st); err != nil {
-			return nil, err
-		}
-		ho, err := checkHandover(st, open, h)
+		ho, err := s.handoverAt(da, st, open, h)
 		if err != nil {
 			return nil, err
 		}
@@ -99,13 +93,7 @@ func (s *Service) deliverWithImages(ctx context.Context, da *handoff.Principal, 
 		}
 	}
 	view, err := s.Store.Deliver(ctx, stopID, da.ID, func(st *Stop, open []Parcel) (*Delivery, error) {
-		if err := s.ownStop(da, st); err != nil {
-			return nil, err
-		}
-		if err := loaded(st); err != nil {
-			return nil, err
-		}
-		again, err := checkHandover(st, open, h)
+		again, err := s.handoverAt(da, st, open, h)
 		if err != nil {
 			return nil, err
 		}
@@ -140,6 +128,19 @@ type handover struct {
 	checks   []handoff.DoorCheck
 	underage bool
 	take     bool
+}
+
+// handoverAt applies the rules of a delivery at a stop the transaction
+// read: the associate's own stop of today, its van loaded, then
+// checkHandover.
+func (s *Service) handoverAt(da *handoff.Principal, st *Stop, open []Parcel, h handoff.Handover) (*handover, error) {
+	if err := s.ownStop(da, st); err != nil {
+		return nil, err
+	}
+	if err := loaded(st); err != nil {
+		return nil, err
+	}
+	return checkHandover(st, open, h)
 }
 
 // checkHandover applies the rules of a delivery without a passcode to the
