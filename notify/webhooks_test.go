@@ -279,7 +279,11 @@ func TestFailingEndpointIsPaused(t *testing.T) {
 // TestSMSWebhookKeepsConnectionsForConcurrentSends sends 16 texts at a
 // time, four rounds, through the SMS webhook sender as served (its own HTTP
 // client): the connections of the first round carry the next ones, instead
-// of all but two being opened again for every message.
+// of all but two being opened again for every message. A send returns
+// before Go's transport has put its connection back in the pool, so the
+// next round may dial a few more: with Go's default of two idle
+// connections the 64 texts take about 58, kept connections at most 16 and
+// a handful.
 func TestSMSWebhookKeepsConnectionsForConcurrentSends(t *testing.T) {
 	var conns atomic.Int64
 	var got atomic.Int64
@@ -319,7 +323,7 @@ func TestSMSWebhookKeepsConnectionsForConcurrentSends(t *testing.T) {
 	if got.Load() != 64 {
 		t.Fatalf("%d texts arrived, want 64", got.Load())
 	}
-	if n := conns.Load(); n > 16 {
-		t.Errorf("64 texts, 16 at a time, took %d connections; want at most 16", n)
+	if n := conns.Load(); n > 24 {
+		t.Errorf("64 texts, 16 at a time, took %d connections; want at most 24 (16 and a few dialled while a connection was on its way back to the pool)", n)
 	}
 }
