@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -9,6 +11,7 @@ import (
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/garage"
 	"github.com/handoff-dev/handoff/garage/garagetest"
+	"github.com/handoff-dev/handoff/keydelivery"
 	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
 )
 
@@ -192,6 +195,47 @@ func TestGarageRevocationWins(t *testing.T) {
 		// is in use, or key delivery is off and nothing is eligible).
 		if r := g.open(g.da1Key); r.Status == 200 {
 			t.Fatalf("opened after key delivery was switched off: %s", r.Body)
+		}
+	})
+}
+
+// revokeOnRead is key delivery's store with the recipient switching key
+// delivery off just before the open call reads back the grant it claimed:
+// the narrowest gap between the claim and the door.
+type revokeOnRead struct {
+	keydelivery.Store
+	once   sync.Once
+	revoke func()
+	id     string
+}
+
+func (r *revokeOnRead) FindGrant(ctx context.Context, id string) (*handoff.GrantRecord, error) {
+	r.once.Do(func() { r.id = id; r.revoke() })
+	return r.Store.FindGrant(ctx, id)
+}
+
+// TestGarageRevokedAfterClaim: key delivery switched off after the open call
+// claimed its grant but before it commanded the door. The door is never
+// opened, the call is refused (403), and the grant ends revoked, not left
+// in flight for the sweeper with the door open.
+func TestGarageRevokedAfterClaim(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		g := newGarageDay(t, e)
+		store := e.garages.Store
+		hook := &revokeOnRead{Store: store, revoke: func() {
+			if err := e.garages.SetKeyDelivery(t0ctx, garageContact, g.garageID, false); err != nil {
+				t.Error(err)
+			}
+		}}
+		e.garages.Store = hook
+		defer func() { e.garages.Store = store }()
+		r := g.open(g.da1Key)
+		problem(t, r, 403, "")
+		if door, cmds := g.og.Snapshot(); door != 0 || slices.Contains(cmds, "open") {
+			t.Fatalf("door %d, commands %v after a refused open", door, cmds)
+		}
+		if gr, err := store.FindGrant(t0ctx, hook.id); err != nil || gr.State != handoff.GrantRevoked {
+			t.Fatalf("grant %+v, %v; want %s", gr, err, handoff.GrantRevoked)
 		}
 	})
 }

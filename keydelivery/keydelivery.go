@@ -337,6 +337,17 @@ func (s *Service) OpenGarage(ctx context.Context, da *handoff.Principal, stopID 
 	if err != nil {
 		return nil, err // the grant stays opening with its deadline: the sweeper settles it
 	}
+	if rec.State != handoff.GrantOpening {
+		// Revoked between the claim and this read: the revocation left the
+		// grant to this call, and the door has not been touched. Settle it
+		// without opening.
+		if rec.State == handoff.GrantRevoking {
+			if err := s.shut(ctx, rec, "key delivery was switched off before the door opened"); err != nil {
+				s.Log.Error("garage grant after revocation: left to the sweeper", "grant_id", g.ID, "err", err)
+			}
+		}
+		return nil, handoff.Refuse(handoff.EFORBIDDEN, grant.ReasonKeyDeliveryOff, "The recipient has switched key delivery off.")
+	}
 	dev, err := s.device(rec.GarageID, rec.Sealed)
 	if err == nil {
 		if err = dev.Open(ctx); err == nil {
