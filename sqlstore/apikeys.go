@@ -91,8 +91,9 @@ func (d *DB) ListAPIKeys(ctx context.Context, principalID string) ([]handoff.API
 	return out, rows.Err()
 }
 
-// RevokeAPIKey implements handoff.APIKeyService. Every request reads the
-// key's row, so the next one with it is refused.
+// RevokeAPIKey implements handoff.APIKeyService. It moves the auth epoch
+// on, which every request reads, so the next one with the key is refused
+// on every node.
 func (d *DB) RevokeAPIKey(ctx context.Context, principalID, keyID string) error {
 	return d.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND principal_id = $3 AND revoked_at = 0`,
@@ -103,23 +104,26 @@ func (d *DB) RevokeAPIKey(ctx context.Context, principalID, keyID string) error 
 		if n, _ := res.RowsAffected(); n == 0 {
 			return handoff.NotFound("API key")
 		}
+		if err := d.bumpAuthEpoch(ctx, tx); err != nil {
+			return err
+		}
 		return d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionAPIKeyRevoked, Actor: principalID, Subject: keyID, Outcome: audit.OutcomeOK})
 	})
 }
 
 // touchAPIKey records a key's use when the last record is older than
-// lastUsedEvery. The condition is in the UPDATE, so nodes racing on one key
-// write once between them.
-func (d *DB) touchAPIKey(ctx context.Context, id string, lastUsed int64) error {
+// lastUsedEvery, and returns the time of the record now. The condition is
+// in the UPDATE, so nodes racing on one key write once between them.
+func (d *DB) touchAPIKey(ctx context.Context, id string, lastUsed int64) (int64, error) {
 	now := d.Now()
 	if lastUsed > micros(now.Add(-lastUsedEvery)) {
-		return nil
+		return lastUsed, nil
 	}
 	if _, err := d.exec(ctx, `UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND last_used_at < $3`,
 		micros(now), id, micros(now.Add(-lastUsedEvery))); err != nil {
-		return handoff.Internal(err, "record api key use")
+		return lastUsed, handoff.Internal(err, "record api key use")
 	}
-	return nil
+	return micros(now), nil
 }
 
 // lockPrincipal holds the account's row until tx ends, so that a limit

@@ -68,6 +68,10 @@ type DB struct {
 	// left behind by a rolled-back transaction or overtaken by another node
 	// costs a miss, never a broken chain.
 	heads memo[string, auditHead]
+	// keys remembers the API keys this node authenticated, by digest, each
+	// under the auth epoch it was read at (see AuthenticateAPIKey): used
+	// only while the epoch in the database is still that one.
+	keys memo[string, knownKey]
 
 	faults faults
 

@@ -127,24 +127,55 @@ func (d *DB) AuthenticateAPIKey(ctx context.Context, apiKey string) (*handoff.Pr
 	if apiKey == "" || len(apiKey) > 200 {
 		return nil, handoff.Errorf(handoff.EUNAUTHORIZED, "A valid API key is required.")
 	}
-	var p handoff.Principal
-	var created, used int64
-	var keyID string
-	err := d.queryRow(ctx, `SELECT p.id, p.kind, p.name, COALESCE(p.station_id, ''), p.market, p.city, p.created_at, k.id, k.last_used_at
-		FROM api_keys k JOIN principals p ON p.id = k.principal_id WHERE k.digest = $1 AND k.revoked_at = 0`, auth.Digest(apiKey)).
-		Scan(&p.ID, &p.Kind, &p.Name, &p.StationID, &p.Market, &p.City, &created, &keyID, &used)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, handoff.Errorf(handoff.EUNAUTHORIZED, "A valid API key is required.")
-	}
-	if err != nil {
+	digest := auth.Digest(apiKey)
+	var epoch int64
+	if err := d.queryRow(ctx, `SELECT n FROM auth_epoch WHERE id = 1`).Scan(&epoch); err != nil {
 		return nil, handoff.Internal(err, "authenticate api key")
 	}
-	p.CreatedAt = fromMicros(created)
-	if err := d.touchAPIKey(ctx, keyID, used); err != nil {
-		// A missed record of use must not refuse a valid key.
-		d.Log.Warn("api key use not recorded", "api_key_id", keyID, "err", err)
+	k, ok := d.keys.get(digest)
+	if !ok || k.epoch != epoch {
+		// The epoch is read again with the key, in one statement, so what
+		// is remembered is never older than the epoch it is kept under.
+		var created int64
+		err := d.queryRow(ctx, `SELECT p.id, p.kind, p.name, COALESCE(p.station_id, ''), p.market, p.city, p.created_at, k.id, k.last_used_at,
+			(SELECT n FROM auth_epoch WHERE id = 1)
+			FROM api_keys k JOIN principals p ON p.id = k.principal_id WHERE k.digest = $1 AND k.revoked_at = 0`, digest).
+			Scan(&k.p.ID, &k.p.Kind, &k.p.Name, &k.p.StationID, &k.p.Market, &k.p.City, &created, &k.id, &k.used, &k.epoch)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, handoff.Errorf(handoff.EUNAUTHORIZED, "A valid API key is required.")
+		}
+		if err != nil {
+			return nil, handoff.Internal(err, "authenticate api key")
+		}
+		k.p.CreatedAt = fromMicros(created)
 	}
+	if used, err := d.touchAPIKey(ctx, k.id, k.used); err != nil {
+		// A missed record of use must not refuse a valid key.
+		d.Log.Warn("api key use not recorded", "api_key_id", k.id, "err", err)
+	} else {
+		k.used = used
+	}
+	d.keys.put(digest, k)
+	p := k.p
 	return &p, nil
+}
+
+// knownKey is an API key this node authenticated: whose it is, its ID,
+// when its use was last recorded, and the auth epoch it was read under.
+type knownKey struct {
+	p     handoff.Principal
+	id    string
+	used  int64
+	epoch int64
+}
+
+// bumpAuthEpoch moves the auth epoch on in tx, which changes what some API
+// key authenticates as: every node forgets the keys it remembers.
+func (d *DB) bumpAuthEpoch(ctx context.Context, tx *sql.Tx) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE auth_epoch SET n = n + 1 WHERE id = 1`); err != nil {
+		return handoff.Internal(err, "auth epoch")
+	}
+	return nil
 }
 
 // Sign-in limits, each per window: failures per account ID lock that
@@ -368,6 +399,9 @@ func (d *DB) ResetCredentials(ctx context.Context, id string) (handoff.Credentia
 		now := d.Now()
 		if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE principal_id = $2 AND revoked_at = 0`, micros(now), id); err != nil {
 			return handoff.Internal(err, "revoke api keys")
+		}
+		if err := d.bumpAuthEpoch(ctx, tx); err != nil {
+			return err
 		}
 		if _, err := d.insertAPIKey(ctx, tx, id, OnboardingKeyName, cred.APIKey, now); err != nil {
 			return err

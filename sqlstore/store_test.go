@@ -284,3 +284,51 @@ func TestSigninLimit(t *testing.T) {
 		}
 	})
 }
+
+// TestRevokedKeyRefusedOnEveryNode: nodes remember the keys they
+// authenticated, yet a key revoked, or an account's credentials reset, on
+// one node is refused by the other on its very next request (on SQLite the
+// two are two processes on one file), while the account's other keys go on
+// working there.
+func TestRevokedKeyRefusedOnEveryNode(t *testing.T) {
+	sqlstoretest.EachNodes(t, 2, func(t *testing.T, nodes []*sqlstore.DB) {
+		a, b := nodes[0], nodes[1]
+		p, cred := mustShipper(t, a)
+		k, err := a.CreateAPIKey(ctx, p.ID, "warehouse")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // the second time from what each node remembers
+			for _, n := range nodes {
+				for _, key := range []string{cred.APIKey, k.Key} {
+					if got, err := n.AuthenticateAPIKey(ctx, key); err != nil || got.ID != p.ID {
+						t.Fatalf("AuthenticateAPIKey = %+v, %v", got, err)
+					}
+				}
+			}
+		}
+		if err := a.RevokeAPIKey(ctx, p.ID, k.ID); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range nodes {
+			if _, err := n.AuthenticateAPIKey(ctx, k.Key); handoff.ErrorCode(err) != handoff.EUNAUTHORIZED {
+				t.Errorf("revoked key: %v, want unauthorized", err)
+			}
+			if got, err := n.AuthenticateAPIKey(ctx, cred.APIKey); err != nil || got.ID != p.ID {
+				t.Errorf("the account's other key: %+v, %v", got, err)
+			}
+		}
+		fresh, err := b.ResetCredentials(ctx, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range nodes {
+			if _, err := n.AuthenticateAPIKey(ctx, cred.APIKey); handoff.ErrorCode(err) != handoff.EUNAUTHORIZED {
+				t.Errorf("key of before the reset: %v, want unauthorized", err)
+			}
+			if got, err := n.AuthenticateAPIKey(ctx, fresh.APIKey); err != nil || got.ID != p.ID {
+				t.Errorf("key of the reset: %+v, %v", got, err)
+			}
+		}
+	})
+}
