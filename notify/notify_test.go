@@ -367,8 +367,14 @@ func TestFailingProviderDoesNotBlockOthers(t *testing.T) {
 				t.Errorf("dead letter %+v", d)
 			}
 		}
-		// The operator retries one once the provider is back.
+		// The operator retries one once the provider is back, later than
+		// any lease the stopped worker took: on PostgreSQL a claim it sent
+		// just before it was cancelled may still run on the server after
+		// the retry, and with the clock standing still that lease would
+		// never end.
 		sb.delay.Store(0)
+		later := monday.Add(2 * w.Lease)
+		db.Now = func() time.Time { return later }
 		if err := db.RetryNotification(ctx, dead[0].ID); err != nil {
 			t.Fatal(err)
 		}
