@@ -131,3 +131,15 @@ func (d *DB) CountPasscodeSets(ctx context.Context, prefix string) (n int, err e
 // NewIDAt and NewTrackingID let tests see the IDs the store makes.
 func NewIDAt(prefix string, t time.Time) string { return newIDAt(prefix, t) }
 func NewTrackingID() string                     { return newTrackingID() }
+
+// ExecSQL runs a statement as SQL from outside this release would: an
+// operator's, or an older node's during a rolling upgrade.
+func (d *DB) ExecSQL(ctx context.Context, query string, args ...any) error {
+	_, err := d.exec(ctx, query, args...)
+	return err
+}
+
+// QueryEpoch reads the auth epoch.
+func (d *DB) QueryEpoch(ctx context.Context, n *int64) error {
+	return d.queryRow(ctx, `SELECT n FROM auth_epoch WHERE id = 1`).Scan(n)
+}

@@ -13,7 +13,10 @@ import (
 
 // Migrations are numbered SQL files in one portable dialect, applied in order
 // on start, each in its own transaction. They are never edited once released;
-// a change is a new file.
+// a change is a new file. What the dialects cannot share (a trigger: SQLite's
+// body is inline, PostgreSQL's a function) is a pair of files with one
+// number, NNN_name.sqlite.sql and NNN_name.postgres.sql, each applied only on
+// its engine.
 //
 //go:embed migrations/*.sql
 var migrationFS embed.FS
@@ -24,13 +27,17 @@ type migration struct {
 	sql     string
 }
 
-func migrations() ([]migration, error) {
+// migrations returns the migrations of engine in order.
+func migrations(engine string) ([]migration, error) {
 	entries, err := fs.ReadDir(migrationFS, "migrations")
 	if err != nil {
 		return nil, err
 	}
 	var ms []migration
 	for _, e := range entries {
+		if only := migrationEngine(e.Name()); only != "" && only != engine {
+			continue
+		}
 		num, _, ok := strings.Cut(e.Name(), "_")
 		v, err := strconv.Atoi(num)
 		if !ok || err != nil {
@@ -51,6 +58,17 @@ func migrations() ([]migration, error) {
 	return ms, nil
 }
 
+// migrationEngine is the engine a migration file is for, or "" when it is
+// for both.
+func migrationEngine(name string) string {
+	for _, e := range []string{SQLite, Postgres} {
+		if strings.HasSuffix(name, "."+e+".sql") {
+			return e
+		}
+	}
+	return ""
+}
+
 // migrationLock is the PostgreSQL advisory lock key that lets only one node
 // migrate at a time.
 const migrationLock = 0x68616e646f6666 // "handoff"
@@ -59,7 +77,7 @@ const migrationLock = 0x68616e646f6666 // "handoff"
 // once: an advisory lock held on one connection serialises them. On SQLite the
 // immediate transaction does the same.
 func (d *DB) migrate(ctx context.Context) error {
-	ms, err := migrations()
+	ms, err := migrations(d.Engine)
 	if err != nil {
 		return err
 	}

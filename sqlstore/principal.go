@@ -169,15 +169,6 @@ type knownKey struct {
 	epoch int64
 }
 
-// bumpAuthEpoch moves the auth epoch on in tx, which changes what some API
-// key authenticates as: every node forgets the keys it remembers.
-func (d *DB) bumpAuthEpoch(ctx context.Context, tx *sql.Tx) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE auth_epoch SET n = n + 1 WHERE id = 1`); err != nil {
-		return handoff.Internal(err, "auth epoch")
-	}
-	return nil
-}
-
 // Sign-in limits, each per window: failures per account ID lock that
 // account's sign-in until the window ends; failures per client address
 // (one IPv4 address or IPv6 /64, as the HTTP layer names it) stop one
@@ -399,9 +390,6 @@ func (d *DB) ResetCredentials(ctx context.Context, id string) (handoff.Credentia
 		now := d.Now()
 		if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE principal_id = $2 AND revoked_at = 0`, micros(now), id); err != nil {
 			return handoff.Internal(err, "revoke api keys")
-		}
-		if err := d.bumpAuthEpoch(ctx, tx); err != nil {
-			return err
 		}
 		if _, err := d.insertAPIKey(ctx, tx, id, OnboardingKeyName, cred.APIKey, now); err != nil {
 			return err

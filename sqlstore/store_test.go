@@ -290,6 +290,83 @@ func TestSigninLimit(t *testing.T) {
 // one node is refused by the other on its very next request (on SQLite the
 // two are two processes on one file), while the account's other keys go on
 // working there.
+// TestKeyRevokedOutsideTheStoreRefused: a key revoked by SQL that knows
+// nothing of the auth epoch (an older node during a rolling upgrade, an
+// operator), or whose account was changed that way, is refused by a node
+// that remembers it; and a node is not fooled by the epoch coming back to a
+// number it remembers keys under (a database restored from a backup, a
+// replica promoted behind its primary).
+func TestKeyRevokedOutsideTheStoreRefused(t *testing.T) {
+	sqlstoretest.EachNodes(t, 2, func(t *testing.T, nodes []*sqlstore.DB) {
+		a, b := nodes[0], nodes[1]
+		p, cred := mustShipper(t, a)
+		remembered := func(key string) {
+			t.Helper()
+			for range 2 {
+				if got, err := a.AuthenticateAPIKey(ctx, key); err != nil || got.ID != p.ID {
+					t.Fatalf("AuthenticateAPIKey = %+v, %v", got, err)
+				}
+			}
+		}
+		refused := func(key, what string) {
+			t.Helper()
+			if _, err := a.AuthenticateAPIKey(ctx, key); handoff.ErrorCode(err) != handoff.EUNAUTHORIZED {
+				t.Errorf("%s: %v, want unauthorized", what, err)
+			}
+		}
+		k1, _ := a.CreateAPIKey(ctx, p.ID, "one")
+		k2, _ := a.CreateAPIKey(ctx, p.ID, "two")
+		k3, _ := a.CreateAPIKey(ctx, p.ID, "three")
+		remembered(k1.Key)
+		if err := b.ExecSQL(ctx, `UPDATE api_keys SET revoked_at = 1 WHERE id = $1`, k1.ID); err != nil {
+			t.Fatal(err)
+		}
+		refused(k1.Key, "key revoked by SQL")
+
+		remembered(k2.Key)
+		if err := b.ExecSQL(ctx, `DELETE FROM api_keys WHERE id = $1`, k2.ID); err != nil {
+			t.Fatal(err)
+		}
+		refused(k2.Key, "key deleted by SQL")
+
+		// The epoch goes back, as a restore of a backup taken just before
+		// would put it; the revocation after it must not land on the epoch
+		// the node remembers the key under.
+		remembered(k3.Key)
+		var now int64
+		if err := b.QueryEpoch(ctx, &now); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.ExecSQL(ctx, `UPDATE auth_epoch SET n = $1 WHERE id = 1`, now-1); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.RevokeAPIKey(ctx, p.ID, k3.ID); err != nil {
+			t.Fatal(err)
+		}
+		refused(k3.Key, "key revoked after the epoch went back")
+
+		// The account itself changed by SQL: the node answers with the
+		// account as it is now.
+		remembered(cred.APIKey)
+		if err := b.ExecSQL(ctx, `UPDATE principals SET name = 'Renamed' WHERE id = $1`, p.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := a.AuthenticateAPIKey(ctx, cred.APIKey); err != nil || got.Name != "Renamed" {
+			t.Errorf("after a rename by SQL: %+v, %v", got, err)
+		}
+		// A key's use being recorded does not make every node forget.
+		var e1, e2 int64
+		b.QueryEpoch(ctx, &e1)
+		if err := b.ExecSQL(ctx, `UPDATE api_keys SET last_used_at = last_used_at + 1 WHERE principal_id = $1`, p.ID); err != nil {
+			t.Fatal(err)
+		}
+		b.QueryEpoch(ctx, &e2)
+		if e1 != e2 {
+			t.Errorf("recording a key's use moved the auth epoch")
+		}
+	})
+}
+
 func TestRevokedKeyRefusedOnEveryNode(t *testing.T) {
 	sqlstoretest.EachNodes(t, 2, func(t *testing.T, nodes []*sqlstore.DB) {
 		a, b := nodes[0], nodes[1]
