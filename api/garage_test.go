@@ -231,11 +231,60 @@ func TestGarageRevokedAfterClaim(t *testing.T) {
 		defer func() { e.garages.Store = store }()
 		r := g.open(g.da1Key)
 		problem(t, r, 403, "")
-		if door, cmds := g.og.Snapshot(); door != 0 || slices.Contains(cmds, "open") {
+		// Not moved at all: its owner may be using it.
+		if door, cmds := g.og.Snapshot(); door != 0 || slices.Contains(cmds, "open") || slices.Contains(cmds, "close") {
 			t.Fatalf("door %d, commands %v after a refused open", door, cmds)
 		}
 		if gr, err := store.FindGrant(t0ctx, hook.id); err != nil || gr.State != handoff.GrantRevoked {
 			t.Fatalf("grant %+v, %v; want %s", gr, err, handoff.GrantRevoked)
+		}
+	})
+}
+
+// sweepOnRead is key delivery's store with the sweeper taking the open
+// call's grant over (the call looks dead to it: the clock past the step's
+// deadline) just after the call read the grant as opening, before the call
+// commands the door.
+type sweepOnRead struct {
+	keydelivery.Store
+	once  sync.Once
+	sweep func()
+	id    string
+}
+
+func (r *sweepOnRead) FindGrant(ctx context.Context, id string) (*handoff.GrantRecord, error) {
+	g, err := r.Store.FindGrant(ctx, id)
+	r.once.Do(func() { r.id = id; r.sweep() })
+	return g, err
+}
+
+// TestGarageSweptWhileOpening: the sweeper settles an opening grant (the
+// door read closed) while its open call goes on to open the door. The call
+// finds its grant gone and closes the door itself: nobody else would. It
+// answers 503, and nothing is delivered.
+func TestGarageSweptWhileOpening(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		g := newGarageDay(t, e)
+		store := e.garages.Store
+		hook := &sweepOnRead{Store: store, sweep: func() {
+			now := e.db.Now
+			later := now().Add(e.garages.StepBound() + time.Second)
+			e.db.Now = func() time.Time { return later }
+			defer func() { e.db.Now = now }()
+			if n, err := e.garages.SweepGarageGrants(t0ctx); err != nil || n != 1 {
+				t.Errorf("sweep = %d, %v; want the opening grant", n, err)
+			}
+		}}
+		e.garages.Store = hook
+		defer func() { e.garages.Store = store }()
+		r := g.open(g.da1Key)
+		if door, cmds := g.og.Snapshot(); door != 0 || !slices.Contains(cmds, "close") {
+			t.Fatalf("door %d, commands %v after an open whose grant the sweeper settled (%d %s)", door, cmds, r.Status, r.Body)
+		}
+		problem(t, r, 503, "")
+		gr, err := store.FindGrant(t0ctx, hook.id)
+		if err != nil || gr.State != handoff.GrantFailed || len(gr.Delivered) != 0 {
+			t.Fatalf("grant %+v, %v; want %s with nothing delivered", gr, err, handoff.GrantFailed)
 		}
 	})
 }

@@ -337,16 +337,20 @@ func (s *Service) OpenGarage(ctx context.Context, da *handoff.Principal, stopID 
 	if err != nil {
 		return nil, err // the grant stays opening with its deadline: the sweeper settles it
 	}
-	if rec.State != handoff.GrantOpening {
+	switch rec.State {
+	case handoff.GrantOpening:
+	case handoff.GrantRevoking:
 		// Revoked between the claim and this read: the revocation left the
-		// grant to this call, and the door has not been touched. Settle it
-		// without opening.
-		if rec.State == handoff.GrantRevoking {
-			if err := s.shut(ctx, rec, "key delivery was switched off before the door opened"); err != nil {
-				s.Log.Error("garage grant after revocation: left to the sweeper", "grant_id", g.ID, "err", err)
-			}
+		// grant to this call, and no command has gone to the door under
+		// it. The access is cancelled without touching the door, which its
+		// owner may be using.
+		if _, _, err := s.move(ctx, rec, grant.DoorShut, handoff.GrantMove{Step: "revoked", Actor: "system",
+			Detail: "key delivery was switched off before the door opened; the door was not moved"}); err != nil {
+			s.Log.Error("garage grant after revocation: left to the sweeper", "grant_id", g.ID, "err", err)
 		}
 		return nil, handoff.Refuse(handoff.EFORBIDDEN, grant.ReasonKeyDeliveryOff, "The recipient has switched key delivery off.")
+	default:
+		return nil, errChanged() // the sweeper took it over: nothing to open under it
 	}
 	dev, err := s.device(rec.GarageID, rec.Sealed)
 	if err == nil {
@@ -372,14 +376,22 @@ func (s *Service) OpenGarage(ctx context.Context, da *handoff.Principal, stopID 
 		return nil, err // opening past its deadline: the sweeper closes the door
 	}
 	if !opened {
-		// Revoked while the door moved: the recipient wins. (Or the sweeper
-		// took the grant over: it settles the door itself.)
-		if now, err := s.Store.FindGrant(ctx, g.ID); err == nil && now.State == handoff.GrantRevoking {
+		now, err := s.Store.FindGrant(ctx, g.ID)
+		if err == nil && now.State == handoff.GrantRevoking {
+			// Revoked while the door moved: the recipient wins.
 			if err := s.shut(ctx, now, "key delivery was switched off while the door opened"); err != nil {
 				s.Log.Error("garage door after revocation: left to the sweeper", "grant_id", g.ID, "err", err)
 			}
+			return nil, handoff.Refuse(handoff.EFORBIDDEN, grant.ReasonKeyDeliveryOff, "The recipient has switched key delivery off; the garage was closed again.")
 		}
-		return nil, handoff.Refuse(handoff.EFORBIDDEN, grant.ReasonKeyDeliveryOff, "The recipient has switched key delivery off; the garage was closed again.")
+		// The sweeper took the grant over while this call opened the door
+		// (it took the call for dead), and may have read the door before
+		// it opened: nothing will close it but this call.
+		if cerr := s.ensureClosed(context.WithoutCancel(ctx), dev); cerr != nil {
+			s.Log.Error("garage door opened after its grant was settled did not close", "grant_id", g.ID, "garage_id", rec.GarageID, "err", cerr)
+			return nil, handoff.Refuse(handoff.EUNAVAILABLE, grant.ReasonDoorStuck, "The garage opened too late and did not close again; stay until it is resolved.")
+		}
+		return nil, handoff.Refuse(handoff.EUNAVAILABLE, grant.ReasonDoorNotOpened, "The garage opened too late and was closed again; deliver another way.")
 	}
 	g.State = handoff.GrantOpen
 	return &g.GarageGrant, nil
