@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -247,14 +248,17 @@ func TestGarageRevokedAfterClaim(t *testing.T) {
 // commands the door.
 type sweepOnRead struct {
 	keydelivery.Store
-	once  sync.Once
+	first atomic.Bool // only the first read sweeps; later ones (a retry's) pass
 	sweep func()
 	id    string
 }
 
 func (r *sweepOnRead) FindGrant(ctx context.Context, id string) (*handoff.GrantRecord, error) {
 	g, err := r.Store.FindGrant(ctx, id)
-	r.once.Do(func() { r.id = id; r.sweep() })
+	if r.first.CompareAndSwap(false, true) {
+		r.id = id
+		r.sweep()
+	}
 	return g, err
 }
 
@@ -286,6 +290,40 @@ func TestGarageSweptWhileOpening(t *testing.T) {
 		if err != nil || gr.State != handoff.GrantFailed || len(gr.Delivered) != 0 {
 			t.Fatalf("grant %+v, %v; want %s with nothing delivered", gr, err, handoff.GrantFailed)
 		}
+	})
+}
+
+// TestGarageRetriedWhileSwept: as TestGarageSweptWhileOpening, but the
+// associate's retried request has opened the door under a new grant by the
+// time the first call finds its own grant settled: the first call leaves
+// the door to the new grant (409) instead of closing it under it.
+func TestGarageRetriedWhileSwept(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		g := newGarageDay(t, e)
+		store := e.garages.Store
+		var retry *resp
+		hook := &sweepOnRead{Store: store}
+		hook.sweep = func() {
+			now := e.db.Now
+			later := now().Add(e.garages.StepBound() + time.Second)
+			e.db.Now = func() time.Time { return later }
+			if n, err := e.garages.SweepGarageGrants(t0ctx); err != nil || n != 1 {
+				t.Errorf("sweep = %d, %v; want the opening grant", n, err)
+			}
+			e.db.Now = now
+			rr := g.open(g.da1Key)
+			retry = &rr
+		}
+		e.garages.Store = hook
+		defer func() { e.garages.Store = store }()
+		r := g.open(g.da1Key)
+		if retry == nil || retry.Status != 200 {
+			t.Fatalf("retried open: %+v", retry)
+		}
+		if door, cmds := g.og.Snapshot(); door != 1 || slices.Contains(cmds, "close") {
+			t.Fatalf("door %d, commands %v: closed under the retried request's grant", door, cmds)
+		}
+		problem(t, r, 409, "")
 	})
 }
 

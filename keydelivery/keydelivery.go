@@ -386,7 +386,13 @@ func (s *Service) OpenGarage(ctx context.Context, da *handoff.Principal, stopID 
 		}
 		// The sweeper took the grant over while this call opened the door
 		// (it took the call for dead), and may have read the door before
-		// it opened: nothing will close it but this call.
+		// it opened: nothing will close it but this call. Unless a new
+		// grant of the associate's (a retried request) has the door now.
+		for _, state := range []string{handoff.GrantOpening, handoff.GrantOpen} {
+			if _, err := s.Store.GrantIn(ctx, stop.ID, da.ID, state); err == nil {
+				return nil, errChanged()
+			}
+		}
 		if cerr := s.ensureClosed(context.WithoutCancel(ctx), dev); cerr != nil {
 			s.Log.Error("garage door opened after its grant was settled did not close", "grant_id", g.ID, "garage_id", rec.GarageID, "err", cerr)
 			return nil, handoff.Refuse(handoff.EUNAVAILABLE, grant.ReasonDoorStuck, "The garage opened too late and did not close again; stay until it is resolved.")
