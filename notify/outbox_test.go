@@ -141,7 +141,8 @@ func TestEmailsOfABatchShareAConnection(t *testing.T) {
 }
 
 // TestIdleWorkerLetsConnectionsGo runs the worker: once what was due is
-// sent and a poll finds nothing more, it closes its SMTP connection.
+// sent and a poll finds nothing more, it closes its SMTP connection, and
+// no email is left behind.
 func TestIdleWorkerLetsConnectionsGo(t *testing.T) {
 	sqlstoretest.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		box, sb := startSMTP(t), startSMS(t)
@@ -156,8 +157,12 @@ func TestIdleWorkerLetsConnectionsGo(t *testing.T) {
 		if n := len(box.all()); n < 2 {
 			t.Errorf("%d emails sent before the connection closed, want the queue's (at least 2)", n)
 		}
-		if left := len(mustList(t, db, sqlstore.StatusPending)); left != 0 {
-			t.Errorf("%d messages left pending", left)
+		// Only the emails: the texts go out side by side on their own
+		// connections and may still be on their way when the SMTP one closes.
+		for _, e := range mustList(t, db, sqlstore.StatusPending) {
+			if e.Channel == notify.Email {
+				t.Errorf("email %s left pending after the SMTP connection closed", e.ID)
+			}
 		}
 	})
 }
