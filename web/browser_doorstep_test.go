@@ -235,6 +235,10 @@ func TestBrowserPhotoSeenByCustomerService(t *testing.T) {
 		)
 		c.do("deliver with a photo",
 			chromedp.SetUploadFiles(chromedp.ID("photo"), []string{shot}),
+			// As the associate does, see the photo before sending it: the
+			// preview moves the button down when it appears, and a click
+			// aimed before that lands beside it.
+			chromedp.WaitVisible(chromedp.ID("photo-preview")),
 			markStale(),
 			chromedp.Click(chromedp.CSS(`form[action$="/deliver"] button`)),
 			freshCSS("#stop-flash"),
