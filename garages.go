@@ -127,6 +127,7 @@ type GrantMove struct {
 	ID, From, To string
 	Before       time.Time // the move needs expires_at > Before (claiming a grant)
 	StepUntil    time.Time // when To is in flight, the deadline after which the sweeper takes over
+	Holding      time.Time // the move needs step_until = Holding, the caller's: the sweeper has not taken the step over
 	Opened       bool      // stamp the time the door opened
 	Closed       bool      // stamp the time the door closed
 

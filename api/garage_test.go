@@ -12,6 +12,7 @@ import (
 	"github.com/handoff-dev/handoff"
 	"github.com/handoff-dev/handoff/garage"
 	"github.com/handoff-dev/handoff/garage/garagetest"
+	"github.com/handoff-dev/handoff/grant"
 	"github.com/handoff-dev/handoff/keydelivery"
 	"github.com/handoff-dev/handoff/sqlstore/sqlstoretest"
 )
@@ -286,6 +287,48 @@ func TestGarageSweptWhileOpening(t *testing.T) {
 			t.Fatalf("door %d, commands %v after an open whose grant the sweeper settled (%d %s)", door, cmds, r.Status, r.Body)
 		}
 		problem(t, r, 503, "")
+		gr, err := store.FindGrant(t0ctx, hook.id)
+		if err != nil || gr.State != handoff.GrantFailed || len(gr.Delivered) != 0 {
+			t.Fatalf("grant %+v, %v; want %s with nothing delivered", gr, err, handoff.GrantFailed)
+		}
+	})
+}
+
+// TestGarageOpenOutlastsItsStep: another node's sweeper has claimed the
+// opening grant (the open call outlasted its step) and is still at work on
+// it, about to close the door, when the call has opened the door. The call
+// does not move the grant to open: the associate would be told the garage is
+// open while the sweeper closes it. It closes the door and answers 503, and
+// the sweeper's next pass settles the grant as failed, nothing delivered.
+func TestGarageOpenOutlastsItsStep(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		g := newGarageDay(t, e)
+		store := e.garages.Store
+		bound := e.garages.StepBound()
+		hook := &sweepOnRead{Store: store, sweep: func() {
+			later := e.db.Now().Add(bound + time.Second)
+			claimed, err := store.ClaimStaleGrants(t0ctx, grant.InFlightStates(), later, later.Add(bound))
+			if err != nil || len(claimed) != 1 || claimed[0].State != handoff.GrantOpening {
+				t.Errorf("the sweeper's claim = %+v, %v; want the opening grant", claimed, err)
+			}
+		}}
+		e.garages.Store = hook
+		defer func() { e.garages.Store = store }()
+		r := g.open(g.da1Key)
+		problem(t, r, 503, "")
+		if door, cmds := g.og.Snapshot(); door != 0 || !slices.Contains(cmds, "close") {
+			t.Fatalf("door %d, commands %v after an open whose step the sweeper had taken over", door, cmds)
+		}
+		if gr, err := store.FindGrant(t0ctx, hook.id); err != nil || gr.State != handoff.GrantOpening {
+			t.Fatalf("grant %+v, %v; want it still opening, the sweeper's", gr, err)
+		}
+		now := e.db.Now
+		last := now().Add(3*bound + time.Second) // past the sweeper's own lease
+		e.db.Now = func() time.Time { return last }
+		defer func() { e.db.Now = now }()
+		if n, err := e.garages.SweepGarageGrants(t0ctx); err != nil || n != 1 {
+			t.Fatalf("sweep = %d, %v", n, err)
+		}
 		gr, err := store.FindGrant(t0ctx, hook.id)
 		if err != nil || gr.State != handoff.GrantFailed || len(gr.Delivered) != 0 {
 			t.Fatalf("grant %+v, %v; want %s with nothing delivered", gr, err, handoff.GrantFailed)

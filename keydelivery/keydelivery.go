@@ -326,7 +326,8 @@ func (s *Service) OpenGarage(ctx context.Context, da *handoff.Principal, stopID 
 		Note: "Garage access requested by the associate", Detail: "Garage access requested by the associate", Actor: da.ID, Notify: true}); err != nil {
 		return nil, err
 	}
-	claimed, _, err := s.move(ctx, &g, grant.Claim, handoff.GrantMove{Before: s.Now(), StepUntil: s.stepUntil()})
+	step := s.stepUntil() // this call's step: past it, the sweeper may take the grant over
+	claimed, _, err := s.move(ctx, &g, grant.Claim, handoff.GrantMove{Before: s.Now(), StepUntil: step})
 	if err != nil {
 		return nil, err
 	}
@@ -370,8 +371,11 @@ func (s *Service) OpenGarage(ctx context.Context, da *handoff.Principal, stopID 
 		}
 		return nil, handoff.Refuse(handoff.EUNAVAILABLE, grant.ReasonDoorNotOpened, "The garage did not open; deliver another way.")
 	}
+	// The grant moves to open only while this call still holds its step:
+	// a sweeper that took it over may be closing the door right now, and
+	// the associate would be told it is open.
 	opened, _, err := s.move(ctx, rec, grant.Opened, handoff.GrantMove{Opened: true, Step: "opened", Event: tracking.GarageOpened,
-		Note: "Garage opened for delivery", Detail: "Garage opened for delivery", Actor: da.ID, Notify: true})
+		Note: "Garage opened for delivery", Detail: "Garage opened for delivery", Actor: da.ID, Notify: true, Holding: step})
 	if err != nil {
 		return nil, err // opening past its deadline: the sweeper closes the door
 	}
@@ -386,10 +390,11 @@ func (s *Service) OpenGarage(ctx context.Context, da *handoff.Principal, stopID 
 		}
 		// The sweeper took the grant over while this call opened the door
 		// (it took the call for dead), and may have read the door before
-		// it opened: nothing will close it but this call. Unless a new
-		// grant of the associate's (a retried request) has the door now.
+		// it opened, or settled the grant already: nothing may close it
+		// but this call. Unless a new grant of the associate's (a retried
+		// request) has the door now.
 		for _, state := range []string{handoff.GrantOpening, handoff.GrantOpen} {
-			if _, err := s.Store.GrantIn(ctx, stop.ID, da.ID, state); err == nil {
+			if other, err := s.Store.GrantIn(ctx, stop.ID, da.ID, state); err == nil && other.ID != g.ID {
 				return nil, errChanged()
 			}
 		}

@@ -462,6 +462,10 @@ func (d *DB) MoveGrant(ctx context.Context, m handoff.GrantMove) (moved bool, de
 			args = append(args, micros(m.Before))
 			where += " AND expires_at > $" + itoa(len(args))
 		}
+		if !m.Holding.IsZero() {
+			args = append(args, micros(m.Holding))
+			where += " AND step_until = $" + itoa(len(args))
+		}
 		var garageID, stopID, ids string
 		err := tx.QueryRowContext(ctx, `UPDATE garage_grants SET `+strings.Join(set, ", ")+` WHERE `+where+` RETURNING garage_id, stop_id, tracking_ids`, args...).
 			Scan(&garageID, &stopID, &ids)
