@@ -359,6 +359,17 @@ func TestKeyRevokedOutsideTheStoreRefused(t *testing.T) {
 		if e1 != e2 {
 			t.Errorf("recording a key's use moved the auth epoch")
 		}
+		if b.Engine == sqlstore.SQLite {
+			// A key revoked by replacing its row: REPLACE fires no DELETE
+			// trigger.
+			k4, _ := a.CreateAPIKey(ctx, p.ID, "four")
+			remembered(k4.Key)
+			if err := b.ExecSQL(ctx, `INSERT OR REPLACE INTO api_keys (id, principal_id, name, prefix, digest, created_at, last_used_at, revoked_at)
+				SELECT id, principal_id, name, prefix, digest, created_at, last_used_at, 1 FROM api_keys WHERE id = $1`, k4.ID); err != nil {
+				t.Fatal(err)
+			}
+			refused(k4.Key, "key revoked by INSERT OR REPLACE")
+		}
 		if b.Engine == sqlstore.Postgres {
 			remembered(cred.APIKey)
 			if err := b.ExecSQL(ctx, `TRUNCATE api_keys`); err != nil {

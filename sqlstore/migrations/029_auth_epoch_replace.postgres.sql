@@ -1,0 +1,4 @@
+-- Nothing to do on PostgreSQL: it has no INSERT OR REPLACE, and an upsert
+-- (ON CONFLICT DO UPDATE) fires the UPDATE triggers of 028. The number is
+-- kept so that both engines count their migrations alike (see the SQLite
+-- file of 029).
