@@ -336,6 +336,67 @@ func TestGarageOpenOutlastsItsStep(t *testing.T) {
 	})
 }
 
+// TestGarageOpenedLateAndStuck: as TestGarageSweptWhileOpening and
+// TestGarageOpenOutlastsItsStep, but the door, opened by the call after the
+// sweeper took its step over, sticks open. Whether the sweeper had settled
+// the grant (failed: it read the door closed before it opened) or still
+// holds it, the grant ends close_failed: the recipient is alerted, customer
+// service has a case, and the stop cannot be finished as a delivery.
+func TestGarageOpenedLateAndStuck(t *testing.T) {
+	for _, settled := range []bool{true, false} {
+		name := "the sweeper holds the grant"
+		if settled {
+			name = "the sweeper settled the grant"
+		}
+		t.Run(name, func(t *testing.T) {
+			eachEnv(t, func(t *testing.T, e *env) {
+				g := newGarageDay(t, e)
+				store := e.garages.Store
+				bound := e.garages.StepBound()
+				hook := &sweepOnRead{Store: store, sweep: func() {
+					now := e.db.Now
+					later := now().Add(bound + time.Second)
+					if settled {
+						e.db.Now = func() time.Time { return later }
+						defer func() { e.db.Now = now }()
+						if n, err := e.garages.SweepGarageGrants(t0ctx); err != nil || n != 1 {
+							t.Errorf("sweep = %d, %v; want the opening grant", n, err)
+						}
+					} else if claimed, err := store.ClaimStaleGrants(t0ctx, grant.InFlightStates(), later, later.Add(bound)); err != nil || len(claimed) != 1 {
+						t.Errorf("the sweeper's claim = %+v, %v", claimed, err)
+					}
+					g.og.Set(0, true, 0) // from now on the door opens but will not close
+				}}
+				e.garages.Store = hook
+				defer func() { e.garages.Store = store }()
+				r := g.open(g.da1Key)
+				problem(t, r, 503, "")
+				if reason := r.JSON(t)["reason"]; reason != grant.ReasonDoorStuck {
+					t.Errorf("reason %v, want %s", reason, grant.ReasonDoorStuck)
+				}
+				if gr, err := store.FindGrant(t0ctx, hook.id); err != nil || gr.State != handoff.GrantCloseFailed {
+					t.Fatalf("grant %+v, %v; want %s", gr, err, handoff.GrantCloseFailed)
+				}
+				cs := e.do("POST", "/v1/admin/agents", adminToken, map[string]any{"name": "C"}).JSON(t)["apiKey"].(string)
+				cases := g.do("GET", "/v1/cases?status=open", cs, nil).JSON(t)["cases"].([]any)
+				if len(cases) != 1 || cases[0].(map[string]any)["kind"] != "garage" {
+					t.Fatalf("cases = %v", cases)
+				}
+				alerted := false
+				for _, m := range sqlstoretest.Notifications(t, e.db, g.parcel) {
+					if m.Kind == "garage" && m.Data["note"] == "close_failed" {
+						alerted = true
+					}
+				}
+				if !alerted {
+					t.Error("the recipient was not alerted")
+				}
+				problem(t, g.do("POST", "/v1/associate/stops/"+g.stopID+"/deliver", g.da1Key, map[string]any{"place": "DeliveredToCustomer"}), 409, "")
+			})
+		})
+	}
+}
+
 // TestGarageRetriedWhileSwept: as TestGarageSweptWhileOpening, but the
 // associate's retried request has opened the door under a new grant by the
 // time the first call finds its own grant settled: the first call leaves

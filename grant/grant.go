@@ -21,10 +21,14 @@ const (
 	DoorShut   Event = "door_shut"   // the door reads closed after a close was due (close call, revoker, open call, sweeper)
 	DoorStuck  Event = "door_stuck"  // the door does not read closed after a close was due (same drivers)
 	Resolve    Event = "resolve"     // customer service closes the case of a door that did not close
+	// OpenedLate: the door opened after the grant failed (its open call
+	// outlasted its step, and the sweeper read the door closed before it
+	// opened) and does not close again (open call).
+	OpenedLate Event = "opened_late"
 )
 
 // Events lists every event, for tests and documentation.
-var Events = []Event{Ask, Claim, Opened, OpenFailed, AskClose, Revoke, Expire, DoorShut, DoorStuck, Resolve}
+var Events = []Event{Ask, Claim, Opened, OpenFailed, AskClose, Revoke, Expire, DoorShut, DoorStuck, Resolve, OpenedLate}
 
 // None is the state of a grant that does not exist yet.
 const None = ""
@@ -59,13 +63,15 @@ var States = []string{None, handoff.GrantPending, handoff.GrantOpening, handoff.
 //	revoking      door_stuck   close_failed  same: alert and case
 //	expiring      door_shut    expired       sweeper (again, past the step deadline, if it died)
 //	expiring      door_stuck   close_failed  same: alert and case
+//	failed        opened_late  close_failed  open call, whose door opened after the sweeper settled its grant and would not close: alert and case
 //	close_failed  resolve      resolved      customer service
 //
 // opening, closing, revoking and expiring are in flight: a node owns the
 // door until the step deadline the store keeps with the grant; past it the
 // sweeper reads the door's real state, closes it if it is not closed, and
-// feeds door_shut or door_stuck. closed, failed, revoked, expired and
-// resolved are final.
+// feeds door_shut or door_stuck. closed, revoked, expired and resolved are
+// final; so is failed, except for a door found open and stuck by the open
+// call that outlasted its step.
 var table = map[string]map[Event]string{
 	None:                     {Ask: handoff.GrantPending},
 	handoff.GrantPending:     {Claim: handoff.GrantOpening, Revoke: handoff.GrantRevoked, Expire: handoff.GrantExpired},
@@ -75,6 +81,7 @@ var table = map[string]map[Event]string{
 	handoff.GrantRevoking:    {DoorShut: handoff.GrantRevoked, DoorStuck: handoff.GrantCloseFailed},
 	handoff.GrantExpiring:    {DoorShut: handoff.GrantExpired, DoorStuck: handoff.GrantCloseFailed},
 	handoff.GrantCloseFailed: {Resolve: handoff.GrantResolved},
+	handoff.GrantFailed:      {OpenedLate: handoff.GrantCloseFailed},
 }
 
 // Reasons a grant refuses an event, by the state it is in.

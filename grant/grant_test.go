@@ -41,6 +41,7 @@ func TestNext(t *testing.T) {
 		{expiring, DoorShut, expired},
 		{expiring, DoorStuck, closeFailed},
 		{closeFailed, Resolve, resolved},
+		{failed, OpenedLate, closeFailed},
 	}
 	want := map[string]map[Event]string{}
 	for _, m := range moves {
@@ -75,7 +76,7 @@ func TestNext(t *testing.T) {
 			}
 		}
 	}
-	if pairs != 13*10 {
+	if pairs != 13*11 {
 		t.Errorf("walked %d pairs", pairs)
 	}
 	for _, s := range States {

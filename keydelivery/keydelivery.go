@@ -400,7 +400,9 @@ func (s *Service) OpenGarage(ctx context.Context, da *handoff.Principal, stopID 
 		}
 		if cerr := s.ensureClosed(context.WithoutCancel(ctx), dev); cerr != nil {
 			s.Log.Error("garage door opened after its grant was settled did not close", "grant_id", g.ID, "garage_id", rec.GarageID, "err", cerr)
-			return nil, handoff.Refuse(handoff.EUNAVAILABLE, grant.ReasonDoorStuck, "The garage opened too late and did not close again; stay until it is resolved.")
+			s.alertOpenedLate(context.WithoutCancel(ctx), g.ID, da.ID)
+			return nil, handoff.Refuse(handoff.EUNAVAILABLE, grant.ReasonDoorStuck,
+				"The garage opened too late and did not close again. The recipient and customer service have been alerted; stay until it is resolved.")
 		}
 		return nil, handoff.Refuse(handoff.EUNAVAILABLE, grant.ReasonDoorNotOpened, "The garage opened too late and was closed again; deliver another way.")
 	}
@@ -517,6 +519,44 @@ func (s *Service) settle(ctx context.Context, g *handoff.GrantRecord, doorErr er
 		out.Delivered = []string{}
 	}
 	return &out, nil
+}
+
+// alertOpenedLate moves the grant of a door that opened after the sweeper
+// took its step over, and then did not close, to close_failed: the
+// recipient and customer service are alerted, a case is opened, and the
+// stop cannot be finished until it is resolved. The sweeper may still hold
+// the grant (opening: this call settles it as stuck) or have settled it as
+// failed, having read the door before it opened (opened_late). If the
+// sweeper settles it meanwhile, it is read again. Failing to write leaves a
+// log line; a sweeper that holds the grant still reads the door itself.
+func (s *Service) alertOpenedLate(ctx context.Context, grantID, actor string) {
+	m := handoff.GrantMove{Step: "close_failed", Event: tracking.GarageCloseFailed, Note: "The garage door did not close",
+		Detail: "The garage door opened after its access had ended and did not close", Actor: actor, Notify: true,
+		Case: "Garage door opened too late and did not close (grant " + grantID + ")"}
+	for range 3 {
+		g, err := s.Store.FindGrant(ctx, grantID)
+		if err != nil {
+			s.Log.Error("garage alert not written", "grant_id", grantID, "err", err)
+			return
+		}
+		e := grant.DoorStuck
+		switch g.State {
+		case handoff.GrantOpening:
+		case handoff.GrantFailed:
+			e = grant.OpenedLate
+		default:
+			return // close_failed: the sweeper alerted; nothing else is this call's
+		}
+		moved, _, err := s.move(ctx, g, e, m)
+		if err != nil {
+			s.Log.Error("garage alert not written", "grant_id", grantID, "err", err)
+			return
+		}
+		if moved {
+			return
+		}
+	}
+	s.Log.Error("garage alert not written: the grant kept changing", "grant_id", grantID)
 }
 
 // errChanged is the answer when another driver moved a grant first.
