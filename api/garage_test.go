@@ -263,6 +263,19 @@ func (r *sweepOnRead) FindGrant(ctx context.Context, id string) (*handoff.GrantR
 	return g, err
 }
 
+// sweepAfter runs the sweeper once with the clock moved on by d, as a node
+// whose clock reached it would, and wants it to have settled want grants.
+func sweepAfter(t *testing.T, e *env, d time.Duration, want int) {
+	t.Helper()
+	now := e.db.Now
+	later := now().Add(d)
+	e.db.Now = func() time.Time { return later }
+	defer func() { e.db.Now = now }()
+	if n, err := e.garages.SweepGarageGrants(t0ctx); err != nil || n != want {
+		t.Errorf("sweep = %d, %v; want %d", n, err, want)
+	}
+}
+
 // TestGarageSweptWhileOpening: the sweeper settles an opening grant (the
 // door read closed) while its open call goes on to open the door. The call
 // finds its grant gone and closes the door itself: nobody else would. It
@@ -271,15 +284,7 @@ func TestGarageSweptWhileOpening(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		g := newGarageDay(t, e)
 		store := e.garages.Store
-		hook := &sweepOnRead{Store: store, sweep: func() {
-			now := e.db.Now
-			later := now().Add(e.garages.StepBound() + time.Second)
-			e.db.Now = func() time.Time { return later }
-			defer func() { e.db.Now = now }()
-			if n, err := e.garages.SweepGarageGrants(t0ctx); err != nil || n != 1 {
-				t.Errorf("sweep = %d, %v; want the opening grant", n, err)
-			}
-		}}
+		hook := &sweepOnRead{Store: store, sweep: func() { sweepAfter(t, e, e.garages.StepBound()+time.Second, 1) }}
 		e.garages.Store = hook
 		defer func() { e.garages.Store = store }()
 		r := g.open(g.da1Key)
@@ -322,13 +327,7 @@ func TestGarageOpenOutlastsItsStep(t *testing.T) {
 		if gr, err := store.FindGrant(t0ctx, hook.id); err != nil || gr.State != handoff.GrantOpening {
 			t.Fatalf("grant %+v, %v; want it still opening, the sweeper's", gr, err)
 		}
-		now := e.db.Now
-		last := now().Add(3*bound + time.Second) // past the sweeper's own lease
-		e.db.Now = func() time.Time { return last }
-		defer func() { e.db.Now = now }()
-		if n, err := e.garages.SweepGarageGrants(t0ctx); err != nil || n != 1 {
-			t.Fatalf("sweep = %d, %v", n, err)
-		}
+		sweepAfter(t, e, 3*bound+time.Second, 1) // past the sweeper's own lease
 		gr, err := store.FindGrant(t0ctx, hook.id)
 		if err != nil || gr.State != handoff.GrantFailed || len(gr.Delivered) != 0 {
 			t.Fatalf("grant %+v, %v; want %s with nothing delivered", gr, err, handoff.GrantFailed)
@@ -354,14 +353,9 @@ func TestGarageOpenedLateAndStuck(t *testing.T) {
 				store := e.garages.Store
 				bound := e.garages.StepBound()
 				hook := &sweepOnRead{Store: store, sweep: func() {
-					now := e.db.Now
-					later := now().Add(bound + time.Second)
+					later := e.db.Now().Add(bound + time.Second)
 					if settled {
-						e.db.Now = func() time.Time { return later }
-						defer func() { e.db.Now = now }()
-						if n, err := e.garages.SweepGarageGrants(t0ctx); err != nil || n != 1 {
-							t.Errorf("sweep = %d, %v; want the opening grant", n, err)
-						}
+						sweepAfter(t, e, bound+time.Second, 1)
 					} else if claimed, err := store.ClaimStaleGrants(t0ctx, grant.InFlightStates(), later, later.Add(bound)); err != nil || len(claimed) != 1 {
 						t.Errorf("the sweeper's claim = %+v, %v", claimed, err)
 					}
@@ -378,17 +372,10 @@ func TestGarageOpenedLateAndStuck(t *testing.T) {
 					t.Fatalf("grant %+v, %v; want %s", gr, err, handoff.GrantCloseFailed)
 				}
 				cs := e.do("POST", "/v1/admin/agents", adminToken, map[string]any{"name": "C"}).JSON(t)["apiKey"].(string)
-				cases := g.do("GET", "/v1/cases?status=open", cs, nil).JSON(t)["cases"].([]any)
-				if len(cases) != 1 || cases[0].(map[string]any)["kind"] != "garage" {
-					t.Fatalf("cases = %v", cases)
+				if cases := g.garageCases(t, cs); len(cases) != 1 {
+					t.Fatalf("garage cases = %v", cases)
 				}
-				alerted := false
-				for _, m := range sqlstoretest.Notifications(t, e.db, g.parcel) {
-					if m.Kind == "garage" && m.Data["note"] == "close_failed" {
-						alerted = true
-					}
-				}
-				if !alerted {
+				if !g.told(t, "close_failed") {
 					t.Error("the recipient was not alerted")
 				}
 				problem(t, g.do("POST", "/v1/associate/stops/"+g.stopID+"/deliver", g.da1Key, map[string]any{"place": "DeliveredToCustomer"}), 409, "")
@@ -408,13 +395,7 @@ func TestGarageRetriedWhileSwept(t *testing.T) {
 		var retry *resp
 		hook := &sweepOnRead{Store: store}
 		hook.sweep = func() {
-			now := e.db.Now
-			later := now().Add(e.garages.StepBound() + time.Second)
-			e.db.Now = func() time.Time { return later }
-			if n, err := e.garages.SweepGarageGrants(t0ctx); err != nil || n != 1 {
-				t.Errorf("sweep = %d, %v; want the opening grant", n, err)
-			}
-			e.db.Now = now
+			sweepAfter(t, e, e.garages.StepBound()+time.Second, 1)
 			rr := g.open(g.da1Key)
 			retry = &rr
 		}
