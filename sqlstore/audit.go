@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/handoff-dev/handoff"
@@ -17,44 +18,119 @@ import (
 // ChainSystem is the chain of actions no account took (the server's own).
 const ChainSystem = "system"
 
-// appendAudit appends e to its chain — e.Chain, or else the actor's own
-// chain — at the store's time, in the caller's transaction. Bumping the
-// chain's head is a conditional UPDATE that locks the head row until commit
-// (PostgreSQL; SQLite has one writer), so two nodes appending to one chain
-// take turns, and each entry links to the one committed before it.
-func (d *DB) appendAudit(ctx context.Context, tx *sql.Tx, e audit.Entry) error {
-	if e.Chain == "" {
-		e.Chain = e.Actor
-	}
-	if e.Chain == "" {
-		e.Chain = ChainSystem
+// appendAudit appends es, in order, each to its chain — e.Chain, or else
+// the actor's own chain — at the store's time, in the caller's
+// transaction. Each chain's head moves once for all of its entries, and the
+// entries are written by one INSERT: a delivery's check and its parcels'
+// entries cost two statements, not two each. Moving a head is a
+// conditional UPDATE that locks the head row until commit (PostgreSQL;
+// SQLite has one writer), so two nodes appending to one chain take turns,
+// and each entry links to the one committed before it.
+func (d *DB) appendAudit(ctx context.Context, tx *sql.Tx, es ...audit.Entry) error {
+	if len(es) == 0 {
+		return nil
 	}
 	at := micros(d.Now())
-	e.At = audit.Stamp(fromMicros(at))
-	if err := d.advanceHead(ctx, tx, &e); err != nil {
-		return err
+	stamp := audit.Stamp(fromMicros(at))
+	for i := range es {
+		if es[i].Chain == "" {
+			es[i].Chain = es[i].Actor
+		}
+		if es[i].Chain == "" {
+			es[i].Chain = ChainSystem
+		}
+		es[i].At = stamp
 	}
-	if _, err := d.txExec(ctx, tx, `INSERT INTO audit_log (chain, seq, at, action, actor, subject, outcome, detail, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, e.Chain, e.Seq, at, e.Action, e.Actor, e.Subject, e.Outcome, e.Detail, e.PrevHash, e.Hash); err != nil {
+	// The chains in the order they first appear, each with its entries in
+	// their order.
+	done := make([]bool, len(es))
+	for i := range es {
+		if done[i] {
+			continue
+		}
+		var group []*audit.Entry
+		for j := i; j < len(es); j++ {
+			if !done[j] && es[j].Chain == es[i].Chain {
+				group, done[j] = append(group, &es[j]), true
+			}
+		}
+		if err := d.advanceHead(ctx, tx, group); err != nil {
+			return err
+		}
+	}
+	args := make([]any, 0, 10*len(es))
+	for _, e := range es {
+		args = append(args, e.Chain, e.Seq, at, e.Action, e.Actor, e.Subject, e.Outcome, e.Detail, e.PrevHash, e.Hash)
+	}
+	q := auditInsert(len(es))
+	var err error
+	if len(es) <= maxPreparedAuditRows {
+		_, err = d.txExec(ctx, tx, q, args...)
+	} else {
+		_, err = tx.ExecContext(ctx, q, args...)
+	}
+	if err != nil {
 		return handoff.Internal(err, "append audit")
 	}
-	d.heads.put(e.Chain, auditHead{e.Seq, e.Hash})
+	for _, e := range es {
+		d.heads.put(e.Chain, auditHead{e.Seq, e.Hash}) // the last of each chain stays
+	}
 	return nil
 }
 
-// advanceHead gives e its number, the hash it links to and its own hash,
-// and moves its chain's head to it in tx.
-func (d *DB) advanceHead(ctx context.Context, tx *sql.Tx, e *audit.Entry) error {
+// maxPreparedAuditRows bounds the INSERTs of audit entries kept prepared:
+// one text per number of rows.
+const maxPreparedAuditRows = 8
+
+// auditInserts are the INSERTs of 1 to maxPreparedAuditRows entries.
+var auditInserts = func() (qs [maxPreparedAuditRows + 1]string) {
+	for n := 1; n <= maxPreparedAuditRows; n++ {
+		qs[n] = buildAuditInsert(n)
+	}
+	return qs
+}()
+
+// auditInsert returns the INSERT of n audit entries.
+func auditInsert(n int) string {
+	if n <= maxPreparedAuditRows {
+		return auditInserts[n]
+	}
+	return buildAuditInsert(n)
+}
+
+func buildAuditInsert(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO audit_log (chain, seq, at, action, actor, subject, outcome, detail, prev_hash, hash) VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := range 10 {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("$" + itoa(10*i+c+1))
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+// advanceHead numbers the entries of one chain (in their order), links each
+// to the one before, hashes them, and moves the chain's head to the last of
+// them in tx.
+func (d *DB) advanceHead(ctx context.Context, tx *sql.Tx, group []*audit.Entry) error {
+	chain, last := group[0].Chain, group[len(group)-1]
 	// The head this node last wrote is most often still the head: then
-	// the entry is linked to it and the head moved on in one conditional
-	// UPDATE, which changes nothing unless the row still holds that very
-	// head (another node's append, a rolled-back one, moves it), and on
-	// PostgreSQL locks it until commit like the bump below.
-	if h, ok := d.heads.get(e.Chain); ok {
-		e.Seq, e.PrevHash = h.seq+1, h.hash
-		e.Hash = e.Sum()
+	// the entries are linked to it and the head moved on in one
+	// conditional UPDATE, which changes nothing unless the row still holds
+	// that very head (another node's append, a rolled-back one, moves it),
+	// and on PostgreSQL locks it until commit like the bump below.
+	if h, ok := d.heads.get(chain); ok {
+		link(group, h.seq, h.hash)
 		res, err := d.txExec(ctx, tx, `UPDATE audit_heads SET seq = $1, hash = $2 WHERE chain = $3 AND seq = $4 AND hash = $5`,
-			e.Seq, e.Hash, e.Chain, h.seq, h.hash)
+			last.Seq, last.Hash, chain, h.seq, h.hash)
 		if err != nil {
 			return handoff.Internal(err, "audit head")
 		}
@@ -62,24 +138,37 @@ func (d *DB) advanceHead(ctx context.Context, tx *sql.Tx, e *audit.Entry) error 
 			return nil
 		}
 	}
-	const bump = `UPDATE audit_heads SET seq = seq + 1 WHERE chain = $1 RETURNING seq, hash`
-	err := d.txQueryRow(ctx, tx, bump, e.Chain).Scan(&e.Seq, &e.PrevHash)
+	const bump = `UPDATE audit_heads SET seq = seq + $2 WHERE chain = $1 RETURNING seq, hash`
+	var seq int64
+	var prev string
+	err := d.txQueryRow(ctx, tx, bump, chain, len(group)).Scan(&seq, &prev)
 	if errors.Is(err, sql.ErrNoRows) {
 		// A new chain: of two nodes starting it at once, the second waits
 		// for the first's head row and then bumps it.
-		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_heads (chain, seq, hash) VALUES ($1, 0, '') ON CONFLICT (chain) DO NOTHING`, e.Chain); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_heads (chain, seq, hash) VALUES ($1, 0, '') ON CONFLICT (chain) DO NOTHING`, chain); err != nil {
 			return handoff.Internal(err, "start audit chain")
 		}
-		err = d.txQueryRow(ctx, tx, bump, e.Chain).Scan(&e.Seq, &e.PrevHash)
+		err = d.txQueryRow(ctx, tx, bump, chain, len(group)).Scan(&seq, &prev)
 	}
 	if err != nil {
 		return handoff.Internal(err, "audit head")
 	}
-	e.Hash = e.Sum()
-	if _, err := d.txExec(ctx, tx, `UPDATE audit_heads SET hash = $1 WHERE chain = $2`, e.Hash, e.Chain); err != nil {
+	link(group, seq-int64(len(group)), prev)
+	if _, err := d.txExec(ctx, tx, `UPDATE audit_heads SET hash = $1 WHERE chain = $2`, last.Hash, chain); err != nil {
 		return handoff.Internal(err, "audit head")
 	}
 	return nil
+}
+
+// link numbers a chain's new entries after the head (seq, hash), each
+// linked to the one before it, and hashes them.
+func link(group []*audit.Entry, seq int64, hash string) {
+	for _, e := range group {
+		seq++
+		e.Seq, e.PrevHash = seq, hash
+		e.Hash = e.Sum()
+		hash = e.Hash
+	}
 }
 
 // auditHead is an audit chain's head: its last entry's number and hash.
@@ -88,10 +177,10 @@ type auditHead struct {
 	hash string
 }
 
-// AppendAudit appends e (see appendAudit) in a transaction of its own, for
+// AppendAudit appends es (see appendAudit) in a transaction of its own, for
 // actions that happen outside the store.
-func (d *DB) AppendAudit(ctx context.Context, e audit.Entry) error {
-	return d.tx(ctx, func(tx *sql.Tx) error { return d.appendAudit(ctx, tx, e) })
+func (d *DB) AppendAudit(ctx context.Context, es ...audit.Entry) error {
+	return d.tx(ctx, func(tx *sql.Tx) error { return d.appendAudit(ctx, tx, es...) })
 }
 
 // auditPage is how many entries a walk reads at a time.

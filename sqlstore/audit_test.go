@@ -27,11 +27,20 @@ func TestAuditChainHoldsWithTwoNodes(t *testing.T) {
 					for i := range each {
 						// Half the writers share one chain across nodes; the
 						// others start a chain of their own at the same time.
+						// Writer 2 appends three entries at once, to the
+						// shared chain and its own, as a delivery does.
 						chain := "shared"
 						if w%2 == 1 {
 							chain = fmt.Sprintf("own-%d", w)
 						}
-						if err := db.AppendAudit(ctx, audit.Entry{Chain: chain, Action: audit.ActionCodeCheck, Actor: fmt.Sprint("node", n), Subject: fmt.Sprint(w, "/", i)}); err != nil {
+						e := func(chain, sub string) audit.Entry {
+							return audit.Entry{Chain: chain, Action: audit.ActionCodeCheck, Actor: fmt.Sprint("node", n), Subject: fmt.Sprint(w, "/", i, sub)}
+						}
+						es := []audit.Entry{e(chain, "")}
+						if w == 2 {
+							es = append(es, e("own-2", "a"), e(chain, "b"))
+						}
+						if err := db.AppendAudit(ctx, es...); err != nil {
 							errs <- err
 							return
 						}
@@ -49,7 +58,7 @@ func TestAuditChainHoldsWithTwoNodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(w.Breaks) > 0 || w.Entries != 2*writers*each || w.Chains != 1+writers/2 {
+		if len(w.Breaks) > 0 || w.Entries != 2*(writers+2)*each || w.Chains != 2+writers/2 {
 			t.Errorf("after concurrent appends: %d entries in %d chains, breaks %v", w.Entries, w.Chains, w.Breaks)
 		}
 	})

@@ -219,8 +219,10 @@ func (d *DB) settleParcel(ctx context.Context, tx *sql.Tx, routeID, trackingID, 
 
 // deliverParcel settles one open parcel of a stop as delivered, moves it and
 // its bag to their final states and records the event; false when it was
-// settled meanwhile. Every way of delivering goes through here.
-func (d *DB) deliverParcel(ctx context.Context, tx *sql.Tx, s *door.Stop, p stopParcel, actor, detail, note string) (bool, error) {
+// settled meanwhile. Every way of delivering goes through here. Its audit
+// entry is added to log, for the caller to append with the others of its
+// transaction (appendAudit).
+func (d *DB) deliverParcel(ctx context.Context, tx *sql.Tx, s *door.Stop, p stopParcel, actor, detail, note string, log *[]audit.Entry) (bool, error) {
 	ok, err := d.settleParcel(ctx, tx, s.RouteID, p.trackingID, handoff.OutcomeDelivered)
 	if err != nil || !ok {
 		return false, err
@@ -235,9 +237,7 @@ func (d *DB) deliverParcel(ctx context.Context, tx *sql.Tx, s *door.Stop, p stop
 	if err != nil {
 		return false, err
 	}
-	if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionDelivered, Actor: actor, Subject: p.trackingID, Outcome: detail, Detail: "proof=" + pod}); err != nil {
-		return false, err
-	}
+	*log = append(*log, audit.Entry{Action: audit.ActionDelivered, Actor: actor, Subject: p.trackingID, Outcome: detail, Detail: "proof=" + pod})
 	_, err = d.appendEventMoving(ctx, tx, p.trackingID, handoff.StageOut, handoff.StageDelivered, tracking.Event{Code: tracking.Delivered, Detail: detail, Time: now,
 		Location: tracking.Location{City: p.city, PostalCode: p.pc, CountryCode: s.Market}, Actor: actor, Note: note})
 	return err == nil, err
@@ -247,7 +247,8 @@ func (d *DB) deliverParcel(ctx context.Context, tx *sql.Tx, s *door.Stop, p stop
 // with a detail code, and tells the recipient. ps are the stop's open
 // parcels when tx has read them already (nil: read them): a parcel settled
 // meanwhile is skipped by deliverParcel's conditional UPDATE either way.
-func (d *DB) completeParcels(ctx context.Context, tx *sql.Tx, s *door.Stop, ps []stopParcel, actor string, keep func(stopParcel) bool, detail, note string) ([]string, error) {
+// The audit entries first are appended before the deliveries', all at once.
+func (d *DB) completeParcels(ctx context.Context, tx *sql.Tx, s *door.Stop, ps []stopParcel, actor string, keep func(stopParcel) bool, detail, note string, first ...audit.Entry) ([]string, error) {
 	if ps == nil {
 		var err error
 		if ps, err = d.openParcels(ctx, tx, s); err != nil {
@@ -255,17 +256,21 @@ func (d *DB) completeParcels(ctx context.Context, tx *sql.Tx, s *door.Stop, ps [
 		}
 	}
 	done := []string{}
+	log := first
 	for _, p := range ps {
 		if !keep(p) {
 			continue
 		}
-		ok, err := d.deliverParcel(ctx, tx, s, p, actor, detail, note)
+		ok, err := d.deliverParcel(ctx, tx, s, p, actor, detail, note, &log)
 		if err != nil {
 			return nil, err
 		}
 		if ok {
 			done = append(done, p.trackingID)
 		}
+	}
+	if err := d.appendAudit(ctx, tx, log...); err != nil {
+		return nil, err
 	}
 	if len(done) > 0 {
 		if err := d.enqueue(ctx, tx, MsgDelivered, s.ID+"|"+detail, done, map[string]any{"detailCode": detail}, ""); err != nil {
@@ -691,12 +696,14 @@ func (d *DB) guess(ctx context.Context, tx *sql.Tx, g door.Guess, s *door.Stop, 
 		newID("chk_"), g.StopID, g.AssociateID, g.Method, res.Correct, micros(g.At)); err != nil {
 		return handoff.Internal(err, "record check")
 	}
-	if err := d.appendAudit(ctx, tx, audit.Entry{Action: audit.ActionCodeCheck, Actor: g.AssociateID, Subject: g.StopID,
-		Outcome: map[bool]string{true: "correct", false: "wrong"}[res.Correct], Detail: "method=" + g.Method}); err != nil {
-		return err
-	}
+	check := audit.Entry{Action: audit.ActionCodeCheck, Actor: g.AssociateID, Subject: g.StopID,
+		Outcome: map[bool]string{true: "correct", false: "wrong"}[res.Correct], Detail: "method=" + g.Method}
 	if res.Correct {
-		return d.rightGuess(ctx, tx, g, s, open, v.Matched, res)
+		// Its entry goes with the deliveries' (one append).
+		return d.rightGuess(ctx, tx, g, s, open, v.Matched, res, check)
+	}
+	if err := d.appendAudit(ctx, tx, check); err != nil {
+		return err
 	}
 	if !wrong {
 		// The sets it matched have nothing open here any more: it
@@ -733,8 +740,9 @@ func (d *DB) guess(ctx context.Context, tx *sql.Tx, g door.Guess, s *door.Stop, 
 // delivered (or, when their label also asks for a signature or an age
 // check, opened by the code, to be handed over with the check), and the
 // stop is verified unless parcels under another code still wait there
-// (then this entry used none of the stop's attempts).
-func (d *DB) rightGuess(ctx context.Context, tx *sql.Tx, g door.Guess, s *door.Stop, open []stopParcel, matched map[string]bool, res *door.GuessResult) error {
+// (then this entry used none of the stop's attempts). check is the entry's
+// audit entry, appended with the deliveries'.
+func (d *DB) rightGuess(ctx context.Context, tx *sql.Tx, g door.Guess, s *door.Stop, open []stopParcel, matched map[string]bool, res *door.GuessResult, check audit.Entry) error {
 	opens := func(p stopParcel) bool { return p.waitsForCode() && matched[p.codeSet] }
 	for _, p := range open {
 		if opens(p) && p.needsCheck {
@@ -744,7 +752,7 @@ func (d *DB) rightGuess(ctx context.Context, tx *sql.Tx, g door.Guess, s *door.S
 		}
 	}
 	var err error
-	if res.Delivered, err = d.completeParcels(ctx, tx, s, open, g.AssociateID, func(p stopParcel) bool { return opens(p) && !p.needsCheck }, g.Detail, g.Note); err != nil {
+	if res.Delivered, err = d.completeParcels(ctx, tx, s, open, g.AssociateID, func(p stopParcel) bool { return opens(p) && !p.needsCheck }, g.Detail, g.Note, check); err != nil {
 		return err
 	}
 	if slices.ContainsFunc(open, func(p stopParcel) bool { return p.waitsForCode() && !matched[p.codeSet] }) {
@@ -811,6 +819,7 @@ func (d *DB) Deliver(ctx context.Context, stopID, associateID string, decide fun
 			return err
 		}
 		var ids []string
+		var log []audit.Entry
 		for _, p := range dl.Parcels {
 			i := slices.IndexFunc(open, func(o stopParcel) bool { return o.trackingID == p.TrackingID })
 			if i < 0 || (open[i].otp && !open[i].codeOK) {
@@ -829,7 +838,7 @@ func (d *DB) Deliver(ctx context.Context, stopID, associateID string, decide fun
 					return handoff.Internal(err, "record no photo")
 				}
 			}
-			ok, err := d.deliverParcel(ctx, tx, s, open[i], dl.AssociateID, dl.Detail, p.Note)
+			ok, err := d.deliverParcel(ctx, tx, s, open[i], dl.AssociateID, dl.Detail, p.Note, &log)
 			if err != nil {
 				return err
 			}
@@ -837,6 +846,9 @@ func (d *DB) Deliver(ctx context.Context, stopID, associateID string, decide fun
 				return handoff.Errorf(handoff.ECONFLICT, "Parcel %s is already settled.", p.TrackingID)
 			}
 			ids = append(ids, p.TrackingID)
+		}
+		if err := d.appendAudit(ctx, tx, log...); err != nil {
+			return err
 		}
 		if err := d.enqueue(ctx, tx, MsgDelivered, s.ID+"|"+dl.Detail, ids, map[string]any{"detailCode": dl.Detail}, ""); err != nil {
 			return err
