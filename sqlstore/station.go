@@ -445,20 +445,39 @@ func (d *DB) findRoute(ctx context.Context, tx *sql.Tx, routeID string) (*handof
 // answer of a write, on the connection that wrote it, whose cache of pages
 // is still good (another connection reads them again after every commit).
 func (d *DB) loadStop(ctx context.Context, tx *sql.Tx, stopID string) (*handoff.Stop, error) {
-	queryRow, query := d.queriers(tx)
+	_, query := d.queriers(tx)
 	v := d.newStopViews()
-	err := v.scanStop(queryRow(ctx, `SELECT `+stopViewCols+`, r.status FROM stops s JOIN routes r ON r.id = s.route_id WHERE s.id = $1`, stopID), "")
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, handoff.NotFound("Stop")
-	}
+	rows, err := query(ctx, stopViewQuery, stopID)
 	if err != nil {
 		return nil, handoff.Internal(err, "find stop")
 	}
-	if err := v.readParcels(query(ctx, stopParcelsQuery+`rp.stop_id = $1 ORDER BY rp.tracking_id`, stopID)); err != nil {
-		return nil, err
+	defer rows.Close()
+	for rows.Next() {
+		var st stopRow
+		var pr viewParcel
+		if err := rows.Scan(append(st.dest(true), pr.dest()...)...); err != nil {
+			return nil, handoff.Internal(err, "find stop")
+		}
+		if len(v.stops) == 0 {
+			v.addStop(&st)
+		}
+		v.addParcel(&pr)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, handoff.Internal(err, "find stop")
+	}
+	// A stop is planned with its parcels, and neither is ever deleted:
+	// no row is no such stop.
+	if len(v.stops) == 0 {
+		return nil, handoff.NotFound("Stop")
 	}
 	return &v.finish()[0], nil
 }
+
+// stopViewQuery reads one stop's view in one statement: the stop, its
+// route's status and each of its parcels, a row per parcel.
+const stopViewQuery = `SELECT ` + stopViewCols + `, r.status, ` + stopParcelCols + ` FROM stops s JOIN routes r ON r.id = s.route_id
+	JOIN route_parcels rp ON rp.stop_id = s.id ` + stopParcelJoins + ` WHERE s.id = $1 ORDER BY rp.tracking_id`
 
 // queriers returns how to read in tx, with its prepared statements, or on a
 // reader when tx is nil.
@@ -480,15 +499,20 @@ const stopViewCols = `s.id, s.route_id, s.position, s.recipient_name, s.address_
 // whether a photo may be taken, the shipper's settings, and whether an open
 // parcel's recipient has a garage opener there with key delivery on (for
 // everything or for that parcel). It ends in the WHERE clause's column.
-const stopParcelsQuery = `SELECT rp.stop_id, rp.tracking_id, rp.outcome, rp.bag_scanned, rp.code_ok, p.otp_required, p.bag_required, p.stage, p.status, p.detail,
-	s.signature_required, s.minimum_age, s.typed_signature_refused, s.confidential_address OR s.gift_registry OR EXISTS (SELECT 1 FROM recipient_prefs rpf WHERE rpf.photo_opt_out
-		AND rpf.contact IN (s.recipient_mobile, s.recipient_email) AND rpf.contact <> ''), ss.body,
-	rp.outcome = '' AND EXISTS (SELECT 1 FROM garages g WHERE g.contact IN (s.recipient_mobile, s.recipient_email) AND g.contact <> ''
-		AND g.address_key = s.address_key AND g.removed_at = 0
-		AND (g.key_delivery OR EXISTS (SELECT 1 FROM garage_parcels gp WHERE gp.tracking_id = p.tracking_id AND gp.garage_id = g.id)))
-	FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments s ON s.id = p.shipment_id
-	JOIN shipper_settings ss ON ss.shipper_id = p.shipper_id
-	WHERE `
+const stopParcelsQuery = `SELECT ` + stopParcelCols + ` FROM route_parcels rp ` + stopParcelJoins + ` WHERE `
+
+// stopParcelCols are the columns of a stop's parcel (rp, with
+// stopParcelJoins) its view is made of (viewParcel).
+const stopParcelCols = `rp.stop_id, rp.tracking_id, rp.outcome, rp.bag_scanned, rp.code_ok, p.otp_required, p.bag_required, p.stage, p.status, p.detail,
+	sh.signature_required, sh.minimum_age, sh.typed_signature_refused, sh.confidential_address OR sh.gift_registry OR EXISTS (SELECT 1 FROM recipient_prefs rpf WHERE rpf.photo_opt_out
+		AND rpf.contact IN (sh.recipient_mobile, sh.recipient_email) AND rpf.contact <> ''), ss.body,
+	rp.outcome = '' AND EXISTS (SELECT 1 FROM garages g WHERE g.contact IN (sh.recipient_mobile, sh.recipient_email) AND g.contact <> ''
+		AND g.address_key = sh.address_key AND g.removed_at = 0
+		AND (g.key_delivery OR EXISTS (SELECT 1 FROM garage_parcels gp WHERE gp.tracking_id = p.tracking_id AND gp.garage_id = g.id)))`
+
+// stopParcelJoins joins a route parcel (rp) to what stopParcelCols read.
+const stopParcelJoins = `JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments sh ON sh.id = p.shipment_id
+	JOIN shipper_settings ss ON ss.shipper_id = p.shipper_id`
 
 // stopViews assembles stops as the associate sees them from their rows and
 // their parcels' rows.
@@ -506,16 +530,35 @@ func (d *DB) newStopViews() *stopViews {
 // scanStop adds a stop from a row of stopViewCols on a route of status, or
 // when status is "", of stopViewCols and the route's status.
 func (v *stopViews) scanStop(row interface{ Scan(...any) error }, status string) error {
-	s := handoff.Stop{RouteStatus: status}
-	var minute, wrong, resends int
-	dest := []any{&s.ID, &s.RouteID, &s.Position, &s.RecipientName, &s.AddressLine1, &s.AddressLine2, &s.City, &s.PostalCode, &s.CountryCode,
-		&minute, &s.OTPState, &wrong, &resends}
-	if status == "" {
-		dest = append(dest, &s.RouteStatus)
-	}
-	if err := row.Scan(dest...); err != nil {
+	st := stopRow{s: handoff.Stop{RouteStatus: status}}
+	if err := row.Scan(st.dest(status == "")...); err != nil {
 		return err
 	}
+	v.addStop(&st)
+	return nil
+}
+
+// stopRow is a row of stopViewCols (and the route's status).
+type stopRow struct {
+	s                      handoff.Stop
+	minute, wrong, resends int
+}
+
+// dest returns where a row of stopViewCols goes, then the route's status
+// when withStatus.
+func (st *stopRow) dest(withStatus bool) []any {
+	s := &st.s
+	dest := []any{&s.ID, &s.RouteID, &s.Position, &s.RecipientName, &s.AddressLine1, &s.AddressLine2, &s.City, &s.PostalCode, &s.CountryCode,
+		&st.minute, &s.OTPState, &st.wrong, &st.resends}
+	if withStatus {
+		dest = append(dest, &s.RouteStatus)
+	}
+	return dest
+}
+
+// addStop adds a stop from its row.
+func (v *stopViews) addStop(st *stopRow) {
+	s, minute, wrong, resends := st.s, st.minute, st.wrong, st.resends
 	s.PlannedTime = route.FormatClock(minute)
 	s.Needs.Passcode = s.OTPState != handoff.OTPNone
 	// Only a stop still waiting for its code can be moved, so only such
@@ -528,7 +571,6 @@ func (v *stopViews) scanStop(row interface{ Scan(...any) error }, status string)
 	s.Parcels = []handoff.StopParcel{}
 	v.idx[s.ID] = len(v.stops)
 	v.stops = append(v.stops, s)
-	return nil
 }
 
 // readParcels adds the parcels of stopParcelsQuery's rows to their stops.
@@ -538,47 +580,64 @@ func (v *stopViews) readParcels(rows *sql.Rows, err error) error {
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var stopID, body string
-		var sp handoff.StopParcel
-		var private, garage bool
-		if err := rows.Scan(&stopID, &sp.TrackingID, &sp.Outcome, &sp.BagScanned, &sp.PasscodeVerified, &sp.OTPRequired, &sp.BagRequired, &sp.Stage, &sp.Status, &sp.DetailCode,
-			&sp.Signature, &sp.MinimumAge, &sp.TypedSignatureRefused, &private, &body, &garage); err != nil {
+		var pr viewParcel
+		if err := rows.Scan(pr.dest()...); err != nil {
 			return handoff.Internal(err, "scan stop parcel")
 		}
-		check := handoff.DoorCheck{Signature: sp.Signature, MinimumAge: sp.MinimumAge}
-		sp.MinimumAge = check.Age()
-		i, ok := v.idx[stopID]
-		if !ok {
-			continue
-		}
-		s := &v.stops[i]
-		s.Parcels = append(s.Parcels, sp)
-		if sp.BagRequired {
-			s.Needs.BagScan = true
-		}
-		s.Needs.Signature = s.Needs.Signature || sp.Signature != ""
-		s.Needs.AgeCheck = s.Needs.AgeCheck || sp.MinimumAge > 0
-		if !sp.OTPRequired && !private && !check.Needed() {
-			s.Needs.Photo = true
-		}
-		if !sp.OTPRequired && !garage {
-			continue
-		}
-		set, _ := decodeSettings(body)
-		if sp.OTPRequired {
-			allowed, seen := v.fallback[stopID]
-			v.fallback[stopID] = set.SecureDelivery.PhoneDigitsFallback && (allowed || !seen)
-		}
-		// A parcel handed over in person (a signature or an age check) is
-		// never left in a garage.
-		if garage && !check.Needed() && (!sp.OTPRequired || set.SecureDelivery.GarageSatisfiesOTP) {
-			s.Needs.Garage = true
-		}
+		v.addParcel(&pr)
 	}
 	if err := rows.Err(); err != nil {
 		return handoff.Internal(err, "list stop parcels")
 	}
 	return nil
+}
+
+// viewParcel is a row of stopParcelCols.
+type viewParcel struct {
+	stopID, body    string
+	sp              handoff.StopParcel
+	private, garage bool
+}
+
+// dest returns where a row of stopParcelCols goes.
+func (pr *viewParcel) dest() []any {
+	sp := &pr.sp
+	return []any{&pr.stopID, &sp.TrackingID, &sp.Outcome, &sp.BagScanned, &sp.PasscodeVerified, &sp.OTPRequired, &sp.BagRequired, &sp.Stage, &sp.Status, &sp.DetailCode,
+		&sp.Signature, &sp.MinimumAge, &sp.TypedSignatureRefused, &pr.private, &pr.body, &pr.garage}
+}
+
+// addParcel adds a parcel to its stop, which was added before.
+func (v *stopViews) addParcel(pr *viewParcel) {
+	stopID, body, sp, private, garage := pr.stopID, pr.body, pr.sp, pr.private, pr.garage
+	check := handoff.DoorCheck{Signature: sp.Signature, MinimumAge: sp.MinimumAge}
+	sp.MinimumAge = check.Age()
+	i, ok := v.idx[stopID]
+	if !ok {
+		return
+	}
+	s := &v.stops[i]
+	s.Parcels = append(s.Parcels, sp)
+	if sp.BagRequired {
+		s.Needs.BagScan = true
+	}
+	s.Needs.Signature = s.Needs.Signature || sp.Signature != ""
+	s.Needs.AgeCheck = s.Needs.AgeCheck || sp.MinimumAge > 0
+	if !sp.OTPRequired && !private && !check.Needed() {
+		s.Needs.Photo = true
+	}
+	if !sp.OTPRequired && !garage {
+		return
+	}
+	set, _ := decodeSettings(body)
+	if sp.OTPRequired {
+		allowed, seen := v.fallback[stopID]
+		v.fallback[stopID] = set.SecureDelivery.PhoneDigitsFallback && (allowed || !seen)
+	}
+	// A parcel handed over in person (a signature or an age check) is
+	// never left in a garage.
+	if garage && !check.Needed() && (!sp.OTPRequired || set.SecureDelivery.GarageSatisfiesOTP) {
+		s.Needs.Garage = true
+	}
 }
 
 // finish returns the stops.
