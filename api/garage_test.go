@@ -335,6 +335,46 @@ func TestGarageOpenOutlastsItsStep(t *testing.T) {
 	})
 }
 
+// TestGarageOpenFailsAfterItsStep: the open call's door does not answer
+// in time, and meanwhile the sweeper took the call's step over (it took the
+// call for dead). The call answers 503 but leaves the grant to the sweeper:
+// when the door turns out to have opened after all and sticks open, the
+// sweeper's move to close_failed alerts the recipient and opens a case.
+// Before, the call settled the grant as failed under the sweeper, whose
+// move then found nothing to move, and nobody was told.
+func TestGarageOpenFailsAfterItsStep(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		g := newGarageDay(t, e)
+		store := e.garages.Store
+		bound := e.garages.StepBound()
+		hook := &sweepOnRead{Store: store, sweep: func() {
+			later := e.db.Now().Add(bound + time.Second)
+			if claimed, err := store.ClaimStaleGrants(t0ctx, grant.InFlightStates(), later, later.Add(bound)); err != nil || len(claimed) != 1 {
+				t.Errorf("the sweeper's claim = %+v, %v", claimed, err)
+			}
+			g.og.Set(0, false, 3*time.Second) // the door stops answering
+		}}
+		e.garages.Store = hook
+		defer func() { e.garages.Store = store }()
+		problem(t, g.open(g.da1Key), 503, "")
+		if gr, err := store.FindGrant(t0ctx, hook.id); err != nil || gr.State != handoff.GrantOpening {
+			t.Fatalf("grant %+v, %v; want it still opening, the sweeper's", gr, err)
+		}
+		g.og.Set(1, true, 0) // it had opened after all, and sticks
+		sweepAfter(t, e, 3*bound+time.Second, 1) // past the sweeper's own lease
+		if gr, err := store.FindGrant(t0ctx, hook.id); err != nil || gr.State != handoff.GrantCloseFailed {
+			t.Fatalf("grant %+v, %v; want %s", gr, err, handoff.GrantCloseFailed)
+		}
+		cs := e.do("POST", "/v1/admin/agents", adminToken, map[string]any{"name": "C"}).JSON(t)["apiKey"].(string)
+		if cases := g.garageCases(t, cs); len(cases) != 1 {
+			t.Fatalf("garage cases = %v", cases)
+		}
+		if !g.told(t, "close_failed") {
+			t.Error("the recipient was not alerted")
+		}
+	})
+}
+
 // TestGarageOpenedLateAndStuck: as TestGarageSweptWhileOpening and
 // TestGarageOpenOutlastsItsStep, but the door, opened by the call after the
 // sweeper took its step over, sticks open. Whether the sweeper had settled

@@ -361,9 +361,17 @@ func (s *Service) OpenGarage(ctx context.Context, da *handoff.Principal, stopID 
 	}
 	if err != nil {
 		s.Log.Warn("garage did not open", "grant_id", g.ID, "err", err)
-		if _, _, merr := s.move(ctx, rec, grant.OpenFailed, handoff.GrantMove{Step: "failed", Event: tracking.GarageAccessFailed,
-			Note: "The garage did not open", Detail: "The garage did not open", Actor: da.ID, Notify: true}); merr != nil {
+		// Only while this call still holds its step: a sweeper that took
+		// it over reads the door itself, and if the door opened late and
+		// sticks, its move to close_failed (the alert and the case) must
+		// find the grant still opening, not failed by this call.
+		moved, _, merr := s.move(ctx, rec, grant.OpenFailed, handoff.GrantMove{Step: "failed", Event: tracking.GarageAccessFailed,
+			Note: "The garage did not open", Detail: "The garage did not open", Actor: da.ID, Notify: true, Holding: step})
+		switch {
+		case merr != nil:
 			s.Log.Error("garage grant: left to the sweeper", "grant_id", g.ID, "err", merr)
+		case !moved:
+			s.Log.Warn("garage grant: the sweeper took the opening over", "grant_id", g.ID)
 		}
 		if dev != nil && errors.Is(err, garage.ErrTimeout) {
 			// It may have started to move: ask it to close, to be safe.
