@@ -232,10 +232,6 @@ func TestGiftBuyerLearnsOnlyTheGiftsCode(t *testing.T) {
 		if left := int(st["attemptsLeft"].(float64)); left != 3 {
 			t.Errorf("attemptsLeft = %d after a right entry, want 3", left)
 		}
-		// The buyer's code again is now a wrong guess for what is left.
-		if r := d.verify(stop, buyerCodes[0]); !wrong(t, r) {
-			t.Fatalf("the gift's code again: %d %s", r.Status, r.Body)
-		}
 		victimCodes := d.codesTo(victimEmail)
 		var own string
 		for _, c := range victimCodes {
@@ -246,7 +242,26 @@ func TestGiftBuyerLearnsOnlyTheGiftsCode(t *testing.T) {
 		if len(victimCodes) != 2 || own == "" {
 			t.Fatalf("the victim's inbox holds %v: want the gift's code and their own", victimCodes)
 		}
+		// The buyer's code again is now a wrong guess for what is left, as
+		// is any other; after two of them the stop's third evaluation is
+		// still there for the victim's code (the right entry used none).
+		other := "000000"
+		if slices.Contains(victimCodes, other) {
+			other = "000001"
+		}
+		for i, c := range []string{buyerCodes[0], other} {
+			r := d.verify(stop, c)
+			if !wrong(t, r) {
+				t.Fatalf("a wrong entry after the gift's code: %d %s", r.Status, r.Body)
+			}
+			if left := int(r.JSON(t)["attemptsLeft"].(float64)); left != 2-i {
+				t.Fatalf("after %d wrong entries %d attempts are left, want %d", i+1, left, 2-i)
+			}
+		}
 		r = d.verify(stop, own)
+		if r.Status != 200 {
+			t.Fatalf("the victim's code after two wrong entries: %d %s", r.Status, r.Body)
+		}
 		if got := deliveredIDs(t, r); !slices.Equal(got, []string{victim}) {
 			t.Fatalf("the victim's code delivered %v", got)
 		}

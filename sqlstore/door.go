@@ -673,14 +673,26 @@ func (d *DB) guess(ctx context.Context, tx *sql.Tx, g door.Guess, s *door.Stop, 
 		}
 		return err
 	}
-	wrong := len(v.Matched) == 0
-	inc := 0
-	if wrong {
-		inc = 1
+	// The entry is evaluated, and the stop settled as far as the entry
+	// decides it, in one UPDATE: a wrong entry (one that matched only sets
+	// with nothing waiting here counts as wrong too) uses one of the stop's
+	// attempts; a right one verifies the stop, unless parcels under
+	// another code still wait there: then it used none of its attempts.
+	// The stop's row, read in this transaction, is locked (PostgreSQL) or
+	// SQLite's writer is this one, so what open says holds until commit.
+	spent, wrongs, state := 1, 0, handoff.OTPPending
+	switch {
+	case !res.Correct:
+		wrongs = 1
+	case slices.ContainsFunc(open, func(p stopParcel) bool { return p.waitsForCode() && !v.Matched[p.codeSet] }):
+		spent = 0
+	default:
+		state = handoff.OTPVerified
 	}
 	var stopWrong int
-	err = d.txQueryRow(ctx, tx, `UPDATE stops SET guesses = guesses + 1, wrong = wrong + $4 WHERE id = $1 AND otp_state = $2 AND guesses < $3 RETURNING wrong`,
-		g.StopID, handoff.OTPPending, handoff.MaxCodeGuesses, inc).Scan(&stopWrong)
+	err = d.txQueryRow(ctx, tx, `UPDATE stops SET guesses = guesses + $4, wrong = wrong + $5, otp_state = $6
+		WHERE id = $1 AND otp_state = $2 AND guesses < $3 RETURNING wrong`,
+		g.StopID, handoff.OTPPending, handoff.MaxCodeGuesses, spent, wrongs, state).Scan(&stopWrong)
 	if errors.Is(err, sql.ErrNoRows) {
 		if err := d.txQueryRow(ctx, tx, `SELECT otp_state FROM stops WHERE id = $1`, g.StopID).Scan(&res.State); err != nil {
 			return handoff.Internal(err, "read stop")
@@ -704,13 +716,6 @@ func (d *DB) guess(ctx context.Context, tx *sql.Tx, g door.Guess, s *door.Stop, 
 	}
 	if err := d.appendAudit(ctx, tx, check); err != nil {
 		return err
-	}
-	if !wrong {
-		// The sets it matched have nothing open here any more: it
-		// counts as wrong after all.
-		if err := d.txQueryRow(ctx, tx, `UPDATE stops SET wrong = wrong + 1 WHERE id = $1 RETURNING wrong`, g.StopID).Scan(&stopWrong); err != nil {
-			return handoff.Internal(err, "count wrong guess")
-		}
 	}
 	if res.LockedNow, err = d.lockIfOverBudget(ctx, tx, g.AssociateID, counted, g.BudgetLimit, g.BudgetWindow, g.At); err != nil {
 		return err
@@ -736,12 +741,11 @@ func (d *DB) guess(ctx context.Context, tx *sql.Tx, g door.Guess, s *door.Stop, 
 }
 
 // rightGuess settles a right entry (which took nothing from the associate's
-// budget): the open passcode parcels of the matched sets are
-// delivered (or, when their label also asks for a signature or an age
-// check, opened by the code, to be handed over with the check), and the
-// stop is verified unless parcels under another code still wait there
-// (then this entry used none of the stop's attempts). check is the entry's
-// audit entry, appended with the deliveries'.
+// budget, and whose stop guess counted or verified already): the open
+// passcode parcels of the matched sets are delivered (or, when their label
+// also asks for a signature or an age check, opened by the code, to be
+// handed over with the check). check is the entry's audit entry, appended
+// with the deliveries'.
 func (d *DB) rightGuess(ctx context.Context, tx *sql.Tx, g door.Guess, s *door.Stop, open []stopParcel, matched map[string]bool, res *door.GuessResult, check audit.Entry) error {
 	opens := func(p stopParcel) bool { return p.waitsForCode() && matched[p.codeSet] }
 	for _, p := range open {
@@ -752,19 +756,8 @@ func (d *DB) rightGuess(ctx context.Context, tx *sql.Tx, g door.Guess, s *door.S
 		}
 	}
 	var err error
-	if res.Delivered, err = d.completeParcels(ctx, tx, s, open, g.AssociateID, func(p stopParcel) bool { return opens(p) && !p.needsCheck }, g.Detail, g.Note, check); err != nil {
-		return err
-	}
-	if slices.ContainsFunc(open, func(p stopParcel) bool { return p.waitsForCode() && !matched[p.codeSet] }) {
-		if _, err := d.txExec(ctx, tx, `UPDATE stops SET guesses = guesses - 1 WHERE id = $1 AND guesses > 0`, g.StopID); err != nil {
-			return handoff.Internal(err, "refund stop guess")
-		}
-		return nil
-	}
-	if _, err := d.txExec(ctx, tx, `UPDATE stops SET otp_state = $1 WHERE id = $2 AND otp_state = $3`, handoff.OTPVerified, g.StopID, handoff.OTPPending); err != nil {
-		return handoff.Internal(err, "verify stop")
-	}
-	return nil
+	res.Delivered, err = d.completeParcels(ctx, tx, s, open, g.AssociateID, func(p stopParcel) bool { return opens(p) && !p.needsCheck }, g.Detail, g.Note, check)
+	return err
 }
 
 // errRollback ends a transaction without an error for the caller.
