@@ -131,6 +131,7 @@ func (d *DB) CountPasscodeSets(ctx context.Context, prefix string) (n int, err e
 // NewIDAt and NewTrackingID let tests see the IDs the store makes.
 func NewIDAt(prefix string, t time.Time) string { return newIDAt(prefix, t) }
 func NewTrackingID() string                     { return newTrackingID() }
+func NewTrackingIDAt(t time.Time) string        { return newTrackingIDAt(t) }
 
 // ExecSQL runs a statement as SQL from outside this release would: an
 // operator's, or an older node's during a rolling upgrade.

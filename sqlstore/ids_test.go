@@ -11,7 +11,7 @@ import (
 
 // IDs made later sort after earlier ones (so new rows append to their
 // indexes), while each keeps 16 random characters; tracking IDs, printed on
-// parcels, carry no time and stay wholly random.
+// parcels, carry only their day and keep 12 random characters (60 bits).
 func TestIDsSortByTimeAndStayUnguessable(t *testing.T) {
 	base := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
 	prev := sqlstore.NewIDAt("ntf_", base)
@@ -41,15 +41,23 @@ func TestIDsSortByTimeAndStayUnguessable(t *testing.T) {
 		seen[id] = true
 	}
 
+	// Tracking IDs: the day they are made, then 12 random characters.
 	firsts := map[string]bool{}
+	day := sqlstore.NewTrackingIDAt(base)[:4]
 	for range 200 {
-		tid := sqlstore.NewTrackingID()
-		if len(tid) != 14 || !strings.HasPrefix(tid, "HO") || strings.Trim(tid[2:], strings.ToUpper(auth.Alphabet)) != "" {
-			t.Fatalf("tracking ID %q is not HO and 12 characters of the alphabet", tid)
+		tid := sqlstore.NewTrackingIDAt(base)
+		if len(tid) != 16 || !strings.HasPrefix(tid, "HO") || strings.Trim(tid[2:], strings.ToUpper(auth.Alphabet)) != "" {
+			t.Fatalf("tracking ID %q is not HO and 14 characters of the alphabet", tid)
 		}
-		firsts[tid[2:6]] = true
+		if tid[:4] != day {
+			t.Fatalf("tracking IDs of one day begin %s and %s", day, tid[:4])
+		}
+		firsts[tid[4:8]] = true
 	}
 	if len(firsts) < 150 {
-		t.Errorf("200 tracking IDs made at once share their first four characters in %d ways only: they look ordered, not random", len(firsts))
+		t.Errorf("200 tracking IDs made at once share their first four random characters in %d ways only: they look ordered, not random", len(firsts))
+	}
+	if next := sqlstore.NewTrackingIDAt(base.Add(24 * time.Hour)); next[:4] <= day {
+		t.Errorf("a tracking ID of the next day begins %s, not after %s", next[:4], day)
 	}
 }

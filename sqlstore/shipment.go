@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/handoff-dev/handoff"
@@ -23,12 +24,20 @@ import (
 	"github.com/handoff-dev/handoff/tracking"
 )
 
-// newTrackingID returns "HO" and 12 random characters (60 bits) from an
-// alphabet without look-alikes, so an ID read out on the phone survives.
-// Unlike newID it carries no time: a tracking ID is printed on the parcel,
-// and the next one must not be guessable from it.
+// newTrackingID returns "HO", two characters of the day it is made, and 12
+// random characters (60 bits) from an alphabet without look-alikes, so an
+// ID read out on the phone survives. The next one is no more guessable from
+// it than without the day: its 60 random bits are new. The day (counted
+// from 1970, modulo 1,024) keeps a day's parcels together in every index
+// keyed by tracking ID: a day reads and writes the index pages of its own
+// parcels, not pages spread over the whole table as the store grows.
 func newTrackingID() string {
-	return "HO" + strings.ToUpper(auth.Random(12))
+	return newTrackingIDAt(time.Now())
+}
+
+func newTrackingIDAt(t time.Time) string {
+	day := t.Unix() / 86400
+	return "HO" + strings.ToUpper(string([]byte{auth.Alphabet[(day>>5)&31], auth.Alphabet[day&31]})+auth.Random(12))
 }
 
 // CheckEligibility implements handoff.ShipmentService.
