@@ -360,7 +360,7 @@ func TestGarageOpenFailsAfterItsStep(t *testing.T) {
 		if gr, err := store.FindGrant(t0ctx, hook.id); err != nil || gr.State != handoff.GrantOpening {
 			t.Fatalf("grant %+v, %v; want it still opening, the sweeper's", gr, err)
 		}
-		g.og.Set(1, true, 0) // it had opened after all, and sticks
+		g.og.Set(1, true, 0)                     // it had opened after all, and sticks
 		sweepAfter(t, e, 3*bound+time.Second, 1) // past the sweeper's own lease
 		if gr, err := store.FindGrant(t0ctx, hook.id); err != nil || gr.State != handoff.GrantCloseFailed {
 			t.Fatalf("grant %+v, %v; want %s", gr, err, handoff.GrantCloseFailed)
