@@ -276,6 +276,35 @@ func sweepAfter(t *testing.T, e *env, d time.Duration, want int) {
 	}
 }
 
+// sweeperClaims claims the stale grants as another node's sweeper would
+// once the call's step deadline is past, and wants the one grant in flight,
+// in state when state is not "".
+func sweeperClaims(t *testing.T, e *env, state string) {
+	t.Helper()
+	bound := e.garages.StepBound()
+	later := e.db.Now().Add(bound + time.Second)
+	claimed, err := e.garages.Store.ClaimStaleGrants(t0ctx, grant.InFlightStates(), later, later.Add(bound))
+	if err != nil || len(claimed) != 1 || (state != "" && claimed[0].State != state) {
+		t.Errorf("the sweeper's claim = %+v, %v; want the grant in flight", claimed, err)
+	}
+}
+
+// wantStuckAlert wants the grant close_failed, with one garage case for
+// customer service and the recipient told.
+func (g *garageDay) wantStuckAlert(t *testing.T, e *env, grantID string) {
+	t.Helper()
+	if gr, err := e.garages.Store.FindGrant(t0ctx, grantID); err != nil || gr.State != handoff.GrantCloseFailed {
+		t.Fatalf("grant %+v, %v; want %s", gr, err, handoff.GrantCloseFailed)
+	}
+	cs := e.do("POST", "/v1/admin/agents", adminToken, map[string]any{"name": "C"}).JSON(t)["apiKey"].(string)
+	if cases := g.garageCases(t, cs); len(cases) != 1 {
+		t.Fatalf("garage cases = %v", cases)
+	}
+	if !g.told(t, "close_failed") {
+		t.Error("the recipient was not alerted")
+	}
+}
+
 // TestGarageSweptWhileOpening: the sweeper settles an opening grant (the
 // door read closed) while its open call goes on to open the door. The call
 // finds its grant gone and closes the door itself: nobody else would. It
@@ -310,13 +339,7 @@ func TestGarageOpenOutlastsItsStep(t *testing.T) {
 		g := newGarageDay(t, e)
 		store := e.garages.Store
 		bound := e.garages.StepBound()
-		hook := &sweepOnRead{Store: store, sweep: func() {
-			later := e.db.Now().Add(bound + time.Second)
-			claimed, err := store.ClaimStaleGrants(t0ctx, grant.InFlightStates(), later, later.Add(bound))
-			if err != nil || len(claimed) != 1 || claimed[0].State != handoff.GrantOpening {
-				t.Errorf("the sweeper's claim = %+v, %v; want the opening grant", claimed, err)
-			}
-		}}
+		hook := &sweepOnRead{Store: store, sweep: func() { sweeperClaims(t, e, handoff.GrantOpening) }}
 		e.garages.Store = hook
 		defer func() { e.garages.Store = store }()
 		r := g.open(g.da1Key)
@@ -348,10 +371,7 @@ func TestGarageOpenFailsAfterItsStep(t *testing.T) {
 		store := e.garages.Store
 		bound := e.garages.StepBound()
 		hook := &sweepOnRead{Store: store, sweep: func() {
-			later := e.db.Now().Add(bound + time.Second)
-			if claimed, err := store.ClaimStaleGrants(t0ctx, grant.InFlightStates(), later, later.Add(bound)); err != nil || len(claimed) != 1 {
-				t.Errorf("the sweeper's claim = %+v, %v", claimed, err)
-			}
+			sweeperClaims(t, e, "")
 			g.og.Set(0, false, 3*time.Second) // the door stops answering
 		}}
 		e.garages.Store = hook
@@ -362,16 +382,7 @@ func TestGarageOpenFailsAfterItsStep(t *testing.T) {
 		}
 		g.og.Set(1, true, 0)                     // it had opened after all, and sticks
 		sweepAfter(t, e, 3*bound+time.Second, 1) // past the sweeper's own lease
-		if gr, err := store.FindGrant(t0ctx, hook.id); err != nil || gr.State != handoff.GrantCloseFailed {
-			t.Fatalf("grant %+v, %v; want %s", gr, err, handoff.GrantCloseFailed)
-		}
-		cs := e.do("POST", "/v1/admin/agents", adminToken, map[string]any{"name": "C"}).JSON(t)["apiKey"].(string)
-		if cases := g.garageCases(t, cs); len(cases) != 1 {
-			t.Fatalf("garage cases = %v", cases)
-		}
-		if !g.told(t, "close_failed") {
-			t.Error("the recipient was not alerted")
-		}
+		g.wantStuckAlert(t, e, hook.id)
 	})
 }
 
@@ -393,11 +404,10 @@ func TestGarageOpenedLateAndStuck(t *testing.T) {
 				store := e.garages.Store
 				bound := e.garages.StepBound()
 				hook := &sweepOnRead{Store: store, sweep: func() {
-					later := e.db.Now().Add(bound + time.Second)
 					if settled {
 						sweepAfter(t, e, bound+time.Second, 1)
-					} else if claimed, err := store.ClaimStaleGrants(t0ctx, grant.InFlightStates(), later, later.Add(bound)); err != nil || len(claimed) != 1 {
-						t.Errorf("the sweeper's claim = %+v, %v", claimed, err)
+					} else {
+						sweeperClaims(t, e, "")
 					}
 					g.og.Set(0, true, 0) // from now on the door opens but will not close
 				}}
@@ -408,16 +418,7 @@ func TestGarageOpenedLateAndStuck(t *testing.T) {
 				if reason := r.JSON(t)["reason"]; reason != grant.ReasonDoorStuck {
 					t.Errorf("reason %v, want %s", reason, grant.ReasonDoorStuck)
 				}
-				if gr, err := store.FindGrant(t0ctx, hook.id); err != nil || gr.State != handoff.GrantCloseFailed {
-					t.Fatalf("grant %+v, %v; want %s", gr, err, handoff.GrantCloseFailed)
-				}
-				cs := e.do("POST", "/v1/admin/agents", adminToken, map[string]any{"name": "C"}).JSON(t)["apiKey"].(string)
-				if cases := g.garageCases(t, cs); len(cases) != 1 {
-					t.Fatalf("garage cases = %v", cases)
-				}
-				if !g.told(t, "close_failed") {
-					t.Error("the recipient was not alerted")
-				}
+				g.wantStuckAlert(t, e, hook.id)
 				problem(t, g.do("POST", "/v1/associate/stops/"+g.stopID+"/deliver", g.da1Key, map[string]any{"place": "DeliveredToCustomer"}), 409, "")
 			})
 		})
