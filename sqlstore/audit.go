@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/handoff-dev/handoff"
@@ -21,8 +20,8 @@ const ChainSystem = "system"
 // appendAudit appends es, in order, each to its chain — e.Chain, or else
 // the actor's own chain — at the store's time, in the caller's
 // transaction. Each chain's head moves once for all of its entries, and the
-// entries are written by one INSERT: a delivery's check and its parcels'
-// entries cost two statements, not two each. Moving a head is a
+// entries are written together (insertRows): a delivery's check and its
+// parcels' entries cost two statements, not two each. Moving a head is a
 // conditional UPDATE that locks the head row until commit (PostgreSQL;
 // SQLite has one writer), so two nodes appending to one chain take turns,
 // and each entry links to the one committed before it.
@@ -58,63 +57,17 @@ func (d *DB) appendAudit(ctx context.Context, tx *sql.Tx, es ...audit.Entry) err
 			return err
 		}
 	}
-	args := make([]any, 0, 10*len(es))
-	for _, e := range es {
-		args = append(args, e.Chain, e.Seq, at, e.Action, e.Actor, e.Subject, e.Outcome, e.Detail, e.PrevHash, e.Hash)
+	rows := make([][]any, len(es))
+	for i, e := range es {
+		rows[i] = []any{e.Chain, e.Seq, at, e.Action, e.Actor, e.Subject, e.Outcome, e.Detail, e.PrevHash, e.Hash}
 	}
-	q := auditInsert(len(es))
-	var err error
-	if len(es) <= maxPreparedAuditRows {
-		_, err = d.txExec(ctx, tx, q, args...)
-	} else {
-		_, err = tx.ExecContext(ctx, q, args...)
-	}
-	if err != nil {
+	if err := d.insertRows(ctx, tx, `INSERT INTO audit_log (chain, seq, at, action, actor, subject, outcome, detail, prev_hash, hash) VALUES `, rows, ""); err != nil {
 		return handoff.Internal(err, "append audit")
 	}
 	for _, e := range es {
 		d.heads.put(e.Chain, auditHead{e.Seq, e.Hash}) // the last of each chain stays
 	}
 	return nil
-}
-
-// maxPreparedAuditRows bounds the INSERTs of audit entries kept prepared:
-// one text per number of rows.
-const maxPreparedAuditRows = 8
-
-// auditInserts are the INSERTs of 1 to maxPreparedAuditRows entries.
-var auditInserts = func() (qs [maxPreparedAuditRows + 1]string) {
-	for n := 1; n <= maxPreparedAuditRows; n++ {
-		qs[n] = buildAuditInsert(n)
-	}
-	return qs
-}()
-
-// auditInsert returns the INSERT of n audit entries.
-func auditInsert(n int) string {
-	if n <= maxPreparedAuditRows {
-		return auditInserts[n]
-	}
-	return buildAuditInsert(n)
-}
-
-func buildAuditInsert(n int) string {
-	var b strings.Builder
-	b.WriteString(`INSERT INTO audit_log (chain, seq, at, action, actor, subject, outcome, detail, prev_hash, hash) VALUES `)
-	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteByte('(')
-		for c := range 10 {
-			if c > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("$" + itoa(10*i+c+1))
-		}
-		b.WriteByte(')')
-	}
-	return b.String()
 }
 
 // advanceHead numbers the entries of one chain (in their order), links each
