@@ -25,14 +25,17 @@ import (
 
 // doorStopQuery reads a stop with its route's facts, and whether a garage
 // door there was reported not to have closed.
-const doorStopQuery = `SELECT s.id, s.route_id, s.mobile, s.otp_state, r.associate_id, r.service_date, r.marketplace, r.status,
-		EXISTS (SELECT 1 FROM garage_grants g WHERE g.stop_id = s.id AND g.state = $2)
-		FROM stops s JOIN routes r ON r.id = s.route_id WHERE s.id = $1`
+const doorStopQuery = `SELECT ` + doorStopCols + ` FROM stops s JOIN routes r ON r.id = s.route_id WHERE s.id = $1`
+
+// doorStopCols are the columns of a stop (s) and its route (r) the door
+// reads (door.Stop), $2 being the garage grant's "did not close" state.
+const doorStopCols = `s.id, s.route_id, s.mobile, s.otp_state, r.associate_id, r.service_date, r.marketplace, r.status,
+		EXISTS (SELECT 1 FROM garage_grants g WHERE g.stop_id = s.id AND g.state = $2)`
 
 // scanDoorStop scans a row of doorStopQuery, or returns ENOTFOUND.
 func scanDoorStop(row *sql.Row) (*door.Stop, error) {
 	var s door.Stop
-	err := row.Scan(&s.ID, &s.RouteID, &s.Mobile, &s.OTPState, &s.AssociateID, &s.Date, &s.Market, &s.RouteStatus, &s.GarageCloseFailed)
+	err := row.Scan(doorStopDest(&s)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, handoff.NotFound("Stop")
 	}
@@ -40,6 +43,11 @@ func scanDoorStop(row *sql.Row) (*door.Stop, error) {
 		return nil, handoff.Internal(err, "find stop")
 	}
 	return &s, nil
+}
+
+// doorStopDest returns where a row of doorStopCols goes.
+func doorStopDest(s *door.Stop) []any {
+	return []any{&s.ID, &s.RouteID, &s.Mobile, &s.OTPState, &s.AssociateID, &s.Date, &s.Market, &s.RouteStatus, &s.GarageCloseFailed}
 }
 
 // passcodeKey returns the key ID a contact set's day's code is derived with,
@@ -391,13 +399,60 @@ func (d *DB) OpenParcels(ctx context.Context, stopID string) ([]door.Parcel, err
 
 // openParcelsQuery reads the parcels of a stop still open on its route, with
 // what the door's rules need of them and what settling them needs.
-const openParcelsQuery = `SELECT rp.tracking_id, p.otp_required, sh.code_set, rp.code_ok, p.bag_id, rp.bag_scanned,
-		sh.signature_required, sh.minimum_age, sh.typed_signature_refused, sh.confidential_address, sh.gift_registry,
-		EXISTS (SELECT 1 FROM recipient_prefs rpf WHERE rpf.photo_opt_out AND rpf.contact IN (sh.recipient_mobile, sh.recipient_email) AND rpf.contact <> ''),
+const openParcelsQuery = `SELECT ` + openParcelCols + `,
 		COALESCE((SELECT ps.key_id FROM passcode_sets ps JOIN routes r ON r.id = rp.route_id WHERE ps.code_set = sh.code_set AND ps.service_date = r.service_date), ''),
 		st.city, st.postal_code
-		FROM route_parcels rp JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments sh ON sh.id = p.shipment_id JOIN stops st ON st.id = rp.stop_id
+		FROM route_parcels rp ` + openParcelJoins + ` JOIN stops st ON st.id = rp.stop_id
 		WHERE rp.stop_id = $1 AND rp.outcome = '' ORDER BY rp.tracking_id`
+
+// ownStopQuery reads an associate's stop ($1, $3 the associate) with its
+// open parcels in one statement, a row per parcel (openParcelsQuery's
+// columns after doorStopQuery's): the stop, its route, its parcels, their
+// packages and shipments, by key. A stop with none open has no row.
+const ownStopQuery = `SELECT ` + doorStopCols + `, ` + openParcelCols + `,
+		COALESCE((SELECT ps.key_id FROM passcode_sets ps WHERE ps.code_set = sh.code_set AND ps.service_date = r.service_date), ''),
+		s.city, s.postal_code
+		FROM stops s JOIN routes r ON r.id = s.route_id JOIN route_parcels rp ON rp.stop_id = s.id AND rp.outcome = '' ` + openParcelJoins + `
+		WHERE s.id = $1 AND r.associate_id = $3 ORDER BY rp.tracking_id`
+
+// openParcelCols are the columns of an open route parcel (rp, with
+// openParcelJoins) the door's rules read, before the key of its code set
+// and its stop's city and postcode.
+const openParcelCols = `rp.tracking_id, p.otp_required, sh.code_set, rp.code_ok, p.bag_id, rp.bag_scanned,
+		sh.signature_required, sh.minimum_age, sh.typed_signature_refused, sh.confidential_address, sh.gift_registry,
+		EXISTS (SELECT 1 FROM recipient_prefs rpf WHERE rpf.photo_opt_out AND rpf.contact IN (sh.recipient_mobile, sh.recipient_email) AND rpf.contact <> '')`
+
+// openParcelJoins joins a route parcel (rp) to what openParcelCols read.
+const openParcelJoins = `JOIN packages p ON p.tracking_id = rp.tracking_id JOIN shipments sh ON sh.id = p.shipment_id`
+
+// openRow is a row of openParcelCols, the key and the stop's place.
+type openRow struct {
+	p                                door.Parcel
+	confidential, registry, optedOut bool
+	city, pc                         string
+}
+
+// dest returns where the row's columns go.
+func (r *openRow) dest() []any {
+	p := &r.p
+	return []any{&p.TrackingID, &p.OTP, &p.CodeSet, &p.CodeOK, &p.BagID, &p.BagScanned,
+		&p.Check.Signature, &p.Check.MinimumAge, &p.Check.TypedRefused, &r.confidential, &r.registry, &r.optedOut, &p.KeyID, &r.city, &r.pc}
+}
+
+// add appends the parcel as the door sees it and as the store settles it.
+func (r *openRow) add(out []door.Parcel, sps []stopParcel) ([]door.Parcel, []stopParcel) {
+	p := r.p
+	switch {
+	case r.confidential:
+		p.Privacy = handoff.NoPhotoConfidential
+	case r.registry:
+		p.Privacy = handoff.NoPhotoGiftRegistry
+	case r.optedOut:
+		p.Privacy = handoff.NoPhotoOptedOut
+	}
+	return append(out, p), append(sps, stopParcel{trackingID: p.TrackingID, otp: p.OTP, bagged: p.BagID != "", codeSet: p.CodeSet,
+		needsCheck: p.Check.Needed(), codeOK: p.CodeOK, city: r.city, pc: r.pc})
+}
 
 // scanOpenParcels scans the rows of openParcelsQuery, as the door sees them
 // and as the store settles them.
@@ -409,24 +464,11 @@ func scanOpenParcels(rows *sql.Rows, err error) ([]door.Parcel, []stopParcel, er
 	var out []door.Parcel
 	var sps []stopParcel
 	for rows.Next() {
-		var p door.Parcel
-		var confidential, registry, optedOut bool
-		var city, pc string
-		if err := rows.Scan(&p.TrackingID, &p.OTP, &p.CodeSet, &p.CodeOK, &p.BagID, &p.BagScanned,
-			&p.Check.Signature, &p.Check.MinimumAge, &p.Check.TypedRefused, &confidential, &registry, &optedOut, &p.KeyID, &city, &pc); err != nil {
+		var r openRow
+		if err := rows.Scan(r.dest()...); err != nil {
 			return nil, nil, handoff.Internal(err, "scan parcel")
 		}
-		switch {
-		case confidential:
-			p.Privacy = handoff.NoPhotoConfidential
-		case registry:
-			p.Privacy = handoff.NoPhotoGiftRegistry
-		case optedOut:
-			p.Privacy = handoff.NoPhotoOptedOut
-		}
-		out = append(out, p)
-		sps = append(sps, stopParcel{trackingID: p.TrackingID, otp: p.OTP, bagged: p.BagID != "", codeSet: p.CodeSet,
-			needsCheck: p.Check.Needed(), codeOK: p.CodeOK, city: city, pc: pc})
+		out, sps = r.add(out, sps)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, nil, handoff.Internal(err, "open parcels")
@@ -857,21 +899,43 @@ func (d *DB) Deliver(ctx context.Context, stopID, associateID string, decide fun
 
 // ownStopAndParcels reads, in tx, the associate's own stop (ENOTFOUND for
 // another's, which is read no further) and its open parcels, as the door
-// sees them and as the store settles them. On PostgreSQL the stop's row is
+// sees them and as the store settles them: one statement, or when no parcel
+// is open, a second for the stop alone. On PostgreSQL the stop's row is
 // locked: what is decided at one stop is decided one after another, each
 // on what the one before left; SQLite's writes are one at a time already.
 func (d *DB) ownStopAndParcels(ctx context.Context, tx *sql.Tx, stopID, associateID string) (*door.Stop, []door.Parcel, []stopParcel, error) {
-	q := doorStopQuery + ` AND r.associate_id = $3`
+	lock := ""
 	if d.Engine == Postgres {
-		q += " FOR UPDATE OF s"
+		lock = " FOR UPDATE OF s"
 	}
-	st, err := scanDoorStop(d.txQueryRow(ctx, tx, q, stopID, handoff.GrantCloseFailed, associateID))
+	rows, err := d.txQuery(ctx, tx, ownStopQuery+lock, stopID, handoff.GrantCloseFailed, associateID)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, handoff.Internal(err, "find stop")
 	}
-	parcels, open, err := scanOpenParcels(d.txQuery(ctx, tx, openParcelsQuery, st.ID))
-	if err != nil {
-		return nil, nil, nil, err
+	defer rows.Close()
+	var st *door.Stop
+	var parcels []door.Parcel
+	var open []stopParcel
+	for rows.Next() {
+		var s door.Stop
+		var r openRow
+		if err := rows.Scan(append(doorStopDest(&s), r.dest()...)...); err != nil {
+			return nil, nil, nil, handoff.Internal(err, "find stop")
+		}
+		if st == nil {
+			st = &s
+		}
+		parcels, open = r.add(parcels, open)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, nil, handoff.Internal(err, "find stop")
+	}
+	if st == nil {
+		// Nothing open: the stop alone, or no stop of the associate's.
+		rows.Close()
+		if st, err = scanDoorStop(d.txQueryRow(ctx, tx, doorStopQuery+` AND r.associate_id = $3`+lock, stopID, handoff.GrantCloseFailed, associateID)); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	return st, parcels, open, nil
 }
