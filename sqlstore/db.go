@@ -246,6 +246,11 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 			"wal_autocheckpoint(10000)", "journal_size_limit(67108864)"} {
 			q.Add("_pragma", p)
 		}
+		// The log's writes are gathered (see walvfs.go).
+		if err := registerWALVFS(); err != nil {
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+		q.Set("vfs", walVFSName)
 		// Writers take the lock when they begin, so two transactions never
 		// deadlock upgrading a read lock; busy_timeout queues them.
 		q.Set("_txlock", "immediate")
