@@ -229,31 +229,10 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 				return nil, fmt.Errorf("open sqlite: %w", err)
 			}
 		}
-		q := url.Values{}
-		// synchronous(FULL): a transaction is on disk before it is
-		// acknowledged, so nothing a client was told is stored is lost if
-		// the machine (not just the process) goes down. NORMAL would be
-		// about a quarter faster and could lose the last commits.
-		// temp_store(MEMORY) keeps the journal of a savepoint (each request
-		// in the writer's batch is one) in memory instead of spilling it to
-		// a temporary file.
-		// The log is copied into the database by the checkpointer, beside
-		// the writer (see checkpoint.go); wal_autocheckpoint(10000) has
-		// the writer copy it itself only past 10,000 pages (about 40 MB),
-		// when the checkpointer fell behind. journal_size_limit brings the
-		// log back to 64 MB after a burst made it longer.
-		for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(FULL)", "temp_store(MEMORY)",
-			"wal_autocheckpoint(10000)", "journal_size_limit(67108864)"} {
-			q.Add("_pragma", p)
-		}
-		// The log's writes are gathered (see walvfs.go).
-		if err := registerWALVFS(); err != nil {
+		q, err := sqliteParams()
+		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
-		q.Set("vfs", walVFSName)
-		// Writers take the lock when they begin, so two transactions never
-		// deadlock upgrading a read lock; busy_timeout queues them.
-		q.Set("_txlock", "immediate")
 		d.db, err = openMarked("sqlite", "file:"+dsn+"?"+q.Encode(), &d.faults, false)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
@@ -459,6 +438,42 @@ func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		d.Log.WarnContext(ctx, "transaction rolled back by the database", "sqlstate", code, "err", err)
 	}
 	return err
+}
+
+// sqliteParams are the DSN parameters every SQLite connection is opened
+// with.
+func sqliteParams() (url.Values, error) {
+	q := url.Values{}
+	// synchronous(FULL): a transaction is on disk before it is
+	// acknowledged, so nothing a client was told is stored is lost if the
+	// machine (not just the process) goes down. NORMAL would be about a
+	// quarter faster and could lose the last commits; the log's VFS
+	// (walvfs.go) also counts on every commit syncing the log.
+	// temp_store(MEMORY) keeps the journal of a savepoint (each request in
+	// the writer's batch is one) in memory instead of spilling it to a
+	// temporary file.
+	// cache_spill(0): a transaction's changed pages stay in its connection's
+	// cache until it commits instead of going to the log early when the
+	// cache is full, so the log's VFS holds a connection's pages only
+	// between its commit's first write and its sync (see walvfs.go).
+	// The log is copied into the database by the checkpointer, beside the
+	// writer (see checkpoint.go); wal_autocheckpoint(10000) has the writer
+	// copy it itself only past 10,000 pages (about 40 MB), when the
+	// checkpointer fell behind. journal_size_limit brings the log back to
+	// 64 MB after a burst made it longer.
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(FULL)", "temp_store(MEMORY)",
+		"cache_spill(0)", "wal_autocheckpoint(10000)", "journal_size_limit(67108864)"} {
+		q.Add("_pragma", p)
+	}
+	// The log's writes are gathered (see walvfs.go).
+	if err := registerWALVFS(); err != nil {
+		return nil, err
+	}
+	q.Set("vfs", walVFSName)
+	// Writers take the lock when they begin, so two transactions never
+	// deadlock upgrading a read lock; busy_timeout queues them.
+	q.Set("_txlock", "immediate")
+	return q, nil
 }
 
 // isUnique reports whether err is a unique-constraint violation on either engine.
