@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sync"
+	"sync/atomic"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -40,7 +42,18 @@ func checkKey(key string) error {
 
 // Dir stores photos in a local directory (mode 0700, files 0600), never
 // served from a public path.
-type Dir struct{ Path string }
+type Dir struct {
+	Path string
+
+	// A photo is kept once its name is in the directory on disk: after
+	// renaming it into place, Put syncs the directory. Puts at once share
+	// a sync: each takes a ticket after its rename, and a sync started
+	// after that rename covers it.
+	syncMu  sync.Mutex
+	renamed atomic.Uint64 // tickets handed out
+	synced  uint64        // under syncMu: every ticket up to this is on disk
+	syncs   atomic.Uint64 // directory syncs made (tests)
+}
 
 // NewDir returns a Dir, creating the directory.
 func NewDir(path string) (*Dir, error) {
@@ -71,7 +84,31 @@ func (d *Dir) Put(_ context.Context, key string, data []byte) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("photo: %w", err)
 	}
-	return os.Rename(tmp.Name(), filepath.Join(d.Path, key))
+	if err := os.Rename(tmp.Name(), filepath.Join(d.Path, key)); err != nil {
+		return fmt.Errorf("photo: %w", err)
+	}
+	return d.syncDir(d.renamed.Add(1))
+}
+
+// syncDir returns once the directory was synced after the rename of ticket.
+func (d *Dir) syncDir(ticket uint64) error {
+	d.syncMu.Lock()
+	defer d.syncMu.Unlock()
+	if d.synced >= ticket {
+		return nil // a sync that started after our rename covered it
+	}
+	upTo := d.renamed.Load() // every rename up to here is covered by this sync
+	dir, err := os.Open(d.Path)
+	if err != nil {
+		return fmt.Errorf("photo: %w", err)
+	}
+	defer dir.Close()
+	if err := dir.Sync(); err != nil {
+		return fmt.Errorf("photo: sync %s: %w", d.Path, err)
+	}
+	d.synced = upTo
+	d.syncs.Add(1)
+	return nil
 }
 
 // Get implements Store.
