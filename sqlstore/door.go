@@ -406,7 +406,7 @@ const openParcelsQuery = `SELECT ` + openParcelCols + `,
 		WHERE rp.stop_id = $1 AND rp.outcome = '' ORDER BY rp.tracking_id`
 
 // ownStopQuery reads an associate's stop ($1, $3 the associate) with its
-// open parcels in one statement, a row per parcel (openParcelsQuery's
+// open parcels in one statement (SQLite; see ownStopAndParcels), a row per parcel (openParcelsQuery's
 // columns after doorStopQuery's): the stop, its route, its parcels, their
 // packages and shipments, by key. A stop with none open has no row.
 const ownStopQuery = `SELECT ` + doorStopCols + `, ` + openParcelCols + `,
@@ -899,16 +899,29 @@ func (d *DB) Deliver(ctx context.Context, stopID, associateID string, decide fun
 
 // ownStopAndParcels reads, in tx, the associate's own stop (ENOTFOUND for
 // another's, which is read no further) and its open parcels, as the door
-// sees them and as the store settles them: one statement, or when no parcel
-// is open, a second for the stop alone. On PostgreSQL the stop's row is
-// locked: what is decided at one stop is decided one after another, each
-// on what the one before left; SQLite's writes are one at a time already.
+// sees them and as the store settles them.
+//
+// On PostgreSQL the stop's row is locked first and the parcels read after,
+// by a statement of their own: what is decided at one stop is decided one
+// after another, each on what the one before left. (One statement would
+// not do: a row it waits to lock is read again once free, but the parcels
+// joined to it would stay as the statement first saw them.) On SQLite
+// writes are one at a time already, so one statement reads both, or when
+// no parcel is open, a second reads the stop alone.
 func (d *DB) ownStopAndParcels(ctx context.Context, tx *sql.Tx, stopID, associateID string) (*door.Stop, []door.Parcel, []stopParcel, error) {
-	lock := ""
+	ownStop := doorStopQuery + ` AND r.associate_id = $3`
 	if d.Engine == Postgres {
-		lock = " FOR UPDATE OF s"
+		st, err := scanDoorStop(d.txQueryRow(ctx, tx, ownStop+` FOR UPDATE OF s`, stopID, handoff.GrantCloseFailed, associateID))
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		parcels, open, err := scanOpenParcels(d.txQuery(ctx, tx, openParcelsQuery, st.ID))
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return st, parcels, open, nil
 	}
-	rows, err := d.txQuery(ctx, tx, ownStopQuery+lock, stopID, handoff.GrantCloseFailed, associateID)
+	rows, err := d.txQuery(ctx, tx, ownStopQuery, stopID, handoff.GrantCloseFailed, associateID)
 	if err != nil {
 		return nil, nil, nil, handoff.Internal(err, "find stop")
 	}
@@ -933,7 +946,7 @@ func (d *DB) ownStopAndParcels(ctx context.Context, tx *sql.Tx, stopID, associat
 	if st == nil {
 		// Nothing open: the stop alone, or no stop of the associate's.
 		rows.Close()
-		if st, err = scanDoorStop(d.txQueryRow(ctx, tx, doorStopQuery+` AND r.associate_id = $3`+lock, stopID, handoff.GrantCloseFailed, associateID)); err != nil {
+		if st, err = scanDoorStop(d.txQueryRow(ctx, tx, ownStop, stopID, handoff.GrantCloseFailed, associateID)); err != nil {
 			return nil, nil, nil, err
 		}
 	}
