@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -54,7 +55,25 @@ func TestLoadtest(t *testing.T) {
 	if r.CPUSeconds <= 0 || r.PeakRSSMB <= 0 || ran["send: out-for-delivery messages with codes"] == nil {
 		t.Errorf("the server's figures are missing: %s", b)
 	}
-	if !strings.Contains(text.String(), "cpu/req") {
+	// The delivery day is every phase but the onboarding, which ran and
+	// cost something.
+	setup, day := 0.0, 0.0
+	for _, p := range r.Phases {
+		if p.Setup {
+			setup += p.CPUSeconds
+		} else {
+			day += p.CPUSeconds
+		}
+	}
+	if p := ran["setup: associates"]; p == nil || !p.Setup || setup <= 0 {
+		t.Errorf("the onboarding is not marked as such: %s", b)
+	}
+	if math.Abs(r.DayCPUSeconds-day) > 1e-9 || math.Abs(r.CPUSeconds-day-setup) > 1e-9 || r.DayCPUPerParcel >= r.CPUPerParcel ||
+		math.Abs(r.DayCPUPerParcel-day/30*1e6) > 1e-6 {
+		t.Errorf("delivery day %.6fs (%.0fµs a parcel), whole run %.6fs; the phases add up to %.6fs without the onboarding's %.6fs",
+			r.DayCPUSeconds, r.DayCPUPerParcel, r.CPUSeconds, day, setup)
+	}
+	if !strings.Contains(text.String(), "cpu/req") || !strings.Contains(text.String(), "delivery day (labels to the last message") {
 		t.Errorf("no table:\n%s", text.String())
 	}
 	stop()
