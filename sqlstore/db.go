@@ -237,8 +237,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
-		d.SetMaxConns(DefaultMaxConns[SQLite])
-		d.db.SetMaxIdleConns(DefaultMaxConns[SQLite]) // connections are cheap and keep their prepared statements
+		d.SetMaxConns(DefaultMaxConns[SQLite]) // every one kept: each keeps its prepared statements
 		d.db.SetConnMaxIdleTime(0)
 		// The writer's statements are not interrupted when a request's
 		// context ends: that would roll back the whole batch, every other
@@ -297,10 +296,17 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 var DefaultMaxConns = map[string]int{SQLite: 8, Postgres: 32}
 
 // SetMaxConns sets how many connections the pool may open; requests beyond
-// them wait for one until their deadline, then get EUNAVAILABLE.
+// them wait for one until their deadline, then get EUNAVAILABLE. Every
+// connection may stay open idle (on PostgreSQL until it has been idle for
+// five minutes): a busy node uses them all, and one closed on its return
+// to the pool is opened again a moment later. On PostgreSQL that is a new
+// server process, started and with its statements prepared again: with
+// half of them kept idle, a 5,000-parcel day on two nodes opened 741
+// connections instead of 66, and PostgreSQL spent 93 s of CPU on it
+// instead of 48 (the nodes 34 s instead of 27).
 func (d *DB) SetMaxConns(n int) {
 	d.db.SetMaxOpenConns(n)
-	d.db.SetMaxIdleConns(max(1, n/2))
+	d.db.SetMaxIdleConns(n)
 }
 
 // fullHold is how long readiness fails after the database was found full:

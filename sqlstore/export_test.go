@@ -144,3 +144,28 @@ func (d *DB) ExecSQL(ctx context.Context, query string, args ...any) error {
 func (d *DB) QueryEpoch(ctx context.Context, n *int64) error {
 	return d.queryRow(ctx, `SELECT n FROM auth_epoch WHERE id = 1`).Scan(n)
 }
+
+// HoldConns takes n connections of the pool at once, each having answered
+// a query, until release.
+func (d *DB) HoldConns(ctx context.Context, n int) (release func(), err error) {
+	var held []*sql.Conn
+	release = func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}
+	for range n {
+		c, err := d.db.Conn(ctx)
+		if err != nil {
+			release()
+			return nil, err
+		}
+		held = append(held, c)
+		var one int
+		if err := c.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+			release()
+			return nil, err
+		}
+	}
+	return release, nil
+}
