@@ -72,20 +72,23 @@ func (d *Dir) Put(_ context.Context, key string, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("photo: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
+	// The temporary file is removed when it was not renamed into place.
+	fail := func(err error) error {
 		tmp.Close()
+		os.Remove(tmp.Name())
 		return fmt.Errorf("photo: %w", err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return fail(err)
 	}
 	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("photo: %w", err)
+		return fail(err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("photo: %w", err)
+		return fail(err)
 	}
 	if err := os.Rename(tmp.Name(), filepath.Join(d.Path, key)); err != nil {
-		return fmt.Errorf("photo: %w", err)
+		return fail(err)
 	}
 	return d.syncDir(d.renamed.Add(1))
 }

@@ -48,3 +48,39 @@ func TestPutSyncsTheDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A Put that fails leaves nothing behind in the directory, and one that
+// succeeds leaves only its photo: no temporary file either way.
+func TestPutLeavesOnlyThePhoto(t *testing.T) {
+	dir := t.TempDir()
+	d, err := NewDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// A directory where the photo would go makes the rename fail.
+	blocked := "bbbbbbbbbbbbbbbbbbbbbbbb.jpg"
+	if err := os.Mkdir(filepath.Join(dir, blocked), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Put(ctx, blocked, []byte("photo")); err == nil {
+		t.Fatal("Put over a directory succeeded")
+	}
+	if err := d.Put(ctx, "cccccccccccccccccccccccc.jpg", []byte("photo")); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := []string{blocked, "cccccccccccccccccccccccc.jpg"}; fmt.Sprint(names) != fmt.Sprint(want) {
+		t.Fatalf("the directory holds %q, want %q", names, want)
+	}
+	if b, err := d.Get(ctx, "cccccccccccccccccccccccc.jpg"); err != nil || string(b) != "photo" {
+		t.Fatalf("Get: %q, %v", b, err)
+	}
+}
