@@ -229,12 +229,12 @@ type loadReport struct {
 	// every phase but the onboarding.
 	DayCPUSeconds   float64 `json:"deliveryDayCpuSeconds"`
 	DayCPUPerParcel float64 `json:"deliveryDayCpuPerParcelUs"`
-	PeakRSSMB    float64        `json:"peakRssMb"`
-	Errors       int            `json:"errors"`
-	Delivered    int            `json:"parcelsDelivered"`
-	Failed       int            `json:"parcelsFailed"`
-	NoCode       int            `json:"stopsWithoutCode"`
-	Complete     bool           `json:"complete"` // every phase ran to its end
+	PeakRSSMB       float64 `json:"peakRssMb"`
+	Errors          int     `json:"errors"`
+	Delivered       int     `json:"parcelsDelivered"`
+	Failed          int     `json:"parcelsFailed"`
+	NoCode          int     `json:"stopsWithoutCode"`
+	Complete        bool    `json:"complete"` // every phase ran to its end
 }
 
 func loadtestCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
