@@ -530,37 +530,56 @@ func (lt *loadtest) stopCount() int {
 	return n
 }
 
+// acrossRoutes lists the stops of routes a round at a time: each route's
+// first stop, in the routes' order, then each one's second, and so on.
+func acrossRoutes(routes []*ltRoute) []*ltStop {
+	var out []*ltStop
+	for i := 0; ; i++ {
+		n := len(out)
+		for _, r := range routes {
+			if i < len(r.stops) {
+				out = append(out, r.stops[i])
+			}
+		}
+		if len(out) == n {
+			return out
+		}
+	}
+}
+
 // door runs the associates' work at the doors, one kind of request per
 // phase so that each is measured alone.
 func (lt *loadtest) door(ctx context.Context) error {
 	c := lt.cfg
 	var otp, plain []*ltStop
 	wrongs := map[*account]int{}
-	for _, r := range lt.routes {
-		for _, s := range r.stops {
-			s.fail = lt.rng.Float64() < c.FailShare
-			if !s.rcpt.otp {
-				s.photo = !s.fail && lt.rng.Float64() < c.PhotoShare
-				plain = append(plain, s)
-				continue
-			}
-			otp = append(otp, s)
-			if s.fail {
-				continue
-			}
-			if _, ok := lt.codes.of(s.rcpt); !ok {
-				lt.report.NoCode++
-				s.fail = true // no code reached the recipient: nobody can give it
-				continue
-			}
-			// An associate who enters too many wrong codes is locked; the
-			// day keeps each under the limit.
-			if lt.rng.Float64() < c.WrongShare && wrongs[s.da] < c.WrongLimit-1 {
-				s.wrong = true
-				wrongs[s.da]++
-			}
-			s.resend = lt.rng.Float64() < c.ResendShare
+	// The stops are taken a round at a time: every route's first stop,
+	// then every route's second, and so on, so that requests at once are
+	// at different associates' doors, as in a day where each associate is
+	// at one door at a time, rather than dozens at one associate's.
+	for _, s := range acrossRoutes(lt.routes) {
+		s.fail = lt.rng.Float64() < c.FailShare
+		if !s.rcpt.otp {
+			s.photo = !s.fail && lt.rng.Float64() < c.PhotoShare
+			plain = append(plain, s)
+			continue
 		}
+		otp = append(otp, s)
+		if s.fail {
+			continue
+		}
+		if _, ok := lt.codes.of(s.rcpt); !ok {
+			lt.report.NoCode++
+			s.fail = true // no code reached the recipient: nobody can give it
+			continue
+		}
+		// An associate who enters too many wrong codes is locked; the
+		// day keeps each under the limit.
+		if lt.rng.Float64() < c.WrongShare && wrongs[s.da] < c.WrongLimit-1 {
+			s.wrong = true
+			wrongs[s.da]++
+		}
+		s.resend = lt.rng.Float64() < c.ResendShare
 	}
 	pick := func(from []*ltStop, keep func(*ltStop) bool) []*ltStop {
 		var out []*ltStop

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -129,5 +130,25 @@ func TestScrapePrefersFineCPU(t *testing.T) {
 				t.Errorf("cpu %v rss %v, want cpu %v rss %v", s.cpu, s.rss, tc.want, 1<<20)
 			}
 		})
+	}
+}
+
+// The doors are visited a round at a time across the routes, so that the
+// requests in flight at once are at different associates' doors; each
+// route's own stops stay in their order.
+func TestAcrossRoutes(t *testing.T) {
+	route := func(name string, n int) *ltRoute {
+		r := &ltRoute{id: name}
+		for i := range n {
+			r.stops = append(r.stops, &ltStop{id: fmt.Sprintf("%s%d", name, i)})
+		}
+		return r
+	}
+	var got []string
+	for _, s := range acrossRoutes([]*ltRoute{route("a", 3), route("b", 1), route("c", 0), route("d", 2)}) {
+		got = append(got, s.id)
+	}
+	if want := "[a0 b0 d0 a1 d1 a2]"; fmt.Sprint(got) != want {
+		t.Errorf("stops in the order %v, want %s", got, want)
 	}
 }
