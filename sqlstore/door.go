@@ -406,9 +406,10 @@ const openParcelsQuery = `SELECT ` + openParcelCols + `,
 		WHERE rp.stop_id = $1 AND rp.outcome = '' ORDER BY rp.tracking_id`
 
 // ownStopQuery reads an associate's stop ($1, $3 the associate) with its
-// open parcels in one statement (SQLite; see ownStopAndParcels), a row per parcel (openParcelsQuery's
-// columns after doorStopQuery's): the stop, its route, its parcels, their
-// packages and shipments, by key. A stop with none open has no row.
+// open parcels in one statement (on SQLite; see ownStopAndParcels), a row
+// per parcel (openParcelsQuery's columns after doorStopQuery's): the stop,
+// its route, its parcels, their packages and shipments, by key. A stop with
+// none open has no row.
 const ownStopQuery = `SELECT ` + doorStopCols + `, ` + openParcelCols + `,
 		COALESCE((SELECT ps.key_id FROM passcode_sets ps WHERE ps.code_set = sh.code_set AND ps.service_date = r.service_date), ''),
 		s.city, s.postal_code
