@@ -168,13 +168,15 @@ func (s *SMTP) send(ctx context.Context, msg *email, conn *smtp.Client) error {
 // anything of a message.
 var errStale = errors.New("the server closed the connection")
 
-// transact runs one mail transaction (RFC 5321) on c: MAIL, RCPT, DATA and
-// the message. When the server offers PIPELINING (RFC 2920) the three
-// commands go out in one write and their replies are read together, so a
-// message costs two round trips instead of six: go-mail's own send checks
-// the connection with NOOP first and ends with RSET, neither of which a
-// completed transaction needs (its end resets the session). Without
-// PIPELINING each command waits for its reply.
+// transact runs one mail transaction (RFC 5321) on c: MAIL, RCPT, and the
+// message. When the server offers PIPELINING (RFC 2920) the commands go out
+// in one write and their replies are read together: go-mail's own send
+// checks the connection with NOOP first and ends with RSET, neither of
+// which a completed transaction needs (its end resets the session). When
+// it also offers CHUNKING (RFC 3030), the message goes in that same write
+// as one BDAT LAST chunk, so a message costs one round trip; otherwise it
+// follows DATA's 354 reply, two round trips. Without PIPELINING each
+// command waits for its reply: four round trips.
 func transact(c *smtp.Client, msg *email) error {
 	from, rcpt := msg.from.Address, msg.to.Address
 	mailCmd := "MAIL FROM:<" + from + ">"
@@ -187,23 +189,36 @@ func transact(c *smtp.Client, msg *email) error {
 			return Permanent("smtp: an address holds a line break")
 		}
 	}
+	t := c.Text
+	pipelined, _ := c.Extension("PIPELINING")
+	chunked, _ := c.Extension("CHUNKING")
+	chunked = chunked && pipelined
+	var body string
+	if chunked {
+		body = msg.render()
+		cmds[2] = "BDAT " + strconv.Itoa(len(body)) + " LAST"
+	}
 	expect := func(i int) int {
 		switch {
 		case i == 0:
 			return 250
-		case i == len(cmds)-1:
+		case i == len(cmds)-1 && !chunked:
 			return 354
+		case i == len(cmds)-1:
+			return 250
 		default:
 			return 25 // 250 or 251
 		}
 	}
-	t := c.Text
-	pipelined, _ := c.Extension("PIPELINING")
 	if pipelined {
 		for _, cmd := range cmds {
 			t.W.WriteString(cmd)
 			t.W.WriteString("\r\n")
 		}
+		// The chunk follows its BDAT whatever the replies to MAIL and
+		// RCPT will be: a server that refused them reads it and refuses
+		// the BDAT too.
+		t.W.WriteString(body)
 		if err := t.W.Flush(); err != nil {
 			return fmt.Errorf("%w: %w", errStale, err)
 		}
@@ -239,8 +254,11 @@ func transact(c *smtp.Client, msg *email) error {
 		// sequence; the connection is closed after any failure.
 		return first
 	}
+	if chunked {
+		return nil
+	}
 	w := t.DotWriter()
-	if err := msg.writeTo(w); err != nil {
+	if _, err := io.WriteString(w, msg.render()); err != nil {
 		return err
 	}
 	if err := w.Close(); err != nil {
@@ -260,11 +278,12 @@ type email struct {
 	date        time.Time
 }
 
-// writeTo writes the message (RFC 5322): its headers, the subject and
+// render returns the message (RFC 5322): its headers, the subject and
 // names encoded (RFC 2047) where they are not plain ASCII, and the text in
 // UTF-8, quoted-printable, so no line is too long and no byte is 8-bit.
-// The caller's DATA writer ends lines with CRLF and stuffs leading dots.
-func (e *email) writeTo(w io.Writer) error {
+// Every line ends with CRLF, the last one too, as a BDAT chunk carries it
+// unchanged; DATA's writer stuffs leading dots.
+func (e *email) render() string {
 	var b strings.Builder
 	b.Grow(len(e.text)*11/10 + 400)
 	b.WriteString("Date: ")
@@ -280,15 +299,15 @@ func (e *email) writeTo(w io.Writer) error {
 	b.WriteString("\r\nTo: ")
 	b.WriteString(e.to.String())
 	b.WriteString("\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n")
+	// The writer turns each line break of the text (LF, CR or CRLF) into
+	// CRLF; it cannot fail on a strings.Builder.
 	qp := quotedprintable.NewWriter(&b)
-	if _, err := io.WriteString(qp, e.text); err != nil {
-		return err
+	io.WriteString(qp, e.text)
+	qp.Close()
+	if !strings.HasSuffix(b.String(), "\r\n") {
+		b.WriteString("\r\n")
 	}
-	if err := qp.Close(); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return b.String()
 }
 
 func isASCII(s string) bool {

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"mime"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -15,22 +17,28 @@ import (
 	"github.com/handoff-dev/handoff/notify"
 )
 
-// scripted is an SMTP server on 127.0.0.1 that does not offer PIPELINING
-// (go-smtp always does), answers RCPT for refused with the reply given, and
-// closes each connection after close messages (0: never), as a server
-// does with a connection left idle.
+// scripted is an SMTP server on 127.0.0.1 that offers PIPELINING and
+// CHUNKING only when told (go-smtp always offers both), answers RCPT for
+// refused with the reply given, and closes each connection after close
+// messages (0: never), as a server does with a connection left idle.
 type scripted struct {
-	refuse map[string]string // recipient → reply line
-	close  int
+	refuse               map[string]string // recipient → reply line
+	close                int
+	pipelining, chunking bool
 
 	mu       sync.Mutex
 	sessions int
 	got      []string // recipients of the messages accepted
+	bodies   []string // and their messages as they came
 	commands []string
-	addr     string
+	// turns counts the times the server, within a mail transaction, had
+	// read everything the client sent and waited for more: the round
+	// trips the client made.
+	turns int
+	addr  string
 }
 
-func startScripted(t *testing.T, s *scripted) *scripted {
+func startScripted(t testing.TB, s *scripted) *scripted {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -60,18 +68,44 @@ func (s *scripted) serve(c net.Conn) {
 	reply("220 scripted ESMTP")
 	var to string
 	done := 0
+	waited := func() {
+		if r.Buffered() == 0 {
+			s.mu.Lock()
+			s.turns++
+			s.mu.Unlock()
+		}
+	}
+	accept := func(body string) {
+		s.mu.Lock()
+		s.got = append(s.got, to)
+		s.bodies = append(s.bodies, body)
+		s.mu.Unlock()
+		reply("250 queued")
+	}
 	for {
+		idle := r.Buffered() == 0
 		line, err := r.ReadString('\n')
 		if err != nil {
 			return
 		}
 		line = strings.TrimRight(line, "\r\n")
+		verb := strings.ToUpper(strings.Fields(line + " x")[0])
 		s.mu.Lock()
 		s.commands = append(s.commands, strings.Fields(line + " x")[0])
+		if idle && (verb == "MAIL" || verb == "RCPT" || verb == "DATA" || verb == "BDAT") {
+			s.turns++
+		}
 		s.mu.Unlock()
-		switch verb := strings.ToUpper(strings.Fields(line + " x")[0]); verb {
+		switch verb {
 		case "EHLO":
-			w.WriteString("250-scripted\r\n250 8BITMIME\r\n")
+			w.WriteString("250-scripted\r\n")
+			if s.pipelining {
+				w.WriteString("250-PIPELINING\r\n")
+			}
+			if s.chunking {
+				w.WriteString("250-CHUNKING\r\n")
+			}
+			w.WriteString("250 8BITMIME\r\n")
 			w.Flush()
 		case "HELO", "NOOP", "RSET":
 			reply("250 OK")
@@ -92,7 +126,9 @@ func (s *scripted) serve(c net.Conn) {
 				continue
 			}
 			reply("354 go ahead")
+			var body strings.Builder
 			for {
+				waited()
 				l, err := r.ReadString('\n')
 				if err != nil {
 					return
@@ -100,14 +136,30 @@ func (s *scripted) serve(c net.Conn) {
 				if l == ".\r\n" {
 					break
 				}
+				body.WriteString(strings.TrimPrefix(l, "."))
 			}
-			s.mu.Lock()
-			s.got = append(s.got, to)
-			s.mu.Unlock()
-			reply("250 queued")
+			accept(body.String())
 			if done++; s.close > 0 && done >= s.close {
 				return
 			}
+		case "BDAT":
+			// One chunk, the last (RFC 3030): what the client sends.
+			f := strings.Fields(line)
+			n, err := strconv.Atoi(f[1])
+			if !s.chunking || len(f) != 3 || f[2] != "LAST" || err != nil || n < 0 {
+				reply("501 bad BDAT")
+				return
+			}
+			waited()
+			chunk := make([]byte, n)
+			if _, err := io.ReadFull(r, chunk); err != nil {
+				return
+			}
+			if to == "" {
+				reply("503 no valid recipients")
+				continue
+			}
+			accept(string(chunk))
 		case "QUIT":
 			reply("221 bye")
 			return
@@ -117,7 +169,7 @@ func (s *scripted) serve(c net.Conn) {
 	}
 }
 
-func newSMTP(t *testing.T, addr string) *notify.SMTP {
+func newSMTP(t testing.TB, addr string) *notify.SMTP {
 	t.Helper()
 	host, port, _ := net.SplitHostPort(addr)
 	var p int
@@ -166,6 +218,93 @@ func TestSMTPPipelinesOneConnection(t *testing.T) {
 	}
 	if n := len(box.all()); n != 4 {
 		t.Errorf("%d emails accepted, want 4", n)
+	}
+}
+
+// TestSMTPRoundTrips sends three emails over one connection to servers
+// offering PIPELINING and CHUNKING, PIPELINING alone, and neither: each
+// arrives whole and as written (the line of a single dot included, which
+// DATA stuffs and a BDAT chunk carries as it is), in one round trip a
+// message with both, two with PIPELINING alone and four without. A
+// recipient refused before the chunk fails its message for good and leaves
+// the next one to go through.
+func TestSMTPRoundTrips(t *testing.T) {
+	for _, c := range []struct {
+		name                 string
+		pipelining, chunking bool
+		last                 string // the command that carries the message
+		turns                int
+	}{
+		{"pipelining and chunking", true, true, "BDAT", 1},
+		{"pipelining", true, false, "DATA", 2},
+		{"chunking without pipelining", false, true, "DATA", 4},
+		{"neither", false, false, "DATA", 4},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := startScripted(t, &scripted{pipelining: c.pipelining, chunking: c.chunking, refuse: map[string]string{"gone@example.com": "550 no such user"}})
+			s := newSMTP(t, srv.addr)
+			defer s.Release()
+			for i, to := range []string{"a@example.com", "b@example.com", "c@example.com"} {
+				if err := s.Send(context.Background(), email(fmt.Sprint("msg_", i), to)); err != nil {
+					t.Fatalf("send to %s: %v", to, err)
+				}
+			}
+			srv.mu.Lock()
+			turns, bodies, sessions := srv.turns, append([]string(nil), srv.bodies...), srv.sessions
+			var carried []string
+			for _, cmd := range srv.commands {
+				if cmd == "DATA" || cmd == "BDAT" {
+					carried = append(carried, cmd)
+				}
+			}
+			srv.mu.Unlock()
+			if len(bodies) != 3 || sessions != 1 {
+				t.Fatalf("%d emails over %d connections, want 3 over 1", len(bodies), sessions)
+			}
+			if turns != 3*c.turns {
+				t.Errorf("%d round trips for 3 emails, want %d each", turns, c.turns)
+			}
+			if want := strings.TrimSpace(strings.Repeat(c.last+" ", 3)); strings.Join(carried, " ") != want {
+				t.Errorf("messages carried by %v, want %s", carried, want)
+			}
+			for i, b := range bodies {
+				if !strings.Contains(b, "\r\nMessage-ID: <msg_"+fmt.Sprint(i)+"@handoff>\r\n") ||
+					!strings.HasSuffix(b, "It comes today.\r\n.\r\nA line with a dot.\r\n") {
+					t.Errorf("email %d arrived as %q", i, b)
+				}
+			}
+			if err := s.Send(context.Background(), email("msg_x", "gone@example.com")); err == nil || !notify.IsPermanent(err) {
+				t.Errorf("a refused recipient: %v, want a permanent failure", err)
+			}
+			if err := s.Send(context.Background(), email("msg_y", "d@example.com")); err != nil {
+				t.Errorf("the next email after a refusal: %v", err)
+			}
+			srv.mu.Lock()
+			defer srv.mu.Unlock()
+			if strings.Join(srv.got, " ") != "a@example.com b@example.com c@example.com d@example.com" {
+				t.Errorf("accepted for %v", srv.got)
+			}
+		})
+	}
+}
+
+// BenchmarkSMTPSend sends emails one after another over a kept connection
+// to a local server (scripted, in this process: its work is counted too)
+// offering PIPELINING with and without CHUNKING.
+func BenchmarkSMTPSend(b *testing.B) {
+	for _, chunking := range []bool{true, false} {
+		b.Run(map[bool]string{true: "bdat", false: "data"}[chunking], func(b *testing.B) {
+			srv := startScripted(b, &scripted{pipelining: true, chunking: chunking})
+			s := newSMTP(b, srv.addr)
+			defer s.Release()
+			m := email("msg_1", "a@example.com")
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := s.Send(context.Background(), m); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
